@@ -1,0 +1,193 @@
+/**
+ * The authoring API: workflows hold states, states hold tasks, tasks are wired with
+ * `then` / `dependsOn`, states are linked by guarded transitions or routes.
+ *
+ * Builders only record what the user declared — duplicates, cycles, cross-state
+ * edges and the like are kept as written so the compiler can report every one of
+ * them at once with a precise path. Where TypeScript can catch misuse it does: tasks
+ * are branded with their state's name, so wiring across states with literal names
+ * fails to type-check, and `when` is typed by the state's `output` schema.
+ */
+import type { ZodType } from "zod";
+
+const WORKFLOW_BRAND = Symbol.for("phaseflow.workflow");
+
+/** `namespace/name`, e.g. `"etl/extract"`. */
+export type ExecutorKey = `${string}/${string}`;
+
+export interface BackoffOptions {
+  /** Delay before the first retry, in ms. */
+  initialMs: number;
+  /** Upper bound of any delay, in ms. */
+  maxMs: number;
+  /** Growth per attempt. Default 2. */
+  factor?: number;
+}
+
+export interface TaskOptions<I = unknown, O = unknown> {
+  /** The registry key of the executor that runs this task. */
+  executor: ExecutorKey;
+  /** Schema of the task's input (the state input for a root task, else the merge of its parents' outputs). */
+  input?: ZodType<I>;
+  /** Schema of the task's output; a violation fails the task without retry. */
+  output?: ZodType<O>;
+  /** Further attempts after the first fails. Default 0. */
+  retries?: number;
+  /** Delay between attempts. Default `{ initialMs: 1000, maxMs: 30000, factor: 2 }`, with jitter. */
+  backoff?: BackoffOptions;
+  /** Limit per attempt, in ms. Default: none. */
+  timeoutMs?: number;
+  description?: string;
+}
+
+export interface StateOptions<TOut = Record<string, unknown>> {
+  /** Start here. Default: the first state declared. */
+  initial?: boolean;
+  /** A final state ends the run once its tasks finish. A state with no outgoing transition is final anyway. */
+  final?: boolean;
+  /** How often the state may be entered in one run before the run fails. Default 100. */
+  maxVisits?: number;
+  /** Schema of the state's output (the merge of its sink tasks' outputs); types `when` guards. */
+  output?: ZodType<TOut>;
+  description?: string;
+}
+
+/** Anything that names a state of a workflow (every `State` is one). */
+export interface StateRef {
+  readonly name: string;
+  readonly workflow: WorkflowRef;
+}
+
+export interface WorkflowRef {
+  readonly name: string;
+}
+
+export interface TransitionDef {
+  readonly target: StateRef;
+  readonly when?: ((output: never) => boolean) | undefined;
+  readonly description?: string | undefined;
+}
+
+export interface RouteDef {
+  /** Task handle or task name of the router; it must return `{ pathway: string }`. */
+  readonly router: Task<string> | string;
+  readonly pathways: Readonly<Record<string, StateRef>>;
+}
+
+export class Task<S extends string, O = unknown> {
+  /** Tasks this one waits for, as declared (possibly of other states: a compile error). */
+  readonly parents: Task<string>[] = [];
+
+  constructor(
+    readonly state: State<S, unknown>,
+    readonly name: string,
+    readonly options: TaskOptions<unknown, O>,
+  ) {}
+
+  /**
+   * `a.then(b)`: b runs after a. Takes one task or an array; returns its argument,
+   * so chains read left to right: `a.then(b).then(c)`.
+   */
+  then<T extends Task<S> | readonly Task<S>[]>(next: T): T {
+    const children = (Array.isArray(next) ? next : [next]) as readonly Task<string>[];
+    for (const child of children) child.parents.push(this as Task<string>);
+    return next;
+  }
+
+  /** `b.dependsOn(a, c)`: b runs after a and c. Returns this task. */
+  dependsOn(...parents: Task<S>[]): this {
+    for (const p of parents) this.parents.push(p as Task<string>);
+    return this;
+  }
+
+  /** `state/task`. */
+  get id(): string {
+    return `${this.state.name}/${this.name}`;
+  }
+}
+
+export class State<S extends string, TOut = Record<string, unknown>> implements StateRef {
+  readonly tasks: Task<S>[] = [];
+  readonly transitions: TransitionDef[] = [];
+  readonly routes: RouteDef[] = [];
+
+  constructor(
+    readonly workflow: Workflow<unknown>,
+    readonly name: S,
+    readonly options: StateOptions<TOut>,
+  ) {}
+
+  /**
+   * Declare a task of this state.
+   * @example const extract = ingest.task("extract", { executor: "etl/extract", retries: 2 });
+   */
+  task<O = unknown, I = unknown>(name: string, options: TaskOptions<I, O>): Task<S, O> {
+    const t = new Task<S, O>(this as State<S, unknown>, name, options as TaskOptions<unknown, O>);
+    this.tasks.push(t as Task<S>);
+    return t;
+  }
+
+  /**
+   * Go to `target` when this state's tasks are done and `when` (if given) returns true
+   * for the state's output. Transitions are tried in declaration order; the first
+   * that matches wins; one without `when` is the fallback.
+   */
+  transition(target: StateRef, options: { when?: (output: TOut) => boolean; description?: string } = {}): this {
+    this.transitions.push({ target, when: options.when as ((output: never) => boolean) | undefined, description: options.description });
+    return this;
+  }
+
+  /**
+   * Route by the router task's output: it returns `{ pathway: "approve" }` and the run
+   * goes to `pathways.approve`.
+   * @example annotate.route("decide", { approve: publish, reject: annotate })
+   */
+  route(router: Task<S> | string, pathways: Record<string, StateRef>): this {
+    this.routes.push({ router: router as Task<string> | string, pathways });
+    return this;
+  }
+}
+
+export interface WorkflowOptions<TInput> {
+  version: string;
+  /** Schema of the run's input; `engine.run` rejects input that fails it before dispatching anything. */
+  input?: ZodType<TInput>;
+  description?: string;
+}
+
+export class Workflow<TInput = unknown> implements WorkflowRef {
+  readonly [WORKFLOW_BRAND] = true as const;
+  readonly states: State<string, unknown>[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly options: WorkflowOptions<TInput>,
+  ) {}
+
+  /** Declare a state. The first one declared is initial unless another says `{ initial: true }`. */
+  state<S extends string, TOut = Record<string, unknown>>(name: S, options: StateOptions<TOut> = {}): State<S, TOut> {
+    const s = new State<S, TOut>(this as Workflow<unknown>, name, options);
+    this.states.push(s as unknown as State<string, unknown>);
+    return s;
+  }
+
+  get version(): string {
+    return this.options.version;
+  }
+}
+
+/**
+ * Start a workflow definition.
+ * @example
+ * const etl = workflow("etl", { version: "1", input: z.object({ day: z.string() }) });
+ */
+export function workflow<TInput = unknown>(name: string, options: WorkflowOptions<TInput>): Workflow<TInput> {
+  return new Workflow<TInput>(name, options);
+}
+
+export function isWorkflow(value: unknown): value is Workflow<unknown> {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[WORKFLOW_BRAND] === true;
+}
+
+/** The input type a workflow accepts. */
+export type WorkflowInput<W> = W extends Workflow<infer I> ? I : never;

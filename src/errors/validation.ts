@@ -1,0 +1,55 @@
+/**
+ * Workflow definition issues. The compiler collects every issue it finds and throws
+ * one `WorkflowValidationError` carrying them all; each issue has a stable `code`,
+ * a `path` (workflow/state/task) and a message naming the entity and the fix.
+ */
+import { PhaseflowError } from "./base.js";
+
+export const VALIDATION_CODES = [
+  "CYCLE",
+  "CROSS_STATE_EDGE",
+  "CROSS_WORKFLOW_EDGE",
+  "DUPLICATE_TASK",
+  "DUPLICATE_STATE",
+  "UNKNOWN_TRANSITION_TARGET",
+  "UNKNOWN_ROUTE_TARGET",
+  "UNKNOWN_ROUTER_TASK",
+  "ROUTE_PATHWAY_WITHOUT_TARGET",
+  "ROUTE_AND_TRANSITIONS",
+  "UNREACHABLE_STATE",
+  "NO_FINAL_STATE_REACHABLE",
+  "FINAL_STATE_HAS_TRANSITIONS",
+  "MULTIPLE_INITIAL_STATES",
+  "NO_STATES",
+  "EMPTY_STATE",
+  "INVALID_EXECUTOR_KEY",
+  "EXECUTOR_NOT_REGISTERED",
+  "EXECUTOR_SCHEMA_MISMATCH",
+  "INVALID_RETRIES",
+  "INVALID_BACKOFF",
+  "INVALID_TIMEOUT",
+  "INVALID_MAX_VISITS",
+  "INVALID_NAME",
+] as const;
+
+export type ValidationCode = (typeof VALIDATION_CODES)[number];
+
+export interface ValidationIssue {
+  code: ValidationCode;
+  /** `workflow`, `workflow/state` or `workflow/state/task`. */
+  path: string;
+  message: string;
+}
+
+export class WorkflowValidationError extends PhaseflowError {
+  readonly issues: readonly ValidationIssue[];
+  readonly workflow: string;
+
+  constructor(workflow: string, issues: readonly ValidationIssue[]) {
+    const n = issues.length;
+    const lines = issues.map((i) => `  [${i.code}] ${i.path}: ${i.message}`).join("\n");
+    super("WORKFLOW_INVALID", `workflow "${workflow}" has ${n} issue${n === 1 ? "" : "s"}:\n${lines}`, { retryable: false });
+    this.issues = issues;
+    this.workflow = workflow;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The Plan: what the compiler produces and the only thing the coordinator and the
+ * workers read. Plain JSON, validated by `planSchema`, identified by `planHash`
+ * (a sha-256 of its canonical content, so it is stable across runs and processes
+ * and changes when anything that affects execution changes).
+ *
+ * Guards (`when`) are functions and cannot travel in JSON: the plan records each
+ * transition's position and the guard's source text (part of the hash); the
+ * coordinator, which loads the workflow module, evaluates the function itself.
+ */
+import { z } from "zod";
+
+export const PLAN_FORMAT_VERSION = 1;
+
+/** A JSON Schema object (from `z.toJSONSchema`), or null when the task declares none. */
+const jsonSchemaSchema = z.record(z.string(), z.unknown()).nullable();
+
+export const backoffSchema = z.object({
+  initialMs: z.number().int().nonnegative(),
+  maxMs: z.number().int().nonnegative(),
+  factor: z.number().positive(),
+});
+
+export const planTaskSchema = z.object({
+  name: z.string(),
+  /** `state/task`. */
+  id: z.string(),
+  executor: z.string(),
+  retries: z.number().int().nonnegative(),
+  backoff: backoffSchema,
+  /** Per attempt; null = no limit. */
+  timeoutMs: z.number().int().positive().nullable(),
+  /** Names of tasks of the same state this one waits for, in declaration order. */
+  parents: z.array(z.string()),
+  children: z.array(z.string()),
+  /** 0-based index into the state's `phases`. */
+  phase: z.number().int().nonnegative(),
+  inputSchema: jsonSchemaSchema,
+  outputSchema: jsonSchemaSchema,
+  description: z.string().nullable(),
+});
+
+export const planTransitionSchema = z.object({
+  target: z.string(),
+  /** Position in the state's declared transitions: the coordinator evaluates that `when`. */
+  index: z.number().int().nonnegative(),
+  /** Source text of the guard, or null for a fallback. */
+  guard: z.string().nullable(),
+  description: z.string().nullable(),
+});
+
+export const planRouteSchema = z.object({
+  /** Name of the router task (of this state); its output's `pathway` picks the target. */
+  router: z.string(),
+  pathways: z.record(z.string(), z.string()),
+});
+
+export const planStateSchema = z.object({
+  name: z.string(),
+  initial: z.boolean(),
+  /** No outgoing transition or route: the run ends here. */
+  final: z.boolean(),
+  maxVisits: z.number().int().positive(),
+  tasks: z.array(planTaskSchema),
+  /** `[parent, child]` pairs of task names. */
+  edges: z.array(z.tuple([z.string(), z.string()])),
+  /** Topological generations: every task of a phase can run in parallel. Tasks keep declaration order within a phase. */
+  phases: z.array(z.array(z.string())),
+  /** Tasks with no children: the state's output is the merge of their outputs. */
+  sinks: z.array(z.string()),
+  transitions: z.array(planTransitionSchema),
+  route: planRouteSchema.nullable(),
+  /** One longest dependency chain through the state's DAG. */
+  criticalPath: z.array(z.string()),
+  outputSchema: jsonSchemaSchema,
+  description: z.string().nullable(),
+});
+
+export const planSchema = z.object({
+  formatVersion: z.literal(PLAN_FORMAT_VERSION),
+  workflow: z.string(),
+  version: z.string(),
+  initialState: z.string(),
+  inputSchema: jsonSchemaSchema,
+  states: z.array(planStateSchema),
+  planHash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export type Plan = z.infer<typeof planSchema>;
+export type PlanState = z.infer<typeof planStateSchema>;
+export type PlanTask = z.infer<typeof planTaskSchema>;
+export type PlanTransition = z.infer<typeof planTransitionSchema>;
+export type PlanRoute = z.infer<typeof planRouteSchema>;
+export type Backoff = z.infer<typeof backoffSchema>;

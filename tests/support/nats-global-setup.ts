@@ -1,0 +1,2 @@
+// Placeholder until the NATS harness lands: starts nothing.
+export default function setup(): void {}
