@@ -11,7 +11,10 @@
 import type { ControlMessage, RunEvent, TaskMessage } from "./messages.js";
 
 export interface Subscription {
-  /** Stop receiving; for task consumers, waits until in-flight handlers settle. */
+  /**
+   * Stop receiving; for task consumers, waits until in-flight handlers settle, then
+   * gives back (nak) any delivery they left unsettled, for another consumer to take.
+   */
   stop(): Promise<void>;
 }
 
@@ -32,7 +35,7 @@ export interface TaskDelivery {
 export interface ConsumeOptions {
   /** Executor namespaces to take tasks of. */
   namespaces: readonly string[];
-  /** Most deliveries handled at once. */
+  /** Most unsettled deliveries held at once: a slot frees when its delivery is acked, nak'd or term'd. */
   concurrency: number;
 }
 

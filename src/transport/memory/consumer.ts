@@ -1,0 +1,166 @@
+/**
+ * One `consumeTasks` subscription of the memory transport and the deliveries it
+ * hands out. Mirrors a worker's pull subscription on JetStream's durable consumer:
+ * at most `concurrency` unsettled deliveries at once, explicit ack/nak/term, and a
+ * subscription that stops gives its unsettled deliveries back for others to take.
+ *
+ * Settling a delivery more than once, or after it was given back (stop, ack wait
+ * expired), is ignored: the message already belongs to someone else.
+ */
+import type { Subscription, TaskDelivery } from "../port.js";
+import { taskMessageSchema, type TaskMessage } from "../messages.js";
+import { decodeIncoming } from "./codec.js";
+
+/** A message in a namespace queue; `message` is undefined until a raw (injected) one is parsed. */
+export interface QueuedTask {
+  readonly namespace: string;
+  message: TaskMessage | undefined;
+  raw: unknown;
+  /** Deliveries so far. */
+  deliveries: number;
+}
+
+/** What a consumer needs from the queue that feeds it. */
+export interface QueueBackend {
+  readonly ackWaitMs: number | undefined;
+  requeue(entry: QueuedTask, delayMs: number): void;
+  pumpSoon(): void;
+  detach(consumer: TaskConsumer): void;
+  handlerFailed(err: unknown, message: TaskMessage): void;
+}
+
+/** The connection a consumer belongs to, where it counts malformed messages. */
+export interface ConsumerOwner {
+  countMalformed(): void;
+}
+
+export type TaskHandler = (delivery: TaskDelivery) => Promise<void>;
+
+const SETTLED: Promise<void> = Promise.resolve();
+
+class MemoryDelivery implements TaskDelivery {
+  readonly message: TaskMessage;
+  readonly deliveryCount: number;
+  private open = true;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly consumer: TaskConsumer,
+    private readonly entry: QueuedTask,
+    message: TaskMessage,
+    ackWaitMs: number | undefined,
+  ) {
+    this.message = message;
+    this.deliveryCount = entry.deliveries;
+    if (ackWaitMs !== undefined) {
+      this.timer = setTimeout(() => this.giveBack(), ackWaitMs);
+      this.timer.unref();
+    }
+  }
+
+  working(): void {
+    if (this.open) this.timer?.refresh();
+  }
+
+  ack(): Promise<void> {
+    if (this.close()) this.consumer.backend.pumpSoon();
+    return SETTLED;
+  }
+
+  nak(delayMs = 0): void {
+    if (this.close()) this.consumer.backend.requeue(this.entry, Math.max(0, delayMs));
+  }
+
+  term(): void {
+    if (this.close()) this.consumer.backend.pumpSoon();
+  }
+
+  /** Return the message to the queue for redelivery (stop, ack wait expired). */
+  giveBack(): void {
+    if (this.close()) this.consumer.backend.requeue(this.entry, 0);
+  }
+
+  private close(): boolean {
+    if (!this.open) return false;
+    this.open = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.consumer.settled(this);
+    return true;
+  }
+}
+
+export class TaskConsumer implements Subscription {
+  private unsettled = 0;
+  private running = 0;
+  private stopped = false;
+  private readonly open = new Set<MemoryDelivery>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly backend: QueueBackend,
+    readonly namespaces: readonly string[],
+    private readonly concurrency: number,
+    private readonly handler: TaskHandler,
+    private readonly owner: ConsumerOwner,
+  ) {}
+
+  hasRoom(): boolean {
+    return !this.stopped && this.unsettled < this.concurrency;
+  }
+
+  /** Hand `entry` to the handler; a malformed raw entry is counted and dropped instead. */
+  deliver(entry: QueuedTask): void {
+    let message = entry.message;
+    if (message === undefined) {
+      message = decodeIncoming(taskMessageSchema, entry.raw);
+      if (message === undefined) {
+        this.owner.countMalformed();
+        return;
+      }
+      entry.message = message;
+    }
+    entry.deliveries++;
+    const delivery = new MemoryDelivery(this, entry, message, this.backend.ackWaitMs);
+    this.unsettled++;
+    this.open.add(delivery);
+    this.running++;
+    let result: Promise<void>;
+    try {
+      result = this.handler(delivery);
+    } catch (err) {
+      result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    result.then(
+      () => this.handlerDone(),
+      (err: unknown) => {
+        this.backend.handlerFailed(err, message);
+        delivery.nak();
+        this.handlerDone();
+      },
+    );
+  }
+
+  settled(delivery: MemoryDelivery): void {
+    this.unsettled--;
+    this.open.delete(delivery);
+  }
+
+  /** Stop taking deliveries, wait for running handlers, then give back what they left unsettled. */
+  async stop(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.backend.detach(this);
+    }
+    if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    for (const delivery of [...this.open]) delivery.giveBack();
+  }
+
+  private handlerDone(): void {
+    this.running--;
+    if (this.running === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+}

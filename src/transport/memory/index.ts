@@ -1,0 +1,6 @@
+/**
+ * The in-process transport adapter: `createMemoryTransport()` for the embedded
+ * default, `createMemoryHub()` to connect several parties (or test malformed input).
+ */
+export { createMemoryHub, createMemoryTransport } from "./hub.js";
+export type { MemoryHub, MemoryHubOptions, MemoryHubStats } from "./hub.js";

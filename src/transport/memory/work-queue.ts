@@ -1,0 +1,156 @@
+/**
+ * The memory transport's task queues: one work queue per executor namespace, like
+ * the `PF_TASKS` work-queue stream with one durable consumer per namespace that
+ * every worker of the namespace shares. Each message goes to exactly one consumer;
+ * consumers are served round-robin; redeliveries (nak, given back) go before new
+ * messages, as JetStream does. Dispatch is deduplicated by `dispatchId` within a
+ * window, like `Nats-Msg-Id` within the stream's duplicate window.
+ *
+ * Deliveries are handed out from a `setImmediate` pump, never inside `dispatch()`
+ * or `ack()`, so a handler never runs re-entrantly within its caller, and a burst
+ * of dispatches is delivered in one pass.
+ */
+import type { TaskMessage } from "../messages.js";
+import type { QueueBackend, QueuedTask, TaskConsumer } from "./consumer.js";
+import { Fifo } from "./fifo.js";
+
+export interface WorkQueueOptions {
+  ackWaitMs: number | undefined;
+  duplicateWindowMs: number;
+  now: () => number;
+  handlerFailed(err: unknown, message: TaskMessage): void;
+}
+
+interface NamespaceQueue {
+  readonly redeliver: Fifo<QueuedTask>;
+  readonly fresh: Fifo<QueuedTask>;
+  consumers: readonly TaskConsumer[];
+  /** Round-robin position in `consumers`. */
+  next: number;
+}
+
+export class WorkQueue implements QueueBackend {
+  readonly ackWaitMs: number | undefined;
+  private readonly queues = new Map<string, NamespaceQueue>();
+  /** dispatchId -> when it may be accepted again; insertion order = time order. */
+  private readonly seen = new Map<string, number>();
+  private readonly delayed = new Set<NodeJS.Timeout>();
+  private scheduled = false;
+  private closed = false;
+
+  constructor(private readonly options: WorkQueueOptions) {
+    this.ackWaitMs = options.ackWaitMs;
+  }
+
+  /** Queue a validated message; false when its dispatchId was seen within the window (dropped). */
+  enqueue(namespace: string, message: TaskMessage): boolean {
+    const now = this.options.now();
+    for (const [id, until] of this.seen) {
+      if (until > now) break;
+      this.seen.delete(id);
+    }
+    if (this.seen.has(message.dispatchId)) return false;
+    this.seen.set(message.dispatchId, now + this.options.duplicateWindowMs);
+    this.queue(namespace).fresh.push({ namespace, message, raw: undefined, deliveries: 0 });
+    this.pumpSoon();
+    return true;
+  }
+
+  /** Queue a raw, unparsed message; the consumer that receives it parses (and counts it if malformed). */
+  enqueueRaw(namespace: string, raw: unknown): void {
+    this.queue(namespace).fresh.push({ namespace, message: undefined, raw, deliveries: 0 });
+    this.pumpSoon();
+  }
+
+  requeue(entry: QueuedTask, delayMs: number): void {
+    if (this.closed) return;
+    if (delayMs <= 0) {
+      this.queue(entry.namespace).redeliver.push(entry);
+      this.pumpSoon();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.delayed.delete(timer);
+      this.requeue(entry, 0);
+    }, delayMs);
+    timer.unref();
+    this.delayed.add(timer);
+  }
+
+  attach(consumer: TaskConsumer): void {
+    for (const ns of consumer.namespaces) {
+      const q = this.queue(ns);
+      q.consumers = [...q.consumers, consumer];
+    }
+    this.pumpSoon();
+  }
+
+  detach(consumer: TaskConsumer): void {
+    for (const ns of consumer.namespaces) {
+      const q = this.queues.get(ns);
+      if (q) q.consumers = q.consumers.filter((c) => c !== consumer);
+    }
+  }
+
+  handlerFailed(err: unknown, message: TaskMessage): void {
+    this.options.handlerFailed(err, message);
+  }
+
+  pumpSoon(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => this.pump());
+  }
+
+  /** Messages waiting (ready now) and waiting out a nak delay. */
+  counts(): { queued: number; delayed: number } {
+    let queued = 0;
+    for (const q of this.queues.values()) queued += q.fresh.length + q.redeliver.length;
+    return { queued, delayed: this.delayed.size };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
+    for (const q of this.queues.values()) {
+      q.fresh.clear();
+      q.redeliver.clear();
+    }
+  }
+
+  private pump(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    for (const q of this.queues.values()) this.pumpNamespace(q);
+  }
+
+  private pumpNamespace(q: NamespaceQueue): void {
+    const consumers = q.consumers;
+    const n = consumers.length;
+    let misses = 0;
+    while (n > 0 && misses < n) {
+      const source = q.redeliver.length > 0 ? q.redeliver : q.fresh.length > 0 ? q.fresh : undefined;
+      if (source === undefined) return;
+      const consumer = consumers[q.next % n];
+      q.next = (q.next + 1) % n;
+      if (consumer === undefined || !consumer.hasRoom()) {
+        misses++;
+        continue;
+      }
+      misses = 0;
+      const entry = source.shift();
+      if (entry !== undefined) consumer.deliver(entry);
+    }
+  }
+
+  private queue(namespace: string): NamespaceQueue {
+    let q = this.queues.get(namespace);
+    if (q === undefined) {
+      q = { redeliver: new Fifo(), fresh: new Fifo(), consumers: [], next: 0 };
+      this.queues.set(namespace, q);
+    }
+    return q;
+  }
+}
+

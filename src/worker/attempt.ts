@@ -1,0 +1,304 @@
+/**
+ * One attempt of one task on this worker, from delivery to settlement: resolve the
+ * executor, check its input, report `attempt.started`, run it under a timeout and
+ * an abort signal, check its output, report `attempt.succeeded` or `attempt.failed`,
+ * and ack only once that report is stored. Anything that keeps the report from being
+ * stored naks the delivery so the attempt is redone; a report may then be stored
+ * twice, which the coordinator tolerates (it settles each `dispatchId` once).
+ *
+ * Rules a user may care about:
+ * - failures before the executor runs (unknown executor, bad input, cancelled or past
+ *   its deadline on arrival) are reported as `attempt.failed` without `attempt.started`;
+ * - once the signal has fired (timeout or cancel) the attempt fails with that reason,
+ *   even if the executor then returns a value;
+ * - an executor that ignores the signal gets `abortGraceMs`, then the worker reports
+ *   the failure, frees the slot and discards whatever the executor does later;
+ * - the time budget is `timeoutMs`, cut short by the message's `deadline` (epoch ms by
+ *   the coordinator's clock, compared with this worker's: keep clocks in sync);
+ * - an executor returning `undefined` reports `null` (JSON has no `undefined`);
+ * - a result that cannot travel (not JSON, too large) is reported as that error.
+ */
+import type { ZodType } from "zod";
+import {
+  ExecutorNotFoundError,
+  OutputValidationError,
+  PhaseflowError,
+  TaskCancelledError,
+  TaskInputValidationError,
+  TaskTimeoutError,
+  type SchemaIssue,
+} from "../errors/base.js";
+import { serializeError } from "../errors/serialize.js";
+import type { ExecutorEntry, Logger } from "../registry/types.js";
+import type { TimerHandle } from "../runtime/clock.js";
+import type { AttemptReport, TaskMessage } from "../transport/messages.js";
+import type { TaskDelivery } from "../transport/port.js";
+import { AttemptContext } from "./context.js";
+import type { ResolvedWorkerOptions } from "./options.js";
+import { ProgressThrottle } from "./progress.js";
+
+export interface WorkerCounters {
+  completed: number;
+  failed: number;
+  abandoned: number;
+  requeued: number;
+}
+
+/** What an attempt needs from its worker. */
+export interface AttemptEnv {
+  readonly options: ResolvedWorkerOptions;
+  readonly log: Logger;
+  readonly counters: WorkerCounters;
+  /** The reason this message was cancelled before it arrived, if it was. */
+  cancelledBefore(message: TaskMessage): string | undefined;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+type ReportBody =
+  | { type: "attempt.started" }
+  | { type: "attempt.progress"; done: number; total?: number }
+  | { type: "attempt.succeeded"; output: unknown; durationMs: number }
+  | { type: "attempt.failed"; error: ReturnType<typeof serializeError>; durationMs: number };
+
+export class Attempt {
+  readonly message: TaskMessage;
+  readonly taskId: string;
+  /** Made on first read of `ctx.signal`: most executors never look at it. */
+  private controller: AbortController | undefined;
+  private abortReason: Error | undefined;
+  private onAbort: (() => void) | undefined;
+  private settled = false;
+  private released = false;
+  private timeoutTimer: TimerHandle;
+  private graceTimer: TimerHandle;
+  private throttle: ProgressThrottle | undefined;
+  private childLog: Logger | undefined;
+  private onRelease: (() => void) | undefined;
+
+  constructor(
+    private readonly env: AttemptEnv,
+    private readonly delivery: TaskDelivery,
+  ) {
+    this.message = delivery.message;
+    this.taskId = `${this.message.state}/${this.message.task}`;
+  }
+
+  /** Run the attempt; resolves when it is settled or released. Never rejects. */
+  execute(): Promise<void> {
+    const released = new Promise<void>((resolve) => (this.onRelease = resolve));
+    const run = this.run().catch((err: unknown) => {
+      this.env.log.error({ err, dispatchId: this.message.dispatchId }, "worker: unexpected error while handling a task; the delivery is nak'd for redelivery");
+      this.nak(this.env.options.requeueDelayMs);
+    });
+    return Promise.race([run.finally(() => this.dispose()), released]);
+  }
+
+  /** Fire the signal (timeout, cancel); the executor then has `abortGraceMs` to return. */
+  abort(reason: Error): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.onAbort?.();
+  }
+
+  /** The executor's `ctx.signal`. */
+  signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Hand the delivery back now (worker stopping); whatever this attempt does later is discarded. */
+  release(reason: Error): void {
+    if (this.released || this.settled) return;
+    this.released = true;
+    this.abort(reason);
+    this.nak(0);
+    this.onRelease?.();
+  }
+
+  /** The executor's logger, made on first use: most executors never log. */
+  log(): Logger {
+    this.childLog ??= this.env.log.child({ runId: this.message.runId, task: this.taskId, attempt: this.message.attempt });
+    return this.childLog;
+  }
+
+  progress(done: number, total: number | undefined): void {
+    if (this.settled || this.released) return;
+    this.delivery.working();
+    this.throttle ??= new ProgressThrottle(this.env.options.clock, this.env.options.progressIntervalMs, (d, t) => {
+      this.publish(t === undefined ? { type: "attempt.progress", done: d } : { type: "attempt.progress", done: d, total: t }).catch((err: unknown) =>
+        this.log().warn({ err }, "worker: a progress report could not be stored; the attempt goes on"),
+      );
+    });
+    this.throttle.report(done, total);
+  }
+
+  heartbeat(): void {
+    if (!this.settled) this.delivery.working();
+  }
+
+  private async run(): Promise<void> {
+    const m = this.message;
+    const { registry, clock } = this.env.options;
+    const entry = registry.get(m.executor);
+    if (entry === undefined) return this.finish({ ok: false, error: new ExecutorNotFoundError(m.executor, registry.keys()) }, 0);
+    const cancelled = this.env.cancelledBefore(m);
+    if (cancelled !== undefined) return this.finish({ ok: false, error: new TaskCancelledError(this.taskId, cancelled) }, 0);
+
+    // The attempt's time budget: its timeoutMs, cut short by the coordinator's deadline.
+    let budget = m.timeoutMs;
+    if (m.deadline !== null) {
+      const left = m.deadline - clock.now();
+      const limit = m.timeoutMs ?? Math.max(0, m.deadline - m.dispatchedAt);
+      if (left <= 0) return this.finish({ ok: false, error: new TaskTimeoutError(this.taskId, limit) }, 0);
+      budget = budget === null ? left : Math.min(budget, left);
+    }
+
+    let input = m.input;
+    if (entry.input !== undefined) {
+      const parsed = await parseWith(entry.input, input);
+      if (!parsed.ok) return this.finish({ ok: false, error: new TaskInputValidationError(this.taskId, parsed.issues) }, 0);
+      input = parsed.value;
+    }
+
+    await this.publish({ type: "attempt.started" });
+    if (this.released) return;
+
+    const startedAt = clock.now();
+    if (budget !== null) {
+      const limit = m.timeoutMs ?? budget;
+      this.timeoutTimer = clock.setTimeout(() => this.abort(new TaskTimeoutError(this.taskId, limit)), budget);
+    }
+    let outcome = await this.invoke(entry, input);
+    if (this.timeoutTimer !== undefined) clock.clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = undefined;
+    if (this.abortReason !== undefined) {
+      outcome = { ok: false, error: this.abortReason };
+    } else if (outcome.ok && entry.output !== undefined) {
+      const parsed = await parseWith(entry.output, outcome.value);
+      outcome = parsed.ok ? { ok: true, value: parsed.value } : { ok: false, error: new OutputValidationError(this.taskId, parsed.issues) };
+    }
+    await this.finish(outcome, clock.now() - startedAt);
+  }
+
+  /** Call the executor after a macrotask boundary; settle on its result or, once aborted, after the grace period. */
+  private invoke(entry: ExecutorEntry, input: unknown): Promise<Outcome> {
+    const { clock, abortGraceMs } = this.env.options;
+    return new Promise<Outcome>((resolve) => {
+      let done = false;
+      let abandoned = false;
+      const settle = (outcome: Outcome): void => {
+        if (!done) {
+          done = true;
+          resolve(outcome);
+        } else if (abandoned) {
+          this.log().warn({ ok: outcome.ok }, `worker: executor "${entry.key}" finished after it was abandoned; its result is discarded`);
+        }
+      };
+      this.onAbort = (): void => {
+        this.graceTimer = clock.setTimeout(() => {
+          if (done) return;
+          abandoned = true;
+          this.env.counters.abandoned++;
+          this.log().warn(`worker: executor "${entry.key}" did not return within ${abortGraceMs} ms after its signal fired; reporting the failure and freeing the slot (honour ctx.signal to avoid this)`);
+          settle({ ok: false, error: this.abortReason });
+        }, abortGraceMs);
+      };
+      setImmediate(() => {
+        if (this.abortReason !== undefined) return settle({ ok: false, error: this.abortReason });
+        let result: unknown;
+        try {
+          result = entry.fn(input, new AttemptContext(this));
+        } catch (err) {
+          return settle({ ok: false, error: err });
+        }
+        if (isThenable(result)) {
+          Promise.resolve(result).then(
+            (value) => settle({ ok: true, value }),
+            (error: unknown) => settle({ ok: false, error }),
+          );
+        } else {
+          settle({ ok: true, value: result });
+        }
+      });
+    });
+  }
+
+  /** Store the result, then ack; nak when it cannot be stored. */
+  private async finish(outcome: Outcome, durationMs: number): Promise<void> {
+    if (this.released) return;
+    this.throttle?.close();
+    try {
+      await this.publish(
+        outcome.ok
+          ? { type: "attempt.succeeded", output: outcome.value === undefined ? null : outcome.value, durationMs }
+          : { type: "attempt.failed", error: serializeError(outcome.error), durationMs },
+      );
+    } catch (err) {
+      // A result the wire cannot carry (not JSON, too large) will not improve on a retry: report that.
+      if (outcome.ok && err instanceof PhaseflowError && !err.retryable) return this.finish({ ok: false, error: err }, durationMs);
+      this.log().warn({ err }, "worker: the attempt's result could not be stored; the delivery is nak'd so the attempt is redone");
+      this.nak(this.env.options.requeueDelayMs);
+      return;
+    }
+    if (outcome.ok) this.env.counters.completed++;
+    else this.env.counters.failed++;
+    if (this.settled) return;
+    this.settled = true;
+    try {
+      await this.delivery.ack();
+    } catch (err) {
+      this.log().warn({ err }, "worker: ack failed after the result was stored; the task may be redelivered (its report is then ignored)");
+    }
+  }
+
+  private publish(body: ReportBody): Promise<void> {
+    const m = this.message;
+    const report = {
+      runId: m.runId,
+      at: this.env.options.clock.now(),
+      state: m.state,
+      visit: m.visit,
+      task: m.task,
+      attempt: m.attempt,
+      dispatchId: m.dispatchId,
+      workerId: this.env.options.workerId,
+      ...body,
+    } satisfies AttemptReport;
+    return this.env.options.transport.publishEvent(report);
+  }
+
+  private nak(delayMs: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.env.counters.requeued++;
+    this.delivery.nak(delayMs);
+  }
+
+  private dispose(): void {
+    const { clock } = this.env.options;
+    if (this.timeoutTimer !== undefined) clock.clearTimeout(this.timeoutTimer);
+    if (this.graceTimer !== undefined) clock.clearTimeout(this.graceTimer);
+    this.throttle?.close();
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Parse with a registered schema (sync when it can be, async when it has async refinements). */
+async function parseWith(schema: ZodType, value: unknown): Promise<{ ok: true; value: unknown } | { ok: false; issues: SchemaIssue[] }> {
+  let result;
+  try {
+    result = schema.safeParse(value);
+  } catch {
+    result = await schema.safeParseAsync(value);
+  }
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })) };
+}
