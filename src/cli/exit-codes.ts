@@ -1,0 +1,22 @@
+/**
+ * The CLI's exit codes, one meaning each, so scripts can branch on them:
+ * 0 ok, 1 a run or a validation failed, 2 bad usage or input (flags, files, modules).
+ */
+import { InputValidationError, ModuleLoadError, PhaseflowError, RegistryError, UsageError } from "../errors/base.js";
+import { WorkflowValidationError } from "../errors/validation.js";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** The exit code for an error a command let escape. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof WorkflowValidationError) return EXIT_FAILED;
+  if (err instanceof UsageError || err instanceof ModuleLoadError || err instanceof InputValidationError || err instanceof RegistryError) return EXIT_USAGE;
+  return EXIT_FAILED;
+}
+
+/** True for errors whose message is the whole story (no stack needed). */
+export function isExpectedError(err: unknown): err is PhaseflowError {
+  return err instanceof PhaseflowError;
+}

@@ -1,0 +1,125 @@
+/**
+ * Loads the modules named on the command line: workflow files (their exported
+ * workflows) and executor modules (their exported registries). A `.ts` file loads
+ * without a build because the binary registers tsx first. Every way this can go
+ * wrong (no such file, the module throws on import, it exports nothing usable,
+ * several workflows and no `--workflow`) is a `ModuleLoadError` with one line that
+ * names the file and the fix; the CLI maps it to exit code 2.
+ *
+ * Workflows are found with `isWorkflow` and registries with `isRegistry` (brands on
+ * `Symbol.for`, so copies of phaseflow loaded twice still recognise each other).
+ */
+import { statSync } from "node:fs";
+import { extname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ModuleLoadError } from "../errors/base.js";
+import { isWorkflow, type Workflow } from "../dsl/workflow.js";
+import { createRegistry, isRegistry, type Registry } from "../registry/registry.js";
+
+const EXTENSIONS = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"]);
+
+export interface LoadModuleOptions {
+  /** Directory a relative path is resolved against. Default `process.cwd()`. */
+  cwd?: string;
+}
+
+export interface LoadedModule {
+  /** The path as given. */
+  file: string;
+  /** The absolute path that was imported. */
+  path: string;
+  /** Exported workflows, each once even when exported under two names. */
+  workflows: { exportName: string; workflow: Workflow<unknown> }[];
+  /** Exported executor registries, each once. */
+  registries: { exportName: string; registry: Registry }[];
+}
+
+/**
+ * Import a module by path and collect its workflows and registries.
+ * @throws ModuleLoadError (`MODULE_NOT_FOUND`, `MODULE_UNSUPPORTED`, `MODULE_IMPORT_FAILED`)
+ * @example const mod = await loadModule("examples/etl.ts"); mod.workflows[0]?.workflow.name // "etl"
+ */
+export async function loadModule(file: string, options: LoadModuleOptions = {}): Promise<LoadedModule> {
+  const path = resolve(options.cwd ?? process.cwd(), file);
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat === undefined) {
+    throw new ModuleLoadError("MODULE_NOT_FOUND", file, `file "${file}" does not exist (looked for ${path}); check the path, which is relative to the current directory`);
+  }
+  if (!stat.isFile()) {
+    throw new ModuleLoadError("MODULE_UNSUPPORTED", file, `"${file}" is not a file; pass a .ts or .js module`);
+  }
+  if (!EXTENSIONS.has(extname(path))) {
+    throw new ModuleLoadError("MODULE_UNSUPPORTED", file, `"${file}" is not a JavaScript or TypeScript module; pass a .ts or .js file`);
+  }
+  let exports: Record<string, unknown>;
+  try {
+    exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    const firstLine = reason.split("\n").find((l) => l.trim().length > 0) ?? "unknown error";
+    throw new ModuleLoadError(
+      "MODULE_IMPORT_FAILED",
+      file,
+      `loading "${file}" failed: ${firstLine.trim()}; fix the module (run "npx tsx ${file}" to see the full error)`,
+      { cause: err },
+    );
+  }
+  const workflows: LoadedModule["workflows"] = [];
+  const registries: LoadedModule["registries"] = [];
+  for (const [exportName, value] of Object.entries(exports)) {
+    if (isWorkflow(value) && !workflows.some((w) => w.workflow === value)) workflows.push({ exportName, workflow: value });
+    if (isRegistry(value) && !registries.some((r) => r.registry === value)) registries.push({ exportName, registry: value });
+  }
+  return { file, path, workflows, registries };
+}
+
+/**
+ * Pick one workflow of a loaded module: the only one, or the one named `name`
+ * (matched against the workflow's own name first, then the export name).
+ * @throws ModuleLoadError (`MODULE_NO_WORKFLOW`, `WORKFLOW_AMBIGUOUS`, `WORKFLOW_NOT_FOUND`)
+ * @example pickWorkflow(mod, "etl")
+ */
+export function pickWorkflow(mod: LoadedModule, name?: string): Workflow<unknown> {
+  const { file, workflows } = mod;
+  if (workflows.length === 0) {
+    const also = mod.registries.length > 0 ? " (it exports an executor registry: pass that module to --executors instead)" : "";
+    throw new ModuleLoadError("MODULE_NO_WORKFLOW", file, `"${file}" exports no workflow${also}; export one, e.g. export const wf = workflow("name", { version: "1" })`);
+  }
+  const listing = workflows.map((w) => (w.exportName === w.workflow.name ? w.workflow.name : `${w.workflow.name} (export ${w.exportName})`)).join(", ");
+  if (name === undefined) {
+    if (workflows.length === 1) return workflows[0]!.workflow;
+    throw new ModuleLoadError("WORKFLOW_AMBIGUOUS", file, `"${file}" exports ${workflows.length} workflows: ${listing}; choose one with --workflow NAME`);
+  }
+  const found = workflows.find((w) => w.workflow.name === name) ?? workflows.find((w) => w.exportName === name);
+  if (!found) {
+    throw new ModuleLoadError("WORKFLOW_NOT_FOUND", file, `"${file}" has no workflow "${name}"; available: ${listing}`);
+  }
+  return found.workflow;
+}
+
+/**
+ * Load a workflow module and pick one workflow from it.
+ * @example const { workflow } = await loadWorkflow("examples/etl.ts", { workflow: "etl" });
+ */
+export async function loadWorkflow(file: string, options: LoadModuleOptions & { workflow?: string | undefined } = {}): Promise<{ module: LoadedModule; workflow: Workflow<unknown> }> {
+  const module = await loadModule(file, options);
+  return { module, workflow: pickWorkflow(module, options.workflow) };
+}
+
+/**
+ * Load executor modules and merge every registry they export into one (a key
+ * registered by two modules is an error). Each module must export at least one.
+ * @throws ModuleLoadError (`MODULE_NO_REGISTRY` and the `loadModule` codes); RegistryError on duplicate keys
+ * @example const registry = await loadRegistries(["workers/etl.ts"]);
+ */
+export async function loadRegistries(files: readonly string[], options: LoadModuleOptions = {}): Promise<Registry> {
+  const merged = createRegistry();
+  for (const file of files) {
+    const mod = await loadModule(file, options);
+    if (mod.registries.length === 0) {
+      throw new ModuleLoadError("MODULE_NO_REGISTRY", file, `"${file}" exports no executor registry; export one, e.g. export const registry = createRegistry()`);
+    }
+    for (const { registry } of mod.registries) merged.use(registry);
+  }
+  return merged;
+}

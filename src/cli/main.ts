@@ -1,0 +1,15 @@
+/**
+ * Entry point of the `phaseflow` binary (bin/phaseflow.js imports it through tsx).
+ * All logic is in `run-cli.ts`, so tests can run the CLI in-process without the
+ * side effect of this module; this file only wires in the process streams.
+ */
+import { runCli } from "./run-cli.js";
+
+export { runCli } from "./run-cli.js";
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  isTTY: process.stdout.isTTY === true,
+  cwd: process.cwd(),
+});
