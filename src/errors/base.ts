@@ -129,3 +129,127 @@ export class UsageError extends PhaseflowError {
     super("USAGE", message, { retryable: false });
   }
 }
+
+export type ModuleLoadCode =
+  | "MODULE_NOT_FOUND"
+  | "MODULE_UNSUPPORTED"
+  | "MODULE_IMPORT_FAILED"
+  | "MODULE_NO_WORKFLOW"
+  | "MODULE_NO_REGISTRY"
+  | "WORKFLOW_AMBIGUOUS"
+  | "WORKFLOW_NOT_FOUND";
+
+/** A workflow or executor module given on the command line could not be loaded, or named no usable export. */
+export class ModuleLoadError extends PhaseflowError {
+  /** The file as the user gave it. */
+  readonly file: string;
+  constructor(code: ModuleLoadCode, file: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { cause: options.cause, retryable: false });
+    this.file = file;
+  }
+}
+
+/** A transport was used after `close()`. */
+export class TransportClosedError extends PhaseflowError {
+  constructor(kind: string, operation: string) {
+    super("TRANSPORT_CLOSED", `${kind} transport is closed, cannot ${operation}; create a new transport (or close it only after the engine and workers have stopped)`, { retryable: false });
+  }
+}
+
+/** An outgoing wire message (task, event, control) failed its schema: a bug in the emitter, nothing was sent. */
+export class WireMessageInvalidError extends SchemaValidationError {
+  constructor(what: string, issues: SchemaIssue[]) {
+    super("WIRE_MESSAGE_INVALID", what, issues, { retryable: false });
+  }
+}
+
+/** A payload cannot be carried as JSON (BigInt, cycle, ...): make task inputs and outputs plain JSON values. */
+export class PayloadNotJsonError extends PhaseflowError {
+  constructor(what: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super("PAYLOAD_NOT_JSON", `${what} cannot be encoded as JSON (${detail}); return plain JSON values (no BigInt, cycles or class instances that do not serialize)`, { cause, retryable: false });
+  }
+}
+
+/** A task failed after its last attempt (or at once, when its error is not retryable): the run fails with this. */
+export class TaskFailedError extends PhaseflowError {
+  readonly taskId: string;
+  readonly attempts: number;
+  /** Further tasks that failed in the same state (onFailure "continue"), as `state/task`. */
+  readonly others: readonly string[];
+  constructor(taskId: string, attempts: number, lastError: { code: string; message: string }, options: { cause?: unknown; others?: readonly string[] } = {}) {
+    const others = options.others ?? [];
+    const more = others.length > 0 ? `; ${others.length} more task${others.length === 1 ? "" : "s"} failed: ${others.slice(0, 10).join(", ")}${others.length > 10 ? ", ..." : ""}` : "";
+    super(
+      "TASK_FAILED",
+      `task "${taskId}" failed ${attempts === 0 ? "before its first attempt" : `after ${attempts} attempt${attempts === 1 ? "" : "s"}`}: [${lastError.code}] ${lastError.message}${more}; fix the executor or its input, or raise the task's retries`,
+      { cause: options.cause, retryable: false },
+    );
+    this.taskId = taskId;
+    this.attempts = attempts;
+    this.others = others;
+  }
+}
+
+/** A transition's `when` guard threw instead of returning a boolean. */
+export class GuardFailedError extends PhaseflowError {
+  constructor(state: string, target: string, index: number, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super("GUARD_FAILED", `the guard of transition #${index} from state "${state}" to "${target}" threw: ${detail}; make the guard return true or false for every state output`, { cause, retryable: false });
+  }
+}
+
+/** A state's output failed the state's declared `output` schema. */
+export class StateOutputValidationError extends SchemaValidationError {
+  constructor(state: string, issues: SchemaIssue[]) {
+    super("STATE_OUTPUT_INVALID", `output of state "${state}"`, issues, { retryable: false });
+  }
+}
+
+/** No run with this id is known to this coordinator. */
+export class RunNotFoundError extends PhaseflowError {
+  readonly runId: string;
+  constructor(runId: string) {
+    super("RUN_NOT_FOUND", `run "${runId}" is not known to this coordinator; check the run id (runs are kept in memory until the engine closes)`, { retryable: false });
+    this.runId = runId;
+  }
+}
+
+/** The engine or coordinator was closed while a run was still going: its result is lost. */
+export class EngineClosedError extends PhaseflowError {
+  constructor(runId: string) {
+    super("ENGINE_CLOSED", `run "${runId}" did not finish: the engine was closed while it ran; await handle.result() before engine.close()`, { retryable: false });
+  }
+}
+
+/** The NATS transport could not reach its server, or the server lacks what phaseflow needs (JetStream). */
+export class TransportConnectError extends PhaseflowError {
+  readonly servers: readonly string[];
+  constructor(code: "NATS_CONNECT_FAILED" | "NATS_JETSTREAM_UNAVAILABLE", servers: readonly string[], message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { cause: options.cause, retryable: true });
+    this.servers = servers;
+  }
+}
+
+/** An existing stream, KV bucket or consumer has a config phaseflow cannot use; nothing was changed. */
+export class InfrastructureMismatchError extends PhaseflowError {
+  /** e.g. `stream "PF_TASKS"`. */
+  readonly resource: string;
+  readonly field: string;
+  readonly found: string;
+  readonly expected: string;
+  constructor(resource: string, field: string, found: string, expected: string, fix: string) {
+    super("NATS_INFRASTRUCTURE_MISMATCH", `${resource} exists with ${field} ${found}, but phaseflow needs ${expected}; ${fix}`, { retryable: false });
+    this.resource = resource;
+    this.field = field;
+    this.found = found;
+    this.expected = expected;
+  }
+}
+
+/** A NATS operation failed after connecting (publish not stored, ack not confirmed); usually retryable. */
+export class TransportOperationError extends PhaseflowError {
+  constructor(code: "NATS_PUBLISH_FAILED" | "NATS_ACK_FAILED" | "NATS_READ_FAILED", message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { cause: options.cause, retryable: true });
+  }
+}

@@ -17,10 +17,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.PHASEFLOW_LOG_LEVEL ?? "info";
   const dest = options.destination ?? 2;
   const stream = typeof dest === "number" ? pino.destination({ fd: dest, sync: true }) : dest;
-  return pino({ level, ...(options.name ? { name: options.name } : {}) }, stream) as unknown as Logger;
+  return pino({ level, ...(options.name ? { name: options.name } : {}) }, stream);
 }
 
 /** A logger that drops everything: the default for tests and embedded library use. */
 export function createSilentLogger(): Logger {
-  return pino({ level: "silent" }) as unknown as Logger;
+  return pino({ level: "silent" });
 }

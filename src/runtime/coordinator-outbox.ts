@@ -1,0 +1,80 @@
+/**
+ * Ordered output of one run. Decisions are taken synchronously (a phase of 10,000
+ * tasks is decided in one go); this queue sends them in batches:
+ *
+ *   1. every event of the batch, calls made in decision order, awaited together;
+ *   2. then the batch's task dispatches and control messages, in order, awaited together.
+ *
+ * So a task message never leaves before its task.dispatched event is stored (a worker's
+ * attempt.started cannot precede it in the history), and events keep decision order as
+ * long as the transport stores concurrent `publishEvent` calls in call order (the
+ * memory transport does; so does one NATS connection). A transport error makes the
+ * run broken (`onError`), and nothing more is sent.
+ */
+import type { ControlMessage, RunEvent, TaskMessage } from "../transport/messages.js";
+import type { Transport } from "../transport/port.js";
+
+type Op = { kind: "event"; event: RunEvent } | { kind: "task"; message: TaskMessage } | { kind: "control"; message: ControlMessage };
+
+export class Outbox {
+  private queue: Op[] = [];
+  private draining = false;
+  private broken = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  event(event: RunEvent): void {
+    this.push({ kind: "event", event });
+  }
+
+  task(message: TaskMessage): void {
+    this.push({ kind: "task", message });
+  }
+
+  control(message: ControlMessage): void {
+    this.push({ kind: "control", message });
+  }
+
+  /** Drop everything queued and send nothing more. */
+  close(): void {
+    this.broken = true;
+    this.queue = [];
+  }
+
+  private push(op: Op): void {
+    if (this.broken) return;
+    this.queue.push(op);
+    if (!this.draining) {
+      this.draining = true;
+      // Start on a later microtask, so a synchronous burst of decisions becomes one batch.
+      queueMicrotask(() => void this.drain());
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.broken) {
+        const batch = this.queue;
+        this.queue = [];
+        const events: Promise<void>[] = [];
+        for (const op of batch) if (op.kind === "event") events.push(this.transport.publishEvent(op.event));
+        await Promise.all(events);
+        const sends: Promise<void>[] = [];
+        for (const op of batch) {
+          if (op.kind === "task") sends.push(this.transport.dispatch(op.message));
+          else if (op.kind === "control") sends.push(this.transport.publishControl(op.message));
+        }
+        await Promise.all(sends);
+      }
+    } catch (err) {
+      this.broken = true;
+      this.queue = [];
+      this.onError(err);
+    } finally {
+      this.draining = false;
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The engine: what a user meets first. `createEngine({ registry })` runs workflows
+ * embedded — a memory transport, an in-process worker serving the registry, and a
+ * coordinator, all in this process, no server. Given a `transport` (e.g. NATS), it
+ * drives runs over it and leaves the executing to workers elsewhere (unless
+ * `worker: true`).
+ *
+ * `engine.run` compiles the workflow (once per workflow object: do not change a
+ * workflow after its first run), parses the input with the workflow's input schema
+ * (rejecting with InputValidationError before anything is dispatched; the parsed
+ * value is what the run gets), and starts the run.
+ */
+import { z } from "zod";
+import { compile } from "../compiler/compile.js";
+import type { Workflow } from "../dsl/workflow.js";
+import { InputValidationError, UsageError } from "../errors/base.js";
+import type { Plan } from "../plan/schema.js";
+import { isRegistry, type Registry } from "../registry/registry.js";
+import type { Logger } from "../registry/types.js";
+import { createMemoryTransport } from "../transport/memory/index.js";
+import type { Transport } from "../transport/port.js";
+import { createWorker, type Worker } from "../worker/index.js";
+import type { Clock, IdGenerator, RandomSource } from "./clock.js";
+import { createCoordinator, type Coordinator } from "./coordinator.js";
+import type { RunHandle } from "./coordinator-run.js";
+import { toSchemaIssues } from "./coordinator-transitions.js";
+import { createSilentLogger } from "./logger.js";
+import type { RunRecord } from "./run-record-schema.js";
+import { runOptionsSchema, type RunOptions } from "./run-options.js";
+
+export const DEFAULT_ENGINE_CONCURRENCY = 16;
+
+export interface EngineOptions {
+  /** The executors. Required when the engine runs its own worker; then every workflow is also checked against it at compile time. */
+  registry?: Registry;
+  /** Default: a new memory transport (embedded), closed by `engine.close()`. A transport you pass stays yours to close. */
+  transport?: Transport;
+  /** Run an in-process worker for `registry`. Default: true without `transport`, false with one. */
+  worker?: boolean;
+  /** Default: a silent logger. */
+  logger?: Logger;
+  /** Default: the system clock. Tests pass a fake one (the in-process worker gets the same). */
+  clock?: Clock;
+  /** Run ids. Default: time-ordered random ids. */
+  ids?: IdGenerator;
+  /** Backoff jitter source in [0, 1). Default: Math.random. */
+  random?: RandomSource;
+  /** Most attempts the in-process worker runs at once. Default 16. */
+  concurrency?: number;
+}
+
+export interface Engine {
+  /**
+   * Start a run of `workflow` with `input`.
+   * @throws InputValidationError (input fails the workflow's schema), WorkflowValidationError, UsageError
+   */
+  run<I>(workflow: Workflow<I>, input: I, options?: RunOptions): Promise<RunHandle>;
+  /** The record of a run started by this engine (undefined when unknown). */
+  get(runId: string): RunRecord | undefined;
+  /** Cancel a run started by this engine; resolves once it ended. */
+  cancel(runId: string, reason?: string): Promise<void>;
+  /** Stop the coordinator and the in-process worker, and close the transport if the engine created it. */
+  close(): Promise<void>;
+}
+
+const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: `must be ${what}` });
+const obj = <T>(what: string, test: (v: Record<string, unknown>) => boolean) =>
+  z.custom<T>((v) => typeof v === "object" && v !== null && test(v as Record<string, unknown>), { message: `must be ${what}` });
+
+const engineOptionsSchema = z
+  .object({
+    registry: z.custom<Registry>((v) => isRegistry(v), { message: "must be a registry from createRegistry()" }).optional(),
+    transport: obj<Transport>("a Transport (createMemoryTransport() or the NATS adapter)", (v) => typeof v.publishEvent === "function").optional(),
+    worker: z.boolean().optional(),
+    logger: obj<Logger>("a pino-like logger with child()", (v) => typeof v.child === "function").optional(),
+    clock: obj<Clock>("a Clock { now, setTimeout, clearTimeout }", (v) => typeof v.now === "function" && typeof v.setTimeout === "function").optional(),
+    ids: fn("a function returning a run id").optional(),
+    random: fn("a function returning a number in [0, 1)").optional(),
+    concurrency: z.number().int().min(1).default(DEFAULT_ENGINE_CONCURRENCY),
+  })
+  .strict();
+
+function usage(what: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): UsageError {
+  const detail = issues.map((i) => `${i.path.map(String).join(".") || "(options)"}: ${i.message}`).join("; ");
+  return new UsageError(`${what} are invalid: ${detail}`);
+}
+
+/**
+ * Create an engine.
+ * @example
+ * const engine = createEngine({ registry });
+ * const run = await engine.run(etl, { day: "2024-01-01" });
+ * const record = await run.result(); // record.status: "succeeded" | "failed" | "cancelled"
+ * await engine.close();
+ */
+export function createEngine(options: EngineOptions): Engine {
+  const parsed = engineOptionsSchema.safeParse(options);
+  if (!parsed.success) throw usage("createEngine options", parsed.error.issues);
+  const o = parsed.data;
+  const ownTransport = o.transport === undefined;
+  const transport = o.transport ?? createMemoryTransport();
+  const logger = o.logger ?? createSilentLogger();
+  const runWorker = o.worker ?? ownTransport;
+  if (runWorker && o.registry === undefined) {
+    throw new UsageError("createEngine needs a registry to run its in-process worker; pass { registry }, or { worker: false } when workers elsewhere serve the transport");
+  }
+  const registry = runWorker ? o.registry : undefined;
+  const worker: Worker | undefined =
+    registry === undefined
+      ? undefined
+      : createWorker({ transport, registry, logger, concurrency: o.concurrency, ...(o.clock ? { clock: o.clock } : {}) });
+  const coordinator: Coordinator = createCoordinator({
+    transport,
+    logger,
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.ids ? { ids: o.ids as IdGenerator } : {}),
+    ...(o.random ? { random: o.random as RandomSource } : {}),
+  });
+  const plans = new WeakMap<Workflow<unknown>, Plan>();
+  let workerReady: Promise<void> | undefined;
+  let closed = false;
+
+  const planOf = (wf: Workflow<unknown>): Plan => {
+    let plan = plans.get(wf);
+    if (!plan) {
+      plan = compile(wf, registry ? { registry } : {});
+      plans.set(wf, plan);
+    }
+    return plan;
+  };
+
+  return {
+    async run(workflow, input, runOptions = {}) {
+      if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
+      const opts = runOptionsSchema.safeParse(runOptions);
+      if (!opts.success) throw usage("engine.run options", opts.error.issues);
+      const wf = workflow as Workflow<unknown>;
+      const plan = planOf(wf);
+      let value: unknown = input;
+      if (wf.options.input) {
+        const checked = wf.options.input.safeParse(input);
+        if (!checked.success) throw new InputValidationError(wf.name, toSchemaIssues(checked.error.issues));
+        value = checked.data;
+      }
+      if (worker) await (workerReady ??= worker.start());
+      const { runId, ...resolved } = opts.data;
+      return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
+    },
+    get: (runId) => coordinator.get(runId),
+    cancel: (runId, reason) => coordinator.cancel(runId, reason),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await coordinator.close();
+      if (worker) await worker.stop({ graceful: false });
+      if (ownTransport) await transport.close();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The run record: what `handle.result()`, `handle.status()`, `phaseflow run --json`
+ * and the `pf_runs` KV bucket show for a run. It is derived only from the run's
+ * events (see run-record.ts), so whoever holds the history can rebuild it; this
+ * module is its zod schema and types.
+ */
+import { z } from "zod";
+import { serializedErrorSchema } from "../errors/serialize.js";
+
+export const runStatusSchema = z.enum(["pending", "running", "succeeded", "failed", "cancelled"]);
+export type RunStatus = z.infer<typeof runStatusSchema>;
+
+export const taskStatusSchema = z.enum(["pending", "dispatched", "running", "succeeded", "failed", "retrying", "skipped", "cancelled"]);
+export type TaskStatus = z.infer<typeof taskStatusSchema>;
+
+/** `running` until the state exits; `failed` / `cancelled` when the run ended inside it. */
+export const stateStatusSchema = z.enum(["running", "succeeded", "failed", "cancelled"]);
+export type StateStatus = z.infer<typeof stateStatusSchema>;
+
+export const runOptionsRecordSchema = z.object({
+  schedule: z.enum(["phases", "eager"]),
+  onFailure: z.enum(["fail-fast", "continue"]),
+});
+
+export const stateRecordSchema = z.object({
+  name: z.string(),
+  /** 1 on the first entry, 2 after a loop back, ... */
+  visit: z.number().int().positive(),
+  status: stateStatusSchema,
+  enteredAt: z.number(),
+  exitedAt: z.number().optional(),
+  input: z.unknown().optional(),
+  output: z.unknown().optional(),
+  /** The state chosen next; null when the run ended here. */
+  next: z.string().nullable().optional(),
+});
+export type StateRecord = z.infer<typeof stateRecordSchema>;
+
+export const taskRecordSchema = z.object({
+  /** `state/task`. */
+  id: z.string(),
+  state: z.string(),
+  visit: z.number().int().positive(),
+  task: z.string(),
+  /** Absent when the task was never dispatched (skipped, or its input failed its schema). */
+  executor: z.string().optional(),
+  status: taskStatusSchema,
+  /** Attempts dispatched so far. */
+  attempts: z.number().int().nonnegative(),
+  /** The current (last) attempt's dispatch id. */
+  dispatchId: z.string().optional(),
+  workerId: z.string().optional(),
+  /** When a worker first started this task (its first attempt.started). */
+  startedAt: z.number().optional(),
+  /** When the coordinator settled the task (succeeded, failed, skipped, cancelled). */
+  finishedAt: z.number().optional(),
+  /** The last finished attempt's run time, as measured by the worker. */
+  durationMs: z.number().optional(),
+  /** While retrying: when the next attempt is due. */
+  dueAt: z.number().optional(),
+  output: z.unknown().optional(),
+  /** The last attempt's error (kept while retrying, and on failure). */
+  error: serializedErrorSchema.optional(),
+  progress: z.object({ done: z.number(), total: z.number().optional() }).optional(),
+  /** How often the current attempt was delivered again (worker died, ack deadline passed). */
+  redeliveries: z.number().int().nonnegative().optional(),
+  /** Why the task was skipped or cancelled. */
+  reason: z.string().optional(),
+});
+export type TaskRecord = z.infer<typeof taskRecordSchema>;
+
+export const runRecordSchema = z.object({
+  runId: z.string(),
+  workflow: z.string(),
+  version: z.string(),
+  planHash: z.string(),
+  status: runStatusSchema,
+  options: runOptionsRecordSchema.optional(),
+  input: z.unknown().optional(),
+  output: z.unknown().optional(),
+  error: serializedErrorSchema.optional(),
+  /** Why the run was cancelled. */
+  reason: z.string().optional(),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  /** The state entered last. */
+  currentState: z.string().optional(),
+  /** One entry per state visit, in entry order. */
+  states: z.array(stateRecordSchema),
+  /** One entry per task per state visit, in order of its first event. */
+  tasks: z.array(taskRecordSchema),
+});
+export type RunRecord = z.infer<typeof runRecordSchema>;
