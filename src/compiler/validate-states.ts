@@ -9,7 +9,13 @@ import { pathwayEnum, toJsonSchema } from "./schemas.js";
 
 export function checkName(kind: string, name: unknown, path: string, issues: ValidationIssue[]): void {
   const problem = typeof name === "string" ? checkKeyPart(name) : "must be a string";
-  if (problem) issues.push({ code: "INVALID_NAME", path, message: `${kind} name "${String(name)}" ${problem}` });
+  if (problem) issues.push({ code: "INVALID_NAME", path, message: `${kind} name "${String(name)}" ${problem}; rename it, e.g. "${suggestName(name)}"` });
+}
+
+/** A valid name close to `name`, for messages. */
+function suggestName(name: unknown): string {
+  const cleaned = String(name).replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "");
+  return cleaned.length > 0 ? cleaned : "my-name";
 }
 
 /** Target name when `ref` is a state of `wf`, else undefined. */
@@ -68,7 +74,7 @@ export function validateTransitions(wf: Workflow<unknown>, s: State<string, unkn
     }
     for (const [pathway, target] of Object.entries(r.pathways)) {
       if (ownState(wf, target) === undefined) {
-        issues.push({ code: "UNKNOWN_ROUTE_TARGET", path, message: `state "${s.name}" routes pathway "${pathway}" to ${describe(target)}, which is not a state of workflow "${wf.name}"` });
+        issues.push({ code: "UNKNOWN_ROUTE_TARGET", path, message: `state "${s.name}" routes pathway "${pathway}" to ${describe(target)}, which is not a state of workflow "${wf.name}"; route it to a state declared with ${wf.name}.state(...)` });
       }
     }
     const declared = router ? pathwayEnum(toJsonSchema(router.options.output)) : undefined;
@@ -84,8 +90,8 @@ export function validateReachability(wf: Workflow<unknown>, initial: string, iss
   const next = successors(wf);
   const reached = new Set<string>([initial]);
   const queue = [initial];
-  while (queue.length > 0) {
-    for (const n of next.get(queue.shift()!) ?? []) {
+  for (let head = 0; head < queue.length; head++) {
+    for (const n of next.get(queue[head]!) ?? []) {
       if (!reached.has(n)) {
         reached.add(n);
         queue.push(n);
@@ -99,11 +105,17 @@ export function validateReachability(wf: Workflow<unknown>, initial: string, iss
   }
   // Reverse reachability from final states.
   const prev = new Map<string, string[]>();
-  for (const [from, tos] of next) for (const to of tos) prev.set(to, [...(prev.get(to) ?? []), from]);
+  for (const [from, tos] of next) {
+    for (const to of tos) {
+      const list = prev.get(to);
+      if (list) list.push(from);
+      else prev.set(to, [from]);
+    }
+  }
   const canFinish = new Set(wf.states.filter(isFinal).map((s) => s.name));
   const back = [...canFinish];
-  while (back.length > 0) {
-    for (const p of prev.get(back.shift()!) ?? []) {
+  for (let head = 0; head < back.length; head++) {
+    for (const p of prev.get(back[head]!) ?? []) {
       if (!canFinish.has(p)) {
         canFinish.add(p);
         back.push(p);

@@ -90,13 +90,13 @@ export class Task<S extends string, O = unknown> {
    */
   then<T extends Task<S> | readonly Task<S>[]>(next: T): T {
     const children = (Array.isArray(next) ? next : [next]) as readonly Task<string>[];
-    for (const child of children) child.parents.push(this as Task<string>);
+    for (const child of children) child.parents.push(this);
     return next;
   }
 
   /** `b.dependsOn(a, c)`: b runs after a and c. Returns this task. */
   dependsOn(...parents: Task<S>[]): this {
-    for (const p of parents) this.parents.push(p as Task<string>);
+    for (const p of parents) this.parents.push(p);
     return this;
   }
 
@@ -122,8 +122,8 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
    * @example const extract = ingest.task("extract", { executor: "etl/extract", retries: 2 });
    */
   task<O = unknown, I = unknown>(name: string, options: TaskOptions<I, O>): Task<S, O> {
-    const t = new Task<S, O>(this as State<S, unknown>, name, options as TaskOptions<unknown, O>);
-    this.tasks.push(t as Task<S>);
+    const t = new Task<S, O>(this, name, options);
+    this.tasks.push(t);
     return t;
   }
 
@@ -133,7 +133,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
    * that matches wins; one without `when` is the fallback.
    */
   transition(target: StateRef, options: { when?: (output: TOut) => boolean; description?: string } = {}): this {
-    this.transitions.push({ target, when: options.when as ((output: never) => boolean) | undefined, description: options.description });
+    this.transitions.push({ target, when: options.when, description: options.description });
     return this;
   }
 
@@ -143,7 +143,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
    * @example annotate.route("decide", { approve: publish, reject: annotate })
    */
   route(router: Task<S> | string, pathways: Record<string, StateRef>): this {
-    this.routes.push({ router: router as Task<string> | string, pathways });
+    this.routes.push({ router, pathways });
     return this;
   }
 }
@@ -166,8 +166,8 @@ export class Workflow<TInput = unknown> implements WorkflowRef {
 
   /** Declare a state. The first one declared is initial unless another says `{ initial: true }`. */
   state<S extends string, TOut = Record<string, unknown>>(name: S, options: StateOptions<TOut> = {}): State<S, TOut> {
-    const s = new State<S, TOut>(this as Workflow<unknown>, name, options);
-    this.states.push(s as unknown as State<string, unknown>);
+    const s = new State<S, TOut>(this, name, options);
+    this.states.push(s);
     return s;
   }
 

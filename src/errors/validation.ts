@@ -30,6 +30,7 @@ export const VALIDATION_CODES = [
   "INVALID_TIMEOUT",
   "INVALID_MAX_VISITS",
   "INVALID_NAME",
+  "INVALID_VERSION",
 ] as const;
 
 export type ValidationCode = (typeof VALIDATION_CODES)[number];

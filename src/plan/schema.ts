@@ -30,8 +30,9 @@ export const planTaskSchema = z.object({
   backoff: backoffSchema,
   /** Per attempt; null = no limit. */
   timeoutMs: z.number().int().positive().nullable(),
-  /** Names of tasks of the same state this one waits for, in declaration order. */
+  /** Names of tasks of the same state this one waits for, in task declaration order. */
   parents: z.array(z.string()),
+  /** Names of tasks of the same state that wait for this one, in task declaration order. */
   children: z.array(z.string()),
   /** 0-based index into the state's `phases`. */
   phase: z.number().int().nonnegative(),
@@ -62,7 +63,7 @@ export const planStateSchema = z.object({
   final: z.boolean(),
   maxVisits: z.number().int().positive(),
   tasks: z.array(planTaskSchema),
-  /** `[parent, child]` pairs of task names. */
+  /** `[parent, child]` pairs of task names, each once, ordered by parent then child declaration order. */
   edges: z.array(z.tuple([z.string(), z.string()])),
   /** Topological generations: every task of a phase can run in parallel. Tasks keep declaration order within a phase. */
   phases: z.array(z.array(z.string())),

@@ -1,0 +1,276 @@
+/**
+ * One case per validation code: each workflow is valid but for one mistake, and the
+ * compiler must report exactly that issue — class, codes, path, and a message that
+ * names the entity and the fix. The cases table is typed by ValidationCode, so a new
+ * code without a test fails to type-check.
+ */
+import { describe, expect, test } from "vitest";
+import { z } from "zod";
+import type { CompileOptions } from "../../src/compiler/compile.js";
+import { workflow, type Workflow } from "../../src/dsl/workflow.js";
+import { VALIDATION_CODES, type ValidationCode } from "../../src/errors/validation.js";
+import { createRegistry } from "../../src/registry/registry.js";
+import { issuesOf } from "./compiler-helpers.js";
+
+interface Case {
+  wf: Workflow<unknown>;
+  options?: CompileOptions;
+  path: string;
+  /** Fragments the message must contain: the entity's name and the fix. */
+  mentions: string[];
+}
+
+const other = workflow("other", { version: "1" });
+const otherState = other.state("elsewhere");
+const otherTask = otherState.task("far", { executor: "ns/far" });
+
+/** A workflow "w" whose initial state "s" has task "a"; `build` adds the mistake. */
+function withState(build: (wf: Workflow<unknown>, s: ReturnType<Workflow<unknown>["state"]>) => void): Workflow<unknown> {
+  const wf = workflow("w", { version: "1" });
+  const s = wf.state<string>("s");
+  build(wf, s);
+  return wf;
+}
+
+function registryWith(ns: string, name: string): CompileOptions["registry"] & object {
+  const registry = createRegistry();
+  registry.namespace(ns).register(name, () => null);
+  return registry;
+}
+
+const cases: Record<ValidationCode, () => Case> = {
+  CYCLE: () => ({
+    wf: withState((_, s) => {
+      const a = s.task("a", { executor: "ns/x" });
+      const b = s.task("b", { executor: "ns/x" });
+      const c = s.task("c", { executor: "ns/x" });
+      s.task("d", { executor: "ns/x" }).dependsOn(a);
+      a.then(b).then(c).then(a);
+    }),
+    path: "w/s",
+    mentions: ['state "s"', "a -> b -> c -> a", "remove one of these edges"],
+  }),
+  CROSS_STATE_EDGE: () => {
+    const wf = workflow("w", { version: "1" });
+    const s1 = wf.state<string>("s1");
+    const s2 = wf.state<string>("s2");
+    const a = s1.task("a", { executor: "ns/a" });
+    s2.task("b", { executor: "ns/b" }).dependsOn(a);
+    s1.transition(s2);
+    return { wf, path: "w/s2/b", mentions: ['"b"', '"a" of state "s1"', "wire tasks within one state"] };
+  },
+  CROSS_WORKFLOW_EDGE: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a" }).dependsOn(otherTask);
+    }),
+    path: "w/s/a",
+    mentions: ['"a"', '"far" of workflow "other"', "own state"],
+  }),
+  DUPLICATE_TASK: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a" });
+      s.task("a", { executor: "ns/b" });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', 'state "s"', "rename one"],
+  }),
+  DUPLICATE_STATE: () => ({
+    wf: withState((wf, s) => {
+      s.task("a", { executor: "ns/a" });
+      wf.state("s").task("b", { executor: "ns/b" });
+    }),
+    path: "w/s",
+    mentions: ['state "s"', "unique name"],
+  }),
+  UNKNOWN_TRANSITION_TARGET: () => ({
+    wf: withState((wf, s) => {
+      s.task("a", { executor: "ns/a" });
+      const done = wf.state("done");
+      done.task("d", { executor: "ns/d" });
+      s.transition(otherState, { when: () => true }).transition(done);
+    }),
+    path: "w/s",
+    mentions: ['state "s"', '"elsewhere" of workflow "other"', 'declare it with w.state'],
+  }),
+  UNKNOWN_ROUTE_TARGET: () => ({
+    wf: withState((wf, s) => {
+      const a = s.task("a", { executor: "ns/a" });
+      const done = wf.state("done");
+      done.task("d", { executor: "ns/d" });
+      s.route(a, { away: otherState, home: done });
+    }),
+    path: "w/s",
+    mentions: ['pathway "away"', '"elsewhere" of workflow "other"', "route it to a state"],
+  }),
+  UNKNOWN_ROUTER_TASK: () => ({
+    wf: withState((wf, s) => {
+      s.task("a", { executor: "ns/a" });
+      const done = wf.state("done");
+      done.task("d", { executor: "ns/d" });
+      s.route("decide", { home: done });
+    }),
+    path: "w/s",
+    mentions: ['task "decide"', 'state "s"', "route by one of its own tasks"],
+  }),
+  ROUTE_PATHWAY_WITHOUT_TARGET: () => ({
+    wf: withState((wf, s) => {
+      const a = s.task("a", { executor: "ns/a", output: z.object({ pathway: z.enum(["approve", "reject"]) }) });
+      const done = wf.state("done");
+      done.task("d", { executor: "ns/d" });
+      s.route(a, { approve: done });
+    }),
+    path: "w/s",
+    mentions: ['router "a"', '"reject"', "add it to the route"],
+  }),
+  ROUTE_AND_TRANSITIONS: () => ({
+    wf: withState((wf, s) => {
+      const a = s.task("a", { executor: "ns/a" });
+      const done = wf.state("done");
+      done.task("d", { executor: "ns/d" });
+      s.route(a, { home: done }).transition(done);
+    }),
+    path: "w/s",
+    mentions: ['state "s"', "either by one route or by guarded transitions"],
+  }),
+  UNREACHABLE_STATE: () => ({
+    wf: withState((wf, s) => {
+      s.task("a", { executor: "ns/a" });
+      wf.state("orphan").task("o", { executor: "ns/o" });
+    }),
+    path: "w/orphan",
+    mentions: ['state "orphan"', 'initial state "s"', "add a transition to it or remove it"],
+  }),
+  NO_FINAL_STATE_REACHABLE: () => ({
+    wf: withState((wf, s) => {
+      s.task("a", { executor: "ns/a" });
+      const back = wf.state("back");
+      back.task("b", { executor: "ns/b" });
+      s.transition(back);
+      back.transition(s);
+    }),
+    path: "w",
+    mentions: ['initial state "s"', "mark it { final: true }"],
+  }),
+  FINAL_STATE_HAS_TRANSITIONS: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1" });
+      const s = wf.state("s", { final: true });
+      s.task("a", { executor: "ns/a" });
+      const next = wf.state("next");
+      next.task("n", { executor: "ns/n" });
+      s.transition(next);
+      return wf;
+    })(),
+    path: "w/s",
+    mentions: ['state "s"', "drop { final: true } or the transitions"],
+  }),
+  MULTIPLE_INITIAL_STATES: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1" });
+      const s = wf.state("s", { initial: true });
+      s.task("a", { executor: "ns/a" });
+      const t = wf.state("t", { initial: true });
+      t.task("b", { executor: "ns/b" });
+      s.transition(t);
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['"s", "t"', "mark exactly one"],
+  }),
+  NO_STATES: () => ({ wf: workflow("w", { version: "1" }), path: "w", mentions: ['workflow "w"', 'w.state("name")'] }),
+  EMPTY_STATE: () => ({
+    wf: withState((wf, s) => {
+      const done = wf.state("done");
+      done.task("d", { executor: "ns/d" });
+      s.transition(done);
+    }),
+    path: "w/s",
+    mentions: ['state "s"', 's.task("name"', "make it a final state"],
+  }),
+  INVALID_EXECUTOR_KEY: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "etl.v2/extract" });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', '"etl.v2/extract"', 'use "namespace/name"'],
+  }),
+  EXECUTOR_NOT_REGISTERED: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "etl/extract" });
+    }),
+    options: { registry: registryWith("etl", "load") },
+    path: "w/s/a",
+    mentions: ['task "a"', '"etl/extract"', 'namespace "etl" has: etl/load', "register it or fix the key"],
+  }),
+  EXECUTOR_SCHEMA_MISMATCH: () => {
+    const registry = createRegistry();
+    registry.namespace("etl").register("extract", () => ({ count: 1 }), { output: z.object({ count: z.number() }) });
+    return {
+      wf: withState((_, s) => {
+        s.task("a", { executor: "etl/extract", output: z.object({ rows: z.array(z.number()) }) });
+      }),
+      options: { registry },
+      path: "w/s/a",
+      mentions: ['task "a"', '"etl/extract"', "only the task declares rows", "only the executor declares count", "make them agree"],
+    };
+  },
+  INVALID_RETRIES: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", retries: -1 });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "retries -1", "whole number from 0 to 1000"],
+  }),
+  INVALID_BACKOFF: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", backoff: { initialMs: 500, maxMs: 100 } });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "maxMs 100 is below initialMs 500", "leave backoff out"],
+  }),
+  INVALID_TIMEOUT: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", timeoutMs: 0 });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "timeoutMs 0", "leave it out for no limit"],
+  }),
+  INVALID_MAX_VISITS: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1" });
+      wf.state("s", { maxVisits: 0 }).task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/s",
+    mentions: ['state "s"', "maxVisits 0", "whole number >= 1"],
+  }),
+  INVALID_NAME: () => ({
+    wf: withState((_, s) => {
+      s.task("load data", { executor: "ns/a" });
+    }),
+    path: "w/s/load data",
+    mentions: ['task name "load data"', 'rename it, e.g. "load-data"'],
+  }),
+  INVALID_VERSION: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "" });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['workflow "w"', '{ version: "1" }'],
+  }),
+};
+
+describe("compiler - validation issues", () => {
+  test("compiler - has a case for every validation code", () => {
+    expect(Object.keys(cases).sort()).toEqual([...VALIDATION_CODES].sort());
+  });
+
+  test.each(VALIDATION_CODES.map((code) => [code]))("compiler - reports %s with its path and a message naming the fix", (code) => {
+    const c = cases[code]();
+    const issues = issuesOf(c.wf, c.options);
+    expect(issues.map((i) => ({ code: i.code, path: i.path }))).toEqual([{ code, path: c.path }]);
+    for (const fragment of c.mentions) expect(issues[0]!.message).toContain(fragment);
+  });
+});
