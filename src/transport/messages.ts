@@ -7,7 +7,8 @@
  * Events come from two sides:
  * - the **coordinator** records decisions: run.*, state.*, task.dispatched/retrying/
  *   succeeded/failed/skipped/cancelled. These are the verdicts: exactly one
- *   task.succeeded per task per state visit.
+ *   task.succeeded per task per state visit (a `run.retried` that re-runs a task
+ *   which had succeeded starts it over: one more task.succeeded after it).
  * - **workers** report attempts: attempt.started/progress/succeeded/failed, keyed by
  *   `dispatchId`. A report that arrives late (after a timeout) or twice (redelivery)
  *   is recorded in history but the coordinator ignores it.
@@ -46,7 +47,7 @@ export const taskMessageSchema = z.object({
   executor: z.string(),
   /** Stable across attempts and redeliveries of this task in this visit. */
   idempotencyKey: z.string(),
-  input: z.unknown(),
+  input: z.unknown().optional(),
   parents: z.record(z.string(), z.unknown()),
   /** Epoch ms after which the coordinator no longer accepts a result; null = no limit. */
   deadline: z.number().nullable(),
@@ -62,24 +63,26 @@ const runOptionsWire = z.object({
 
 export const runEventSchema = z.discriminatedUnion("type", [
   // --- coordinator: run lifecycle
-  z.object({ ...base, type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown(), options: runOptionsWire }),
-  z.object({ ...base, type: z.literal("run.succeeded"), output: z.unknown() }),
+  z.object({ ...base, type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire }),
+  z.object({ ...base, type: z.literal("run.succeeded"), output: z.unknown().optional() }),
   z.object({ ...base, type: z.literal("run.failed"), error: serializedErrorSchema }),
   z.object({ ...base, type: z.literal("run.cancelled"), reason: z.string() }),
+  /** A failed run re-runs `tasks` of `state` visit `visit` (their downstream included); the run is running again. */
+  z.object({ ...base, type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string() }),
   // --- coordinator: states
-  z.object({ ...base, type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown() }),
-  z.object({ ...base, type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown(), next: z.string().nullable() }),
+  z.object({ ...base, type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown().optional() }),
+  z.object({ ...base, type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
   // --- coordinator: task verdicts
   z.object({ ...base, type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable() }),
   z.object({ ...base, type: z.literal("task.retrying"), ...taskRef, attempt: z.number().int().positive(), nextAttempt: z.number().int().positive(), dueAt: z.number(), error: serializedErrorSchema }),
-  z.object({ ...base, type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown() }),
+  z.object({ ...base, type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown().optional() }),
   z.object({ ...base, type: z.literal("task.failed"), ...taskRef, attempt: z.number().int().nonnegative(), error: serializedErrorSchema }),
   z.object({ ...base, type: z.literal("task.skipped"), ...taskRef, reason: z.string() }),
   z.object({ ...base, type: z.literal("task.cancelled"), ...taskRef, reason: z.string() }),
   // --- worker: attempt reports
   z.object({ ...base, type: z.literal("attempt.started"), ...attemptRef, workerId: z.string() }),
   z.object({ ...base, type: z.literal("attempt.progress"), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
-  z.object({ ...base, type: z.literal("attempt.succeeded"), ...attemptRef, workerId: z.string(), output: z.unknown(), durationMs: z.number() }),
+  z.object({ ...base, type: z.literal("attempt.succeeded"), ...attemptRef, workerId: z.string(), output: z.unknown().optional(), durationMs: z.number() }),
   z.object({ ...base, type: z.literal("attempt.failed"), ...attemptRef, workerId: z.string(), error: serializedErrorSchema, durationMs: z.number() }),
 ]);
 export type RunEvent = z.infer<typeof runEventSchema>;

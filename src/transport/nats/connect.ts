@@ -1,0 +1,99 @@
+/**
+ * Opening the NATS connection: credentials (user/pass, token, .creds file), TLS,
+ * reconnect forever, and one background loop that logs connection status changes
+ * (disconnect, reconnect, errors). The JetStream consumers resume by themselves
+ * after a reconnect; the log tells an operator what happened meanwhile.
+ */
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { TransportConnectError, UsageError } from "../../errors/base.js";
+import type { Logger } from "../../registry/types.js";
+import type { ResolvedNatsTransportOptions } from "./options.js";
+
+/** The client options for `connect()`, from resolved transport options. */
+export function connectionOptionsOf(options: ResolvedNatsTransportOptions): NodeConnectionOptions {
+  const co: NodeConnectionOptions = {
+    servers: options.servers,
+    name: options.name,
+    // A worker or coordinator outlives server restarts: never stop trying.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    waitOnFirstConnect: false,
+  };
+  if (options.user !== undefined) co.user = options.user;
+  if (options.pass !== undefined) co.pass = options.pass;
+  if (options.token !== undefined) co.token = options.token;
+  if (options.credsFile !== undefined) {
+    let creds: Uint8Array;
+    try {
+      creds = new Uint8Array(readFileSync(options.credsFile));
+    } catch (err) {
+      throw new UsageError(`cannot read NATS credentials file "${options.credsFile}" (${err instanceof Error ? err.message : String(err)}); check the path given as credsFile`);
+    }
+    co.authenticator = credsAuthenticator(creds);
+  }
+  if (options.tls !== undefined) {
+    const tls: NonNullable<NodeConnectionOptions["tls"]> = {};
+    if (options.tls.caFile !== undefined) tls.caFile = options.tls.caFile;
+    if (options.tls.certFile !== undefined) tls.certFile = options.tls.certFile;
+    if (options.tls.keyFile !== undefined) tls.keyFile = options.tls.keyFile;
+    co.tls = tls;
+  }
+  return co;
+}
+
+/**
+ * Connect, or throw `TransportConnectError` (code NATS_CONNECT_FAILED) naming the servers and the fix.
+ *
+ * @example
+ * const nc = await openConnection(resolveNatsTransportOptions({ servers: "nats://127.0.0.1:4222" }));
+ */
+export async function openConnection(options: ResolvedNatsTransportOptions): Promise<NatsConnection> {
+  try {
+    return await connect(connectionOptionsOf(options));
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new TransportConnectError(
+      "NATS_CONNECT_FAILED",
+      options.servers,
+      `cannot connect to NATS at ${options.servers.join(", ")}: ${detail}; start one with "nats-server -js" or pass the right URL (--nats)`,
+      { cause: err },
+    );
+  }
+}
+
+/** Log every status change of `nc` until it closes. Returns at once; the loop runs in the background. */
+export function logConnectionStatus(nc: NatsConnection, logger: Logger): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case "disconnect":
+          logger.warn({ server: s.server }, "NATS disconnected; reconnecting");
+          break;
+        case "reconnect":
+          logger.info({ server: s.server }, "NATS reconnected");
+          break;
+        case "reconnecting":
+          logger.debug("NATS reconnecting");
+          break;
+        case "error":
+          logger.error({ err: s.error }, "NATS connection error");
+          break;
+        case "ldm":
+          logger.warn({ server: s.server }, "NATS server entering lame duck mode");
+          break;
+        case "staleConnection":
+          logger.warn("NATS connection stale; reconnecting");
+          break;
+        case "slowConsumer":
+          logger.warn({ subject: s.sub.getSubject(), pending: s.pending }, "NATS slow consumer");
+          break;
+        case "close":
+          logger.debug("NATS connection closed");
+          break;
+        default:
+          break;
+      }
+    }
+  })().catch((err: unknown) => logger.error({ err }, "NATS status loop ended"));
+}

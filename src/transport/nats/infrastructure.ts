@@ -1,0 +1,172 @@
+/**
+ * The JetStream resources phaseflow runs on, created or checked idempotently:
+ * - stream <P>_TASKS: work-queue retention (a task is removed once acked), file
+ *   storage, subjects `<p>.task.>`, a 2-minute duplicate window for `Nats-Msg-Id`;
+ * - stream <P>_EVENTS: limits retention (the durable run history), file storage;
+ * - KV `<p>_runs` (run records) and `<p>_workers` (heartbeats). nats-server 2.9 has
+ *   no per-key TTL, so the workers bucket has a bucket-wide max age instead: a
+ *   heartbeat not refreshed within `workerTtlMs` ages out, and with it a dead worker;
+ * - one durable pull consumer per namespace, `<p>_ns_<ns>`, filtered on
+ *   `<p>.task.<ns>.>` and shared by every worker serving that namespace (work-queue
+ *   streams need non-overlapping consumers: one per namespace is exactly that).
+ *
+ * An existing resource with a config we cannot use (wrong retention, subjects or
+ * storage) is never changed behind the user's back: we throw
+ * `InfrastructureMismatchError` naming the resource, the field, both values and the fix.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { InfrastructureMismatchError } from "../../errors/base.js";
+import type { NatsNames } from "./names.js";
+
+/** How long JetStream remembers a `Nats-Msg-Id` to drop a re-published task. */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** Revisions kept per run record (compare-and-set needs only the latest; a few help debugging). */
+export const RUNS_HISTORY = 5;
+
+export interface InfrastructureSettings {
+  ackWaitMs: number;
+  maxDeliver: number;
+  workerTtlMs: number;
+}
+
+export interface Buckets {
+  runs: KV;
+  workers: KV;
+}
+
+type StreamSpec = Pick<StreamConfig, "name" | "subjects" | "retention" | "storage" | "duplicate_window" | "discard">;
+
+export function streamSpecs(names: NatsNames): StreamSpec[] {
+  const common = { storage: StorageType.File, duplicate_window: nanos(DUPLICATE_WINDOW_MS), discard: DiscardPolicy.Old };
+  return [
+    { ...common, name: names.streams.tasks, subjects: [names.subjects.tasks], retention: RetentionPolicy.Workqueue },
+    { ...common, name: names.streams.events, subjects: [names.subjects.events], retention: RetentionPolicy.Limits },
+  ];
+}
+
+/**
+ * Create or check both streams and both KV buckets. Safe to call from every process, any number of times.
+ *
+ * @example
+ * const { runs, workers } = await ensureInfrastructure(nc, jsm, natsNames("pf"), { ackWaitMs: 30_000, maxDeliver: 5, workerTtlMs: 60_000 });
+ */
+export async function ensureInfrastructure(nc: NatsConnection, jsm: JetStreamManager, names: NatsNames, settings: InfrastructureSettings): Promise<Buckets> {
+  for (const spec of streamSpecs(names)) await ensureStream(jsm, spec, names.prefix);
+  const kvm = new Kvm(nc);
+  const runs = await ensureBucket(jsm, kvm, names.buckets.runs, { history: RUNS_HISTORY, storage: StorageType.File }, names.prefix);
+  const workers = await ensureBucket(jsm, kvm, names.buckets.workers, { history: 1, storage: StorageType.File, ttl: settings.workerTtlMs }, names.prefix);
+  return { runs, workers };
+}
+
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: string): Promise<void> {
+  let info = await streamInfo(jsm, spec.name);
+  if (info === undefined) {
+    try {
+      info = await jsm.streams.add(spec);
+    } catch (err) {
+      // Another process may have created it meanwhile: check what is there.
+      info = await streamInfo(jsm, spec.name);
+      if (info === undefined) throw err;
+    }
+  }
+  checkStream(info, spec, prefix);
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+    throw err;
+  }
+}
+
+function fixFor(kind: "stream" | "bucket", name: string, prefix: string): string {
+  const remove = kind === "stream" ? `nats stream rm ${name}` : `nats kv del ${name}`;
+  return `delete it (\`${remove}\`; its messages are lost) or use another prefix than "${prefix}" (--prefix)`;
+}
+
+/** Throw `InfrastructureMismatchError` when an existing stream differs from `spec` where it matters. */
+export function checkStream(info: StreamInfo, spec: StreamSpec, prefix: string): void {
+  const found = info.config;
+  const resource = `stream "${spec.name}"`;
+  const fix = fixFor("stream", spec.name, prefix);
+  if (found.retention !== spec.retention) throw new InfrastructureMismatchError(resource, "retention", `"${found.retention}"`, `"${spec.retention}"`, fix);
+  if (found.storage !== spec.storage) throw new InfrastructureMismatchError(resource, "storage", `"${found.storage}"`, `"${spec.storage}"`, fix);
+  const subjects = [...(found.subjects ?? [])].sort();
+  if (subjects.length !== spec.subjects.length || subjects.some((s, i) => s !== [...spec.subjects].sort()[i])) {
+    throw new InfrastructureMismatchError(resource, "subjects", JSON.stringify(subjects), JSON.stringify(spec.subjects), fix);
+  }
+}
+
+async function ensureBucket(
+  jsm: JetStreamManager,
+  kvm: Kvm,
+  bucket: string,
+  opts: { history: number; storage: StorageType; ttl?: number },
+  prefix: string,
+): Promise<KV> {
+  // Kvm.create opens an existing bucket as is, so check the parts we rely on.
+  const kv = await kvm.create(bucket, opts);
+  const info = await jsm.streams.info(`KV_${bucket}`);
+  if (info.config.storage !== opts.storage) {
+    throw new InfrastructureMismatchError(`KV bucket "${bucket}"`, "storage", `"${info.config.storage}"`, `"${opts.storage}"`, fixFor("bucket", bucket, prefix));
+  }
+  return kv;
+}
+
+/**
+ * Create (or update to the given ack settings) the durable pull consumer of one namespace.
+ * nats-server 2.9 treats a create of an existing durable as an update when only updatable
+ * fields (ack_wait, max_deliver) differ, so every worker may call this.
+ *
+ * @example
+ * await ensureNamespaceConsumer(jsm, names, "etl", { ackWaitMs: 30_000, maxDeliver: 5 });
+ */
+export async function ensureNamespaceConsumer(
+  jsm: JetStreamManager,
+  names: NatsNames,
+  namespace: string,
+  settings: Pick<InfrastructureSettings, "ackWaitMs" | "maxDeliver">,
+): Promise<string> {
+  const durable = names.namespaceConsumer(namespace);
+  const filter = names.subjects.namespaceTasks(namespace);
+  const config = {
+    durable_name: durable,
+    filter_subject: filter,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(settings.ackWaitMs),
+    max_deliver: settings.maxDeliver,
+  };
+  try {
+    await jsm.consumers.add(names.streams.tasks, config);
+  } catch (err) {
+    const existing = await jsm.consumers.info(names.streams.tasks, durable).catch(() => undefined);
+    if (existing === undefined) throw err;
+    if (existing.config.filter_subject !== filter) {
+      throw new InfrastructureMismatchError(
+        `consumer "${durable}" of stream "${names.streams.tasks}"`,
+        "filter_subject",
+        `"${existing.config.filter_subject ?? ""}"`,
+        `"${filter}"`,
+        `delete it (\`nats consumer rm ${names.streams.tasks} ${durable}\`) or use another prefix than "${names.prefix}" (--prefix)`,
+      );
+    }
+    await jsm.consumers.update(names.streams.tasks, durable, { ack_wait: config.ack_wait, max_deliver: config.max_deliver });
+  }
+  return durable;
+}

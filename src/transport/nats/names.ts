@@ -1,0 +1,86 @@
+/**
+ * Every NATS name phaseflow uses, derived from one prefix, so two deployments can
+ * share a server without seeing each other: prefix "pf" gives streams PF_TASKS and
+ * PF_EVENTS, KV buckets pf_runs and pf_workers, subjects pf.task.<ns>.<executor>,
+ * pf.evt.<runId>, pf.ctl and pf.api.*. The coordinator service and the CLI read
+ * names from here rather than spelling them out.
+ */
+import { UsageError } from "../../errors/base.js";
+
+/** Lower-case letters, digits, `_` and `-`, starting with a letter: a subject token and a valid stream/bucket name part. */
+const PREFIX = /^[a-z][a-z0-9_-]{0,31}$/;
+/** A subject token: no dots, wildcards or whitespace. */
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+export const DEFAULT_PREFIX = "pf";
+
+export interface NatsNames {
+  readonly prefix: string;
+  readonly streams: { readonly tasks: string; readonly events: string };
+  readonly buckets: { readonly runs: string; readonly workers: string };
+  readonly subjects: {
+    /** `<p>.task.>`: everything the tasks stream holds. */
+    readonly tasks: string;
+    /** `<p>.evt.>`: everything the events stream holds. */
+    readonly events: string;
+    /** `<p>.ctl`: control broadcasts (core NATS, not stored). */
+    readonly control: string;
+    /** `<p>.task.<ns>.<name>` for executor key `ns/name`. */
+    task(namespace: string, name: string): string;
+    /** `<p>.task.<ns>.>`: the filter of a namespace's consumer. */
+    namespaceTasks(namespace: string): string;
+    /** `<p>.evt.<runId>`. */
+    runEvents(runId: string): string;
+    /** `<p>.api.<operation>`, e.g. `pf.api.run.start`. */
+    api(operation: string): string;
+  };
+  /** Durable consumer shared by every worker serving `namespace`: `<p>_ns_<ns>`. */
+  namespaceConsumer(namespace: string): string;
+}
+
+/** Returns why `prefix` cannot be used, or undefined when it can. */
+export function checkPrefix(prefix: string): string | undefined {
+  if (PREFIX.test(prefix)) return undefined;
+  return `prefix "${prefix}" must be 1-32 lower-case letters, digits, '_' or '-', starting with a letter (it becomes subject tokens and stream/bucket names)`;
+}
+
+/** Whether `value` can be one subject token (run ids, namespaces, executor names). */
+export function isSubjectToken(value: string): boolean {
+  return TOKEN.test(value);
+}
+
+/**
+ * Derive every name from a prefix; throws `UsageError` for a prefix that is not subject-safe.
+ *
+ * @example
+ * const names = natsNames("pf");
+ * names.streams.tasks;               // "PF_TASKS"
+ * names.subjects.task("etl", "load"); // "pf.task.etl.load"
+ */
+export function natsNames(prefix: string = DEFAULT_PREFIX): NatsNames {
+  const problem = checkPrefix(prefix);
+  if (problem !== undefined) throw new UsageError(`${problem}; pick another --prefix`);
+  const upper = prefix.toUpperCase();
+  return {
+    prefix,
+    streams: { tasks: `${upper}_TASKS`, events: `${upper}_EVENTS` },
+    buckets: { runs: `${prefix}_runs`, workers: `${prefix}_workers` },
+    subjects: {
+      tasks: `${prefix}.task.>`,
+      events: `${prefix}.evt.>`,
+      control: `${prefix}.ctl`,
+      task: (namespace, name) => `${prefix}.task.${token(namespace, "namespace")}.${token(name, "executor name")}`,
+      namespaceTasks: (namespace) => `${prefix}.task.${token(namespace, "namespace")}.>`,
+      runEvents: (runId) => `${prefix}.evt.${token(runId, "run id")}`,
+      api: (operation) => `${prefix}.api.${operation}`,
+    },
+    namespaceConsumer: (namespace) => `${prefix}_ns_${token(namespace, "namespace")}`,
+  };
+}
+
+function token(value: string, what: string): string {
+  if (!isSubjectToken(value)) {
+    throw new UsageError(`${what} "${value}" cannot be a NATS subject token: use only letters, digits, '_' and '-' (no dots, spaces, '*' or '>')`);
+  }
+  return value;
+}

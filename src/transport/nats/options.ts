@@ -1,0 +1,131 @@
+/**
+ * Options of the NATS transport, parsed once with zod into a fully resolved
+ * object (defaults filled in) that the rest of the adapter passes around.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { z } from "zod";
+import { SchemaValidationError } from "../../errors/base.js";
+import type { Logger } from "../../registry/types.js";
+import { createSilentLogger } from "../../runtime/logger.js";
+import { checkPrefix, DEFAULT_PREFIX } from "./names.js";
+
+export interface NatsTlsOptions {
+  /** CA certificate file to verify the server with. */
+  caFile?: string | undefined;
+  /** Client certificate file (mutual TLS). */
+  certFile?: string | undefined;
+  /** Client key file (mutual TLS). */
+  keyFile?: string | undefined;
+}
+
+export interface NatsTransportOptions {
+  /** Server URL(s), e.g. "nats://127.0.0.1:4222". Required unless `connection` is given. */
+  servers?: string | string[];
+  /** Client name shown by the server's monitoring. Default "phaseflow". */
+  name?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** A NATS `.creds` file (JWT + nkey seed). */
+  credsFile?: string;
+  tls?: NatsTlsOptions;
+  /** Names every stream, bucket and subject (see `natsNames`). Default "pf". */
+  prefix?: string;
+  /** How long the server waits for an ack before redelivering a task. Default 30000. */
+  ackWaitMs?: number;
+  /** Deliveries of one task message before the server gives up on it. Default 5. */
+  maxDeliver?: number;
+  /**
+   * Max age of entries in the workers KV bucket: a heartbeat not refreshed within
+   * this time ages out (nats-server 2.9 has no per-key TTL). Default 60000.
+   */
+  workerTtlMs?: number;
+  /** Default: a silent logger. */
+  logger?: Logger;
+  /** Reuse an open connection instead of connecting; `close()` then leaves it open. */
+  connection?: NatsConnection;
+}
+
+export interface ResolvedNatsTransportOptions {
+  servers: string[];
+  name: string;
+  user: string | undefined;
+  pass: string | undefined;
+  token: string | undefined;
+  credsFile: string | undefined;
+  tls: NatsTlsOptions | undefined;
+  prefix: string;
+  ackWaitMs: number;
+  maxDeliver: number;
+  workerTtlMs: number;
+  logger: Logger;
+  connection: NatsConnection | undefined;
+}
+
+const isConnection = (v: unknown): v is NatsConnection =>
+  typeof v === "object" && v !== null && typeof (v as { publish?: unknown }).publish === "function" && typeof (v as { subscribe?: unknown }).subscribe === "function";
+const isLogger = (v: unknown): v is Logger =>
+  typeof v === "object" && v !== null && ["info", "warn", "error", "debug", "child"].every((k) => typeof (v as Record<string, unknown>)[k] === "function");
+
+export const natsTransportOptionsSchema = z
+  .object({
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    name: z.string().min(1).default("phaseflow"),
+    user: z.string().optional(),
+    pass: z.string().optional(),
+    token: z.string().optional(),
+    credsFile: z.string().min(1).optional(),
+    tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }).strict().optional(),
+    prefix: z.string().default(DEFAULT_PREFIX).superRefine((p, ctx) => {
+      const problem = checkPrefix(p);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    ackWaitMs: z.number().int().min(1000).default(30_000),
+    maxDeliver: z.number().int().min(1).default(5),
+    workerTtlMs: z.number().int().min(1000).default(60_000),
+    logger: z.custom<Logger>(isLogger, "must be a pino-like logger (info, warn, error, debug, child)").optional(),
+    connection: z.custom<NatsConnection>(isConnection, "must be a NatsConnection").optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.servers === undefined && o.connection === undefined) {
+      ctx.addIssue({ code: "custom", path: ["servers"], message: 'give the server URL(s), e.g. servers: "nats://127.0.0.1:4222", or an open connection' });
+    }
+    if (o.pass !== undefined && o.user === undefined) {
+      ctx.addIssue({ code: "custom", path: ["pass"], message: "a password needs a user" });
+    }
+    if (o.token !== undefined && o.user !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["token"], message: "use either token or user/pass, not both" });
+    }
+  });
+
+/**
+ * Validate and fill in defaults; throws `SchemaValidationError` (code NATS_OPTIONS_INVALID).
+ *
+ * @example
+ * const resolved = resolveNatsTransportOptions({ servers: "nats://127.0.0.1:4222", prefix: "staging" });
+ * resolved.ackWaitMs; // 30000
+ */
+export function resolveNatsTransportOptions(options: NatsTransportOptions): ResolvedNatsTransportOptions {
+  const parsed = natsTransportOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
+    throw new SchemaValidationError("NATS_OPTIONS_INVALID", "NATS transport options", issues, { retryable: false });
+  }
+  const o = parsed.data;
+  return {
+    servers: o.servers === undefined ? [] : Array.isArray(o.servers) ? o.servers : [o.servers],
+    name: o.name,
+    user: o.user,
+    pass: o.pass,
+    token: o.token,
+    credsFile: o.credsFile,
+    tls: o.tls,
+    prefix: o.prefix,
+    ackWaitMs: o.ackWaitMs,
+    maxDeliver: o.maxDeliver,
+    workerTtlMs: o.workerTtlMs,
+    logger: o.logger ?? createSilentLogger(),
+    connection: o.connection,
+  };
+}
