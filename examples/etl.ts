@@ -15,12 +15,14 @@
 import { z } from "zod";
 import { workflow } from "../src/dsl/workflow.js";
 
+// Every field has a default, so `phaseflow run examples/etl.ts` (and `npm start`)
+// runs without --input.
 const input = z.object({
-  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "use YYYY-MM-DD"),
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "use YYYY-MM-DD").default("2026-11-01"),
   /** How many order records the (simulated) source system holds for the day. */
-  rows: z.number().int().min(0).max(100_000),
+  rows: z.number().int().min(0).max(100_000).default(200),
   /** Seed of the source data: the same seed always yields the same orders. */
-  seed: z.number().int(),
+  seed: z.number().int().default(7),
 });
 
 const stats = z.object({ count: z.number().int(), mean: z.number().nullable(), min: z.number().nullable(), max: z.number().nullable() });

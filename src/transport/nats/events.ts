@@ -21,6 +21,8 @@ import type { NatsNames } from "./names.js";
 /** Most events pulled per request while replaying a run's history. */
 const READ_BATCH = 500;
 const READ_EXPIRES_MS = 5_000;
+/** Pull expiry of live event subscriptions: bounds how long a lost pull goes unnoticed. */
+export const LIVE_PULL_EXPIRES_MS = 4_000;
 
 export interface EventsContext {
   js: JetStreamClient;
@@ -72,7 +74,10 @@ export async function subscribeRunEvents(ctx: EventsContext, handler: (event: Ru
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: info.state.last_seq + 1,
   });
+  // Short pulls (and so heartbeats every few seconds) let the ordered consumer notice a
+  // restarted server within seconds instead of the default 30 s pull + missed heartbeats.
   const messages = await consumer.consume({
+    expires: LIVE_PULL_EXPIRES_MS,
     callback: (m) => {
       const event = decodeEvent(ctx, m);
       if (event === undefined) return;

@@ -1,0 +1,23 @@
+/**
+ * Every subcommand of `phaseflow`, in the order `phaseflow --help` lists them.
+ * Adding a command is one line here plus its own file under `commands/`
+ * (built with `defineCommand` from `command.ts`).
+ */
+import type { CliCommand } from "./command.js";
+import { cancelCommand } from "./commands/cancel.js";
+import { compileCommand } from "./commands/compile.js";
+import { coordinatorCommand } from "./commands/coordinator.js";
+import { retryCommand } from "./commands/retry.js";
+import { runCommand } from "./commands/run.js";
+import { statusCommand } from "./commands/status.js";
+import { workerCommand } from "./commands/worker.js";
+
+export const COMMANDS: readonly CliCommand[] = [
+  compileCommand,
+  runCommand,
+  coordinatorCommand,
+  workerCommand,
+  statusCommand,
+  cancelCommand,
+  retryCommand,
+];

@@ -1,0 +1,32 @@
+/**
+ * `phaseflow cancel <runId> --nats URL`: cancel a run; in-flight attempts are aborted
+ * on the workers and nothing more is dispatched. Prints the run's status after.
+ */
+import { UsageError } from "../../errors/base.js";
+import { createClient } from "../../fleet/client.js";
+import { defineCommand } from "../command.js";
+import { EXIT_OK } from "../exit-codes.js";
+import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
+
+export const cancelCommand = defineCommand({
+  name: "cancel",
+  summary: "Cancel a run",
+  usage: "<runId> --nats URL [--reason TEXT]",
+  flags: {
+    ...NATS_FLAGS,
+    reason: { type: "string", valueName: "TEXT", description: "recorded with the cancellation" },
+  },
+  positionals: { min: 1, max: 1, missing: "missing the run id, e.g. phaseflow cancel run_0abc --nats nats://127.0.0.1:4222" },
+  async run({ values, positionals }, io) {
+    if (values.nats === undefined) throw new UsageError("missing --nats URL");
+    const runId = positionals[0]!;
+    const client = await createClient(natsOptionsFrom(values));
+    try {
+      const status = await client.cancel(runId, values.reason ?? "cancelled from the command line");
+      io.stdout.write(`run ${runId}: ${status}\n`);
+      return EXIT_OK;
+    } finally {
+      await client.close();
+    }
+  },
+});

@@ -1,0 +1,51 @@
+/**
+ * `phaseflow coordinator --nats URL <workflow modules...>`: the coordinator process.
+ * Serves the workflows the modules export, answers the run API, drives runs, and on
+ * SIGTERM/SIGINT stops answering and closes (run histories stay in NATS).
+ */
+import { UsageError } from "../../errors/base.js";
+import { startCoordinatorService } from "../../fleet/coordinator-service.js";
+import type { Workflow } from "../../dsl/workflow.js";
+import { createLogger } from "../../runtime/logger.js";
+import { defineCommand } from "../command.js";
+import { EXIT_OK } from "../exit-codes.js";
+import { loadModule, pickWorkflow } from "../load-module.js";
+import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+
+export const coordinatorCommand = defineCommand({
+  name: "coordinator",
+  summary: "Run a coordinator: serve the workflows of the given modules and drive their runs over NATS",
+  usage: "--nats URL [--require-workers] <workflow modules...>",
+  details: "Every workflow a module exports is served. Logs are pino JSON lines on stderr.",
+  flags: {
+    ...NATS_FLAGS,
+    "require-workers": { type: "boolean", description: "reject runs whose executors no live worker serves (default: accept and wait)" },
+    id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>-<random>)" },
+    "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
+  },
+  positionals: { min: 1, max: 1000, missing: "missing workflow modules, e.g. phaseflow coordinator --nats nats://127.0.0.1:4222 examples/etl.ts" },
+  async run({ values, positionals }, io) {
+    if (values.nats === undefined) throw new UsageError("missing --nats URL (the coordinator talks to workers through NATS)");
+    const leaseMs = values["lease-ms"] === undefined ? undefined : Number(values["lease-ms"]);
+    if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
+    const workflows: Workflow<unknown>[] = [];
+    for (const file of positionals) {
+      const mod = await loadModule(file, { cwd: io.cwd ?? process.cwd() });
+      if (mod.workflows.length === 0) pickWorkflow(mod); // throws the "exports no workflow" error
+      workflows.push(...mod.workflows.map((w) => w.workflow));
+    }
+    const logger = createLogger({ name: "phaseflow-coordinator" });
+    const service = await startCoordinatorService({
+      nats: natsOptionsFrom(values),
+      workflows,
+      requireWorkers: values["require-workers"] === true,
+      ...(leaseMs !== undefined ? { leaseMs } : {}),
+      logger,
+      ...(values.id !== undefined ? { coordinatorId: values.id } : {}),
+    });
+    const signal = await untilSignal();
+    logger.info({ signal }, "signal received: stopping");
+    await service.close();
+    return EXIT_OK;
+  },
+});

@@ -1,0 +1,45 @@
+/**
+ * `phaseflow status [runId] --nats URL`: without a run id, list recent runs; with one,
+ * show it per state and task (status, attempts, worker, duration, error).
+ */
+import { UsageError } from "../../errors/base.js";
+import { createClient } from "../../fleet/client.js";
+import { runStatusSchema } from "../../runtime/run-record-schema.js";
+import { defineCommand } from "../command.js";
+import { EXIT_OK } from "../exit-codes.js";
+import { formatRunList, formatRunRecord } from "../format-run.js";
+import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
+
+export const statusCommand = defineCommand({
+  name: "status",
+  summary: "List recent runs, or show one run per state and task",
+  usage: "[runId] --nats URL [--json] [--limit N] [--status STATUS]",
+  flags: {
+    ...NATS_FLAGS,
+    json: { type: "boolean", description: "print JSON (the run record, or the list)" },
+    limit: { type: "string", valueName: "N", description: "most runs listed (default 50)" },
+    status: { type: "string", valueName: "STATUS", description: "list only runs with this status (pending, running, succeeded, failed, cancelled)" },
+  },
+  positionals: { min: 0, max: 1 },
+  async run({ values, positionals }, io) {
+    if (values.nats === undefined) throw new UsageError("missing --nats URL (run records live in NATS)");
+    const limit = values.limit === undefined ? 50 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit "${values.limit}" must be a whole number >= 1`);
+    const status = values.status === undefined ? undefined : runStatusSchema.safeParse(values.status);
+    if (status && !status.success) throw new UsageError(`--status "${values.status}" must be one of ${runStatusSchema.options.join(", ")}`);
+    const client = await createClient(natsOptionsFrom(values));
+    try {
+      const runId = positionals[0];
+      if (runId !== undefined) {
+        const record = await client.get(runId);
+        io.stdout.write(values.json === true ? `${JSON.stringify(record, null, 2)}\n` : formatRunRecord(record));
+      } else {
+        const runs = await client.list({ limit, ...(status?.success ? { status: status.data } : {}) });
+        io.stdout.write(values.json === true ? `${JSON.stringify(runs, null, 2)}\n` : formatRunList(runs));
+      }
+      return EXIT_OK;
+    } finally {
+      await client.close();
+    }
+  },
+});

@@ -1,0 +1,53 @@
+/**
+ * `phaseflow worker --nats URL <executor modules...>`: a worker process. It serves
+ * every executor the modules register, heartbeats into the workers bucket, and on
+ * SIGTERM/SIGINT stops taking tasks, lets in-flight ones finish (or hands them back
+ * after --drain-timeout), drains the connection and exits 0.
+ */
+import { UsageError } from "../../errors/base.js";
+import { startNatsWorker } from "../../fleet/worker-service.js";
+import { createLogger } from "../../runtime/logger.js";
+import { defineCommand } from "../command.js";
+import { EXIT_OK } from "../exit-codes.js";
+import { loadRegistries } from "../load-module.js";
+import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+
+export const workerCommand = defineCommand({
+  name: "worker",
+  summary: "Run a worker: take tasks from NATS and run them with the executors of the given modules",
+  usage: "--nats URL [--concurrency N] <executor modules...>",
+  details: "Each module exports a registry (createRegistry()). Logs are pino JSON lines on stderr.",
+  flags: {
+    ...NATS_FLAGS,
+    concurrency: { type: "string", valueName: "N", description: "most tasks run at once (default 4)" },
+    id: { type: "string", valueName: "ID", description: "worker id (default <host>-<pid>-<random>)" },
+    "ack-wait": { type: "string", valueName: "MS", description: "how long NATS waits for a task's ack before redelivering it to another worker (default 30000; kept alive while the task runs)" },
+    "max-deliver": { type: "string", valueName: "N", description: "deliveries of one task before it counts as a failed attempt (default 5)" },
+    "drain-timeout": { type: "string", valueName: "MS", description: "on SIGTERM, how long in-flight tasks may finish before they are handed back (default 30000)" },
+  },
+  positionals: { min: 1, max: 1000, missing: "missing executor modules, e.g. phaseflow worker --nats nats://127.0.0.1:4222 workers/etl.ts" },
+  async run({ values, positionals }, io) {
+    if (values.nats === undefined) throw new UsageError("missing --nats URL (the worker takes its tasks from NATS)");
+    const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency "${values.concurrency}" must be a whole number >= 1`);
+    const drainMs = values["drain-timeout"] === undefined ? 30_000 : Number(values["drain-timeout"]);
+    if (!Number.isInteger(drainMs) || drainMs < 0) throw new UsageError(`--drain-timeout "${values["drain-timeout"]}" must be a whole number of milliseconds`);
+    const ackWaitMs = values["ack-wait"] === undefined ? undefined : Number(values["ack-wait"]);
+    if (ackWaitMs !== undefined && (!Number.isInteger(ackWaitMs) || ackWaitMs < 1000)) throw new UsageError(`--ack-wait "${values["ack-wait"]}" must be a whole number of milliseconds >= 1000`);
+    const maxDeliver = values["max-deliver"] === undefined ? undefined : Number(values["max-deliver"]);
+    if (maxDeliver !== undefined && (!Number.isInteger(maxDeliver) || maxDeliver < 1)) throw new UsageError(`--max-deliver "${values["max-deliver"]}" must be a whole number >= 1`);
+    const registry = await loadRegistries(positionals, { cwd: io.cwd ?? process.cwd() });
+    const logger = createLogger({ name: "phaseflow-worker" });
+    const worker = await startNatsWorker({
+      nats: { ...natsOptionsFrom(values), ...(ackWaitMs !== undefined ? { ackWaitMs } : {}), ...(maxDeliver !== undefined ? { maxDeliver } : {}) },
+      registry,
+      concurrency,
+      logger,
+      ...(values.id !== undefined ? { workerId: values.id } : {}),
+    });
+    const signal = await untilSignal();
+    logger.info({ signal }, "signal received: draining");
+    await worker.stop({ graceful: true, timeoutMs: drainMs });
+    return EXIT_OK;
+  },
+});

@@ -1,0 +1,54 @@
+/**
+ * The connection flags every NATS-facing command shares (--nats, --prefix, credentials,
+ * TLS), and their translation into NatsTransportOptions.
+ */
+import type { FlagSpec } from "./command.js";
+import type { NatsTransportOptions } from "../transport/nats/options.js";
+
+export const NATS_FLAGS = {
+  nats: { type: "string", valueName: "URL", description: "NATS server URL(s), comma-separated, e.g. nats://127.0.0.1:4222" },
+  prefix: { type: "string", valueName: "NAME", description: 'names every stream, bucket and subject, so deployments can share a server (default "pf")' },
+  user: { type: "string", valueName: "USER", description: "NATS user" },
+  pass: { type: "string", valueName: "PASS", description: "NATS password" },
+  token: { type: "string", valueName: "TOKEN", description: "NATS token" },
+  creds: { type: "string", valueName: "FILE", description: "NATS credentials (.creds) file" },
+  "tls-ca": { type: "string", valueName: "FILE", description: "CA certificate to verify the server" },
+  "tls-cert": { type: "string", valueName: "FILE", description: "client certificate (mutual TLS)" },
+  "tls-key": { type: "string", valueName: "FILE", description: "client key (mutual TLS)" },
+} as const satisfies Record<string, FlagSpec>;
+
+type NatsFlagValues = { [K in keyof typeof NATS_FLAGS]?: string | undefined };
+
+/** NatsTransportOptions from the parsed flags (`--nats` is required by the caller). */
+export function natsOptionsFrom(values: NatsFlagValues): Omit<NatsTransportOptions, "logger"> {
+  const tls =
+    values["tls-ca"] !== undefined || values["tls-cert"] !== undefined || values["tls-key"] !== undefined
+      ? {
+          ...(values["tls-ca"] !== undefined ? { caFile: values["tls-ca"] } : {}),
+          ...(values["tls-cert"] !== undefined ? { certFile: values["tls-cert"] } : {}),
+          ...(values["tls-key"] !== undefined ? { keyFile: values["tls-key"] } : {}),
+        }
+      : undefined;
+  return {
+    servers: (values.nats ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+    ...(values.user !== undefined ? { user: values.user } : {}),
+    ...(values.pass !== undefined ? { pass: values.pass } : {}),
+    ...(values.token !== undefined ? { token: values.token } : {}),
+    ...(values.creds !== undefined ? { credsFile: values.creds } : {}),
+    ...(tls ? { tls } : {}),
+  };
+}
+
+/** Resolves when the process gets SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+      resolve(sig);
+    };
+    process.on("SIGINT", on);
+    process.on("SIGTERM", on);
+  });
+}

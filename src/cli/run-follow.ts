@@ -1,0 +1,105 @@
+/**
+ * Following one run to its end, the same way whether it runs embedded or on a
+ * fleet: read its events, fold them into the run record, hand both to the view,
+ * and return the final record. Ctrl-C (SIGINT, or SIGTERM) cancels the run and keeps
+ * following until the cancel lands, so the summary shows what was cancelled; a
+ * second Ctrl-C stops waiting at once.
+ */
+import type { RunRecord } from "../runtime/run-record-schema.js";
+import { applyRunEvent, emptyRunRecord, snapshotRunRecord } from "../runtime/run-record.js";
+import type { RunEvent } from "../transport/messages.js";
+
+/** A started run, embedded or remote. */
+export interface RunSession {
+  readonly runId: string;
+  /** Every event of the run from its start, live; ends after the run's terminal event. */
+  events(): AsyncIterable<RunEvent>;
+  /** Ask for the run to be cancelled. */
+  cancel(reason: string): Promise<void>;
+  /** The final record once the events ended (`folded` is the record built from them). */
+  result(folded: RunRecord): Promise<RunRecord>;
+  /** Release the engine or the connection. */
+  close(): Promise<void>;
+}
+
+/** Where the run's progress goes while it is followed. */
+export interface RunObserver {
+  /** An event arrived; `record` already includes it (read it, do not keep it: it changes). */
+  event(record: RunRecord, event: RunEvent): void;
+  /** Something the user should know (cancelling, waiting for workers). */
+  notice(text: string): void;
+}
+
+/** Calls `onInterrupt` for each interrupt until the returned function is called. */
+export type InterruptSource = (onInterrupt: () => void) => () => void;
+
+/**
+ * SIGINT and SIGTERM of this process. While listening, they no longer end the process,
+ * and the process stays alive: an executor that awaits something holding no handle
+ * (or a run waiting for workers) must not let Node exit mid-run with an unsettled await.
+ */
+export const processInterrupts: InterruptSource = (onInterrupt) => {
+  const handler = (): void => onInterrupt();
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  return () => {
+    clearInterval(keepAlive);
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+};
+
+export interface FollowOutcome {
+  /** The final record; when `abandoned`, the record as far as it was seen. */
+  record: RunRecord;
+  /** Cancelled from the command line. */
+  interrupted: boolean;
+  /** The user stopped waiting (a second interrupt) before the run ended. */
+  abandoned: boolean;
+}
+
+export const CANCEL_REASON = "cancelled from the command line (Ctrl-C)";
+
+/**
+ * Follow `session` to the end of its run.
+ * @example
+ * const outcome = await followRun(session, { event: (r) => draw(r), notice: (t) => console.error(t) });
+ * outcome.record.status // "succeeded"
+ */
+export async function followRun(session: RunSession, observer: RunObserver, interrupts: InterruptSource = processInterrupts): Promise<FollowOutcome> {
+  const record = emptyRunRecord(session.runId);
+  let count = 0;
+  let abandon: () => void = () => undefined;
+  const abandoned = new Promise<"abandoned">((resolve) => (abandon = () => resolve("abandoned")));
+  const stopListening = interrupts(() => {
+    count += 1;
+    if (count > 1) {
+      abandon();
+      return;
+    }
+    observer.notice(`cancelling run ${session.runId} (press Ctrl-C again to stop waiting)`);
+    session.cancel(CANCEL_REASON).catch((err: unknown) => {
+      observer.notice(`cancelling run ${session.runId} failed: ${err instanceof Error ? err.message : String(err)}; press Ctrl-C again to stop waiting`);
+    });
+  });
+  try {
+    const iterator = session.events()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([iterator.next(), abandoned]);
+      if (next === "abandoned") {
+        // Not awaited: a generator busy in next() only returns after it; close() ends it.
+        iterator.return?.().catch(() => undefined);
+        return { record: snapshotRunRecord(record), interrupted: true, abandoned: true };
+      }
+      if (next.done === true) break;
+      applyRunEvent(record, next.value);
+      observer.event(record, next.value);
+    }
+    const final = await Promise.race([session.result(snapshotRunRecord(record)), abandoned]);
+    if (final === "abandoned") return { record: snapshotRunRecord(record), interrupted: true, abandoned: true };
+    return { record: final, interrupted: count > 0, abandoned: false };
+  } finally {
+    stopListening();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Request/reply messages of the coordinator service (`<p>.api.run.start|cancel|get|list`),
+ * as zod schemas. Both sides parse: the service every request, the client every reply.
+ * A reply is `{ ok: true, ... }` or `{ ok: false, error }` with a serialized PhaseflowError,
+ * so a client re-throws the coordinator's error with its code intact.
+ */
+import { z } from "zod";
+import { serializedErrorSchema } from "../errors/serialize.js";
+import { runRecordSchema, runStatusSchema } from "../runtime/run-record-schema.js";
+
+export const startRunRequestSchema = z.object({
+  workflow: z.string().min(1),
+  input: z.unknown().optional(),
+  options: z
+    .object({
+      schedule: z.enum(["phases", "eager"]).optional(),
+      onFailure: z.enum(["fail-fast", "continue"]).optional(),
+      runId: z.string().optional(),
+    })
+    .strict()
+    .default({}),
+});
+export type StartRunRequest = z.input<typeof startRunRequestSchema>;
+
+export const startRunReplySchema = z.discriminatedUnion("ok", [
+  z.object({
+    ok: z.literal(true),
+    runId: z.string(),
+    planHash: z.string(),
+    /** Executors no live worker serves yet: the run waits for them (pending). */
+    waitingFor: z.array(z.string()),
+  }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);
+export type StartRunReply = z.infer<typeof startRunReplySchema>;
+
+export const runIdRequestSchema = z.object({ runId: z.string().min(1) });
+export const cancelRunRequestSchema = runIdRequestSchema.extend({ reason: z.string().optional() });
+
+export const cancelRunReplySchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), runId: z.string(), status: runStatusSchema }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);
+export type CancelRunReply = z.infer<typeof cancelRunReplySchema>;
+
+export const getRunReplySchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), record: runRecordSchema }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);
+export type GetRunReply = z.infer<typeof getRunReplySchema>;
+
+export const retryRunRequestSchema = runIdRequestSchema.extend({
+  /** Re-run from this task (and everything downstream) instead of from the failed tasks. */
+  from: z.object({ state: z.string().min(1), task: z.string().min(1) }).optional(),
+});
+
+export const listRunsRequestSchema = z.object({
+  /** Most runs returned, newest first. Default 50. */
+  limit: z.number().int().positive().max(10_000).default(50),
+  status: runStatusSchema.optional(),
+});
+
+export const runSummarySchema = z.object({
+  runId: z.string(),
+  workflow: z.string(),
+  status: runStatusSchema,
+  currentState: z.string().optional(),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number() }),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const listRunsReplySchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), runs: z.array(runSummarySchema) }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);
+export type ListRunsReply = z.infer<typeof listRunsReplySchema>;

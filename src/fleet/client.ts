@@ -1,0 +1,179 @@
+/**
+ * The programmatic client of a phaseflow deployment: submit runs to a coordinator,
+ * follow their events live from the durable history, read, list and cancel runs.
+ * `phaseflow run --nats`, `status` and `cancel` are thin layers over this.
+ *
+ * Errors a coordinator returns come back as `RemoteError`s carrying the original
+ * `code` (e.g. INPUT_INVALID, WORKERS_UNAVAILABLE, RUN_NOT_FOUND).
+ */
+import { DeliverPolicy } from "@nats-io/jetstream";
+import type { ZodType } from "zod";
+import { PhaseflowError, TransportOperationError } from "../errors/base.js";
+import { ApiRequestError } from "./errors.js";
+import { deserializeError, type SerializedError } from "../errors/serialize.js";
+import type { Logger } from "../registry/types.js";
+import { createSilentLogger } from "../runtime/logger.js";
+import type { RunRecord } from "../runtime/run-record-schema.js";
+import { runEventSchema, type RunEvent } from "../transport/messages.js";
+import { decodeMessage } from "../transport/nats/codec.js";
+import { LIVE_PULL_EXPIRES_MS } from "../transport/nats/events.js";
+import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
+import type { NatsTransportOptions } from "../transport/nats/options.js";
+import {
+  cancelRunReplySchema,
+  getRunReplySchema,
+  listRunsReplySchema,
+  startRunReplySchema,
+  type RunSummary,
+  type StartRunRequest,
+} from "./api-schemas.js";
+
+export interface ClientOptions extends Omit<NatsTransportOptions, "logger"> {
+  /** How long a request waits for a coordinator. Default 10000 ms. */
+  requestTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface StartedRun {
+  runId: string;
+  planHash: string;
+  /** Executors no live worker serves yet: the run is pending until they appear. */
+  waitingFor: string[];
+}
+
+export interface Client {
+  readonly transport: NatsTransport;
+  start(workflow: string, input: unknown, options?: StartRunRequest["options"]): Promise<StartedRun>;
+  get(runId: string): Promise<RunRecord>;
+  list(options?: { limit?: number; status?: RunRecord["status"] }): Promise<RunSummary[]>;
+  cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
+  /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
+  retry(runId: string, from?: { state: string; task: string }): Promise<StartedRun>;
+  /**
+   * Every event of the run from its start, live; ends after the run's terminal event.
+   * With `afterRetry`, a terminal event only ends it once a `run.retried` was seen (to follow a retry).
+   */
+  follow(runId: string, options?: { afterRetry?: boolean }): AsyncIterable<RunEvent>;
+  close(): Promise<void>;
+}
+
+const TERMINAL = new Set<RunEvent["type"]>(["run.succeeded", "run.failed", "run.cancelled"]);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Connect a client.
+ * @example
+ * const client = await createClient({ servers: "nats://127.0.0.1:4222" });
+ * const { runId } = await client.start("etl", { day: "2026-11-01" });
+ * for await (const e of client.follow(runId)) console.log(e.type);
+ * console.log((await client.get(runId)).status);
+ */
+export async function createClient(options: ClientOptions): Promise<Client> {
+  const { requestTimeoutMs = 10_000, logger = createSilentLogger(), ...nats } = options;
+  const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client" });
+  const nc = transport.connection;
+
+  async function request<T extends { ok: boolean }>(op: string, body: unknown, schema: ZodType<T>): Promise<Exclude<T, { ok: false }>> {
+    const subject = transport.names.subjects.api(op);
+    let text: string;
+    try {
+      const msg = await nc.request(subject, encoder.encode(JSON.stringify(body)), { timeout: requestTimeoutMs });
+      text = decoder.decode(msg.data);
+    } catch (err) {
+      const noResponders = err instanceof Error && /no responders|503/i.test(`${err.name} ${err.message}`);
+      throw new ApiRequestError(
+        noResponders ? "NO_COORDINATOR" : "API_REQUEST_FAILED",
+        noResponders
+          ? `no coordinator answers on ${subject}; start one with "phaseflow coordinator --nats ${transport.options.servers.join(",")} <workflow files>" (same --prefix)`
+          : `request ${subject} failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      raw = undefined;
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw new ApiRequestError("API_REPLY_INVALID", `the coordinator's reply on ${subject} is malformed; are client and coordinator the same phaseflow version?`);
+    const reply = parsed.data as T & { error?: SerializedError };
+    if (!reply.ok) throw deserializeError(reply.error!);
+    return reply as Exclude<T, { ok: false }>;
+  }
+
+  return {
+    transport,
+    async start(workflow, input, runOptions = {}) {
+      const r = await request("run.start", { workflow, input, options: runOptions }, startRunReplySchema);
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+    },
+    async get(runId) {
+      return (await request("run.get", { runId }, getRunReplySchema)).record;
+    },
+    async list(listOptions = {}) {
+      return (await request("run.list", listOptions, listRunsReplySchema)).runs;
+    },
+    async cancel(runId, reason) {
+      return (await request("run.cancel", { runId, ...(reason !== undefined ? { reason } : {}) }, cancelRunReplySchema)).status;
+    },
+    async retry(runId, from) {
+      const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+    },
+    follow(runId, followOptions = {}) {
+      return followRun(transport, runId, logger, followOptions.afterRetry === true);
+    },
+    close: () => transport.close(),
+  };
+}
+
+async function* followRun(transport: NatsTransport, runId: string, logger: Logger, afterRetry: boolean): AsyncGenerator<RunEvent> {
+  let armed = !afterRetry;
+  const consumer = await withRetries(
+    () =>
+      transport.js.consumers.get(transport.names.streams.events, {
+        filter_subjects: transport.names.subjects.runEvents(runId),
+        deliver_policy: DeliverPolicy.All,
+      }),
+    `following run "${runId}"`,
+    logger,
+  );
+  const messages = await consumer.consume({ expires: LIVE_PULL_EXPIRES_MS });
+  try {
+    for await (const m of messages) {
+      const decoded = decodeMessage(runEventSchema, m.data);
+      if (!decoded.ok) {
+        logger.warn({ runId, reason: decoded.reason }, "malformed run event skipped");
+        continue;
+      }
+      yield decoded.value;
+      if ((decoded.value.type as string) === "run.retried") armed = true;
+      if (armed && TERMINAL.has(decoded.value.type)) return;
+    }
+  } catch (err) {
+    if (err instanceof PhaseflowError) throw err;
+    throw new TransportOperationError("NATS_READ_FAILED", `following run "${runId}" failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  } finally {
+    await messages.close().catch(() => undefined);
+    await consumer.delete().catch(() => undefined);
+  }
+}
+
+/**
+ * Retry a JetStream call while the server is away or JetStream is still recovering
+ * (after a restart, requests time out or get "no responders" for a few seconds).
+ */
+async function withRetries<T>(fn: () => Promise<T>, what: string, logger: Logger, deadlineMs = 60_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() + delay > until) throw err;
+      logger.warn({ err, what }, "NATS not ready; retrying");
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

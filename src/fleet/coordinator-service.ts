@@ -1,0 +1,259 @@
+/**
+ * The coordinator process's body, over NATS. It compiles the workflows it serves,
+ * answers `<p>.api.run.start|cancel|get|list|retry|stats` (queue group, zod-validated),
+ * drives runs with the same engine as embedded mode (no in-process worker: the fleet
+ * runs the tasks), persists every run event to `<P>_EVENTS` (the engine publishes its
+ * decisions there) and keeps run summaries and leases in `<p>_runs` (run-driver.ts).
+ *
+ * Several coordinators may run side by side: requests are shared by the queue group,
+ * each run is driven by the holder of its lease, and a run whose coordinator dies is
+ * taken over by another once the lease expires. A cancel that reaches a coordinator
+ * not driving the run is forwarded to the one that does.
+ *
+ * Before a run starts it checks that a live worker (from heartbeats) serves every
+ * executor the plan needs. If not, by default the run is accepted as `pending` and
+ * waits, with a log line naming the missing executors; with `requireWorkers` the
+ * request is rejected with `WorkersUnavailableError`.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
+import { compile } from "../compiler/compile.js";
+import type { Workflow } from "../dsl/workflow.js";
+import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
+import { deserializeError } from "../errors/serialize.js";
+import { indexPlan } from "../plan/lookup.js";
+import type { Plan } from "../plan/schema.js";
+import type { Logger } from "../registry/types.js";
+import { defaultIdGenerator } from "../runtime/clock.js";
+import { createEngine, type Engine } from "../runtime/engine.js";
+import { createSilentLogger } from "../runtime/logger.js";
+import { runOptionsSchema } from "../runtime/run-options.js";
+import { isRunFinished, reduceRunEvents } from "../runtime/run-record.js";
+import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { NatsTransportOptions } from "../transport/nats/options.js";
+import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
+import { typedKv } from "../transport/nats/typed-kv.js";
+import { serveEndpoint, type ApiCounters } from "./api-server.js";
+import {
+  cancelRunReplySchema,
+  cancelRunRequestSchema,
+  listRunsRequestSchema,
+  retryRunRequestSchema,
+  runIdRequestSchema,
+  startRunRequestSchema,
+  type RunSummary,
+} from "./api-schemas.js";
+import { WorkersUnavailableError } from "./errors.js";
+import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
+import { watchMaxDeliveries } from "./max-deliveries.js";
+import { RunDriver } from "./run-driver.js";
+import { storedRunSchema } from "./run-store.js";
+
+export interface CoordinatorServiceOptions {
+  nats: Omit<NatsTransportOptions, "logger">;
+  /** The workflows this coordinator serves (by name). */
+  workflows: readonly Workflow<unknown>[];
+  /** Reject runs whose executors no live worker serves, instead of waiting. Default false. */
+  requireWorkers?: boolean;
+  /** How often a waiting run re-checks the heartbeats. Default 1000 ms. */
+  workerPollMs?: number;
+  /** How long a run's lease lasts without renewal; another coordinator takes the run over after it. Default 15000 ms. */
+  leaseMs?: number;
+  /** Default `<hostname>-<pid>-<random>`. */
+  coordinatorId?: string;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+export interface CoordinatorStats extends ApiCounters {
+  /** Malformed messages seen: API requests, advisories, and run events on the wire. */
+  malformed: number;
+  /** Runs this coordinator drives now. */
+  runs: number;
+}
+
+export interface CoordinatorService {
+  readonly id: string;
+  readonly transport: NatsTransport;
+  readonly engine: Engine;
+  /** Served workflows by name, with their plans. */
+  readonly plans: ReadonlyMap<string, Plan>;
+  stats(): CoordinatorStats;
+  /** Stop answering and driving; leases are given up so another coordinator takes the runs over at once. */
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Start a coordinator service.
+ * @example
+ * const svc = await startCoordinatorService({ nats: { servers: url }, workflows: [etl] });
+ */
+export async function startCoordinatorService(options: CoordinatorServiceOptions): Promise<CoordinatorService> {
+  const logger = options.logger ?? createSilentLogger();
+  const id = options.coordinatorId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const served = new Map<string, { workflow: Workflow<unknown>; plan: Plan }>();
+  for (const wf of options.workflows) {
+    if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
+    served.set(wf.name, { workflow: wf, plan: compile(wf) });
+  }
+  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-coordinator ${id}` });
+  const engine = createEngine({ transport, worker: false, logger });
+  const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
+  const driver = new RunDriver({
+    id,
+    engine,
+    transport,
+    workflows: served,
+    runsKv: typedKv(transport.buckets.runs, storedRunSchema, logger, transport.names.buckets.runs),
+    workersKv,
+    leaseMs: options.leaseMs ?? 15_000,
+    workerPollMs: options.workerPollMs ?? 1000,
+    logger,
+  });
+  const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
+  const nc = transport.connection;
+  const queue = `${transport.names.prefix}-coordinators`;
+  const api = (op: string): string => transport.names.subjects.api(op);
+  const subs: NatsSubscription[] = [];
+  let closed = false;
+
+  const start = async (req: ReturnType<typeof startRunRequestSchema.parse>): Promise<object> => {
+    const entry = served.get(req.workflow);
+    if (!entry) throw new UsageError(`this coordinator does not serve workflow "${req.workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`);
+    const parsedOptions = runOptionsSchema.safeParse(req.options);
+    if (!parsedOptions.success) throw new UsageError(`run options are invalid: ${parsedOptions.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const { runId: askedId, ...runOptions } = parsedOptions.data;
+    // Validate the input here, so a bad input is an error reply rather than a pending run.
+    if (entry.workflow.options.input) {
+      const checked = entry.workflow.options.input.safeParse(req.input);
+      if (!checked.success) {
+        throw new InputValidationError(entry.workflow.name, checked.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })));
+      }
+    }
+    if (options.requireWorkers) {
+      const missing = missingExecutors(indexPlan(entry.plan).executors(), await readLiveWorkers(workersKv, Date.now(), HEARTBEAT_STALE_MS));
+      if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
+    }
+    const runId = askedId ?? defaultIdGenerator();
+    const waitingFor = await driver.accept(req.workflow, req.input, runOptions, runId);
+    return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+  };
+
+  /** The full record: from memory when this coordinator drives the run, else rebuilt from the event history. */
+  const recordOf = async (runId: string): Promise<RunRecord> => {
+    const handle = driver.handle(runId);
+    if (handle) return handle.status();
+    const events = await transport.readRunEvents(runId);
+    if (events.length > 0) return reduceRunEvents(events);
+    const stored = await driver.store.get(runId);
+    if (stored) return { runId, workflow: stored.workflow, version: stored.version, planHash: stored.planHash, status: stored.status, states: [], tasks: [] };
+    throw new RunNotFoundError(runId);
+  };
+
+  const cancel = async ({ runId, reason }: { runId: string; reason?: string | undefined }): Promise<object> => {
+    const why = reason ?? "cancelled by request";
+    const held = await driver.cancelHeld(runId, why);
+    if (held !== undefined) return { ok: true, runId, status: held };
+    const record = await recordOf(runId);
+    if (isRunFinished(record)) return { ok: true, runId, status: record.status };
+    // Driven elsewhere: take it over if its coordinator is gone, else forward to it.
+    if (await driver.adoptIfOrphaned(runId)) {
+      const status = await driver.cancelHeld(runId, why);
+      return { ok: true, runId, status: status ?? "cancelled" };
+    }
+    const stored = await driver.store.get(runId);
+    if (!stored) throw new RunNotFoundError(runId);
+    const reply = await nc.request(api(`coordinator.${stored.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 10_000 });
+    const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
+    if (!parsed.ok) throw deserializeError(parsed.error);
+    return parsed;
+  };
+
+  const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
+    const events = await transport.readRunEvents(runId);
+    if (events.length === 0) throw new RunNotFoundError(runId);
+    const record = reduceRunEvents(events);
+    const entry = served.get(record.workflow);
+    if (!entry) throw new UsageError(`this coordinator does not serve workflow "${record.workflow}" of run "${runId}"`);
+    if (record.status !== "failed") throw new UsageError(`run "${runId}" is ${record.status}; only a failed run can be retried`);
+    const claimed = await driver.claimForRetry(runId);
+    if (!claimed) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
+    await driver.retry(entry.workflow, events, from);
+    return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [] };
+  };
+
+  subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, logger, counters));
+  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, async ({ runId }) => ({ ok: true, record: await recordOf(runId) }), logger, counters));
+  subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, logger, counters));
+  subs.push(serveEndpoint(nc, api("run.retry"), queue, retryRunRequestSchema, retry, logger, counters));
+  // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
+  subs.push(
+    serveEndpoint(
+      nc,
+      api(`coordinator.${id}.cancel`),
+      "",
+      cancelRunRequestSchema,
+      async ({ runId, reason }) => {
+        const status = await driver.cancelHeld(runId, reason ?? "cancelled by request");
+        if (status === undefined) throw new RunNotFoundError(runId);
+        return { ok: true, runId, status };
+      },
+      logger,
+      counters,
+    ),
+  );
+  subs.push(
+    serveEndpoint(
+      nc,
+      api("run.list"),
+      queue,
+      listRunsRequestSchema,
+      async ({ limit, status }) => {
+        const runs = (await driver.store.entries())
+          .map((e) => e.value)
+          .filter((r) => status === undefined || r.status === status)
+          .sort((a, b) => (b.startedAt ?? b.updatedAt) - (a.startedAt ?? a.updatedAt))
+          .slice(0, limit)
+          .map((r): RunSummary => ({
+            runId: r.runId,
+            workflow: r.workflow,
+            status: r.status,
+            ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
+            ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
+            ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+            tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
+          }));
+        return { ok: true, runs };
+      },
+      logger,
+      counters,
+    ),
+  );
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + transport.stats().malformed, runs: driver.size });
+  subs.push(serveEndpoint(nc, api(`coordinator.${id}.stats`), "", runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
+  subs.push(watchMaxDeliveries(transport, id, logger, counters));
+  await nc.flush();
+  await driver.startBackground();
+  logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
+
+  return {
+    id,
+    transport,
+    engine,
+    plans: new Map([...served].map(([name, s]) => [name, s.plan])),
+    stats,
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const s of subs) s.unsubscribe();
+      await driver.close();
+      await engine.close();
+      await transport.close();
+      logger.info({ coordinatorId: id }, "coordinator stopped");
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/** Errors of the fleet layer (coordinator service, client), with stable codes. */
+import { PhaseflowError } from "../errors/base.js";
+
+/** A run needs executors that no live worker serves (with `requireWorkers`). */
+export class WorkersUnavailableError extends PhaseflowError {
+  readonly missing: string[];
+  constructor(workflow: string, missing: string[]) {
+    super(
+      "WORKERS_UNAVAILABLE",
+      `no live worker serves ${missing.map((m) => `"${m}"`).join(", ")} needed by workflow "${workflow}"; start a worker with those executors (phaseflow worker --nats URL <modules>) or submit without --require-workers to wait`,
+      { retryable: true },
+    );
+    this.missing = missing;
+  }
+}
+
+/** A request to the coordinator API got no usable answer. */
+export class ApiRequestError extends PhaseflowError {
+  constructor(code: "NO_COORDINATOR" | "API_REQUEST_FAILED" | "API_REPLY_INVALID", message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { cause: options.cause, retryable: code !== "API_REPLY_INVALID" });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * A task message that JetStream delivered `max_deliver` times without an ack (its
+ * workers kept dying, or kept being cut off) is never delivered again: the server
+ * publishes a MAX_DELIVERIES advisory instead. Left alone, its run would hang. This
+ * watcher (one coordinator of the queue group gets each advisory) reads the message
+ * by its stream sequence, reports it as a failed attempt of its task — retryable, so
+ * the task's own retry policy decides what happens next — and deletes it from the
+ * stream.
+ */
+import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
+import { z } from "zod";
+import { PhaseflowError } from "../errors/base.js";
+import { serializeError } from "../errors/serialize.js";
+import type { Logger } from "../registry/types.js";
+import { taskMessageSchema } from "../transport/messages.js";
+import { decodeMessage } from "../transport/nats/codec.js";
+import type { NatsTransport } from "../transport/nats/transport.js";
+
+export class MaxDeliveriesExceededError extends PhaseflowError {
+  constructor(taskId: string, deliveries: number) {
+    super("MAX_DELIVERIES_EXCEEDED", `task "${taskId}" was delivered ${deliveries} times without a result (its workers died or timed out each time); check the workers' logs, or raise --max-deliver`, { retryable: true });
+  }
+}
+
+const advisorySchema = z.object({
+  stream: z.string(),
+  consumer: z.string(),
+  stream_seq: z.number(),
+  deliveries: z.number(),
+});
+
+/** Subscribe to the tasks stream's MAX_DELIVERIES advisories. */
+export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: string, logger: Logger, counters: { malformed: number }): NatsSubscription {
+  const stream = transport.names.streams.tasks;
+  const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.*`;
+  return transport.connection.subscribe(subject, {
+    queue: `${transport.names.prefix}-coordinators`,
+    callback: (err, msg) => {
+      if (err) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(new TextDecoder().decode(msg.data));
+      } catch {
+        raw = undefined;
+      }
+      const advisory = advisorySchema.safeParse(raw);
+      if (!advisory.success) {
+        counters.malformed++;
+        return;
+      }
+      void handle(advisory.data.stream_seq, advisory.data.deliveries).catch((e: unknown) => logger.warn({ err: e, seq: advisory.data.stream_seq }, "could not handle a max-deliveries advisory"));
+    },
+  });
+
+  async function handle(seq: number, deliveries: number): Promise<void> {
+    const stored = await transport.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (!stored) return; // acked or removed meanwhile
+    const decoded = decodeMessage(taskMessageSchema, stored.data);
+    await transport.jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
+    if (!decoded.ok) {
+      counters.malformed++;
+      return;
+    }
+    const task = decoded.value;
+    const error = new MaxDeliveriesExceededError(`${task.state}/${task.task}`, deliveries);
+    logger.warn({ runId: task.runId, task: `${task.state}/${task.task}`, attempt: task.attempt, deliveries }, "task exhausted its deliveries: reported as a failed attempt");
+    await transport.publishEvent({
+      type: "attempt.failed",
+      runId: task.runId,
+      at: Date.now(),
+      state: task.state,
+      visit: task.visit,
+      task: task.task,
+      attempt: task.attempt,
+      dispatchId: task.dispatchId,
+      workerId: `coordinator:${coordinatorId}`,
+      error: serializeError(error),
+      durationMs: 0,
+    });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * phaseflow's public face. Everything a user needs to define, compile and run
+ * workflows embedded; the NATS fleet lives in `phaseflow/nats` (src/nats.ts) so that
+ * embedded users never load the NATS client. Each export is named here on purpose.
+ */
+
+// Authoring
+export { z } from "zod";
+export { workflow, isWorkflow, Workflow, State, Task } from "./dsl/workflow.js";
+export type { BackoffOptions, ExecutorKey, StateOptions, TaskOptions, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+
+// Compiling
+export { compile } from "./compiler/compile.js";
+export type { CompileOptions } from "./compiler/compile.js";
+export { planSchema } from "./plan/schema.js";
+export type { Plan, PlanState, PlanTask, PlanTransition, PlanRoute } from "./plan/schema.js";
+
+// Executors
+export { createRegistry, isRegistry } from "./registry/registry.js";
+export type { Registry, RegistryNamespace } from "./registry/registry.js";
+export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, TaskContext } from "./registry/types.js";
+
+// Running
+export { createEngine } from "./runtime/engine.js";
+export type { Engine, EngineOptions } from "./runtime/engine.js";
+export type { RunHandle } from "./runtime/coordinator-run.js";
+export { createCoordinator } from "./runtime/coordinator.js";
+export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
+export type { RunOptions } from "./runtime/run-options.js";
+export { reduceRunEvents } from "./runtime/run-record.js";
+export { runRecordSchema } from "./runtime/run-record-schema.js";
+export type { RunRecord, RunStatus, TaskRecord, TaskStatus, StateRecord } from "./runtime/run-record-schema.js";
+export { createLogger, createSilentLogger } from "./runtime/logger.js";
+export { systemClock } from "./runtime/clock.js";
+export type { Clock } from "./runtime/clock.js";
+export { createWorker } from "./worker/worker.js";
+export type { Worker, WorkerOptions, WorkerStats } from "./worker/index.js";
+export { createMemoryTransport, createMemoryHub } from "./transport/memory/index.js";
+export type { Transport, TaskDelivery, Subscription } from "./transport/port.js";
+export type { RunEvent, TaskMessage, ControlMessage } from "./transport/messages.js";
+
+// Errors
+export {
+  PhaseflowError,
+  NonRetryableError,
+  TaskTimeoutError,
+  TaskCancelledError,
+  SchemaValidationError,
+  InputValidationError,
+  OutputValidationError,
+  TaskInputValidationError,
+  ExecutorNotFoundError,
+  RegistryError,
+  MaxVisitsExceededError,
+  NoTransitionError,
+  PayloadTooLargeError,
+  UsageError,
+} from "./errors/base.js";
+export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
+export type { ValidationIssue, ValidationCode } from "./errors/validation.js";
+export { serializeError, deserializeError } from "./errors/serialize.js";
+export type { SerializedError } from "./errors/serialize.js";

@@ -1,0 +1,36 @@
+// kill -9 the coordinator mid-phase and start a new one: it finds the run from its
+// lease in KV, rebuilds it from the event history and carries on. Tasks that had
+// succeeded before the crash are not executed again, and every task has exactly one
+// succeeded result.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForEvent } from "./support.js";
+
+describe("faults - coordinator killed mid-phase", () => {
+  const fleet = new Fleet(inject("natsUrl"), "fck", newExecutionLog());
+
+  beforeAll(async () => {
+    await fleet.worker("w1");
+    await fleet.worker("w2");
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("faults - kill -9 of the coordinator mid-phase; a new coordinator finishes the run without re-running finished tasks", async () => {
+    const first = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-first"]);
+    const { runId } = await fleet.client.start("long-wide", { ms: 3000 });
+    // prep has succeeded and the long tasks are running: crash now.
+    await waitForEvent(fleet.client, runId, (e) => e.type === "attempt.started" && e.task.startsWith("long-"));
+    first.kill("SIGKILL");
+    await first.exited;
+    const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-second"]);
+    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+    expectOneSucceededPerTask(events, record);
+    const executions = readExecutions(fleet.log, runId);
+    const count = (task: string): number => executions.filter((e) => e.taskId === `work/${task}`).length;
+    expect(count("prep")).toBe(1);
+    expect(count("join")).toBe(1);
+    for (let i = 0; i < 4; i++) expect(count(`long-${i}`)).toBe(1);
+  }, 150_000);
+});

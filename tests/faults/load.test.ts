@@ -1,0 +1,38 @@
+// Load with a failure: 100 concurrent runs of a 50-task workflow on 2 workers, while
+// one worker is killed (kill -9) and restarted. All 100 runs succeed; none is lost and
+// no task has more than one succeeded result.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions } from "./support.js";
+
+describe("faults - load with a worker killed and restarted", () => {
+  const fleet = new Fleet(inject("natsUrl"), "fload", newExecutionLog());
+
+  beforeAll(async () => {
+    await fleet.coordinator();
+    await fleet.worker("w1", ["--concurrency", "16"]);
+    await fleet.worker("w2", ["--concurrency", "16"]);
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("faults - 100 concurrent runs of 50 tasks survive a worker kill -9 and restart", async () => {
+    const runs = await Promise.all(Array.from({ length: 100 }, (_, i) => fleet.client.start("fifty", { ms: 10 + (i % 5) })));
+    // Kill one worker once a fair share of the work is done, then bring it back.
+    await expect.poll(() => readExecutions(fleet.log).length, { timeout: 60_000, interval: 100 }).toBeGreaterThan(1500);
+    const victim = fleet.processes.find((p) => p.lines.some((l) => l.msg === "worker started" && l.workerId === "w1"))!;
+    victim.kill("SIGKILL");
+    await victim.exited;
+    await fleet.worker("w1-again", ["--concurrency", "16"]);
+    let tasks = 0;
+    for (const { runId } of runs) {
+      const { record, events } = await fleet.finish(runId);
+      expect(record.status, `${runId}: ${JSON.stringify(record.error)}`).toBe("succeeded");
+      expect(record.tasks).toHaveLength(50);
+      expectOneSucceededPerTask(events, record);
+      tasks += record.tasks.length;
+    }
+    expect(tasks).toBe(5000);
+    const byRun = new Set(readExecutions(fleet.log).map((e) => e.runId));
+    for (const { runId } of runs) expect(byRun.has(runId)).toBe(true);
+  }, 300_000);
+});

@@ -1,0 +1,96 @@
+// 1,000 random malformed messages on the engine's subjects (task queue, run events,
+// API requests, control) while a run goes on: the run succeeds, no process exits, and
+// the malformed messages are counted where the operator can see them (worker
+// heartbeats, coordinator stats).
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { jetstream } from "@nats-io/jetstream";
+import { typedKv } from "../../src/transport/nats/typed-kv.js";
+import { workerHeartbeatSchema } from "../../src/fleet/heartbeat.js";
+import { createSilentLogger } from "../../src/runtime/logger.js";
+import { Fleet, expectOneSucceededPerTask, newExecutionLog } from "./support.js";
+
+/** mulberry32: a seeded PRNG, so a failure can be replayed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function junk(rand: () => number, runId: string): Uint8Array {
+  const kind = Math.floor(rand() * 5);
+  const enc = new TextEncoder();
+  switch (kind) {
+    case 0: // not JSON at all
+      return Uint8Array.from({ length: 1 + Math.floor(rand() * 64) }, () => Math.floor(rand() * 256));
+    case 1: // JSON of the wrong type
+      return enc.encode(JSON.stringify([rand(), "x", null]));
+    case 2: // a task message missing fields
+      return enc.encode(JSON.stringify({ v: 1, runId, state: "grid", task: "root-0", attempt: "one" }));
+    case 3: // an event of an unknown type
+      return enc.encode(JSON.stringify({ type: "task.exploded", runId, at: Date.now() }));
+    default: // truncated JSON
+      return enc.encode('{"type":"attempt.succeeded","runId":"' + runId);
+  }
+}
+
+describe("faults - malformed messages", () => {
+  const fleet = new Fleet(inject("natsUrl"), "fmal", newExecutionLog());
+
+  beforeAll(async () => {
+    await fleet.coordinator(["--lease-ms", "2000", "--id", "c1"]);
+    await fleet.worker("w1");
+    await fleet.worker("w2");
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("faults - 1,000 malformed messages during a run: it succeeds, nothing crashes, the count is reported", async () => {
+    const { runId } = await fleet.client.start("fifty", { ms: 30 });
+    const nc = fleet.client.transport.connection;
+    const js = jetstream(nc);
+    const rand = prng(1234);
+    const subjects = ["fmal.task.faults.short", "fmal.task.faults.quick", `fmal.evt.${runId}`, "fmal.evt.run_unknown", "fmal.api.run.start", "fmal.api.run.get", "fmal.ctl"];
+    let sentTasks = 0;
+    for (let i = 0; i < 1000; i++) {
+      const subject = subjects[i % subjects.length]!;
+      const data = junk(rand, runId);
+      if (subject.startsWith("fmal.task.") || subject.startsWith("fmal.evt.")) {
+        await js.publish(subject, data);
+        if (subject.startsWith("fmal.task.")) sentTasks++;
+      } else {
+        nc.publish(subject, data);
+      }
+    }
+    await nc.flush();
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status).toBe("succeeded");
+    expect(record.tasks).toHaveLength(50);
+    expectOneSucceededPerTask(events, record);
+    for (const p of fleet.processes) expect(p.child.exitCode, p.output().slice(-2000)).toBeNull();
+
+    // Workers terminated the malformed task messages and count them in their heartbeats.
+    const heartbeats = typedKv(fleet.client.transport.buckets.workers, workerHeartbeatSchema, createSilentLogger());
+    await expect
+      .poll(
+        async () => {
+          let total = 0;
+          for (const key of await heartbeats.keys()) total += (await heartbeats.get(key))?.value.malformed ?? 0;
+          return total;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBeGreaterThanOrEqual(sentTasks);
+    // The coordinator counted the malformed events and API requests it saw.
+    const reply = await nc.request("fmal.api.coordinator.c1.stats", new TextEncoder().encode("{}"), { timeout: 5000 });
+    const stats = JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; malformed: number };
+    expect(stats.ok).toBe(true);
+    expect(stats.malformed).toBeGreaterThan(100);
+    // And a fresh run still works.
+    const again = await fleet.client.start("fifty", { ms: 1 });
+    expect((await fleet.finish(again.runId)).record.status).toBe("succeeded");
+  }, 180_000);
+});

@@ -1,0 +1,49 @@
+// Two coordinators side by side: every run is driven by exactly one of them (its lease
+// holder), and when the one holding a run's lease is killed, the other takes it over.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { PhaseflowProcess } from "../support/processes.js";
+import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions } from "./support.js";
+
+const finishedBy = (p: PhaseflowProcess, runId: string): boolean => p.lines.some((l) => l.msg === "run finished" && l.runId === runId);
+
+describe("faults - two coordinators", () => {
+  const fleet = new Fleet(inject("natsUrl"), "f2c", newExecutionLog());
+  let a: PhaseflowProcess;
+  let b: PhaseflowProcess;
+
+  beforeAll(async () => {
+    a = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-a"]);
+    b = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-b"]);
+    await fleet.worker("w1", ["--concurrency", "8"]);
+    await fleet.worker("w2", ["--concurrency", "8"]);
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("faults - with two coordinators every run is driven by exactly one", async () => {
+    const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => fleet.client.start("fifty", { ms: 2 + i })));
+    for (const { runId } of runs) {
+      const { record, events } = await fleet.finish(runId);
+      expect(record.status).toBe("succeeded");
+      expectOneSucceededPerTask(events, record);
+    }
+    await expect.poll(() => runs.every(({ runId }) => finishedBy(a, runId) || finishedBy(b, runId)), { timeout: 10_000 }).toBe(true);
+    for (const { runId } of runs) expect(finishedBy(a, runId) && finishedBy(b, runId)).toBe(false);
+  }, 150_000);
+
+  it("faults - killing the coordinator that holds a run's lease: the other takes it over", async () => {
+    const { runId } = await fleet.client.start("long-wide", { ms: 3000 });
+    const list = await fleet.client.list({ limit: 100 });
+    expect(list.find((r) => r.runId === runId)).toBeDefined();
+    // Find the holder from KV and kill it.
+    const stored = await fleet.client.transport.buckets.runs.get(runId);
+    const holder = (JSON.parse(new TextDecoder().decode(stored!.value)) as { coordinator: string }).coordinator;
+    const [victim, survivor] = holder === "c-a" ? [a, b] : [b, a];
+    victim.kill("SIGKILL");
+    await survivor.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status).toBe("succeeded");
+    expectOneSucceededPerTask(events, record);
+    expect(readExecutions(fleet.log, runId).filter((e) => e.taskId === "work/prep")).toHaveLength(1);
+  }, 150_000);
+});

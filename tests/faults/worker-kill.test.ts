@@ -1,0 +1,37 @@
+// kill -9 a worker while it runs a long task: the attempt is redelivered once its ack
+// deadline passes and completed by the other worker; nothing is lost, the run record
+// shows the redelivery, and the task has exactly one succeeded result.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForEvent } from "./support.js";
+
+describe("faults - worker killed mid-task", () => {
+  const fleet = new Fleet(inject("natsUrl"), "fwk", newExecutionLog());
+  const workers = new Map<string, Awaited<ReturnType<Fleet["worker"]>>>();
+
+  beforeAll(async () => {
+    await fleet.coordinator();
+    workers.set("w1", await fleet.worker("w1"));
+    workers.set("w2", await fleet.worker("w2"));
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("faults - kill -9 of the worker running a long task: the run succeeds on the other worker", async () => {
+    const { runId } = await fleet.client.start("single", { ms: 4000 });
+    const started = await waitForEvent(fleet.client, runId, (e) => e.type === "attempt.started");
+    const victimId = (started as { workerId: string }).workerId;
+    const survivor = victimId === "w1" ? "w2" : "w1";
+    workers.get(victimId)!.kill("SIGKILL");
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status).toBe("succeeded");
+    expect(record.output).toMatchObject({ long: 4000 });
+    const task = record.tasks[0]!;
+    expect(task.workerId).toBe(survivor);
+    expect(task.attempts).toBe(1);
+    expect(task.redeliveries ?? 0).toBeGreaterThanOrEqual(1);
+    expectOneSucceededPerTask(events, record);
+    const runs = readExecutions(fleet.log, runId);
+    expect(runs.length).toBe(2); // started on the victim, redone on the survivor
+    expect(new Set(runs.map((r) => r.pid)).size).toBe(2);
+  }, 120_000);
+});
