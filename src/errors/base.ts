@@ -253,3 +253,23 @@ export class TransportOperationError extends PhaseflowError {
     super(code, message, { cause: options.cause, retryable: true });
   }
 }
+
+/** A coordinator stopped driving a run because another coordinator took it over (its lease). */
+export class RunReleasedError extends PhaseflowError {
+  readonly runId: string;
+  constructor(runId: string) {
+    super("RUN_RELEASED", `run "${runId}" is no longer driven here: it was released to another coordinator; follow it there (phaseflow status ${runId})`, { retryable: false });
+    this.runId = runId;
+  }
+}
+
+/** A run's history was made with another plan than the workflow given to resume or retry it. */
+export class PlanMismatchError extends PhaseflowError {
+  constructor(runId: string, workflow: string, recorded: string, given: string) {
+    super(
+      "PLAN_MISMATCH",
+      `run "${runId}" of workflow "${workflow}" was started with plan ${recorded}, but the workflow given compiles to plan ${given}; resume or retry it with the workflow definition it started with`,
+      { retryable: false },
+    );
+  }
+}

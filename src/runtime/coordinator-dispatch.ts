@@ -53,5 +53,6 @@ export function taskMessageOf(scope: RunScope, a: AttemptSpec): TaskMessage {
     deadline: a.task.timeoutMs === null ? null : a.now + a.task.timeoutMs,
     timeoutMs: a.task.timeoutMs,
     dispatchedAt: a.now,
+    ...(scope.round > 0 ? { round: scope.round } : {}),
   };
 }

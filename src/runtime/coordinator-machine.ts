@@ -12,8 +12,19 @@
  * `$succeeded` when the state was final. A rejected actor goes to `$failed`; a
  * `CANCEL` event goes to `$cancelled` from anywhere.
  *
- * Side effects (events) are hooks called from actions, in order: `entered` on entry,
- * `exited` on the way out, and the terminal hook on entering a terminal state.
+ * Side effects (events) are hooks called in order: `runState` with `enter: true`
+ * records the state's entry before it dispatches anything (xstate starts the initial
+ * state's invoked actor before that state's entry actions run, so entry actions
+ * cannot do it), `exited` on the way out, and the terminal hook on entering a
+ * terminal state.
+ *
+ * Resuming (a run rebuilt from its history): the machine starts in the transient
+ * state `$start`, which jumps to `resume.state` instead of the plan's initial state,
+ * with the visit counters restored. With `resume.entered`, the state visit is already
+ * under way (its state.entered is in the history): entry does not count a visit and
+ * `runState` gets the recorded visit with `enter: false`. `visits`
+ * number the visits (they never go down); `entries` count them against `maxVisits`
+ * (a partial re-run from an earlier state winds them back to that point).
  */
 import { assign, fromPromise, setup } from "xstate";
 import { MaxVisitsExceededError } from "../errors/base.js";
@@ -23,6 +34,8 @@ export interface StepInput {
   state: string;
   visit: number;
   input: unknown;
+  /** A new visit: record its state.entered first. False when resuming a visit under way. */
+  enter: boolean;
 }
 
 export interface StepOutput {
@@ -33,7 +46,6 @@ export interface StepOutput {
 
 export interface RunMachineHooks {
   runState(step: StepInput, signal: AbortSignal): Promise<StepOutput>;
-  entered(state: string, visit: number, input: unknown): void;
   exited(state: string, visit: number, output: unknown, next: string | null): void;
   succeeded(output: unknown): void;
   failed(error: unknown): void;
@@ -43,7 +55,16 @@ export interface RunMachineHooks {
 export interface RunMachineContext {
   /** Input of the state being entered / run. */
   input: unknown;
+  /** Number of the latest visit per state. */
   visits: Readonly<Record<string, number>>;
+  /** Visits per state that count against maxVisits. */
+  entries: Readonly<Record<string, number>>;
+  /** The state whose visit is already under way (resume): its entry does nothing. */
+  resumeIn?: string | undefined;
+  /** Whether the state being run was just entered (false for a resumed visit). */
+  enter: boolean;
+  /** Where `$start` goes; default the plan's initial state. */
+  startAt?: string | undefined;
   output?: unknown;
   error?: unknown;
   reason?: string;
@@ -51,10 +72,29 @@ export interface RunMachineContext {
 
 export type RunMachineEvent = { type: "CANCEL"; reason: string };
 
+/** Where a rebuilt run picks up. */
+export interface ResumePoint {
+  /** The state to go to. */
+  state: string;
+  /** True when its visit is under way (state.entered recorded); false to enter it now. */
+  entered: boolean;
+  visits: Readonly<Record<string, number>>;
+  entries: Readonly<Record<string, number>>;
+}
+
+export interface RunMachineInput {
+  /** Input of the first state: the run's input, or the input of `resume.state`. */
+  input: unknown;
+  resume?: ResumePoint | undefined;
+}
+
+const START = "$start";
+
 export const TERMINAL = { succeeded: "$succeeded", failed: "$failed", cancelled: "$cancelled" } as const;
 
 /**
- * Build the machine of a plan; start it with `createActor(machine, { input: { input } })`.
+ * Build the machine of a plan; start it with `createActor(machine, { input: { input } })`,
+ * or `{ input: { input: stateInput, resume } }` to pick a run up where its history ends.
  * @example
  * const actor = createActor(createRunMachine(plan, hooks), { input: { input: workflowInput } });
  * actor.start();
@@ -65,15 +105,15 @@ export function createRunMachine(plan: Plan, hooks: RunMachineHooks) {
     types: {
       context: {} as RunMachineContext,
       events: {} as RunMachineEvent,
-      input: {} as { input: unknown },
+      input: {} as RunMachineInput,
     },
     actors: {
       runState: fromPromise<StepOutput, StepInput>(({ input, signal }) => hooks.runState(input, signal)),
     },
   });
 
-  const exceeded = (visits: Readonly<Record<string, number>>, next: string | null): boolean =>
-    next !== null && (visits[next] ?? 0) >= (maxVisits.get(next) ?? Number.POSITIVE_INFINITY);
+  const exceeded = (entries: Readonly<Record<string, number>>, next: string | null): boolean =>
+    next !== null && (entries[next] ?? 0) >= (maxVisits.get(next) ?? Number.POSITIVE_INFINITY);
 
   const states: Record<string, object> = {};
   for (const s of plan.states) {
@@ -82,15 +122,22 @@ export function createRunMachine(plan: Plan, hooks: RunMachineHooks) {
       hooks.exited(s.name, context.visits[s.name] ?? 0, event.output.output, event.output.next);
     states[s.name] = {
       entry: [
-        assign({ visits: ({ context }: { context: RunMachineContext }) => ({ ...context.visits, [s.name]: (context.visits[s.name] ?? 0) + 1 }) }),
-        ({ context }: { context: RunMachineContext }) => hooks.entered(s.name, context.visits[s.name] ?? 0, context.input),
+        assign(({ context }: { context: RunMachineContext }) =>
+          context.resumeIn === s.name
+            ? { resumeIn: undefined, enter: false }
+            : {
+                visits: { ...context.visits, [s.name]: (context.visits[s.name] ?? 0) + 1 },
+                entries: { ...context.entries, [s.name]: (context.entries[s.name] ?? 0) + 1 },
+                enter: true,
+              },
+        ),
       ],
       invoke: {
         src: "runState",
-        input: ({ context }: { context: RunMachineContext }): StepInput => ({ state: s.name, visit: context.visits[s.name] ?? 0, input: context.input }),
+        input: ({ context }: { context: RunMachineContext }): StepInput => ({ state: s.name, visit: context.visits[s.name] ?? 0, input: context.input, enter: context.enter }),
         onDone: [
           {
-            guard: ({ context, event }: { context: RunMachineContext; event: { output: StepOutput } }) => exceeded(context.visits, event.output.next),
+            guard: ({ context, event }: { context: RunMachineContext; event: { output: StepOutput } }) => exceeded(context.entries, event.output.next),
             target: TERMINAL.failed,
             actions: [
               exit,
@@ -127,10 +174,23 @@ export function createRunMachine(plan: Plan, hooks: RunMachineHooks) {
   // follow; the shapes above are the documented v5 config, checked by the run tests.
   return machine.createMachine({
     id: "run",
-    context: ({ input }) => ({ input: input.input, visits: {} }),
-    initial: plan.initialState,
+    context: ({ input }) => ({
+      input: input.input,
+      visits: input.resume?.visits ?? {},
+      entries: input.resume?.entries ?? {},
+      resumeIn: input.resume?.entered === true ? input.resume.state : undefined,
+      startAt: input.resume?.state,
+      enter: true,
+    }),
+    initial: START,
     on: { CANCEL: { target: `.${TERMINAL.cancelled}`, actions: assign({ reason: ({ event }) => event.reason }) } },
     states: {
+      [START]: {
+        always: [
+          ...plan.states.map((s) => ({ guard: ({ context }: { context: RunMachineContext }) => context.startAt === s.name, target: s.name })),
+          { target: plan.initialState },
+        ],
+      },
       ...(states as Record<string, never>),
       [TERMINAL.succeeded]: { type: "final", entry: ({ context }) => hooks.succeeded(context.output) },
       [TERMINAL.failed]: { type: "final", entry: ({ context }) => hooks.failed(context.error) },

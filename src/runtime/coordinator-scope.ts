@@ -24,6 +24,8 @@ export interface RunScope {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly log: Logger;
+  /** Which go of the run this is: 0, +1 per run.retried (tags task messages and run cancels). */
+  readonly round: number;
   /** Record a decision (published after everything emitted before it). */
   emit(event: EventBody): void;
   /** Queue a task attempt (sent after the events emitted before it). */

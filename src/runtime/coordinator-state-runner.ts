@@ -18,17 +18,22 @@
  *
  * Bookkeeping is O(1) per report (dispatch id -> task map, counters), so a phase of
  * 10,000 tasks costs O(10,000) however the reports interleave.
+ *
+ * A visit picked up from its history (crash, takeover, partial re-run) starts with
+ * its tasks as the history left them (coordinator-state-seed.ts) and carries on from
+ * there (coordinator-state-restore.ts).
  */
 import { OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
 import type { PlanState } from "../plan/schema.js";
 import { WIRE_VERSION, type AttemptReport } from "../transport/messages.js";
 import { checkSchema, taskMessageOf } from "./coordinator-dispatch.js";
-import type { TimerHandle } from "./clock.js";
-import { layoutOf, stateOutputOf, taskInputOf, type StateLayout, type TaskLayout } from "./coordinator-inputs.js";
+import { layoutOf, stateOutputOf, taskInputOf, type StateLayout } from "./coordinator-inputs.js";
 import { decideAfterFailure } from "./coordinator-policy.js";
 import { toSchemaIssues } from "./coordinator-transitions.js";
 import type { RunScope } from "./coordinator-scope.js";
+import { isOpen, seedTasks, type TaskRun } from "./coordinator-state-seed.js";
+import type { StateRestore } from "./run-recovery.js";
 
 export interface StateResult {
   output: unknown;
@@ -45,20 +50,6 @@ export interface StateExecution {
   cancel(reason: string): void;
 }
 
-type RunStatus = "waiting" | "dispatched" | "retrying" | "succeeded" | "failed" | "skipped" | "cancelled";
-
-interface TaskRun {
-  readonly layout: TaskLayout;
-  status: RunStatus;
-  attempt: number;
-  dispatchId: string | undefined;
-  input: unknown;
-  parents: Record<string, unknown>;
-  timer: { handle: TimerHandle } | undefined;
-  /** Parents not yet succeeded (eager schedule). */
-  waitingFor: number;
-}
-
 /**
  * Start running `state` (visit `visit`) with `input`.
  * @example
@@ -66,38 +57,48 @@ interface TaskRun {
  * const { output } = await exec.done;
  */
 export function runState(scope: RunScope, state: PlanState, visit: number, input: unknown): StateExecution {
-  return new StateRun(scope, layoutOf(state), visit, input);
+  const run = new StateRun(scope, layoutOf(state), visit, input, undefined);
+  run.start();
+  return run;
 }
 
-class StateRun implements StateExecution {
+/** One visit of one state (exported for coordinator-state-restore.ts, which picks a visit up again). */
+export class StateRun implements StateExecution {
   readonly done: Promise<StateResult>;
-  private resolve!: (r: StateResult) => void;
-  private reject!: (e: unknown) => void;
-  private readonly tasks = new Map<string, TaskRun>();
+  protected resolve!: (r: StateResult) => void;
+  protected reject!: (e: unknown) => void;
+  protected readonly tasks: Map<string, TaskRun>;
   private readonly byDispatch = new Map<string, TaskRun>();
-  private readonly outputs = new Map<string, unknown>();
-  private readonly failures: { task: TaskRun; error: SerializedError }[] = [];
+  protected readonly outputs: Map<string, unknown>;
+  protected readonly failures: { task: TaskRun; error: SerializedError }[];
   private remaining: number;
-  private phase = -1;
-  private phaseRemaining = 0;
-  private finished = false;
-  private pumping = false;
+  protected phase = -1;
+  protected phaseRemaining = 0;
+  protected finished = false;
+  protected pumping = false;
 
   constructor(
-    private readonly scope: RunScope,
-    private readonly layout: StateLayout,
-    private readonly visit: number,
-    private readonly input: unknown,
+    protected readonly scope: RunScope,
+    protected readonly layout: StateLayout,
+    protected readonly visit: number,
+    protected readonly input: unknown,
+    restore: StateRestore | undefined,
   ) {
     this.done = new Promise<StateResult>((res, rej) => {
       this.resolve = res;
       this.reject = rej;
     });
-    for (const t of layout.tasks) {
-      this.tasks.set(t.name, { layout: t, status: "waiting", attempt: 0, dispatchId: undefined, input: undefined, parents: {}, timer: undefined, waitingFor: t.parents.length });
-    }
-    this.remaining = layout.tasks.length;
-    if (scope.options.schedule === "eager") {
+    const seeded = seedTasks(layout, restore);
+    this.tasks = seeded.tasks;
+    this.outputs = seeded.outputs;
+    this.failures = seeded.failures;
+    this.remaining = [...this.tasks.values()].filter(isOpen).length;
+    for (const t of this.tasks.values()) if (t.dispatchId !== undefined && t.status === "dispatched") this.byDispatch.set(t.dispatchId, t);
+  }
+
+  /** A fresh visit: dispatch the first phase (or every root, eager). */
+  start(): void {
+    if (this.scope.options.schedule === "eager") {
       for (const t of this.tasks.values()) {
         if (this.finished) break;
         if (t.waitingFor === 0) this.startTask(t);
@@ -106,7 +107,7 @@ class StateRun implements StateExecution {
     this.pump();
   }
 
-  private get stateName(): string {
+  protected get stateName(): string {
     return this.layout.state.name;
   }
 
@@ -115,7 +116,7 @@ class StateRun implements StateExecution {
   }
 
   /** Advance phases and finish when everything settled. Not re-entrant: nested calls return at once. */
-  private pump(): void {
+  protected pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
@@ -137,15 +138,15 @@ class StateRun implements StateExecution {
 
   private startPhase(index: number): void {
     const names = this.layout.state.phases[index] ?? [];
-    const runs = names.map((n) => this.tasks.get(n)).filter((t): t is TaskRun => t !== undefined && t.status === "waiting");
+    const runs = names.map((n) => this.tasks.get(n)).filter((t): t is TaskRun => t !== undefined && isOpen(t));
     this.phaseRemaining = runs.length;
     for (const t of runs) {
       if (this.finished) return;
-      this.startTask(t);
+      if (t.status === "waiting") this.startTask(t);
     }
   }
 
-  private startTask(t: TaskRun): void {
+  protected startTask(t: TaskRun): void {
     const { input, parents } = taskInputOf(t.layout, this.input, this.outputs);
     const checked = checkSchema(this.scope.defs.taskInput(this.stateName, t.layout.name), input, (issues) => new TaskInputValidationError(t.layout.plan.id, issues));
     if (!checked.ok) {
@@ -154,7 +155,7 @@ class StateRun implements StateExecution {
     }
     t.input = checked.value;
     t.parents = parents;
-    this.sendAttempt(t, 1);
+    this.sendAttempt(t, t.firstAttempt);
   }
 
   private sendAttempt(t: TaskRun, attempt: number): void {
@@ -164,6 +165,7 @@ class StateRun implements StateExecution {
     const { dispatchId, deadline } = message;
     t.attempt = attempt;
     t.status = "dispatched";
+    t.deadline = deadline;
     t.dispatchId = dispatchId;
     this.byDispatch.set(dispatchId, t);
     scope.emit({ type: "task.dispatched", ...this.ref(t), attempt, dispatchId, executor: plan.executor, deadline });
@@ -175,6 +177,11 @@ class StateRun implements StateExecution {
   }
 
   onReport(report: AttemptReport): void {
+    this.judge(report);
+    this.pump();
+  }
+
+  protected judge(report: AttemptReport): void {
     if (report.type !== "attempt.succeeded" && report.type !== "attempt.failed") return;
     const t = this.byDispatch.get(report.dispatchId);
     if (this.finished || !t || t.dispatchId !== report.dispatchId || t.status !== "dispatched") {
@@ -187,10 +194,9 @@ class StateRun implements StateExecution {
     } else {
       this.attemptSucceeded(t, report.output);
     }
-    this.pump();
   }
 
-  private onTimeout(t: TaskRun, dispatchId: string, ms: number): void {
+  protected onTimeout(t: TaskRun, dispatchId: string, ms: number): void {
     t.timer = undefined;
     if (this.finished || t.dispatchId !== dispatchId || t.status !== "dispatched") return;
     const error = new TaskTimeoutError(t.layout.plan.id, ms);
@@ -222,20 +228,26 @@ class StateRun implements StateExecution {
   }
 
   private attemptFailed(t: TaskRun, error: SerializedError): void {
-    const verdict = decideAfterFailure(t.layout.plan, t.attempt, error, this.scope.random);
+    // The policy counts the attempts of this try: a partial re-run starts a task's count over.
+    const verdict = decideAfterFailure(t.layout.plan, t.attempt - t.firstAttempt + 1, error, this.scope.random);
     if (verdict.kind === "fail") {
       this.failTask(t, error);
       return;
     }
     const dueAt = this.scope.clock.now() + verdict.delayMs;
+    const nextAttempt = t.attempt + 1;
     t.status = "retrying";
-    this.scope.emit({ type: "task.retrying", ...this.ref(t), attempt: t.attempt, nextAttempt: verdict.nextAttempt, dueAt, error });
+    this.scope.emit({ type: "task.retrying", ...this.ref(t), attempt: t.attempt, nextAttempt, dueAt, error });
+    this.armRetry(t, nextAttempt, verdict.delayMs);
+  }
+
+  protected armRetry(t: TaskRun, nextAttempt: number, delayMs: number): void {
     t.timer = {
       handle: this.scope.clock.setTimeout(() => {
         t.timer = undefined;
         if (this.finished || t.status !== "retrying") return;
-        this.sendAttempt(t, verdict.nextAttempt);
-      }, verdict.delayMs),
+        this.sendAttempt(t, nextAttempt);
+      }, delayMs),
     };
   }
 
@@ -253,7 +265,7 @@ class StateRun implements StateExecution {
   }
 
   /** onFailure "continue": every task downstream of `failed` that has not run is skipped. */
-  private skipDescendants(failed: TaskRun): void {
+  protected skipDescendants(failed: TaskRun): void {
     const stack = [...failed.layout.children];
     const reason = `upstream task "${failed.layout.plan.id}" failed`;
     while (stack.length > 0) {
@@ -287,7 +299,7 @@ class StateRun implements StateExecution {
     this.resolve({ output: parsed ? parsed.data : output, outputs: this.outputs });
   }
 
-  private failureError(): TaskFailedError {
+  protected failureError(): TaskFailedError {
     const [first, ...rest] = this.failures;
     if (!first) throw new Error("phaseflow bug: failureError() without a failure");
     return new TaskFailedError(first.task.layout.plan.id, first.task.attempt, first.error, {
@@ -301,7 +313,7 @@ class StateRun implements StateExecution {
   }
 
   /** Settle everything in flight as cancelled and tell the workers; nothing runs after this. */
-  private stop(reason: string): void {
+  protected stop(reason: string): void {
     if (this.finished) return;
     this.finished = true;
     for (const t of this.tasks.values()) {
@@ -310,7 +322,8 @@ class StateRun implements StateExecution {
       t.status = "cancelled";
       this.scope.emit({ type: "task.cancelled", ...this.ref(t), reason });
     }
-    this.scope.control({ v: WIRE_VERSION, type: "cancel.run", runId: this.scope.runId, reason });
+    const { round } = this.scope;
+    this.scope.control({ v: WIRE_VERSION, type: "cancel.run", runId: this.scope.runId, reason, ...(round > 0 ? { round } : {}) });
   }
 
   private clearTimer(t: TaskRun): void {

@@ -6,10 +6,14 @@
  *
  * Runs live in memory. Finished runs stay queryable by `get` until more than
  * `KEEP_FINISHED_RUNS` (1000) newer ones finished; their handles keep working regardless.
- * Recovery of unfinished runs from the event history is not built yet.
+ *
+ * Nothing is lost when a coordinator dies: `resume` picks a run up from its event
+ * history alone (after a crash, or when another coordinator takes over a run whose
+ * lease expired), `retry` re-runs a failed run from its failed tasks in the same
+ * history, and `release` lets go of a run another coordinator took over.
  */
 import type { Workflow } from "../dsl/workflow.js";
-import { RunNotFoundError, UsageError } from "../errors/base.js";
+import { PlanMismatchError, RunNotFoundError, UsageError } from "../errors/base.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
 import type { RunEvent } from "../transport/messages.js";
@@ -17,7 +21,9 @@ import type { Subscription, Transport } from "../transport/port.js";
 import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type RandomSource } from "./clock.js";
 import { CoordinatedRun, type RunHandle } from "./coordinator-run.js";
 import { createSilentLogger } from "./logger.js";
+import { analyzeHistory } from "./run-recovery.js";
 import type { RunRecord } from "./run-record-schema.js";
+import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 
 export const KEEP_FINISHED_RUNS = 1000;
@@ -45,9 +51,37 @@ export interface StartRunParams {
   runId?: string;
 }
 
+export interface ResumeRunParams {
+  workflow: Workflow<unknown>;
+  /** The workflow compiled (`compile(workflow)`); must be the plan the run started with. */
+  plan: Plan;
+  /** The run's whole stored history, in order (`transport.readRunEvents(runId)`). */
+  events: readonly RunEvent[];
+}
+
+export interface RetryRunParams extends ResumeRunParams {
+  /** Re-run from this task (and everything downstream of it) of the last visit of this state. Default: the failed tasks of the visit the run failed in. */
+  from?: RetryFrom | undefined;
+  /** Recorded in the run.retried event. Default: a description of what is re-run. */
+  reason?: string | undefined;
+}
+
 export interface Coordinator {
   /** Start a run; events start flowing once the coordinator's subscription is ready. */
   start(params: StartRunParams): RunHandle;
+  /**
+   * Pick a run up from its history: a finished one just reports its record (nothing
+   * is published); an unfinished one carries on where the history stands.
+   * @throws UsageError (no run.started, run already driven here), PlanMismatchError
+   */
+  resume(params: ResumeRunParams): RunHandle;
+  /**
+   * Re-run a failed run from its failed tasks (or `from`), in the same history.
+   * @throws UsageError (the run did not fail, bad `from`), PlanMismatchError
+   */
+  retry(params: RetryRunParams): RunHandle;
+  /** Stop driving a run without publishing anything (another coordinator took it); its result() rejects with RunReleasedError. No-op for an unknown run. */
+  release(runId: string): void;
   /** Cancel a run; resolves when it has ended. @throws RunNotFoundError for an unknown run id */
   cancel(runId: string, reason?: string): Promise<void>;
   /** The run's record now, or undefined for an unknown run. */
@@ -70,17 +104,17 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const ids = options.ids ?? defaultIdGenerator;
   const random = options.random ?? Math.random;
   const runs = new Map<string, CoordinatedRun>();
-  const finished: string[] = [];
+  const finished: CoordinatedRun[] = [];
   let closed = false;
 
   const onEvent = (event: RunEvent): void => {
-    const run = runs.get(event.runId);
-    if (!run) return;
-    const wasFinished = run.finished;
-    run.observe(event);
-    if (!wasFinished && run.finished) {
-      finished.push(run.runId);
-      while (finished.length > KEEP_FINISHED_RUNS) runs.delete(finished.shift()!);
+    runs.get(event.runId)?.observe(event);
+  };
+  const ended = (run: CoordinatedRun): void => {
+    finished.push(run);
+    while (finished.length > KEEP_FINISHED_RUNS) {
+      const old = finished.shift()!;
+      if (runs.get(old.runId) === old) runs.delete(old.runId);
     }
   };
   const subscription: Promise<Subscription> = transport.subscribeEvents(onEvent);
@@ -93,31 +127,75 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     return run;
   };
 
+  const checkUsable = (params: { workflow: Workflow<unknown>; plan: Plan }): void => {
+    if (closed) throw new UsageError("the coordinator is closed; create a new engine or coordinator to start runs");
+    if (params.plan.workflow !== params.workflow.name) {
+      throw new UsageError(`plan of workflow "${params.plan.workflow}" given with workflow "${params.workflow.name}"; pass compile(workflow) of the same workflow`);
+    }
+  };
+
+  const create = (runId: string, params: Omit<StartRunParams, "runId">): CoordinatedRun => {
+    const run: CoordinatedRun = new CoordinatedRun({ runId, ...params, transport, clock, random, log: logger.child({ runId }), onEnd: () => ended(run) });
+    return run;
+  };
+
+  /** Check a history given to resume or retry and register its run, seeded with it. */
+  const adopt = (params: ResumeRunParams, retrying: boolean): CoordinatedRun => {
+    checkUsable(params);
+    const point = analyzeHistory(params.events);
+    if (!point) throw new UsageError("the history given does not begin with run.started; pass transport.readRunEvents(runId) of a run that was started");
+    const { started, runId } = point;
+    if (started.workflow !== params.plan.workflow) {
+      throw new UsageError(`run "${runId}" is a run of workflow "${started.workflow}", not "${params.plan.workflow}"; pass the workflow it was started with`);
+    }
+    if (started.planHash !== params.plan.planHash) throw new PlanMismatchError(runId, started.workflow, started.planHash, params.plan.planHash);
+    const existing = runs.get(runId);
+    if (existing && !existing.finished) throw new UsageError(`run "${runId}" is already driven by this coordinator; use its handle, or release(runId) first`);
+    const run = create(runId, { workflow: params.workflow, plan: params.plan, input: started.input, options: started.options });
+    run.seed(params.events, retrying);
+    runs.set(runId, run);
+    return run;
+  };
+
+  const drive = (run: CoordinatedRun, retry?: Omit<RetryRunParams, keyof ResumeRunParams>): void => {
+    subscription.then(
+      () => run.pickUp(retry),
+      (err: unknown) => run.break(err),
+    );
+  };
+
   return {
     start(params) {
-      if (closed) throw new UsageError("the coordinator is closed; create a new engine or coordinator to start runs");
-      if (params.plan.workflow !== params.workflow.name) {
-        throw new UsageError(`plan of workflow "${params.plan.workflow}" given with workflow "${params.workflow.name}"; pass compile(workflow) of the same workflow`);
-      }
+      checkUsable(params);
       const runId = params.runId ?? ids();
       if (runs.has(runId)) throw new UsageError(`run id "${runId}" is already in use; choose another runId or leave it out`);
-      const run = new CoordinatedRun({
-        runId,
-        workflow: params.workflow,
-        plan: params.plan,
-        input: params.input,
-        options: params.options,
-        transport,
-        clock,
-        random,
-        log: logger.child({ runId }),
-      });
+      const run = create(runId, { workflow: params.workflow, plan: params.plan, input: params.input, options: params.options });
       runs.set(runId, run);
       subscription.then(
         () => run.begin(),
         (err: unknown) => run.break(err),
       );
       return run;
+    },
+    resume(params) {
+      const run = adopt(params, false);
+      if (!run.finished) drive(run);
+      return run;
+    },
+    retry(params) {
+      checkUsable(params);
+      const point = analyzeHistory(params.events);
+      // Checked before anything is registered, so a bad request changes nothing.
+      if (point && point.started.planHash === params.plan.planHash) chooseRetry(params.plan, point, params.from, params.reason);
+      const run = adopt(params, true);
+      drive(run, { from: params.from, reason: params.reason });
+      return run;
+    },
+    release(runId) {
+      const run = runs.get(runId);
+      if (!run) return;
+      runs.delete(runId);
+      run.release();
     },
     cancel: (runId, reason) => lookup(runId).cancel(reason),
     get: (runId) => runs.get(runId)?.status(),

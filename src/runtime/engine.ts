@@ -9,6 +9,10 @@
  * workflow after its first run), parses the input with the workflow's input schema
  * (rejecting with InputValidationError before anything is dispatched; the parsed
  * value is what the run gets), and starts the run.
+ *
+ * `engine.resume` and `engine.retry` pick a run up from its stored history (crash,
+ * takeover, partial re-run of a failed run); `engine.release` lets go of a run that
+ * another coordinator took over.
  */
 import { z } from "zod";
 import { compile } from "../compiler/compile.js";
@@ -23,6 +27,8 @@ import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "./clock.js";
 import { createCoordinator, type Coordinator } from "./coordinator.js";
 import type { RunHandle } from "./coordinator-run.js";
+import type { RunEvent } from "../transport/messages.js";
+import type { RetryFrom } from "./run-retry.js";
 import { toSchemaIssues } from "./coordinator-transitions.js";
 import { createSilentLogger } from "./logger.js";
 import type { RunRecord } from "./run-record-schema.js";
@@ -55,6 +61,28 @@ export interface Engine {
    * @throws InputValidationError (input fails the workflow's schema), WorkflowValidationError, UsageError
    */
   run<I>(workflow: Workflow<I>, input: I, options?: RunOptions): Promise<RunHandle>;
+  /**
+   * Pick a run up from its whole stored history (`transport.readRunEvents(runId)`):
+   * after a crash, or to take over a run whose coordinator is gone. A finished run's
+   * handle just reports its record; an unfinished one carries on without re-running
+   * what already succeeded.
+   * @throws UsageError, PlanMismatchError (the workflow is not the one the run started with)
+   * @example
+   * const run = await engine.resume(etl, await transport.readRunEvents(runId));
+   * const record = await run.result();
+   */
+  resume<I>(workflow: Workflow<I>, events: readonly RunEvent[]): Promise<RunHandle>;
+  /**
+   * Re-run a failed run in the same history: its failed tasks and everything
+   * downstream of them (or, with `from`, that task of the last visit of that state and
+   * its downstream); every other task keeps its recorded output.
+   * @throws UsageError (the run did not fail; `from` names no entered state or no task of it), PlanMismatchError
+   * @example
+   * const run = await engine.retry(etl, await transport.readRunEvents(runId), { state: "ingest", task: "load" });
+   */
+  retry<I>(workflow: Workflow<I>, events: readonly RunEvent[], from?: RetryFrom): Promise<RunHandle>;
+  /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
+  release(runId: string): void;
   /** The record of a run started by this engine (undefined when unknown). */
   get(runId: string): RunRecord | undefined;
   /** Cancel a run started by this engine; resolves once it ended. */
@@ -146,6 +174,21 @@ export function createEngine(options: EngineOptions): Engine {
       const { runId, ...resolved } = opts.data;
       return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
     },
+    async resume(workflow, events) {
+      if (closed) throw new UsageError("the engine is closed; create a new engine to resume runs");
+      const wf = workflow as Workflow<unknown>;
+      const plan = planOf(wf);
+      if (worker) await (workerReady ??= worker.start());
+      return coordinator.resume({ workflow: wf, plan, events });
+    },
+    async retry(workflow, events, from) {
+      if (closed) throw new UsageError("the engine is closed; create a new engine to retry runs");
+      const wf = workflow as Workflow<unknown>;
+      const plan = planOf(wf);
+      if (worker) await (workerReady ??= worker.start());
+      return coordinator.retry({ workflow: wf, plan, events, from });
+    },
+    release: (runId) => coordinator.release(runId),
     get: (runId) => coordinator.get(runId),
     cancel: (runId, reason) => coordinator.cancel(runId, reason),
     async close() {

@@ -11,6 +11,9 @@
  *   coordinator settled its attempt (timeout, retry scheduled, task decided, run ended)
  *   changes nothing. A second attempt.started of the current attempt counts a redelivery.
  * - When the run ends, a state still running takes the run's end status.
+ * - `run.retried` (a partial re-run of a failed run) makes the run, the chosen state
+ *   visit and the re-run tasks live again: tasks go back to `pending` keeping their
+ *   attempt count, the run's error and end time are cleared.
  *
  * `applyRunEvent` updates a record in place in O(1) (an index of tasks and states is
  * kept on the side, rebuilt lazily for records that came from JSON), so folding a
@@ -78,11 +81,38 @@ function liveAttempt(record: RunRecord, e: { state: string; visit: number; task:
 }
 
 function endRunningStates(record: RunRecord, status: "failed" | "cancelled" | "succeeded", at: number): void {
-  // Only the last entered state can still be running: states run one at a time.
-  const last = record.states[record.states.length - 1];
-  if (last && last.status === "running") {
-    last.status = status;
-    last.exitedAt = at;
+  // States run one at a time: at most one is running. It is the last entered one,
+  // unless a run.retried went back to an earlier visit; look from the end.
+  for (let i = record.states.length - 1; i >= 0; i--) {
+    const s = record.states[i]!;
+    if (s.status !== "running") continue;
+    s.status = status;
+    s.exitedAt = at;
+    return;
+  }
+}
+
+/** run.retried: the run, the state visit and the tasks re-run are live again; attempt counts go on. */
+function reopen(record: RunRecord, e: { state: string; visit: number; tasks: readonly string[] }): void {
+  record.status = "running";
+  delete record.error;
+  delete record.output;
+  delete record.reason;
+  delete record.finishedAt;
+  record.currentState = e.state;
+  const idx = indexOf(record);
+  const s = idx.states.get(stateKey(e.state, e.visit));
+  if (s) {
+    s.status = "running";
+    delete s.exitedAt;
+    delete s.output;
+    delete s.next;
+  }
+  for (const name of e.tasks) {
+    const t = idx.tasks.get(taskKey(e.state, e.visit, name));
+    if (!t) continue;
+    t.status = "pending";
+    for (const key of ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason"] as const) delete t[key];
   }
 }
 
@@ -121,6 +151,9 @@ export function applyRunEvent(record: RunRecord, e: RunEvent): RunRecord {
       record.reason = e.reason;
       record.finishedAt = e.at;
       endRunningStates(record, "cancelled", e.at);
+      break;
+    case "run.retried":
+      reopen(record, e);
       break;
     case "state.entered": {
       const s: StateRecord = { name: e.state, visit: e.visit, status: "running", enteredAt: e.at, input: e.input };

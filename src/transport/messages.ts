@@ -53,6 +53,8 @@ export const taskMessageSchema = z.object({
   deadline: z.number().nullable(),
   timeoutMs: z.number().int().positive().nullable(),
   dispatchedAt: z.number(),
+  /** Which go of the run this attempt belongs to: absent or 0 for the first, +1 per run.retried. */
+  round: z.number().int().nonnegative().optional(),
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
@@ -92,8 +94,11 @@ export type RunEventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;
 export type AttemptReport = RunEventOf<"attempt.started" | "attempt.progress" | "attempt.succeeded" | "attempt.failed">;
 
 export const controlMessageSchema = z.discriminatedUnion("type", [
-  /** Abort every in-flight attempt of a run (cancel, fail-fast). */
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.run"), runId: z.string(), reason: z.string() }),
+  /**
+   * Abort every in-flight attempt of a run (cancel, fail-fast), and refuse its queued
+   * ones: those of `round` (absent: 0) and earlier, not those of a later partial re-run.
+   */
+  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.run"), runId: z.string(), reason: z.string(), round: z.number().int().nonnegative().optional() }),
   /** Abort one attempt (timeout). */
   z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.attempt"), runId: z.string(), dispatchId: z.string(), reason: z.string() }),
 ]);

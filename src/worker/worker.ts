@@ -56,9 +56,9 @@ export interface Worker {
 /** How many cancelled run and dispatch ids a worker remembers, to refuse tasks that arrive after their cancel. */
 const REMEMBERED_CANCELS = 1024;
 
-function remember(map: Map<string, string>, key: string, reason: string): void {
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
-  map.set(key, reason);
+  map.set(key, value);
   if (map.size > REMEMBERED_CANCELS) {
     const oldest = map.keys().next();
     if (oldest.done !== true) map.delete(oldest.value);
@@ -81,7 +81,9 @@ export function createWorker(options: WorkerOptions): Worker {
   const log = resolved.logger.child({ workerId: resolved.workerId });
   const counters: WorkerCounters = { completed: 0, failed: 0, abandoned: 0, requeued: 0 };
   const inFlight = new Set<Attempt>();
-  const cancelledRuns = new Map<string, string>();
+  /** Run cancels cover the attempts of their round and earlier ones, not those of a later partial re-run (run.retried). */
+  const cancelledRuns = new Map<string, { reason: string; round: number }>();
+  const cancelsRun = (m: TaskMessage, c: { round: number } | undefined): boolean => c !== undefined && (m.round ?? 0) <= c.round;
   const cancelledDispatches = new Map<string, string>();
   let state: "idle" | "running" | "stopping" | "stopped" = "idle";
   let starting: Promise<void> | undefined;
@@ -93,13 +95,17 @@ export function createWorker(options: WorkerOptions): Worker {
     options: resolved,
     log,
     counters,
-    cancelledBefore: (m: TaskMessage) => cancelledRuns.get(m.runId) ?? cancelledDispatches.get(m.dispatchId),
+    cancelledBefore: (m: TaskMessage) => {
+      const run = cancelledRuns.get(m.runId);
+      return cancelsRun(m, run) ? run?.reason : cancelledDispatches.get(m.dispatchId);
+    },
   };
 
   const onControl = (message: ControlMessage): void => {
     if (message.type === "cancel.run") {
-      remember(cancelledRuns, message.runId, message.reason);
-      for (const a of inFlight) if (a.message.runId === message.runId) a.abort(new TaskCancelledError(a.taskId, message.reason));
+      const cancel = { reason: message.reason, round: message.round ?? 0 };
+      remember(cancelledRuns, message.runId, cancel);
+      for (const a of inFlight) if (a.message.runId === message.runId && cancelsRun(a.message, cancel)) a.abort(new TaskCancelledError(a.taskId, message.reason));
     } else {
       remember(cancelledDispatches, message.dispatchId, message.reason);
       for (const a of inFlight) if (a.message.dispatchId === message.dispatchId) a.abort(new TaskCancelledError(a.taskId, message.reason));
