@@ -13,6 +13,8 @@ export type { BackoffOptions, ExecutorKey, StateOptions, TaskOptions, WorkflowIn
 export { compile } from "./compiler/compile.js";
 export type { CompileOptions } from "./compiler/compile.js";
 export { planSchema } from "./plan/schema.js";
+export { stateGraph } from "./plan/graph.js";
+export type { StateGraph } from "./plan/graph.js";
 export type { Plan, PlanState, PlanTask, PlanTransition, PlanRoute } from "./plan/schema.js";
 
 // Executors
@@ -27,6 +29,7 @@ export type { RunHandle } from "./runtime/coordinator-run.js";
 export { createCoordinator } from "./runtime/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
 export type { RunOptions } from "./runtime/run-options.js";
+export type { RetryFrom } from "./runtime/run-retry.js";
 export { reduceRunEvents } from "./runtime/run-record.js";
 export { runRecordSchema } from "./runtime/run-record-schema.js";
 export type { RunRecord, RunStatus, TaskRecord, TaskStatus, StateRecord } from "./runtime/run-record-schema.js";
@@ -55,6 +58,11 @@ export {
   NoTransitionError,
   PayloadTooLargeError,
   UsageError,
+  TaskFailedError,
+  RunNotFoundError,
+  RunReleasedError,
+  PlanMismatchError,
+  EngineClosedError,
 } from "./errors/base.js";
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
 export type { ValidationIssue, ValidationCode } from "./errors/validation.js";

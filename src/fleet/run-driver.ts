@@ -13,7 +13,7 @@
  * is kept in the KV entry so a coordinator that takes the run over can still start it.
  */
 import type { Workflow } from "../dsl/workflow.js";
-import { UsageError } from "../errors/base.js";
+import { PhaseflowError, UsageError } from "../errors/base.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -46,6 +46,10 @@ export class RunDriver {
   private readonly waiting = new Map<string, ReturnType<typeof setInterval>>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private scanning = false;
+  /** Runs whose resume failed for good here (e.g. PLAN_MISMATCH after an upgrade): left for another coordinator. */
+  private readonly unresumable = new Set<string>();
+  /** Runs being accepted or adopted right now (claimed in KV, not yet tracked): never orphans. */
+  private readonly starting = new Set<string>();
   private closed = false;
 
   constructor(private readonly o: RunDriverOptions) {
@@ -93,14 +97,19 @@ export class RunDriver {
       tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
       ...(missing.length > 0 ? { waitingFor: missing, pendingStart: { input, options: runOptions } } : {}),
     };
+    this.starting.add(runId);
     try {
-      await this.store.create(base);
-    } catch {
-      throw new UsageError(`run id "${runId}" is already in use; choose another or leave it out`);
+      try {
+        await this.store.create(base);
+      } catch {
+        throw new UsageError(`run id "${runId}" is already in use; choose another or leave it out`);
+      }
+      if (missing.length === 0) await this.begin(served.workflow, input, runOptions, runId);
+      else this.waitForWorkers(served, input, runOptions, runId, missing);
+      return missing;
+    } finally {
+      this.starting.delete(runId);
     }
-    if (missing.length === 0) await this.begin(served.workflow, input, runOptions, runId);
-    else this.waitForWorkers(served, input, runOptions, runId, missing);
-    return missing;
   }
 
   /** Cancel a run we drive or hold pending; false when we do not hold it. */
@@ -220,8 +229,11 @@ export class RunDriver {
       },
       (err: unknown) => {
         off();
-        if (this.handles.get(runId) === handle) this.handles.delete(runId);
-        this.o.logger.warn({ err, runId }, "run stopped without finishing here");
+        if (this.handles.get(runId) !== handle) return; // released: another coordinator has it
+        this.handles.delete(runId);
+        // Stop renewing: once the lease expires the run is resumed from its history (by us or another coordinator).
+        this.store.forget(runId);
+        this.o.logger.warn({ err, runId }, "run stopped without finishing here; it will be resumed from its history");
       },
     );
   }
@@ -229,7 +241,7 @@ export class RunDriver {
   private isOrphan(entry: TypedEntry<StoredRun>): boolean {
     const run = entry.value;
     if (!UNFINISHED.has(run.status)) return false;
-    if (this.handles.has(entry.key) || this.waiting.has(entry.key)) return false;
+    if (this.handles.has(entry.key) || this.waiting.has(entry.key) || this.starting.has(entry.key) || this.unresumable.has(entry.key)) return false;
     if (!this.o.workflows.has(run.workflow)) return false; // another coordinator serves it
     return run.leaseUntil < Date.now() || run.coordinator === this.o.id;
   }
@@ -250,6 +262,16 @@ export class RunDriver {
   }
 
   private async adopt(entry: TypedEntry<StoredRun>): Promise<boolean> {
+    if (this.starting.has(entry.key)) return false;
+    this.starting.add(entry.key);
+    try {
+      return await this.adoptClaimed(entry);
+    } finally {
+      this.starting.delete(entry.key);
+    }
+  }
+
+  private async adoptClaimed(entry: TypedEntry<StoredRun>): Promise<boolean> {
     const previous = entry.value.coordinator;
     if (!(await this.store.takeOver(entry))) return false;
     const served = this.o.workflows.get(entry.value.workflow)!;
@@ -271,8 +293,13 @@ export class RunDriver {
       this.track(await this.o.engine.resume(served.workflow, events));
       return true;
     } catch (err) {
-      this.o.logger.error({ err, runId: entry.key }, "could not resume the run; its lease will expire and another try follows");
       this.store.forget(entry.key);
+      if (err instanceof PhaseflowError && !err.retryable) {
+        this.unresumable.add(entry.key);
+        this.o.logger.error({ err, runId: entry.key }, "this coordinator cannot resume the run (left for a coordinator that can, e.g. one serving the run's plan)");
+      } else {
+        this.o.logger.error({ err, runId: entry.key }, "could not resume the run; its lease will expire and another try follows");
+      }
       return false;
     }
   }
