@@ -167,6 +167,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     }
     const stored = await driver.store.get(runId);
     if (!stored) throw new RunNotFoundError(runId);
+    logger.info({ runId, owner: stored.coordinator }, "cancel forwarded to the coordinator driving the run");
     const reply = await nc.request(api(`coordinator.${stored.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 10_000 });
     const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
     if (!parsed.ok) throw deserializeError(parsed.error);
