@@ -181,8 +181,6 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const entry = served.get(record.workflow);
     if (!entry) throw new UsageError(`this coordinator does not serve workflow "${record.workflow}" of run "${runId}"`);
     if (record.status !== "failed") throw new UsageError(`run "${runId}" is ${record.status}; only a failed run can be retried`);
-    const claimed = await driver.claimForRetry(runId);
-    if (!claimed) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
     await driver.retry(entry.workflow, events, from);
     return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [] };
   };
@@ -251,8 +249,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (closed) return;
       closed = true;
       for (const s of subs) s.unsubscribe();
-      await driver.close();
-      await engine.close();
+      await driver.close(() => engine.close());
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");
     },

@@ -22,6 +22,8 @@ export const workerHeartbeatSchema = z.object({
   failed: z.number().int().nonnegative(),
   malformed: z.number().int().nonnegative(),
   startedAt: z.number(),
+  /** How often this worker beats; it counts as dead after 3 missed beats. */
+  intervalMs: z.number().int().positive().optional(),
   /** Epoch ms of this beat. */
   at: z.number(),
 });
@@ -75,12 +77,13 @@ export function startHeartbeat(kv: TypedKv<WorkerHeartbeat>, read: () => WorkerH
   };
 }
 
-/** Live workers: heartbeats younger than `staleAfterMs`. */
+/** Live workers: heartbeats younger than 3 of their own intervals (or `staleAfterMs` when a beat does not say). */
 export async function readLiveWorkers(kv: TypedKv<WorkerHeartbeat>, now: number, staleAfterMs = HEARTBEAT_STALE_MS): Promise<WorkerHeartbeat[]> {
   const out: WorkerHeartbeat[] = [];
   for (const key of await kv.keys()) {
     const entry = await kv.get(key);
-    if (entry && now - entry.value.at <= staleAfterMs) out.push(entry.value);
+    const limit = entry?.value.intervalMs !== undefined ? 3 * entry.value.intervalMs : staleAfterMs;
+    if (entry && now - entry.value.at <= limit) out.push(entry.value);
   }
   return out.sort((a, b) => a.workerId.localeCompare(b.workerId));
 }

@@ -56,9 +56,9 @@ export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: stri
     const stored = await transport.jsm.streams.getMessage(stream, { seq }).catch(() => null);
     if (!stored) return; // acked or removed meanwhile
     const decoded = decodeMessage(taskMessageSchema, stored.data);
-    await transport.jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
     if (!decoded.ok) {
       counters.malformed++;
+      await transport.jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
       return;
     }
     const task = decoded.value;
@@ -77,5 +77,7 @@ export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: stri
       error: serializeError(error),
       durationMs: 0,
     });
+    // Only once the failure is stored: if publishing failed, the message stays for a later look.
+    await transport.jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
   }
 }

@@ -14,6 +14,8 @@
  */
 import type { Workflow } from "../dsl/workflow.js";
 import { PhaseflowError, UsageError } from "../errors/base.js";
+import { serializeError } from "../errors/serialize.js";
+import { reduceRunEvents } from "../runtime/run-record.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -95,17 +97,29 @@ export class RunDriver {
       planHash: served.plan.planHash,
       status: "pending" as const,
       tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
-      ...(missing.length > 0 ? { waitingFor: missing, pendingStart: { input, options: runOptions } } : {}),
+      // The input is kept until run.started is stored, so a coordinator that takes the run over can start it.
+      pendingStart: { input, options: runOptions },
+      ...(missing.length > 0 ? { waitingFor: missing } : {}),
     };
     this.starting.add(runId);
     try {
       try {
         await this.store.create(base);
-      } catch {
+      } catch (err) {
+        // KV create fails when the key exists; anything else (bad value, server away) is not "in use".
+        if (err instanceof PhaseflowError || (await this.store.get(runId).catch(() => undefined)) === undefined) throw err;
         throw new UsageError(`run id "${runId}" is already in use; choose another or leave it out`);
       }
-      if (missing.length === 0) await this.begin(served.workflow, input, runOptions, runId);
-      else this.waitForWorkers(served, input, runOptions, runId, missing);
+      if (missing.length === 0) {
+        try {
+          await this.begin(served.workflow, input, runOptions, runId);
+        } catch (err) {
+          await this.fail(runId, err);
+          throw err;
+        }
+      } else {
+        this.waitForWorkers(served, input, runOptions, runId, missing);
+      }
       return missing;
     } finally {
       this.starting.delete(runId);
@@ -139,34 +153,69 @@ export class RunDriver {
     return this.adopt(entry);
   }
 
-  /** Claim a finished (failed) run so this coordinator may retry it. */
-  async claimForRetry(runId: string): Promise<boolean> {
-    const entry = await this.o.runsKv.get(runId);
-    if (!entry) return false;
-    return this.store.takeOver(entry);
-  }
-
-  /** Re-run a failed run from its failed tasks (or `from`), in the same history. */
+  /**
+   * Re-run a failed run from its failed tasks (or `from`), in the same history. The run is
+   * claimed in KV first (compare-and-set on its failed entry), so two retries cannot both win.
+   */
   async retry(wf: Workflow<unknown>, events: RunEvent[], from?: { state: string; task: string }): Promise<void> {
+    const runId = events[0]?.runId ?? "";
+    if (this.handles.has(runId) || this.starting.has(runId)) throw new UsageError(`run "${runId}" is already being driven (a retry is under way)`);
+    const entry = await this.o.runsKv.get(runId);
+    if (!entry || entry.value.status !== "failed") throw new UsageError(`run "${runId}" is ${entry?.value.status ?? "unknown here"}; only a failed run can be retried`);
+    this.starting.add(runId);
     try {
-      this.track(await this.o.engine.retry(wf, events, from));
-    } catch (err) {
-      this.store.forget(events[0]?.runId ?? "");
-      throw err;
+      if (!(await this.store.takeOver(entry))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
+      try {
+        this.track(await this.o.engine.retry(wf, events, from));
+      } catch (err) {
+        this.store.forget(runId);
+        throw err;
+      }
+    } finally {
+      this.starting.delete(runId);
     }
   }
 
-  /** Stop: leases of unfinished runs are given up (expired) so another coordinator takes them at once. */
-  async close(): Promise<void> {
+  /** End a run this coordinator cannot drive: run.failed in its history (when it has one) and in KV. */
+  private async fail(runId: string, err: unknown): Promise<void> {
+    this.o.logger.error({ err, runId }, "run failed: it cannot be driven");
+    const error = serializeError(err);
+    try {
+      const events = await this.o.transport.readRunEvents(runId);
+      if (events.length > 0) {
+        await this.o.transport.publishEvent({ type: "run.failed", runId, at: Date.now(), error });
+        await this.store.save({ ...summarize(reduceRunEvents([...events, { type: "run.failed", runId, at: Date.now(), error }])) });
+      } else {
+        const stored = await this.store.get(runId);
+        if (stored) {
+          const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = stored;
+          await this.store.save({ ...rest, status: "failed", error, finishedAt: Date.now() });
+        }
+      }
+    } catch (e) {
+      this.o.logger.warn({ err: e, runId }, "could not record the run's failure");
+    } finally {
+      this.store.forget(runId);
+      this.unresumable.add(runId);
+    }
+  }
+
+  /**
+   * Stop: `stopDriving` (the engine's close) halts every run first; then the leases of
+   * unfinished runs are given up (expired) so another coordinator takes them at once.
+   */
+  async close(stopDriving: () => Promise<void>): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     for (const t of this.waiting.values()) clearInterval(t);
+    const held = this.store.held();
+    for (const runId of held) this.store.forget(runId);
+    await stopDriving();
     await Promise.all(
-      this.store.held().map(async (runId) => {
-        const stored = await this.store.get(runId).catch(() => undefined);
-        if (!stored || !UNFINISHED.has(stored.status)) return;
+      held.map(async (runId) => {
         const entry = await this.o.runsKv.get(runId).catch(() => undefined);
+        if (!entry || !UNFINISHED.has(entry.value.status)) return;
         if (entry && entry.value.coordinator === this.o.id) {
           await this.o.runsKv.update(runId, { ...entry.value, leaseUntil: 0, updatedAt: Date.now() }, entry.revision).catch(() => undefined);
         }
@@ -182,8 +231,10 @@ export class RunDriver {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
     const timer = setInterval(() => {
       void (async () => {
-        if (this.closed || !this.waiting.has(runId)) return;
-        if ((await this.missingFor(served.plan)).length > 0) return;
+        if (this.closed || this.waiting.get(runId) !== timer) return;
+        const stillMissing = (await this.missingFor(served.plan)).length > 0;
+        // Cancelled, lost or closed while we looked: do not start it.
+        if (stillMissing || this.closed || this.waiting.get(runId) !== timer) return;
         clearInterval(timer);
         this.waiting.delete(runId);
         this.o.logger.info({ runId }, "workers are available: starting the run");
@@ -229,8 +280,13 @@ export class RunDriver {
       },
       (err: unknown) => {
         off();
-        if (this.handles.get(runId) !== handle) return; // released: another coordinator has it
+        if (this.handles.get(runId) !== handle || this.closed) return; // released to another coordinator, or shutting down
         this.handles.delete(runId);
+        if (err instanceof PhaseflowError && !err.retryable) {
+          // It would break the same way when resumed: end it, with the reason in its history.
+          void this.fail(runId, err);
+          return;
+        }
         // Stop renewing: once the lease expires the run is resumed from its history (by us or another coordinator).
         this.store.forget(runId);
         this.o.logger.warn({ err, runId }, "run stopped without finishing here; it will be resumed from its history");
@@ -286,8 +342,7 @@ export class RunDriver {
         return true;
       }
       if (events.length === 0) {
-        this.o.logger.error({ runId: entry.key }, "run has neither history nor pending input; marking it failed");
-        this.store.forget(entry.key);
+        await this.fail(entry.key, new UsageError(`run "${entry.key}" was accepted but neither its start nor its input was recorded`));
         return false;
       }
       this.track(await this.o.engine.resume(served.workflow, events));

@@ -35,7 +35,7 @@ export const storedRunSchema = z.object({
   /** Executors a pending run waits for. */
   waitingFor: z.array(z.string()).optional(),
   /** A pending run's input and options, so another coordinator can start it if this one dies. */
-  pendingStart: z.object({ input: z.unknown(), options: z.record(z.string(), z.unknown()) }).optional(),
+  pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()) }).optional(),
   /** Id of the coordinator driving the run. */
   coordinator: z.string(),
   /** Epoch ms until which `coordinator` holds the run; renewed while it drives it. */

@@ -71,6 +71,7 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
         failed: s.failed,
         malformed: s.malformed,
         startedAt,
+        intervalMs: options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS,
         at: Date.now(),
       };
     },

@@ -9,8 +9,13 @@
  * attempt.started cannot precede it in the history), and events keep decision order as
  * long as the transport stores concurrent `publishEvent` calls in call order (the
  * memory transport does; so does one NATS connection). A transport error makes the
- * run broken (`onError`), and nothing more is sent.
+ * run broken (`onError`), and nothing more is sent — except a task message the
+ * transport refuses for good (too large for the wire, not JSON): that is reported as a
+ * failed attempt of its task (non-retryable, naming the task and the size), so the run
+ * fails with the reason instead of breaking and being resumed into the same wall.
  */
+import { PhaseflowError } from "../errors/base.js";
+import { serializeError } from "../errors/serialize.js";
 import type { ControlMessage, RunEvent, TaskMessage } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 
@@ -24,6 +29,7 @@ export class Outbox {
   constructor(
     private readonly transport: Transport,
     private readonly onError: (err: unknown) => void,
+    private readonly now: () => number = Date.now,
   ) {}
 
   event(event: RunEvent): void {
@@ -54,6 +60,24 @@ export class Outbox {
     }
   }
 
+  /** A task message the transport will never accept becomes a failed attempt; anything else breaks the run. */
+  private async refused(message: TaskMessage, err: unknown): Promise<void> {
+    if (!(err instanceof PhaseflowError) || err.retryable) throw err;
+    await this.transport.publishEvent({
+      type: "attempt.failed",
+      runId: message.runId,
+      at: this.now(),
+      state: message.state,
+      visit: message.visit,
+      task: message.task,
+      attempt: message.attempt,
+      dispatchId: message.dispatchId,
+      workerId: "coordinator",
+      error: serializeError(err),
+      durationMs: 0,
+    });
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0 && !this.broken) {
@@ -64,7 +88,7 @@ export class Outbox {
         await Promise.all(events);
         const sends: Promise<void>[] = [];
         for (const op of batch) {
-          if (op.kind === "task") sends.push(this.transport.dispatch(op.message));
+          if (op.kind === "task") sends.push(this.transport.dispatch(op.message).catch((err: unknown) => this.refused(op.message, err)));
           else if (op.kind === "control") sends.push(this.transport.publishControl(op.message));
         }
         await Promise.all(sends);

@@ -99,7 +99,7 @@ export class CoordinatedRun implements RunHandle {
       deps.onEnd?.();
     });
     this.index = indexPlan(deps.plan);
-    this.outbox = new Outbox(deps.transport, (err) => this.break(err));
+    this.outbox = new Outbox(deps.transport, (err) => this.break(err), () => deps.clock.now());
     this.scope = {
       runId: deps.runId,
       plan: deps.plan,

@@ -37,6 +37,9 @@ import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
 
+/** Deliveries of a task whose executor this worker lacks before it reports the attempt failed. */
+export const UNKNOWN_EXECUTOR_REDELIVERIES = 3;
+
 export interface WorkerCounters {
   completed: number;
   failed: number;
@@ -145,7 +148,17 @@ export class Attempt {
     const m = this.message;
     const { registry, clock } = this.env.options;
     const entry = registry.get(m.executor);
-    if (entry === undefined) return this.finish({ ok: false, error: new ExecutorNotFoundError(m.executor, registry.keys()) }, 0);
+    if (entry === undefined) {
+      // Workers of one namespace share its queue: during a rolling deploy, or with pools that
+      // serve different executors of a namespace, another worker may well have this one.
+      // Hand it back a few times before calling the attempt failed.
+      if (this.delivery.deliveryCount < UNKNOWN_EXECUTOR_REDELIVERIES) {
+        this.log().warn({ executor: m.executor, deliveryCount: this.delivery.deliveryCount }, "worker: executor not registered here; handing the task back for a worker that has it");
+        this.nak(this.env.options.requeueDelayMs);
+        return;
+      }
+      return this.finish({ ok: false, error: new ExecutorNotFoundError(m.executor, registry.keys()) }, 0);
+    }
     const cancelled = this.env.cancelledBefore(m);
     if (cancelled !== undefined) return this.finish({ ok: false, error: new TaskCancelledError(this.taskId, cancelled) }, 0);
 

@@ -1,0 +1,37 @@
+// Payloads over the NATS max payload (1 MB by default) fail the task that cannot travel,
+// with an error naming it and the size — never a hung run.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Fleet, newExecutionLog } from "../faults/support.js";
+
+describe("fleet - payload limits", () => {
+  const fleet = new Fleet(inject("natsUrl"), "fpayload", newExecutionLog());
+
+  beforeAll(async () => {
+    await fleet.coordinator();
+    await fleet.worker("w1");
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("fleet - a task output over the limit fails that task with PAYLOAD_TOO_LARGE", async () => {
+    const { runId } = await fleet.client.start("big-output", { bytes: 1_200_000 });
+    const { record } = await fleet.finish(runId);
+    expect(record.status).toBe("failed");
+    const big = record.tasks.find((t) => t.task === "big")!;
+    expect(big.status).toBe("failed");
+    expect(big.error?.code).toBe("PAYLOAD_TOO_LARGE");
+    expect(big.error?.message).toMatch(/only\/big|"big"/);
+    expect(big.error?.message).toMatch(/\d+ bytes/);
+  }, 60_000);
+
+  it("fleet - a task input over the limit (parents' outputs) fails the child task, not the engine", async () => {
+    const { runId } = await fleet.client.start("big-output", { bytes: 600_000 });
+    const { record } = await fleet.finish(runId);
+    expect(record.status).toBe("failed");
+    expect(record.tasks.find((t) => t.task === "big")!.status).toBe("succeeded");
+    const after = record.tasks.find((t) => t.task === "after")!;
+    expect(after.status).toBe("failed");
+    expect(after.error?.code).toBe("PAYLOAD_TOO_LARGE");
+    expect(after.error?.message).toContain("only/after");
+  }, 60_000);
+});
