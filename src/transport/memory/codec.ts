@@ -6,23 +6,12 @@
  * instead of "working on my laptop".
  */
 import type { ZodType } from "zod";
-import { PayloadNotJsonError, WireMessageInvalidError, type SchemaIssue } from "../../errors/base.js";
-
-/** zod issues as the errors module's plain `SchemaIssue`s. */
-export function schemaIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): SchemaIssue[] {
-  return issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
-}
+import { WireMessageInvalidError } from "../../errors/base.js";
+import { schemaIssues, toJsonText } from "../json.js";
 
 /** What `JSON.parse(JSON.stringify(value))` gives, or a `PayloadNotJsonError` naming `what`. */
 export function jsonRoundTrip(value: unknown, what: string): unknown {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (err) {
-    throw new PayloadNotJsonError(what, err);
-  }
-  if (text === undefined) throw new PayloadNotJsonError(what, new TypeError(`value of type ${typeof value} has no JSON form`));
-  return JSON.parse(text) as unknown;
+  return JSON.parse(toJsonText(value, what)) as unknown;
 }
 
 /**

@@ -8,7 +8,8 @@ import { TransportClosedError, UsageError, WireMessageInvalidError } from "../..
 import { checkKeyPart, checkExecutorKey } from "../../registry/keys.js";
 import { controlMessageSchema, runEventSchema, taskMessageSchema, type ControlMessage, type RunEvent, type TaskMessage } from "../messages.js";
 import type { ConsumeOptions, Subscription, TaskDelivery, Transport, TransportStats } from "../port.js";
-import { encodeOutgoing, schemaIssues } from "./codec.js";
+import { schemaIssues } from "../json.js";
+import { encodeOutgoing } from "./codec.js";
 import { TaskConsumer, type ConsumerOwner } from "./consumer.js";
 import { Malformed, type Fanout } from "./fanout.js";
 import type { WorkQueue } from "./work-queue.js";

@@ -6,17 +6,14 @@
  * so one malformed message cannot crash a worker or a coordinator.
  */
 import type { ZodType } from "zod";
-import { PayloadNotJsonError, PayloadTooLargeError, WireMessageInvalidError, type SchemaIssue } from "../../errors/base.js";
+import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
+import { schemaIssues, toJsonText } from "../json.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Room kept for headers (Nats-Msg-Id and the NATS/1.0 preamble) when checking a payload's size. */
 export const HEADER_ALLOWANCE = 256;
-
-function issuesOf(issues: readonly { path: readonly PropertyKey[]; message: string }[]): SchemaIssue[] {
-  return issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
-}
 
 /**
  * Validate `value` with `schema` and encode it as JSON bytes no larger than `maxPayload`.
@@ -26,16 +23,10 @@ function issuesOf(issues: readonly { path: readonly PropertyKey[]; message: stri
  * const bytes = encodeMessage(taskMessageSchema, task, 'task "ingest/load"', nc.info?.max_payload);
  */
 export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: string, maxPayload?: number): Uint8Array {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (err) {
-    throw new PayloadNotJsonError(what, err);
-  }
-  if (text === undefined) throw new PayloadNotJsonError(what, new TypeError(`value of type ${typeof value} has no JSON form`));
+  const text = toJsonText(value, what);
   // Validate what the receiver will see (the JSON round trip drops undefined keys, turns Dates into strings).
   const parsed = schema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new WireMessageInvalidError(what, issuesOf(parsed.error.issues));
+  if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
   const bytes = encoder.encode(text);
   if (maxPayload !== undefined && maxPayload > 0) {
     const size = bytes.byteLength + HEADER_ALLOWANCE;
