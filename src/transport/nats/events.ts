@@ -69,31 +69,63 @@ export async function publishRunEvent(ctx: EventsContext, event: RunEvent): Prom
 export async function subscribeRunEvents(ctx: EventsContext, handler: (event: RunEvent) => void): Promise<Subscription> {
   const stream = ctx.names.streams.events;
   const info = await ctx.jsm.streams.info(stream);
-  const consumer = await ctx.js.consumers.get(stream, {
-    filter_subjects: ctx.names.subjects.events,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: info.state.last_seq + 1,
-  });
-  // Short pulls (and so heartbeats every few seconds) let the ordered consumer notice a
-  // restarted server within seconds instead of the default 30 s pull + missed heartbeats.
-  const messages = await consumer.consume({
-    expires: LIVE_PULL_EXPIRES_MS,
-    callback: (m) => {
-      const event = decodeEvent(ctx, m);
-      if (event === undefined) return;
+  let nextSeq = info.state.last_seq + 1;
+  let stopped = false;
+  let current: { consumer: Consumer; messages: Awaited<ReturnType<Consumer["consume"]>> } | undefined;
+
+  const open = async (): Promise<void> => {
+    const consumer = await ctx.js.consumers.get(stream, {
+      filter_subjects: ctx.names.subjects.events,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: nextSeq,
+    });
+    // Short pulls (and so heartbeats every few seconds) let the ordered consumer notice a
+    // restarted server within seconds instead of the default 30 s pull + missed heartbeats.
+    const messages = await consumer.consume({
+      expires: LIVE_PULL_EXPIRES_MS,
+      callback: (m) => {
+        nextSeq = m.seq + 1;
+        const event = decodeEvent(ctx, m);
+        if (event === undefined) return;
+        try {
+          handler(event);
+        } catch (err) {
+          ctx.logger.error({ err, type: event.type, runId: event.runId }, "event handler threw; event skipped");
+        }
+      },
+    });
+    current = { consumer, messages };
+    // The ordered consumer gives up after a long outage; a coordinator that silently stopped
+    // hearing events would drive runs that never finish. Reopen from the next sequence.
+    void messages.closed().then((why) => {
+      if (stopped) return;
+      ctx.logger.warn({ err: why, nextSeq }, "run event subscription ended; reopening it");
+      void reopen();
+    });
+  };
+  const reopen = async (): Promise<void> => {
+    for (let delay = 500; !stopped; delay = Math.min(delay * 2, 10_000)) {
       try {
-        handler(event);
+        if (current) await deleteQuietly(current.consumer);
+        await open();
+        return;
       } catch (err) {
-        ctx.logger.error({ err, type: event.type, runId: event.runId }, "event handler threw; event skipped");
+        if (/connection closed|closed connection/i.test(err instanceof Error ? `${err.name} ${err.message}` : String(err))) return;
+        ctx.logger.warn({ err }, "could not reopen the run event subscription; retrying");
+        await new Promise((r) => setTimeout(r, delay));
       }
-    },
-  });
+    }
+  };
+  await open();
+
   let stopPromise: Promise<void> | undefined;
   return {
     stop() {
+      stopped = true;
       stopPromise ??= (async () => {
-        await messages.close().catch(() => undefined);
-        await deleteQuietly(consumer);
+        if (!current) return;
+        await current.messages.close().catch(() => undefined);
+        await deleteQuietly(current.consumer);
       })();
       return stopPromise;
     },
