@@ -65,17 +65,16 @@ export function buildGraph(size: number, from: Int32Array, to: Int32Array, count
 /**
  * The state's graphology DAG and its phases from graphology-dag. Returns a layering
  * with `acyclic: false` (and no phases) when `hasCycle` finds a cycle.
+ *
+ * Nodes are keyed by declaration index (the task name is the `name` attribute):
+ * integer-like keys make graphology's adjacency objects about twice as fast to build
+ * as name keys on a 100,000-task state.
  */
 export function graphologyLayering(g: IndexedGraph, nameOf: (i: number) => string): Layering {
   const dag = new graphology.DirectedGraph({ allowSelfLoops: true, multi: false });
-  const index = new Map<string, number>();
-  for (let i = 0; i < g.size; i++) {
-    const name = nameOf(i);
-    index.set(name, i);
-    dag.addNode(name);
-  }
+  for (let i = 0; i < g.size; i++) dag.addNode(String(i), { name: nameOf(i) });
   for (let p = 0; p < g.size; p++) {
-    for (let k = g.outStart[p]!; k < g.outStart[p + 1]!; k++) dag.addDirectedEdge(nameOf(p), nameOf(g.outIdx[k]!));
+    for (let k = g.outStart[p]!; k < g.outStart[p + 1]!; k++) dag.addDirectedEdge(String(p), String(g.outIdx[k]!));
   }
   const phase = new Int32Array(g.size);
   const placed = new Uint8Array(g.size);
@@ -90,7 +89,7 @@ export function graphologyLayering(g: IndexedGraph, nameOf: (i: number) => strin
   }
   generations.forEach((members, depth) => {
     for (const name of members) {
-      const i = index.get(name)!;
+      const i = Number(name);
       phase[i] = depth;
       placed[i] = 1;
     }
