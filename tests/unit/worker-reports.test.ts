@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
+import { UNKNOWN_EXECUTOR_REDELIVERIES } from "../../src/worker/attempt.js";
 import { ManualClock, deferred, recordingLogger, roundTrip, startRig, type Rig } from "./worker-harness.js";
 
 describe("worker reports", () => {
@@ -84,12 +85,14 @@ describe("worker reports", () => {
     expect(rig.eventsOf("a")).toEqual(["attempt.started", "attempt.failed"]);
   });
 
-  it("worker - fails non-retryably with EXECUTOR_NOT_FOUND for an executor it does not hold", async () => {
+  it("worker - hands a task back for another worker before failing it with EXECUTOR_NOT_FOUND", async () => {
     rig = await startRig((r) => r.namespace("t").register("run", () => null));
     await rig.coordinator.dispatch(rig.task("a", { executor: "t/missing" }));
     const result = await rig.result("a");
     expect(result).toMatchObject({ type: "attempt.failed", error: { code: "EXECUTOR_NOT_FOUND", retryable: false } });
     expect(result.type === "attempt.failed" && result.error.message).toContain("t/run");
+    // Handed back on the first deliveries (a worker that has it may take it), failed on the last.
+    expect(rig.worker.stats().requeued).toBe(UNKNOWN_EXECUTOR_REDELIVERIES - 1);
     expect(rig.hub.stats().queued).toBe(0);
   });
 
