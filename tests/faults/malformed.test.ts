@@ -7,18 +7,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { typedKv } from "../../src/transport/nats/typed-kv.js";
 import { workerHeartbeatSchema } from "../../src/fleet/heartbeat.js";
 import { createSilentLogger } from "../../src/runtime/logger.js";
+import { mulberry32 } from "../../workers/lib/prng.js";
 import { Fleet, expectOneSucceededPerTask, newExecutionLog } from "./support.js";
-
-/** mulberry32: a seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function junk(rand: () => number, runId: string): Uint8Array {
   const kind = Math.floor(rand() * 5);
@@ -52,7 +42,7 @@ describe("faults - malformed messages", () => {
     const { runId } = await fleet.client.start("fifty", { ms: 30 });
     const nc = fleet.client.transport.connection;
     const js = jetstream(nc);
-    const rand = prng(1234);
+    const rand = mulberry32(1234); // seeded, so a failure can be replayed
     const subjects = ["fmal.task.faults.short", "fmal.task.faults.quick", `fmal.evt.${runId}`, "fmal.evt.run_unknown", "fmal.api.run.start", "fmal.api.run.get", "fmal.ctl"];
     let sentTasks = 0;
     for (let i = 0; i < 1000; i++) {
