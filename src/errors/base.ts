@@ -273,3 +273,30 @@ export class PlanMismatchError extends PhaseflowError {
     );
   }
 }
+
+/** A decision was not stored: another coordinator wrote to the run's history since this one last saw it (it lost the run). */
+export class FencedError extends PhaseflowError {
+  readonly runId: string;
+  constructor(runId: string, expectedLastSeq: number, options: { cause?: unknown } = {}) {
+    super(
+      "DECISION_FENCED",
+      `a decision for run "${runId}" was refused: the run's last decision is no longer at sequence ${expectedLastSeq}, so another coordinator holds it now; this coordinator lets the run go`,
+      { cause: options.cause, retryable: false },
+    );
+    this.runId = runId;
+  }
+}
+
+/** An attempt was dispatched but nothing was heard of it for far longer than its ack window: its message was lost. */
+export class AttemptLostError extends PhaseflowError {
+  constructor(taskId: string, silentMs: number) {
+    super("ATTEMPT_LOST", `task "${taskId}": nothing was heard of its attempt for ${silentMs} ms (its task message was lost or no worker could run it); it is dispatched again`);
+  }
+}
+
+/** The coordinator could not drive a run (its own failure, not an executor's). */
+export class CoordinatorError extends PhaseflowError {
+  constructor(code: "COORDINATOR_FAILED" | "RUN_NOT_RESUMABLE", message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { cause: options.cause, retryable: false });
+  }
+}

@@ -1,30 +1,40 @@
 /**
- * The coordinator: starts runs, drives each with its run machine, and routes the
- * workers' attempt reports to the run they belong to. It subscribes to the
- * transport's events once; every decision it takes goes out as a RunEvent, so a run's
- * history alone describes it (DESIGN "Run history").
+ * The coordinator: the runs this process drives, each in its own shell (run-shell.ts)
+ * around the one fold (run-state.ts) and the one decider (decide.ts).
  *
- * Runs live in memory. Finished runs stay queryable by `get` until more than
- * `KEEP_FINISHED_RUNS` (1000) newer ones finished; their handles keep working regardless.
+ * - `start` decides a new run.
+ * - `resume` folds a stored history and decides `resume`: the same code as a live run,
+ *   picking up where the history stands (after a crash, or a takeover).
+ * - `retry` folds a failed run's history and decides a partial re-run.
+ * - `release` lets go of a run another coordinator took over (publishing nothing more).
  *
- * Nothing is lost when a coordinator dies: `resume` picks a run up from its event
- * history alone (after a crash, or when another coordinator takes over a run whose
- * lease expired), `retry` re-runs a failed run from its failed tasks in the same
- * history, and `release` lets go of a run another coordinator took over.
+ * Each holder claims a run with `run.claimed` at a new lease epoch, written fenced on
+ * the run's last decision: a coordinator that paused past its lease finds its next
+ * write refused and lets the run go. Its identity includes a per-process nonce, so two
+ * processes started with the same id are still two writers.
+ *
+ * Finished runs stay queryable by `get` (their record only) until more than
+ * `KEEP_FINISHED_RUNS` newer ones finished.
  */
+import { randomBytes } from "node:crypto";
 import type { Workflow } from "../dsl/workflow.js";
 import { PlanMismatchError, RunNotFoundError, UsageError } from "../errors/base.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
-import type { RunEvent } from "../transport/messages.js";
-import type { Subscription, Transport } from "../transport/port.js";
+import type { StoredMessage } from "../transport/messages.js";
+import type { Transport } from "../transport/port.js";
 import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type RandomSource } from "./clock.js";
-import { CoordinatedRun, type RunHandle } from "./coordinator-run.js";
+import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Trigger } from "./decide.js";
+import { historyEvents, lastDecisionSeqOf } from "./history.js";
 import { createSilentLogger } from "./logger.js";
-import { analyzeHistory } from "./run-recovery.js";
+import type { RunHandle } from "./run-handle.js";
+import { runModelOf } from "./run-model.js";
 import type { RunRecord } from "./run-record-schema.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
+import { RunShell } from "./run-shell.js";
+import { createRunState, foldEvents, isFinished } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
+import { snapshotRunRecord } from "./run-handle.js";
 
 export const KEEP_FINISHED_RUNS = 1000;
 
@@ -38,6 +48,12 @@ export interface CoordinatorOptions {
   ids?: IdGenerator;
   /** Backoff jitter. Default: Math.random. */
   random?: RandomSource;
+  /** This coordinator's id (a per-process nonce is appended). Default "coordinator". */
+  id?: string;
+  /** Watchdog and lost-attempt settings. */
+  settings?: Partial<DecideSettings>;
+  /** Keep every event of running runs for `handle.events()`. Default true; a fleet coordinator turns it off to bound memory. */
+  keepHistory?: boolean;
 }
 
 export interface StartRunParams {
@@ -47,47 +63,54 @@ export interface StartRunParams {
   /** Already validated against the workflow's input schema. */
   input: unknown;
   options: Pick<ResolvedRunOptions, "schedule" | "onFailure">;
-  /** Default: `options.runId`, else a generated id. */
+  /** Default: a generated id. */
   runId?: string;
 }
 
 export interface ResumeRunParams {
   workflow: Workflow<unknown>;
-  /** The workflow compiled (`compile(workflow)`); must be the plan the run started with. */
+  /** The workflow compiled; must be the plan the run started with. */
   plan: Plan;
-  /** The run's whole stored history, in order (`transport.readRunEvents(runId)`). */
-  events: readonly RunEvent[];
+  /** The run's stored history (`(await transport.readHistory(runId)).messages`). */
+  history: readonly StoredMessage[];
 }
 
 export interface RetryRunParams extends ResumeRunParams {
   /** Re-run from this task (and everything downstream of it) of the last visit of this state. Default: the failed tasks of the visit the run failed in. */
   from?: RetryFrom | undefined;
-  /** Recorded in the run.retried event. Default: a description of what is re-run. */
+  /** Recorded in the run.retried event. */
   reason?: string | undefined;
 }
 
 export interface Coordinator {
-  /** Start a run; events start flowing once the coordinator's subscription is ready. */
+  /** This coordinator's writer identity (id and nonce). */
+  readonly owner: string;
   start(params: StartRunParams): RunHandle;
-  /**
-   * Pick a run up from its history: a finished one just reports its record (nothing
-   * is published); an unfinished one carries on where the history stands.
-   * @throws UsageError (no run.started, run already driven here), PlanMismatchError
-   */
+  /** @throws UsageError (no run.started, run already driven here), PlanMismatchError */
   resume(params: ResumeRunParams): RunHandle;
-  /**
-   * Re-run a failed run from its failed tasks (or `from`), in the same history.
-   * @throws UsageError (the run did not fail, bad `from`), PlanMismatchError
-   */
+  /** @throws UsageError (the run did not fail, bad `from`), PlanMismatchError */
   retry(params: RetryRunParams): RunHandle;
-  /** Stop driving a run without publishing anything (another coordinator took it); its result() rejects with RunReleasedError. No-op for an unknown run. */
   release(runId: string): void;
-  /** Cancel a run; resolves when it has ended. @throws RunNotFoundError for an unknown run id */
+  /** Cancel a run driven here; resolves when it has ended. @throws RunNotFoundError */
   cancel(runId: string, reason?: string): Promise<void>;
-  /** The run's record now, or undefined for an unknown run. */
   get(runId: string): RunRecord | undefined;
-  /** Stop: unfinished runs are abandoned (their result() rejects with EngineClosedError). */
+  handle(runId: string): RunHandle | undefined;
   close(): Promise<void>;
+}
+
+/** Attempt tokens: 128 random bits each, drawn from a pooled buffer. */
+function tokenSource(): () => string {
+  let pool = Buffer.alloc(0);
+  let at = 0;
+  return () => {
+    if (at + 16 > pool.length) {
+      pool = randomBytes(16 * 1024);
+      at = 0;
+    }
+    const t = pool.toString("base64url", at, at + 16);
+    at += 16;
+    return t;
+  };
 }
 
 /**
@@ -102,29 +125,26 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const logger = options.logger ?? createSilentLogger();
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? defaultIdGenerator;
-  const random = options.random ?? Math.random;
-  const runs = new Map<string, CoordinatedRun>();
-  const finished: CoordinatedRun[] = [];
+  const jitter = options.random ?? Math.random;
+  const random: DecideRandom = { jitter: () => jitter(), token: tokenSource() };
+  const settings: DecideSettings = { ...DEFAULT_DECIDE_SETTINGS, ...options.settings };
+  const owner = `${options.id ?? "coordinator"}~${randomBytes(4).toString("hex")}`;
+  const runs = new Map<string, RunShell>();
+  const finished: RunRecord[] = [];
+  const finishedById = new Map<string, RunRecord>();
   let closed = false;
 
-  const onEvent = (event: RunEvent): void => {
-    runs.get(event.runId)?.observe(event);
-  };
-  const ended = (run: CoordinatedRun): void => {
-    finished.push(run);
+  const stopped = (shell: RunShell): void => {
+    if (runs.get(shell.runId) !== shell) return;
+    runs.delete(shell.runId);
+    if (!isFinished(shell.state)) return;
+    const record = snapshotRunRecord(shell.state.record);
+    finished.push(record);
+    finishedById.set(record.runId, record);
     while (finished.length > KEEP_FINISHED_RUNS) {
       const old = finished.shift()!;
-      if (runs.get(old.runId) === old) runs.delete(old.runId);
+      if (finishedById.get(old.runId) === old) finishedById.delete(old.runId);
     }
-  };
-  const subscription: Promise<Subscription> = transport.subscribeEvents(onEvent);
-  // Surfaced through each run's result(); keep it from becoming an unhandled rejection here.
-  subscription.catch((err: unknown) => logger.error({ err }, "the coordinator could not subscribe to run events"));
-
-  const lookup = (runId: string): CoordinatedRun => {
-    const run = runs.get(runId);
-    if (!run) throw new RunNotFoundError(runId);
-    return run;
   };
 
   const checkUsable = (params: { workflow: Workflow<unknown>; plan: Plan }): void => {
@@ -134,80 +154,82 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     }
   };
 
-  const create = (runId: string, params: Omit<StartRunParams, "runId">): CoordinatedRun => {
-    const run: CoordinatedRun = new CoordinatedRun({ runId, ...params, transport, clock, random, log: logger.child({ runId }), onEnd: () => ended(run) });
-    return run;
+  const shellFor = (state: ReturnType<typeof createRunState>, lastSeq: number, folded: Parameters<typeof foldEvents>[1] extends Iterable<infer E> ? readonly E[] : never): RunShell => {
+    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped }, folded);
+    runs.set(state.runId, shell);
+    finishedById.delete(state.runId);
+    return shell;
   };
 
-  /** Check a history given to resume or retry and register its run, seeded with it. */
-  const adopt = (params: ResumeRunParams, retrying: boolean): CoordinatedRun => {
+  /** Fold a history given to resume or retry and check it belongs to this workflow. */
+  const adopt = (params: ResumeRunParams) => {
     checkUsable(params);
-    const point = analyzeHistory(params.events);
-    if (!point) throw new UsageError("the history given does not begin with run.started; pass transport.readRunEvents(runId) of a run that was started");
-    const { started, runId } = point;
-    if (started.workflow !== params.plan.workflow) {
-      throw new UsageError(`run "${runId}" is a run of workflow "${started.workflow}", not "${params.plan.workflow}"; pass the workflow it was started with`);
+    const events = historyEvents(params.history);
+    const first = events[0];
+    if (first?.type !== "run.started") {
+      throw new UsageError("the history given does not begin with run.started; pass (await transport.readHistory(runId)).messages of a run that was started");
     }
-    if (started.planHash !== params.plan.planHash) throw new PlanMismatchError(runId, started.workflow, started.planHash, params.plan.planHash);
-    const existing = runs.get(runId);
-    if (existing && !existing.finished) throw new UsageError(`run "${runId}" is already driven by this coordinator; use its handle, or release(runId) first`);
-    const run = create(runId, { workflow: params.workflow, plan: params.plan, input: started.input, options: started.options });
-    run.seed(params.events, retrying);
-    runs.set(runId, run);
-    return run;
+    const { runId } = first;
+    if (first.workflow !== params.plan.workflow) {
+      throw new UsageError(`run "${runId}" is a run of workflow "${first.workflow}", not "${params.plan.workflow}"; pass the workflow it was started with`);
+    }
+    if (first.planHash !== params.plan.planHash) throw new PlanMismatchError(runId, first.workflow, first.planHash, params.plan.planHash);
+    if (runs.has(runId)) throw new UsageError(`run "${runId}" is already driven by this coordinator; use its handle, or release(runId) first`);
+    const state = foldEvents(createRunState(runId, runModelOf(params.plan, params.workflow)), events);
+    return { state, events, lastSeq: lastDecisionSeqOf(params.history) };
   };
 
-  const drive = (run: CoordinatedRun, retry?: Omit<RetryRunParams, keyof ResumeRunParams>): void => {
-    subscription.then(
-      () => run.pickUp(retry),
-      (err: unknown) => run.break(err),
-    );
+  const launch = (shell: RunShell, trigger: Trigger): RunShell => {
+    void shell.begin(trigger);
+    return shell;
   };
 
   return {
+    owner,
     start(params) {
       checkUsable(params);
       const runId = params.runId ?? ids();
       if (runs.has(runId)) throw new UsageError(`run id "${runId}" is already in use; choose another runId or leave it out`);
-      const run = create(runId, { workflow: params.workflow, plan: params.plan, input: params.input, options: params.options });
-      runs.set(runId, run);
-      subscription.then(
-        () => run.begin(),
-        (err: unknown) => run.break(err),
-      );
-      return run;
+      const state = createRunState(runId, runModelOf(params.plan, params.workflow));
+      return launch(shellFor(state, 0, []), { type: "start", input: params.input, options: params.options, owner, epoch: 1 });
     },
     resume(params) {
-      const run = adopt(params, false);
-      if (!run.finished) drive(run);
-      return run;
+      const { state, events, lastSeq } = adopt(params);
+      const shell = shellFor(state, lastSeq, events);
+      if (isFinished(state)) {
+        // Nothing to drive: the handle just reports the record.
+        void shell.begin({ type: "resume", owner, epoch: state.epoch + 1 });
+        return shell;
+      }
+      return launch(shell, { type: "resume", owner, epoch: state.epoch + 1 });
     },
     retry(params) {
-      checkUsable(params);
-      const point = analyzeHistory(params.events);
-      // Checked before anything is registered, so a bad request changes nothing.
-      if (point && point.started.planHash === params.plan.planHash) chooseRetry(params.plan, point, params.from, params.reason);
-      const run = adopt(params, true);
-      drive(run, { from: params.from, reason: params.reason });
-      return run;
+      const { state, events, lastSeq } = adopt(params);
+      const trigger: Trigger = { type: "retry", from: params.from, reason: params.reason, owner, epoch: state.epoch + 1 };
+      // Checked before anything is registered or stored, so a bad request changes nothing.
+      chooseRetry(params.plan, state, params.from, params.reason);
+      return launch(shellFor(state, lastSeq, events), trigger);
     },
     release(runId) {
-      const run = runs.get(runId);
-      if (!run) return;
-      runs.delete(runId);
-      run.release();
+      runs.get(runId)?.release();
     },
-    cancel: (runId, reason) => lookup(runId).cancel(reason),
-    get: (runId) => runs.get(runId)?.status(),
+    async cancel(runId, reason) {
+      const shell = runs.get(runId);
+      if (!shell) {
+        if (finishedById.has(runId)) return;
+        throw new RunNotFoundError(runId);
+      }
+      await shell.cancel(reason);
+    },
+    get: (runId) => {
+      const shell = runs.get(runId);
+      return shell ? shell.status() : finishedById.get(runId);
+    },
+    handle: (runId) => runs.get(runId),
     async close() {
       if (closed) return;
       closed = true;
-      for (const run of runs.values()) if (!run.finished) run.abandon();
-      try {
-        await (await subscription).stop();
-      } catch {
-        // The subscription never came up: nothing to stop.
-      }
+      for (const shell of [...runs.values()]) shell.abandon();
     },
   };
 }

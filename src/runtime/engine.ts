@@ -26,8 +26,8 @@ import type { Transport } from "../transport/port.js";
 import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "./clock.js";
 import { createCoordinator, type Coordinator } from "./coordinator.js";
-import type { RunHandle } from "./coordinator-run.js";
-import type { RunEvent } from "../transport/messages.js";
+import type { RunHandle } from "./run-handle.js";
+import type { StoredMessage } from "../transport/messages.js";
 import type { RetryFrom } from "./run-retry.js";
 import { toSchemaIssues } from "./coordinator-transitions.js";
 import { createSilentLogger } from "./logger.js";
@@ -53,6 +53,12 @@ export interface EngineOptions {
   random?: RandomSource;
   /** Most attempts the in-process worker runs at once. Default 16. */
   concurrency?: number;
+  /** The coordinator's id in histories and logs (a per-process nonce is appended). Default "coordinator". */
+  coordinatorId?: string;
+  /** Re-dispatch an attempt without timeoutMs after this long with nothing heard of it. Default 600000 (10 min). */
+  watchdogMs?: number;
+  /** Keep every event of running runs for `handle.events()`. Default true. */
+  keepHistory?: boolean;
 }
 
 export interface Engine {
@@ -62,25 +68,25 @@ export interface Engine {
    */
   run<I>(workflow: Workflow<I>, input: I, options?: RunOptions): Promise<RunHandle>;
   /**
-   * Pick a run up from its whole stored history (`transport.readRunEvents(runId)`):
+   * Pick a run up from its whole stored history (`transport.readHistory(runId)`):
    * after a crash, or to take over a run whose coordinator is gone. A finished run's
    * handle just reports its record; an unfinished one carries on without re-running
    * what already succeeded.
    * @throws UsageError, PlanMismatchError (the workflow is not the one the run started with)
    * @example
-   * const run = await engine.resume(etl, await transport.readRunEvents(runId));
+   * const run = await engine.resume(etl, (await transport.readHistory(runId)).messages);
    * const record = await run.result();
    */
-  resume<I>(workflow: Workflow<I>, events: readonly RunEvent[]): Promise<RunHandle>;
+  resume<I>(workflow: Workflow<I>, history: readonly StoredMessage[]): Promise<RunHandle>;
   /**
    * Re-run a failed run in the same history: its failed tasks and everything
    * downstream of them (or, with `from`, that task of the last visit of that state and
    * its downstream); every other task keeps its recorded output.
    * @throws UsageError (the run did not fail; `from` names no entered state or no task of it), PlanMismatchError
    * @example
-   * const run = await engine.retry(etl, await transport.readRunEvents(runId), { state: "ingest", task: "load" });
+   * const run = await engine.retry(etl, (await transport.readHistory(runId)).messages, { state: "ingest", task: "load" });
    */
-  retry<I>(workflow: Workflow<I>, events: readonly RunEvent[], from?: RetryFrom): Promise<RunHandle>;
+  retry<I>(workflow: Workflow<I>, history: readonly StoredMessage[], from?: RetryFrom): Promise<RunHandle>;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
   release(runId: string): void;
   /** The record of a run started by this engine (undefined when unknown). */
@@ -105,6 +111,9 @@ const engineOptionsSchema = z
     ids: fn("a function returning a run id").optional(),
     random: fn("a function returning a number in [0, 1)").optional(),
     concurrency: z.number().int().min(1).default(DEFAULT_ENGINE_CONCURRENCY),
+    coordinatorId: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "must be 1-100 letters, digits, '.', '_' or '-'").optional(),
+    watchdogMs: z.number().int().positive().optional(),
+    keepHistory: z.boolean().optional(),
   })
   .strict();
 
@@ -143,6 +152,9 @@ export function createEngine(options: EngineOptions): Engine {
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.ids ? { ids: o.ids as IdGenerator } : {}),
     ...(o.random ? { random: o.random as RandomSource } : {}),
+    ...(o.coordinatorId !== undefined ? { id: o.coordinatorId } : {}),
+    ...(o.watchdogMs !== undefined ? { settings: { watchdogMs: o.watchdogMs } } : {}),
+    ...(o.keepHistory !== undefined ? { keepHistory: o.keepHistory } : {}),
   });
   const plans = new WeakMap<Workflow<unknown>, Plan>();
   let workerReady: Promise<void> | undefined;
@@ -174,19 +186,19 @@ export function createEngine(options: EngineOptions): Engine {
       const { runId, ...resolved } = opts.data;
       return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
     },
-    async resume(workflow, events) {
+    async resume(workflow, history) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to resume runs");
       const wf = workflow as Workflow<unknown>;
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
-      return coordinator.resume({ workflow: wf, plan, events });
+      return coordinator.resume({ workflow: wf, plan, history });
     },
-    async retry(workflow, events, from) {
+    async retry(workflow, history, from) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to retry runs");
       const wf = workflow as Workflow<unknown>;
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
-      return coordinator.retry({ workflow: wf, plan, events, from });
+      return coordinator.retry({ workflow: wf, plan, history, from });
     },
     release: (runId) => coordinator.release(runId),
     get: (runId) => coordinator.get(runId),

@@ -1,7 +1,7 @@
 /**
  * Partial re-run of a failed run: which state visit to go back to and which of its
- * tasks run again, decided from the run's history (pure; the coordinator records the
- * choice as a `run.retried` event and resumes the run from it).
+ * tasks run again, chosen from the folded run state (pure; the decider records the
+ * choice as a `run.retried` event and carries on from it).
  *
  * - Without `from`: the visit the run failed in; its tasks that did not succeed
  *   (failed, skipped, cancelled, never dispatched) run again, with every task
@@ -15,7 +15,7 @@
  */
 import { UsageError } from "../errors/base.js";
 import type { Plan, PlanState } from "../plan/schema.js";
-import type { RecoveryPoint } from "./run-recovery.js";
+import { taskKey, type RunState } from "./run-state.js";
 
 export interface RetryFrom {
   state: string;
@@ -33,47 +33,53 @@ export interface RetryChoice {
 
 const list = (names: readonly string[]): string => names.map((n) => `"${n}"`).join(", ");
 
+function lastVisit(st: RunState, state: string): number | undefined {
+  let last: number | undefined;
+  for (const s of st.record.states) if (s.name === state) last = s.visit;
+  return last;
+}
+
 /**
  * Choose what a retry re-runs.
  * @throws UsageError when the run did not fail, or `from` names no entered state / no task of it
  * @example
- * const choice = chooseRetry(plan, analyzeHistory(events)!, { state: "ingest", task: "load" });
+ * const choice = chooseRetry(plan, state, { state: "ingest", task: "load" });
  * // { state: "ingest", visit: 1, tasks: ["load", "report"], reason: 're-run from task "ingest/load"' }
  */
-export function chooseRetry(plan: Plan, point: RecoveryPoint, from?: RetryFrom, reason?: string): RetryChoice {
-  const { position, runId } = point;
-  if (position.kind !== "ended" || position.status !== "failed") {
-    const status = position.kind === "ended" ? position.status : "running";
+export function chooseRetry(plan: Plan, st: RunState, from?: RetryFrom, reason?: string): RetryChoice {
+  const { runId, record } = st;
+  if (record.status !== "failed") {
+    const status = record.status === "pending" ? "not started" : record.status;
     throw new UsageError(`run "${runId}" is ${status}; only a failed run can be retried (resume an unfinished run instead, or start a new one)`);
   }
   if (from) {
-    const entered = plan.states.filter((s) => point.lastVisit(s.name) !== undefined).map((s) => s.name);
+    const entered = plan.states.filter((s) => lastVisit(st, s.name) !== undefined).map((s) => s.name);
     const state = plan.states.find((s) => s.name === from.state);
-    const visit = point.lastVisit(from.state);
+    const visit = lastVisit(st, from.state);
     if (!state || visit === undefined) {
       throw new UsageError(`cannot retry run "${runId}" from state "${from.state}": the run never entered it; choose one of ${list(entered)}`);
     }
     if (!state.tasks.some((t) => t.name === from.task)) {
       throw new UsageError(`cannot retry run "${runId}" from task "${from.task}": state "${from.state}" has no such task; choose one of ${list(state.tasks.map((t) => t.name))}`);
     }
-    return { state: state.name, visit, tasks: rerunOf(state, point, state.name, visit, [from.task]), reason: reason ?? `re-run from task "${from.state}/${from.task}"` };
+    return { state: state.name, visit, tasks: rerunOf(state, st, visit, [from.task]), reason: reason ?? `re-run from task "${from.state}/${from.task}"` };
   }
-  const where = position.after;
-  if (where?.kind !== "in-state") {
-    const after = where ? ` after state "${where.state}" (visit ${where.visit}) had finished` : " before it entered a state";
+  const states = record.states;
+  const where = states[states.length - 1];
+  if (!where || where.status !== "failed") {
+    const after = where ? ` after state "${where.name}" (visit ${where.visit}) had finished` : " before it entered a state";
     throw new UsageError(`run "${runId}" failed${after}, not in a task; retry it with from: { state, task } to choose the task to re-run from`);
   }
-  const state = plan.states.find((s) => s.name === where.state);
-  if (!state) throw new UsageError(`run "${runId}" failed in state "${where.state}", which the given workflow does not have; retry it with the workflow it ran with`);
-  return { state: state.name, visit: where.visit, tasks: rerunOf(state, point, state.name, where.visit, []), reason: reason ?? `re-run of the tasks of state "${state.name}" that did not succeed` };
+  const state = plan.states.find((s) => s.name === where.name);
+  if (!state) throw new UsageError(`run "${runId}" failed in state "${where.name}", which the given workflow does not have; retry it with the workflow it ran with`);
+  return { state: state.name, visit: where.visit, tasks: rerunOf(state, st, where.visit, []), reason: reason ?? `re-run of the tasks of state "${state.name}" that did not succeed` };
 }
 
 /** `seeds`, every task of the visit without a recorded success, and all their descendants. */
-function rerunOf(state: PlanState, point: RecoveryPoint, name: string, visit: number, seeds: readonly string[]): string[] {
-  const recorded = point.visitTasks(name, visit);
+function rerunOf(state: PlanState, st: RunState, visit: number, seeds: readonly string[]): string[] {
   const byName = new Map(state.tasks.map((t) => [t.name, t]));
   const chosen = new Set<string>();
-  const stack = [...seeds, ...state.tasks.filter((t) => recorded.get(t.name)?.status !== "succeeded").map((t) => t.name)];
+  const stack = [...seeds, ...state.tasks.filter((t) => st.tasks.get(taskKey(state.name, visit, t.name))?.status !== "succeeded").map((t) => t.name)];
   while (stack.length > 0) {
     const task = stack.pop()!;
     if (chosen.has(task)) continue;

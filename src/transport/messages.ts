@@ -1,28 +1,35 @@
 /**
- * Wire messages, as zod schemas: the task attempt a coordinator dispatches, the run
- * events that make up a run's durable history, and control messages (cancel).
- * Every message in and out of a transport is parsed with these; a message that
- * fails is counted as malformed and dropped (acked/terminated), never thrown.
+ * Wire messages of protocol v2, as zod schemas. Every message in and out of a
+ * transport is parsed with these (in the strict mode; see the memory adapter for the
+ * embedded fast path); a message that fails is counted as malformed and dropped,
+ * never thrown.
  *
- * Events come from two sides:
- * - the **coordinator** records decisions: run.*, state.*, task.dispatched/retrying/
- *   succeeded/failed/skipped/cancelled. These are the verdicts: exactly one
- *   task.succeeded per task per state visit (a `run.retried` that re-runs a task
- *   which had succeeded starts it over: one more task.succeeded after it).
- * - **workers** report attempts: attempt.started/progress/succeeded/failed, keyed by
- *   `dispatchId`. A report that arrives late (after a timeout) or twice (redelivery)
- *   is recorded in history but the coordinator ignores it.
+ * A run's durable history holds two kinds of stored messages, on separate subjects:
+ * - **decisions** (`Decision`), written only by the run's current leaseholder: a
+ *   batch of decision events (run.*, state.*, task.dispatched/retrying/succeeded/
+ *   failed/skipped/cancelled). A phase of N tasks is one batch (split only to stay
+ *   under the payload limit). Each batch says which reports its writer had applied
+ *   (`through`: the stored sequence number of the last one), so a reader folds the
+ *   history in exactly the order the writer decided it (runtime/history.ts).
+ * - **reports** (`Report`), written by workers: one per finished attempt. A report
+ *   is the verdict itself when it settles the current attempt (a success of a task
+ *   without an output schema is not recorded again as task.succeeded), and it counts
+ *   only when it carries the token its task message was dispatched with.
+ *
+ * `attempt.started`, progress and heartbeats are live signals (`LiveSignal`), not
+ * stored. Control messages (cancel) are broadcast, not stored.
+ *
+ * `RunEvent` is the flat view a fold reads: decision events stamped with their
+ * batch's `runId` and `at`, and reports as `attempt.succeeded` / `attempt.failed`
+ * with their stored `seq`.
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
-const base = {
-  runId: z.string().min(1),
-  /** Epoch ms, by the emitter's clock. */
-  at: z.number(),
-};
+/** Run ids are subject tokens and KV keys: letters, digits, `_` and `-`. */
+export const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 letters, digits, _ or -");
 
 /** Identifies one task within one visit of its state. */
 const taskRef = {
@@ -40,12 +47,12 @@ const attemptRef = {
 
 export const taskMessageSchema = z.object({
   v: z.literal(WIRE_VERSION),
-  runId: z.string().min(1),
+  runId: runIdSchema,
   planHash: z.string(),
   workflow: z.string(),
   ...attemptRef,
   executor: z.string(),
-  /** Stable across attempts and redeliveries of this task in this visit. */
+  /** Stable across redeliveries and retries of this task in this visit and this go of the run. */
   idempotencyKey: z.string(),
   input: z.unknown().optional(),
   parents: z.record(z.string(), z.unknown()),
@@ -53,8 +60,12 @@ export const taskMessageSchema = z.object({
   deadline: z.number().nullable(),
   timeoutMs: z.number().int().positive().nullable(),
   dispatchedAt: z.number(),
-  /** Which go of the run this attempt belongs to: absent or 0 for the first, +1 per run.retried. */
-  round: z.number().int().nonnegative().optional(),
+  /** Which go of the run this attempt belongs to: 0 for the first, +1 per run.retried. */
+  round: z.number().int().nonnegative(),
+  /** The lease epoch of the coordinator that dispatched it. */
+  epoch: z.number().int().nonnegative(),
+  /** Unguessable; the report of this attempt must carry it. Sent only in the task message. */
+  token: z.string().min(16),
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
@@ -63,51 +74,101 @@ const runOptionsWire = z.object({
   onFailure: z.enum(["fail-fast", "continue"]),
 });
 
-export const runEventSchema = z.discriminatedUnion("type", [
-  // --- coordinator: run lifecycle
-  z.object({ ...base, type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire }),
-  z.object({ ...base, type: z.literal("run.succeeded"), output: z.unknown().optional() }),
-  z.object({ ...base, type: z.literal("run.failed"), error: serializedErrorSchema }),
-  z.object({ ...base, type: z.literal("run.cancelled"), reason: z.string() }),
+/** Decision events: what a coordinator decided, in a Decision batch. */
+export const decisionEventSchema = z.discriminatedUnion("type", [
+  /**
+   * Inside a batch: the events after it were decided once the writer had applied the
+   * reports up to `seq` (a batch gathers decisions while the previous one is stored).
+   */
+  z.object({ type: z.literal("through"), seq: z.number().int().nonnegative() }),
+  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire }),
+  /** A coordinator took the run (start, takeover, restart): `epoch` fences every earlier holder. */
+  z.object({ type: z.literal("run.claimed"), owner: z.string(), epoch: z.number().int().nonnegative() }),
+  z.object({ type: z.literal("run.succeeded"), output: z.unknown().optional() }),
+  z.object({ type: z.literal("run.failed"), error: serializedErrorSchema }),
+  z.object({ type: z.literal("run.cancelled"), reason: z.string() }),
   /** A failed run re-runs `tasks` of `state` visit `visit` (their downstream included); the run is running again. */
-  z.object({ ...base, type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string() }),
-  // --- coordinator: states
-  z.object({ ...base, type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown().optional() }),
-  z.object({ ...base, type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
-  // --- coordinator: task verdicts
-  z.object({ ...base, type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable() }),
-  z.object({ ...base, type: z.literal("task.retrying"), ...taskRef, attempt: z.number().int().positive(), nextAttempt: z.number().int().positive(), dueAt: z.number(), error: serializedErrorSchema }),
-  z.object({ ...base, type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown().optional() }),
-  z.object({ ...base, type: z.literal("task.failed"), ...taskRef, attempt: z.number().int().nonnegative(), error: serializedErrorSchema }),
-  z.object({ ...base, type: z.literal("task.skipped"), ...taskRef, reason: z.string() }),
-  z.object({ ...base, type: z.literal("task.cancelled"), ...taskRef, reason: z.string() }),
-  // --- worker: attempt reports
-  z.object({ ...base, type: z.literal("attempt.started"), ...attemptRef, workerId: z.string() }),
-  z.object({ ...base, type: z.literal("attempt.progress"), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
-  z.object({ ...base, type: z.literal("attempt.succeeded"), ...attemptRef, workerId: z.string(), output: z.unknown().optional(), durationMs: z.number() }),
-  z.object({ ...base, type: z.literal("attempt.failed"), ...attemptRef, workerId: z.string(), error: serializedErrorSchema, durationMs: z.number() }),
+  z.object({ type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string() }),
+  z.object({ type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown().optional() }),
+  z.object({ type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
+  /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */
+  /** `judged`: the task has an output schema, so its success is recorded as task.succeeded after the report (not taken from the report). */
+  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), tokenHash: z.string(), judged: z.boolean() }),
+  z.object({ type: z.literal("task.retrying"), ...taskRef, attempt: z.number().int().positive(), nextAttempt: z.number().int().positive(), dueAt: z.number(), error: serializedErrorSchema }),
+  /** Recorded only when the verdict differs from the report: the task's output schema parsed (and may have rewritten) the output. */
+  z.object({ type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown().optional() }),
+  z.object({ type: z.literal("task.failed"), ...taskRef, attempt: z.number().int().nonnegative(), error: serializedErrorSchema }),
+  z.object({ type: z.literal("task.skipped"), ...taskRef, reason: z.string() }),
+  z.object({ type: z.literal("task.cancelled"), ...taskRef, reason: z.string() }),
 ]);
-export type RunEvent = z.infer<typeof runEventSchema>;
-export type RunEventType = RunEvent["type"];
-export type RunEventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;
-/** An event before the transport stamps nothing more: same shape, for emitters. */
-export type AttemptReport = RunEventOf<"attempt.started" | "attempt.progress" | "attempt.succeeded" | "attempt.failed">;
+export type DecisionEvent = z.infer<typeof decisionEventSchema>;
+
+export const decisionSchema = z.object({
+  v: z.literal(WIRE_VERSION),
+  kind: z.literal("decision"),
+  runId: runIdSchema,
+  /** The writer: coordinator id with its per-process nonce. */
+  by: z.string(),
+  epoch: z.number().int().nonnegative(),
+  /** Stored sequence number of the last report the writer had applied (0: none). */
+  through: z.number().int().nonnegative(),
+  at: z.number(),
+  events: z.array(decisionEventSchema).min(1),
+});
+export type Decision = z.infer<typeof decisionSchema>;
+
+export const reportSchema = z.discriminatedUnion("type", [
+  z.object({ v: z.literal(WIRE_VERSION), kind: z.literal("report"), type: z.literal("attempt.succeeded"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), output: z.unknown().optional(), durationMs: z.number() }),
+  z.object({ v: z.literal(WIRE_VERSION), kind: z.literal("report"), type: z.literal("attempt.failed"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), error: serializedErrorSchema, durationMs: z.number() }),
+]);
+export type Report = z.infer<typeof reportSchema>;
+
+/** What a run's history stores: decisions and reports. */
+export type HistoryMessage = Decision | Report;
+export const historyMessageSchema = z.union([decisionSchema, reportSchema]);
+
+/** A stored history message with its sequence number (monotonic per run; NATS: the stream sequence). */
+export interface StoredMessage {
+  seq: number;
+  message: HistoryMessage;
+}
+
+export const liveSignalSchema = z.discriminatedUnion("type", [
+  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
+  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
+  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
+]);
+export type LiveSignal = z.infer<typeof liveSignalSchema>;
 
 export const controlMessageSchema = z.discriminatedUnion("type", [
   /**
    * Abort every in-flight attempt of a run (cancel, fail-fast), and refuse its queued
-   * ones: those of `round` (absent: 0) and earlier, not those of a later partial re-run.
+   * ones: those of `round` and earlier, not those of a later partial re-run.
    */
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.run"), runId: z.string(), reason: z.string(), round: z.number().int().nonnegative().optional() }),
+  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.run"), runId: runIdSchema, reason: z.string(), round: z.number().int().nonnegative() }),
   /** Abort one attempt (timeout). */
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.attempt"), runId: z.string(), dispatchId: z.string(), reason: z.string() }),
+  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.attempt"), runId: runIdSchema, dispatchId: z.string(), reason: z.string() }),
 ]);
 export type ControlMessage = z.infer<typeof controlMessageSchema>;
+
+type Stamp = { runId: string; at: number };
+type DistributiveAnd<T, U> = T extends unknown ? T & U : never;
+
+/** A decision event as folded: stamped with its batch's run id and time. */
+export type DecisionRunEvent = DistributiveAnd<DecisionEvent, Stamp>;
+/** A report as folded: with the sequence number it was stored at. */
+export type ReportRunEvent = Report extends infer R ? (R extends Report ? Omit<R, "v" | "kind"> & { seq: number } : never) : never;
+/** One step of a run's history, as `evolve` reads it. */
+export type RunEvent = DecisionRunEvent | ReportRunEvent;
+export type RunEventType = RunEvent["type"];
+export type RunEventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;
 
 export function dispatchIdOf(runId: string, state: string, visit: number, task: string, attempt: number): string {
   return `${runId}/${state}/${visit}/${task}/${attempt}`;
 }
 
-export function idempotencyKeyOf(runId: string, state: string, visit: number, task: string): string {
-  return `${runId}/${state}/${visit}/${task}`;
+/** Per task visit and per go of the run: a `retry --from` re-run gets a new key, so an idempotent executor runs again. */
+export function idempotencyKeyOf(runId: string, state: string, visit: number, task: string, round: number): string {
+  const base = `${runId}/${state}/${visit}/${task}`;
+  return round > 0 ? `${base}#${round}` : base;
 }

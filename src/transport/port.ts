@@ -1,14 +1,18 @@
 /**
- * The Transport port: everything the coordinator and workers need from the wire.
- * The runtime and the worker library talk only to this interface; `memory/` runs
- * it in-process, `nats/` over JetStream. One contract suite (tests/contract) runs
- * against both, so they behave the same.
+ * The Transport port (protocol v2): everything the coordinator, workers and readers
+ * need from the wire. The runtime and the worker library talk only to this interface;
+ * `memory/` runs it in-process, `nats/` over JetStream. One contract suite
+ * (tests/contract) runs against both, so they behave the same.
  *
- * Delivery is at-least-once: a task may be delivered again (worker died, ack
- * deadline passed), so workers report per `dispatchId` and the coordinator
- * ignores reports it has already settled.
+ * A run's history is decisions (written by its leaseholder, fenced) and reports
+ * (written by workers), each stored with a sequence number that grows with every
+ * stored message; readers resume "after seq N" instead of comparing contents.
+ *
+ * Delivery of tasks is at-least-once: a task may be delivered again (worker died,
+ * ack deadline passed), so workers report per `dispatchId` and a report settles only
+ * the attempt it names, once.
  */
-import type { ControlMessage, RunEvent, TaskMessage } from "./messages.js";
+import type { ControlMessage, Decision, LiveSignal, Report, StoredMessage, TaskMessage } from "./messages.js";
 
 export interface Subscription {
   /**
@@ -24,11 +28,11 @@ export interface TaskDelivery {
   readonly deliveryCount: number;
   /** Tell the transport the attempt is alive (NATS: `working()`, resets ack_wait). */
   working(): void;
-  /** Settle: done with this message (after its result event is stored). */
+  /** Settle: done with this message (after its report is stored). */
   ack(): Promise<void>;
   /** Give the message back for another worker, optionally after `delayMs`. */
   nak(delayMs?: number): void;
-  /** Drop the message for good (malformed, or redelivered too often). */
+  /** Drop the message for good (malformed, undeliverable, or redelivered too often). */
   term(): void;
 }
 
@@ -37,25 +41,55 @@ export interface ConsumeOptions {
   namespaces: readonly string[];
   /** Most unsettled deliveries held at once: a slot frees when its delivery is acked, nak'd or term'd. */
   concurrency: number;
+  /**
+   * Keep every delivery alive (`working()`) every this many ms until it is settled, so a
+   * long attempt is not redelivered while it runs. Default: the adapter's (NATS: ack_wait / 3).
+   */
+  keepAliveMs?: number;
 }
 
 export interface TransportStats {
   /** Messages that failed their schema and were dropped. */
   malformed: number;
+  /** Messages that parsed but were refused (a report on another run's subject). */
+  refused: number;
+}
+
+export interface TransportCapabilities {
+  /** Largest message the transport stores, in bytes (NATS: the server's max_payload). */
+  readonly maxPayload: number;
 }
 
 export interface Transport {
   /** `memory` or `nats`, for logs and diagnostics. */
   readonly kind: string;
+  readonly capabilities: TransportCapabilities;
 
-  /** Append an event to its run's durable history. Resolves once it is stored. */
-  publishEvent(event: RunEvent): Promise<void>;
-  /** Receive every event of every run from now on, in publish order per run. */
-  subscribeEvents(handler: (event: RunEvent) => void): Promise<Subscription>;
-  /** The whole stored history of one run, in order. */
-  readRunEvents(runId: string): Promise<RunEvent[]>;
+  /**
+   * Store a decision batch on its run's decision subject, fenced: it is stored only when
+   * the last stored decision of the run has sequence `expectedLastSeq` (0: the run has no
+   * decision yet). Resolves with the batch's sequence number.
+   * @throws FencedError when another writer stored a decision since (this writer lost the run)
+   */
+  appendDecision(decision: Decision, expectedLastSeq: number): Promise<number>;
+  /** Store a worker's report on its run's report subject; resolves once it is stored. */
+  publishReport(report: Report): Promise<void>;
+  /** Send a live signal (attempt started, progress, heartbeat): not stored, best effort. */
+  publishLive(signal: LiveSignal): void;
 
-  /** Queue one task attempt for the workers serving its executor's namespace. Deduplicated by `dispatchId`. */
+  /** Every stored message of one run, in order, with the sequence number of its last decision. */
+  readHistory(runId: string): Promise<{ messages: StoredMessage[]; lastDecisionSeq: number }>;
+  /**
+   * Deliver the run's reports stored after `afterSeq`, in order, and every later one as it
+   * is stored, until stopped. Reports of other runs are never delivered (nor decoded).
+   */
+  subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: Report) => void): Promise<Subscription>;
+  /** Deliver the run's whole history after `afterSeq` (decisions and reports), then live: for followers and views. */
+  followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void): Promise<Subscription>;
+  /** Live signals of one run. */
+  subscribeLive(runId: string, handler: (signal: LiveSignal) => void): Promise<Subscription>;
+
+  /** Queue one task attempt for the workers serving its executor's namespace. Deduplicated by `dispatchId` and epoch. */
   dispatch(task: TaskMessage): Promise<void>;
   /** Take task attempts; the handler must settle each delivery (ack/nak/term). */
   consumeTasks(options: ConsumeOptions, handler: (delivery: TaskDelivery) => Promise<void>): Promise<Subscription>;
@@ -63,6 +97,9 @@ export interface Transport {
   /** Broadcast a control message to every worker. */
   publishControl(message: ControlMessage): Promise<void>;
   subscribeControl(handler: (message: ControlMessage) => void): Promise<Subscription>;
+
+  /** Remove a run's whole history (retention, prune). */
+  deleteHistory(runId: string): Promise<void>;
 
   stats(): TransportStats;
   /** Stop everything; pending handlers are not awaited beyond their stop(). */

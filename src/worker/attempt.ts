@@ -1,8 +1,11 @@
 /**
  * One attempt of one task on this worker, from delivery to settlement: resolve the
- * executor, check its input, report `attempt.started`, run it under a timeout and
- * an abort signal, check its output, report `attempt.succeeded` or `attempt.failed`,
- * and ack only once that report is stored. Anything that keeps the report from being
+ * executor, check its input, run it under a timeout and an abort signal, check its
+ * output, report `attempt.succeeded` or `attempt.failed` (with the attempt's token,
+ * or the coordinator refuses it), and ack only once that report is stored. An attempt
+ * still running after `LIVE_START_MS` says so with a live `attempt.started` signal
+ * (not stored; short attempts cost no message for it), then a live heartbeat every
+ * `LIVE_HEARTBEAT_MS`, which the coordinator's watchdog listens to. Anything that keeps the report from being
  * stored naks the delivery so the attempt is redone; a report may then be stored
  * twice, which the coordinator tolerates (it settles each `dispatchId` once).
  *
@@ -31,11 +34,16 @@ import {
 import { serializeError } from "../errors/serialize.js";
 import type { ExecutorEntry, Logger } from "../registry/types.js";
 import type { TimerHandle } from "../runtime/clock.js";
-import type { AttemptReport, TaskMessage } from "../transport/messages.js";
+import { WIRE_VERSION, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
 import type { TaskDelivery } from "../transport/port.js";
 import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
+
+/** An attempt running longer than this sends a live attempt.started. */
+export const LIVE_START_MS = 200;
+/** Then a live heartbeat this often, for the coordinator's watchdog. */
+export const LIVE_HEARTBEAT_MS = 5_000;
 
 /** Deliveries of a task whose executor this worker lacks before it reports the attempt failed. */
 export const UNKNOWN_EXECUTOR_REDELIVERIES = 3;
@@ -58,11 +66,8 @@ export interface AttemptEnv {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-type ReportBody =
-  | { type: "attempt.started" }
-  | { type: "attempt.progress"; done: number; total?: number }
-  | { type: "attempt.succeeded"; output: unknown; durationMs: number }
-  | { type: "attempt.failed"; error: ReturnType<typeof serializeError>; durationMs: number };
+type ReportBody = { type: "attempt.succeeded"; output: unknown; durationMs: number } | { type: "attempt.failed"; error: ReturnType<typeof serializeError>; durationMs: number };
+type LiveBody = { type: "attempt.started" } | { type: "attempt.heartbeat" } | { type: "attempt.progress"; done: number; total?: number };
 
 export class Attempt {
   readonly message: TaskMessage;
@@ -75,6 +80,7 @@ export class Attempt {
   private released = false;
   private timeoutTimer: TimerHandle;
   private graceTimer: TimerHandle;
+  private liveTimer: TimerHandle;
   private throttle: ProgressThrottle | undefined;
   private childLog: Logger | undefined;
   private onRelease: (() => void) | undefined;
@@ -133,9 +139,7 @@ export class Attempt {
     if (this.settled || this.released) return;
     this.delivery.working();
     this.throttle ??= new ProgressThrottle(this.env.options.clock, this.env.options.progressIntervalMs, (d, t) => {
-      this.publish(t === undefined ? { type: "attempt.progress", done: d } : { type: "attempt.progress", done: d, total: t }).catch((err: unknown) =>
-        this.log().warn({ err }, "worker: a progress report could not be stored; the attempt goes on"),
-      );
+      this.live(t === undefined ? { type: "attempt.progress", done: d } : { type: "attempt.progress", done: d, total: t });
     });
     this.throttle.report(done, total);
   }
@@ -178,12 +182,15 @@ export class Attempt {
       input = parsed.value;
     }
 
-    // Report the start without waiting for it to be stored: the executor runs meanwhile
-    // (one round trip less per task). The report is awaited before the result is sent,
-    // so the history keeps started before succeeded/failed; if it cannot be stored, the
-    // delivery is nak'd as before.
-    const started = this.publish({ type: "attempt.started" });
-    started.catch(() => undefined);
+    // Long attempts say they started (live, not stored), then keep a heartbeat.
+    const beat = (first: boolean): void => {
+      this.liveTimer = clock.setTimeout(() => {
+        if (this.settled || this.released) return;
+        this.live(first ? { type: "attempt.started" } : { type: "attempt.heartbeat" });
+        beat(false);
+      }, first ? LIVE_START_MS : LIVE_HEARTBEAT_MS);
+    };
+    beat(true);
 
     const startedAt = clock.now();
     if (budget !== null) {
@@ -191,7 +198,8 @@ export class Attempt {
       this.timeoutTimer = clock.setTimeout(() => this.abort(new TaskTimeoutError(this.taskId, limit)), budget);
     }
     let outcome = await this.invoke(entry, input);
-    await started;
+    if (this.liveTimer !== undefined) clock.clearTimeout(this.liveTimer);
+    this.liveTimer = undefined;
     if (this.released) return;
     if (this.timeoutTimer !== undefined) clock.clearTimeout(this.timeoutTimer);
     this.timeoutTimer = undefined;
@@ -278,6 +286,26 @@ export class Attempt {
   private publish(body: ReportBody): Promise<void> {
     const m = this.message;
     const report = {
+      v: WIRE_VERSION,
+      kind: "report",
+      runId: m.runId,
+      at: this.env.options.clock.now(),
+      state: m.state,
+      visit: m.visit,
+      task: m.task,
+      attempt: m.attempt,
+      dispatchId: m.dispatchId,
+      token: m.token,
+      workerId: this.env.options.workerId,
+      ...body,
+    } satisfies Report;
+    return this.env.options.transport.publishReport(report);
+  }
+
+  private live(body: LiveBody): void {
+    const m = this.message;
+    const signal = {
+      v: WIRE_VERSION,
       runId: m.runId,
       at: this.env.options.clock.now(),
       state: m.state,
@@ -287,8 +315,8 @@ export class Attempt {
       dispatchId: m.dispatchId,
       workerId: this.env.options.workerId,
       ...body,
-    } satisfies AttemptReport;
-    return this.env.options.transport.publishEvent(report);
+    } satisfies LiveSignal;
+    this.env.options.transport.publishLive(signal);
   }
 
   private nak(delayMs: number): void {
@@ -302,6 +330,7 @@ export class Attempt {
     const { clock } = this.env.options;
     if (this.timeoutTimer !== undefined) clock.clearTimeout(this.timeoutTimer);
     if (this.graceTimer !== undefined) clock.clearTimeout(this.graceTimer);
+    if (this.liveTimer !== undefined) clock.clearTimeout(this.liveTimer);
     this.throttle?.close();
   }
 }

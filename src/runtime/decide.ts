@@ -1,0 +1,454 @@
+/**
+ * The decider: every scheduling rule of a run, as one pure function of the run state,
+ * a trigger, the time and a source of randomness. It does no I/O and reads no clock;
+ * the coordinator shell (coordinator.ts) stores the events it returns and runs its
+ * effects. Each event is folded into the state with `evolve` as it is decided, so the
+ * state after `decide` is the state a reader of the stored history will fold.
+ *
+ * Triggers: start, report (a report was just folded), timer (a timeout, a retry
+ * coming due, the watchdog), cancel, retry (a partial re-run), resume (the history
+ * was folded by a new holder: take it from there). Resume and live share one path:
+ * `resume` judges every report still waiting for a verdict, re-arms every timer and
+ * dispatches whatever is ready, which is what the live path would have done next.
+ *
+ * Rules (DESIGN §3): phases (n+1 once n settled) or eager (a task once its parents
+ * succeeded); data flow; input/output schemas; retries with jittered backoff;
+ * per-attempt timeouts; a watchdog re-dispatching attempts nothing was heard of;
+ * fail-fast (cancel in-flight work, fail the run) or continue (skip dependents);
+ * guards, routes and visit bounds.
+ */
+import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../errors/base.js";
+import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
+import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type RunEvent, type TaskMessage } from "../transport/messages.js";
+import { checkSchema } from "./coordinator-dispatch.js";
+import { stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
+import { decideAfterFailure } from "./coordinator-policy.js";
+import { decideNext, toSchemaIssues } from "./coordinator-transitions.js";
+import { chooseRetry, type RetryFrom } from "./run-retry.js";
+import { evolve, isFinished, taskKey, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
+import type { ResolvedRunOptions } from "./run-options.js";
+
+export type Trigger =
+  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure">; owner: string; epoch: number }
+  | { type: "resume"; owner: string; epoch: number }
+  | { type: "report"; dispatchId: string }
+  | { type: "timer"; key: string; lastHeardAt?: number | undefined }
+  | { type: "cancel"; reason: string }
+  /** A task message could not be sent and never will be (too large, not JSON): the attempt failed with `error`. */
+  | { type: "undeliverable"; dispatchId: string; error: SerializedError }
+  | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number };
+
+export type Effect =
+  | { type: "dispatch"; message: TaskMessage }
+  /** Sent only once every event decided before it is stored (a fenced-out writer sends none). */
+  | { type: "control"; message: ControlMessage }
+  | { type: "timer"; key: string; at: number }
+  | { type: "cancelTimer"; key: string };
+
+export interface Decided {
+  events: DecisionEvent[];
+  effects: Effect[];
+}
+
+export interface DecideRandom {
+  /** In [0, 1): backoff jitter. */
+  jitter(): number;
+  /** An unguessable attempt token (at least 16 characters). */
+  token(): string;
+}
+
+export interface DecideSettings {
+  /** Re-dispatch an attempt without `timeoutMs` after this long with nothing heard of it. */
+  watchdogMs: number;
+  /** How often a lost attempt is re-dispatched before its task fails. */
+  maxLost: number;
+}
+
+export const DEFAULT_DECIDE_SETTINGS: DecideSettings = { watchdogMs: 10 * 60_000, maxLost: 3 };
+
+/** Timer keys: per attempt (timeout, watchdog) and per task (retry due). */
+const timeoutKey = (dispatchId: string): string => `timeout:${dispatchId}`;
+const watchdogKey = (dispatchId: string): string => `watchdog:${dispatchId}`;
+const retryKey = (state: string, visit: number, task: string): string => `retry:${taskKey(state, visit, task)}`;
+
+class Decision {
+  readonly events: DecisionEvent[] = [];
+  readonly effects: Effect[] = [];
+  constructor(
+    readonly st: RunState,
+    readonly now: number,
+    readonly random: DecideRandom,
+    readonly settings: DecideSettings,
+  ) {}
+
+  emit(e: DecisionEvent): void {
+    this.events.push(e);
+    evolve(this.st, { ...e, runId: this.st.runId, at: this.now } as RunEvent);
+  }
+
+  get options(): Pick<ResolvedRunOptions, "schedule" | "onFailure"> {
+    return this.st.record.options ?? { schedule: "phases", onFailure: "fail-fast" };
+  }
+
+  model() {
+    const m = this.st.model;
+    if (!m?.defs) throw new Error(`phaseflow bug: run "${this.st.runId}" is decided without its workflow definitions`);
+    return { ...m, defs: m.defs };
+  }
+
+  // --- states
+
+  enter(state: string, input: unknown): void {
+    const { index, machine } = this.model();
+    const snapshot = this.st.machine!;
+    const visits = (snapshot.context.visits[state] ?? 0) + 1;
+    const max = index.state(state).maxVisits;
+    if (visits > max || !snapshot.can({ type: "enter", state })) {
+      const error = visits > max ? new MaxVisitsExceededError(state, max) : new Error(`phaseflow bug: no transition into state "${state}" from where the run stands`);
+      this.emit({ type: "run.failed", error: serializeError(error) });
+      return;
+    }
+    void machine;
+    this.emit({ type: "state.entered", state, visit: visits, input });
+    this.pump();
+  }
+
+  /** Dispatch what is ready and finish the visit when everything settled. Resume-safe: starts every ready task. */
+  pump(): void {
+    for (;;) {
+      const v = this.st.visit;
+      if (!v || isFinished(this.st)) return;
+      if (v.open === 0) {
+        this.finishVisit(v);
+        return;
+      }
+      if (this.options.schedule === "eager") {
+        for (const vt of v.tasks.values()) if (vt.status === "pending" && vt.waitingFor === 0 && this.st.visit === v) this.startTask(v, vt);
+        if (this.st.visit !== v || v.open > 0) return;
+        continue;
+      }
+      // phases: start every pending task of phases up to the current one; move on once it settled.
+      if (v.phase < 0) v.phase = 0;
+      const phases = v.layout.state.phases;
+      for (let p = 0; p <= v.phase && p < phases.length; p++) {
+        for (const name of phases[p]!) {
+          const vt = v.tasks.get(name)!;
+          if (vt.status === "pending" && this.st.visit === v && !isFinished(this.st)) this.startTask(v, vt);
+        }
+      }
+      if (this.st.visit !== v || isFinished(this.st)) return;
+      if (v.open === 0) continue;
+      if ((v.phaseOpen[v.phase] ?? 0) > 0 || v.phase >= phases.length - 1) return;
+      v.phase++;
+    }
+  }
+
+  private finishVisit(v: Visit): void {
+    const { defs, index } = this.model();
+    if (v.failures.length > 0) {
+      this.failRun(v);
+      return;
+    }
+    const raw = stateOutputOf(v.layout, v.input, v.outputs);
+    const parsed = defs.stateOutput(v.state)?.safeParse(raw);
+    if (parsed && !parsed.success) {
+      this.emit({ type: "run.failed", error: serializeError(new StateOutputValidationError(v.state, toSchemaIssues(parsed.error.issues))) });
+      return;
+    }
+    const output = parsed ? parsed.data : raw;
+    let next: string | null;
+    try {
+      next = decideNext(index.state(v.state), defs, output, v.outputs);
+    } catch (err) {
+      this.emit({ type: "run.failed", error: serializeError(err) });
+      return;
+    }
+    this.emit({ type: "state.exited", state: v.state, visit: v.visit, output, next });
+    if (next === null) this.emit({ type: "run.succeeded", output });
+    else this.enter(next, output);
+  }
+
+  private failRun(v: Visit): void {
+    const [first, ...rest] = v.failures;
+    const t = v.tasks.get(first!)!;
+    const error = t.record?.error ?? serializeError(new Error("unknown failure"));
+    const id = t.layout.plan.id;
+    this.emit({ type: "run.failed", error: serializeError(new TaskFailedError(id, t.attempts, error, { cause: deserializeError(error), others: rest.map((n) => v.tasks.get(n)!.layout.plan.id) })) });
+  }
+
+  // --- tasks
+
+  private ref(v: Visit, vt: VisitTask): { state: string; visit: number; task: string } {
+    return { state: v.state, visit: v.visit, task: vt.layout.name };
+  }
+
+  startTask(v: Visit, vt: VisitTask): void {
+    const { defs } = this.model();
+    const { input, parents } = taskInputOf(vt.layout, v.input, v.outputs);
+    const checked = checkSchema(defs.taskInput(v.state, vt.layout.name), input, (issues) => new TaskInputValidationError(vt.layout.plan.id, issues));
+    if (!checked.ok) {
+      this.failTask(v, vt, checked.error);
+      return;
+    }
+    this.sendAttempt(v, vt, vt.attempts + 1, checked.value, parents);
+  }
+
+  private sendAttempt(v: Visit, vt: VisitTask, attempt: number, input: unknown, parents: Record<string, unknown>): void {
+    const { plan, defs } = this.model();
+    const task = vt.layout.plan;
+    const runId = this.st.runId;
+    const dispatchId = dispatchIdOf(runId, v.state, v.visit, task.name, attempt);
+    const deadline = task.timeoutMs === null ? null : this.now + task.timeoutMs;
+    const token = this.random.token();
+    const judged = defs.taskOutput(v.state, task.name) !== undefined;
+    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, tokenHash: tokenHashOf(token), judged });
+    const message: TaskMessage = {
+      v: WIRE_VERSION,
+      runId,
+      planHash: plan.planHash,
+      workflow: plan.workflow,
+      state: v.state,
+      visit: v.visit,
+      task: task.name,
+      attempt,
+      dispatchId,
+      executor: task.executor,
+      idempotencyKey: idempotencyKeyOf(runId, v.state, v.visit, task.name, this.st.round),
+      input,
+      parents,
+      deadline,
+      timeoutMs: task.timeoutMs,
+      dispatchedAt: this.now,
+      round: this.st.round,
+      epoch: this.st.epoch,
+      token,
+    };
+    this.effects.push({ type: "dispatch", message });
+    if (deadline !== null) this.effects.push({ type: "timer", key: timeoutKey(dispatchId), at: deadline });
+    else this.effects.push({ type: "timer", key: watchdogKey(dispatchId), at: this.now + this.settings.watchdogMs });
+  }
+
+  /** The current attempt of `vt` settled or went away: its timers are of no use. */
+  private disarm(dispatchId: string | undefined): void {
+    if (dispatchId === undefined) return;
+    this.effects.push({ type: "cancelTimer", key: timeoutKey(dispatchId) }, { type: "cancelTimer", key: watchdogKey(dispatchId) });
+  }
+
+  /** Judge a report waiting for its verdict (folded already). */
+  judge(dispatchId: string): void {
+    const pending = this.st.verdicts.get(dispatchId);
+    const v = this.st.visit;
+    if (!pending || !v) return;
+    const t = pending.attempt.task;
+    const vt = v.state === t.state && v.visit === t.visit ? v.tasks.get(t.task) : undefined;
+    if (!vt) return;
+    this.disarm(dispatchId);
+    if (pending.kind === "failed") {
+      this.attemptFailed(v, vt, pending.attempt.attempt, pending.error);
+      return;
+    }
+    const { defs } = this.model();
+    const checked = checkSchema(defs.taskOutput(v.state, vt.layout.name), pending.output, (issues) => new OutputValidationError(vt.layout.plan.id, issues));
+    if (!checked.ok) this.failTask(v, vt, checked.error);
+    else this.emit({ type: "task.succeeded", ...this.ref(v, vt), attempt: pending.attempt.attempt, dispatchId, output: checked.value });
+  }
+
+  private attemptFailed(v: Visit, vt: VisitTask, attempt: number, error: SerializedError): void {
+    const verdict = decideAfterFailure(vt.layout.plan, attempt - vt.firstAttempt + 1 - vt.lost, error, this.random.jitter);
+    if (verdict.kind === "fail") {
+      this.failTask(v, vt, error, attempt);
+      return;
+    }
+    const dueAt = this.now + verdict.delayMs;
+    this.emit({ type: "task.retrying", ...this.ref(v, vt), attempt, nextAttempt: attempt + 1, dueAt, error });
+    this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, vt.layout.name), at: dueAt });
+  }
+
+  failTaskOf(v: Visit, vt: VisitTask, error: SerializedError, attempt: number): void {
+    this.failTask(v, vt, error, attempt);
+  }
+
+  disarmAttempt(dispatchId: string): void {
+    this.disarm(dispatchId);
+  }
+
+  private failTask(v: Visit, vt: VisitTask, error: SerializedError, attempt = vt.attempts): void {
+    this.emit({ type: "task.failed", ...this.ref(v, vt), attempt, error });
+    if (this.options.onFailure === "fail-fast") {
+      this.stopInFlight(v, `task "${vt.layout.plan.id}" failed (fail-fast)`);
+      this.failRun(v);
+      return;
+    }
+    this.skipDescendants(v, vt);
+  }
+
+  private skipDescendants(v: Visit, failed: VisitTask): void {
+    const stack = [...failed.layout.children];
+    const reason = `upstream task "${failed.layout.plan.id}" failed`;
+    while (stack.length > 0) {
+      const vt = v.tasks.get(stack.pop()!);
+      if (!vt || vt.status !== "pending") continue;
+      this.emit({ type: "task.skipped", ...this.ref(v, vt), reason });
+      stack.push(...vt.layout.children);
+    }
+  }
+
+  /** Settle every in-flight attempt and pending retry as cancelled and tell the workers. */
+  stopInFlight(v: Visit, reason: string): void {
+    for (const vt of v.tasks.values()) {
+      if (vt.status !== "dispatched" && vt.status !== "running" && vt.status !== "retrying") continue;
+      this.disarm(vt.record?.dispatchId);
+      if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, vt.layout.name) });
+      this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
+    }
+    this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.run", runId: this.st.runId, reason, round: this.st.round } });
+  }
+
+  // --- timers
+
+  timer(key: string, lastHeardAt: number | undefined): void {
+    const v = this.st.visit;
+    if (!v || isFinished(this.st)) return;
+    const colon = key.indexOf(":");
+    const kind = key.slice(0, colon);
+    const rest = key.slice(colon + 1);
+    if (kind === "retry") {
+      const [state, visit, task] = rest.split("\u0000");
+      if (state !== v.state || Number(visit) !== v.visit) return;
+      const vt = v.tasks.get(task ?? "");
+      if (!vt || vt.status !== "retrying") return;
+      const { input, parents } = taskInputOf(vt.layout, v.input, v.outputs);
+      const { defs } = this.model();
+      const checked = checkSchema(defs.taskInput(v.state, vt.layout.name), input, (issues) => new TaskInputValidationError(vt.layout.plan.id, issues));
+      if (!checked.ok) this.failTask(v, vt, checked.error);
+      else this.sendAttempt(v, vt, vt.attempts + 1, checked.value, parents);
+      return;
+    }
+    const a = this.st.attempts.get(rest);
+    if (!a || this.st.verdicts.has(rest)) return;
+    const t = a.task;
+    if (t.state !== v.state || t.visit !== v.visit) return;
+    const vt = v.tasks.get(t.task);
+    if (!vt) return;
+    if (kind === "timeout") {
+      if (a.deadline === null || this.now < a.deadline) return;
+      const ms = vt.layout.plan.timeoutMs ?? 0;
+      this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId: rest, reason: `timed out after ${ms} ms` } });
+      this.disarm(rest);
+      this.attemptFailed(v, vt, a.attempt, serializeError(new TaskTimeoutError(vt.layout.plan.id, ms)));
+    } else if (kind === "watchdog") {
+      const heard = Math.max(a.dispatchedAt, lastHeardAt ?? 0);
+      const silent = this.now - heard;
+      if (silent < this.settings.watchdogMs) {
+        this.effects.push({ type: "timer", key, at: heard + this.settings.watchdogMs });
+        return;
+      }
+      const error = serializeError(new AttemptLostError(vt.layout.plan.id, silent));
+      this.disarm(rest);
+      if (vt.lost >= this.settings.maxLost) {
+        this.failTask(v, vt, error, a.attempt);
+        return;
+      }
+      this.emit({ type: "task.retrying", ...this.ref(v, vt), attempt: a.attempt, nextAttempt: a.attempt + 1, dueAt: this.now, error });
+      this.timer(retryKey(v.state, v.visit, vt.layout.name), undefined);
+    }
+  }
+
+  /** Re-arm the timers of every attempt and retry of the visit under way (resume). */
+  rearm(): void {
+    const v = this.st.visit;
+    if (!v) return;
+    for (const a of this.st.attempts.values()) {
+      if (this.st.verdicts.has(a.dispatchId)) continue;
+      if (a.deadline !== null) this.effects.push({ type: "timer", key: timeoutKey(a.dispatchId), at: a.deadline });
+      else this.effects.push({ type: "timer", key: watchdogKey(a.dispatchId), at: Math.max(a.dispatchedAt, this.now) + this.settings.watchdogMs });
+    }
+    for (const vt of v.tasks.values()) {
+      if (vt.status === "retrying") this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, vt.layout.name), at: vt.record?.dueAt ?? this.now });
+    }
+  }
+
+  /** Where a folded history stands -> go on from there. */
+  resume(): void {
+    if (isFinished(this.st)) return;
+    for (const id of [...this.st.verdicts.keys()]) {
+      this.judge(id);
+      if (isFinished(this.st)) return;
+    }
+    if (this.st.visit) {
+      this.rearm();
+      this.pump();
+      return;
+    }
+    const states = this.st.record.states;
+    const last = states[states.length - 1];
+    if (!last) {
+      this.enter(this.model().plan.initialState, this.st.record.input);
+    } else if (last.status === "succeeded") {
+      if (last.next === null || last.next === undefined) this.emit({ type: "run.succeeded", output: last.output });
+      else this.enter(last.next, last.output);
+    } else {
+      this.emit({ type: "run.failed", error: serializeError(new Error(`state "${last.name}" visit ${last.visit} is open in the history but cannot be picked up`)) });
+    }
+  }
+}
+
+/**
+ * Decide what follows `trigger` for the run in `state` (which is advanced in place by
+ * the events decided, through `evolve`).
+ * @example
+ * const { events, effects } = decide(state, { type: "report", dispatchId }, clock.now(), random);
+ */
+export function decide(state: RunState, trigger: Trigger, now: number, random: DecideRandom, settings: DecideSettings = DEFAULT_DECIDE_SETTINGS): Decided {
+  const d = new Decision(state, now, random, settings);
+  switch (trigger.type) {
+    case "start": {
+      const plan = d.model().plan;
+      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options: { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure } });
+      d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
+      d.enter(plan.initialState, trigger.input);
+      break;
+    }
+    case "resume":
+      if (!isFinished(state)) {
+        d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
+        d.resume();
+      }
+      break;
+    case "report":
+      if (state.verdicts.has(trigger.dispatchId)) d.judge(trigger.dispatchId);
+      // Accepted and settled: its timers are of no use. (A refused report, e.g. a forged token, disarms nothing.)
+      else if (!state.attempts.has(trigger.dispatchId)) d.effects.push({ type: "cancelTimer", key: timeoutKey(trigger.dispatchId) }, { type: "cancelTimer", key: watchdogKey(trigger.dispatchId) });
+      d.pump();
+      break;
+    case "timer":
+      d.timer(trigger.key, trigger.lastHeardAt);
+      d.pump();
+      break;
+    case "undeliverable": {
+      const a = state.attempts.get(trigger.dispatchId);
+      const v = state.visit;
+      const vt = a && v && v.state === a.task.state && v.visit === a.task.visit ? v.tasks.get(a.task.task) : undefined;
+      if (v && vt && !state.verdicts.has(trigger.dispatchId)) {
+        d.disarmAttempt(trigger.dispatchId);
+        d.failTaskOf(v, vt, trigger.error, a!.attempt);
+        d.pump();
+      }
+      break;
+    }
+    case "cancel":
+      if (!isFinished(state)) {
+        if (state.visit) d.stopInFlight(state.visit, trigger.reason);
+        d.emit({ type: "run.cancelled", reason: trigger.reason });
+      }
+      break;
+    case "retry": {
+      const choice = chooseRetry(d.model().plan, state, trigger.from, trigger.reason);
+      d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
+      d.emit({ type: "run.retried", ...choice });
+      d.pump();
+      break;
+    }
+  }
+  return { events: d.events, effects: d.effects };
+}

@@ -1,0 +1,135 @@
+/**
+ * What a caller holds of a run: its record now, its events as they are folded, and
+ * the result. The handle only reflects what the shell folded; it decides nothing.
+ */
+import type { RunEvent } from "../transport/messages.js";
+import type { Logger } from "../registry/types.js";
+import type { RunRecord } from "./run-record-schema.js";
+
+/** A started run. */
+export interface RunHandle {
+  readonly runId: string;
+  /** The final run record, for succeeded, failed and cancelled runs alike; rejects only if the engine breaks or the run moves to another coordinator. */
+  result(): Promise<RunRecord>;
+  /** Cancel the run (no-op once it finished); resolves when it has ended. */
+  cancel(reason?: string): Promise<void>;
+  /** A snapshot of the run record now. */
+  status(): RunRecord;
+  /** Every event of the run from the start, live; ends after the run's end. */
+  events(): AsyncIterable<RunEvent>;
+  /** Call `listener` for each further event of the run; returns an unsubscribe function. */
+  on(listener: (event: RunEvent) => void): () => void;
+}
+
+/**
+ * A copy of `record` that later events will not change (states and tasks copied one
+ * level deep; inputs and outputs are shared, treat them as read-only).
+ */
+export function snapshotRunRecord(record: RunRecord): RunRecord {
+  return {
+    ...record,
+    states: record.states.map((s) => ({ ...s })),
+    tasks: record.tasks.map((t) => ({ ...t, ...(t.progress ? { progress: { ...t.progress } } : {}) })),
+  };
+}
+
+/** The listeners, iterators and result promise of one run. */
+export class RunFeed {
+  readonly settled: Promise<RunRecord>;
+  private readonly history: RunEvent[] = [];
+  private readonly listeners = new Set<(event: RunEvent) => void>();
+  private waiters: (() => void)[] = [];
+  private done = false;
+  private failure: Error | undefined;
+  private resolve!: (r: RunRecord) => void;
+  private reject!: (e: unknown) => void;
+
+  /** @param keepHistory keep every event for `events()` iterators (a fleet coordinator keeps none, to bound its memory) */
+  constructor(
+    private readonly log: Logger,
+    private readonly keepHistory = true,
+  ) {
+    this.settled = new Promise<RunRecord>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    // Callers may never ask for the result; a broken run must not become an unhandled rejection.
+    this.settled.catch(() => undefined);
+  }
+
+  get finished(): boolean {
+    return this.done || this.failure !== undefined;
+  }
+
+  /** Events folded before this handle existed (resume): seen by iterators, not by listeners. */
+  seed(events: Iterable<RunEvent>): void {
+    if (this.keepHistory) for (const e of events) this.history.push(e);
+  }
+
+  push(event: RunEvent): void {
+    if (this.keepHistory) this.history.push(event);
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.log.warn({ err }, "a run event listener threw; listeners should not throw");
+      }
+    }
+    this.wake();
+  }
+
+  /** The run ended: resolve with its final record. */
+  end(record: RunRecord): void {
+    if (this.finished) return;
+    this.done = true;
+    this.resolve(snapshotRunRecord(record));
+    this.wake();
+  }
+
+  /** The run stops being driven here: result() rejects, iterators throw. */
+  fail(err: Error): void {
+    if (this.finished) return;
+    this.failure = err;
+    this.reject(err);
+    this.wake();
+  }
+
+  on(listener: (event: RunEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  events(): AsyncIterable<RunEvent> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        let i = 0;
+        return {
+          next: async (): Promise<IteratorResult<RunEvent>> => {
+            for (;;) {
+              const event = this.history[i];
+              if (event !== undefined) {
+                i += 1;
+                return { done: false, value: event };
+              }
+              if (this.done) return { done: true, value: undefined };
+              if (this.failure !== undefined) throw this.failure;
+              await new Promise<void>((resolve) => this.waiters.push(resolve));
+            }
+          },
+          return: (): Promise<IteratorResult<RunEvent>> => Promise.resolve({ done: true, value: undefined }),
+        };
+      },
+    };
+  }
+
+  /** Drop the event history (a finished run kept only for its record). */
+  forget(): void {
+    this.history.length = 0;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}

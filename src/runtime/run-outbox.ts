@@ -1,0 +1,178 @@
+/**
+ * The decisions of one run on their way to its history: gathered while the previous
+ * batch is being stored (group commit: a phase of N tasks is one stored message, split
+ * only to stay under the payload limit), each batch fenced on the sequence number of
+ * the run's last stored decision, and control messages held back until every event
+ * decided before them is stored — so a coordinator that lost the run (its write was
+ * fenced) never cancels the new holder's attempts.
+ *
+ * Task messages do not wait here: they go out at once, except before this holder's
+ * first batch (its claim) is stored. A task whose decision never gets stored is harmless:
+ * its token is in no history, so its report is refused.
+ */
+import { FencedError, PayloadTooLargeError } from "../errors/base.js";
+import type { Logger } from "../registry/types.js";
+import { WIRE_VERSION, type ControlMessage, type DecisionEvent, type TaskMessage } from "../transport/messages.js";
+import type { Transport } from "../transport/port.js";
+
+/** Most events in one batch; a batch the transport still finds too large is halved. */
+export const MAX_BATCH_EVENTS = 2_000;
+
+export interface OutboxDeps {
+  runId: string;
+  transport: Transport;
+  log: Logger;
+  /** The writer's identity and lease epoch. */
+  by: string;
+  epoch: () => number;
+  /** Sequence number of the last report applied (the batch's `through`). */
+  through: () => number;
+  now: () => number;
+  /** Sequence of the run's last stored decision when this holder took it (0: a new run). */
+  lastSeq: number;
+  /** A task message could not be sent (e.g. too large): the decider fails its task. */
+  onDispatchFailed: (message: TaskMessage, error: unknown) => void;
+  /** Fenced (another coordinator holds the run) or the store failed: stop driving the run. */
+  onLost: (error: unknown) => void;
+}
+
+type Entry = { kind: "events"; through: number; events: DecisionEvent[] } | { kind: "control"; message: ControlMessage };
+
+export class RunOutbox {
+  private lastSeq: number;
+  private queue: Entry[] = [];
+  /** `through` when the last events were queued, to mark reports applied in between. */
+  private markedThrough = 0;
+  private storing = false;
+  private claimed = false;
+  private held: TaskMessage[] = [];
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly d: OutboxDeps) {
+    this.lastSeq = d.lastSeq;
+  }
+
+  /** Queue decided events (in order) for the history. */
+  events(events: readonly DecisionEvent[]): void {
+    if (this.closed || events.length === 0) return;
+    const through = this.d.through();
+    const last = this.queue[this.queue.length - 1];
+    if (last?.kind === "events") {
+      // Reports were applied since the last events of this batch: mark where.
+      if (through !== this.markedThrough) last.events.push({ type: "through", seq: through });
+      for (const e of events) last.events.push(e);
+    } else {
+      this.queue.push({ kind: "events", through, events: [...events] });
+    }
+    this.markedThrough = through;
+    this.pump();
+  }
+
+  /** Send a control message once everything queued before it is stored. */
+  control(message: ControlMessage): void {
+    if (this.closed) return;
+    this.queue.push({ kind: "control", message });
+    this.pump();
+  }
+
+  /** Send a task message (held until this holder's claim is stored). */
+  dispatch(message: TaskMessage): void {
+    if (this.closed) return;
+    if (!this.claimed) {
+      this.held.push(message);
+      return;
+    }
+    this.send(message);
+  }
+
+  /** Resolves once everything queued so far is stored (or the outbox closed). */
+  idle(): Promise<void> {
+    if (!this.storing && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+    this.held = [];
+    this.wakeIdle();
+  }
+
+  private send(message: TaskMessage): void {
+    this.d.transport.dispatch(message).catch((err: unknown) => {
+      if (!this.closed) this.d.onDispatchFailed(message, err);
+    });
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private pump(): void {
+    if (this.storing || this.closed) return;
+    const first = this.queue[0];
+    if (!first) {
+      this.wakeIdle();
+      return;
+    }
+    if (first.kind === "control") {
+      this.queue.shift();
+      this.d.transport.publishControl(first.message).catch((err: unknown) => this.d.log.warn({ err, type: first.message.type }, "a control message could not be sent; workers may finish the attempt it meant to stop"));
+      this.pump();
+      return;
+    }
+    this.queue.shift();
+    this.storing = true;
+    void this.store(first).then(
+      () => {
+        this.storing = false;
+        if (!this.claimed) {
+          this.claimed = true;
+          const held = this.held;
+          this.held = [];
+          for (const m of held) this.send(m);
+        }
+        this.pump();
+      },
+      (err: unknown) => {
+        this.storing = false;
+        if (!(err instanceof FencedError)) this.d.log.error({ err, runId: this.d.runId }, "a decision could not be stored; the run stops here and will be resumed from its history");
+        this.close();
+        this.d.onLost(err);
+      },
+    );
+  }
+
+  private async store(entry: { through: number; events: DecisionEvent[] }): Promise<void> {
+    const { events } = entry;
+    let through = entry.through;
+    for (let i = 0; i < events.length; ) {
+      let n = Math.min(MAX_BATCH_EVENTS, events.length - i);
+      for (;;) {
+        const chunk = events.slice(i, i + n);
+        try {
+          this.lastSeq = await this.d.transport.appendDecision(
+            { v: WIRE_VERSION, kind: "decision", runId: this.d.runId, by: this.d.by, epoch: this.d.epoch(), through, at: this.d.now(), events: chunk },
+            this.lastSeq,
+          );
+          break;
+        } catch (err) {
+          if (err instanceof PayloadTooLargeError && n > 1) {
+            n = Math.ceil(n / 2);
+            continue;
+          }
+          throw err;
+        }
+      }
+      // The next chunk starts where this one's markers left `through`.
+      for (let k = i; k < i + n; k++) {
+        const e = events[k]!;
+        if (e.type === "through") through = e.seq;
+      }
+      i += n;
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The shell around one run: all the I/O of the core and none of its rules. It folds
+ * the run's reports as they are stored (through the port, only this run's), feeds
+ * them and its timers to `decide`, applies each decision locally at once (decide
+ * already folded it), hands the events to the outbox for the history, and runs the
+ * effects: task messages, control messages, timers. It never reads its own decisions
+ * back from the wire.
+ *
+ * Live signals (attempt started, progress, heartbeats) are not history: the shell
+ * shows them on the record and tells the watchdog when an attempt was last heard of.
+ */
+import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../errors/base.js";
+import { serializeError } from "../errors/serialize.js";
+import type { Logger } from "../registry/types.js";
+import type { DecisionEvent, LiveSignal, Report, RunEvent, TaskMessage } from "../transport/messages.js";
+import type { Subscription, Transport } from "../transport/port.js";
+import type { Clock, TimerHandle } from "./clock.js";
+import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "./decide.js";
+import { reportEvent } from "./history.js";
+import { RunFeed, snapshotRunRecord, type RunHandle } from "./run-handle.js";
+import { RunOutbox } from "./run-outbox.js";
+import type { RunRecord } from "./run-record-schema.js";
+import { evolve, isFinished, type RunState } from "./run-state.js";
+
+export interface ShellDeps {
+  transport: Transport;
+  clock: Clock;
+  random: DecideRandom;
+  settings: DecideSettings;
+  log: Logger;
+  /** This coordinator's identity (id with its per-process nonce). */
+  owner: string;
+  keepHistory: boolean;
+  /** Called once when the run ended or stopped being driven here. */
+  onStop: (shell: RunShell) => void;
+}
+
+export class RunShell implements RunHandle {
+  readonly runId: string;
+  private readonly feed: RunFeed;
+  private readonly outbox: RunOutbox;
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly heard = new Map<string, number>();
+  private reports: Subscription | undefined;
+  private live: Subscription | undefined;
+  private stopped = false;
+  private readonly endWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly state: RunState,
+    lastDecisionSeq: number,
+    private readonly d: ShellDeps,
+    folded: readonly RunEvent[],
+  ) {
+    this.runId = state.runId;
+    this.feed = new RunFeed(d.log, d.keepHistory);
+    this.feed.seed(folded);
+    this.outbox = new RunOutbox({
+      runId: state.runId,
+      transport: d.transport,
+      log: d.log,
+      by: d.owner,
+      epoch: () => state.epoch,
+      through: () => state.through,
+      now: () => d.clock.now(),
+      lastSeq: lastDecisionSeq,
+      onDispatchFailed: (message, err) => this.dispatchFailed(message, err),
+      onLost: (err) => this.lost(err),
+    });
+  }
+
+  /** Subscribe to this run's reports and live signals, then act on `trigger`. */
+  async begin(trigger: Trigger): Promise<void> {
+    try {
+      const after = this.state.through;
+      this.reports = await this.d.transport.subscribeReports(this.runId, after, (seq, report) => this.onReport(seq, report));
+      this.live = await this.d.transport.subscribeLive(this.runId, (signal) => this.onLive(signal));
+      if (this.stopped) {
+        await this.unsubscribe();
+        return;
+      }
+      this.step(trigger);
+    } catch (err) {
+      this.break(err);
+    }
+  }
+
+  /** Decide on `trigger` and carry the decision out. */
+  step(trigger: Trigger): void {
+    if (this.stopped) return;
+    let decided;
+    try {
+      decided = decide(this.state, trigger, this.d.clock.now(), this.d.random, this.d.settings);
+    } catch (err) {
+      this.break(err);
+      return;
+    }
+    this.apply(decided.events, decided.effects);
+  }
+
+  private apply(events: DecisionEvent[], effects: Effect[]): void {
+    if (events.length > 0) {
+      this.outbox.events(events);
+      const at = this.d.clock.now();
+      for (const e of events) this.feed.push({ ...e, runId: this.runId, at } as RunEvent);
+    }
+    for (const fx of effects) {
+      switch (fx.type) {
+        case "dispatch":
+          this.outbox.dispatch(fx.message);
+          break;
+        case "control":
+          this.outbox.control(fx.message);
+          break;
+        case "timer":
+          this.arm(fx.key, fx.at);
+          break;
+        case "cancelTimer":
+          this.disarm(fx.key);
+          break;
+      }
+    }
+    if (isFinished(this.state)) void this.finish();
+  }
+
+  private onReport(seq: number, report: Report): void {
+    if (this.stopped || seq <= this.state.through) return;
+    if (report.runId !== this.runId) return;
+    const event = reportEvent(seq, report);
+    const refusedBefore = this.state.refused;
+    evolve(this.state, event);
+    if (this.state.refused !== refusedBefore) {
+      this.d.log.debug({ dispatchId: report.dispatchId, seq }, "report refused: not for a current attempt of this run, or a wrong token");
+      return;
+    }
+    this.feed.push(event);
+    this.heard.delete(report.dispatchId);
+    this.step({ type: "report", dispatchId: report.dispatchId });
+  }
+
+  private onLive(signal: LiveSignal): void {
+    if (this.stopped) return;
+    const a = this.state.attempts.get(signal.dispatchId);
+    if (!a) return;
+    this.heard.set(signal.dispatchId, this.d.clock.now());
+    const t = a.task;
+    if (t.status === "dispatched") t.status = "running";
+    t.workerId = signal.workerId;
+    t.startedAt ??= signal.at;
+    if (signal.type === "attempt.progress") t.progress = signal.total === undefined ? { done: signal.done } : { done: signal.done, total: signal.total };
+  }
+
+  private arm(key: string, at: number): void {
+    this.disarm(key);
+    const ms = Math.max(0, at - this.d.clock.now());
+    this.timers.set(
+      key,
+      this.d.clock.setTimeout(() => {
+        this.timers.delete(key);
+        const dispatchId = key.slice(key.indexOf(":") + 1);
+        this.step({ type: "timer", key, lastHeardAt: this.heard.get(dispatchId) });
+      }, ms),
+    );
+  }
+
+  private disarm(key: string): void {
+    const h = this.timers.get(key);
+    if (h === undefined) return;
+    this.d.clock.clearTimeout(h);
+    this.timers.delete(key);
+  }
+
+  /** A task message was not sent: fail its task (too large, not JSON) or stop the run (the wire is down). */
+  private dispatchFailed(message: TaskMessage, err: unknown): void {
+    if (this.stopped) return;
+    if (err instanceof PhaseflowError && !err.retryable) {
+      this.step({ type: "undeliverable", dispatchId: message.dispatchId, error: serializeError(err) });
+      return;
+    }
+    this.break(err);
+  }
+
+  private async finish(): Promise<void> {
+    if (this.stopped) return;
+    await this.outbox.idle();
+    if (this.stopped) return;
+    this.stopped = true;
+    this.clearTimers();
+    await this.unsubscribe();
+    this.feed.end(this.state.record);
+    this.d.onStop(this);
+    for (const w of this.endWaiters.splice(0)) w();
+  }
+
+  private lost(err: unknown): void {
+    if (err instanceof FencedError) {
+      this.d.log.warn({ runId: this.runId }, "another coordinator holds this run now (our decision was fenced); letting it go");
+      this.stopWith(new RunReleasedError(this.runId));
+    } else {
+      this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)));
+    }
+  }
+
+  /** The engine broke under this run: stop, and reject result(). */
+  break(err: unknown): void {
+    if (this.stopped) return;
+    this.d.log.error({ err, runId: this.runId }, `run "${this.runId}" stopped: the coordinator failed under it`);
+    this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)));
+  }
+
+  /** Another coordinator drives the run now: stop at once, publishing nothing more. */
+  release(): void {
+    if (this.stopped) return;
+    this.stopWith(new RunReleasedError(this.runId));
+  }
+
+  /** The coordinator is closing: stop without sending anything more. */
+  abandon(): void {
+    if (this.stopped) return;
+    this.stopWith(new EngineClosedError(this.runId));
+  }
+
+  private stopWith(err: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.outbox.close();
+    this.clearTimers();
+    void this.unsubscribe();
+    this.feed.fail(err);
+    this.d.onStop(this);
+    for (const w of this.endWaiters.splice(0)) w();
+  }
+
+  private clearTimers(): void {
+    for (const h of this.timers.values()) this.d.clock.clearTimeout(h);
+    this.timers.clear();
+  }
+
+  private async unsubscribe(): Promise<void> {
+    const subs = [this.reports, this.live];
+    this.reports = this.live = undefined;
+    for (const s of subs) {
+      if (!s) continue;
+      await s.stop().catch((err: unknown) => this.d.log.warn({ err, runId: this.runId }, "could not stop a run subscription"));
+    }
+  }
+
+  get finished(): boolean {
+    return this.stopped;
+  }
+
+  result(): Promise<RunRecord> {
+    return this.feed.settled;
+  }
+
+  status(): RunRecord {
+    return snapshotRunRecord(this.state.record);
+  }
+
+  events(): AsyncIterable<RunEvent> {
+    return this.feed.events();
+  }
+
+  on(listener: (event: RunEvent) => void): () => void {
+    return this.feed.on(listener);
+  }
+
+  async cancel(reason = "cancelled by request"): Promise<void> {
+    if (!this.stopped) {
+      const ended = new Promise<void>((resolve) => this.endWaiters.push(resolve));
+      this.step({ type: "cancel", reason });
+      await ended;
+    }
+  }
+}

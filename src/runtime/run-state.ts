@@ -1,0 +1,417 @@
+/**
+ * One run state, one fold: `evolve(state, event)` is the only definition of where a
+ * run stands. The live coordinator, resume after a crash, `retry`, the KV summary,
+ * `status`, the CLI follower and the web view all fold a run's history with it
+ * (history.ts orders the stored messages first); nothing else keeps a copy of it.
+ *
+ * The state holds the public run record (what `handle.result()` returns) and, when
+ * folded with a model (run-model.ts), the bookkeeping the decider needs for the
+ * state visit under way: each task's status, open counts per phase, outputs so far,
+ * and parents still awaited — all O(1) per event, so a 10,000-task phase costs
+ * O(10,000) however its reports interleave.
+ *
+ * Reports are checked here, so every reader accepts the same ones: a report counts
+ * only for the task's current, unsettled attempt, with the token that attempt was
+ * dispatched with (its hash is in task.dispatched). Anything else is counted in
+ * `refused` and changes nothing. A success of a task without an output schema is
+ * the verdict itself; a failure, or a success that an output schema must judge,
+ * waits in `verdicts` for the decider's task.retrying / task.failed / task.succeeded.
+ *
+ * evolve updates the state in place and returns it: a state belongs to one fold.
+ */
+import { createHash } from "node:crypto";
+import type { SerializedError } from "../errors/serialize.js";
+import type { RunEvent } from "../transport/messages.js";
+import type { StateLayout, TaskLayout } from "./coordinator-inputs.js";
+import type { RunModel } from "./run-model.js";
+import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
+import type { RunRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
+
+/** One task of the visit under way, as the decider sees it. */
+export interface VisitTask {
+  readonly layout: TaskLayout;
+  status: TaskStatus;
+  /** Attempts dispatched so far (they go on across a partial re-run). */
+  attempts: number;
+  /** The first attempt of this go (a partial re-run starts the retry count over). */
+  firstAttempt: number;
+  /** Attempts re-dispatched because nothing was heard of them (not counted against retries). */
+  lost: number;
+  /** Parents not yet succeeded (eager scheduling). */
+  waitingFor: number;
+  record: TaskRecord | undefined;
+}
+
+/** The state visit under way. */
+export interface Visit {
+  readonly state: string;
+  readonly visit: number;
+  readonly input: unknown;
+  readonly layout: StateLayout;
+  readonly tasks: Map<string, VisitTask>;
+  /** Highest phase any task of which was decided on; -1 before the first. */
+  phase: number;
+  /** Tasks not settled (pending, dispatched, running, retrying). */
+  open: number;
+  readonly phaseOpen: number[];
+  readonly outputs: Map<string, unknown>;
+  /** Tasks failed after their last attempt, in order. */
+  readonly failures: string[];
+}
+
+export interface AttemptInfo {
+  readonly task: TaskRecord;
+  readonly dispatchId: string;
+  readonly attempt: number;
+  readonly tokenHash: string;
+  readonly judged: boolean;
+  readonly deadline: number | null;
+  readonly dispatchedAt: number;
+}
+
+export type PendingVerdict =
+  | { kind: "succeeded"; attempt: AttemptInfo; output: unknown }
+  | { kind: "failed"; attempt: AttemptInfo; error: SerializedError };
+
+export interface RunState {
+  readonly runId: string;
+  readonly record: RunRecord;
+  readonly model: RunModel | undefined;
+  machine: RunMachineSnapshot | undefined;
+  /** Which go of the run: 0, +1 per run.retried. */
+  round: number;
+  owner: string | undefined;
+  epoch: number;
+  /** Sequence number of the last report folded. */
+  through: number;
+  visit: Visit | undefined;
+  /** Current unsettled attempts by dispatch id. */
+  readonly attempts: Map<string, AttemptInfo>;
+  /** Reports that wait for the decider's verdict, by dispatch id. */
+  readonly verdicts: Map<string, PendingVerdict>;
+  /** Reports refused: not for a current attempt, wrong token. */
+  refused: number;
+  readonly tasks: Map<string, TaskRecord>;
+  readonly states: Map<string, StateRecord>;
+}
+
+const OPEN: ReadonlySet<TaskStatus> = new Set(["pending", "dispatched", "running", "retrying"]);
+export const isOpenStatus = (s: TaskStatus): boolean => OPEN.has(s);
+
+export const taskKey = (state: string, visit: number, task: string): string => `${state}\u0000${visit}\u0000${task}`;
+const stateKey = (state: string, visit: number): string => `${state}\u0000${visit}`;
+
+/** The hash of an attempt token recorded in task.dispatched. */
+export function tokenHashOf(token: string): string {
+  return createHash("sha256").update(token).digest("hex").slice(0, 32);
+}
+
+/**
+ * A run state with nothing folded yet.
+ * @example const state = foldEvents(createRunState(runId, model), historyEvents(messages));
+ */
+export function createRunState(runId: string, model?: RunModel): RunState {
+  return {
+    runId,
+    record: { runId, workflow: "", version: "", planHash: "", status: "pending", states: [], tasks: [] },
+    model,
+    machine: model ? initialRunSnapshot(model.machine) : undefined,
+    round: 0,
+    owner: undefined,
+    epoch: 0,
+    through: 0,
+    visit: undefined,
+    attempts: new Map(),
+    verdicts: new Map(),
+    refused: 0,
+    tasks: new Map(),
+    states: new Map(),
+  };
+}
+
+/** Fold `events` into `state`, in order. */
+export function foldEvents(state: RunState, events: Iterable<RunEvent>): RunState {
+  for (const e of events) evolve(state, e);
+  return state;
+}
+
+export function isFinished(state: Pick<RunState, "record">): boolean {
+  const s = state.record.status;
+  return s === "succeeded" || s === "failed" || s === "cancelled";
+}
+
+function taskOf(st: RunState, e: { state: string; visit: number; task: string }): TaskRecord {
+  const key = taskKey(e.state, e.visit, e.task);
+  let t = st.tasks.get(key);
+  if (!t) {
+    t = { id: `${e.state}/${e.task}`, state: e.state, visit: e.visit, task: e.task, status: "pending", attempts: 0 };
+    st.tasks.set(key, t);
+    st.record.tasks.push(t);
+    const vt = visitTask(st, e);
+    if (vt) vt.record = t;
+  }
+  return t;
+}
+
+function visitTask(st: RunState, e: { state: string; visit: number; task: string }): VisitTask | undefined {
+  const v = st.visit;
+  return v && v.state === e.state && v.visit === e.visit ? v.tasks.get(e.task) : undefined;
+}
+
+/** A visit's scheduling view, from its records (entry: none yet; re-run: the recorded ones). */
+function openVisit(st: RunState, state: string, visit: number, input: unknown, rerun?: ReadonlySet<string>): Visit | undefined {
+  const model = st.model;
+  if (!model) return undefined;
+  const layout = model.layout(state);
+  const phases = layout.state.phases.length;
+  const v: Visit = { state, visit, input, layout, tasks: new Map(), phase: -1, open: 0, phaseOpen: new Array<number>(phases).fill(0), outputs: new Map(), failures: [] };
+  for (const tl of layout.tasks) {
+    const record = st.tasks.get(taskKey(state, visit, tl.name));
+    const again = rerun === undefined || rerun.has(tl.name) || record === undefined;
+    const attempts = record?.attempts ?? 0;
+    const status: TaskStatus = again ? "pending" : record.status;
+    v.tasks.set(tl.name, { layout: tl, status, attempts, firstAttempt: attempts + 1, lost: 0, waitingFor: tl.parents.length, record });
+    if (isOpenStatus(status)) {
+      v.open++;
+      v.phaseOpen[tl.plan.phase]!++;
+    } else if (status === "succeeded") {
+      v.outputs.set(tl.name, record?.output);
+    }
+  }
+  for (const vt of v.tasks.values()) if (vt.status === "succeeded") for (const c of vt.layout.children) v.tasks.get(c)!.waitingFor--;
+  return v;
+}
+
+function settle(st: RunState, e: { state: string; visit: number; task: string }, status: TaskStatus, output?: unknown): void {
+  const vt = visitTask(st, e);
+  if (!vt) return;
+  const v = st.visit!;
+  if (isOpenStatus(vt.status)) {
+    v.open--;
+    v.phaseOpen[vt.layout.plan.phase]!--;
+  }
+  vt.status = status;
+  if (vt.layout.plan.phase > v.phase) v.phase = vt.layout.plan.phase;
+  if (status === "succeeded") {
+    v.outputs.set(vt.layout.name, output);
+    for (const c of vt.layout.children) v.tasks.get(c)!.waitingFor--;
+  } else if (status === "failed") {
+    v.failures.push(vt.layout.name);
+  }
+}
+
+function dropAttempt(st: RunState, t: TaskRecord): void {
+  if (t.dispatchId === undefined) return;
+  st.attempts.delete(t.dispatchId);
+  st.verdicts.delete(t.dispatchId);
+}
+
+function endRun(st: RunState, status: "succeeded" | "failed" | "cancelled", at: number): void {
+  const r = st.record;
+  r.status = status;
+  r.finishedAt = at;
+  for (let i = r.states.length - 1; i >= 0; i--) {
+    const s = r.states[i]!;
+    if (s.status !== "running") continue;
+    s.status = status;
+    s.exitedAt = at;
+    break;
+  }
+  if (st.model && st.machine) st.machine = stepRunMachine(st.model.machine, st.machine, { type: "finish", status });
+  st.visit = undefined;
+  st.attempts.clear();
+  st.verdicts.clear();
+}
+
+const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason"] as const;
+
+function reopen(st: RunState, e: RunEvent & { type: "run.retried" }): void {
+  const r = st.record;
+  r.status = "running";
+  delete r.error;
+  delete r.output;
+  delete r.reason;
+  delete r.finishedAt;
+  r.currentState = e.state;
+  st.round++;
+  const s = st.states.get(stateKey(e.state, e.visit));
+  if (s) {
+    s.status = "running";
+    delete s.exitedAt;
+    delete s.output;
+    delete s.next;
+  }
+  const rerun = new Set(e.tasks);
+  for (const name of e.tasks) {
+    const t = st.tasks.get(taskKey(e.state, e.visit, name));
+    if (!t) continue;
+    t.status = "pending";
+    for (const key of CLEARED_ON_RERUN) delete t[key];
+  }
+  if (st.model && st.machine) st.machine = stepRunMachine(st.model.machine, st.machine, { type: "reopen", state: e.state });
+  st.visit = openVisit(st, e.state, e.visit, s?.input, rerun);
+}
+
+/** A report for the current attempt with the right token, or undefined (refused). */
+function currentAttempt(st: RunState, e: RunEvent & { type: "attempt.succeeded" | "attempt.failed" }): AttemptInfo | undefined {
+  const a = st.attempts.get(e.dispatchId);
+  if (!a || st.verdicts.has(e.dispatchId)) return undefined;
+  const t = a.task;
+  if (t.state !== e.state || t.visit !== e.visit || t.task !== e.task || a.attempt !== e.attempt) return undefined;
+  if (t.status !== "dispatched" && t.status !== "running") return undefined;
+  return tokenHashOf(e.token) === a.tokenHash ? a : undefined;
+}
+
+/**
+ * Apply one event of a run's history to its state, in place; returns the same state.
+ * @example
+ * const state = createRunState(runId, model);
+ * for (const e of historyEvents(messages)) evolve(state, e);
+ */
+export function evolve(st: RunState, e: RunEvent): RunState {
+  const r = st.record;
+  switch (e.type) {
+    case "through":
+      break;
+    case "run.started":
+      r.workflow = e.workflow;
+      r.version = e.version;
+      r.planHash = e.planHash;
+      r.options = { schedule: e.options.schedule, onFailure: e.options.onFailure };
+      r.input = e.input;
+      r.startedAt = e.at;
+      r.status = "running";
+      break;
+    case "run.claimed":
+      st.owner = e.owner;
+      st.epoch = e.epoch;
+      break;
+    case "run.succeeded":
+      r.output = e.output;
+      endRun(st, "succeeded", e.at);
+      break;
+    case "run.failed":
+      r.error = e.error;
+      endRun(st, "failed", e.at);
+      break;
+    case "run.cancelled":
+      r.reason = e.reason;
+      endRun(st, "cancelled", e.at);
+      break;
+    case "run.retried":
+      reopen(st, e);
+      break;
+    case "state.entered": {
+      const s: StateRecord = { name: e.state, visit: e.visit, status: "running", enteredAt: e.at, input: e.input };
+      st.states.set(stateKey(e.state, e.visit), s);
+      r.states.push(s);
+      r.currentState = e.state;
+      if (st.model && st.machine) st.machine = stepRunMachine(st.model.machine, st.machine, { type: "enter", state: e.state });
+      st.visit = openVisit(st, e.state, e.visit, e.input);
+      break;
+    }
+    case "state.exited": {
+      const s = st.states.get(stateKey(e.state, e.visit));
+      if (s) {
+        s.status = "succeeded";
+        s.exitedAt = e.at;
+        s.output = e.output;
+        s.next = e.next;
+      }
+      if (st.visit?.state === e.state && st.visit.visit === e.visit) st.visit = undefined;
+      break;
+    }
+    case "task.dispatched": {
+      const t = taskOf(st, e);
+      dropAttempt(st, t);
+      t.executor = e.executor;
+      t.status = "dispatched";
+      t.attempts = Math.max(t.attempts, e.attempt);
+      t.dispatchId = e.dispatchId;
+      delete t.dueAt;
+      delete t.redeliveries;
+      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at });
+      const vt = visitTask(st, e);
+      if (vt) {
+        vt.status = "dispatched";
+        vt.attempts = Math.max(vt.attempts, e.attempt);
+        if (vt.layout.plan.phase > st.visit!.phase) st.visit!.phase = vt.layout.plan.phase;
+      }
+      break;
+    }
+    case "task.retrying": {
+      const t = taskOf(st, e);
+      dropAttempt(st, t);
+      t.status = "retrying";
+      t.dueAt = e.dueAt;
+      t.error = e.error;
+      const vt = visitTask(st, e);
+      if (vt) {
+        vt.status = "retrying";
+        if (e.error.code === "ATTEMPT_LOST") vt.lost++;
+      }
+      break;
+    }
+    case "task.succeeded": {
+      const t = taskOf(st, e);
+      dropAttempt(st, t);
+      t.status = "succeeded";
+      t.output = e.output;
+      t.finishedAt = e.at;
+      t.attempts = Math.max(t.attempts, e.attempt);
+      delete t.error;
+      delete t.dueAt;
+      settle(st, e, "succeeded", e.output);
+      break;
+    }
+    case "task.failed": {
+      const t = taskOf(st, e);
+      dropAttempt(st, t);
+      t.status = "failed";
+      t.error = e.error;
+      t.finishedAt = e.at;
+      t.attempts = Math.max(t.attempts, e.attempt);
+      delete t.dueAt;
+      settle(st, e, "failed");
+      break;
+    }
+    case "task.skipped":
+    case "task.cancelled": {
+      const t = taskOf(st, e);
+      dropAttempt(st, t);
+      const status = e.type === "task.skipped" ? "skipped" : "cancelled";
+      t.status = status;
+      t.reason = e.reason;
+      t.finishedAt = e.at;
+      delete t.dueAt;
+      settle(st, e, status);
+      break;
+    }
+    case "attempt.succeeded":
+    case "attempt.failed": {
+      if (e.seq > st.through) st.through = e.seq;
+      const a = currentAttempt(st, e);
+      if (!a) {
+        st.refused++;
+        break;
+      }
+      const t = a.task;
+      t.workerId = e.workerId;
+      t.durationMs = e.durationMs;
+      if (e.type === "attempt.failed") {
+        st.verdicts.set(a.dispatchId, { kind: "failed", attempt: a, error: e.error });
+      } else if (a.judged) {
+        st.verdicts.set(a.dispatchId, { kind: "succeeded", attempt: a, output: e.output });
+      } else {
+        st.attempts.delete(a.dispatchId);
+        t.status = "succeeded";
+        t.output = e.output;
+        t.finishedAt = e.at;
+        delete t.error;
+        settle(st, t, "succeeded", e.output);
+      }
+      break;
+    }
+  }
+  return st;
+}
