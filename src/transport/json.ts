@@ -5,6 +5,12 @@
  */
 import { PayloadNotJsonError, type SchemaIssue } from "../errors/base.js";
 
+/** Room kept for headers (Nats-Msg-Id, expected-sequence headers and the NATS/1.0 preamble) when checking a payload's size. */
+export const HEADER_ALLOWANCE = 256;
+
+/** Default `capabilities.maxPayload` where no server says otherwise: 1 MiB, nats-server's default max_payload. */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 /** `JSON.stringify(value)`, or a `PayloadNotJsonError` naming `what`. */
 export function toJsonText(value: unknown, what: string): string {
   let text: string | undefined;

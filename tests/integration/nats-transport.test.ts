@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { InfrastructureMismatchError, PayloadTooLargeError, SchemaValidationError, TransportConnectError, UsageError } from "../../src/errors/base.js";
-import type { RunEvent, TaskMessage } from "../../src/transport/messages.js";
+import type { Decision, Report, TaskMessage } from "../../src/transport/messages.js";
 import { createNatsTransport, natsNames, typedKv, type NatsTransport, type NatsTransportOptions } from "../../src/transport/nats/index.js";
 import type { TaskDelivery } from "../../src/transport/port.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
@@ -58,7 +58,7 @@ function task(overrides: Partial<TaskMessage> = {}): TaskMessage {
   const name = overrides.task ?? "load";
   const attempt = overrides.attempt ?? 1;
   return {
-    v: 1,
+    v: 2,
     runId,
     planHash: "h",
     workflow: "etl",
@@ -74,12 +74,19 @@ function task(overrides: Partial<TaskMessage> = {}): TaskMessage {
     deadline: null,
     timeoutMs: null,
     dispatchedAt: 0,
+    round: 0,
+    epoch: 1,
+    token: "token-0123456789abcdef",
     ...overrides,
   };
 }
 
-function cancelledEvent(runId: string): RunEvent {
-  return { type: "run.cancelled", runId, at: 0, reason: "test" };
+function cancelled(runId: string): Decision {
+  return { v: 2, kind: "decision", runId, by: "c1", epoch: 1, through: 0, at: 0, events: [{ type: "run.cancelled", reason: "test" }] };
+}
+
+function report(runId: string, n = 0): Extract<Report, { type: "attempt.succeeded" }> {
+  return { v: 2, kind: "report", type: "attempt.succeeded", runId, at: n, state: "s", visit: 1, task: "t", attempt: 1, dispatchId: `${runId}/s/1/t/1`, token: "token-0123456789abcdef", workerId: "w", output: n, durationMs: 0 };
 }
 
 /** A promise with its resolver, to wait on events instead of sleeping. */
@@ -100,7 +107,10 @@ describe("nats transport - names and options", () => {
     expect(n.buckets).toEqual({ runs: "x_runs", workers: "x_workers" });
     expect(n.subjects.task("etl", "load")).toBe("x.task.etl.load");
     expect(n.subjects.namespaceTasks("etl")).toBe("x.task.etl.>");
-    expect(n.subjects.runEvents("run1")).toBe("x.evt.run1");
+    expect(n.subjects.decisions("run1")).toBe("x.evt.run1.d");
+    expect(n.subjects.reports("run1")).toBe("x.evt.run1.r");
+    expect(n.subjects.history("run1")).toBe("x.evt.run1.*");
+    expect(n.subjects.live("run1")).toBe("x.live.run1");
     expect(n.subjects.control).toBe("x.ctl");
     expect(n.subjects.api("run.start")).toBe("x.api.run.start");
     expect(n.namespaceConsumer("etl")).toBe("x_ns_etl");
@@ -108,7 +118,7 @@ describe("nats transport - names and options", () => {
 
   it("nats transport - rejects a prefix or token that is not subject-safe", async () => {
     expect(() => natsNames("a.b")).toThrow(UsageError);
-    expect(() => natsNames("pf").subjects.runEvents("run.1")).toThrow(/run id "run.1"/);
+    expect(() => natsNames("pf").subjects.reports("run.1")).toThrow(/run id "run.1"/);
     await expect(createNatsTransport({ servers: url, prefix: "Bad*" })).rejects.toBeInstanceOf(SchemaValidationError);
     await expect(createNatsTransport({ prefix: "pf" })).rejects.toThrow(/servers/);
   });
@@ -210,21 +220,23 @@ describe("nats transport - isolation and limits", () => {
         await d.ack();
         check();
       });
-      await t.subscribeEvents((e) => {
-        events[key].push(e.runId);
-        check();
-      });
+      for (const run of ["runA", "runB"]) {
+        await t.subscribeReports(run, 0, (_, r) => {
+          events[key].push(r.runId);
+          check();
+        });
+      }
     }
     await a.dispatch(task({ runId: "runA" }));
-    await a.publishEvent(cancelledEvent("runA"));
+    await a.publishReport(report("runA"));
     await b.dispatch(task({ runId: "runB" }));
-    await b.publishEvent(cancelledEvent("runB"));
+    await b.publishReport(report("runB"));
     await bothTasks.promise;
     await bothEvents.promise;
     expect(seen).toEqual({ a: ["runA"], b: ["runB"] });
     expect(events).toEqual({ a: ["runA"], b: ["runB"] });
-    expect(await b.readRunEvents("runA")).toEqual([]);
-    expect(await a.readRunEvents("runA")).toEqual([cancelledEvent("runA")]);
+    expect(await b.readHistory("runA")).toEqual({ messages: [], lastDecisionSeq: 0 });
+    expect((await a.readHistory("runA")).messages.map((m) => m.message)).toEqual([report("runA")]);
   });
 
   it("nats transport - a task over the server's max payload is refused with PayloadTooLargeError naming the task", async () => {
@@ -257,15 +269,14 @@ describe("nats transport - isolation and limits", () => {
 describe("nats transport - events", () => {
   it("nats transport - reads a run's whole history in order across several pulls", async () => {
     const t = await transport({ prefix: uniquePrefix() });
-    const progress = (i: number): RunEvent => ({
-      type: "attempt.progress", runId: "long", at: i, state: "s", visit: 1, task: "t", attempt: 1, dispatchId: "d", workerId: "w", done: i,
-    });
-    for (let i = 0; i < 1200; i++) await t.publishEvent(progress(i));
-    await t.publishEvent(cancelledEvent("other"));
-    const history = await t.readRunEvents("long");
-    expect(history).toHaveLength(1200);
-    expect(history.map((e) => e.at)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
-    expect(await t.readRunEvents("nothing-here")).toEqual([]);
+    const last = await t.appendDecision(cancelled("long"), 0);
+    for (let i = 0; i < 1200; i++) await t.publishReport(report("long", i));
+    await t.appendDecision(cancelled("other"), 0);
+    const history = await t.readHistory("long");
+    expect(history.messages).toHaveLength(1201);
+    expect(history.lastDecisionSeq).toBe(last);
+    expect(history.messages.slice(1).map((m) => m.message.at)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
+    expect(await t.readHistory("nothing-here")).toEqual({ messages: [], lastDecisionSeq: 0 });
   });
 });
 
@@ -323,19 +334,22 @@ describe("nats transport - delivery", () => {
     expect(deliveries).toEqual([1]);
   });
 
-  it("nats transport - a task its handler never settles is redelivered after ack_wait", async () => {
-    const t = await transport({ prefix: uniquePrefix(), ackWaitMs: 1000 });
-    const counts: number[] = [];
-    const second = signal();
-    await t.consumeTasks({ namespaces: ["etl"], concurrency: 1 }, async (d) => {
-      counts.push(d.deliveryCount);
-      if (d.deliveryCount === 1) return; // "crashes" without acking
+  it("nats transport - a task held by a worker whose connection died is redelivered after ack_wait", async () => {
+    const prefix = uniquePrefix();
+    const crashing = await transport({ prefix, ackWaitMs: 1000 });
+    const survivor = await transport({ prefix, ackWaitMs: 1000 });
+    const first = signal();
+    await crashing.consumeTasks({ namespaces: ["etl"], concurrency: 1 }, async () => first.resolve()); // never settles
+    await crashing.dispatch(task());
+    await first.promise;
+    // A crash: no nak, and the automatic working() stops with the connection.
+    await crashing.connection.close();
+    const second = signal<number>();
+    await survivor.consumeTasks({ namespaces: ["etl"], concurrency: 1 }, async (d) => {
       await d.ack();
-      second.resolve();
+      second.resolve(d.deliveryCount);
     });
-    await t.dispatch(task());
-    await second.promise;
-    expect(counts).toEqual([1, 2]);
+    expect(await second.promise).toBe(2);
   });
 
   it("nats transport - a stopped worker's pending pull does not swallow tasks meant for the next worker", async () => {
@@ -362,7 +376,7 @@ describe("nats transport - delivery", () => {
   it("nats transport - a malformed task message is counted and terminated, the next one still runs", async () => {
     const t = await transport({ prefix: uniquePrefix() });
     t.connection.publish(t.names.subjects.task("etl", "load"), "{not json");
-    await t.js.publish(t.names.subjects.task("etl", "load"), JSON.stringify({ v: 1, runId: "" }));
+    await t.js.publish(t.names.subjects.task("etl", "load"), JSON.stringify({ v: 2, runId: "" }));
     await t.dispatch(task());
     const ok = signal<TaskMessage>();
     await t.consumeTasks({ namespaces: ["etl"], concurrency: 2 }, async (d) => {
@@ -412,7 +426,7 @@ describe("nats transport - coordinator handles", () => {
     const got = signal<string>();
     await t.subscribeControl((m) => got.resolve(m.type));
     t.connection.publish(t.names.subjects.control, "nonsense");
-    await t.publishControl({ v: 1, type: "cancel.attempt", runId: "run1", dispatchId: "d", reason: "timeout" });
+    await t.publishControl({ v: 2, type: "cancel.attempt", runId: "run1", dispatchId: "d", reason: "timeout" });
     expect(await got.promise).toBe("cancel.attempt");
     expect(t.stats().malformed).toBe(1);
   });
@@ -448,11 +462,11 @@ describe("nats transport - server restart", () => {
       await fiveDone.promise;
       const liveEvents: string[] = [];
       const eventAfterRestart = signal();
-      await t.subscribeEvents((e) => {
-        liveEvents.push(e.runId);
-        if (e.runId === "after") eventAfterRestart.resolve();
+      await t.subscribeReports("crashrun", 0, (_, r) => {
+        liveEvents.push(String(r.at));
+        if (r.at === 2) eventAfterRestart.resolve();
       });
-      await t.publishEvent(cancelledEvent("before"));
+      await t.publishReport(report("crashrun", 1));
 
       const reconnected = signal();
       void (async () => {
@@ -467,10 +481,10 @@ describe("nats transport - server restart", () => {
       for (const id of after) await t.dispatch(task({ task: id, dispatchId: id }));
       await Promise.all([...ids, ...after].map(waitFor));
       expect([...ids, ...after].every((id) => received.has(id))).toBe(true);
-      await t.publishEvent(cancelledEvent("after"));
+      await t.publishReport(report("crashrun", 2));
       await eventAfterRestart.promise;
-      expect(liveEvents).toEqual(["before", "after"]);
-      expect((await t.readRunEvents("before")).map((e) => e.type)).toEqual(["run.cancelled"]);
+      expect(liveEvents).toEqual(["1", "2"]);
+      expect((await t.readHistory("crashrun")).messages.map((m) => m.message.kind)).toEqual(["report", "report"]);
     },
     60_000,
   );

@@ -4,18 +4,21 @@
  * at most `concurrency` unsettled deliveries at once, explicit ack/nak/term, and a
  * subscription that stops gives its unsettled deliveries back for others to take.
  *
- * Settling a delivery more than once, or after it was given back (stop, ack wait
- * expired), is ignored: the message already belongs to someone else.
+ * Until it is settled, a delivery is kept alive (`working()`) every `keepAliveMs`
+ * (default ackWaitMs / 3), as the NATS adapter does, so only a consumer that stops
+ * gives a running attempt back. Settling a delivery more than once, or after it was
+ * given back (stop, ack wait expired), is ignored: the message already belongs to
+ * someone else.
  */
 import type { Subscription, TaskDelivery } from "../port.js";
 import { taskMessageSchema, type TaskMessage } from "../messages.js";
-import { decodeIncoming } from "./codec.js";
+import type { Payload, Wire } from "./wire.js";
 
-/** A message in a namespace queue; `message` is undefined until a raw (injected) one is parsed. */
+/** A message in a namespace queue; `message` is undefined until its payload is decoded (on first delivery). */
 export interface QueuedTask {
   readonly namespace: string;
+  readonly payload: Payload;
   message: TaskMessage | undefined;
-  raw: unknown;
   /** Deliveries so far. */
   deliveries: number;
 }
@@ -23,6 +26,7 @@ export interface QueuedTask {
 /** What a consumer needs from the queue that feeds it. */
 export interface QueueBackend {
   readonly ackWaitMs: number | undefined;
+  readonly wire: Wire;
   requeue(entry: QueuedTask, delayMs: number): void;
   pumpSoon(): void;
   detach(consumer: TaskConsumer): void;
@@ -43,18 +47,22 @@ class MemoryDelivery implements TaskDelivery {
   readonly deliveryCount: number;
   private open = true;
   private timer: NodeJS.Timeout | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly consumer: TaskConsumer,
     private readonly entry: QueuedTask,
     message: TaskMessage,
     ackWaitMs: number | undefined,
+    keepAliveMs: number | undefined,
   ) {
     this.message = message;
     this.deliveryCount = entry.deliveries;
     if (ackWaitMs !== undefined) {
       this.timer = setTimeout(() => this.giveBack(), ackWaitMs);
       this.timer.unref();
+      this.keepAlive = setInterval(() => this.working(), keepAliveMs ?? Math.max(1, Math.floor(ackWaitMs / 3)));
+      this.keepAlive.unref();
     }
   }
 
@@ -84,6 +92,7 @@ class MemoryDelivery implements TaskDelivery {
     if (!this.open) return false;
     this.open = false;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
     this.consumer.settled(this);
     return true;
   }
@@ -102,17 +111,18 @@ export class TaskConsumer implements Subscription {
     private readonly concurrency: number,
     private readonly handler: TaskHandler,
     private readonly owner: ConsumerOwner,
+    private readonly keepAliveMs: number | undefined,
   ) {}
 
   hasRoom(): boolean {
     return !this.stopped && this.unsettled < this.concurrency;
   }
 
-  /** Hand `entry` to the handler; a malformed raw entry is counted and dropped instead. */
+  /** Hand `entry` to the handler; a malformed entry is counted and dropped instead. */
   deliver(entry: QueuedTask): void {
     let message = entry.message;
     if (message === undefined) {
-      message = decodeIncoming(taskMessageSchema, entry.raw);
+      message = this.backend.wire.decode(taskMessageSchema, entry.payload);
       if (message === undefined) {
         this.owner.countMalformed();
         return;
@@ -120,7 +130,7 @@ export class TaskConsumer implements Subscription {
       entry.message = message;
     }
     entry.deliveries++;
-    const delivery = new MemoryDelivery(this, entry, message, this.backend.ackWaitMs);
+    const delivery = new MemoryDelivery(this, entry, message, this.backend.ackWaitMs, this.keepAliveMs);
     this.unsettled++;
     this.open.add(delivery);
     this.running++;

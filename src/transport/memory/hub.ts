@@ -2,25 +2,38 @@
  * The memory transport: the embedded default, where the coordinator and in-process
  * workers share one process and no server. A hub plays the NATS server (task work
  * queues per namespace, run histories, broadcasts); each `hub.connect()` is one
- * client connection. It is built to behave like the NATS adapter, not to be faster
- * than it: messages are JSON round-tripped and schema-checked, deliveries are
- * asynchronous, at-least-once and deduplicated by `dispatchId`.
+ * client connection. It behaves like the NATS adapter (the same contract suite runs
+ * on both): histories with one sequence counter and fenced decisions, asynchronous
+ * deliveries, tasks at-least-once and deduplicated by `dispatchId@epoch`.
  *
- * Run histories are kept in memory for the hub's lifetime (like a limits stream
- * without limits); an embedded process that runs very many runs should create a
- * hub per batch or use NATS.
+ * `wire: "strict"` JSON round-trips and zod-parses every message like NATS does
+ * (tests, the contract suite); `wire: "fast"`, the default, passes objects by
+ * reference (the embedded fast path; see wire.ts).
+ *
+ * Run histories are kept in memory until deleted (`deleteHistory`, retention), like
+ * a limits stream.
  */
 import { z } from "zod";
 import { TransportClosedError, UsageError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
-import { controlMessageSchema, runEventSchema, type ControlMessage, type RunEvent } from "../messages.js";
+import { DEFAULT_MAX_PAYLOAD } from "../json.js";
+import { controlMessageSchema, decisionSchema, reportSchema, taskMessageSchema } from "../messages.js";
 import type { Transport } from "../port.js";
-import { decodeIncoming } from "./codec.js";
+import { Broadcast } from "./broadcast.js";
 import { MemoryConnection, type HubCore } from "./connection.js";
-import { Fanout, Malformed } from "./fanout.js";
+import { Drain } from "./drain.js";
+import { HistoryStore } from "./history-store.js";
+import { createWire, type WireMode } from "./wire.js";
 import { WorkQueue } from "./work-queue.js";
 
 export interface MemoryHubOptions {
+  /**
+   * `"strict"`: JSON round trip and zod parse of every message, payload limit enforced,
+   * like NATS. `"fast"`: objects by reference, no JSON step, no parse. Default "fast".
+   */
+  wire?: WireMode;
+  /** `capabilities.maxPayload` in bytes (enforced in strict mode). Default 1048576 (nats-server's default). */
+  maxPayload?: number;
   /**
    * Redeliver a delivery that is neither settled nor kept alive with `working()`
    * within this many ms, like JetStream's `ack_wait`. Default: never.
@@ -35,6 +48,8 @@ export interface MemoryHubOptions {
 }
 
 const hubOptionsSchema = z.object({
+  wire: z.enum(["strict", "fast"]).default("fast"),
+  maxPayload: z.number().int().min(1024).default(DEFAULT_MAX_PAYLOAD),
   ackWaitMs: z.number().int().positive().optional(),
   duplicateWindowMs: z.number().int().nonnegative().default(120_000),
   now: z.custom<() => number>((v) => typeof v === "function").default(() => Date.now),
@@ -44,6 +59,8 @@ const hubOptionsSchema = z.object({
 export interface MemoryHubStats {
   /** Malformed messages dropped, over all connections (plus injected tasks that name no namespace). */
   malformed: number;
+  /** Messages refused over all connections (stored under another run than they name). */
+  refused: number;
   /** Task messages ready for delivery. */
   queued: number;
   /** Task messages waiting out a nak delay. */
@@ -58,11 +75,13 @@ export interface MemoryHub {
   connect(): Transport;
   /**
    * Put a raw, unchecked message on the "wire", for tests of malformed input. A task
-   * is routed by its `executor` string ("ns/name"), an event is stored under its
-   * `runId` string (when it has one) and broadcast; receivers parse it, count it
-   * in `stats().malformed` and drop it when it fails its schema.
+   * is routed by its `executor` string ("ns/name"); a decision or report is stored in
+   * the history of `runId` (default: the `runId` string it carries), unfenced; a
+   * control message is broadcast. Receivers count a message that fails its schema in
+   * `stats().malformed`, one stored under another run than it names in
+   * `stats().refused`, and drop it. In strict mode a string is taken as the JSON text.
    */
-  injectRaw(kind: "task" | "event" | "control", raw: unknown): void;
+  injectRaw(kind: "task" | "decision" | "report" | "control", raw: unknown, runId?: string): void;
   stats(): MemoryHubStats;
   /** Close every connection and drop all queued messages and timers. */
   close(): Promise<void>;
@@ -98,37 +117,34 @@ function buildHub(options: MemoryHubOptions): { hub: MemoryHub; connect: (onClos
   }
   const resolved = parsed.data;
   const logger = resolved.logger;
-  const logHandlerError = (what: string) => (err: unknown) => {
-    logger?.error({ err }, `memory transport: a ${what} handler threw; handlers should catch their own errors`);
-  };
+  const wire = createWire(resolved.wire, resolved.maxPayload);
+  const drain = new Drain((err) => logger?.error({ err }, "memory transport: a delivery failed; handlers should catch their own errors"));
 
   let malformed = 0;
+  let refused = 0;
   let closed = false;
-  const histories = new Map<string, (RunEvent | Malformed)[]>();
   const connections = new Set<MemoryConnection>();
   const core: HubCore = {
+    wire,
+    capabilities: { maxPayload: resolved.maxPayload },
     queue: new WorkQueue({
       ackWaitMs: resolved.ackWaitMs,
+      wire,
       duplicateWindowMs: resolved.duplicateWindowMs,
       now: resolved.now,
       handlerFailed: (err, message) => {
         logger?.error({ err, dispatchId: message.dispatchId }, "memory transport: a task handler rejected; the delivery was nak'd for redelivery");
       },
     }),
-    events: new Fanout<RunEvent>(logHandlerError("event")),
-    control: new Fanout<ControlMessage>(logHandlerError("control")),
-    appendEvent(event) {
-      const runId = event instanceof Malformed ? runIdOf(event.raw) : event.runId;
-      if (runId !== undefined) {
-        let history = histories.get(runId);
-        if (history === undefined) histories.set(runId, (history = []));
-        history.push(event);
-      }
-      core.events.publish(event);
-    },
-    history: (runId) => histories.get(runId) ?? [],
+    histories: new HistoryStore(drain),
+    control: new Broadcast(drain),
+    live: new Broadcast(drain),
+    logger,
     countMalformed: () => {
       malformed++;
+    },
+    countRefused: () => {
+      refused++;
     },
     disconnected: (connection) => {
       connections.delete(connection);
@@ -144,29 +160,33 @@ function buildHub(options: MemoryHubOptions): { hub: MemoryHub; connect: (onClos
 
   const hub: MemoryHub = {
     connect: () => connect(),
-    injectRaw(kind, raw) {
+    injectRaw(kind, raw, runId) {
       if (kind === "task") {
         const executor = (raw as { executor?: unknown } | null)?.executor;
         const slash = typeof executor === "string" ? executor.indexOf("/") : -1;
         if (typeof executor !== "string" || slash < 0) malformed++;
-        else core.queue.enqueueRaw(executor.slice(0, slash), raw);
-      } else if (kind === "event") {
-        core.appendEvent(decodeIncoming(runEventSchema, raw) ?? new Malformed(raw));
+        else core.queue.enqueueRaw(executor.slice(0, slash), wire.raw(taskMessageSchema, raw));
+      } else if (kind === "control") {
+        core.control.publish("", wire.raw(controlMessageSchema, raw));
       } else {
-        core.control.publish(decodeIncoming(controlMessageSchema, raw) ?? new Malformed(raw));
+        const target = runId ?? runIdOf(raw);
+        if (target === undefined) malformed++;
+        else core.histories.append(target, kind, kind === "decision" ? wire.raw(decisionSchema, raw) : wire.raw(reportSchema, raw));
       }
     },
     stats() {
       const { queued, delayed } = core.queue.counts();
-      return { malformed, queued, delayed, connections: connections.size, runs: histories.size };
+      return { malformed, refused, queued, delayed, connections: connections.size, runs: core.histories.size };
     },
     async close() {
       if (closed) return;
       closed = true;
       await Promise.all([...connections].map((c) => c.close()));
       core.queue.close();
-      core.events.close();
-      core.control.close();
+      core.histories.clear();
+      core.control.clear();
+      core.live.clear();
+      drain.close();
     },
   };
   return { hub, connect };

@@ -4,3 +4,4 @@
  */
 export { createMemoryHub, createMemoryTransport } from "./hub.js";
 export type { MemoryHub, MemoryHubOptions, MemoryHubStats } from "./hub.js";
+export type { WireMode } from "./wire.js";

@@ -3,8 +3,9 @@
  * the `PF_TASKS` work-queue stream with one durable consumer per namespace that
  * every worker of the namespace shares. Each message goes to exactly one consumer;
  * consumers are served round-robin; redeliveries (nak, given back) go before new
- * messages, as JetStream does. Dispatch is deduplicated by `dispatchId` within a
- * window, like `Nats-Msg-Id` within the stream's duplicate window.
+ * messages, as JetStream does. Dispatch is deduplicated by `dispatchId@epoch`
+ * within a window, like `Nats-Msg-Id` within the stream's duplicate window (a new
+ * leaseholder's re-dispatch of an attempt has a new epoch, so it is not dropped).
  *
  * Deliveries are handed out from a `setImmediate` pump, never inside `dispatch()`
  * or `ack()`, so a handler never runs re-entrantly within its caller, and a burst
@@ -13,9 +14,11 @@
 import type { TaskMessage } from "../messages.js";
 import type { QueueBackend, QueuedTask, TaskConsumer } from "./consumer.js";
 import { Fifo } from "./fifo.js";
+import type { Payload, Wire } from "./wire.js";
 
 export interface WorkQueueOptions {
   ackWaitMs: number | undefined;
+  wire: Wire;
   duplicateWindowMs: number;
   now: () => number;
   handlerFailed(err: unknown, message: TaskMessage): void;
@@ -31,8 +34,9 @@ interface NamespaceQueue {
 
 export class WorkQueue implements QueueBackend {
   readonly ackWaitMs: number | undefined;
+  readonly wire: Wire;
   private readonly queues = new Map<string, NamespaceQueue>();
-  /** dispatchId -> when it may be accepted again; insertion order = time order. */
+  /** `dispatchId@epoch` -> when it may be accepted again; insertion order = time order. */
   private readonly seen = new Map<string, number>();
   private readonly delayed = new Set<NodeJS.Timeout>();
   private scheduled = false;
@@ -40,25 +44,25 @@ export class WorkQueue implements QueueBackend {
 
   constructor(private readonly options: WorkQueueOptions) {
     this.ackWaitMs = options.ackWaitMs;
+    this.wire = options.wire;
   }
 
-  /** Queue a validated message; false when its dispatchId was seen within the window (dropped). */
-  enqueue(namespace: string, message: TaskMessage): boolean {
+  /** Queue a task payload; false when `dedupeKey` was seen within the window (dropped). */
+  enqueue(namespace: string, dedupeKey: string, payload: Payload): boolean {
     const now = this.options.now();
     for (const [id, until] of this.seen) {
       if (until > now) break;
       this.seen.delete(id);
     }
-    if (this.seen.has(message.dispatchId)) return false;
-    this.seen.set(message.dispatchId, now + this.options.duplicateWindowMs);
-    this.queue(namespace).fresh.push({ namespace, message, raw: undefined, deliveries: 0 });
-    this.pumpSoon();
+    if (this.seen.has(dedupeKey)) return false;
+    this.seen.set(dedupeKey, now + this.options.duplicateWindowMs);
+    this.enqueueRaw(namespace, payload);
     return true;
   }
 
-  /** Queue a raw, unparsed message; the consumer that receives it parses (and counts it if malformed). */
-  enqueueRaw(namespace: string, raw: unknown): void {
-    this.queue(namespace).fresh.push({ namespace, message: undefined, raw, deliveries: 0 });
+  /** Queue a payload without dedupe (injected raw messages); the consumer that receives it decodes it. */
+  enqueueRaw(namespace: string, payload: Payload): void {
+    this.queue(namespace).fresh.push({ namespace, payload, message: undefined, deliveries: 0 });
     this.pumpSoon();
   }
 

@@ -7,13 +7,12 @@
  */
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
-import { schemaIssues, toJsonText } from "../json.js";
+import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Room kept for headers (Nats-Msg-Id and the NATS/1.0 preamble) when checking a payload's size. */
-export const HEADER_ALLOWANCE = 256;
+export { HEADER_ALLOWANCE };
 
 /**
  * Validate `value` with `schema` and encode it as JSON bytes no larger than `maxPayload`.

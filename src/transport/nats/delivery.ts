@@ -1,52 +1,61 @@
 /**
  * One task delivery as the worker sees it (`TaskDelivery`), over a JetStream
  * message. A delivery holds one of its consumer's handler slots until it is
- * settled (ack, nak, term) or expires: while the handler runs, `working()` goes to
- * the server every ackWaitMs/3 so a long attempt is not redelivered; once the
- * handler returns without settling, the delivery expires ackWaitMs after its last
- * sign of life, as the server's copy does, and the server redelivers it. A late
- * settle of an expired delivery does nothing (the message belongs to its
- * redelivery by then), as in the memory transport.
+ * settled (ack, nak, term). Until then the adapter itself sends `working()` every
+ * `keepAliveMs` (default ack_wait / 3), whether or not the handler has returned, so
+ * a long attempt is never redelivered while it runs and the worker need not keep
+ * it alive. Only a handler that throws gives its message back (nak); a consumer
+ * that stops gives back what is unsettled. Settling twice does nothing.
  */
 import type { JsMsg } from "@nats-io/jetstream";
+import { ClosedConnectionError, DrainingConnectionError } from "@nats-io/transport-node";
 import { TransportOperationError } from "../../errors/base.js";
 import type { TaskMessage } from "../messages.js";
 import type { TaskDelivery } from "../port.js";
 
-type State = "held" | "settled" | "expired";
+type State = "held" | "settled";
 
 export class NatsDelivery implements TaskDelivery {
   readonly deliveryCount: number;
   private state: State = "held";
-  private lastActivity = Date.now();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
-  private expiry: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * @param onRelease called exactly once, when the delivery stops holding its slot.
    * @example
-   * const d = new NatsDelivery(msg, message, 30_000, () => slots.release());
+   * const d = new NatsDelivery(msg, message, 10_000, () => slots.release(), (err) => logger.warn({ err }, "keep-alive failed"));
    * await handler(d).finally(() => d.handlerFinished(false));
    */
   constructor(
     private readonly msg: JsMsg,
     readonly message: TaskMessage,
-    private readonly ackWaitMs: number,
+    keepAliveMs: number,
     private readonly onRelease: () => void,
+    private readonly onKeepAliveFailed: (err: unknown) => void,
   ) {
     this.deliveryCount = msg.info.deliveryCount;
-    this.keepAlive = setInterval(() => this.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
+    this.keepAlive = setInterval(() => this.keepAliveTick(), Math.max(50, keepAliveMs));
   }
 
-  /** Still holding its slot: neither settled nor expired. */
+  /** Still holding its slot: not settled. */
   get held(): boolean {
     return this.state === "held";
   }
 
   working(): void {
     if (this.state !== "held") return;
-    this.lastActivity = Date.now();
     this.msg.working();
+  }
+
+  /** The automatic working(): once the connection is gone, the server redelivers after ack_wait and there is nothing left to keep alive. */
+  private keepAliveTick(): void {
+    try {
+      this.working();
+    } catch (err) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+      if (!(err instanceof ClosedConnectionError || err instanceof DrainingConnectionError)) this.onKeepAliveFailed(err);
+    }
   }
 
   async ack(): Promise<void> {
@@ -70,13 +79,9 @@ export class NatsDelivery implements TaskDelivery {
     if (this.release("settled")) this.msg.term();
   }
 
-  /** The handler returned (or threw): stop the automatic working(); a throw gives the message back. */
+  /** The handler returned (or threw): a throw gives the message back; otherwise it stays alive until settled. */
   handlerFinished(threw: boolean): void {
-    clearInterval(this.keepAlive);
-    this.keepAlive = undefined;
-    if (this.state !== "held") return;
     if (threw) this.nak();
-    else this.scheduleExpiry();
   }
 
   /** The consumer is stopping: hand an unsettled delivery straight back to the server. */
@@ -84,20 +89,11 @@ export class NatsDelivery implements TaskDelivery {
     this.nak();
   }
 
-  private scheduleExpiry(): void {
-    const due = this.lastActivity + this.ackWaitMs - Date.now();
-    this.expiry = setTimeout(() => {
-      if (this.state !== "held") return;
-      if (Date.now() - this.lastActivity >= this.ackWaitMs) this.release("expired");
-      else this.scheduleExpiry(); // working() was called meanwhile
-    }, Math.max(0, due));
-  }
-
   private release(to: Exclude<State, "held">): boolean {
     if (this.state !== "held") return false;
     this.state = to;
     clearInterval(this.keepAlive);
-    clearTimeout(this.expiry);
+    this.keepAlive = undefined;
     this.onRelease();
     return true;
   }

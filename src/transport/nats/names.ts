@@ -2,7 +2,8 @@
  * Every NATS name phaseflow uses, derived from one prefix, so two deployments can
  * share a server without seeing each other: prefix "pf" gives streams PF_TASKS and
  * PF_EVENTS, KV buckets pf_runs and pf_workers, subjects pf.task.<ns>.<executor>,
- * pf.evt.<runId>, pf.ctl and pf.api.*. The coordinator service and the CLI read
+ * pf.evt.<runId>.d (decisions), pf.evt.<runId>.r (reports), pf.live.<runId>,
+ * pf.ctl and pf.api.*. The coordinator service and the CLI read
  * names from here rather than spelling them out.
  */
 import { UsageError } from "../../errors/base.js";
@@ -29,8 +30,16 @@ export interface NatsNames {
     task(namespace: string, name: string): string;
     /** `<p>.task.<ns>.>`: the filter of a namespace's consumer. */
     namespaceTasks(namespace: string): string;
-    /** `<p>.evt.<runId>`. */
-    runEvents(runId: string): string;
+    /** `<p>.evt.<runId>.d`: the run's decisions, written only by its leaseholder (fenced). */
+    decisions(runId: string): string;
+    /** `<p>.evt.<runId>.r`: the run's worker reports. */
+    reports(runId: string): string;
+    /** `<p>.evt.<runId>.*`: the run's whole history. */
+    history(runId: string): string;
+    /** `<p>.evt.<runId>.>`: the purge filter of a run's history. */
+    historyPurge(runId: string): string;
+    /** `<p>.live.<runId>`: live signals (core NATS, not stored). */
+    live(runId: string): string;
     /** `<p>.api.<operation>`, e.g. `pf.api.run.start`. */
     api(operation: string): string;
   };
@@ -71,7 +80,11 @@ export function natsNames(prefix: string = DEFAULT_PREFIX): NatsNames {
       control: `${prefix}.ctl`,
       task: (namespace, name) => `${prefix}.task.${token(namespace, "namespace")}.${token(name, "executor name")}`,
       namespaceTasks: (namespace) => `${prefix}.task.${token(namespace, "namespace")}.>`,
-      runEvents: (runId) => `${prefix}.evt.${token(runId, "run id")}`,
+      decisions: (runId) => `${prefix}.evt.${token(runId, "run id")}.d`,
+      reports: (runId) => `${prefix}.evt.${token(runId, "run id")}.r`,
+      history: (runId) => `${prefix}.evt.${token(runId, "run id")}.*`,
+      historyPurge: (runId) => `${prefix}.evt.${token(runId, "run id")}.>`,
+      live: (runId) => `${prefix}.live.${token(runId, "run id")}`,
       api: (operation) => `${prefix}.api.${operation}`,
     },
     namespaceConsumer: (namespace) => `${prefix}_ns_${token(namespace, "namespace")}`,

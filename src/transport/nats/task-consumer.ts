@@ -8,9 +8,9 @@
  * `ceil(concurrency / namespaces)` slots at a time, so one idle namespace cannot
  * starve the others for longer than one pull (FETCH_EXPIRES_MS).
  *
- * A slot is held from delivery until the delivery is settled or expires (see
- * delivery.ts: automatic working() while the handler runs; a handler that throws
- * gets its message nak'ed). `stop()` stops pulling, waits for running handlers and
+ * A slot is held from delivery until the delivery is settled (see delivery.ts:
+ * automatic working() every keepAliveMs until then; a handler that throws gets its
+ * message nak'ed). `stop()` stops pulling, waits for running handlers and
  * gives unsettled deliveries straight back (nak) for other workers. A message that
  * fails its schema is counted, logged and terminated. Pull errors (server restart,
  * network) are logged and retried.
@@ -32,7 +32,8 @@ export interface TaskConsumerContext {
   /** True once the connection is closed for good: pulling stops then. */
   isClosed(): boolean;
   stream: string;
-  ackWaitMs: number;
+  /** How often an unsettled delivery is kept alive with working(). */
+  keepAliveMs: number;
   logger: Logger;
   onMalformed(): void;
 }
@@ -168,10 +169,16 @@ async function handleOne(
     release();
     return;
   }
-  const delivery: NatsDelivery = new NatsDelivery(m, decoded.value, ctx.ackWaitMs, () => {
-    held.delete(delivery);
-    release();
-  });
+  const delivery: NatsDelivery = new NatsDelivery(
+    m,
+    decoded.value,
+    ctx.keepAliveMs,
+    () => {
+      held.delete(delivery);
+      release();
+    },
+    (err) => ctx.logger.warn({ err, dispatchId: decoded.value.dispatchId }, "keeping a task delivery alive failed; it is redelivered after ack_wait unless settled first"),
+  );
   held.add(delivery);
   let threw = false;
   try {

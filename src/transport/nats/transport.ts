@@ -1,23 +1,41 @@
 /**
- * The NATS JetStream adapter of the Transport port (DESIGN.md §3): tasks on the
- * work-queue stream <P>_TASKS (one durable pull consumer per namespace, explicit
- * ack, deduplicated by `Nats-Msg-Id` = dispatchId), run events on <P>_EVENTS,
- * control broadcasts on core NATS `<p>.ctl`. It also hands the coordinator service
+ * The NATS JetStream adapter of the Transport port (DESIGN.md §3, protocol v2):
+ * tasks on the work-queue stream <P>_TASKS (one durable pull consumer per
+ * namespace, explicit ack, deduplicated by `Nats-Msg-Id` = `dispatchId@epoch`, so
+ * a new leaseholder re-dispatching an attempt is not dropped as a duplicate of a
+ * fenced-out coordinator's message), run histories on <P>_EVENTS (history.ts,
+ * follow.ts), live signals on `<p>.live.<runId>` and control broadcasts on
+ * `<p>.ctl` (core NATS, not stored). It also hands the coordinator service
  * what it needs beyond the port: the resolved names, the connection, JetStream
  * handles and the `<p>_runs` / `<p>_workers` KV buckets.
  *
  * Every message in and out is parsed with its zod schema; a malformed incoming one
- * is counted in `stats().malformed`, logged and dropped, never thrown.
+ * is counted in `stats().malformed` (one on another run's subject in
+ * `stats().refused`), logged and dropped, never thrown.
  */
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { jserrors } from "@nats-io/jetstream/internal";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TransportClosedError, TransportConnectError, TransportOperationError, UsageError, WireMessageInvalidError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
-import { controlMessageSchema, taskMessageSchema, type ControlMessage, type RunEvent, type TaskMessage } from "../messages.js";
-import type { ConsumeOptions, Subscription, TaskDelivery, Transport, TransportStats } from "../port.js";
-import { decodeMessage, encodeMessage } from "./codec.js";
+import { DEFAULT_MAX_PAYLOAD } from "../json.js";
+import {
+  controlMessageSchema,
+  liveSignalSchema,
+  taskMessageSchema,
+  type ControlMessage,
+  type Decision,
+  type LiveSignal,
+  type Report,
+  type StoredMessage,
+  type TaskMessage,
+} from "../messages.js";
+import type { ConsumeOptions, Subscription, TaskDelivery, Transport, TransportCapabilities, TransportStats } from "../port.js";
+import { encodeMessage } from "./codec.js";
 import { logConnectionStatus, openConnection } from "./connect.js";
-import { publishRunEvent, readStoredRunEvents, subscribeRunEvents, type EventsContext } from "./events.js";
+import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
+import { followSubject } from "./follow.js";
+import { appendDecision, decodeStored, deleteHistory, publishReport, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
@@ -58,7 +76,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     try {
       jsm = await jetstreamManager(nc);
     } catch (err) {
-      if (!/jetstream|no responders/i.test(err instanceof Error ? `${err.name} ${err.message}` : String(err))) throw err;
+      // The client turns "no responders" on $JS.API.INFO into JetStreamNotEnabled (exported only via `jserrors`).
+      if (!(err instanceof jserrors.JetStreamNotEnabled)) throw err;
       throw new TransportConnectError(
         "NATS_JETSTREAM_UNAVAILABLE",
         resolved.servers,
@@ -77,10 +96,14 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 
 class NatsTransportImpl implements NatsTransport {
   readonly kind = "nats" as const;
+  readonly capabilities: TransportCapabilities;
   private malformed = 0;
+  private refused = 0;
+  private liveFailures = 0;
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
-  private readonly events: EventsContext;
+  private readonly history: HistoryContext;
+  private readonly core: CoreSubscriptionContext;
 
   constructor(
     readonly options: ResolvedNatsTransportOptions,
@@ -92,14 +115,21 @@ class NatsTransportImpl implements NatsTransport {
     private readonly ownsConnection: boolean,
     private readonly logger: Logger,
   ) {
-    this.events = {
+    this.capabilities = {
+      get maxPayload() {
+        return connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+      },
+    };
+    this.history = {
       js,
       jsm,
       names,
       logger,
       maxPayload: () => connection.info?.max_payload,
       onMalformed: () => this.malformed++,
+      onRefused: () => this.refused++,
     };
+    this.core = { connection, logger, onMalformed: () => this.malformed++ };
   }
 
   async ensureInfrastructure(): Promise<void> {
@@ -109,19 +139,58 @@ class NatsTransportImpl implements NatsTransport {
     this.buckets.workers = buckets.workers;
   }
 
-  async publishEvent(event: RunEvent): Promise<void> {
-    this.assertOpen("publish an event");
-    await publishRunEvent(this.events, event);
+  async appendDecision(decision: Decision, expectedLastSeq: number): Promise<number> {
+    this.assertOpen("append a decision");
+    return appendDecision(this.history, decision, expectedLastSeq);
   }
 
-  async subscribeEvents(handler: (event: RunEvent) => void): Promise<Subscription> {
-    this.assertOpen("subscribe to events");
-    return this.track(await subscribeRunEvents(this.events, handler));
+  async publishReport(report: Report): Promise<void> {
+    this.assertOpen("publish a report");
+    await publishReport(this.history, report);
   }
 
-  async readRunEvents(runId: string): Promise<RunEvent[]> {
-    this.assertOpen("read run events");
-    return readStoredRunEvents(this.events, runId);
+  publishLive(signal: LiveSignal): void {
+    if (this.closed) return this.liveFailed(new TransportClosedError("nats", "publish a live signal"), signal);
+    try {
+      const data = encodeMessage(liveSignalSchema, signal, `live signal "${signal.type}" of run "${signal.runId}"`, this.connection.info?.max_payload);
+      this.connection.publish(this.names.subjects.live(signal.runId), data);
+    } catch (err) {
+      this.liveFailed(err, signal);
+    }
+  }
+
+  async readHistory(runId: string): Promise<{ messages: StoredMessage[]; lastDecisionSeq: number }> {
+    this.assertOpen("read a run's history");
+    return readHistory(this.history, runId);
+  }
+
+  async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: Report) => void): Promise<Subscription> {
+    this.assertOpen("subscribe to reports");
+    const what = `reports of run "${runId}"`;
+    const subject = this.names.subjects.reports(runId);
+    const sub = await followSubject(this.history, { subject, afterSeq, what, isClosed: () => this.connection.isClosed() }, (m) => {
+      const read = decodeStored(this.history, runId, m.subject, m.seq, m.data);
+      if (read.message?.kind !== "report") return;
+      this.deliver(what, () => handler(read.seq, read.message as Report));
+    });
+    return this.track(sub);
+  }
+
+  async followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void): Promise<Subscription> {
+    this.assertOpen("follow a run's history");
+    const what = `history of run "${runId}"`;
+    const subject = this.names.subjects.history(runId);
+    const sub = await followSubject(this.history, { subject, afterSeq, what, isClosed: () => this.connection.isClosed() }, (m) => {
+      const read = decodeStored(this.history, runId, m.subject, m.seq, m.data);
+      const message = read.message;
+      if (message !== undefined) this.deliver(what, () => handler({ seq: read.seq, message }));
+    });
+    return this.track(sub);
+  }
+
+  async subscribeLive(runId: string, handler: (signal: LiveSignal) => void): Promise<Subscription> {
+    this.assertOpen("subscribe to live signals");
+    return this.track(await subscribeCore(this.core, this.names.subjects.live(runId), liveSignalSchema, "live signal", handler));
   }
 
   async dispatch(task: TaskMessage): Promise<void> {
@@ -131,9 +200,10 @@ class NatsTransportImpl implements NatsTransport {
     if (slash <= 0) throw new WireMessageInvalidError(what, [{ path: ["executor"], message: `must be "namespace/name", got ${JSON.stringify(task.executor)}` }]);
     const subject = this.names.subjects.task(task.executor.slice(0, slash), task.executor.slice(slash + 1));
     const data = encodeMessage(taskMessageSchema, task, what, this.connection.info?.max_payload);
+    const msgID = `${task.dispatchId}@${task.epoch}`;
     try {
-      const ack = await this.js.publish(subject, data, { msgID: task.dispatchId });
-      if (ack.duplicate) this.logger.debug({ dispatchId: task.dispatchId }, "task already dispatched; duplicate dropped by JetStream");
+      const ack = await this.js.publish(subject, data, { msgID });
+      if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
     } catch (err) {
       throw new TransportOperationError(
         "NATS_PUBLISH_FAILED",
@@ -149,11 +219,15 @@ class NatsTransportImpl implements NatsTransport {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
       throw new UsageError(`consumeTasks concurrency must be a positive integer, got ${options.concurrency}; pass e.g. --concurrency 4`);
     }
+    const keepAliveMs = options.keepAliveMs ?? Math.floor(this.options.ackWaitMs / 3);
+    if (!Number.isFinite(keepAliveMs) || keepAliveMs <= 0 || keepAliveMs >= this.options.ackWaitMs) {
+      throw new UsageError(`consumeTasks keepAliveMs must be above 0 and below ackWaitMs (${this.options.ackWaitMs}), got ${keepAliveMs}; leave it out for ackWaitMs / 3`);
+    }
     const namespaces = [...new Set(options.namespaces)];
     const durables: string[] = [];
     for (const ns of namespaces) durables.push(await ensureNamespaceConsumer(this.jsm, this.names, ns, this.options));
     const sub = await startTaskConsumer(
-      { js: this.js, isClosed: () => this.connection.isClosed(), stream: this.names.streams.tasks, ackWaitMs: this.options.ackWaitMs, logger: this.logger, onMalformed: () => this.malformed++ },
+      { js: this.js, isClosed: () => this.connection.isClosed(), stream: this.names.streams.tasks, keepAliveMs, logger: this.logger, onMalformed: () => this.malformed++ },
       durables,
       { namespaces, concurrency: options.concurrency },
       handler,
@@ -170,37 +244,16 @@ class NatsTransportImpl implements NatsTransport {
 
   async subscribeControl(handler: (message: ControlMessage) => void): Promise<Subscription> {
     this.assertOpen("subscribe to control messages");
-    const sub = this.connection.subscribe(this.names.subjects.control, {
-      callback: (err, msg) => {
-        if (err) {
-          this.logger.error({ err }, "control subscription failed");
-          return;
-        }
-        const decoded = decodeMessage(controlMessageSchema, msg.data);
-        if (!decoded.ok) {
-          this.malformed++;
-          this.logger.warn({ subject: msg.subject, reason: decoded.reason }, "malformed control message dropped");
-          return;
-        }
-        try {
-          handler(decoded.value);
-        } catch (e) {
-          this.logger.error({ err: e, type: decoded.value.type }, "control handler threw; message skipped");
-        }
-      },
-    });
-    // Make sure the server knows the subscription before we report it ready.
-    await this.connection.flush();
-    return this.track({
-      stop: () => {
-        if (!sub.isClosed()) sub.unsubscribe();
-        return Promise.resolve();
-      },
-    });
+    return this.track(await subscribeCore(this.core, this.names.subjects.control, controlMessageSchema, "control message", handler));
+  }
+
+  async deleteHistory(runId: string): Promise<void> {
+    this.assertOpen("delete a run's history");
+    await deleteHistory(this.history, runId);
   }
 
   stats(): TransportStats {
-    return { malformed: this.malformed };
+    return { malformed: this.malformed, refused: this.refused };
   }
 
   async close(): Promise<void> {
@@ -209,7 +262,24 @@ class NatsTransportImpl implements NatsTransport {
     await Promise.allSettled([...this.subscriptions].map((s) => s.stop()));
     this.subscriptions.clear();
     if (this.ownsConnection && !this.connection.isClosed()) {
-      await this.connection.drain().catch((err: unknown) => this.logger.debug({ err }, "drain on close failed"));
+      await this.connection.drain().catch((err: unknown) => this.logger.warn({ err }, "draining the NATS connection on close failed; unflushed live signals may be lost"));
+    }
+  }
+
+  /** Run a subscriber's handler; a throw is logged and the next message still arrives. */
+  private deliver(what: string, call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.logger.error({ err }, `handler of ${what} threw; message skipped`);
+    }
+  }
+
+  /** Live signals are best effort: count and log (the first, then every 100th) instead of throwing. */
+  private liveFailed(err: unknown, signal: LiveSignal): void {
+    this.liveFailures++;
+    if (this.liveFailures === 1 || this.liveFailures % 100 === 0) {
+      this.logger.warn({ err, runId: signal.runId, type: signal.type, failures: this.liveFailures }, "live signal not sent; viewers miss it (runs are unaffected)");
     }
   }
 

@@ -30,8 +30,10 @@ export interface TypedKv<T> {
   /** Write only if the key is still at `revision`; rejects on a conflict. Returns the new revision. */
   update(key: string, value: T, revision: number): Promise<number>;
   delete(key: string): Promise<void>;
-  /** Every key currently in the bucket. */
-  keys(): Promise<string[]>;
+  /** Remove the key and its history for good (no tombstone kept). */
+  purge(key: string): Promise<void>;
+  /** Every key currently in the bucket, or those matching `filter` (a subject pattern, e.g. `active.>`). */
+  keys(filter?: string): Promise<string[]>;
 }
 
 /**
@@ -69,9 +71,12 @@ export function typedKv<T>(kv: KV, schema: ZodType<T>, logger: Logger, bucket = 
     async delete(key) {
       await kv.delete(key);
     },
-    async keys() {
+    async purge(key) {
+      await kv.purge(key);
+    },
+    async keys(filter) {
       const out: string[] = [];
-      for await (const k of await kv.keys()) out.push(k);
+      for await (const k of await kv.keys(filter)) out.push(k);
       return out;
     },
   };

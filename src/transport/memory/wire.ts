@@ -1,0 +1,84 @@
+/**
+ * The memory transport's stand-in for the wire, in two modes:
+ * - `strict`: every message is encoded to JSON text and checked with its zod
+ *   schema on the way out (and against `maxPayload`, like NATS), and every receiver
+ *   parses the text and checks it again, exactly as the NATS adapter does. An
+ *   embedded run then fails the way a distributed one would (a BigInt output is
+ *   refused, a Date arrives as a string, `undefined` keys vanish). The contract
+ *   suite and tests use it.
+ * - `fast` (the embedded default): objects are passed by reference, with no JSON
+ *   step and no schema parse, so an in-process phase costs far less than a network
+ *   round trip. Senders must not mutate a message after handing it over, and
+ *   receivers must not mutate what they get (it is the stored history itself).
+ *
+ * A payload is what the hub stores and delivers: JSON text (strict), the message
+ * itself (fast), or a `Malformed` marker for an injected message that failed its
+ * schema (fast mode checks injected raw messages once, when they are injected).
+ */
+import type { ZodType } from "zod";
+import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
+import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
+
+export type WireMode = "strict" | "fast";
+
+/** An injected message that failed its schema (fast mode). */
+export class Malformed {
+  constructor(readonly raw: unknown) {}
+}
+
+/** What the hub stores and hands to receivers. */
+export type Payload = unknown;
+
+export interface Wire {
+  readonly mode: WireMode;
+  /** An outgoing message as a payload; strict: throws `PayloadNotJsonError`, `WireMessageInvalidError` or `PayloadTooLargeError` naming `what`. */
+  encode<T>(schema: ZodType<T>, value: T, what: string): Payload;
+  /** A received payload as a message, or undefined when it is malformed (the receiver counts it). */
+  decode<T>(schema: ZodType<T>, payload: Payload): T | undefined;
+  /** An injected raw value as a payload (a string is taken as the JSON text itself in strict mode). */
+  raw<T>(schema: ZodType<T>, value: unknown): Payload;
+}
+
+/**
+ * @example
+ * const wire = createWire("strict", 1024 * 1024);
+ * const payload = wire.encode(reportSchema, report, "report");
+ */
+export function createWire(mode: WireMode, maxPayload: number): Wire {
+  return mode === "strict" ? strictWire(maxPayload) : FAST_WIRE;
+}
+
+function strictWire(maxPayload: number): Wire {
+  return {
+    mode: "strict",
+    encode(schema, value, what) {
+      const text = toJsonText(value, what);
+      const parsed = schema.safeParse(JSON.parse(text));
+      if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
+      const bytes = Buffer.byteLength(text);
+      if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE);
+      return text;
+    },
+    decode(schema, payload) {
+      if (typeof payload !== "string") return undefined;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(payload);
+      } catch {
+        return undefined; // not JSON: malformed, counted by the receiver
+      }
+      const parsed = schema.safeParse(raw);
+      return parsed.success ? parsed.data : undefined;
+    },
+    raw(_schema, value) {
+      return typeof value === "string" ? value : JSON.stringify(value);
+    },
+  };
+}
+
+const FAST_WIRE: Wire = {
+  mode: "fast",
+  encode: (_schema, value) => value,
+  decode: <T>(_schema: ZodType<T>, payload: Payload) => (payload instanceof Malformed ? undefined : (payload as T)),
+  raw: (schema, value) => (schema.safeParse(value).success ? value : new Malformed(value)),
+};

@@ -1,0 +1,194 @@
+/**
+ * Run histories on the <P>_EVENTS stream (protocol v2): a run's decisions on
+ * `<p>.evt.<runId>.d`, its worker reports on `<p>.evt.<runId>.r`.
+ *
+ * Decisions are fenced with JetStream's expected-last-subject-sequence: the server
+ * stores a batch only while the run's last decision is still at the sequence its
+ * writer last saw, so two coordinators that both think they hold a run cannot both
+ * write; the loser gets `FencedError`. The client sends the header for 0 too
+ * (`typeof lastSubjectSequence === "number"`), and the server refuses a second "0"
+ * write with API error 10071 (`JetStreamApiCodes.StreamWrongLastSequence`).
+ *
+ * Reading a history replays `<p>.evt.<runId>.*` with a short-lived ordered consumer
+ * (nats-server 2.9 has no batch direct get). Every stored message keeps its stream
+ * sequence, so readers resume "after seq N".
+ */
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { FencedError, TransportOperationError } from "../../errors/base.js";
+import type { Logger } from "../../registry/types.js";
+import { decisionSchema, reportSchema, type Decision, type HistoryMessage, type Report, type StoredMessage } from "../messages.js";
+import { decodeMessage, encodeMessage } from "./codec.js";
+import type { NatsNames } from "./names.js";
+
+/** Most messages pulled per request while replaying a run's history. */
+export const READ_BATCH = 500;
+const READ_EXPIRES_MS = 5_000;
+
+export interface HistoryContext {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  names: NatsNames;
+  logger: Logger;
+  maxPayload(): number | undefined;
+  onMalformed(): void;
+  onRefused(): void;
+}
+
+/** One stored message of a run as read back: its kind from the subject, its body when it is valid and this run's. */
+export interface ReadMessage {
+  seq: number;
+  kind: "decision" | "report" | "unknown";
+  message: HistoryMessage | undefined;
+}
+
+function describeDecision(d: Decision): string {
+  return `decision batch of run "${d.runId}" (${d.events.length} event${d.events.length === 1 ? "" : "s"}, epoch ${d.epoch})`;
+}
+
+function describeReport(r: Report): string {
+  return `report "${r.type}" of run "${r.runId}" (dispatch ${r.dispatchId})`;
+}
+
+function publishFailed(ctx: HistoryContext, what: string, err: unknown): TransportOperationError {
+  return new TransportOperationError(
+    "NATS_PUBLISH_FAILED",
+    `${what} was not stored in stream "${ctx.names.streams.events}": ${err instanceof Error ? err.message : String(err)}; check that nats-server is up with JetStream, then retry`,
+    { cause: err },
+  );
+}
+
+/**
+ * Store a decision batch if the run's last decision is at `expectedLastSeq`; resolves with its sequence.
+ * Throws `FencedError` when another writer got there first, `PayloadTooLargeError` for a batch over max_payload.
+ *
+ * @example
+ * const seq = await appendDecision(ctx, decision, lastDecisionSeq);
+ */
+export async function appendDecision(ctx: HistoryContext, decision: Decision, expectedLastSeq: number): Promise<number> {
+  const what = describeDecision(decision);
+  const data = encodeMessage(decisionSchema, decision, what, ctx.maxPayload());
+  try {
+    const ack = await ctx.js.publish(ctx.names.subjects.decisions(decision.runId), data, { expect: { lastSubjectSequence: expectedLastSeq } });
+    return ack.seq;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+      throw new FencedError(decision.runId, expectedLastSeq, { cause: err });
+    }
+    throw publishFailed(ctx, what, err);
+  }
+}
+
+/**
+ * Store a worker's report; resolves on the server's PubAck.
+ *
+ * @example
+ * await publishReport(ctx, report);
+ */
+export async function publishReport(ctx: HistoryContext, report: Report): Promise<void> {
+  const what = describeReport(report);
+  const data = encodeMessage(reportSchema, report, what, ctx.maxPayload());
+  try {
+    await ctx.js.publish(ctx.names.subjects.reports(report.runId), data);
+  } catch (err) {
+    throw publishFailed(ctx, what, err);
+  }
+}
+
+/**
+ * Decode one stored message of `runId` (subject `<p>.evt.<runId>.<d|r>`). A body that fails its
+ * schema is counted as malformed, one that names another run as refused; both are logged and
+ * come back without a message (their seq still counts).
+ */
+export function decodeStored(ctx: HistoryContext, runId: string, subject: string, seq: number, data: Uint8Array): ReadMessage {
+  const suffix = subject.slice(subject.lastIndexOf(".") + 1);
+  const kind = suffix === "d" ? "decision" : suffix === "r" ? "report" : "unknown";
+  if (kind === "unknown") {
+    ctx.onMalformed();
+    ctx.logger.warn({ subject, seq }, "message on an unknown history subject skipped");
+    return { seq, kind, message: undefined };
+  }
+  const decoded = kind === "decision" ? decodeMessage(decisionSchema, data) : decodeMessage(reportSchema, data);
+  if (!decoded.ok) {
+    ctx.onMalformed();
+    ctx.logger.warn({ subject, seq, reason: decoded.reason }, `malformed ${kind} skipped`);
+    return { seq, kind, message: undefined };
+  }
+  if (decoded.value.runId !== runId) {
+    ctx.onRefused();
+    ctx.logger.warn({ subject, seq, runId: decoded.value.runId }, `${kind} stored under run "${runId}" names run "${decoded.value.runId}"; refused`);
+    return { seq, kind, message: undefined };
+  }
+  return { seq, kind, message: decoded.value };
+}
+
+/**
+ * Every stored message of one run, oldest first, with the sequence of its last decision
+ * (0: none). Malformed and refused messages are skipped, but a `.d` message's seq counts
+ * for `lastDecisionSeq` whatever it holds: the fence is about positions, not contents.
+ *
+ * @example
+ * const { messages, lastDecisionSeq } = await readHistory(ctx, "run_0001");
+ */
+export async function readHistory(ctx: HistoryContext, runId: string): Promise<{ messages: StoredMessage[]; lastDecisionSeq: number }> {
+  const consumer = await openReader(ctx, runId);
+  const messages: StoredMessage[] = [];
+  let lastDecisionSeq = 0;
+  try {
+    let remaining = (await consumer.info(true)).num_pending;
+    while (remaining > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(remaining, READ_BATCH), expires: READ_EXPIRES_MS });
+      let received = 0;
+      for await (const m of batch) {
+        received++;
+        remaining = m.info.pending;
+        const read = decodeStored(ctx, runId, m.subject, m.seq, m.data);
+        if (read.kind === "decision") lastDecisionSeq = read.seq;
+        if (read.message !== undefined) messages.push({ seq: read.seq, message: read.message });
+      }
+      if (received === 0) {
+        throw new TransportOperationError(
+          "NATS_READ_FAILED",
+          `reading the history of run "${runId}" stalled with ${remaining} messages left in stream "${ctx.names.streams.events}"; check the server and retry`,
+        );
+      }
+    }
+    return { messages, lastDecisionSeq };
+  } finally {
+    await deleteConsumer(ctx.logger, consumer);
+  }
+}
+
+async function openReader(ctx: HistoryContext, runId: string): Promise<Consumer> {
+  try {
+    return await ctx.js.consumers.get(ctx.names.streams.events, { filter_subjects: ctx.names.subjects.history(runId), deliver_policy: DeliverPolicy.All });
+  } catch (err) {
+    throw new TransportOperationError("NATS_READ_FAILED", `cannot open the history of run "${runId}" in stream "${ctx.names.streams.events}": ${err instanceof Error ? err.message : String(err)}; check the server and retry`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Purge a run's whole history (retention, prune).
+ *
+ * @example
+ * await deleteHistory(ctx, "run_0001");
+ */
+export async function deleteHistory(ctx: HistoryContext, runId: string): Promise<void> {
+  try {
+    await ctx.jsm.streams.purge(ctx.names.streams.events, { filter: ctx.names.subjects.historyPurge(runId) });
+  } catch (err) {
+    throw new TransportOperationError("NATS_PUBLISH_FAILED", `the history of run "${runId}" was not purged from stream "${ctx.names.streams.events}": ${err instanceof Error ? err.message : String(err)}; retry`, {
+      cause: err,
+    });
+  }
+}
+
+/** Delete an ordered consumer we are done with; a failure only delays the server's own cleanup, so it is logged at debug. */
+export async function deleteConsumer(logger: Logger, consumer: Consumer): Promise<void> {
+  try {
+    await consumer.delete();
+  } catch (err) {
+    logger.debug({ err }, "deleting an ephemeral history consumer failed; the server removes it after its inactivity threshold");
+  }
+}
