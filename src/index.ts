@@ -25,12 +25,17 @@ export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, TaskContext } 
 // Running
 export { createEngine } from "./runtime/engine.js";
 export type { Engine, EngineOptions } from "./runtime/engine.js";
-export type { RunHandle } from "./runtime/coordinator-run.js";
+export type { RunHandle } from "./runtime/run-handle.js";
 export { createCoordinator } from "./runtime/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
 export type { RunOptions } from "./runtime/run-options.js";
 export type { RetryFrom } from "./runtime/run-retry.js";
-export { reduceRunEvents } from "./runtime/run-record.js";
+export { reduceRunEvents, recordOfHistory } from "./runtime/run-record.js";
+export { evolve, createRunState, foldEvents } from "./runtime/run-state.js";
+export type { RunState } from "./runtime/run-state.js";
+export { decide } from "./runtime/decide.js";
+export type { Trigger, Effect, Decided } from "./runtime/decide.js";
+export { historyEvents } from "./runtime/history.js";
 export { runRecordSchema } from "./runtime/run-record-schema.js";
 export type { RunRecord, RunStatus, TaskRecord, TaskStatus, StateRecord } from "./runtime/run-record-schema.js";
 export { createLogger, createSilentLogger } from "./runtime/logger.js";

@@ -7,7 +7,7 @@
 import type { RunEvent } from "../transport/messages.js";
 
 export interface EventLogLine {
-  level: "info" | "warn" | "error";
+  level: "debug" | "info" | "warn" | "error";
   fields: Record<string, unknown>;
   msg: string;
 }
@@ -54,10 +54,10 @@ export function describeEvent(e: RunEvent): EventLogLine {
       return { level: "warn", fields: { ...fields, reason: e.reason }, msg: `${task} skipped: ${e.reason}` };
     case "task.cancelled":
       return { level: "warn", fields: { ...fields, reason: e.reason }, msg: `${task} cancelled: ${e.reason}` };
-    case "attempt.started":
-      return { level: "info", fields, msg: `${task} attempt ${e.attempt} started` };
-    case "attempt.progress":
-      return { level: "info", fields: { ...fields, done: e.done, ...(e.total !== undefined ? { total: e.total } : {}) }, msg: `${task} progress ${e.done}${e.total !== undefined ? `/${e.total}` : ""}` };
+    case "run.claimed":
+      return { level: "debug", fields: { ...fields, owner: e.owner, epoch: e.epoch }, msg: `run claimed by ${e.owner} (epoch ${e.epoch})` };
+    case "through":
+      return { level: "debug", fields, msg: `reports applied through ${e.seq}` };
     case "attempt.succeeded":
       return { level: "info", fields, msg: `${task} attempt ${e.attempt} succeeded` };
     case "attempt.failed":

@@ -6,7 +6,7 @@
  * second Ctrl-C stops waiting at once.
  */
 import type { RunRecord } from "../runtime/run-record-schema.js";
-import { applyRunEvent, emptyRunRecord, snapshotRunRecord } from "../runtime/run-record.js";
+import { createRecordFold, snapshotRunRecord } from "../runtime/run-record.js";
 import type { RunEvent } from "../transport/messages.js";
 
 /** A started run, embedded or remote. */
@@ -68,7 +68,8 @@ export const CANCEL_REASON = "cancelled from the command line (Ctrl-C)";
  * outcome.record.status // "succeeded"
  */
 export async function followRun(session: RunSession, observer: RunObserver, interrupts: InterruptSource = processInterrupts): Promise<FollowOutcome> {
-  const record = emptyRunRecord(session.runId);
+  const fold = createRecordFold(session.runId);
+  const record = fold.state.record;
   let count = 0;
   let abandon: () => void = () => undefined;
   const abandoned = new Promise<"abandoned">((resolve) => (abandon = () => resolve("abandoned")));
@@ -93,7 +94,7 @@ export async function followRun(session: RunSession, observer: RunObserver, inte
         return { record: snapshotRunRecord(record), interrupted: true, abandoned: true };
       }
       if (next.done === true) break;
-      applyRunEvent(record, next.value);
+      fold.apply(next.value);
       observer.event(record, next.value);
     }
     const final = await Promise.race([session.result(snapshotRunRecord(record)), abandoned]);

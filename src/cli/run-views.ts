@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../registry/types.js";
 import type { Clock } from "../runtime/clock.js";
-import { emptyRunRecord } from "../runtime/run-record.js";
+import { createRecordFold } from "../runtime/run-record.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import type { CliIo } from "./command.js";
 import { renderProgress } from "./progress-render.js";
@@ -62,7 +62,7 @@ export function createTerminalView(options: TerminalViewOptions): TerminalView {
   const { io } = options;
   const width = options.width ?? (io.stdout as { columns?: unknown }).columns;
   const now = (): number => (options.clock ?? { now: Date.now }).now();
-  let latest: RunRecord = { ...emptyRunRecord(options.runId), workflow: options.workflow.name, version: options.workflow.version };
+  let latest: RunRecord = { ...createRecordFold(options.runId).state.record, workflow: options.workflow.name, version: options.workflow.version };
   const display = createTerminalProgress({
     out: io.stdout,
     frame: () => renderProgress(latest, { now: now(), totals: options.totals, width: typeof width === "number" && width > 0 ? width : 80 }),

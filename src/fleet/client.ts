@@ -6,7 +6,6 @@
  * Errors a coordinator returns come back as `RemoteError`s carrying the original
  * `code` (e.g. INPUT_INVALID, WORKERS_UNAVAILABLE, RUN_NOT_FOUND).
  */
-import { DeliverPolicy } from "@nats-io/jetstream";
 import type { ZodType } from "zod";
 import { PhaseflowError, TransportOperationError } from "../errors/base.js";
 import { ApiRequestError } from "./errors.js";
@@ -14,9 +13,8 @@ import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../runtime/logger.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
-import { runEventSchema, type RunEvent } from "../transport/messages.js";
-import { decodeMessage } from "../transport/nats/codec.js";
-import { LIVE_PULL_EXPIRES_MS } from "../transport/nats/events.js";
+import { decisionEvents, reportEvent } from "../runtime/history.js";
+import type { RunEvent, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import {
@@ -129,35 +127,44 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   };
 }
 
+/**
+ * A run's history through the port, live, as events in stored order. (A coordinator's
+ * decision may be stored after a report it was decided before; a reader folding these
+ * live sees the same end, and `get` folds the exact order.)
+ */
 async function* followRun(transport: NatsTransport, runId: string, logger: Logger, afterRetry: boolean): AsyncGenerator<RunEvent> {
   let armed = !afterRetry;
-  const consumer = await withRetries(
+  const queue: StoredMessage[] = [];
+  let wake: (() => void) | undefined;
+  const sub = await withRetries(
     () =>
-      transport.js.consumers.get(transport.names.streams.events, {
-        filter_subjects: transport.names.subjects.runEvents(runId),
-        deliver_policy: DeliverPolicy.All,
+      transport.followHistory(runId, 0, (stored) => {
+        queue.push(stored);
+        wake?.();
       }),
     `following run "${runId}"`,
     logger,
   );
-  const messages = await consumer.consume({ expires: LIVE_PULL_EXPIRES_MS });
   try {
-    for await (const m of messages) {
-      const decoded = decodeMessage(runEventSchema, m.data);
-      if (!decoded.ok) {
-        logger.warn({ runId, reason: decoded.reason }, "malformed run event skipped");
+    for (;;) {
+      const next = queue.shift();
+      if (next === undefined) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
         continue;
       }
-      yield decoded.value;
-      if ((decoded.value.type as string) === "run.retried") armed = true;
-      if (armed && TERMINAL.has(decoded.value.type)) return;
+      const events: RunEvent[] = next.message.kind === "report" ? [reportEvent(next.seq, next.message)] : decisionEvents(next.message).filter((e) => e.type !== "through");
+      for (const e of events) {
+        yield e;
+        if (e.type === "run.retried") armed = true;
+        if (armed && TERMINAL.has(e.type)) return;
+      }
     }
   } catch (err) {
     if (err instanceof PhaseflowError) throw err;
     throw new TransportOperationError("NATS_READ_FAILED", `following run "${runId}" failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   } finally {
-    await messages.close().catch(() => undefined);
-    await consumer.delete().catch(() => undefined);
+    await sub.stop().catch((err: unknown) => logger.debug({ err, runId }, "could not stop following a run"));
   }
 }
 

@@ -2,8 +2,9 @@
  * The coordinator process's body, over NATS. It compiles the workflows it serves,
  * answers `<p>.api.run.start|cancel|get|list|retry|stats` (queue group, zod-validated),
  * drives runs with the same engine as embedded mode (no in-process worker: the fleet
- * runs the tasks), persists every run event to `<P>_EVENTS` (the engine publishes its
- * decisions there) and keeps run summaries and leases in `<p>_runs` (run-driver.ts).
+ * runs the tasks) — its decisions go to `<P>_EVENTS`, fenced, and it reads only the
+ * reports of the runs it holds — and keeps run summaries, leases and the active and
+ * retention indexes in `<p>_runs` (run-driver.ts, run-store.ts, retention.ts).
  *
  * Several coordinators may run side by side: requests are shared by the queue group,
  * each run is driven by the holder of its lease, and a run whose coordinator dies is
@@ -15,7 +16,6 @@
  * waits, with a log line naming the missing executors; with `requireWorkers` the
  * request is rejected with `WorkersUnavailableError`.
  */
-import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { compile } from "../compiler/compile.js";
@@ -29,7 +29,7 @@ import { defaultIdGenerator } from "../runtime/clock.js";
 import { createEngine, type Engine } from "../runtime/engine.js";
 import { createSilentLogger } from "../runtime/logger.js";
 import { runOptionsSchema } from "../runtime/run-options.js";
-import { isRunFinished, reduceRunEvents } from "../runtime/run-record.js";
+import { isRunFinished, recordOfHistory } from "../runtime/run-record.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
@@ -48,7 +48,8 @@ import { WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
-import { storedRunSchema } from "./run-store.js";
+import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
+import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
   nats: Omit<NatsTransportOptions, "logger">;
@@ -60,8 +61,12 @@ export interface CoordinatorServiceOptions {
   workerPollMs?: number;
   /** How long a run's lease lasts without renewal; another coordinator takes the run over after it. Default 15000 ms. */
   leaseMs?: number;
-  /** Default `<hostname>-<pid>-<random>`. */
+  /** Default `<hostname>-<pid>`; a per-process nonce is always appended, so two processes given one id are still two writers. */
   coordinatorId?: string;
+  /** How long histories and summaries of finished runs are kept. Default 7 days. */
+  retentionMs?: number;
+  /** Re-dispatch an attempt without timeoutMs after this long with nothing heard of it. Default 10 minutes. */
+  watchdogMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -94,21 +99,29 @@ const decoder = new TextDecoder();
  */
 export async function startCoordinatorService(options: CoordinatorServiceOptions): Promise<CoordinatorService> {
   const logger = options.logger ?? createSilentLogger();
-  const id = options.coordinatorId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const baseId = (options.coordinatorId ?? `${hostname()}-${process.pid}`).replace(/[^A-Za-z0-9_.-]/g, "_");
   const served = new Map<string, { workflow: Workflow<unknown>; plan: Plan }>();
   for (const wf of options.workflows) {
     if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
     served.set(wf.name, { workflow: wf, plan: compile(wf) });
   }
-  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-coordinator ${id}` });
-  const engine = createEngine({ transport, worker: false, logger });
+  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-coordinator ${baseId}` });
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}) });
+  // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
+  const id = engine.coordinatorId;
   const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
+  const bucket = transport.names.buckets.runs;
+  const kv: RunStoreKv = {
+    runs: typedKv(transport.buckets.runs, storedRunSchema, logger, bucket),
+    active: typedKv(transport.buckets.runs, activeMarkSchema, logger, bucket),
+    done: typedKv(transport.buckets.runs, doneMarkSchema, logger, bucket),
+  };
   const driver = new RunDriver({
     id,
     engine,
     transport,
     workflows: served,
-    runsKv: typedKv(transport.buckets.runs, storedRunSchema, logger, transport.names.buckets.runs),
+    kv,
     workersKv,
     leaseMs: options.leaseMs ?? 15_000,
     workerPollMs: options.workerPollMs ?? 1000,
@@ -147,9 +160,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const recordOf = async (runId: string): Promise<RunRecord> => {
     const handle = driver.handle(runId);
     if (handle) return handle.status();
-    const events = await transport.readRunEvents(runId);
-    if (events.length > 0) return reduceRunEvents(events);
-    const stored = await driver.store.get(runId);
+    const { messages } = await transport.readHistory(runId);
+    if (messages.length > 0) return recordOfHistory(messages);
+    const stored = (await driver.store.get(runId))?.value;
     if (stored) return { runId, workflow: stored.workflow, version: stored.version, planHash: stored.planHash, status: stored.status, states: [], tasks: [] };
     throw new RunNotFoundError(runId);
   };
@@ -165,7 +178,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       const status = await driver.cancelHeld(runId, why);
       return { ok: true, runId, status: status ?? "cancelled" };
     }
-    const stored = await driver.store.get(runId);
+    const stored = (await driver.store.get(runId))?.value;
     if (!stored) throw new RunNotFoundError(runId);
     logger.info({ runId, owner: stored.coordinator }, "cancel forwarded to the coordinator driving the run");
     const reply = await nc.request(api(`coordinator.${stored.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 10_000 });
@@ -175,13 +188,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
-    const events = await transport.readRunEvents(runId);
-    if (events.length === 0) throw new RunNotFoundError(runId);
-    const record = reduceRunEvents(events);
+    const { messages } = await transport.readHistory(runId);
+    if (messages.length === 0) throw new RunNotFoundError(runId);
+    const record = recordOfHistory(messages);
     const entry = served.get(record.workflow);
     if (!entry) throw new UsageError(`this coordinator does not serve workflow "${record.workflow}" of run "${runId}"`);
     if (record.status !== "failed") throw new UsageError(`run "${runId}" is ${record.status}; only a failed run can be retried`);
-    await driver.retry(entry.workflow, events, from);
+    await driver.retry(entry.workflow, runId, messages, from);
     return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [] };
   };
 
@@ -212,8 +225,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       queue,
       listRunsRequestSchema,
       async ({ limit, status }) => {
-        const runs = (await driver.store.entries())
-          .map((e) => e.value)
+        const runs = (await Promise.all((await kv.runs.keys("run.>")).map((k) => kv.runs.get(k))))
+          .flatMap((e) => (e ? [e.value] : []))
           .filter((r) => status === undefined || r.status === status)
           .sort((a, b) => (b.startedAt ?? b.updatedAt) - (a.startedAt ?? a.updatedAt))
           .slice(0, limit)
@@ -237,6 +250,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   subs.push(watchMaxDeliveries(transport, id, logger, counters));
   await nc.flush();
   await driver.startBackground();
+  const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
   logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
 
   return {
@@ -249,6 +263,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (closed) return;
       closed = true;
       for (const s of subs) s.unsubscribe();
+      retention.stop();
       await driver.close(() => engine.close());
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");

@@ -3,16 +3,18 @@
  * workers kept dying, or kept being cut off) is never delivered again: the server
  * publishes a MAX_DELIVERIES advisory instead. Left alone, its run would hang. This
  * watcher (one coordinator of the queue group gets each advisory) reads the message
- * by its stream sequence, reports it as a failed attempt of its task — retryable, so
- * the task's own retry policy decides what happens next — and deletes it from the
- * stream.
+ * by its stream sequence and reports it as a failed attempt of its task, with the
+ * attempt's token from the message — a report like a worker's, so the run's holder
+ * (whichever coordinator that is) judges it: retryable, the task's own retry policy
+ * decides what happens next. Then it deletes the message from the stream. A message
+ * that does not parse is terminated the same way (deleted and counted).
  */
 import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { z } from "zod";
 import { PhaseflowError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
-import { taskMessageSchema } from "../transport/messages.js";
+import { taskMessageSchema, WIRE_VERSION } from "../transport/messages.js";
 import { decodeMessage } from "../transport/nats/codec.js";
 import type { NatsTransport } from "../transport/nats/transport.js";
 
@@ -36,7 +38,10 @@ export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: stri
   return transport.connection.subscribe(subject, {
     queue: `${transport.names.prefix}-coordinators`,
     callback: (err, msg) => {
-      if (err) return;
+      if (err) {
+        logger.error({ err }, "the max-deliveries advisory subscription failed; exhausted tasks are left to the watchdog");
+        return;
+      }
       let raw: unknown;
       try {
         raw = JSON.parse(new TextDecoder().decode(msg.data));
@@ -53,19 +58,22 @@ export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: stri
   });
 
   async function handle(seq: number, deliveries: number): Promise<void> {
-    const stored = await transport.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    const stored = await transport.jsm.streams.getMessage(stream, { seq });
     if (!stored) return; // acked or removed meanwhile
     const decoded = decodeMessage(taskMessageSchema, stored.data);
     if (!decoded.ok) {
       counters.malformed++;
-      await transport.jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
+      await deleteTask(seq);
       return;
     }
     const task = decoded.value;
     const error = new MaxDeliveriesExceededError(`${task.state}/${task.task}`, deliveries);
     logger.warn({ runId: task.runId, task: `${task.state}/${task.task}`, attempt: task.attempt, deliveries }, "task exhausted its deliveries: reported as a failed attempt");
-    await transport.publishEvent({
+    await transport.publishReport({
+      v: WIRE_VERSION,
+      kind: "report",
       type: "attempt.failed",
+      token: task.token,
       runId: task.runId,
       at: Date.now(),
       state: task.state,
@@ -78,6 +86,10 @@ export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: stri
       durationMs: 0,
     });
     // Only once the failure is stored: if publishing failed, the message stays for a later look.
-    await transport.jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
+    await deleteTask(seq);
+  }
+
+  async function deleteTask(seq: number): Promise<void> {
+    await transport.jsm.streams.deleteMessage(stream, seq, false).catch((err: unknown) => logger.warn({ err, seq }, "could not delete an exhausted task message"));
   }
 }

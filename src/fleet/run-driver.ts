@@ -2,12 +2,13 @@
  * Which runs this coordinator drives, and keeping that true across crashes.
  *
  * Each run this coordinator drives holds a lease in `<p>_runs` (run-store.ts), renewed
- * every `leaseMs / 3`. Every `leaseMs / 2` the driver scans the bucket for unfinished
- * runs whose lease expired — their coordinator died or was cut off — takes each over
- * with compare-and-set (so exactly one coordinator wins it), rebuilds the run from its
- * event history (`engine.resume`) and carries on. If a renewal finds that another
- * coordinator took a run (we were cut off longer than the lease), this one stops
- * driving it at once (`engine.release`), publishing nothing more.
+ * every `leaseMs / 3`. Every `leaseMs / 2` the driver looks through the index of
+ * active runs for those whose lease expired — their coordinator died or was cut off —
+ * takes each over with compare-and-set (so exactly one coordinator wins it), folds the
+ * run's stored history and decides `resume` (`engine.resume`: the live code path). If
+ * a renewal finds that another coordinator took a run, this one stops driving it at
+ * once (`engine.release`); and should it miss that (paused past its lease), its next
+ * decision is fenced out by the new holder's claim and it lets go then.
  *
  * Runs accepted while their executors had no live worker are `pending`: their input
  * is kept in the KV entry so a coordinator that takes the run over can still start it.
@@ -15,38 +16,41 @@
 import type { Workflow } from "../dsl/workflow.js";
 import { PhaseflowError, UsageError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
+import { systemClock, type Clock } from "../runtime/clock.js";
+import { historyEvents } from "../runtime/history.js";
 import { reduceRunEvents } from "../runtime/run-record.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
-import type { RunHandle } from "../runtime/coordinator-run.js";
+import type { RunHandle } from "../runtime/run-handle.js";
 import type { Engine } from "../runtime/engine.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
-import type { RunEvent } from "../transport/messages.js";
+import { WIRE_VERSION, type RunEvent, type StoredMessage } from "../transport/messages.js";
 import type { NatsTransport } from "../transport/nats/transport.js";
 import type { TypedEntry, TypedKv } from "../transport/nats/typed-kv.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
-import { createRunStore, summarize, type RunStore, type StoredRun } from "./run-store.js";
+import { createRunStore, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
 
 export interface RunDriverOptions {
   id: string;
   engine: Engine;
   transport: NatsTransport;
   workflows: ReadonlyMap<string, { workflow: Workflow<unknown>; plan: Plan }>;
-  runsKv: TypedKv<StoredRun>;
+  kv: RunStoreKv;
   workersKv: TypedKv<WorkerHeartbeat>;
   leaseMs: number;
   workerPollMs: number;
   logger: Logger;
+  /** Default: the system clock. Leases, scans and waits run on it. */
+  clock?: Clock;
 }
-
-const UNFINISHED = new Set<StoredRun["status"]>(["pending", "running"]);
 
 export class RunDriver {
   readonly store: RunStore;
   private readonly handles = new Map<string, RunHandle>();
-  private readonly waiting = new Map<string, ReturnType<typeof setInterval>>();
-  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly waiting = new Map<string, { stop(): void }>();
+  private readonly timers: { stop(): void }[] = [];
+  private readonly clock: Clock;
   private scanning = false;
   /** Runs whose resume failed for good here (e.g. PLAN_MISMATCH after an upgrade): left for another coordinator. */
   private readonly unresumable = new Set<string>();
@@ -55,10 +59,11 @@ export class RunDriver {
   private closed = false;
 
   constructor(private readonly o: RunDriverOptions) {
-    this.store = createRunStore(o.runsKv, {
+    this.clock = o.clock ?? systemClock;
+    this.store = createRunStore(o.kv, {
       owner: o.id,
       leaseMs: o.leaseMs,
-      now: () => Date.now(),
+      now: () => this.clock.now(),
       logger: o.logger,
       onLost: (runId, newOwner) => this.lost(runId, newOwner),
     });
@@ -66,12 +71,32 @@ export class RunDriver {
 
   /** Start renewing leases and scanning for orphaned runs (one scan right away). */
   async startBackground(): Promise<void> {
-    const renew = setInterval(() => void this.store.renewAll(), Math.max(200, Math.floor(this.o.leaseMs / 3)));
-    const scan = setInterval(() => void this.scanOrphans(), Math.max(200, Math.floor(this.o.leaseMs / 2)));
-    renew.unref();
-    scan.unref();
-    this.timers.push(renew, scan);
+    this.timers.push(this.every(Math.max(200, Math.floor(this.o.leaseMs / 3)), () => this.store.renewAll()));
+    this.timers.push(this.every(Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.scanOrphans()));
     await this.scanOrphans();
+  }
+
+  /** Run `job` every `ms` on the injected clock (the next one after the last has settled). */
+  private every(ms: number, job: () => Promise<void>): { stop(): void } {
+    let handle: unknown;
+    let stopped = false;
+    const tick = (): void => {
+      handle = this.clock.setTimeout(() => {
+        void job()
+          .catch((err: unknown) => this.o.logger.warn({ err }, "a background job of the coordinator failed; it runs again"))
+          .finally(() => {
+            if (!stopped) tick();
+          });
+      }, ms);
+      (handle as { unref?: () => void } | undefined)?.unref?.();
+    };
+    tick();
+    return {
+      stop: () => {
+        stopped = true;
+        this.clock.clearTimeout(handle);
+      },
+    };
   }
 
   handle(runId: string): RunHandle | undefined {
@@ -130,12 +155,12 @@ export class RunDriver {
   async cancelHeld(runId: string, reason: string): Promise<RunRecord["status"] | undefined> {
     const timer = this.waiting.get(runId);
     if (timer) {
-      clearInterval(timer);
+      timer.stop();
       this.waiting.delete(runId);
       const stored = await this.store.get(runId);
       if (stored) {
-        const { pendingStart: _input, waitingFor: _missing, ...rest } = stored;
-        await this.store.save({ ...rest, status: "cancelled", finishedAt: Date.now() });
+        const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = stored.value;
+        await this.store.save({ ...rest, status: "cancelled", finishedAt: this.clock.now() });
       }
       this.store.forget(runId);
       return "cancelled";
@@ -148,7 +173,7 @@ export class RunDriver {
 
   /** Take a run over now if its lease expired; true when we now drive it. */
   async adoptIfOrphaned(runId: string): Promise<boolean> {
-    const entry = (await this.store.entries()).find((e) => e.key === runId);
+    const entry = await this.store.get(runId);
     if (!entry || !this.isOrphan(entry)) return false;
     return this.adopt(entry);
   }
@@ -157,16 +182,16 @@ export class RunDriver {
    * Re-run a failed run from its failed tasks (or `from`), in the same history. The run is
    * claimed in KV first (compare-and-set on its failed entry), so two retries cannot both win.
    */
-  async retry(wf: Workflow<unknown>, events: RunEvent[], from?: { state: string; task: string }): Promise<void> {
-    const runId = events[0]?.runId ?? "";
+  async retry(wf: Workflow<unknown>, runId: string, history: StoredMessage[], from?: { state: string; task: string }): Promise<void> {
     if (this.handles.has(runId) || this.starting.has(runId)) throw new UsageError(`run "${runId}" is already being driven (a retry is under way)`);
-    const entry = await this.o.runsKv.get(runId);
+    const entry = await this.store.get(runId);
     if (!entry || entry.value.status !== "failed") throw new UsageError(`run "${runId}" is ${entry?.value.status ?? "unknown here"}; only a failed run can be retried`);
     this.starting.add(runId);
     try {
       if (!(await this.store.takeOver(entry))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
       try {
-        this.track(await this.o.engine.retry(wf, events, from));
+        await this.o.kv.active.put(`active.${runId}`, { workflow: wf.name, since: this.clock.now() });
+        this.track(await this.o.engine.retry(wf, history, from));
       } catch (err) {
         this.store.forget(runId);
         throw err;
@@ -176,20 +201,23 @@ export class RunDriver {
     }
   }
 
-  /** End a run this coordinator cannot drive: run.failed in its history (when it has one) and in KV. */
+  /** End a run this coordinator cannot drive: run.failed in its history (a fenced decision, when it has one) and in KV. */
   private async fail(runId: string, err: unknown): Promise<void> {
     this.o.logger.error({ err, runId }, "run failed: it cannot be driven");
     const error = serializeError(err);
     try {
-      const events = await this.o.transport.readRunEvents(runId);
-      if (events.length > 0) {
-        await this.o.transport.publishEvent({ type: "run.failed", runId, at: Date.now(), error });
-        await this.store.save({ ...summarize(reduceRunEvents([...events, { type: "run.failed", runId, at: Date.now(), error }])) });
+      const { messages, lastDecisionSeq } = await this.o.transport.readHistory(runId);
+      if (messages.length > 0) {
+        const at = this.clock.now();
+        const events = historyEvents(messages);
+        const through = events.reduce((n, e) => ("seq" in e && e.seq > n ? e.seq : n), 0);
+        await this.o.transport.appendDecision({ v: WIRE_VERSION, kind: "decision", runId, by: this.o.id, epoch: 0, through, at, events: [{ type: "run.failed", error }] }, lastDecisionSeq);
+        await this.store.save(summarize(reduceRunEvents([...events, { type: "run.failed", runId, at, error }] as RunEvent[])));
       } else {
         const stored = await this.store.get(runId);
         if (stored) {
-          const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = stored;
-          await this.store.save({ ...rest, status: "failed", error, finishedAt: Date.now() });
+          const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = stored.value;
+          await this.store.save({ ...rest, status: "failed", error, finishedAt: this.clock.now() });
         }
       }
     } catch (e) {
@@ -207,41 +235,38 @@ export class RunDriver {
   async close(stopDriving: () => Promise<void>): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
-    for (const t of this.waiting.values()) clearInterval(t);
+    for (const t of this.timers) t.stop();
+    for (const t of this.waiting.values()) t.stop();
     const held = this.store.held();
     for (const runId of held) this.store.forget(runId);
     await stopDriving();
     await Promise.all(
       held.map(async (runId) => {
-        const entry = await this.o.runsKv.get(runId).catch(() => undefined);
-        if (!entry || !UNFINISHED.has(entry.value.status)) return;
-        if (entry && entry.value.coordinator === this.o.id) {
-          await this.o.runsKv.update(runId, { ...entry.value, leaseUntil: 0, updatedAt: Date.now() }, entry.revision).catch(() => undefined);
+        const entry = await this.store.get(runId).catch(() => undefined);
+        if (!entry || !isUnfinished(entry.value)) return;
+        if (entry.value.coordinator === this.o.id) {
+          await this.o.kv.runs.update(entry.key, { ...entry.value, leaseUntil: 0, updatedAt: this.clock.now() }, entry.revision).catch((err: unknown) => this.o.logger.debug({ err, runId }, "could not give the lease up; it expires on its own"));
         }
       }),
     );
   }
 
   private async missingFor(plan: Plan): Promise<string[]> {
-    return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(this.o.workersKv, Date.now(), HEARTBEAT_STALE_MS));
+    return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(this.o.workersKv, this.clock.now(), HEARTBEAT_STALE_MS));
   }
 
   private waitForWorkers(served: { workflow: Workflow<unknown>; plan: Plan }, input: unknown, runOptions: Record<string, unknown>, runId: string, missing: string[]): void {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
-    const timer = setInterval(() => {
-      void (async () => {
-        if (this.closed || this.waiting.get(runId) !== timer) return;
-        const stillMissing = (await this.missingFor(served.plan)).length > 0;
-        // Cancelled, lost or closed while we looked: do not start it.
-        if (stillMissing || this.closed || this.waiting.get(runId) !== timer) return;
-        clearInterval(timer);
-        this.waiting.delete(runId);
-        this.o.logger.info({ runId }, "workers are available: starting the run");
-        await this.begin(served.workflow, input, runOptions, runId);
-      })().catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
-    }, this.o.workerPollMs);
-    timer.unref();
+    const timer = this.every(this.o.workerPollMs, async () => {
+      if (this.closed || this.waiting.get(runId) !== timer) return;
+      const stillMissing = (await this.missingFor(served.plan)).length > 0;
+      // Cancelled, lost or closed while we looked: do not start it.
+      if (stillMissing || this.closed || this.waiting.get(runId) !== timer) return;
+      timer.stop();
+      this.waiting.delete(runId);
+      this.o.logger.info({ runId }, "workers are available: starting the run");
+      await this.begin(served.workflow, input, runOptions, runId).catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
+    });
     this.waiting.set(runId, timer);
   }
 
@@ -296,17 +321,18 @@ export class RunDriver {
 
   private isOrphan(entry: TypedEntry<StoredRun>): boolean {
     const run = entry.value;
-    if (!UNFINISHED.has(run.status)) return false;
-    if (this.handles.has(entry.key) || this.waiting.has(entry.key) || this.starting.has(entry.key) || this.unresumable.has(entry.key)) return false;
+    const id = run.runId;
+    if (!isUnfinished(run)) return false;
+    if (this.handles.has(id) || this.waiting.has(id) || this.starting.has(id) || this.unresumable.has(id)) return false;
     if (!this.o.workflows.has(run.workflow)) return false; // another coordinator serves it
-    return run.leaseUntil < Date.now() || run.coordinator === this.o.id;
+    return run.leaseUntil < this.clock.now() || run.coordinator === this.o.id;
   }
 
   private async scanOrphans(): Promise<void> {
     if (this.scanning || this.closed) return;
     this.scanning = true;
     try {
-      for (const entry of await this.store.entries()) {
+      for (const entry of await this.store.active()) {
         if (this.closed) return;
         if (this.isOrphan(entry)) await this.adopt(entry);
       }
@@ -318,42 +344,44 @@ export class RunDriver {
   }
 
   private async adopt(entry: TypedEntry<StoredRun>): Promise<boolean> {
-    if (this.starting.has(entry.key)) return false;
-    this.starting.add(entry.key);
+    const id = entry.value.runId;
+    if (this.starting.has(id)) return false;
+    this.starting.add(id);
     try {
       return await this.adoptClaimed(entry);
     } finally {
-      this.starting.delete(entry.key);
+      this.starting.delete(id);
     }
   }
 
   private async adoptClaimed(entry: TypedEntry<StoredRun>): Promise<boolean> {
+    const runId = entry.value.runId;
     const previous = entry.value.coordinator;
     if (!(await this.store.takeOver(entry))) return false;
     const served = this.o.workflows.get(entry.value.workflow)!;
-    this.o.logger.warn({ runId: entry.key, previous }, "took over a run whose coordinator stopped renewing its lease");
+    this.o.logger.warn({ runId: runId, previous }, "took over a run whose coordinator stopped renewing its lease");
     try {
       const pending = entry.value.pendingStart;
-      const events = await this.o.transport.readRunEvents(entry.key);
-      if (events.length === 0 && pending) {
+      const { messages } = await this.o.transport.readHistory(runId);
+      if (messages.length === 0 && pending) {
         const missing = await this.missingFor(served.plan);
-        if (missing.length === 0) await this.begin(served.workflow, pending.input, pending.options, entry.key);
-        else this.waitForWorkers(served, pending.input, pending.options, entry.key, missing);
+        if (missing.length === 0) await this.begin(served.workflow, pending.input, pending.options, runId);
+        else this.waitForWorkers(served, pending.input, pending.options, runId, missing);
         return true;
       }
-      if (events.length === 0) {
-        await this.fail(entry.key, new UsageError(`run "${entry.key}" was accepted but neither its start nor its input was recorded`));
+      if (messages.length === 0) {
+        await this.fail(runId, new UsageError(`run "${runId}" was accepted but neither its start nor its input was recorded`));
         return false;
       }
-      this.track(await this.o.engine.resume(served.workflow, events));
+      this.track(await this.o.engine.resume(served.workflow, messages));
       return true;
     } catch (err) {
-      this.store.forget(entry.key);
+      this.store.forget(runId);
       if (err instanceof PhaseflowError && !err.retryable) {
-        this.unresumable.add(entry.key);
-        this.o.logger.error({ err, runId: entry.key }, "this coordinator cannot resume the run (left for a coordinator that can, e.g. one serving the run's plan)");
+        this.unresumable.add(runId);
+        this.o.logger.error({ err, runId: runId }, "this coordinator cannot resume the run (left for a coordinator that can, e.g. one serving the run's plan)");
       } else {
-        this.o.logger.error({ err, runId: entry.key }, "could not resume the run; its lease will expire and another try follows");
+        this.o.logger.error({ err, runId: runId }, "could not resume the run; its lease will expire and another try follows");
       }
       return false;
     }
@@ -363,7 +391,7 @@ export class RunDriver {
     this.o.logger.warn({ runId, newOwner }, "another coordinator took this run over; stop driving it");
     const timer = this.waiting.get(runId);
     if (timer) {
-      clearInterval(timer);
+      timer.stop();
       this.waiting.delete(runId);
     }
     if (this.handles.delete(runId)) this.o.engine.release(runId);

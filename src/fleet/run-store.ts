@@ -1,18 +1,21 @@
 /**
- * Run records in the `<p>_runs` KV bucket, written with compare-and-set, and the
- * per-run lease that makes one coordinator at a time drive a run.
+ * Run summaries, leases and the two indexes of the `<p>_runs` KV bucket:
  *
- * The full run record is derived from the run's events in `<P>_EVENTS` (that is the
- * durable history); what KV holds is the run's current summary — status, state,
- * task counts, timestamps, error — plus who drives it (`coordinator`) and until when
- * (`leaseUntil`). It stays small whatever the run's size, so a 10,000-task run never
- * hits the KV value limit.
+ * - `run.<runId>`: the run's summary — a projection of the one fold (status, state,
+ *   task counts, times, error), never its outputs — plus, while it runs, who drives
+ *   it (`coordinator`) and until when (`leaseUntil`). Finding one run is one `get`.
+ * - `active.<runId>`: present while the run is unfinished. Coordinators look for
+ *   orphaned runs among these keys only, so none ever reads every run ever stored.
+ * - `done.<hour>.<runId>` and `hour.<hour>`: when the run finished (hour = `YYYYMMDDHH`
+ *   UTC), so the retention sweep and `phaseflow prune` list the hours, then only the
+ *   runs of the hours past the cut-off.
  *
- * Every write for a run is serialized and conditioned on the last revision this
- * coordinator saw. A conflict means another writer got there first: the store
+ * Every write of a run's summary is serialized and conditioned on the last revision
+ * this coordinator saw. A conflict means another writer got there first: the store
  * re-reads, and if the run now belongs to someone else, the write is dropped and
- * `onLost(runId)` tells the coordinator to stop driving it. Taking over an expired
- * lease is itself a compare-and-set, so two coordinators can never both win it.
+ * `onLost(runId)` tells the coordinator to stop driving it. The lease only says who
+ * *should* drive a run; the fence on the run's decisions (run-outbox.ts) is what keeps
+ * a coordinator that lost it from changing it.
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
@@ -36,16 +39,39 @@ export const storedRunSchema = z.object({
   waitingFor: z.array(z.string()).optional(),
   /** A pending run's input and options, so another coordinator can start it if this one dies. */
   pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()) }).optional(),
+  /** A cancel accepted while no one could apply it at once: whoever holds (or next takes) the run applies it. */
+  cancelRequested: z.string().optional(),
   /** Id of the coordinator driving the run. */
   coordinator: z.string(),
   /** Epoch ms until which `coordinator` holds the run; renewed while it drives it. */
   leaseUntil: z.number(),
 });
 export type StoredRun = z.infer<typeof storedRunSchema>;
+export type RunSummaryBody = Omit<StoredRun, "coordinator" | "leaseUntil" | "updatedAt">;
+
+export const activeMarkSchema = z.object({ workflow: z.string(), since: z.number() });
+export const doneMarkSchema = z.object({ finishedAt: z.number() });
+
+export const runKey = (runId: string): string => `run.${runId}`;
+export const activeKey = (runId: string): string => `active.${runId}`;
+export const ACTIVE_KEYS = "active.>";
+
+/** `YYYYMMDDHH` (UTC) of an epoch-ms time. */
+export function hourOf(at: number): string {
+  return new Date(at).toISOString().slice(0, 13).replace(/[-T]/g, "");
+}
+export const doneKey = (runId: string, finishedAt: number): string => `done.${hourOf(finishedAt)}.${runId}`;
+/** One key per hour in which runs finished: a sweep lists these (at most retention / 1 h of them), then one hour's runs. */
+export const hourKey = (finishedAt: number): string => `hour.${hourOf(finishedAt)}`;
+
+const UNFINISHED = new Set<StoredRun["status"]>(["pending", "running"]);
+export const isUnfinished = (run: Pick<StoredRun, "status">): boolean => UNFINISHED.has(run.status);
 
 /** The summary of a run record, for KV. */
-export function summarize(record: RunRecord): Omit<StoredRun, "coordinator" | "leaseUntil" | "updatedAt"> {
-  let succeeded = 0, failed = 0, running = 0;
+export function summarize(record: RunRecord): RunSummaryBody {
+  let succeeded = 0,
+    failed = 0,
+    running = 0;
   for (const t of record.tasks) {
     if (t.status === "succeeded") succeeded++;
     else if (t.status === "failed") failed++;
@@ -65,6 +91,12 @@ export function summarize(record: RunRecord): Omit<StoredRun, "coordinator" | "l
   };
 }
 
+export interface RunStoreKv {
+  runs: TypedKv<StoredRun>;
+  active: TypedKv<z.infer<typeof activeMarkSchema>>;
+  done: TypedKv<z.infer<typeof doneMarkSchema>>;
+}
+
 export interface RunStoreOptions {
   /** This coordinator's id. */
   owner: string;
@@ -77,48 +109,54 @@ export interface RunStoreOptions {
 }
 
 export interface RunStore {
-  /** Create the run's entry, owned by us. Rejects when the run id exists. */
-  create(run: Omit<StoredRun, "coordinator" | "leaseUntil" | "updatedAt">): Promise<void>;
-  /** Write the run's summary and renew our lease (CAS). Serialized per run; never rejects. */
-  save(run: Omit<StoredRun, "coordinator" | "leaseUntil" | "updatedAt">): Promise<void>;
+  /** Create the run's entry (and its active mark), owned by us. Rejects when the run id exists. */
+  create(run: RunSummaryBody): Promise<void>;
+  /** Write the run's summary and renew our lease (CAS). Serialized per run; never rejects. A finished run leaves the active index. */
+  save(run: RunSummaryBody): Promise<void>;
   /** Renew our lease on every run we hold, keeping their summaries. */
   renewAll(): Promise<void>;
   /** Take over a run whose lease expired (or that we held before a restart). True when we won it. */
   takeOver(entry: TypedEntry<StoredRun>): Promise<boolean>;
   /** Stop renewing a run (finished, or lost). */
   forget(runId: string): void;
-  get(runId: string): Promise<StoredRun | undefined>;
-  entries(): Promise<TypedEntry<StoredRun>[]>;
+  get(runId: string): Promise<TypedEntry<StoredRun> | undefined>;
+  /** The entries of unfinished runs (from the active index). */
+  active(): Promise<TypedEntry<StoredRun>[]>;
   /** Runs this store holds leases on. */
   held(): string[];
 }
 
-export function createRunStore(kv: TypedKv<StoredRun>, o: RunStoreOptions): RunStore {
+export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
   const revisions = new Map<string, number>();
   const latest = new Map<string, StoredRun>();
   const chains = new Map<string, Promise<void>>();
 
-  const stamp = (run: Omit<StoredRun, "coordinator" | "leaseUntil" | "updatedAt">): StoredRun => ({
-    ...run,
-    coordinator: o.owner,
-    leaseUntil: o.now() + o.leaseMs,
-    updatedAt: o.now(),
-  });
+  const stamp = (run: RunSummaryBody): StoredRun => ({ ...run, coordinator: o.owner, leaseUntil: o.now() + o.leaseMs, updatedAt: o.now() });
+
+  const finished = async (run: StoredRun): Promise<void> => {
+    const at = run.finishedAt ?? run.updatedAt;
+    await kv.done.put(hourKey(at), { finishedAt: at });
+    await kv.done.put(doneKey(run.runId, at), { finishedAt: at });
+    await kv.active.purge(activeKey(run.runId));
+    revisions.delete(run.runId);
+    latest.delete(run.runId);
+  };
 
   const write = async (run: StoredRun): Promise<void> => {
     for (let tries = 0; tries < 5; tries++) {
       const rev = revisions.get(run.runId);
       if (rev === undefined) return; // not ours (forgotten or lost)
       try {
-        revisions.set(run.runId, await kv.update(run.runId, run, rev));
+        revisions.set(run.runId, await kv.runs.update(runKey(run.runId), run, rev));
         latest.set(run.runId, run);
+        if (!isUnfinished(run)) await finished(run);
         return;
       } catch (err) {
-        const current = await kv.get(run.runId).catch(() => undefined);
+        const current = await kv.runs.get(runKey(run.runId));
         if (!current) {
-          o.logger.warn({ err, runId: run.runId }, "run record vanished from KV; recreating it");
-          revisions.set(run.runId, await kv.create(run.runId, run));
-          return;
+          o.logger.warn({ err, runId: run.runId }, "run summary vanished from KV; recreating it");
+          revisions.set(run.runId, await kv.runs.create(runKey(run.runId), run));
+          continue;
         }
         if (current.value.coordinator !== o.owner) {
           revisions.delete(run.runId);
@@ -126,16 +164,18 @@ export function createRunStore(kv: TypedKv<StoredRun>, o: RunStoreOptions): RunS
           o.onLost(run.runId, current.value.coordinator);
           return;
         }
+        // Ours, but written meanwhile (e.g. a cancel request recorded by another coordinator): keep what it added.
         revisions.set(run.runId, current.revision);
+        if (current.value.cancelRequested !== undefined && run.cancelRequested === undefined) run = { ...run, cancelRequested: current.value.cancelRequested };
       }
     }
-    o.logger.warn({ runId: run.runId }, "run record could not be written after 5 tries; will retry on the next update");
+    o.logger.warn({ runId: run.runId }, "run summary could not be written after 5 tries; will retry on the next update");
   };
 
   const enqueue = (runId: string, job: () => Promise<void>): Promise<void> => {
     const next = (chains.get(runId) ?? Promise.resolve())
       .then(job)
-      .catch((err: unknown) => o.logger.warn({ err, runId }, "run record could not be written to KV"));
+      .catch((err: unknown) => o.logger.warn({ err, runId }, "run summary could not be written to KV"));
     chains.set(runId, next);
     void next.then(() => {
       if (chains.get(runId) === next) chains.delete(runId);
@@ -146,22 +186,29 @@ export function createRunStore(kv: TypedKv<StoredRun>, o: RunStoreOptions): RunS
   return {
     async create(run) {
       const stamped = stamp(run);
-      revisions.set(run.runId, await kv.create(run.runId, stamped));
+      // The mark first: a crash between the two leaves a mark the scan clears, never a run no scan finds.
+      await kv.active.put(activeKey(run.runId), { workflow: run.workflow, since: o.now() });
+      revisions.set(run.runId, await kv.runs.create(runKey(run.runId), stamped));
       latest.set(run.runId, stamped);
     },
     save(run) {
-      return enqueue(run.runId, () => write(stamp(run)));
+      return enqueue(run.runId, () => write({ ...stamp(run), ...(latest.get(run.runId)?.cancelRequested !== undefined ? { cancelRequested: latest.get(run.runId)!.cancelRequested } : {}) }));
     },
     async renewAll() {
       await Promise.all(
-        [...latest.values()].map((run) => enqueue(run.runId, () => write({ ...(latest.get(run.runId) ?? run), leaseUntil: o.now() + o.leaseMs, updatedAt: o.now() }))),
+        [...latest.keys()].map((runId) =>
+          enqueue(runId, async () => {
+            const run = latest.get(runId);
+            if (run) await write({ ...run, leaseUntil: o.now() + o.leaseMs, updatedAt: o.now() });
+          }),
+        ),
       );
     },
     async takeOver(entry) {
       const claimed: StoredRun = { ...entry.value, coordinator: o.owner, leaseUntil: o.now() + o.leaseMs, updatedAt: o.now() };
       try {
-        revisions.set(entry.key, await kv.update(entry.key, claimed, entry.revision));
-        latest.set(entry.key, claimed);
+        revisions.set(entry.value.runId, await kv.runs.update(runKey(entry.value.runId), claimed, entry.revision));
+        latest.set(entry.value.runId, claimed);
         return true;
       } catch {
         return false; // someone else changed it first
@@ -171,14 +218,15 @@ export function createRunStore(kv: TypedKv<StoredRun>, o: RunStoreOptions): RunS
       revisions.delete(runId);
       latest.delete(runId);
     },
-    async get(runId) {
-      return (await kv.get(runId))?.value;
-    },
-    async entries() {
+    get: (runId) => kv.runs.get(runKey(runId)),
+    async active() {
       const out: TypedEntry<StoredRun>[] = [];
-      for (const key of await kv.keys()) {
-        const entry = await kv.get(key);
-        if (entry) out.push(entry);
+      for (const key of await kv.active.keys(ACTIVE_KEYS)) {
+        const runId = key.slice("active.".length);
+        const entry = await kv.runs.get(runKey(runId));
+        if (entry && isUnfinished(entry.value)) out.push(entry);
+        else if (entry) await kv.active.purge(key); // finished, but its mark survived a crash
+        else if (await kv.active.get(key).then((m) => m !== undefined && m.value.since < o.now() - 2 * o.leaseMs)) await kv.active.purge(key); // its run was never created
       }
       return out;
     },

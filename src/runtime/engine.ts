@@ -62,6 +62,8 @@ export interface EngineOptions {
 }
 
 export interface Engine {
+  /** The coordinator's writer identity in histories: its id with a per-process nonce. */
+  readonly coordinatorId: string;
   /**
    * Start a run of `workflow` with `input`.
    * @throws InputValidationError (input fails the workflow's schema), WorkflowValidationError, UsageError
@@ -104,7 +106,7 @@ const obj = <T>(what: string, test: (v: Record<string, unknown>) => boolean) =>
 const engineOptionsSchema = z
   .object({
     registry: z.custom<Registry>((v) => isRegistry(v), { message: "must be a registry from createRegistry()" }).optional(),
-    transport: obj<Transport>("a Transport (createMemoryTransport() or the NATS adapter)", (v) => typeof v.publishEvent === "function").optional(),
+    transport: obj<Transport>("a Transport (createMemoryTransport() or the NATS adapter)", (v) => typeof v.appendDecision === "function").optional(),
     worker: z.boolean().optional(),
     logger: obj<Logger>("a pino-like logger with child()", (v) => typeof v.child === "function").optional(),
     clock: obj<Clock>("a Clock { now, setTimeout, clearTimeout }", (v) => typeof v.now === "function" && typeof v.setTimeout === "function").optional(),
@@ -170,6 +172,7 @@ export function createEngine(options: EngineOptions): Engine {
   };
 
   return {
+    coordinatorId: coordinator.owner,
     async run(workflow, input, runOptions = {}) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const opts = runOptionsSchema.safeParse(runOptions);
