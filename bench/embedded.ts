@@ -121,7 +121,7 @@ async function engineSamples(wf: Workflow<unknown>, concurrency: number, runs: n
 export async function runEmbeddedBench(options: EmbeddedBenchOptions = {}): Promise<Comparison[]> {
   const wideTasks = options.wideTasks ?? 10_000;
   const chainPhases = options.chainPhases ?? 200;
-  const concurrency = options.concurrency ?? 16;
+  const concurrency = options.concurrency ?? 256;
   const runs = options.runs ?? 5;
   const warmup = options.warmup ?? 1;
   const minBaselineMs = options.minBaselineMs ?? 20;

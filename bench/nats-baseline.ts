@@ -60,12 +60,15 @@ export function baselineTask(runId: string, planHash: string, workflow: string, 
     attempt: 1,
     dispatchId: dispatchIdOf(runId, state, 1, task, 1),
     executor: NOOP_EXECUTOR,
-    idempotencyKey: idempotencyKeyOf(runId, state, 1, task),
+    idempotencyKey: idempotencyKeyOf(runId, state, 1, task, 0),
     input: {},
     parents: {},
     deadline: null,
     timeoutMs: null,
     dispatchedAt: Date.now(),
+    round: 0,
+    epoch: 1,
+    token: "bench-token-0123456789abcd",
   };
 }
 

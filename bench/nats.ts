@@ -38,7 +38,7 @@ export interface NatsBenchOptions {
   chainPhases?: number;
   /** Worker processes, phaseflow and baseline alike. Default 2. */
   workers?: number;
-  /** Tasks each worker pulls and runs at once, phaseflow and baseline alike. Default 16. */
+  /** Tasks each worker pulls and runs at once, phaseflow and baseline alike. Default 128 (2 workers: 256 in flight, as a tuned user would run it). */
   concurrency?: number;
   /** Timed runs per subject and case. Default 3. */
   runs?: number;
@@ -93,7 +93,7 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
   const wideTasks = options.wideTasks ?? 10_000;
   const chainPhases = options.chainPhases ?? 200;
   const workers = options.workers ?? 2;
-  const concurrency = options.concurrency ?? 16;
+  const concurrency = options.concurrency ?? 128;
   const runs = options.runs ?? 3;
   const timeoutMs = options.runTimeoutMs ?? 120_000;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));

@@ -7,6 +7,7 @@ import type { CliCommand } from "./command.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
+import { pruneCommand } from "./commands/prune.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
 import { statusCommand } from "./commands/status.js";
@@ -20,4 +21,5 @@ export const COMMANDS: readonly CliCommand[] = [
   statusCommand,
   cancelCommand,
   retryCommand,
+  pruneCommand,
 ];

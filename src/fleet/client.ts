@@ -17,6 +17,9 @@ import { decisionEvents, reportEvent } from "../runtime/history.js";
 import type { RunEvent, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
+import { typedKv } from "../transport/nats/typed-kv.js";
+import { pruneFinishedRuns, type PruneResult } from "./retention.js";
+import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 import {
   cancelRunReplySchema,
   getRunReplySchema,
@@ -52,6 +55,8 @@ export interface Client {
    * With `afterRetry`, a terminal event only ends it once a `run.retried` was seen (to follow a retry).
    */
   follow(runId: string, options?: { afterRetry?: boolean }): AsyncIterable<RunEvent>;
+  /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
+  prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
 }
 
@@ -122,6 +127,15 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     follow(runId, followOptions = {}) {
       return followRun(transport, runId, logger, followOptions.afterRetry === true);
+    },
+    prune(olderThanMs) {
+      const bucket = transport.names.buckets.runs;
+      const kv: RunStoreKv = {
+        runs: typedKv(transport.buckets.runs, storedRunSchema, logger, bucket),
+        active: typedKv(transport.buckets.runs, activeMarkSchema, logger, bucket),
+        done: typedKv(transport.buckets.runs, doneMarkSchema, logger, bucket),
+      };
+      return pruneFinishedRuns(transport, kv, Date.now() - olderThanMs, logger);
     },
     close: () => transport.close(),
   };

@@ -189,7 +189,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     start(params) {
       checkUsable(params);
       const runId = params.runId ?? ids();
-      if (runs.has(runId)) throw new UsageError(`run id "${runId}" is already in use; choose another runId or leave it out`);
+      if (runs.has(runId) || finishedById.has(runId)) throw new UsageError(`run id "${runId}" is already in use; choose another runId or leave it out`);
       const state = createRunState(runId, runModelOf(params.plan, params.workflow));
       return launch(shellFor(state, 0, []), { type: "start", input: params.input, options: params.options, owner, epoch: 1 });
     },

@@ -8,6 +8,7 @@ import { startCoordinatorService } from "../../fleet/coordinator-service.js";
 import type { Workflow } from "../../dsl/workflow.js";
 import { createLogger } from "../../runtime/logger.js";
 import { defineCommand } from "../command.js";
+import { parseDuration } from "../duration.js";
 import { EXIT_OK } from "../exit-codes.js";
 import { loadModule, pickWorkflow } from "../load-module.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
@@ -20,7 +21,8 @@ export const coordinatorCommand = defineCommand({
   flags: {
     ...NATS_FLAGS,
     "require-workers": { type: "boolean", description: "reject runs whose executors no live worker serves (default: accept and wait)" },
-    id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>-<random>)" },
+    id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>; a per-process nonce is appended)" },
+    retention: { type: "string", valueName: "AGE", description: "keep histories and summaries of finished runs this long, e.g. 7d, 12h (default 7d)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
   },
   positionals: { min: 1, max: 1000, missing: "missing workflow modules, e.g. phaseflow coordinator --nats nats://127.0.0.1:4222 examples/etl.ts" },
@@ -28,6 +30,7 @@ export const coordinatorCommand = defineCommand({
     if (values.nats === undefined) throw new UsageError("missing --nats URL (the coordinator talks to workers through NATS)");
     const leaseMs = values["lease-ms"] === undefined ? undefined : Number(values["lease-ms"]);
     if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
+    const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
     const workflows: Workflow<unknown>[] = [];
     for (const file of positionals) {
       const mod = await loadModule(file, { cwd: io.cwd ?? process.cwd() });
@@ -40,6 +43,7 @@ export const coordinatorCommand = defineCommand({
       workflows,
       requireWorkers: values["require-workers"] === true,
       ...(leaseMs !== undefined ? { leaseMs } : {}),
+      ...(retentionMs !== undefined ? { retentionMs } : {}),
       logger,
       ...(values.id !== undefined ? { coordinatorId: values.id } : {}),
     });
