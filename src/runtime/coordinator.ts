@@ -226,10 +226,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       return shell ? shell.status() : finishedById.get(runId);
     },
     handle: (runId) => runs.get(runId),
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const shell of [...runs.values()]) shell.abandon();
+    close() {
+      if (!closed) {
+        closed = true;
+        for (const shell of [...runs.values()]) shell.abandon();
+      }
+      return Promise.resolve();
     },
   };
 }

@@ -19,7 +19,7 @@
  */
 import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
-import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type RunEvent, type TaskMessage } from "../transport/messages.js";
+import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type TaskMessage } from "../transport/messages.js";
 import { checkSchema } from "./coordinator-dispatch.js";
 import { stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
 import { decideAfterFailure } from "./coordinator-policy.js";
@@ -83,7 +83,7 @@ class Decision {
 
   emit(e: DecisionEvent): void {
     this.events.push(e);
-    evolve(this.st, { ...e, runId: this.st.runId, at: this.now } as RunEvent);
+    evolve(this.st, { ...e, runId: this.st.runId, at: this.now });
   }
 
   get options(): Pick<ResolvedRunOptions, "schedule" | "onFailure"> {
@@ -254,7 +254,7 @@ class Decision {
   }
 
   private attemptFailed(v: Visit, vt: VisitTask, attempt: number, error: SerializedError): void {
-    const verdict = decideAfterFailure(vt.layout.plan, attempt - vt.firstAttempt + 1 - vt.lost, error, this.random.jitter);
+    const verdict = decideAfterFailure(vt.layout.plan, attempt - vt.firstAttempt + 1 - vt.lost, error, () => this.random.jitter());
     if (verdict.kind === "fail") {
       this.failTask(v, vt, error, attempt);
       return;

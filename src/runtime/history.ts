@@ -21,13 +21,13 @@ import type { Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent
 /** The events of one decision batch, stamped with its run id and time. */
 export function decisionEvents(decision: Decision): DecisionRunEvent[] {
   const { runId, at } = decision;
-  return decision.events.map((e) => ({ ...e, runId, at }) as DecisionRunEvent);
+  return decision.events.map((e) => ({ ...e, runId, at }));
 }
 
 /** A stored report as the fold reads it. */
 export function reportEvent(seq: number, report: Report): ReportRunEvent {
   const { v: _v, kind: _k, ...rest } = report;
-  return { ...rest, seq } as ReportRunEvent;
+  return { ...rest, seq };
 }
 
 /**

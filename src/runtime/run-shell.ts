@@ -102,7 +102,7 @@ export class RunShell implements RunHandle {
     if (events.length > 0) {
       this.outbox.events(events);
       const at = this.d.clock.now();
-      for (const e of events) this.feed.push({ ...e, runId: this.runId, at } as RunEvent);
+      for (const e of events) this.feed.push({ ...e, runId: this.runId, at });
     }
     for (const fx of effects) {
       switch (fx.type) {
