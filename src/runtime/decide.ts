@@ -113,8 +113,12 @@ class Decision {
     this.pump();
   }
 
-  /** Dispatch what is ready and finish the visit when everything settled. Resume-safe: starts every ready task. */
-  pump(): void {
+  /**
+   * Dispatch what became ready and finish the visit when everything settled: O(1) per
+   * call plus the tasks it starts. With `scan` (resume, re-run) it also starts every
+   * pending task the current phase allows, which a live run would have started already.
+   */
+  pump(scan = false): void {
     for (;;) {
       const v = this.st.visit;
       if (!v || isFinished(this.st)) return;
@@ -123,23 +127,36 @@ class Decision {
         return;
       }
       if (this.options.schedule === "eager") {
-        for (const vt of v.tasks.values()) if (vt.status === "pending" && vt.waitingFor === 0 && this.st.visit === v) this.startTask(v, vt);
+        // evolve queues a task once its last parent succeeded; start them in that order.
+        while (v.ready.length > 0 && this.st.visit === v && !isFinished(this.st)) {
+          for (const name of v.ready.splice(0)) {
+            const vt = v.tasks.get(name)!;
+            if (vt.status === "pending" && vt.waitingFor === 0 && this.st.visit === v && !isFinished(this.st)) this.startTask(v, vt);
+          }
+        }
         if (this.st.visit !== v || v.open > 0) return;
         continue;
       }
-      // phases: start every pending task of phases up to the current one; move on once it settled.
-      if (v.phase < 0) v.phase = 0;
       const phases = v.layout.state.phases;
-      for (let p = 0; p <= v.phase && p < phases.length; p++) {
-        for (const name of phases[p]!) {
-          const vt = v.tasks.get(name)!;
-          if (vt.status === "pending" && this.st.visit === v && !isFinished(this.st)) this.startTask(v, vt);
-        }
+      if (v.phase < 0) {
+        v.phase = 0;
+        this.startPhase(v, 0);
+      } else if (scan) {
+        for (let p = 0; p <= v.phase && p < phases.length; p++) this.startPhase(v, p);
+        scan = false;
       }
       if (this.st.visit !== v || isFinished(this.st)) return;
       if (v.open === 0) continue;
       if ((v.phaseOpen[v.phase] ?? 0) > 0 || v.phase >= phases.length - 1) return;
       v.phase++;
+      this.startPhase(v, v.phase);
+    }
+  }
+
+  private startPhase(v: Visit, p: number): void {
+    for (const name of v.layout.state.phases[p] ?? []) {
+      const vt = v.tasks.get(name)!;
+      if (vt.status === "pending" && this.st.visit === v && !isFinished(this.st)) this.startTask(v, vt);
     }
   }
 
@@ -377,7 +394,7 @@ class Decision {
     }
     if (this.st.visit) {
       this.rearm();
-      this.pump();
+      this.pump(true);
       return;
     }
     const states = this.st.record.states;
@@ -446,7 +463,7 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
       const choice = chooseRetry(d.model().plan, state, trigger.from, trigger.reason);
       d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
       d.emit({ type: "run.retried", ...choice });
-      d.pump();
+      d.pump(true);
       break;
     }
   }

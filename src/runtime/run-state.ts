@@ -57,6 +57,8 @@ export interface Visit {
   readonly outputs: Map<string, unknown>;
   /** Tasks failed after their last attempt, in order. */
   readonly failures: string[];
+  /** Pending tasks whose parents all succeeded, in the order they became ready (eager scheduling drains it). */
+  readonly ready: string[];
 }
 
 export interface AttemptInfo {
@@ -164,7 +166,7 @@ function openVisit(st: RunState, state: string, visit: number, input: unknown, r
   if (!model) return undefined;
   const layout = model.layout(state);
   const phases = layout.state.phases.length;
-  const v: Visit = { state, visit, input, layout, tasks: new Map(), phase: -1, open: 0, phaseOpen: new Array<number>(phases).fill(0), outputs: new Map(), failures: [] };
+  const v: Visit = { state, visit, input, layout, tasks: new Map(), phase: -1, open: 0, phaseOpen: new Array<number>(phases).fill(0), outputs: new Map(), failures: [], ready: [] };
   for (const tl of layout.tasks) {
     const record = st.tasks.get(taskKey(state, visit, tl.name));
     const again = rerun === undefined || rerun.has(tl.name) || record === undefined;
@@ -179,6 +181,7 @@ function openVisit(st: RunState, state: string, visit: number, input: unknown, r
     }
   }
   for (const vt of v.tasks.values()) if (vt.status === "succeeded") for (const c of vt.layout.children) v.tasks.get(c)!.waitingFor--;
+  for (const vt of v.tasks.values()) if (vt.status === "pending" && vt.waitingFor === 0) v.ready.push(vt.layout.name);
   return v;
 }
 
@@ -194,7 +197,10 @@ function settle(st: RunState, e: { state: string; visit: number; task: string },
   if (vt.layout.plan.phase > v.phase) v.phase = vt.layout.plan.phase;
   if (status === "succeeded") {
     v.outputs.set(vt.layout.name, output);
-    for (const c of vt.layout.children) v.tasks.get(c)!.waitingFor--;
+    for (const c of vt.layout.children) {
+      const child = v.tasks.get(c)!;
+      if (--child.waitingFor === 0 && child.status === "pending") v.ready.push(c);
+    }
   } else if (status === "failed") {
     v.failures.push(vt.layout.name);
   }
