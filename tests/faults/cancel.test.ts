@@ -2,7 +2,7 @@
 // AbortSignal fires, so they end as cancelled), nothing more is dispatched, and the run
 // stays cancelled when its coordinator is killed and another one starts.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, newExecutionLog, readExecutions, waitForEvent } from "./support.js";
+import { Fleet, newExecutionLog, readExecutions, waitForLive } from "./support.js";
 
 describe("faults - cancel", () => {
   const fleet = new Fleet(inject("natsUrl"), "fcancel", newExecutionLog());
@@ -17,13 +17,13 @@ describe("faults - cancel", () => {
   it("faults - cancel aborts in-flight attempts and stays cancelled across a coordinator restart", async () => {
     const first = await fleet.coordinator(["--lease-ms", "1500", "--id", "c-1"]);
     const { runId } = await fleet.client.start("long-wide", { ms: 20_000 });
-    await waitForEvent(fleet.client, runId, (e) => e.type === "attempt.started" && e.task === "long-3");
+    await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started" && s.task === "long-3");
     expect(await fleet.client.cancel(runId, "operator said stop")).toBe("cancelled");
     const { record, events } = await fleet.finish(runId);
     expect(record.status).toBe("cancelled");
     // The workers aborted the running attempts: each long task reports a cancelled attempt well before its 20 s.
     await expect
-      .poll(async () => (await fleet.client.transport.readRunEvents(runId)).filter((e) => e.type === "attempt.failed" && e.error.code === "TASK_CANCELLED").length, { timeout: 15_000 })
+      .poll(async () => (await fleet.history(runId)).filter((e) => e.type === "attempt.failed" && e.error.code === "TASK_CANCELLED").length, { timeout: 15_000 })
       .toBe(4);
     expect(events.some((e) => e.type === "task.dispatched" && e.task === "join")).toBe(false);
 
@@ -35,7 +35,7 @@ describe("faults - cancel", () => {
     expect(second.lines.some((l) => l.runId === runId)).toBe(false);
     const after = await fleet.client.get(runId);
     expect(after.status).toBe("cancelled");
-    const history = await fleet.client.transport.readRunEvents(runId);
+    const history = await fleet.history(runId);
     expect(history.filter((e) => e.type === "task.dispatched")).toHaveLength(events.filter((e) => e.type === "task.dispatched").length);
     expect(readExecutions(fleet.log, runId).some((e) => e.taskId === "work/join")).toBe(false);
   }, 120_000);

@@ -1,6 +1,6 @@
 // Load with a failure: 100 concurrent runs of a 50-task workflow on 2 workers, while
 // one worker is killed (kill -9) and restarted. All 100 runs succeed; none is lost and
-// no task has more than one succeeded result.
+// no task has more than one accepted success.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions } from "./support.js";
 

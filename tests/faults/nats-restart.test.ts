@@ -1,9 +1,9 @@
 // Restarting nats-server mid-run loses nothing: streams and buckets are on disk (file
 // storage), the coordinator and workers reconnect by themselves, and the run completes
-// with exactly one succeeded result per task.
+// with exactly one accepted success per task.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, waitForEvent } from "./support.js";
+import { Fleet, expectOneSucceededPerTask, newExecutionLog, waitForLive } from "./support.js";
 
 describe("faults - nats-server restart", () => {
   let server: NatsServer;
@@ -25,7 +25,7 @@ describe("faults - nats-server restart", () => {
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     it(`faults - nats-server stopped with ${signal} and restarted mid-run: the run succeeds`, async () => {
       const { runId } = await fleet.client.start("long-wide", { ms: 3000 });
-      await waitForEvent(fleet.client, runId, (e) => e.type === "attempt.started" && e.task.startsWith("long-"));
+      await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started" && s.task.startsWith("long-"));
       await server.restart({ signal });
       const { record, events } = await fleet.finish(runId);
       expect(record.status, JSON.stringify(record.error)).toBe("succeeded");

@@ -1,12 +1,15 @@
 // Shared pieces of the fault-injection tests: a temp execution log per test file,
-// readers for it, the "exactly one succeeded result per task" check on a run's
-// history, and a fleet of real processes (coordinators, workers) plus a client.
+// readers for it, the "exactly one accepted success per task" check on a run's
+// stored history, and a fleet of real processes (coordinators, workers) plus a client.
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
-import type { RunEvent } from "../../src/transport/messages.js";
+import { createHash } from "node:crypto";
+import type { LiveSignal, RunEvent } from "../../src/transport/messages.js";
+import { historyEvents } from "../../src/runtime/history.js";
+import { recordOfHistory } from "../../src/runtime/run-record.js";
 import type { RunRecord } from "../../src/runtime/run-record-schema.js";
 import { startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
 
@@ -36,18 +39,47 @@ export function readExecutions(log: string, runId?: string): Execution[] {
     .filter((e) => runId === undefined || e.runId === runId);
 }
 
-/** Asserts every task of every state visit of the run has exactly one task.succeeded event. */
-export function expectOneSucceededPerTask(events: readonly RunEvent[], record: RunRecord): void {
+/** The key of one task in one state visit. */
+export const taskKey = (t: { state: string; visit: number; task: string }): string => `${t.state}/${t.visit}/${t.task}`;
+
+const tokenHashOf = (token: string): string => createHash("sha256").update(token).digest("hex").slice(0, 32);
+
+/**
+ * How many accepted successes each task visit has in a history (in folded order): an
+ * accepted success is an `attempt.succeeded` report of the task's current attempt (the
+ * dispatchId of its last task.dispatched, with that dispatch's token), the first verdict
+ * of that attempt. Stale, duplicate and forged reports do not count.
+ */
+export function acceptedSuccesses(events: readonly RunEvent[]): Map<string, number> {
+  const current = new Map<string, { dispatchId: string; tokenHash: string; settled: boolean }>();
   const counts = new Map<string, number>();
   for (const e of events) {
-    if (e.type === "task.succeeded") {
-      const key = `${e.state}/${e.visit}/${e.task}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (e.type === "task.dispatched") {
+      current.set(taskKey(e), { dispatchId: e.dispatchId, tokenHash: e.tokenHash, settled: false });
+    } else if (e.type === "attempt.succeeded" || e.type === "attempt.failed") {
+      const key = taskKey(e);
+      const cur = current.get(key);
+      if (!cur || cur.settled || cur.dispatchId !== e.dispatchId || cur.tokenHash !== tokenHashOf(e.token)) continue;
+      cur.settled = true;
+      if (e.type === "attempt.succeeded") counts.set(key, (counts.get(key) ?? 0) + 1);
+    } else if (e.type === "task.failed" || e.type === "task.cancelled" || e.type === "task.retrying") {
+      const cur = current.get(taskKey(e));
+      if (cur) cur.settled = true;
     }
   }
-  const expected = record.tasks.map((t) => `${t.state}/${t.visit}/${t.task}`).sort();
+  return counts;
+}
+
+/**
+ * Asserts every task of every state visit of the run has exactly one accepted success
+ * (and the record folded from the history agrees that they all succeeded).
+ */
+export function expectOneSucceededPerTask(events: readonly RunEvent[], record: RunRecord): void {
+  const counts = acceptedSuccesses(events);
+  const expected = record.tasks.map(taskKey).sort();
   expect([...counts.keys()].sort()).toEqual(expected);
-  for (const [key, n] of counts) expect(n, `task.succeeded events for ${key}`).toBe(1);
+  for (const [key, n] of counts) expect(n, `accepted successes of ${key}`).toBe(1);
+  for (const t of record.tasks) expect(t.status, taskKey(t)).toBe("succeeded");
 }
 
 export class Fleet {
@@ -85,7 +117,17 @@ export class Fleet {
     const events: RunEvent[] = [];
     for await (const e of this.client.follow(runId, options)) events.push(e);
     const record = await this.client.get(runId);
-    return { record, events: await this.client.transport.readRunEvents(runId) };
+    return { record, events: await this.history(runId) };
+  }
+
+  /** The run's stored history as the fold reads it (decisions and reports, in decided order). */
+  async history(runId: string): Promise<RunEvent[]> {
+    return historyEvents((await this.client.transport.readHistory(runId)).messages);
+  }
+
+  /** The record folded from the run's stored history (what a reader without the workflow sees). */
+  async foldedRecord(runId: string): Promise<RunRecord> {
+    return recordOfHistory((await this.client.transport.readHistory(runId)).messages);
   }
 
   async close(): Promise<void> {
@@ -94,8 +136,42 @@ export class Fleet {
   }
 }
 
-/** Resolves once an event matching `test` appears in the run's history. */
+/** Resolves once an event matching `test` appears in the run's stored history. */
 export async function waitForEvent(client: Client, runId: string, test: (e: RunEvent) => boolean): Promise<RunEvent> {
   for await (const e of client.follow(runId)) if (test(e)) return e;
   throw new Error(`run ${runId} ended without a matching event`);
+}
+
+/**
+ * Resolves with the first live signal of the run matching `test` (attempt.started once an
+ * attempt has run for 200 ms, then heartbeats and progress). Subscribe before the signal
+ * is due: live signals are not stored.
+ */
+export async function waitForLive(client: Client, runId: string, test: (s: LiveSignal) => boolean, timeoutMs = 30_000): Promise<LiveSignal> {
+  let resolve!: (s: LiveSignal) => void;
+  const seen = new Promise<LiveSignal>((r) => (resolve = r));
+  const sub = await client.transport.subscribeLive(runId, (s) => {
+    if (test(s)) resolve(s);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      seen,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no matching live signal of run ${runId} within ${timeoutMs} ms`)), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await sub.stop();
+  }
+}
+
+/** Resolves with the first execution of the run in the log matching `test` (executors log when they begin). */
+export async function waitForExecution(log: string, runId: string, test: (e: Execution) => boolean, timeoutMs = 30_000): Promise<Execution> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = readExecutions(log, runId).find(test);
+    if (hit) return hit;
+    if (Date.now() > until) throw new Error(`no matching execution of run ${runId} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

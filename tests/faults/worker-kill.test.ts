@@ -1,8 +1,8 @@
 // kill -9 a worker while it runs a long task: the attempt is redelivered once its ack
 // deadline passes and completed by the other worker; nothing is lost, the run record
-// shows the redelivery, and the task has exactly one succeeded result.
+// shows one attempt (the log shows it ran twice), and the task has exactly one accepted success.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForEvent } from "./support.js";
+import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForLive } from "./support.js";
 
 describe("faults - worker killed mid-task", () => {
   const fleet = new Fleet(inject("natsUrl"), "fwk", newExecutionLog());
@@ -18,8 +18,8 @@ describe("faults - worker killed mid-task", () => {
 
   it("faults - kill -9 of the worker running a long task: the run succeeds on the other worker", async () => {
     const { runId } = await fleet.client.start("single", { ms: 4000 });
-    const started = await waitForEvent(fleet.client, runId, (e) => e.type === "attempt.started");
-    const victimId = (started as { workerId: string }).workerId;
+    const started = await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started");
+    const victimId = started.workerId;
     const survivor = victimId === "w1" ? "w2" : "w1";
     workers.get(victimId)!.kill("SIGKILL");
     const { record, events } = await fleet.finish(runId);
@@ -28,10 +28,13 @@ describe("faults - worker killed mid-task", () => {
     const task = record.tasks[0]!;
     expect(task.workerId).toBe(survivor);
     expect(task.attempts).toBe(1);
-    expect(task.redeliveries ?? 0).toBeGreaterThanOrEqual(1);
+    // v2 stores no delivery counts (attempt.started is a live signal), so the redelivery
+    // shows in the execution log: the same attempt ran on both workers, and exactly one report was accepted.
     expectOneSucceededPerTask(events, record);
     const runs = readExecutions(fleet.log, runId);
     expect(runs.length).toBe(2); // started on the victim, redone on the survivor
     expect(new Set(runs.map((r) => r.pid)).size).toBe(2);
+    expect(runs.map((r) => r.attempt)).toEqual([1, 1]);
+    expect(events.filter((e) => e.type === "task.dispatched")).toHaveLength(1);
   }, 120_000);
 });

@@ -4,6 +4,8 @@
 // exits 1 naming the task; Ctrl-C cancels the run on the fleet.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRecordSchema, type RunRecord } from "../../src/runtime/run-record-schema.js";
+import { createClient } from "../../src/fleet/client.js";
+import { waitForLive } from "../faults/support.js";
 import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
 
 const url = inject("natsUrl");
@@ -59,7 +61,14 @@ describe("cli run - over NATS", () => {
   it("cli run nats - Ctrl-C cancels the run on the fleet and exits 1", async () => {
     const { p, stdout } = runProcess("--workflow", "slow");
     processes.push(p);
-    await p.waitForLog((l) => l.event === "attempt.progress");
+    // The run's history has no attempt.started: wait for the worker's live signal (started or heartbeat) of the attempt.
+    const runId = String((await p.waitForLog((l) => l.event === "run.started")).runId);
+    const client = await createClient({ servers: url, prefix: PREFIX });
+    try {
+      await waitForLive(client, runId, (s) => s.task === "forever");
+    } finally {
+      await client.close();
+    }
     p.kill("SIGINT");
     const { code } = await p.exited;
     expect(code).toBe(1);

@@ -4,7 +4,7 @@
 // coordinator whichever one the queue group hands them to (a non-owner forwards them).
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createClient } from "../../src/fleet/client.js";
-import { Fleet, newExecutionLog, waitForEvent } from "../faults/support.js";
+import { Fleet, newExecutionLog, waitForExecution, waitForLive } from "../faults/support.js";
 
 const url = inject("natsUrl");
 
@@ -21,7 +21,7 @@ describe("fleet - process lifecycle", () => {
     const worker = await fleet.worker("w-term");
     await fleet.connect();
     const { runId } = await fleet.client.start("single", { ms: 2500 });
-    await waitForEvent(fleet.client, runId, (e) => e.type === "attempt.started");
+    await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started");
     worker.kill("SIGTERM");
     const { record } = await fleet.finish(runId);
     expect(record.status).toBe("succeeded");
@@ -46,7 +46,7 @@ describe("fleet - process lifecycle", () => {
     await fleet.worker("w1", ["--concurrency", "32"]);
     await fleet.connect();
     const runs = await Promise.all(Array.from({ length: 6 }, () => fleet.client.start("long-wide", { ms: 20_000 })));
-    for (const { runId } of runs) await waitForEvent(fleet.client, runId, (e) => e.type === "attempt.started" && e.task.startsWith("long-"));
+    for (const { runId } of runs) await waitForExecution(fleet.log, runId, (e) => e.taskId.startsWith("work/long-"));
     // Each cancel goes to whichever coordinator the queue group picks; both must work.
     const other = await createClient({ servers: url, prefix: "lcfwd" });
     try {

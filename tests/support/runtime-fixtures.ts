@@ -2,19 +2,28 @@
  * Helpers for the runtime tests: an embedded engine over a memory hub (so a test can
  * read histories and queue stats), waiting on run events instead of sleeping, and a
  * gate to hold an executor until the test lets it go.
+ *
+ * A run's events (`handle.events()`, `waitForEvent`) are its decisions and the reports
+ * it folded; `attempt.started` is a live signal now, not an event: to wait until an
+ * executor runs, open a gate from inside it.
  */
 import { createMemoryHub, type MemoryHub } from "../../src/transport/memory/index.js";
-import type { RunEvent, RunEventOf, RunEventType } from "../../src/transport/messages.js";
+import { historyEvents } from "../../src/runtime/history.js";
+import type { RunEvent, RunEventOf, RunEventType, StoredMessage } from "../../src/transport/messages.js";
 import type { Transport } from "../../src/transport/port.js";
 import { createRegistry, type Registry } from "../../src/registry/registry.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/engine.js";
-import type { RunHandle } from "../../src/runtime/coordinator-run.js";
+import type { RunHandle } from "../../src/runtime/run-handle.js";
 
 export interface TestEngine {
   engine: Engine;
   registry: Registry;
   hub: MemoryHub;
   transport: Transport;
+  /** The run's stored messages, in stored order. */
+  history(runId: string): Promise<StoredMessage[]>;
+  /** The run's history as the fold reads it. */
+  events(runId: string): Promise<RunEvent[]>;
   close(): Promise<void>;
 }
 
@@ -29,6 +38,8 @@ export function testEngine(options: Omit<EngineOptions, "registry" | "transport"
     registry,
     hub,
     transport,
+    history: async (runId) => (await transport.readHistory(runId)).messages,
+    events: async (runId) => historyEvents((await transport.readHistory(runId)).messages),
     async close() {
       await engine.close();
       await hub.close();

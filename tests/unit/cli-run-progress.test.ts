@@ -7,15 +7,16 @@ import { createTerminalProgress } from "../../src/cli/progress-terminal.js";
 import { describeEvent } from "../../src/cli/run-event-log.js";
 import { describeRunFailure, formatRunResult } from "../../src/cli/run-summary.js";
 import { reduceRunEvents } from "../../src/runtime/run-record.js";
+import type { RunRecord } from "../../src/runtime/run-record-schema.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 import { createFakeClock } from "../support/fake-clock.js";
 
 const runId = "run_1";
 const boom = { name: "Error", code: "BOOM", message: "disk full\nat line 2", retryable: true };
 const started: RunEvent = { runId, at: 1000, type: "run.started", workflow: "etl", version: "1", planHash: "h", input: {}, options: { schedule: "phases", onFailure: "fail-fast" } };
-const dispatched = (task: string, at: number, attempt = 1): RunEvent => ({ runId, at, type: "task.dispatched", state: "ingest", visit: 1, task, attempt, dispatchId: `d-${task}-${attempt}`, executor: `etl/${task}`, deadline: null });
+const dispatched = (task: string, at: number, attempt = 1): RunEvent => ({ runId, at, type: "task.dispatched", state: "ingest", visit: 1, task, attempt, dispatchId: `d-${task}-${attempt}`, executor: `etl/${task}`, deadline: null, tokenHash: `h-${task}-${attempt}`, judged: true });
 
-/** ingest (5 tasks declared): extract done, clean running with progress, stats waiting to retry. */
+/** ingest (5 tasks declared): extract done, clean dispatched (running with progress, see `midRunLive`), stats waiting to retry. */
 const midRun: RunEvent[] = [
   started,
   { runId, at: 1000, type: "state.entered", state: "ingest", visit: 1, input: {} },
@@ -23,14 +24,23 @@ const midRun: RunEvent[] = [
   { runId, at: 1020, type: "task.succeeded", state: "ingest", visit: 1, task: "extract", attempt: 1, dispatchId: "d-extract-1", output: {} },
   dispatched("clean", 1030),
   dispatched("stats", 1030),
-  { runId, at: 1040, type: "attempt.started", state: "ingest", visit: 1, task: "clean", attempt: 1, dispatchId: "d-clean-1", workerId: "w1" },
-  { runId, at: 1500, type: "attempt.progress", state: "ingest", visit: 1, task: "clean", attempt: 1, dispatchId: "d-clean-1", workerId: "w1", done: 120, total: 200 },
   { runId, at: 1200, type: "task.retrying", state: "ingest", visit: 1, task: "stats", attempt: 1, nextAttempt: 2, dueAt: 3200, error: boom },
 ];
 
+/**
+ * The mid-run record as a live view holds it: attempt.started and progress are live
+ * signals (v2), applied to the folded record as the coordinator does (run-shell onLive).
+ */
+function midRunLive(): RunRecord {
+  const record = reduceRunEvents(midRun);
+  const clean = record.tasks.find((t) => t.task === "clean")!;
+  Object.assign(clean, { status: "running", workerId: "w1", startedAt: 1040, progress: { done: 120, total: 200 } });
+  return record;
+}
+
 describe("cli run progress - renderer", () => {
   it("cli run progress - shows the run, a bar and counts per state visit, and the tasks in flight", () => {
-    const lines = renderProgress(reduceRunEvents(midRun), { now: 2200, totals: { ingest: 5, report: 1 } });
+    const lines = renderProgress(midRunLive(), { now: 2200, totals: { ingest: 5, report: 1 } });
     expect(lines).toEqual([
       "etl@1  run_1  running  1.20s",
       "  > ingest  ███░░░░░░░░░░░░░  1/5 done, 0 failed, 2 running  1.20s",
@@ -144,7 +154,7 @@ describe("cli run progress - summaries", () => {
   });
 
   it("cli run progress - an event log line carries the event's identity and a readable message, without payloads", () => {
-    expect(describeEvent(midRun[8]!)).toEqual({
+    expect(describeEvent(midRun[6]!)).toEqual({
       level: "warn",
       fields: { event: "task.retrying", runId, state: "ingest", visit: 1, task: "stats", attempt: 1, error: boom, nextAttempt: 2, dueAt: 3200 },
       msg: "task ingest/stats attempt 1 failed, retrying: [BOOM] disk full",

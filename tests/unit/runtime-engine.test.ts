@@ -3,11 +3,14 @@ import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
 import { InputValidationError, UsageError } from "../../src/errors/base.js";
 import { createEngine } from "../../src/runtime/engine.js";
-import { reduceRunEvents } from "../../src/runtime/run-record.js";
+import { recordOfHistory } from "../../src/runtime/run-record.js";
+import { createMemoryHub } from "../../src/transport/memory/index.js";
 import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import { allEvents, testEngine, waitForEvent, type TestEngine } from "../support/runtime-fixtures.js";
+import type { Clock } from "../../src/runtime/clock.js";
+import { createFakeClock } from "../support/fake-clock.js";
+import { allEvents, gate, testEngine, type TestEngine } from "../support/runtime-fixtures.js";
 
 let t: TestEngine | undefined;
 afterEach(async () => {
@@ -37,8 +40,8 @@ function registerEtl(t: TestEngine, calls: string[] = []) {
 }
 
 describe("runtime - engine", () => {
-  it("runtime - runs a workflow and its record matches reduceRunEvents(history)", async () => {
-    t = testEngine();
+  it("runtime - runs a workflow and its record matches recordOfHistory(history)", async () => {
+    t = testEngine({ clock: createFakeClock() });
     registerEtl(t);
     const run = await t.engine.run(etl(), { day: "2024-01-01", rows: 4 });
     const record = await run.result();
@@ -53,13 +56,48 @@ describe("runtime - engine", () => {
       ["ingest/load", "succeeded", 1],
     ]);
     expect(runRecordSchema.safeParse(record).success).toBe(true);
-    const history = await t.transport.readRunEvents(run.runId);
-    expect(reduceRunEvents(history)).toEqual(record);
+    expect(recordOfHistory(await t.history(run.runId))).toEqual(record);
     expect(run.status()).toEqual(record);
-    // events() replays the same history from the start and ends with the run.
+    // events() replays the run as decided, the same events a reader folds from the history, and ends with the run.
+    const history = await t.events(run.runId);
     const replayed = await allEvents(run);
     expect(replayed.map((e) => e.type)).toEqual(history.map((e) => e.type));
     expect(replayed.at(-1)?.type).toBe("run.succeeded");
+  });
+
+  it("runtime - the live record and the record folded from the history agree on every time, however the clock moves between deciding and storing", async () => {
+    // A clock that ticks on every read: a decision is stored a few ms after it was decided.
+    let now = 1_000_000;
+    const ticking: Clock = { now: () => (now += 1), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
+    t = testEngine({ clock: ticking });
+    registerEtl(t);
+    const run = await t.engine.run(etl(), { day: "d", rows: 2 });
+    const record = await run.result();
+    const folded = recordOfHistory(await t.history(run.runId));
+    const times = (r: typeof record) => ({ startedAt: r.startedAt, finishedAt: r.finishedAt, states: r.states.map((s) => [s.enteredAt, s.exitedAt]), tasks: r.tasks.map((task) => task.finishedAt) });
+    expect(times(record)).toEqual(times(folded));
+  });
+
+  it("runtime - the hot path stores two messages per task: its report, and its share of one decision per phase", async () => {
+    t = testEngine();
+    registerEtl(t);
+    const run = await t.engine.run(etl(), { day: "d", rows: 3 });
+    expect((await run.result()).status).toBe("succeeded");
+    const stored = await t.history(run.runId);
+    const reports = stored.filter((m) => m.message.kind === "report");
+    const decisions = stored.flatMap((m) => (m.message.kind === "decision" ? [m.message] : []));
+    expect(reports).toHaveLength(4);
+    // Phases [extract], [clean, stats], [load], then the end: at most one decision each, clean and stats in the same one.
+    expect(decisions.length).toBeLessThanOrEqual(4);
+    const dispatchedIn = decisions.map((d) => d.events.flatMap((e) => (e.type === "task.dispatched" ? [e.task] : [])));
+    expect(dispatchedIn.some((tasks) => tasks.includes("clean") && tasks.includes("stats"))).toBe(true);
+    // A success without an output schema is the report itself: no task.succeeded is stored, nor attempt.started.
+    const types = decisions.flatMap((d) => d.events.map((e) => e.type));
+    expect(types).not.toContain("task.succeeded");
+    expect(types.filter((type) => type === "task.dispatched")).toHaveLength(4);
+    // Each decision names the last report its writer had applied.
+    const seqs = reports.map((m) => m.seq);
+    for (const d of decisions) expect(d.through === 0 || seqs.includes(d.through)).toBe(true);
   });
 
   it("runtime - invalid workflow input rejects engine.run with InputValidationError and dispatches nothing", async () => {
@@ -134,13 +172,28 @@ describe("runtime - engine", () => {
 
   it("runtime - closing the engine mid-run rejects the run's result with ENGINE_CLOSED", async () => {
     const local = testEngine();
-    local.registry.namespace("t").register("hang", () => new Promise(() => undefined));
+    const started = gate();
+    local.registry.namespace("t").register("hang", () => {
+      started.open();
+      return new Promise(() => undefined);
+    });
     const wf = workflow("hang", { version: "1" });
     wf.state("s").task("hang", { executor: "t/hang" });
     const run = await local.engine.run(wf, {});
-    await waitForEvent(run, "attempt.started");
+    await started.opened;
     await local.close();
     await expect(run.result()).rejects.toMatchObject({ code: "ENGINE_CLOSED" });
+  });
+
+  it("runtime - createEngine accepts a transport it is given (memory hub connection), with or without a worker", async () => {
+    const hub = createMemoryHub();
+    try {
+      expect(() => createEngine({ transport: hub.connect(), worker: false })).not.toThrow();
+      expect(() => createEngine({ registry: createRegistry(), transport: hub.connect(), worker: true })).not.toThrow();
+      expect(() => createEngine({ transport: { kind: "fake" } as never, worker: false })).toThrow(/must be a Transport/);
+    } finally {
+      await hub.close();
+    }
   });
 
   it("runtime - createEngine rejects bad options with a UsageError", () => {

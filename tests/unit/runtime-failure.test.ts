@@ -90,10 +90,12 @@ describe("runtime - failures and cancel", () => {
     t = testEngine();
     let signal: AbortSignal | undefined;
     let laterRan = false;
+    const started = gate();
     t.registry
       .namespace("t")
       .register("long", async (_input: unknown, ctx: TaskContext) => {
         signal = ctx.signal;
+        started.open();
         await aborted(ctx.signal);
         throw new Error("stopped");
       })
@@ -105,7 +107,7 @@ describe("runtime - failures and cancel", () => {
     const s = wf.state("s");
     s.task("long", { executor: "t/long" }).then(s.task("later", { executor: "t/later" }));
     const run = await t.engine.run(wf, {});
-    await waitForEvent(run, "attempt.started");
+    await started.opened;
     await run.cancel("user asked");
     const record = await run.result();
     expect(record.status).toBe("cancelled");

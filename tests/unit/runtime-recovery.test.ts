@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
 import type { TaskContext } from "../../src/registry/types.js";
-import type { RunEvent } from "../../src/transport/messages.js";
+import { recordOfHistory } from "../../src/runtime/run-record.js";
+import type { RunEvent, StoredMessage } from "../../src/transport/messages.js";
 import { aborted, gate, waitForEvent } from "../support/runtime-fixtures.js";
-import { createCluster, succeededCounts, until, type Cluster } from "./runtime-recovery-support.js";
+import { historyEvents as historyOf } from "../../src/runtime/history.js";
+import { count, createCluster, succeededCounts, until, type Cluster } from "./runtime-recovery-support.js";
 
 let c: Cluster;
 afterEach(async () => {
@@ -54,11 +56,15 @@ function register(cluster: Cluster, hooks: Hooks = {}): void {
     });
 }
 
-const types = (events: readonly RunEvent[]) => events.map((e) => e.type);
-const count = (events: readonly RunEvent[], type: RunEvent["type"]) => events.filter((e) => e.type === type).length;
+const ALL_ONCE = { "ingest/1/a": 1, "ingest/1/b": 1, "ingest/1/c": 1, "report/1/d": 1 };
+
+/** Resolves once an event matching `pred` is stored in the run's history (not just decided). */
+async function stored(cluster: Cluster, pred: (e: RunEvent) => boolean): Promise<void> {
+  await until(cluster.clock, async () => (await cluster.events("r1")).some(pred));
+}
 
 /** A finished history to cut: run etl once on its own cluster. */
-async function fullHistory(options: { schedule: "phases" | "eager"; retries?: number }): Promise<RunEvent[]> {
+async function fullHistory(options: { schedule: "phases" | "eager"; retries?: number }): Promise<StoredMessage[]> {
   const first = createCluster();
   try {
     register(first, { b: (ctx) => {
@@ -66,7 +72,9 @@ async function fullHistory(options: { schedule: "phases" | "eager"; retries?: nu
     } });
     await first.startWorker();
     const run = await first.coordinator().run(etl({ retries: options.retries ?? 0 }), {}, { schedule: options.schedule, runId: "r1" });
-    await first.clock.runAll();
+    let done = false;
+    void run.result().then(() => (done = true));
+    await first.drive("r1", () => done);
     expect((await run.result()).status).toBe("succeeded");
     return await first.history("r1");
   } finally {
@@ -76,7 +84,7 @@ async function fullHistory(options: { schedule: "phases" | "eager"; retries?: nu
 
 describe("runtime - crash recovery (resume from history)", () => {
   for (const schedule of ["phases", "eager"] as const) {
-    it(`runtime - a run cut at any event of its history resumes to the same end without re-running settled work (${schedule})`, async () => {
+    it(`runtime - a run cut after any stored message, resumed on a fresh hub, ends the same without re-running stored successes (${schedule})`, async () => {
       const full = await fullHistory({ schedule, retries: 1 });
       c = createCluster();
       for (let cut = 1; cut <= full.length; cut++) {
@@ -85,28 +93,32 @@ describe("runtime - crash recovery (resume from history)", () => {
         register(c, { b: (ctx) => {
           if (ctx.attempt === 1) throw new Error("flaky");
         } });
-        await c.startWorker();
         const prefix = full.slice(0, cut);
-        for (const e of prefix) c.hub.injectRaw("event", e);
+        await c.seed(prefix);
+        await c.startWorker();
         const run = await c.coordinator().resume(etl({ retries: 1 }), await c.history("r1"));
-        await c.clock.runAll();
+        let done = false;
+        void run.result().then(() => (done = true));
+        await c.drive("r1", () => done);
         const record = await run.result();
         const history = await c.history("r1");
-        const where = `cut after event ${cut} (${prefix[cut - 1]!.type})`;
+        const events = await c.events("r1");
+        const where = `cut after stored message ${cut} of ${full.length} (${prefix[cut - 1]!.message.kind})`;
         expect(record.status, where).toBe("succeeded");
         expect(record.output, where).toEqual({ total: 30 });
         expect(history.slice(0, cut), where).toEqual(prefix);
-        expect(succeededCounts(history), where).toEqual({ "ingest/1/a": 1, "ingest/1/b": 1, "ingest/1/c": 1, "report/1/d": 1 });
+        expect(recordOfHistory(history), where).toEqual(record);
+        expect(succeededCounts(events), where).toEqual(ALL_ONCE);
         // Nothing already decided is decided again.
-        expect(count(history, "run.started"), where).toBe(1);
-        expect(count(history, "state.entered"), where).toBe(2);
-        expect(count(history, "state.exited"), where).toBe(2);
-        expect(count(history, "run.succeeded"), where).toBe(1);
-        const dispatched = history.filter((e) => e.type === "task.dispatched").map((e) => e.dispatchId);
+        expect(count(events, "run.started"), where).toBe(1);
+        expect(count(events, "state.entered"), where).toBe(2);
+        expect(count(events, "state.exited"), where).toBe(2);
+        expect(count(events, "run.succeeded"), where).toBe(1);
+        const dispatched = events.filter((e) => e.type === "task.dispatched").map((e) => e.dispatchId);
         expect(new Set(dispatched).size, where).toBe(dispatched.length);
-        // Tasks whose result was in the history (judged or not) did not run again.
-        const done = new Set(prefix.flatMap((e) => (e.type === "task.succeeded" || e.type === "attempt.succeeded" ? [e.task] : [])));
-        for (const task of done) expect(c.calls, `${where}: ${task} ran again`).not.toContain(task);
+        // Tasks whose success the cut history holds did not run again.
+        const held = succeededCounts(historyOf(prefix));
+        for (const key of Object.keys(held)) expect(c.calls, `${where}: ${key} ran again`).not.toContain(key.split("/")[2]);
         if (cut === full.length) expect(history).toHaveLength(full.length);
       }
     });
@@ -124,11 +136,12 @@ describe("runtime - crash recovery (resume from history)", () => {
     const first = c.coordinator();
     const run = await first.run(etl(), {}, { runId: "r1" });
     await started.opened;
+    await stored(c, (e) => e.type === "task.dispatched" && e.task === "c");
     await first.close(); // crash: the first coordinator publishes nothing more
     held.open();
-    await until(c.clock, async () => (await c.history("r1")).some((e) => e.type === "attempt.succeeded" && e.task === "c"));
+    await stored(c, (e) => e.type === "attempt.succeeded" && e.task === "c");
     const before = await c.history("r1");
-    expect(before.some((e) => e.type === "task.succeeded" && e.task === "c")).toBe(false);
+    expect(before.at(-1)?.message).toMatchObject({ kind: "report", type: "attempt.succeeded", task: "c" });
     await expect(run.result()).rejects.toMatchObject({ code: "ENGINE_CLOSED" });
 
     const resumed = await c.coordinator().resume(etl(), before);
@@ -136,12 +149,11 @@ describe("runtime - crash recovery (resume from history)", () => {
     expect(record.status).toBe("succeeded");
     expect(record.output).toEqual({ total: 30 });
     expect([...c.calls].sort()).toEqual(["a", "b", "c", "d"]);
-    const history = await c.history("r1");
-    expect(succeededCounts(history)).toEqual({ "ingest/1/a": 1, "ingest/1/b": 1, "ingest/1/c": 1, "report/1/d": 1 });
+    expect(succeededCounts(await c.events("r1"))).toEqual(ALL_ONCE);
     expect(resumed.status()).toEqual(record);
   });
 
-  it("runtime - resume: events published after the caller read the history are not lost", async () => {
+  it("runtime - resume: reports stored after the caller read the history are not lost", async () => {
     c = createCluster();
     const held = gate();
     const started = gate();
@@ -153,21 +165,22 @@ describe("runtime - crash recovery (resume from history)", () => {
     const first = c.coordinator();
     await first.run(etl(), {}, { runId: "r1" });
     await started.opened;
+    await stored(c, (e) => e.type === "task.dispatched" && e.task === "c");
     await first.close();
     const stale = await c.history("r1");
     held.open();
-    await until(c.clock, async () => (await c.history("r1")).some((e) => e.type === "attempt.succeeded" && e.task === "c"));
+    await stored(c, (e) => e.type === "attempt.succeeded" && e.task === "c");
 
     const resumed = await c.coordinator().resume(etl(), stale);
     const record = await resumed.result();
     expect(record.status).toBe("succeeded");
     expect(c.calls.filter((t) => t === "c")).toHaveLength(1);
-    const history = await c.history("r1");
-    expect(count(history, "attempt.succeeded")).toBe(4);
-    expect(succeededCounts(history)).toEqual({ "ingest/1/a": 1, "ingest/1/b": 1, "ingest/1/c": 1, "report/1/d": 1 });
+    const events = await c.events("r1");
+    expect(count(events, "attempt.succeeded")).toBe(4);
+    expect(succeededCounts(events)).toEqual(ALL_ONCE);
   });
 
-  it("runtime - resume: a task still running on a worker is sent again under its dispatch id (dropped as a duplicate) and its result accepted", async () => {
+  it("runtime - resume: a task still running on a worker is not dispatched again, and its report is accepted by the new holder", async () => {
     c = createCluster();
     const held = gate();
     const started = gate();
@@ -179,17 +192,19 @@ describe("runtime - crash recovery (resume from history)", () => {
     const first = c.coordinator();
     await first.run(etl(), {}, { runId: "r1" });
     await started.opened;
+    await stored(c, (e) => e.type === "task.dispatched" && e.task === "c");
     await first.close();
     const resumed = await c.coordinator().resume(etl(), await c.history("r1"));
     await c.clock.flush();
+    expect(c.hub.stats().queued).toBe(0);
     held.open();
     const record = await resumed.result();
     expect(record.status).toBe("succeeded");
     expect(c.calls.filter((t) => t === "c")).toHaveLength(1);
     const task = record.tasks.find((t) => t.task === "c");
     expect(task).toMatchObject({ status: "succeeded", attempts: 1 });
-    expect(task?.redeliveries).toBeUndefined();
-    expect(succeededCounts(await c.history("r1"))).toEqual({ "ingest/1/a": 1, "ingest/1/b": 1, "ingest/1/c": 1, "report/1/d": 1 });
+    expect(count(await c.events("r1"), "task.dispatched")).toBe(4);
+    expect(succeededCounts(await c.events("r1"))).toEqual(ALL_ONCE);
   });
 
   it("runtime - resume: an in-flight attempt without a report whose deadline passed while no coordinator was up times out at once and is retried", async () => {
@@ -206,22 +221,26 @@ describe("runtime - crash recovery (resume from history)", () => {
     const wf = etl({ timeoutMs: 1000, cRetries: 1 });
     await first.run(wf, {}, { runId: "r1" });
     await started.opened;
+    await stored(c, (e) => e.type === "task.dispatched" && e.task === "c");
     // The coordinator and the worker both die: the attempt is never reported.
     await first.close();
     await worker.stop({ graceful: false });
     await c.clock.advance(5000);
-    expect((await c.history("r1")).some((e) => e.type === "attempt.failed")).toBe(false);
+    expect((await c.events("r1")).some((e) => e.type === "attempt.failed")).toBe(false);
 
     const resumed = await c.coordinator().resume(wf, await c.history("r1"));
+    await c.clock.advance(0);
     const retrying = await waitForEvent(resumed, "task.retrying", (e) => e.task === "c");
     expect(retrying).toMatchObject({ at: 1_005_000, attempt: 1, nextAttempt: 2, dueAt: 1_005_075 });
     expect(retrying.error.code).toBe("TASK_TIMEOUT");
     await c.startWorker();
-    await c.clock.runAll();
+    let done = false;
+    void resumed.result().then(() => (done = true));
+    await c.drive("r1", () => done);
     const record = await resumed.result();
     expect(record.status).toBe("succeeded");
     expect(record.tasks.find((t) => t.task === "c")).toMatchObject({ status: "succeeded", attempts: 2 });
-    expect(succeededCounts(await c.history("r1"))).toEqual({ "ingest/1/a": 1, "ingest/1/b": 1, "ingest/1/c": 1, "report/1/d": 1 });
+    expect(succeededCounts(await c.events("r1"))).toEqual(ALL_ONCE);
   });
 
   it("runtime - resume: a retrying task gets its next attempt at the recorded due time", async () => {
@@ -234,19 +253,20 @@ describe("runtime - crash recovery (resume from history)", () => {
     const run = await first.run(etl({ retries: 2 }), {}, { runId: "r1" });
     const retrying = await waitForEvent(run, "task.retrying", (e) => e.task === "b");
     expect(retrying.dueAt).toBe(1_000_075);
+    await stored(c, (e) => e.type === "task.retrying");
     await first.close();
     await c.clock.advance(50);
 
     const resumed = await c.coordinator().resume(etl({ retries: 2 }), await c.history("r1"));
     await c.clock.advance(24);
-    expect((await c.history("r1")).filter((e) => e.type === "task.dispatched" && e.task === "b")).toHaveLength(1);
+    expect((await c.events("r1")).filter((e) => e.type === "task.dispatched" && e.task === "b")).toHaveLength(1);
     await c.clock.advance(1);
     const second = await waitForEvent(resumed, "task.dispatched", (e) => e.task === "b" && e.attempt === 2);
     expect(second.at).toBe(1_000_075);
     const record = await resumed.result();
     expect(record.status).toBe("succeeded");
     expect(c.calls.filter((t) => t === "b")).toHaveLength(2);
-    expect(succeededCounts(await c.history("r1"))).toEqual({ "ingest/1/a": 1, "ingest/1/b": 1, "ingest/1/c": 1, "report/1/d": 1 });
+    expect(succeededCounts(await c.events("r1"))).toEqual(ALL_ONCE);
   });
 
   it("runtime - resume of a finished run reports its record at once and publishes nothing", async () => {
@@ -262,7 +282,7 @@ describe("runtime - crash recovery (resume from history)", () => {
     expect(c.calls).toHaveLength(4);
   });
 
-  it("runtime - resume of a cancelled run stays cancelled; a cancel cut short before run.cancelled is completed", async () => {
+  it("runtime - resume of a cancelled run stays cancelled and stores nothing", async () => {
     c = createCluster();
     const started = gate();
     register(c, { c: async () => {
@@ -274,25 +294,14 @@ describe("runtime - crash recovery (resume from history)", () => {
     await started.opened;
     await run.cancel("stop it");
     const full = await c.history("r1");
-    expect(full.at(-1)).toMatchObject({ type: "run.cancelled", reason: "stop it" });
+    const last = full.at(-1)!.message;
+    // task.cancelled and run.cancelled are one decision: a cancel is stored whole or not at all.
+    expect(last.kind === "decision" && last.events.map((e) => e.type)).toEqual(["task.cancelled", "run.cancelled"]);
 
     const again = await c.coordinator().resume(etl(), full);
     expect(await again.result()).toMatchObject({ status: "cancelled", reason: "stop it" });
     await c.clock.flush();
     expect(await c.history("r1")).toEqual(full);
-
-    // The same history without its run.cancelled (the coordinator died publishing it).
-    const cut = full.slice(0, -1);
-    const other = createCluster();
-    try {
-      for (const e of cut) other.hub.injectRaw("event", e);
-      const resumed = await other.coordinator().resume(etl(), await other.history("r1"));
-      expect(await resumed.result()).toMatchObject({ status: "cancelled", reason: "stop it" });
-      const history = await other.history("r1");
-      expect(history.slice(cut.length).map((e) => e.type)).toEqual(["run.cancelled"]);
-    } finally {
-      await other.close();
-    }
   });
 
   it("runtime - release stops driving a run silently: result() rejects with RUN_RELEASED and nothing more is published", async () => {
@@ -307,6 +316,7 @@ describe("runtime - crash recovery (resume from history)", () => {
     const engine = c.coordinator();
     const run = await engine.run(etl(), {}, { runId: "r1" });
     await started.opened;
+    await stored(c, (e) => e.type === "task.dispatched" && e.task === "c");
     engine.release("r1");
     await expect(run.result()).rejects.toMatchObject({ code: "RUN_RELEASED" });
     const before = await c.history("r1");
@@ -314,7 +324,7 @@ describe("runtime - crash recovery (resume from history)", () => {
     await c.clock.flush();
     const after = await c.history("r1");
     // Only the worker's report was added; no coordinator decision.
-    expect(types(after.slice(before.length))).toEqual(["attempt.succeeded"]);
+    expect(after.slice(before.length).map((m) => m.message.kind)).toEqual(["report"]);
     expect(engine.get("r1")).toBeUndefined();
     // Another coordinator picks it up from there.
     const record = await (await c.coordinator().resume(etl(), after)).result();
@@ -333,6 +343,7 @@ describe("runtime - crash recovery (resume from history)", () => {
     const first = c.coordinator();
     await first.run(etl(), {}, { runId: "r1" });
     await started.opened;
+    await stored(c, (e) => e.type === "task.dispatched" && e.task === "c");
     await first.close();
     const engine = c.coordinator();
     const resumed = await engine.resume(etl(), await c.history("r1"));

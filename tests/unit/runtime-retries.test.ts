@@ -4,7 +4,7 @@ import { workflow } from "../../src/dsl/workflow.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
 import { createFakeClock, type FakeClock } from "../support/fake-clock.js";
-import { aborted, allEvents, testEngine, waitForEvent, type TestEngine } from "../support/runtime-fixtures.js";
+import { aborted, allEvents, gate, testEngine, waitForEvent, type TestEngine } from "../support/runtime-fixtures.js";
 
 let t: TestEngine;
 let clock: FakeClock;
@@ -77,10 +77,12 @@ describe("runtime - retries and timeouts", () => {
   it("runtime - a timed-out attempt is cancelled and retried, and the retry succeeds", async () => {
     const signals: AbortSignal[] = [];
     const keys: string[] = [];
+    const started = gate();
     setup(async (_input, ctx) => {
       signals.push(ctx.signal);
       keys.push(ctx.idempotencyKey);
       if (ctx.attempt === 1) {
+        started.open();
         await aborted(ctx.signal);
         throw new Error("gave up");
       }
@@ -89,7 +91,7 @@ describe("runtime - retries and timeouts", () => {
     const run = await t.engine.run(oneTask({ retries: 1, timeoutMs: 1000, backoff: { initialMs: 100, maxMs: 100 } }), {});
     const dispatched = await waitForEvent(run, "task.dispatched");
     expect(dispatched.deadline).toBe(1_001_000);
-    await waitForEvent(run, "attempt.started");
+    await started.opened;
     await clock.advance(1000);
     const retrying = await waitForEvent(run, "task.retrying");
     expect(retrying.error.code).toBe("TASK_TIMEOUT");
@@ -105,9 +107,13 @@ describe("runtime - retries and timeouts", () => {
   });
 
   it("runtime - an executor that never resolves is timed out and fails the task", async () => {
-    setup(() => new Promise(() => undefined));
+    const started = gate();
+    setup(() => {
+      started.open();
+      return new Promise(() => undefined);
+    });
     const run = await t.engine.run(oneTask({ timeoutMs: 500 }), {});
-    await waitForEvent(run, "attempt.started");
+    await started.opened;
     await clock.advance(500);
     const record = await run.result();
     expect(record.status).toBe("failed");

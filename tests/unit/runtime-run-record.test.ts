@@ -1,71 +1,115 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { workflow } from "../../src/dsl/workflow.js";
 import { serializeError } from "../../src/errors/serialize.js";
-import { applyRunEvent, emptyRunRecord, reduceRunEvents } from "../../src/runtime/run-record.js";
+import { createRecordFold, reduceRunEvents } from "../../src/runtime/run-record.js";
 import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
+import { createRunState, foldEvents, tokenHashOf } from "../../src/runtime/run-state.js";
+import type { TaskContext } from "../../src/registry/types.js";
 import type { RunEvent } from "../../src/transport/messages.js";
+import { createFakeClock } from "../support/fake-clock.js";
+import { gate, testEngine, waitForEvent, type TestEngine } from "../support/runtime-fixtures.js";
 
 const runId = "run_1";
 const ref = { state: "s", visit: 1, task: "a" };
 const d = (attempt: number) => `${runId}/s/1/a/${attempt}`;
+const token = (attempt: number) => `token-of-attempt-${attempt}`;
 const err = serializeError(new Error("flaky"));
+const dispatched = (attempt: number, at: number, deadline: number | null, judged = false): RunEvent => ({
+  runId,
+  at,
+  type: "task.dispatched",
+  ...ref,
+  attempt,
+  dispatchId: d(attempt),
+  executor: "t/a",
+  deadline,
+  tokenHash: tokenHashOf(token(attempt)),
+  judged,
+});
+let seq = 100;
+const succeeded = (attempt: number, at: number, workerId: string, output: unknown, durationMs: number, tok = token(attempt)): RunEvent => ({
+  runId,
+  at,
+  type: "attempt.succeeded",
+  ...ref,
+  attempt,
+  dispatchId: d(attempt),
+  token: tok,
+  workerId,
+  output,
+  durationMs,
+  seq: ++seq,
+});
 
 const history: RunEvent[] = [
   { runId, at: 1, type: "run.started", workflow: "w", version: "1", planHash: "h", input: { x: 1 }, options: { schedule: "phases", onFailure: "fail-fast" } },
+  { runId, at: 1, type: "run.claimed", owner: "c1~00", epoch: 1 },
   { runId, at: 2, type: "state.entered", state: "s", visit: 1, input: { x: 1 } },
-  { runId, at: 3, type: "task.dispatched", ...ref, attempt: 1, dispatchId: d(1), executor: "t/a", deadline: 1003 },
-  { runId, at: 4, type: "attempt.started", ...ref, attempt: 1, dispatchId: d(1), workerId: "w1" },
-  { runId, at: 5, type: "attempt.progress", ...ref, attempt: 1, dispatchId: d(1), workerId: "w1", done: 1, total: 4 },
+  dispatched(1, 3, 1003),
   // the coordinator's timeout settles attempt 1 ...
   { runId, at: 1003, type: "task.retrying", ...ref, attempt: 1, nextAttempt: 2, dueAt: 1100, error: err },
-  // ... so this late report of attempt 1 is kept out of the verdicts
-  { runId, at: 1004, type: "attempt.succeeded", ...ref, attempt: 1, dispatchId: d(1), workerId: "w1", output: { late: true }, durationMs: 1000 },
-  { runId, at: 1100, type: "task.dispatched", ...ref, attempt: 2, dispatchId: d(2), executor: "t/a", deadline: null },
-  { runId, at: 1101, type: "attempt.started", ...ref, attempt: 2, dispatchId: d(2), workerId: "w2" },
-  { runId, at: 1102, type: "attempt.started", ...ref, attempt: 2, dispatchId: d(2), workerId: "w3" },
-  { runId, at: 1105, type: "attempt.succeeded", ...ref, attempt: 2, dispatchId: d(2), workerId: "w3", output: { ok: true }, durationMs: 3 },
-  { runId, at: 1106, type: "task.succeeded", ...ref, attempt: 2, dispatchId: d(2), output: { ok: true } },
-  { runId, at: 1107, type: "attempt.succeeded", ...ref, attempt: 2, dispatchId: d(2), workerId: "w2", output: { dup: true }, durationMs: 9 },
+  // ... so this late report of attempt 1 is refused
+  succeeded(1, 1004, "w1", { late: true }, 1000),
+  dispatched(2, 1100, null),
+  // a report with a token nobody dispatched is refused
+  succeeded(2, 1101, "mallory", { forged: true }, 1, "not-the-token-of-attempt-2"),
+  // the report of attempt 2 is the verdict: no task.succeeded follows it
+  succeeded(2, 1105, "w3", { ok: true }, 3),
+  // a second report of the same attempt (the task was delivered twice) is refused
+  succeeded(2, 1107, "w2", { dup: true }, 9),
   { runId, at: 1108, type: "state.exited", state: "s", visit: 1, output: { ok: true }, next: null },
   { runId, at: 1109, type: "run.succeeded", output: { ok: true } },
 ];
 
 describe("runtime - run record", () => {
-  it("runtime - folds a history into the run record, keeping settled attempts' reports out of the verdicts", () => {
-    const record = reduceRunEvents(history);
+  it("runtime - folds a history into the run record; only the current attempt's report with its token counts", () => {
+    const state = foldEvents(createRunState(runId), history);
+    const record = state.record;
+    expect(state.refused).toBe(3);
+    expect(state.owner).toBe("c1~00");
     expect(record).toMatchObject({ runId, workflow: "w", version: "1", planHash: "h", status: "succeeded", input: { x: 1 }, output: { ok: true }, startedAt: 1, finishedAt: 1109, currentState: "s" });
     expect(record.states).toEqual([{ name: "s", visit: 1, status: "succeeded", enteredAt: 2, exitedAt: 1108, input: { x: 1 }, output: { ok: true }, next: null }]);
     expect(record.tasks).toHaveLength(1);
-    expect(record.tasks[0]).toMatchObject({
+    expect(record.tasks[0]).toEqual({
       id: "s/a",
+      state: "s",
+      visit: 1,
+      task: "a",
       executor: "t/a",
       status: "succeeded",
       attempts: 2,
       dispatchId: d(2),
       workerId: "w3",
-      startedAt: 4,
-      finishedAt: 1106,
+      finishedAt: 1105,
       durationMs: 3,
       output: { ok: true },
-      progress: { done: 1, total: 4 },
-      redeliveries: 1,
     });
-    expect(record.tasks[0]!.error).toBeUndefined();
     expect(runRecordSchema.parse(record)).toEqual(record);
+    expect(reduceRunEvents(history)).toEqual(record);
   });
 
   it("runtime - shows a retrying task with its due time and last error", () => {
-    const record = reduceRunEvents(history.slice(0, 7));
+    const record = reduceRunEvents(history.slice(0, 6));
     expect(record.status).toBe("running");
     expect(record.tasks[0]).toMatchObject({ status: "retrying", dueAt: 1100, attempts: 1, error: { message: "flaky" } });
     expect(record.tasks[0]!.output).toBeUndefined();
   });
 
-  it("runtime - applying events one by one equals folding them, also on a record parsed from JSON", () => {
-    const incremental = emptyRunRecord(runId);
-    for (const e of history.slice(0, 8)) applyRunEvent(incremental, e);
-    const revived = runRecordSchema.parse(JSON.parse(JSON.stringify(incremental)));
-    for (const e of history.slice(8)) applyRunEvent(revived, e);
-    expect(revived).toEqual(reduceRunEvents(history));
+  it("runtime - applying events one by one (a reader's fold) equals folding them, and the record survives JSON", () => {
+    const fold = createRecordFold(runId);
+    for (const e of history) fold.apply(e);
+    expect(fold.state.record).toEqual(reduceRunEvents(history));
+    expect(runRecordSchema.parse(JSON.parse(JSON.stringify(fold.state.record)))).toEqual(fold.state.record);
+  });
+
+  it("runtime - a judged task (output schema) waits for task.succeeded, whose output is the one recorded", () => {
+    const events: RunEvent[] = [...history.slice(0, 3), dispatched(1, 3, null, true), succeeded(1, 5, "w1", { n: "7" }, 2)];
+    const waiting = foldEvents(createRunState(runId), events);
+    expect(waiting.record.tasks[0]).toMatchObject({ status: "dispatched", workerId: "w1" });
+    expect(waiting.verdicts.has(d(1))).toBe(true);
+    const record = reduceRunEvents([...events, { runId, at: 6, type: "task.succeeded", ...ref, attempt: 1, dispatchId: d(1), output: { n: 7 } }]);
+    expect(record.tasks[0]).toMatchObject({ status: "succeeded", output: { n: 7 }, finishedAt: 6 });
   });
 
   it("runtime - a failed or cancelled run ends the running state with the same status", () => {
@@ -77,7 +121,7 @@ describe("runtime - run record", () => {
       ...history.slice(0, 4),
       { runId, at: 9, type: "task.cancelled", ...ref, reason: "stop" },
       { runId, at: 9, type: "run.cancelled", reason: "stop" },
-      { runId, at: 10, type: "attempt.failed", ...ref, attempt: 1, dispatchId: d(1), workerId: "w1", error: err, durationMs: 6 },
+      { runId, at: 10, type: "attempt.failed", ...ref, attempt: 1, dispatchId: d(1), token: token(1), workerId: "w1", error: err, durationMs: 6, seq: ++seq },
     ]);
     expect(cancelled).toMatchObject({ status: "cancelled", reason: "stop", finishedAt: 9 });
     expect(cancelled.states[0]?.status).toBe("cancelled");
@@ -88,7 +132,7 @@ describe("runtime - run record", () => {
   it("runtime - a task that never ran appears with the event that decided it", () => {
     const record = reduceRunEvents([
       history[0]!,
-      history[1]!,
+      history[2]!,
       { runId, at: 3, type: "task.failed", ...ref, attempt: 0, error: err },
       { runId, at: 3, type: "task.skipped", state: "s", visit: 1, task: "b", reason: 'upstream task "s/a" failed' },
     ]);
@@ -96,5 +140,47 @@ describe("runtime - run record", () => {
       ["s/a", "failed", 0, undefined],
       ["s/b", "skipped", 0, undefined],
     ]);
+  });
+});
+
+describe("runtime - live signals on the record", () => {
+  let t: TestEngine | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it("runtime - an attempt running past 200 ms shows as running with its worker and progress on the live record, and nothing of it is stored", async () => {
+    const clock = createFakeClock(1_000_000);
+    t = testEngine({ clock });
+    const held = gate();
+    const inside = gate();
+    const step = gate();
+    t.registry.namespace("t").register("slow", async (_input: unknown, ctx: TaskContext) => {
+      inside.open();
+      await step.opened;
+      ctx.progress(1, 4);
+      await held.opened;
+      return { ok: true };
+    });
+    const wf = workflow("live", { version: "1" });
+    wf.state("s").task("slow", { executor: "t/slow", output: z.object({ ok: z.boolean() }) });
+    const run = await t.engine.run(wf, {});
+    await inside.opened;
+    await clock.flush();
+    expect(run.status().tasks[0]).toMatchObject({ status: "dispatched" });
+    await clock.advance(200);
+    expect(run.status().tasks[0]).toMatchObject({ status: "running", startedAt: 1_000_200 });
+    expect(run.status().tasks[0]!.workerId).toBeDefined();
+    step.open();
+    await clock.flush();
+    expect(run.status().tasks[0]).toMatchObject({ status: "running", startedAt: 1_000_200, progress: { done: 1, total: 4 } });
+    held.open();
+    await waitForEvent(run, "task.succeeded");
+    const record = await run.result();
+    expect(record.status).toBe("succeeded");
+    const stored = await t.events(run.runId);
+    expect(stored.map((e) => e.type)).not.toContain("attempt.started");
+    expect(stored.map((e) => e.type)).not.toContain("attempt.progress");
   });
 });

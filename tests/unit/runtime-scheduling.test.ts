@@ -43,7 +43,8 @@ describe("runtime - scheduling", () => {
     const hold = gate();
     const log = recordingExecutors(t, hold.opened);
     const run = await t.engine.run(twoChains(), {});
-    await waitForEvent(run, "task.succeeded", (e) => e.task === "x");
+    // A success without an output schema is its report: attempt.succeeded is the verdict.
+    await waitForEvent(run, "attempt.succeeded", (e) => e.task === "x");
     await settle();
     // x is done, but a (same phase) still runs: y must not have been dispatched.
     expect(run.status().tasks.map((task) => task.task).sort()).toEqual(["a", "x"]);
@@ -60,7 +61,7 @@ describe("runtime - scheduling", () => {
     const hold = gate();
     const log = recordingExecutors(t, hold.opened);
     const run = await t.engine.run(twoChains(), {}, { schedule: "eager" });
-    await waitForEvent(run, "task.succeeded", (e) => e.task === "y");
+    await waitForEvent(run, "attempt.succeeded", (e) => e.task === "y");
     expect(log).toContain("end:y");
     expect(log).not.toContain("end:a");
     hold.open();

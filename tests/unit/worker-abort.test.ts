@@ -81,6 +81,7 @@ describe("worker timeouts and cancellation", () => {
     expect(await rig.result("hung")).toMatchObject({ type: "attempt.failed", error: { code: "TASK_TIMEOUT" } });
     // The slot is free again: the next task (concurrency 1) runs.
     expect(await rig.result("next")).toMatchObject({ type: "attempt.succeeded", output: "next done" });
+    await roundTrip(rig.coordinator); // the ack follows the stored report
     expect(rig.worker.stats()).toMatchObject({ abandoned: 1, inFlight: 0 });
 
     hung.resolve({ too: "late" });
@@ -104,7 +105,7 @@ describe("worker timeouts and cancellation", () => {
     await rig.coordinator.dispatch(rig.task("a"));
     await rig.coordinator.dispatch(rig.task("b"));
     await bothRunning.promise;
-    await rig.coordinator.publishControl({ v: 1, type: "cancel.run", runId: rig.runId, reason: "user asked" });
+    await rig.coordinator.publishControl({ v: 2, type: "cancel.run", runId: rig.runId, reason: "user asked", round: 0 });
     for (const task of ["a", "b"]) {
       const result = await rig.result(task);
       expect(result).toMatchObject({ type: "attempt.failed", error: { code: "TASK_CANCELLED", retryable: false } });
@@ -124,7 +125,7 @@ describe("worker timeouts and cancellation", () => {
     await rig.coordinator.dispatch(a);
     await rig.coordinator.dispatch(rig.task("b"));
     await running.promise;
-    await rig.coordinator.publishControl({ v: 1, type: "cancel.attempt", runId: rig.runId, dispatchId: a.dispatchId, reason: "attempt timed out" });
+    await rig.coordinator.publishControl({ v: 2, type: "cancel.attempt", runId: rig.runId, dispatchId: a.dispatchId, reason: "attempt timed out" });
     expect(await rig.result("a")).toMatchObject({ type: "attempt.failed", error: { code: "TASK_CANCELLED" } });
     finishB.resolve("b done");
     expect(await rig.result("b")).toMatchObject({ type: "attempt.succeeded", output: "b done" });
@@ -138,12 +139,22 @@ describe("worker timeouts and cancellation", () => {
         return null;
       }),
     );
-    await rig.coordinator.publishControl({ v: 1, type: "cancel.run", runId: rig.runId, reason: "fail-fast" });
+    await rig.coordinator.publishControl({ v: 2, type: "cancel.run", runId: rig.runId, reason: "fail-fast", round: 0 });
     await roundTrip(rig.coordinator);
     await rig.coordinator.dispatch(rig.task("a"));
     expect(await rig.result("a")).toMatchObject({ type: "attempt.failed", error: { code: "TASK_CANCELLED" } });
     expect(rig.eventsOf("a")).toEqual(["attempt.failed"]);
     expect(ran).toBe(false);
+  });
+
+  it("worker - a run cancel covers its round and earlier ones, not the tasks of a later partial re-run", async () => {
+    rig = await startRig((r) => r.namespace("t").register("run", (input: { task: string }) => `${input.task} ran`));
+    await rig.coordinator.publishControl({ v: 2, type: "cancel.run", runId: rig.runId, reason: "fail-fast", round: 0 });
+    await roundTrip(rig.coordinator);
+    await rig.coordinator.dispatch(rig.task("old", { round: 0 }));
+    await rig.coordinator.dispatch(rig.task("rerun", { round: 1, idempotencyKey: `${rig.runId}/s/1/rerun#1` }));
+    expect(await rig.result("old")).toMatchObject({ type: "attempt.failed", error: { code: "TASK_CANCELLED" } });
+    expect(await rig.result("rerun")).toMatchObject({ type: "attempt.succeeded", output: "rerun ran" });
   });
 
   it("worker - reports the abort reason even when the executor returns a value after its signal fired", async () => {

@@ -1,13 +1,15 @@
 /**
  * Test harness for the worker: a manual clock (timeouts and grace periods advance
  * when the test says so), a recording logger, and a memory hub with a "coordinator"
- * connection that dispatches tasks and records every run event.
+ * connection that dispatches tasks and records what the worker sends for the rig's
+ * run: its stored reports and its live signals (attempt.started after 200 ms,
+ * progress, heartbeats), in the order they arrive.
  */
 import { createRegistry, type Registry } from "../../src/registry/registry.js";
 import type { LogFn, Logger } from "../../src/registry/types.js";
 import type { Clock, TimerHandle } from "../../src/runtime/clock.js";
-import type { RunEvent, TaskMessage } from "../../src/transport/messages.js";
-import { createMemoryHub, type MemoryHub } from "../../src/transport/memory/index.js";
+import type { LiveSignal, Report, TaskMessage } from "../../src/transport/messages.js";
+import { createMemoryHub, type MemoryHub, type WireMode } from "../../src/transport/memory/index.js";
 import type { Transport } from "../../src/transport/port.js";
 import { createWorker, type Worker, type WorkerOptions } from "../../src/worker/index.js";
 import { Collector, makeTask, roundTrip, uniq, withTimeout } from "../contract/contract-support.js";
@@ -89,36 +91,43 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 
 export const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** What the coordinator side sees of the worker: a stored report (with its seq) or a live signal. */
+export type Seen = (Report & { seq: number }) | LiveSignal;
+
 export interface Rig {
   hub: MemoryHub;
   registry: Registry;
-  /** The coordinator's side: dispatches and sees events. */
+  /** The coordinator's side: dispatches, and sees the run's reports and live signals. */
   coordinator: Transport;
-  events: Collector<RunEvent>;
+  events: Collector<Seen>;
   worker: Worker;
   runId: string;
   task(name: string, over?: Partial<TaskMessage>): TaskMessage;
-  /** Resolves with the first event matching `pred` (already recorded or still to come). */
-  waitForEvent<T extends RunEvent>(pred: (e: RunEvent) => e is T, what: string): Promise<T>;
-  waitForEvent(pred: (e: RunEvent) => boolean, what: string): Promise<RunEvent>;
-  /** The attempt.succeeded or attempt.failed event of a task (by task name). */
-  result(task: string): Promise<Extract<RunEvent, { type: "attempt.succeeded" | "attempt.failed" }>>;
+  /** Resolves with the first report or signal matching `pred` (already seen or still to come). */
+  waitForEvent<T extends Seen>(pred: (e: Seen) => e is T, what: string): Promise<T>;
+  waitForEvent(pred: (e: Seen) => boolean, what: string): Promise<Seen>;
+  /** The report (attempt.succeeded or attempt.failed) of a task (by task name). */
+  result(task: string): Promise<Report & { seq: number }>;
+  /** The types of what was seen of a task, in order (reports and live signals). */
   eventsOf(task: string): string[];
   close(): Promise<void>;
 }
 
-/** A hub, a registry filled by `register`, a started worker and a recording coordinator connection. */
+/**
+ * A hub, a registry filled by `register`, a started worker and a recording coordinator connection.
+ * The hub's wire is strict (JSON and zod on every message, like NATS) unless `wire: "fast"`.
+ */
 export async function startRig(
   register: (registry: Registry) => void,
-  { wrap, ...options }: Partial<Omit<WorkerOptions, "transport" | "registry">> & { wrap?: (worker: Transport) => Transport } = {},
+  { wrap, wire = "strict", ...options }: Partial<Omit<WorkerOptions, "transport" | "registry">> & { wrap?: (worker: Transport) => Transport; wire?: WireMode } = {},
 ): Promise<Rig> {
-  const hub = createMemoryHub();
+  const hub = createMemoryHub({ wire });
   const registry = createRegistry();
   register(registry);
   const coordinator = hub.connect();
-  const events = new Collector<RunEvent>();
-  const watchers: { pred: (e: RunEvent) => boolean; resolve: (e: RunEvent) => void }[] = [];
-  await coordinator.subscribeEvents((e) => {
+  const events = new Collector<Seen>();
+  const watchers: { pred: (e: Seen) => boolean; resolve: (e: Seen) => void }[] = [];
+  const see = (e: Seen): void => {
     events.push(e);
     for (const w of [...watchers]) {
       if (w.pred(e)) {
@@ -126,15 +135,17 @@ export async function startRig(
         w.resolve(e);
       }
     }
-  });
+  };
+  const runId = `run_${uniq()}`;
+  await coordinator.subscribeReports(runId, 0, (seq, report) => see({ ...report, seq }));
+  await coordinator.subscribeLive(runId, see);
   const transport = wrap ? wrap(hub.connect()) : hub.connect();
   const worker = createWorker({ transport, registry, workerId: "w1", ...options });
   await worker.start();
-  const runId = `run_${uniq()}`;
-  const waitForEvent = (pred: (e: RunEvent) => boolean, what: string): Promise<RunEvent> => {
+  const waitForEvent = (pred: (e: Seen) => boolean, what: string): Promise<Seen> => {
     const seen = events.items.find(pred);
     if (seen) return Promise.resolve(seen);
-    return withTimeout(new Promise<RunEvent>((resolve) => watchers.push({ pred, resolve })), what);
+    return withTimeout(new Promise<Seen>((resolve) => watchers.push({ pred, resolve })), what);
   };
   const rig: Rig = {
     hub,
@@ -147,7 +158,7 @@ export async function startRig(
     waitForEvent: waitForEvent,
     result: (task) =>
       waitForEvent((e) => (e.type === "attempt.succeeded" || e.type === "attempt.failed") && e.task === task, `the result of ${task}`) as ReturnType<Rig["result"]>,
-    eventsOf: (task) => events.items.filter((e) => "task" in e && e.task === task).map((e) => e.type),
+    eventsOf: (task) => events.items.filter((e) => e.task === task).map((e) => e.type),
     async close() {
       await worker.stop({ graceful: false });
       await hub.close();

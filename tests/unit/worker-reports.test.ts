@@ -1,13 +1,13 @@
 /**
- * What a worker reports for one attempt: the event sequence, serialized errors,
- * schema checks on input and output, unknown executors, and the context an
- * executor receives.
+ * What a worker reports for one attempt: one stored report carrying the attempt's
+ * token (plus live signals for long attempts), serialized errors, schema checks on
+ * input and output, unknown executors, and the context an executor receives.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
-import { UNKNOWN_EXECUTOR_REDELIVERIES } from "../../src/worker/attempt.js";
+import { LIVE_HEARTBEAT_MS, LIVE_START_MS, UNKNOWN_EXECUTOR_REDELIVERIES } from "../../src/worker/attempt.js";
 import { ManualClock, deferred, recordingLogger, roundTrip, startRig, type Rig } from "./worker-harness.js";
 
 describe("worker reports", () => {
@@ -17,15 +17,50 @@ describe("worker reports", () => {
     rig = undefined;
   });
 
-  it("worker - reports started then succeeded with the output and a duration", async () => {
+  it("worker - a short attempt stores one report: succeeded, with the output, a duration and the attempt's token, and no attempt.started", async () => {
     rig = await startRig((r) => r.namespace("t").register("run", (input: { task: string }) => ({ echoed: input.task })));
-    await rig.coordinator.dispatch(rig.task("a"));
+    const task = rig.task("a", { token: "token-of-this-attempt-a" });
+    await rig.coordinator.dispatch(task);
     const result = await rig.result("a");
-    expect(rig.eventsOf("a")).toEqual(["attempt.started", "attempt.succeeded"]);
-    expect(result).toMatchObject({ type: "attempt.succeeded", output: { echoed: "a" }, workerId: "w1", attempt: 1, runId: rig.runId });
-    expect(result.type === "attempt.succeeded" && result.durationMs).toBeGreaterThanOrEqual(0);
+    expect(rig.eventsOf("a")).toEqual(["attempt.succeeded"]);
+    expect(result).toMatchObject({ v: 2, kind: "report", type: "attempt.succeeded", output: { echoed: "a" }, workerId: "w1", attempt: 1, runId: rig.runId, dispatchId: task.dispatchId, token: task.token });
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    await roundTrip(rig.coordinator); // the ack follows the stored report
     expect(rig.worker.stats()).toMatchObject({ completed: 1, failed: 0, inFlight: 0 });
-    expect(await rig.coordinator.readRunEvents(rig.runId)).toHaveLength(2);
+    const { messages } = await rig.coordinator.readHistory(rig.runId);
+    expect(messages.map((m) => m.message.kind)).toEqual(["report"]);
+  });
+
+  it("worker - an attempt still running after 200 ms sends a live attempt.started, then a heartbeat every 5 s, none of them stored", async () => {
+    const clock = new ManualClock();
+    const release = deferred();
+    const running = deferred();
+    rig = await startRig(
+      (r) =>
+        r.namespace("t").register("run", async () => {
+          running.resolve();
+          await release.promise;
+          return null;
+        }),
+      { clock },
+    );
+    await rig.coordinator.dispatch(rig.task("a"));
+    await running.promise;
+    clock.advance(LIVE_START_MS - 1);
+    await roundTrip(rig.coordinator);
+    expect(rig.eventsOf("a")).toEqual([]);
+    clock.advance(1);
+    await rig.waitForEvent((e) => e.type === "attempt.started", "attempt.started");
+    clock.advance(LIVE_HEARTBEAT_MS);
+    await rig.waitForEvent((e) => e.type === "attempt.heartbeat", "a heartbeat");
+    release.resolve();
+    await rig.result("a");
+    expect(rig.eventsOf("a")).toEqual(["attempt.started", "attempt.heartbeat", "attempt.succeeded"]);
+    expect(rig.events.items.find((e) => e.type === "attempt.started")).toMatchObject({ workerId: "w1", at: clock.now() - LIVE_HEARTBEAT_MS });
+    // Settled: no more signals, and only the report was stored.
+    expect(clock.pending).toBe(0);
+    const { messages } = await rig.coordinator.readHistory(rig.runId);
+    expect(messages).toHaveLength(1);
   });
 
   it("worker - reports a thrown error as attempt.failed with the error serialized and retryable", async () => {
@@ -37,7 +72,7 @@ describe("worker reports", () => {
     await rig.coordinator.dispatch(rig.task("a"));
     const result = await rig.result("a");
     expect(result).toMatchObject({ type: "attempt.failed", error: { name: "Error", code: "ENOSPC", message: "disk full", retryable: true } });
-    expect(rig.eventsOf("a")).toEqual(["attempt.started", "attempt.failed"]);
+    expect(rig.eventsOf("a")).toEqual(["attempt.failed"]);
     expect(rig.worker.stats()).toMatchObject({ completed: 0, failed: 1 });
   });
 
@@ -82,7 +117,7 @@ describe("worker reports", () => {
     rig = await startRig((r) => r.namespace("t").register("run", () => ({ rows: "none" }) as unknown as { rows: number[] }, { output: z.object({ rows: z.array(z.number()) }) }));
     await rig.coordinator.dispatch(rig.task("a"));
     expect(await rig.result("a")).toMatchObject({ type: "attempt.failed", error: { code: "OUTPUT_INVALID", retryable: false } });
-    expect(rig.eventsOf("a")).toEqual(["attempt.started", "attempt.failed"]);
+    expect(rig.eventsOf("a")).toEqual(["attempt.failed"]);
   });
 
   it("worker - hands a task back for another worker before failing it with EXECUTOR_NOT_FOUND", async () => {
@@ -106,7 +141,7 @@ describe("worker reports", () => {
     rig = await startRig((r) => r.namespace("t").register("run", () => ({ big: 2n ** 70n })));
     await rig.coordinator.dispatch(rig.task("a"));
     expect(await rig.result("a")).toMatchObject({ type: "attempt.failed", error: { code: "PAYLOAD_NOT_JSON", retryable: false } });
-    expect(rig.eventsOf("a")).toEqual(["attempt.started", "attempt.failed"]);
+    expect(rig.eventsOf("a")).toEqual(["attempt.failed"]);
   });
 
   it("worker - gives the executor its run, task, attempt, parents, idempotency key and a logger with bindings", async () => {
@@ -155,6 +190,7 @@ describe("worker reports", () => {
       [1, 5],
       [5, 5],
     ]);
-    expect(rig.eventsOf("a")).toEqual(["attempt.started", "attempt.progress", "attempt.progress", "attempt.succeeded"]);
+    // Progress says the attempt runs, so it comes before attempt.started (sent at 200 ms, before the trailing progress at 250 ms).
+    expect(rig.eventsOf("a")).toEqual(["attempt.progress", "attempt.started", "attempt.progress", "attempt.succeeded"]);
   });
 });
