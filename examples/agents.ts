@@ -14,8 +14,7 @@
  * Executors: workers/agents.ts (namespace "agents").
  *   phaseflow run examples/agents.ts --input '{"problem":"sort-desc","seed":1}'
  */
-import { z } from "zod";
-import { workflow } from "../src/dsl/workflow.js";
+import { z, workflow } from "phaseflow";
 
 const problem = z.enum(["sort-asc", "sort-desc", "unique-asc", "by-length"]);
 const spec = z.object({ order: z.enum(["asc", "desc"]), key: z.enum(["value", "length"]), unique: z.boolean() });

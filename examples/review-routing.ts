@@ -13,8 +13,7 @@
  * Executors: workers/review.ts (namespace "review").
  *   phaseflow run examples/review-routing.ts --input '{"itemId":"item-7"}'
  */
-import { z } from "zod";
-import { workflow } from "../src/dsl/workflow.js";
+import { z, workflow } from "phaseflow";
 
 const labels = z.enum(["bug", "feature", "question", "docs"]);
 
