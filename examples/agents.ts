@@ -12,7 +12,7 @@
  * Guards are typed by the `test` state's output schema.
  *
  * Executors: workers/agents.ts (namespace "agents").
- *   phaseflow run examples/agents.ts --input '{"problem":"sort-desc","seed":1}'
+ *   phaseflow run examples/agents.ts --executors workers/agents.ts --input '{"problem":"sort-desc","seed":1}'
  */
 import { z, workflow } from "phaseflow";
 

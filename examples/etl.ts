@@ -9,8 +9,8 @@
  *   ingest -> empty    otherwise (fallback)
  *
  * Executors: workers/etl.ts (namespace "etl"). Try it:
- *   phaseflow compile examples/etl.ts
- *   phaseflow run examples/etl.ts --input '{"day":"2026-11-01","rows":200,"seed":7}'
+ *   phaseflow compile examples/etl.ts --executors workers/etl.ts
+ *   phaseflow run examples/etl.ts --executors workers/etl.ts --input '{"day":"2026-11-01","rows":200,"seed":7}'
  */
 import { z, workflow } from "phaseflow";
 

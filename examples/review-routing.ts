@@ -11,7 +11,7 @@
  * labels rejected so far) is the next visit's input.
  *
  * Executors: workers/review.ts (namespace "review").
- *   phaseflow run examples/review-routing.ts --input '{"itemId":"item-7"}'
+ *   phaseflow run examples/review-routing.ts --executors workers/review.ts --input '{"itemId":"item-7"}'
  */
 import { z, workflow } from "phaseflow";
 

@@ -17,7 +17,7 @@
  * task can be retried with identical results.
  *
  * Executors: workers/study.ts (namespace "study").
- *   phaseflow run examples/study-grid.ts --input '{"seed":7,"integrand":"exp"}'
+ *   phaseflow run examples/study-grid.ts --executors workers/study.ts --input '{"seed":7,"integrand":"exp"}'
  */
 import { z, workflow } from "phaseflow";
 
