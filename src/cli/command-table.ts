@@ -7,6 +7,7 @@ import type { CliCommand } from "./command.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
+import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
 import { statusCommand } from "./commands/status.js";
@@ -15,6 +16,7 @@ import { workerCommand } from "./commands/worker.js";
 export const COMMANDS: readonly CliCommand[] = [
   compileCommand,
   runCommand,
+  followCommand,
   coordinatorCommand,
   workerCommand,
   statusCommand,

@@ -1,16 +1,18 @@
 /**
  * `phaseflow coordinator --nats URL <workflow modules...>`: the coordinator process.
  * Serves the workflows the modules export, answers the run API, drives runs, and on
- * SIGTERM/SIGINT stops answering and closes (run histories stay in NATS).
+ * SIGTERM/SIGINT stops answering and closes (run histories stay in NATS), within
+ * --drain-timeout even when NATS is unreachable (then exiting 1); a second signal exits at once.
  */
 import { UsageError } from "../../errors/base.js";
 import { startCoordinatorService } from "../../fleet/coordinator-service.js";
 import type { Workflow } from "../../dsl/workflow.js";
 import { createLogger } from "../../runtime/logger.js";
 import { defineCommand } from "../command.js";
-import { EXIT_OK } from "../exit-codes.js";
+import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { loadModule, pickWorkflow } from "../load-module.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 
 export const coordinatorCommand = defineCommand({
   name: "coordinator",
@@ -22,12 +24,14 @@ export const coordinatorCommand = defineCommand({
     "require-workers": { type: "boolean", description: "reject runs whose executors no live worker serves (default: accept and wait)" },
     id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>-<random>)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
+    ...DRAIN_FLAG,
   },
   positionals: { min: 1, max: 1000, missing: "missing workflow modules, e.g. phaseflow coordinator --nats nats://127.0.0.1:4222 examples/etl.ts" },
   async run({ values, positionals }, io) {
     if (values.nats === undefined) throw new UsageError("missing --nats URL (the coordinator talks to workers through NATS)");
     const leaseMs = values["lease-ms"] === undefined ? undefined : Number(values["lease-ms"]);
     if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
+    const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const workflows: Workflow<unknown>[] = [];
     for (const file of positionals) {
       const mod = await loadModule(file, { cwd: io.cwd ?? process.cwd() });
@@ -45,7 +49,7 @@ export const coordinatorCommand = defineCommand({
     });
     const signal = await untilSignal();
     logger.info({ signal }, "signal received: stopping");
-    await service.close();
-    return EXIT_OK;
+    const outcome = await closeWithin(() => service.close(), drainMs, logger, "phaseflow coordinator");
+    return outcome === "closed" ? EXIT_OK : EXIT_FAILED;
   },
 });

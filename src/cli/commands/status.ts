@@ -3,12 +3,18 @@
  * show it per state and task (status, attempts, worker, duration, error).
  */
 import { UsageError } from "../../errors/base.js";
+import { RemoteError } from "../../errors/serialize.js";
 import { createClient } from "../../fleet/client.js";
 import { runStatusSchema } from "../../runtime/run-record-schema.js";
 import { defineCommand } from "../command.js";
-import { EXIT_OK } from "../exit-codes.js";
+import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { formatRunList, formatRunRecord } from "../format-run.js";
-import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
+import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
+
+/** What to say about a run id no coordinator knows (instead of the engine's "kept in memory" wording). */
+export function describeUnknownRun(runId: string, flags: string): string {
+  return `no run "${runId}" on this fleet: no coordinator and no stored history knows it; check the id (and --prefix) with: phaseflow status ${flags}`;
+}
 
 export const statusCommand = defineCommand({
   name: "status",
@@ -38,6 +44,10 @@ export const statusCommand = defineCommand({
         io.stdout.write(values.json === true ? `${JSON.stringify(runs, null, 2)}\n` : formatRunList(runs));
       }
       return EXIT_OK;
+    } catch (err) {
+      if (!(err instanceof RemoteError && err.code === "RUN_NOT_FOUND")) throw err;
+      io.stderr.write(`phaseflow status: ${describeUnknownRun(positionals[0] ?? "", natsFlagsText(values))}\n`);
+      return EXIT_USAGE;
     } finally {
       await client.close();
     }
