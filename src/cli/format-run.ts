@@ -32,7 +32,7 @@ export function formatRunRecord(record: RunRecord): string {
   const lines: string[] = [];
   const took = record.startedAt !== undefined && record.finishedAt !== undefined ? ` in ${formatDuration(record.finishedAt - record.startedAt)}` : "";
   lines.push(`run ${record.runId}  workflow ${record.workflow || "?"}${record.version ? `@${record.version}` : ""}  ${record.status}${took}`);
-  if (record.error) lines.push(`  error [${record.error.code}] ${oneLine(record.error.message, 300)}`);
+  if (record.error) lines.push(`  error [${record.error.code}] ${record.error.message.trimEnd().split("\n").join("\n    ")}`);
   if (record.reason) lines.push(`  reason: ${record.reason}`);
   for (const s of record.states) {
     const multi = record.states.filter((x) => x.name === s.name).length > 1;

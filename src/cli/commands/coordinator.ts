@@ -35,7 +35,8 @@ export const coordinatorCommand = defineCommand({
     const workflows: Workflow<unknown>[] = [];
     for (const file of positionals) {
       const mod = await loadModule(file, { cwd: io.cwd ?? process.cwd() });
-      if (mod.workflows.length === 0) pickWorkflow(mod); // throws the "exports no workflow" error
+      // Throws the "exports no workflow" error; executors belong to workers, not coordinators.
+      if (mod.workflows.length === 0) pickWorkflow(mod, undefined, `executor modules go to the workers: phaseflow worker --nats URL ${file}`);
       workflows.push(...mod.workflows.map((w) => w.workflow));
     }
     const logger = createLogger({ name: "phaseflow-coordinator" });
