@@ -31,7 +31,7 @@ describe("cli format run - status view", () => {
   });
 
   it("cli format run - shows every failed attempt's error, not only the last", () => {
-    const events = [1, 2].map((attempt): RunEvent => ({ runId: "run_1", at: attempt, type: "task.retrying", state: "first", visit: 1, task: "a", attempt, nextAttempt: attempt + 1, dueAt: 9, error: boom(`failure ${attempt}`) }) as RunEvent);
+    const events = [1, 2].map((attempt): RunEvent => ({ runId: "run_1", at: attempt, type: "task.retrying", state: "first", visit: 1, task: "a", attempt, nextAttempt: attempt + 1, dueAt: 9, error: boom(`failure ${attempt}`) }));
     const record = { ...base, tasks: [task({ task: "a", status: "retrying", attempts: 2, error: boom("failure 2") })] };
     const text = formatRunRecord(record, { attemptErrors: attemptErrorsOf(events) });
     expect(text).toContain("attempt 1: [BOOM] failure 1");
