@@ -1,6 +1,18 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const src = (file: string): string => fileURLToPath(new URL(`./src/${file}`, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    // Examples, workers and fixtures import `phaseflow` as a user does; in the tests that
+    // is this repository's source (the bin does the same with the "phaseflow-source"
+    // export condition), so one copy of every class is loaded.
+    alias: [
+      { find: /^phaseflow$/, replacement: src("index.ts") },
+      { find: /^phaseflow\/nats$/, replacement: src("nats.ts") },
+    ],
+  },
   test: {
     include: ["tests/**/*.test.ts"],
     // tests/integration and tests/faults start one nats-server for the whole run;

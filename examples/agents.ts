@@ -12,10 +12,9 @@
  * Guards are typed by the `test` state's output schema.
  *
  * Executors: workers/agents.ts (namespace "agents").
- *   phaseflow run examples/agents.ts --input '{"problem":"sort-desc","seed":1}'
+ *   phaseflow run examples/agents.ts --executors workers/agents.ts --input '{"problem":"sort-desc","seed":1}'
  */
-import { z } from "zod";
-import { workflow } from "../src/dsl/workflow.js";
+import { z, workflow } from "phaseflow";
 
 const problem = z.enum(["sort-asc", "sort-desc", "unique-asc", "by-length"]);
 const spec = z.object({ order: z.enum(["asc", "desc"]), key: z.enum(["value", "length"]), unique: z.boolean() });

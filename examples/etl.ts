@@ -9,11 +9,10 @@
  *   ingest -> empty    otherwise (fallback)
  *
  * Executors: workers/etl.ts (namespace "etl"). Try it:
- *   phaseflow compile examples/etl.ts
- *   phaseflow run examples/etl.ts --input '{"day":"2026-11-01","rows":200,"seed":7}'
+ *   phaseflow compile examples/etl.ts --executors workers/etl.ts
+ *   phaseflow run examples/etl.ts --executors workers/etl.ts --input '{"day":"2026-11-01","rows":200,"seed":7}'
  */
-import { z } from "zod";
-import { workflow } from "../src/dsl/workflow.js";
+import { z, workflow } from "phaseflow";
 
 // Every field has a default, so `phaseflow run examples/etl.ts` (and `npm start`)
 // runs without --input.

@@ -11,10 +11,9 @@
  * labels rejected so far) is the next visit's input.
  *
  * Executors: workers/review.ts (namespace "review").
- *   phaseflow run examples/review-routing.ts --input '{"itemId":"item-7"}'
+ *   phaseflow run examples/review-routing.ts --executors workers/review.ts --input '{"itemId":"item-7"}'
  */
-import { z } from "zod";
-import { workflow } from "../src/dsl/workflow.js";
+import { z, workflow } from "phaseflow";
 
 const labels = z.enum(["bug", "feature", "question", "docs"]);
 

@@ -17,10 +17,9 @@
  * task can be retried with identical results.
  *
  * Executors: workers/study.ts (namespace "study").
- *   phaseflow run examples/study-grid.ts --input '{"seed":7,"integrand":"exp"}'
+ *   phaseflow run examples/study-grid.ts --executors workers/study.ts --input '{"seed":7,"integrand":"exp"}'
  */
-import { z } from "zod";
-import { workflow } from "../src/dsl/workflow.js";
+import { z, workflow } from "phaseflow";
 
 export const ESTIMATORS = ["plain", "antithetic", "stratified", "control"] as const;
 export const SAMPLE_SIZES = [1_000, 4_000, 16_000] as const;

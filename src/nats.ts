@@ -15,4 +15,4 @@ export { createClient } from "./fleet/client.js";
 export type { Client, ClientOptions, StartedRun } from "./fleet/client.js";
 export type { RunSummary } from "./fleet/api-schemas.js";
 export type { WorkerHeartbeat } from "./fleet/heartbeat.js";
-export { WorkersUnavailableError, ApiRequestError } from "./fleet/errors.js";
+export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError } from "./fleet/errors.js";

@@ -15,8 +15,7 @@
  * program), since only the output of a state reaches the next one.
  * `expectedAgents` replays the loop without the executors.
  */
-import { z } from "zod";
-import { createRegistry } from "../src/registry/registry.js";
+import { z, createRegistry } from "phaseflow";
 import { deriveSeed, fnv1a, intBetween, mulberry32, pick } from "./lib/prng.js";
 import { diagnose, PROBLEMS, runProgram, solve, type Item, type Problem, type Program, type Spec } from "./lib/sorting.js";
 

@@ -14,8 +14,7 @@
  * Amounts are handled in integer cents so every figure is exact and a test can
  * recompute it independently (`expectedEtl`).
  */
-import { z } from "zod";
-import { createRegistry } from "../src/registry/registry.js";
+import { z, createRegistry } from "phaseflow";
 import { fnv1a, intBetween, mulberry32, pick } from "./lib/prng.js";
 
 export const etlInputSchema = z.object({

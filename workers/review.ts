@@ -13,8 +13,7 @@
  * rejected labels so far) becomes the state's next input. `expectedReview` replays
  * the same rules without the executors, for tests.
  */
-import { z } from "zod";
-import { createRegistry } from "../src/registry/registry.js";
+import { z, createRegistry } from "phaseflow";
 import { fnv1a, mulberry32, pick } from "./lib/prng.js";
 
 export const LABELS = ["bug", "feature", "question", "docs"] as const;

@@ -14,9 +14,7 @@
  *
  * `expectedStudy` recomputes the final output without the executors.
  */
-import { z } from "zod";
-import { NonRetryableError } from "../src/errors/base.js";
-import { createRegistry } from "../src/registry/registry.js";
+import { z, NonRetryableError, createRegistry } from "phaseflow";
 import { deriveSeed, mulberry32, type Rng } from "./lib/prng.js";
 
 export const INTEGRANDS = {

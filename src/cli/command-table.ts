@@ -8,6 +8,7 @@ import { cancelCommand } from "./commands/cancel.js";
 import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
 import { pruneCommand } from "./commands/prune.js";
+import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
 import { statusCommand } from "./commands/status.js";
@@ -16,6 +17,7 @@ import { workerCommand } from "./commands/worker.js";
 export const COMMANDS: readonly CliCommand[] = [
   compileCommand,
   runCommand,
+  followCommand,
   coordinatorCommand,
   workerCommand,
   statusCommand,

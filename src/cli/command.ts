@@ -90,12 +90,20 @@ export function defineCommand<const F extends Record<string, FlagSpec>>(spec: Co
     summary: spec.summary,
     help,
     async execute(argv, io) {
-      let parsed: { values: Record<string, unknown>; positionals: string[] };
+      let parsed: { values: Record<string, unknown>; positionals: string[]; tokens: { kind: string; name?: string }[] };
       try {
-        parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+        parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true, tokens: true });
       } catch (err) {
         if (argv.includes("--help") || argv.includes("-h")) return printHelp(io, help());
         throw new UsageError(describeParseError(err));
+      }
+      // parseArgs keeps the last of a repeated single-valued flag; silently dropping the
+      // first `--input` runs something the user did not ask for, so it is a usage error.
+      const seen = new Set<string>();
+      for (const token of parsed.tokens) {
+        if (token.kind !== "option" || token.name === undefined || flags[token.name]?.multiple === true) continue;
+        if (seen.has(token.name)) throw new UsageError(`--${token.name} was given more than once; give it once`);
+        seen.add(token.name);
       }
       if (parsed.values.help === true) return printHelp(io, help());
       const n = parsed.positionals.length;

@@ -3,8 +3,33 @@
  * (status, attempts, worker, duration, error), and a list of run summaries. Shared
  * by `phaseflow run` (final summary) and `phaseflow status`.
  */
-import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { Plan } from "../plan/schema.js";
+import type { RunRecord, TaskRecord } from "../runtime/run-record-schema.js";
 import type { RunSummary } from "../fleet/api-schemas.js";
+import type { RunEvent } from "../transport/messages.js";
+
+/** A state visit with more tasks than this is summarised: counts per status, then only the tasks that need a look. */
+export const GROUP_TASKS_OVER = 20;
+
+export interface FormatRunOptions {
+  /** The run's plan: tasks and states not started yet are listed as pending. */
+  plan?: Plan | undefined;
+  /** Every failed attempt's error per task (`state/visit/task`), from the run's history. */
+  attemptErrors?: ReadonlyMap<string, readonly { attempt: number; error: { code: string; message: string } }[]>;
+}
+
+/** Each failed attempt's error per task, from a run's events. */
+export function attemptErrorsOf(events: readonly RunEvent[]): Map<string, { attempt: number; error: { code: string; message: string } }[]> {
+  const out = new Map<string, { attempt: number; error: { code: string; message: string } }[]>();
+  for (const e of events) {
+    if (e.type !== "attempt.failed" && e.type !== "task.retrying" && e.type !== "task.failed") continue;
+    const key = `${e.state}/${e.visit}/${e.task}`;
+    const list = out.get(key) ?? [];
+    if (!list.some((x) => x.attempt === e.attempt)) list.push({ attempt: e.attempt, error: e.error });
+    out.set(key, list);
+  }
+  return out;
+}
 
 function table(rows: string[][]): string[] {
   const widths: number[] = [];
@@ -28,38 +53,73 @@ function oneLine(text: string, max = 100): string {
  * The run record as text: a header line, then per state visit its tasks.
  * @example io.stdout.write(formatRunRecord(record))
  */
-export function formatRunRecord(record: RunRecord): string {
+export function formatRunRecord(record: RunRecord, options: FormatRunOptions = {}): string {
   const lines: string[] = [];
   const took = record.startedAt !== undefined && record.finishedAt !== undefined ? ` in ${formatDuration(record.finishedAt - record.startedAt)}` : "";
   lines.push(`run ${record.runId}  workflow ${record.workflow || "?"}${record.version ? `@${record.version}` : ""}  ${record.status}${took}`);
-  if (record.error) lines.push(`  error [${record.error.code}] ${oneLine(record.error.message, 300)}`);
+  if (record.error) lines.push(`  error [${record.error.code}] ${record.error.message.trimEnd().split("\n").join("\n    ")}`);
   if (record.reason) lines.push(`  reason: ${record.reason}`);
   for (const s of record.states) {
     const multi = record.states.filter((x) => x.name === s.name).length > 1;
     const next = s.next === undefined ? "" : s.next === null ? "  (end)" : `  -> ${s.next}`;
     lines.push("");
     lines.push(`state ${s.name}${multi ? ` (visit ${s.visit})` : ""}  ${s.status}${next}`);
-    const tasks = record.tasks.filter((t) => t.state === s.name && t.visit === s.visit);
+    const seen = record.tasks.filter((t) => t.state === s.name && t.visit === s.visit);
+    const planned = options.plan?.states.find((p) => p.name === s.name)?.tasks.map((t) => t.name) ?? [];
+    const tasks: TaskRecord[] = [...seen, ...planned.filter((n) => !seen.some((t) => t.task === n)).map((task) => notStarted(s.name, s.visit, task))];
     if (tasks.length === 0) continue;
-    const rows = [["  task", "status", "attempts", "worker", "duration", "error"]];
-    for (const t of tasks) {
-      const redelivered = t.redeliveries ? ` (+${t.redeliveries} redelivered)` : "";
-      rows.push([
-        `  ${t.task}`,
-        t.status,
-        `${t.attempts}${redelivered}`,
-        t.workerId ?? "-",
-        formatDuration(t.durationMs),
-        t.error ? `[${t.error.code}] ${oneLine(t.error.message)}` : t.reason ? oneLine(t.reason) : "",
-      ]);
-    }
-    lines.push(...table(rows));
+    lines.push(...taskRows(tasks, options));
+  }
+  // States of the plan the run has not entered (yet): their tasks, all pending.
+  for (const p of options.plan?.states ?? []) {
+    if (record.states.some((s) => s.name === p.name) || p.tasks.length === 0) continue;
+    if (record.status !== "running" && record.status !== "pending") continue;
+    lines.push("", `state ${p.name}  not entered`);
+    lines.push(...taskRows(p.tasks.map((t) => notStarted(p.name, 1, t.name)), options));
   }
   return `${lines.join("\n")}\n`;
 }
 
+function notStarted(state: string, visit: number, task: string): TaskRecord {
+  return { id: `${state}/${task}`, state, visit, task, status: "pending", attempts: 0 };
+}
+
+function taskRows(tasks: readonly TaskRecord[], options: FormatRunOptions): string[] {
+  const header = ["  task", "status", "attempts", "worker", "duration", "error"];
+  const row = (t: TaskRecord): string[] => {
+    const redelivered = t.redeliveries ? ` (+${t.redeliveries} redelivered)` : "";
+    return [
+      `  ${t.task}`,
+      t.status,
+      `${t.attempts}${redelivered}`,
+      t.workerId ?? "-",
+      formatDuration(t.durationMs),
+      t.error ? `[${t.error.code}] ${oneLine(t.error.message)}` : t.reason ? oneLine(t.reason) : "",
+    ];
+  };
+  const earlier = (t: TaskRecord): string[] => {
+    const all = options.attemptErrors?.get(`${t.state}/${t.visit}/${t.task}`) ?? [];
+    // Each failed attempt, when there was more than the one the row already shows.
+    if (all.length < 2 && !(all.length === 1 && t.error === undefined)) return [];
+    return all.map((a) => `      attempt ${a.attempt}: [${a.error.code}] ${oneLine(a.error.message, 200)}`);
+  };
+  if (tasks.length <= GROUP_TASKS_OVER) {
+    const rendered = table([header, ...tasks.map(row)]);
+    return [rendered[0]!, ...tasks.flatMap((t, i) => [rendered[i + 1]!, ...earlier(t)])];
+  }
+  const counts = new Map<string, number>();
+  for (const t of tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  const notable = tasks.filter((t) => t.status === "failed" || t.status === "retrying" || t.status === "running" || t.status === "dispatched");
+  const lines = [`  ${tasks.length} tasks: ${[...counts].map(([status, n]) => `${n} ${status}`).join(", ")}`];
+  if (notable.length > 0) {
+    const rendered = table([header, ...notable.map(row)]);
+    lines.push(rendered[0]!, ...notable.flatMap((t, i) => [rendered[i + 1]!, ...earlier(t)]));
+  }
+  return lines;
+}
+
 /** A list of runs, newest first. */
-export function formatRunList(runs: readonly RunSummary[]): string {
+export function formatRunList(runs: readonly RunSummary[], planTasks: ReadonlyMap<string, number> = new Map()): string {
   if (runs.length === 0) return "no runs\n";
   const rows = [["run", "workflow", "status", "state", "tasks ok/failed/total", "started"]];
   for (const r of runs) {
@@ -68,7 +128,8 @@ export function formatRunList(runs: readonly RunSummary[]): string {
       r.workflow,
       r.status,
       r.currentState ?? "-",
-      `${r.tasks.succeeded}/${r.tasks.failed}/${r.tasks.total}`,
+      // The plan's task count when known: tasks not started yet count too.
+      `${r.tasks.succeeded}/${r.tasks.failed}/${Math.max(r.tasks.total, planTasks.get(r.workflow) ?? 0)}`,
       r.startedAt !== undefined ? new Date(r.startedAt).toISOString() : "-",
     ]);
   }

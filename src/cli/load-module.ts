@@ -55,14 +55,11 @@ export async function loadModule(file: string, options: LoadModuleOptions = {}):
   try {
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (err) {
+    // Every line: a syntax error's location is on the lines after "Transform failed with 1 error:".
     const reason = err instanceof Error ? err.message : String(err);
-    const firstLine = reason.split("\n").find((l) => l.trim().length > 0) ?? "unknown error";
-    throw new ModuleLoadError(
-      "MODULE_IMPORT_FAILED",
-      file,
-      `loading "${file}" failed: ${firstLine.trim()}; fix the module (run "npx tsx ${file}" to see the full error)`,
-      { cause: err },
-    );
+    const lines = reason.split("\n").map((l) => l.trimEnd()).filter((l) => l.trim().length > 0);
+    const detail = lines.length <= 1 ? ` ${lines[0]?.trim() ?? "unknown error"}` : `\n${lines.map((l) => `  ${l}`).join("\n")}\n`;
+    throw new ModuleLoadError("MODULE_IMPORT_FAILED", file, `loading "${file}" failed:${detail}${lines.length <= 1 ? "; " : ""}fix the module`, { cause: err });
   }
   const workflows: LoadedModule["workflows"] = [];
   const registries: LoadedModule["registries"] = [];
@@ -79,10 +76,10 @@ export async function loadModule(file: string, options: LoadModuleOptions = {}):
  * @throws ModuleLoadError (`MODULE_NO_WORKFLOW`, `WORKFLOW_AMBIGUOUS`, `WORKFLOW_NOT_FOUND`)
  * @example pickWorkflow(mod, "etl")
  */
-export function pickWorkflow(mod: LoadedModule, name?: string): Workflow<unknown> {
+export function pickWorkflow(mod: LoadedModule, name?: string, registryHint = "pass that module to --executors instead"): Workflow<unknown> {
   const { file, workflows } = mod;
   if (workflows.length === 0) {
-    const also = mod.registries.length > 0 ? " (it exports an executor registry: pass that module to --executors instead)" : "";
+    const also = mod.registries.length > 0 ? ` (it exports an executor registry: ${registryHint})` : "";
     throw new ModuleLoadError("MODULE_NO_WORKFLOW", file, `"${file}" exports no workflow${also}; export one, e.g. export const wf = workflow("name", { version: "1" })`);
   }
   const listing = workflows.map((w) => (w.exportName === w.workflow.name ? w.workflow.name : `${w.workflow.name} (export ${w.exportName})`)).join(", ");

@@ -13,3 +13,7 @@ process.exitCode = await runCli(process.argv.slice(2), {
   isTTY: process.stdout.isTTY === true,
   cwd: process.cwd(),
 });
+// The command is done. What may still hold the process open is a NATS connection that
+// could not close (the server is gone: its reconnect timers run forever), so exit once
+// the streams are flushed; an unref'd timer never keeps a finished process alive itself.
+setTimeout(() => process.exit(), 100).unref();

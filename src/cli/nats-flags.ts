@@ -40,6 +40,11 @@ export function natsOptionsFrom(values: NatsFlagValues): Omit<NatsTransportOptio
   };
 }
 
+/** The flags that reach the same deployment, for hints: `--nats URL` and `--prefix P` when given. */
+export function natsFlagsText(values: NatsFlagValues): string {
+  return `--nats ${values.nats ?? ""}${values.prefix !== undefined ? ` --prefix ${values.prefix}` : ""}`;
+}
+
 /** Resolves when the process gets SIGINT or SIGTERM. */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {

@@ -31,6 +31,7 @@ export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<RunSessio
     const handle = await engine.run(o.workflow, o.input, o.options);
     return {
       runId: handle.runId,
+      onInterrupt: "cancel",
       events: () => handle.events(),
       cancel: (reason) => handle.cancel(reason),
       result: () => handle.result(),

@@ -1,9 +1,12 @@
 /**
  * Following one run to its end, the same way whether it runs embedded or on a
  * fleet: read its events, fold them into the run record, hand both to the view,
- * and return the final record. Ctrl-C (SIGINT, or SIGTERM) cancels the run and keeps
- * following until the cancel lands, so the summary shows what was cancelled; a
- * second Ctrl-C stops waiting at once.
+ * and return the final record.
+ *
+ * Ctrl-C (SIGINT, or SIGTERM) depends on who owns the run. An embedded run lives in
+ * this process, so it is cancelled, and following goes on until the cancel lands (the
+ * summary shows what was cancelled); a second Ctrl-C stops waiting at once. A fleet
+ * run lives on without us: Ctrl-C only stops following (`onInterrupt: "detach"`).
  */
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import { createRecordFold, snapshotRunRecord } from "../runtime/run-record.js";
@@ -12,6 +15,8 @@ import type { RunEvent } from "../transport/messages.js";
 /** A started run, embedded or remote. */
 export interface RunSession {
   readonly runId: string;
+  /** What Ctrl-C does: cancel the run (this process owns it) or stop following it (it lives elsewhere). */
+  readonly onInterrupt: "cancel" | "detach";
   /** Every event of the run from its start, live; ends after the run's terminal event. */
   events(): AsyncIterable<RunEvent>;
   /** Ask for the run to be cancelled. */
@@ -53,7 +58,7 @@ export const processInterrupts: InterruptSource = (onInterrupt) => {
 export interface FollowOutcome {
   /** The final record; when `abandoned`, the record as far as it was seen. */
   record: RunRecord;
-  /** Cancelled from the command line. */
+  /** Ctrl-C was pressed (the run was cancelled, or following stopped for a detached session). */
   interrupted: boolean;
   /** The user stopped waiting (a second interrupt) before the run ended. */
   abandoned: boolean;
@@ -75,7 +80,7 @@ export async function followRun(session: RunSession, observer: RunObserver, inte
   const abandoned = new Promise<"abandoned">((resolve) => (abandon = () => resolve("abandoned")));
   const stopListening = interrupts(() => {
     count += 1;
-    if (count > 1) {
+    if (count > 1 || session.onInterrupt === "detach") {
       abandon();
       return;
     }

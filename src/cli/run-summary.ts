@@ -8,10 +8,8 @@
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import { formatRunRecord } from "./format-run.js";
 
-const firstLine = (text: string, max = 200): string => {
-  const line = text.split("\n")[0] ?? "";
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-};
+/** A message with every line kept (an issue list stays whole), continuation lines indented under the first. */
+const whole = (text: string): string => text.trimEnd().split("\n").join("\n    ");
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
@@ -31,12 +29,12 @@ export function describeRunFailure(record: RunRecord, prefix = "phaseflow run"):
   for (const t of failed) {
     const visit = record.states.filter((s) => s.name === t.state).length > 1 ? ` (visit ${t.visit})` : "";
     const attempts = t.attempts === 0 ? "before its first attempt" : `after ${plural(t.attempts, "attempt")}`;
-    const error = t.error ? `: [${t.error.code}] ${firstLine(t.error.message)}` : "";
+    const error = t.error ? `: [${t.error.code}] ${whole(t.error.message)}` : "";
     lines.push(`${head}: task ${t.state}/${t.task}${visit} failed ${attempts}${error}`);
   }
   if (lines.length === 0) {
     if (record.status === "cancelled") lines.push(`${head}: ${record.reason ?? "cancelled"}`);
-    else if (record.error) lines.push(`${head}: [${record.error.code}] ${firstLine(record.error.message, 300)}`);
+    else if (record.error) lines.push(`${head}: [${record.error.code}] ${whole(record.error.message)}`);
     else lines.push(head);
   }
   return `${lines.join("\n")}\n`;

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
+import { planSchema } from "../plan/schema.js";
 import { runRecordSchema, runStatusSchema } from "../runtime/run-record-schema.js";
 
 export const startRunRequestSchema = z.object({
@@ -19,6 +20,12 @@ export const startRunRequestSchema = z.object({
     })
     .strict()
     .default({}),
+  /**
+   * The plan hash the submitter compiled from its own copy of the workflow. When given
+   * and the coordinator serves a different plan, the start is refused (PLAN_HASH_MISMATCH)
+   * instead of running a plan the submitter did not write. Absent: no check.
+   */
+  planHash: z.string().optional(),
 });
 export type StartRunRequest = z.input<typeof startRunRequestSchema>;
 
@@ -76,3 +83,12 @@ export const listRunsReplySchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type ListRunsReply = z.infer<typeof listRunsReplySchema>;
+
+/** `<p>.api.plan.get`: the plan a coordinator serves for a workflow (for progress totals and plan checks). */
+export const getPlanRequestSchema = z.object({ workflow: z.string().min(1) });
+
+export const getPlanReplySchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), plan: planSchema }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);
+export type GetPlanReply = z.infer<typeof getPlanReplySchema>;

@@ -12,6 +12,7 @@ import { ApiRequestError } from "./errors.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../runtime/logger.js";
+import type { Plan } from "../plan/schema.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import { decisionEvents, reportEvent } from "../runtime/history.js";
 import type { RunEvent, StoredMessage } from "../transport/messages.js";
@@ -22,6 +23,7 @@ import { pruneFinishedRuns, type PruneResult } from "./retention.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 import {
   cancelRunReplySchema,
+  getPlanReplySchema,
   getRunReplySchema,
   listRunsReplySchema,
   startRunReplySchema,
@@ -44,7 +46,13 @@ export interface StartedRun {
 
 export interface Client {
   readonly transport: NatsTransport;
-  start(workflow: string, input: unknown, options?: StartRunRequest["options"]): Promise<StartedRun>;
+  /**
+   * Start a run of a workflow the coordinators serve. With `check.planHash`, the
+   * coordinator refuses (PLAN_HASH_MISMATCH) when it serves another plan under that name.
+   */
+  start(workflow: string, input: unknown, options?: StartRunRequest["options"], check?: { planHash?: string }): Promise<StartedRun>;
+  /** The plan a coordinator serves for `workflow`. */
+  plan(workflow: string): Promise<Plan>;
   get(runId: string): Promise<RunRecord>;
   list(options?: { limit?: number; status?: RunRecord["status"] }): Promise<RunSummary[]>;
   cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
@@ -108,9 +116,12 @@ export async function createClient(options: ClientOptions): Promise<Client> {
 
   return {
     transport,
-    async start(workflow, input, runOptions = {}) {
-      const r = await request("run.start", { workflow, input, options: runOptions }, startRunReplySchema);
+    async start(workflow, input, runOptions = {}, check = {}) {
+      const r = await request("run.start", { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}) }, startRunReplySchema);
       return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+    },
+    async plan(workflow) {
+      return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
     },
     async get(runId) {
       return (await request("run.get", { runId }, getRunReplySchema)).record;

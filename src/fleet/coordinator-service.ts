@@ -38,13 +38,14 @@ import { serveEndpoint, type ApiCounters } from "./api-server.js";
 import {
   cancelRunReplySchema,
   cancelRunRequestSchema,
+  getPlanRequestSchema,
   listRunsRequestSchema,
   retryRunRequestSchema,
   runIdRequestSchema,
   startRunRequestSchema,
   type RunSummary,
 } from "./api-schemas.js";
-import { WorkersUnavailableError } from "./errors.js";
+import { PlanHashMismatchError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
@@ -137,6 +138,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const start = async (req: ReturnType<typeof startRunRequestSchema.parse>): Promise<object> => {
     const entry = served.get(req.workflow);
     if (!entry) throw new UsageError(`this coordinator does not serve workflow "${req.workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`);
+    if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     const parsedOptions = runOptionsSchema.safeParse(req.options);
     if (!parsedOptions.success) throw new UsageError(`run options are invalid: ${parsedOptions.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     const { runId: askedId, ...runOptions } = parsedOptions.data;
@@ -201,6 +203,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, logger, counters));
   subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, async ({ runId }) => ({ ok: true, record: await recordOf(runId) }), logger, counters));
   subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, logger, counters));
+  subs.push(
+    serveEndpoint(nc, api("plan.get"), queue, getPlanRequestSchema, ({ workflow }) => {
+      const entry = served.get(workflow);
+      if (!entry) return Promise.reject(new UsageError(`this coordinator does not serve workflow "${workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`));
+      return Promise.resolve({ ok: true, plan: entry.plan });
+    }, logger, counters),
+  );
   subs.push(serveEndpoint(nc, api("run.retry"), queue, retryRunRequestSchema, retry, logger, counters));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(

@@ -20,3 +20,18 @@ export class ApiRequestError extends PhaseflowError {
     super(code, message, { cause: options.cause, retryable: code !== "API_REPLY_INVALID" });
   }
 }
+
+/** A submitter's copy of a workflow compiles to another plan than the one the coordinator serves. */
+export class PlanHashMismatchError extends PhaseflowError {
+  readonly served: string;
+  readonly submitted: string;
+  constructor(workflow: string, served: string, submitted: string) {
+    super(
+      "PLAN_HASH_MISMATCH",
+      `the coordinator serves workflow "${workflow}" as plan ${served.slice(0, 12)}, but the submitted definition compiles to plan ${submitted.slice(0, 12)}; deploy the same definition to the coordinators, or submit anyway with --force (the coordinator's plan runs)`,
+      { retryable: false },
+    );
+    this.served = served;
+    this.submitted = submitted;
+  }
+}

@@ -4,9 +4,14 @@
  * a compact indexed graph (src/compiler/graph.ts); this view is built on demand.
  */
 import graphology from "graphology";
+import type { DirectedGraph } from "graphology";
 import type { PlanState } from "./schema.js";
 
-export type StateGraph = InstanceType<typeof graphology.DirectedGraph>;
+/**
+ * Named from graphology's declarations rather than from the default import, so the
+ * published type reads the same whatever `esModuleInterop` the user's tsconfig has.
+ */
+export type StateGraph = DirectedGraph;
 
 /**
  * The state's task DAG as a graphology `DirectedGraph`: one node per task (attributes

@@ -102,9 +102,11 @@ class Decision {
     const { index, machine } = this.model();
     const snapshot = this.st.machine!;
     const visits = (snapshot.context.visits[state] ?? 0) + 1;
+    // Visits are numbered for good; what counts against maxVisits winds back with a re-run from an earlier state.
+    const entries = (this.st.entries[state] ?? 0) + 1;
     const max = index.state(state).maxVisits;
-    if (visits > max || !snapshot.can({ type: "enter", state })) {
-      const error = visits > max ? new MaxVisitsExceededError(state, max) : new Error(`phaseflow bug: no transition into state "${state}" from where the run stands`);
+    if (entries > max || !snapshot.can({ type: "enter", state })) {
+      const error = entries > max ? new MaxVisitsExceededError(state, max) : new Error(`phaseflow bug: no transition into state "${state}" from where the run stands`);
       this.emit({ type: "run.failed", error: serializeError(error) });
       return;
     }

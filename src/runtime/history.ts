@@ -20,8 +20,13 @@ import type { Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent
 
 /** The events of one decision batch, stamped with its run id and time. */
 export function decisionEvents(decision: Decision): DecisionRunEvent[] {
-  const { runId, at } = decision;
-  return decision.events.map((e) => ({ ...e, runId, at }));
+  const { runId } = decision;
+  let at = decision.at;
+  return decision.events.map((e) => {
+    // A marker says when the events after it were decided.
+    if (e.type === "through") at = e.at;
+    return { ...e, runId, at };
+  });
 }
 
 /** A stored report as the fold reads it. */

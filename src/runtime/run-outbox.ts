@@ -15,6 +15,9 @@ import type { Logger } from "../registry/types.js";
 import { WIRE_VERSION, type ControlMessage, type DecisionEvent, type TaskMessage } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 
+/** How often in a row a write may skip over junk on the decision subject before the run is given up. */
+const MAX_JUNK_SKIPS = 100;
+
 /** Most events in one batch; a batch the transport still finds too large is halved. */
 export const MAX_BATCH_EVENTS = 2_000;
 
@@ -36,13 +39,14 @@ export interface OutboxDeps {
   onLost: (error: unknown) => void;
 }
 
-type Entry = { kind: "events"; through: number; events: DecisionEvent[] } | { kind: "control"; message: ControlMessage };
+type Entry = { kind: "events"; through: number; at: number; events: DecisionEvent[] } | { kind: "control"; message: ControlMessage };
 
 export class RunOutbox {
   private lastSeq: number;
   private queue: Entry[] = [];
   /** `through` when the last events were queued, to mark reports applied in between. */
   private markedThrough = 0;
+  private markedAt = 0;
   private storing = false;
   private claimed = false;
   private held: TaskMessage[] = [];
@@ -53,19 +57,20 @@ export class RunOutbox {
     this.lastSeq = d.lastSeq;
   }
 
-  /** Queue decided events (in order) for the history. */
-  events(events: readonly DecisionEvent[]): void {
+  /** Queue events decided at `at` (in order) for the history. */
+  events(events: readonly DecisionEvent[], at: number): void {
     if (this.closed || events.length === 0) return;
     const through = this.d.through();
     const last = this.queue[this.queue.length - 1];
     if (last?.kind === "events") {
-      // Reports were applied since the last events of this batch: mark where.
-      if (through !== this.markedThrough) last.events.push({ type: "through", seq: through });
+      // Reports were applied, or time went on, since the last events of this batch: mark it.
+      if (through !== this.markedThrough || at !== this.markedAt) last.events.push({ type: "through", seq: through, at });
       for (const e of events) last.events.push(e);
     } else {
-      this.queue.push({ kind: "events", through, events: [...events] });
+      this.queue.push({ kind: "events", through, at, events: [...events] });
     }
     this.markedThrough = through;
+    this.markedAt = at;
     this.pump();
   }
 
@@ -146,31 +151,55 @@ export class RunOutbox {
     );
   }
 
-  private async store(entry: { through: number; events: DecisionEvent[] }): Promise<void> {
+  /** Junk on the decision subject moves the fence too: skip over it, at most this often in a row. */
+  private junkSkips = 0;
+
+  /**
+   * The fence moved: by another coordinator's decision (we lost the run), or only by
+   * messages no reader folds (malformed, or naming another run), which must not stall
+   * the run. In that case take the new position and write again.
+   */
+  private async onlyJunkSince(): Promise<boolean> {
+    if (this.junkSkips >= MAX_JUNK_SKIPS) return false;
+    const { messages, lastDecisionSeq } = await this.d.transport.readHistory(this.d.runId);
+    const valid = messages.some((m) => m.seq > this.lastSeq && m.message.kind === "decision");
+    if (valid || lastDecisionSeq <= this.lastSeq) return false;
+    this.junkSkips++;
+    this.d.log.warn({ runId: this.d.runId, from: this.lastSeq, to: lastDecisionSeq }, "messages that are not decisions were stored on this run's decision subject; writing after them");
+    this.lastSeq = lastDecisionSeq;
+    return true;
+  }
+
+  private async store(entry: { through: number; at: number; events: DecisionEvent[] }): Promise<void> {
     const { events } = entry;
-    let through = entry.through;
+    let { through, at } = entry;
     for (let i = 0; i < events.length; ) {
       let n = Math.min(MAX_BATCH_EVENTS, events.length - i);
       for (;;) {
         const chunk = events.slice(i, i + n);
         try {
           this.lastSeq = await this.d.transport.appendDecision(
-            { v: WIRE_VERSION, kind: "decision", runId: this.d.runId, by: this.d.by, epoch: this.d.epoch(), through, at: this.d.now(), events: chunk },
+            { v: WIRE_VERSION, kind: "decision", runId: this.d.runId, by: this.d.by, epoch: this.d.epoch(), through, at, events: chunk },
             this.lastSeq,
           );
+          this.junkSkips = 0;
           break;
         } catch (err) {
           if (err instanceof PayloadTooLargeError && n > 1) {
             n = Math.ceil(n / 2);
             continue;
           }
+          if (err instanceof FencedError && (await this.onlyJunkSince())) continue;
           throw err;
         }
       }
       // The next chunk starts where this one's markers left `through`.
       for (let k = i; k < i + n; k++) {
         const e = events[k]!;
-        if (e.type === "through") through = e.seq;
+        if (e.type === "through") {
+          through = e.seq;
+          at = e.at;
+        }
       }
       i += n;
     }

@@ -89,19 +89,20 @@ export class RunShell implements RunHandle {
   step(trigger: Trigger): void {
     if (this.stopped) return;
     let decided;
+    const now = this.d.clock.now();
     try {
-      decided = decide(this.state, trigger, this.d.clock.now(), this.d.random, this.d.settings);
+      decided = decide(this.state, trigger, now, this.d.random, this.d.settings);
     } catch (err) {
       this.break(err);
       return;
     }
-    this.apply(decided.events, decided.effects);
+    this.apply(decided.events, decided.effects, now);
   }
 
-  private apply(events: DecisionEvent[], effects: Effect[]): void {
+  private apply(events: DecisionEvent[], effects: Effect[], at: number): void {
     if (events.length > 0) {
-      this.outbox.events(events);
-      const at = this.d.clock.now();
+      // Stored with the time they were decided at, which is the time decide folded them with.
+      this.outbox.events(events, at);
       for (const e of events) this.feed.push({ ...e, runId: this.runId, at });
     }
     for (const fx of effects) {

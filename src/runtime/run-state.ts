@@ -86,6 +86,8 @@ export interface RunState {
   epoch: number;
   /** Sequence number of the last report folded. */
   through: number;
+  /** State entries that count against maxVisits: like the visit numbers, but a re-run from an earlier state winds them back to it. */
+  entries: Record<string, number>;
   visit: Visit | undefined;
   /** Current unsettled attempts by dispatch id. */
   readonly attempts: Map<string, AttemptInfo>;
@@ -122,6 +124,7 @@ export function createRunState(runId: string, model?: RunModel): RunState {
     owner: undefined,
     epoch: 0,
     through: 0,
+    entries: {},
     visit: undefined,
     attempts: new Map(),
     verdicts: new Map(),
@@ -194,7 +197,8 @@ function settle(st: RunState, e: { state: string; visit: number; task: string },
     v.phaseOpen[vt.layout.plan.phase]!--;
   }
   vt.status = status;
-  if (vt.layout.plan.phase > v.phase) v.phase = vt.layout.plan.phase;
+  // A skip is decided ahead, for tasks of later phases: it says nothing of how far the visit got.
+  if (status !== "skipped" && vt.layout.plan.phase > v.phase) v.phase = vt.layout.plan.phase;
   if (status === "succeeded") {
     v.outputs.set(vt.layout.name, output);
     for (const c of vt.layout.children) {
@@ -246,6 +250,12 @@ function reopen(st: RunState, e: RunEvent & { type: "run.retried" }): void {
     delete s.exitedAt;
     delete s.output;
     delete s.next;
+  }
+  // What counts against maxVisits goes back to how things stood when that visit was entered.
+  st.entries = {};
+  for (const rec of r.states) {
+    st.entries[rec.name] = (st.entries[rec.name] ?? 0) + 1;
+    if (rec.name === e.state && rec.visit === e.visit) break;
   }
   const rerun = new Set(e.tasks);
   for (const name of e.tasks) {
@@ -312,6 +322,7 @@ export function evolve(st: RunState, e: RunEvent): RunState {
       st.states.set(stateKey(e.state, e.visit), s);
       r.states.push(s);
       r.currentState = e.state;
+      st.entries[e.state] = (st.entries[e.state] ?? 0) + 1;
       if (st.model && st.machine) st.machine = stepRunMachine(st.model.machine, st.machine, { type: "enter", state: e.state });
       st.visit = openVisit(st, e.state, e.visit, e.input);
       break;

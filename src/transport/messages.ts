@@ -77,10 +77,11 @@ const runOptionsWire = z.object({
 /** Decision events: what a coordinator decided, in a Decision batch. */
 export const decisionEventSchema = z.discriminatedUnion("type", [
   /**
-   * Inside a batch: the events after it were decided once the writer had applied the
-   * reports up to `seq` (a batch gathers decisions while the previous one is stored).
+   * Inside a batch: the events after it were decided at `at`, once the writer had
+   * applied the reports up to `seq` (a batch gathers decisions while the previous one
+   * is stored).
    */
-  z.object({ type: z.literal("through"), seq: z.number().int().nonnegative() }),
+  z.object({ type: z.literal("through"), seq: z.number().int().nonnegative(), at: z.number() }),
   z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire }),
   /** A coordinator took the run (start, takeover, restart): `epoch` fences every earlier holder. */
   z.object({ type: z.literal("run.claimed"), owner: z.string(), epoch: z.number().int().nonnegative() }),

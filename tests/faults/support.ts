@@ -107,7 +107,9 @@ export class Fleet {
   }
 
   async worker(id: string, extra: string[] = []): Promise<PhaseflowProcess> {
-    const p = await startWorkerProcess(this.url, this.prefix, [EXECUTORS], ["--id", id, "--ack-wait", "2000", ...extra], this.env);
+    // A flag may be given once: the default ack wait only when the test chose none.
+    const ackWait = extra.includes("--ack-wait") ? [] : ["--ack-wait", "2000"];
+    const p = await startWorkerProcess(this.url, this.prefix, [EXECUTORS], ["--id", id, ...ackWait, ...extra], this.env);
     this.processes.push(p);
     return p;
   }

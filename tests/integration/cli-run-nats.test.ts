@@ -1,7 +1,7 @@
 // `phaseflow run --nats`: the real binary submits to a coordinator process and
 // follows the run while a worker process executes it, on the shared nats-server.
 // A run submitted before any worker says which executors it waits for; a failed run
-// exits 1 naming the task; Ctrl-C cancels the run on the fleet.
+// exits 1 naming the task; Ctrl-C stops following and leaves the run on the fleet.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRecordSchema, type RunRecord } from "../../src/runtime/run-record-schema.js";
 import { createClient } from "../../src/fleet/client.js";
@@ -58,8 +58,8 @@ describe("cli run - over NATS", () => {
     expect(p.output()).toContain(`phaseflow run: run ${r.runId} failed: task work/boom failed after 1 attempt: [FIXTURE_BOOM] the fixture always fails`);
   });
 
-  it("cli run nats - Ctrl-C cancels the run on the fleet and exits 1", async () => {
-    const { p, stdout } = runProcess("--workflow", "slow");
+  it("cli run nats - Ctrl-C stops following, exits 130 and says how to cancel; the run goes on until cancelled", async () => {
+    const { p } = runProcess("--workflow", "slow");
     processes.push(p);
     // The run's history has no attempt.started: wait for the worker's live signal (started or heartbeat) of the attempt.
     const runId = String((await p.waitForLog((l) => l.event === "run.started")).runId);
@@ -71,9 +71,14 @@ describe("cli run - over NATS", () => {
     }
     p.kill("SIGINT");
     const { code } = await p.exited;
-    expect(code).toBe(1);
-    const r = recordOf(stdout());
-    expect(r).toMatchObject({ status: "cancelled", reason: "cancelled from the command line (Ctrl-C)" });
-    expect(r.tasks[0]).toMatchObject({ task: "forever", status: "cancelled" });
+    expect(code).toBe(130);
+    expect(p.output()).toContain(`stopped following run ${runId}; it goes on on the fleet`);
+    expect(p.output()).toContain(`phaseflow cancel ${runId} --nats ${url} --prefix ${PREFIX}`);
+    const status = spawnPhaseflow(["status", runId, "--nats", url, "--prefix", PREFIX, "--json"]);
+    expect((await status.exited).code).toBe(0);
+    expect(runRecordSchema.parse(JSON.parse(status.output())).status).toBe("running");
+    const cancel = spawnPhaseflow(["cancel", runId, "--nats", url, "--prefix", PREFIX]);
+    expect((await cancel.exited).code).toBe(0);
+    expect(cancel.output()).toContain(`run ${runId}: cancelled`);
   });
 });

@@ -134,13 +134,19 @@ describe("cli run progress - terminal driver", () => {
 });
 
 describe("cli run progress - summaries", () => {
-  it("cli run progress - names each failed task with its attempts and first line of its last error", () => {
+  it("cli run progress - names each failed task with its attempts and its last error, every line of it", () => {
     const record = reduceRunEvents([
       ...midRun,
       { runId, at: 2300, type: "task.failed", state: "ingest", visit: 1, task: "stats", attempt: 2, error: boom },
       { runId, at: 2300, type: "run.failed", error: { name: "TaskFailedError", code: "TASK_FAILED", message: "task failed", retryable: false } },
     ]);
-    expect(describeRunFailure(record)).toBe("phaseflow run: run run_1 failed: task ingest/stats failed after 2 attempts: [BOOM] disk full\n");
+    expect(describeRunFailure(record)).toBe("phaseflow run: run run_1 failed: task ingest/stats failed after 2 attempts: [BOOM] disk full\n    at line 2\n");
+  });
+
+  it("cli run progress - an issue list in an error (STATE_OUTPUT_INVALID) keeps every field error", () => {
+    const error = { name: "SchemaValidationError", code: "STATE_OUTPUT_INVALID", message: 'output of state "ingest" is invalid:\n  - loaded: expected number\n  - day: required', retryable: false };
+    const record = reduceRunEvents([started, { runId, at: 1100, type: "run.failed", error }]);
+    expect(describeRunFailure(record)).toBe('phaseflow run: run run_1 failed: [STATE_OUTPUT_INVALID] output of state "ingest" is invalid:\n      - loaded: expected number\n      - day: required\n');
   });
 
   it("cli run progress - falls back to the run's error or cancel reason, and says nothing for a success", () => {

@@ -244,7 +244,7 @@ describe("runtime - decide and evolve (pure)", () => {
     // c's report (seq 4) was stored before that batch but applied after it.
     const x: DecisionEvent = { type: "task.skipped", state: "s", visit: 1, task: "x", reason: "x" };
     const y: DecisionEvent = { type: "task.skipped", state: "s", visit: 1, task: "y", reason: "y" };
-    const d5: Decision = { ...base, through: 2, events: [x, { type: "through", seq: 3 }, y] };
+    const d5: Decision = { ...base, through: 2, events: [x, { type: "through", seq: 3, at: base.at }, y] };
     const messages: StoredMessage[] = [
       { seq: 1, message: d1 },
       { seq: 2, message: asReport(a!) },

@@ -3,10 +3,12 @@
  * on the workers and nothing more is dispatched. Prints the run's status after.
  */
 import { UsageError } from "../../errors/base.js";
+import { RemoteError } from "../../errors/serialize.js";
 import { createClient } from "../../fleet/client.js";
 import { defineCommand } from "../command.js";
-import { EXIT_OK } from "../exit-codes.js";
-import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
+import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { describeUnknownRun } from "./status.js";
+import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
 
 export const cancelCommand = defineCommand({
   name: "cancel",
@@ -25,6 +27,10 @@ export const cancelCommand = defineCommand({
       const status = await client.cancel(runId, values.reason ?? "cancelled from the command line");
       io.stdout.write(`run ${runId}: ${status}\n`);
       return EXIT_OK;
+    } catch (err) {
+      if (!(err instanceof RemoteError && err.code === "RUN_NOT_FOUND")) throw err;
+      io.stderr.write(`phaseflow cancel: ${describeUnknownRun(positionals[0] ?? "", natsFlagsText(values))}\n`);
+      return EXIT_USAGE;
     } finally {
       await client.close();
     }

@@ -1,7 +1,7 @@
 /**
  * `phaseflow compile <file>`: the dry run. Loads a workflow module, compiles it
- * (optionally against the executor registries of `--executors` modules, which
- * checks that every executor exists and that schemas agree), and prints the plan
+ * (against the executor registries the module exports and those of `--executors`
+ * modules, when there are any: that checks every executor exists and schemas agree), and prints the plan
  * as text, JSON, mermaid or graphviz. It starts nothing and connects to nothing.
  * Invalid definitions throw `WorkflowValidationError`; the dispatcher prints every
  * issue and exits 1.
@@ -13,7 +13,8 @@ import { EXIT_OK } from "../exit-codes.js";
 import { formatPlanDot } from "../format-dot.js";
 import { formatPlanMermaid } from "../format-mermaid.js";
 import { formatPlanText } from "../format-text.js";
-import { loadRegistries, loadWorkflow } from "../load-module.js";
+import { loadWorkflow } from "../load-module.js";
+import { collectExecutors } from "../run-executors.js";
 
 export const compileCommand = defineCommand({
   name: "compile",
@@ -39,9 +40,10 @@ export const compileCommand = defineCommand({
       throw new UsageError(`${formats.map((f) => `--${f}`).join(" and ")} cannot be combined; pick one output format`);
     }
     const cwd = io.cwd ?? process.cwd();
-    const { workflow } = await loadWorkflow(positionals[0]!, { cwd, workflow: values.workflow });
+    const { module, workflow } = await loadWorkflow(positionals[0]!, { cwd, workflow: values.workflow });
+    // The registries the module exports count too, as for `run`: with any, executors are checked.
     const options: CompileOptions = {};
-    if (values.executors !== undefined) options.registry = await loadRegistries(values.executors, { cwd });
+    if (values.executors !== undefined || module.registries.length > 0) options.registry = await collectExecutors(module, values.executors ?? [], cwd);
     const plan = compile(workflow, options);
     const format = formats[0];
     const out =

@@ -1,7 +1,8 @@
 /**
  * `phaseflow coordinator --nats URL <workflow modules...>`: the coordinator process.
  * Serves the workflows the modules export, answers the run API, drives runs, and on
- * SIGTERM/SIGINT stops answering and closes (run histories stay in NATS).
+ * SIGTERM/SIGINT stops answering and closes (run histories stay in NATS), within
+ * --drain-timeout even when NATS is unreachable (then exiting 1); a second signal exits at once.
  */
 import { UsageError } from "../../errors/base.js";
 import { startCoordinatorService } from "../../fleet/coordinator-service.js";
@@ -9,9 +10,10 @@ import type { Workflow } from "../../dsl/workflow.js";
 import { createLogger } from "../../runtime/logger.js";
 import { defineCommand } from "../command.js";
 import { parseDuration } from "../duration.js";
-import { EXIT_OK } from "../exit-codes.js";
+import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { loadModule, pickWorkflow } from "../load-module.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 
 export const coordinatorCommand = defineCommand({
   name: "coordinator",
@@ -24,6 +26,7 @@ export const coordinatorCommand = defineCommand({
     id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>; a per-process nonce is appended)" },
     retention: { type: "string", valueName: "AGE", description: "keep histories and summaries of finished runs this long, e.g. 7d, 12h (default 7d)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
+    ...DRAIN_FLAG,
   },
   positionals: { min: 1, max: 1000, missing: "missing workflow modules, e.g. phaseflow coordinator --nats nats://127.0.0.1:4222 examples/etl.ts" },
   async run({ values, positionals }, io) {
@@ -31,10 +34,12 @@ export const coordinatorCommand = defineCommand({
     const leaseMs = values["lease-ms"] === undefined ? undefined : Number(values["lease-ms"]);
     if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
     const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
+    const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const workflows: Workflow<unknown>[] = [];
     for (const file of positionals) {
       const mod = await loadModule(file, { cwd: io.cwd ?? process.cwd() });
-      if (mod.workflows.length === 0) pickWorkflow(mod); // throws the "exports no workflow" error
+      // Throws the "exports no workflow" error; executors belong to workers, not coordinators.
+      if (mod.workflows.length === 0) pickWorkflow(mod, undefined, `executor modules go to the workers: phaseflow worker --nats URL ${file}`);
       workflows.push(...mod.workflows.map((w) => w.workflow));
     }
     const logger = createLogger({ name: "phaseflow-coordinator" });
@@ -49,7 +54,7 @@ export const coordinatorCommand = defineCommand({
     });
     const signal = await untilSignal();
     logger.info({ signal }, "signal received: stopping");
-    await service.close();
-    return EXIT_OK;
+    const outcome = await closeWithin(() => service.close(), drainMs, logger, "phaseflow coordinator");
+    return outcome === "closed" ? EXIT_OK : EXIT_FAILED;
   },
 });

@@ -1,31 +1,33 @@
 /**
- * `phaseflow run <file>`: run a workflow to its end and show it. Embedded by default
- * (the executors are the registries the workflow module exports plus those of the
- * `--executors` modules); with `--nats URL`, submitted to a coordinator and followed
- * from its event history. Input is checked against the workflow's schema before
- * anything starts.
+ * `phaseflow run [<file>]`: run a workflow and show it. Embedded by default (the
+ * executors are the registries the workflow module exports plus those of the
+ * `--executors` modules). With `--nats URL` the run is submitted to the coordinators:
+ * by the file's workflow (its plan hash is sent along, and a coordinator serving
+ * another plan under that name refuses unless `--force`), or by name alone
+ * (`--workflow NAME`, no file). It is then followed from its history, or with
+ * `--detach` only its id is printed. Input is checked before anything starts (against
+ * the file's schema when there is a file, else by the coordinator).
  *
  * On a terminal it draws a live progress block and ends with a per-task table and
  * the run's output; off a terminal, or with `--json`, it logs one pino line per run
- * event on stderr and prints the run record as JSON on stdout. Ctrl-C cancels the
- * run. Exit codes: 0 the run succeeded, 1 it failed or was cancelled (the failed
- * tasks are named on stderr), 2 bad usage or input.
+ * event on stderr and prints the run record as JSON on stdout. Ctrl-C cancels an
+ * embedded run; on a fleet run it stops following (the run goes on).
  */
+import { compile } from "../../compiler/compile.js";
 import { InputValidationError, UsageError } from "../../errors/base.js";
-import type { Registry } from "../../registry/registry.js";
-import type { Logger } from "../../registry/types.js";
-import { createLogger } from "../../runtime/logger.js";
+import { RemoteError } from "../../errors/serialize.js";
+import type { Workflow } from "../../dsl/workflow.js";
+import type { Plan } from "../../plan/schema.js";
 import { defineCommand, type CliIo } from "../command.js";
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
-import { loadWorkflow } from "../load-module.js";
-import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
+import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { loadWorkflow, type LoadedModule } from "../load-module.js";
+import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
 import { startEmbeddedRun } from "../run-embedded.js";
 import { collectExecutors } from "../run-executors.js";
-import { followRun, type RunSession } from "../run-follow.js";
 import { checkRunInput, formatInputIssues, readRunInput } from "../run-input.js";
-import { describeWaiting, startNatsRun } from "../run-nats.js";
-import { describeRunFailure, formatRunJson, formatRunResult } from "../run-summary.js";
-import { createLogView, createTerminalView, type RunView, type TerminalView } from "../run-views.js";
+import { describeWaiting, servedPlan, startNatsRun, type NatsRunSession } from "../run-nats.js";
+import { createRunLogger, showRun } from "../run-show.js";
+import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 
 const SCHEDULES = ["phases", "eager"] as const;
 const ON_FAILURE = ["fail-fast", "continue"] as const;
@@ -36,111 +38,148 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   throw new UsageError(`--${flag} "${value}" must be one of ${allowed.join(", ")}`);
 }
 
-/** A writable for pino: fd 2 when the CLI writes to the real stderr (synchronous, ordered), else the given stream. */
-function stderrDestination(io: CliIo): number | NodeJS.WritableStream {
-  // pino only ever calls write() on a destination; the collectors tests pass have it.
-  return io.stderr === process.stderr ? 2 : (io.stderr as unknown as NodeJS.WritableStream);
-}
+const totalsOf = (plan: Plan): Record<string, number> => Object.fromEntries(plan.states.map((s) => [s.name, s.tasks.length]));
 
 export const runCommand = defineCommand({
   name: "run",
-  summary: "Run a workflow to its end, embedded or on a fleet over NATS, and show its progress",
-  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--schedule phases|eager] [--on-failure fail-fast|continue] [--json] [--nats URL]",
+  summary: "Run a workflow, embedded or on a fleet over NATS, and show its progress",
+  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--detach] [--force] [--json]",
   details: [
     "Embedded by default: the executors are the registries <file> exports plus those of the --executors modules.",
-    "With --nats, the run is submitted to a coordinator and followed; workers elsewhere run the tasks.",
+    "With --nats, the run is submitted to the coordinators and followed; workers elsewhere run the tasks.",
+    "  Without <file>, --workflow NAME names a workflow the coordinators serve (they check the input).",
+    "  With <file>, its plan must be the one the coordinators serve under that name, else the run is",
+    "  refused (exit 2) unless --force. --detach prints the run id (--json: the start reply) and exits 0;",
+    "  follow it later with 'phaseflow follow <runId> --nats URL'.",
     "Without --input, a workflow with an input schema gets {} (so its defaults apply).",
     "",
     "On a terminal: a live progress display, then a table per task and the run's output.",
     "Otherwise (or with --json): pino JSON lines per run event on stderr, the run record as JSON on stdout.",
-    "Ctrl-C cancels the run (press it twice to stop waiting).",
+    "Ctrl-C cancels an embedded run (press it twice to stop waiting); on a fleet run it stops following",
+    "and the run goes on (cancel it with 'phaseflow cancel <runId>').",
     "",
-    "Exit codes: 0 the run succeeded, 1 it failed or was cancelled, 2 bad usage or input.",
+    "Exit codes: 0 the run succeeded (or was submitted, with --detach), 1 it failed or was cancelled,",
+    "2 bad usage or input, 130 stopped following a fleet run.",
   ].join("\n"),
   flags: {
-    workflow: { type: "string", valueName: "NAME", description: "the workflow to run when <file> exports several" },
+    workflow: { type: "string", valueName: "NAME", description: "the workflow to run when <file> exports several; with --nats and no <file>, the served workflow to run" },
     input: { type: "string", valueName: "JSON|@FILE", description: "the run's input: JSON text, or @path to a JSON file" },
     executors: { type: "string", multiple: true, valueName: "FILE", description: "a module exporting executor registries (embedded runs)" },
     schedule: { type: "string", valueName: "MODE", description: 'dispatch phase by phase ("phases", default) or each task once its parents are done ("eager")' },
     "on-failure": { type: "string", valueName: "MODE", description: 'on a failed task, cancel the rest ("fail-fast", default) or let independent tasks finish ("continue")' },
-    json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr)" },
+    json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
+    detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
+    force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
     ...NATS_FLAGS,
+    ...DRAIN_FLAG,
   },
-  positionals: { min: 1, max: 1, missing: "missing the workflow file, e.g. phaseflow run examples/etl.ts --executors workers/etl.ts" },
+  positionals: { min: 0, max: 1 },
   async run({ values, positionals }, io) {
     const schedule = oneOf("schedule", values.schedule, SCHEDULES);
     const onFailure = oneOf("on-failure", values["on-failure"], ON_FAILURE);
     const remote = values.nats !== undefined;
+    const file = positionals[0];
+    if (file === undefined && !remote) {
+      throw new UsageError("missing the workflow file, e.g. phaseflow run examples/etl.ts --executors workers/etl.ts; or, to run a workflow the coordinators serve: phaseflow run --nats URL --workflow NAME");
+    }
+    if (file === undefined && values.workflow === undefined) throw new UsageError("with --nats and no workflow file, name the workflow the coordinators serve: --workflow NAME");
     if (remote && values.executors !== undefined) {
       throw new UsageError("--executors is for embedded runs; with --nats the workers serve the executors (phaseflow worker --nats URL <modules>)");
     }
     if (!remote) {
-      const natsOnly = Object.keys(NATS_FLAGS).filter((f) => f !== "nats" && values[f as keyof typeof NATS_FLAGS] !== undefined);
-      if (natsOnly.length > 0) throw new UsageError(`${natsOnly.map((f) => `--${f}`).join(", ")} only apply with --nats URL`);
+      const fleetOnly = [...Object.keys(NATS_FLAGS), "detach", "force", "drain-timeout"].filter((f) => f !== "nats" && values[f as keyof typeof values] !== undefined);
+      if (fleetOnly.length > 0) throw new UsageError(`${fleetOnly.map((f) => `--${f}`).join(", ")} only apply with --nats URL`);
     }
+    if (values.force === true && file === undefined) throw new UsageError("--force only matters with a workflow file (it skips the plan check against the coordinators)");
+    const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const cwd = io.cwd ?? process.cwd();
-    const { module, workflow } = await loadWorkflow(positionals[0]!, { cwd, workflow: values.workflow });
+    const local = file === undefined ? undefined : await loadWorkflow(file, { cwd, workflow: values.workflow });
     let input: unknown;
     try {
-      input = checkRunInput(workflow, readRunInput(values.input, cwd));
+      const raw = readRunInput(values.input, cwd);
+      input = local ? checkRunInput(local.workflow, raw) : (raw ?? {});
     } catch (err) {
       if (!(err instanceof InputValidationError)) throw err;
       io.stderr.write(`phaseflow run: ${formatInputIssues(err)}`);
       return EXIT_USAGE;
     }
-    let registry: Registry | undefined;
-    if (!remote) {
-      registry = await collectExecutors(module, values.executors ?? [], cwd);
-      if (registry.keys().length === 0 && workflow.states.some((s) => s.tasks.length > 0)) {
-        throw new UsageError(`"${module.file}" exports no executor registry and no --executors were given; pass the modules that register its executors, e.g. phaseflow run examples/etl.ts --executors workers/etl.ts`);
-      }
-    }
-
-    const live = io.isTTY && values.json !== true;
-    let terminal: TerminalView | undefined;
-    const logger: Logger = live
-      ? // On a terminal only warnings and errors are logged, written above the live display.
-        createLogger({
-          level: process.env.PHASEFLOW_LOG_LEVEL ?? "warn",
-          destination: { write: (s: string) => (terminal ? terminal.write(s) : io.stderr.write(s)) } as unknown as NodeJS.WritableStream,
-        })
-      : createLogger({ name: "phaseflow-run", destination: stderrDestination(io) });
     const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}) };
-    const nats = remote ? natsOptionsFrom(values) : undefined;
-    const servers = [nats?.servers ?? []].flat().join(",");
+    const live = io.isTTY && values.json !== true;
+    if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live);
 
-    let session: RunSession;
-    let waitingFor: readonly string[] = [];
-    if (nats) {
-      const started = await startNatsRun({ nats, workflow: workflow.name, input, options, logger });
-      session = started;
-      waitingFor = started.waitingFor;
-    } else {
-      session = await startEmbeddedRun({ workflow, registry: registry!, input, options, logger });
-    }
-
-    let view: RunView;
-    if (live) {
-      const totals = Object.fromEntries(workflow.states.map((s) => [s.name, s.tasks.length]));
-      view = terminal = createTerminalView({ io, runId: session.runId, workflow: { name: workflow.name, version: workflow.options.version }, totals });
-    } else {
-      view = createLogView(logger);
+    const log = createRunLogger(io, live, "phaseflow-run");
+    const nats = natsOptionsFrom(values);
+    const flags = natsFlagsText(values);
+    const plan = local ? compile(local.workflow) : undefined;
+    const name = local?.workflow.name ?? values.workflow!;
+    let session: NatsRunSession;
+    try {
+      session = await startNatsRun({ nats, workflow: name, input, options, planHash: values.force === true ? undefined : plan?.planHash, logger: log.logger });
+    } catch (err) {
+      if (err instanceof RemoteError && (err.code === "PLAN_HASH_MISMATCH" || err.code === "INPUT_INVALID")) {
+        io.stderr.write(`phaseflow run: ${err.message}\n`);
+        return EXIT_USAGE;
+      }
+      throw err;
     }
     try {
-      if (nats && waitingFor.length > 0) view.notice(describeWaiting(session.runId, waitingFor, servers, values.prefix));
-      const outcome = await followRun(session, view);
-      view.stop();
-      const { record } = outcome;
-      io.stdout.write(live ? formatRunResult(record) : formatRunJson(record));
-      io.stderr.write(describeRunFailure(record));
-      if (outcome.abandoned) {
-        const where = nats ? `; see it with "phaseflow status ${record.runId} --nats ${servers}${values.prefix !== undefined ? ` --prefix ${values.prefix}` : ""}"` : " (the embedded engine was stopped with it)";
-        io.stderr.write(`phaseflow run: stopped waiting for run ${record.runId}${where}\n`);
+      const { started } = session;
+      const notices: string[] = [];
+      if (plan && started.planHash !== plan.planHash) {
+        notices.push(`run ${started.runId} runs the coordinators' plan ${started.planHash.slice(0, 12)} of "${name}", not plan ${plan.planHash.slice(0, 12)} of ${file} (--force)`);
       }
-      return record.status === "succeeded" ? EXIT_OK : EXIT_FAILED;
+      if (started.waitingFor.length > 0) notices.push(describeWaiting(started.runId, started.waitingFor, flags));
+      if (values.detach === true) {
+        io.stdout.write(values.json === true ? `${JSON.stringify({ workflow: name, ...started }, null, 2)}\n` : `${started.runId}\n`);
+        for (const n of notices) io.stderr.write(`phaseflow run: ${n}\n`);
+        io.stderr.write(`phaseflow run: submitted run ${started.runId}; follow it with: phaseflow follow ${started.runId} ${flags}\n`);
+        return EXIT_OK;
+      }
+      const served = plan && started.planHash === plan.planHash ? plan : await servedPlan(session.client, name, started.planHash);
+      return await showRun({
+        io,
+        session,
+        live,
+        log,
+        workflow: { name, version: served?.version ?? local?.workflow.options.version ?? "" },
+        totals: served ? totalsOf(served) : undefined,
+        notices,
+        fleetFlags: flags,
+        command: "phaseflow run",
+      });
     } finally {
-      view.stop();
-      await session.close();
+      await closeWithin(() => session.close(), drainMs, log.logger, "phaseflow run");
     }
   },
 });
+
+async function runEmbedded(
+  io: CliIo,
+  local: { module: LoadedModule; workflow: Workflow<unknown> },
+  executorFiles: readonly string[],
+  input: unknown,
+  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue" },
+  live: boolean,
+): Promise<number> {
+  const cwd = io.cwd ?? process.cwd();
+  const { module, workflow } = local;
+  const registry = await collectExecutors(module, executorFiles, cwd);
+  if (registry.keys().length === 0 && workflow.states.some((s) => s.tasks.length > 0)) {
+    throw new UsageError(`"${module.file}" exports no executor registry and no --executors were given; pass the modules that register its executors, e.g. phaseflow run examples/etl.ts --executors workers/etl.ts`);
+  }
+  const log = createRunLogger(io, live, "phaseflow-run");
+  const session = await startEmbeddedRun({ workflow, registry, input, options, logger: log.logger });
+  try {
+    return await showRun({
+      io,
+      session,
+      live,
+      log,
+      workflow: { name: workflow.name, version: workflow.options.version },
+      totals: Object.fromEntries(workflow.states.map((s) => [s.name, s.tasks.length])),
+      command: "phaseflow run",
+    });
+  } finally {
+    await session.close();
+  }
+}

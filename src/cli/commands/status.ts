@@ -1,14 +1,24 @@
 /**
- * `phaseflow status [runId] --nats URL`: without a run id, list recent runs; with one,
- * show it per state and task (status, attempts, worker, duration, error).
+ * `phaseflow status [runId] --nats URL`: without a run id, list recent runs (task totals
+ * count the whole plan, not only the started tasks); with one, show it per state and task
+ * (status, attempts, worker, duration, error), including the plan's tasks not started
+ * yet and every failed attempt's error; a state visit of more than 20 tasks is grouped.
  */
 import { UsageError } from "../../errors/base.js";
+import { RemoteError } from "../../errors/serialize.js";
 import { createClient } from "../../fleet/client.js";
+import { historyEvents } from "../../runtime/history.js";
 import { runStatusSchema } from "../../runtime/run-record-schema.js";
 import { defineCommand } from "../command.js";
-import { EXIT_OK } from "../exit-codes.js";
-import { formatRunList, formatRunRecord } from "../format-run.js";
-import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
+import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { attemptErrorsOf, formatRunList, formatRunRecord } from "../format-run.js";
+import { servedPlan } from "../run-nats.js";
+import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
+
+/** What to say about a run id no coordinator knows (instead of the engine's "kept in memory" wording). */
+export function describeUnknownRun(runId: string, flags: string): string {
+  return `no run "${runId}" on this fleet: no coordinator and no stored history knows it; check the id (and --prefix) with: phaseflow status ${flags}`;
+}
 
 export const statusCommand = defineCommand({
   name: "status",
@@ -32,12 +42,32 @@ export const statusCommand = defineCommand({
       const runId = positionals[0];
       if (runId !== undefined) {
         const record = await client.get(runId);
-        io.stdout.write(values.json === true ? `${JSON.stringify(record, null, 2)}\n` : formatRunRecord(record));
+        if (values.json === true) {
+          io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+        } else {
+          // The plan (tasks not started yet) and the history (every attempt's error) make the view whole.
+          const plan = record.workflow === "" ? undefined : await servedPlan(client, record.workflow, record.planHash);
+          const events = historyEvents((await client.transport.readHistory(runId)).messages);
+          io.stdout.write(formatRunRecord(record, { plan, attemptErrors: attemptErrorsOf(events) }));
+        }
       } else {
         const runs = await client.list({ limit, ...(status?.success ? { status: status.data } : {}) });
-        io.stdout.write(values.json === true ? `${JSON.stringify(runs, null, 2)}\n` : formatRunList(runs));
+        if (values.json === true) {
+          io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        } else {
+          const planTasks = new Map<string, number>();
+          for (const name of new Set(runs.map((r) => r.workflow))) {
+            const plan = await servedPlan(client, name);
+            if (plan) planTasks.set(name, plan.states.reduce((n, st) => n + st.tasks.length, 0));
+          }
+          io.stdout.write(formatRunList(runs, planTasks));
+        }
       }
       return EXIT_OK;
+    } catch (err) {
+      if (!(err instanceof RemoteError && err.code === "RUN_NOT_FOUND")) throw err;
+      io.stderr.write(`phaseflow status: ${describeUnknownRun(positionals[0] ?? "", natsFlagsText(values))}\n`);
+      return EXIT_USAGE;
     } finally {
       await client.close();
     }

@@ -2,15 +2,17 @@
  * `phaseflow worker --nats URL <executor modules...>`: a worker process. It serves
  * every executor the modules register, heartbeats into the workers bucket, and on
  * SIGTERM/SIGINT stops taking tasks, lets in-flight ones finish (or hands them back
- * after --drain-timeout), drains the connection and exits 0.
+ * near the end of --drain-timeout), drains the connection and exits 0. It exits within
+ * --drain-timeout even when NATS is unreachable (then with 1); a second signal exits at once.
  */
 import { UsageError } from "../../errors/base.js";
 import { startNatsWorker } from "../../fleet/worker-service.js";
 import { createLogger } from "../../runtime/logger.js";
 import { defineCommand } from "../command.js";
-import { EXIT_OK } from "../exit-codes.js";
+import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { loadRegistries } from "../load-module.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+import { closeWithin } from "../shutdown.js";
 
 export const workerCommand = defineCommand({
   name: "worker",
@@ -23,7 +25,7 @@ export const workerCommand = defineCommand({
     id: { type: "string", valueName: "ID", description: "worker id (default <host>-<pid>-<random>)" },
     "ack-wait": { type: "string", valueName: "MS", description: "how long NATS waits for a task's ack before redelivering it to another worker (default 30000; kept alive while the task runs)" },
     "max-deliver": { type: "string", valueName: "N", description: "deliveries of one task before it counts as a failed attempt (default 5)" },
-    "drain-timeout": { type: "string", valueName: "MS", description: "on SIGTERM, how long in-flight tasks may finish before they are handed back (default 30000)" },
+    "drain-timeout": { type: "string", valueName: "MS", description: "on SIGTERM, how long the worker takes to stop: in-flight tasks may finish until shortly before, then are handed back; it exits by then even when NATS is unreachable (default 30000)" },
   },
   positionals: { min: 1, max: 1000, missing: "missing executor modules, e.g. phaseflow worker --nats nats://127.0.0.1:4222 workers/etl.ts" },
   async run({ values, positionals }, io) {
@@ -47,7 +49,9 @@ export const workerCommand = defineCommand({
     });
     const signal = await untilSignal();
     logger.info({ signal }, "signal received: draining");
-    await worker.stop({ graceful: true, timeoutMs: drainMs });
-    return EXIT_OK;
+    // Leave a little of the drain timeout to hand tasks back and close the connection.
+    const tasksMs = Math.max(0, drainMs - Math.min(2000, Math.floor(drainMs / 5)));
+    const outcome = await closeWithin(() => worker.stop({ graceful: true, timeoutMs: tasksMs }), drainMs, logger, "phaseflow worker");
+    return outcome === "closed" ? EXIT_OK : EXIT_FAILED;
   },
 });

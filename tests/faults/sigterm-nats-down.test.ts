@@ -1,0 +1,68 @@
+// SIGTERM once nats-server is gone: `coordinator`, `worker`, `run --nats` and `follow`
+// each exit within their --drain-timeout (checked by PID: the process no longer
+// exists), instead of waiting forever for a connection that cannot drain.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
+
+const PREFIX = "fsigterm";
+const WORKFLOWS = "tests/fixtures/run/workflows.ts";
+const EXECUTORS = "tests/fixtures/run/executors.ts";
+const DRAIN_MS = 3000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, withinMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (alive(pid)) {
+    if (Date.now() - t0 > withinMs) return Number.POSITIVE_INFINITY;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - t0;
+}
+
+describe("faults - SIGTERM with NATS down", () => {
+  let server: NatsServer;
+  const processes: PhaseflowProcess[] = [];
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+  }, 60_000);
+  afterAll(async () => {
+    for (const p of processes) if (alive(p.pid)) p.kill("SIGKILL");
+    await stopAll(processes, 1000);
+    await server?.stop();
+  }, 60_000);
+
+  it("faults - coordinator, worker, run --nats and follow exit within their drain timeout after nats-server died", async () => {
+    const drain = ["--drain-timeout", String(DRAIN_MS)];
+    const fleet = ["--nats", server.url, "--prefix", PREFIX];
+    const coordinator = await startCoordinatorProcess(server.url, PREFIX, [WORKFLOWS], drain);
+    processes.push(coordinator);
+    const worker = await startWorkerProcess(server.url, PREFIX, [EXECUTORS], drain);
+    processes.push(worker);
+    const run = spawnPhaseflow(["run", "--workflow", "slow", ...fleet, ...drain]);
+    processes.push(run);
+    const progress = await run.waitForLog((l) => l.event === "attempt.progress");
+    const follow = spawnPhaseflow(["follow", String(progress.runId), ...fleet, ...drain]);
+    processes.push(follow);
+    await follow.waitForLog((l) => l.event === "attempt.progress");
+
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    const all = { coordinator, worker, run, follow };
+    for (const p of Object.values(all)) expect(alive(p.pid)).toBe(true);
+    for (const p of Object.values(all)) p.kill("SIGTERM");
+    const took = await Promise.all(Object.values(all).map((p) => waitGone(p.pid, DRAIN_MS + 5000)));
+    const byName = Object.fromEntries(Object.keys(all).map((k, i) => [k, took[i]]));
+    for (const [name, ms] of Object.entries(byName)) expect(ms, `${name} took ${ms} ms; drain timeout ${DRAIN_MS} ms\n${all[name as keyof typeof all].output().slice(-2000)}`).toBeLessThanOrEqual(DRAIN_MS);
+    expect(run.output()).toContain(`stopped following run ${String(progress.runId)}`);
+  }, 60_000);
+});
