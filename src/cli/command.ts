@@ -25,6 +25,12 @@ export interface FlagSpec {
   short?: string;
   /** May be given several times; the value is then an array. Default false. */
   multiple?: boolean;
+  /**
+   * Given twice is a usage error, for flags whose earlier value would be silently lost
+   * and something else run (`--input`). Other single-valued flags keep the last value,
+   * so wrappers can append overrides. Default false.
+   */
+  once?: boolean;
   /** Placeholder shown in help for a string flag, e.g. `NAME`. Default `VALUE`. */
   valueName?: string;
   description: string;
@@ -97,11 +103,11 @@ export function defineCommand<const F extends Record<string, FlagSpec>>(spec: Co
         if (argv.includes("--help") || argv.includes("-h")) return printHelp(io, help());
         throw new UsageError(describeParseError(err));
       }
-      // parseArgs keeps the last of a repeated single-valued flag; silently dropping the
-      // first `--input` runs something the user did not ask for, so it is a usage error.
+      // parseArgs keeps the last of a repeated single-valued flag; for a `once` flag
+      // (`--input`) silently dropping the first runs something not asked for.
       const seen = new Set<string>();
       for (const token of parsed.tokens) {
-        if (token.kind !== "option" || token.name === undefined || flags[token.name]?.multiple === true) continue;
+        if (token.kind !== "option" || token.name === undefined || flags[token.name]?.once !== true) continue;
         if (seen.has(token.name)) throw new UsageError(`--${token.name} was given more than once; give it once`);
         seen.add(token.name);
       }

@@ -63,7 +63,7 @@ export const runCommand = defineCommand({
   ].join("\n"),
   flags: {
     workflow: { type: "string", valueName: "NAME", description: "the workflow to run when <file> exports several; with --nats and no <file>, the served workflow to run" },
-    input: { type: "string", valueName: "JSON|@FILE", description: "the run's input: JSON text, or @path to a JSON file" },
+    input: { type: "string", once: true, valueName: "JSON|@FILE", description: "the run's input: JSON text, or @path to a JSON file" },
     executors: { type: "string", multiple: true, valueName: "FILE", description: "a module exporting executor registries (embedded runs)" },
     schedule: { type: "string", valueName: "MODE", description: 'dispatch phase by phase ("phases", default) or each task once its parents are done ("eager")' },
     "on-failure": { type: "string", valueName: "MODE", description: 'on a failed task, cancel the rest ("fail-fast", default) or let independent tasks finish ("continue")' },
