@@ -32,7 +32,7 @@ export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<RunSessio
     return {
       runId: handle.runId,
       onInterrupt: "cancel",
-      events: () => handle.events(),
+      events: () => handle.updates(),
       cancel: (reason) => handle.cancel(reason),
       result: () => handle.result(),
       close: () => engine.close(),

@@ -4,7 +4,7 @@
  * one-line message. Inputs and outputs are left out (they can be large, and the final run
  * record on stdout carries them); errors are kept.
  */
-import type { RunEvent } from "../transport/messages.js";
+import type { RunUpdate } from "../transport/messages.js";
 
 export interface EventLogLine {
   level: "debug" | "info" | "warn" | "error";
@@ -16,7 +16,7 @@ export interface EventLogLine {
  * The log line of one run event.
  * @example describeEvent(event) // { level: "info", fields: { event: "task.succeeded", runId, state, task, ... }, msg: "task ingest/extract succeeded" }
  */
-export function describeEvent(e: RunEvent): EventLogLine {
+export function describeEvent(e: RunUpdate): EventLogLine {
   const fields: Record<string, unknown> = { event: e.type, runId: e.runId };
   if ("state" in e) fields.state = e.state;
   if ("visit" in e) fields.visit = e.visit;
@@ -56,6 +56,12 @@ export function describeEvent(e: RunEvent): EventLogLine {
       return { level: "warn", fields: { ...fields, reason: e.reason }, msg: `${task} cancelled: ${e.reason}` };
     case "run.claimed":
       return { level: "debug", fields: { ...fields, owner: e.owner, epoch: e.epoch }, msg: `run claimed by ${e.owner} (epoch ${e.epoch})` };
+    case "attempt.started":
+      return { level: "info", fields, msg: `${task} attempt ${e.attempt} running` };
+    case "attempt.progress":
+      return { level: "info", fields: { ...fields, done: e.done, ...(e.total !== undefined ? { total: e.total } : {}) }, msg: `${task} progress ${e.done}${e.total !== undefined ? `/${e.total}` : ""}` };
+    case "attempt.heartbeat":
+      return { level: "debug", fields, msg: `${task} attempt ${e.attempt} still running` };
     case "through":
       return { level: "debug", fields, msg: `reports applied through ${e.seq}` };
     case "attempt.succeeded":

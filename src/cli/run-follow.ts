@@ -10,15 +10,15 @@
  */
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import { createRecordFold, snapshotRunRecord } from "../runtime/run-record.js";
-import type { RunEvent } from "../transport/messages.js";
+import type { RunUpdate } from "../transport/messages.js";
 
 /** A started run, embedded or remote. */
 export interface RunSession {
   readonly runId: string;
   /** What Ctrl-C does: cancel the run (this process owns it) or stop following it (it lives elsewhere). */
   readonly onInterrupt: "cancel" | "detach";
-  /** Every event of the run from its start, live; ends after the run's terminal event. */
-  events(): AsyncIterable<RunEvent>;
+  /** Every event of the run from its start, with its live signals, live; ends after the run's terminal event. */
+  events(): AsyncIterable<RunUpdate>;
   /** Ask for the run to be cancelled. */
   cancel(reason: string): Promise<void>;
   /** The final record once the events ended (`folded` is the record built from them). */
@@ -30,7 +30,7 @@ export interface RunSession {
 /** Where the run's progress goes while it is followed. */
 export interface RunObserver {
   /** An event arrived; `record` already includes it (read it, do not keep it: it changes). */
-  event(record: RunRecord, event: RunEvent): void;
+  event(record: RunRecord, event: RunUpdate): void;
   /** Something the user should know (cancelling, waiting for workers). */
   notice(text: string): void;
 }

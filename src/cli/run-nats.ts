@@ -16,7 +16,7 @@ import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
 import { isRunFinished } from "../runtime/run-record.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
-import type { RunEvent } from "../transport/messages.js";
+import type { RunUpdate } from "../transport/messages.js";
 import type { RunSession } from "./run-follow.js";
 import type { natsOptionsFrom } from "./nats-flags.js";
 
@@ -103,8 +103,8 @@ function fleetSession(client: Client, started: StartedRun, logger: Logger, pollM
   };
 }
 
-async function* fleetEvents(client: Client, runId: string, logger: Logger, pollMs: number, ended: (summary: RunRecord) => void): AsyncGenerator<RunEvent> {
-  const inner = client.follow(runId)[Symbol.asyncIterator]();
+async function* fleetEvents(client: Client, runId: string, logger: Logger, pollMs: number, ended: (summary: RunRecord) => void): AsyncGenerator<RunUpdate> {
+  const inner = client.followLive(runId)[Symbol.asyncIterator]();
   let seen = false;
   let stop = false;
   const finishedWithoutHistory = (async (): Promise<"ended"> => {

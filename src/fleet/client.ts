@@ -15,7 +15,7 @@ import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import { decisionEvents, reportEvent } from "../runtime/history.js";
-import type { RunEvent, StoredMessage } from "../transport/messages.js";
+import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
@@ -63,6 +63,8 @@ export interface Client {
    * With `afterRetry`, a terminal event only ends it once a `run.retried` was seen (to follow a retry).
    */
   follow(runId: string, options?: { afterRetry?: boolean }): AsyncIterable<RunEvent>;
+  /** The same, with the run's live signals (attempts running, progress, heartbeats) in between: what a progress display shows. */
+  followLive(runId: string, options?: { afterRetry?: boolean }): AsyncIterable<RunUpdate>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -137,7 +139,10 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
     },
     follow(runId, followOptions = {}) {
-      return followRun(transport, runId, logger, followOptions.afterRetry === true);
+      return followRun(transport, runId, logger, followOptions.afterRetry === true, false) as AsyncIterable<RunEvent>;
+    },
+    followLive(runId, followOptions = {}) {
+      return followRun(transport, runId, logger, followOptions.afterRetry === true, true);
     },
     prune(olderThanMs) {
       const bucket = transport.names.buckets.runs;
@@ -157,10 +162,16 @@ export async function createClient(options: ClientOptions): Promise<Client> {
  * decision may be stored after a report it was decided before; a reader folding these
  * live sees the same end, and `get` folds the exact order.)
  */
-async function* followRun(transport: NatsTransport, runId: string, logger: Logger, afterRetry: boolean): AsyncGenerator<RunEvent> {
+async function* followRun(transport: NatsTransport, runId: string, logger: Logger, afterRetry: boolean, live: boolean): AsyncGenerator<RunUpdate> {
   let armed = !afterRetry;
-  const queue: StoredMessage[] = [];
+  const queue: (StoredMessage | LiveSignal)[] = [];
   let wake: (() => void) | undefined;
+  const liveSub = live
+    ? await transport.subscribeLive(runId, (signal) => {
+        queue.push(signal);
+        wake?.();
+      })
+    : undefined;
   const sub = await withRetries(
     () =>
       transport.followHistory(runId, 0, (stored) => {
@@ -178,6 +189,10 @@ async function* followRun(transport: NatsTransport, runId: string, logger: Logge
         wake = undefined;
         continue;
       }
+      if (!("seq" in next)) {
+        yield next;
+        continue;
+      }
       const events: RunEvent[] = next.message.kind === "report" ? [reportEvent(next.seq, next.message)] : decisionEvents(next.message).filter((e) => e.type !== "through");
       for (const e of events) {
         yield e;
@@ -189,6 +204,7 @@ async function* followRun(transport: NatsTransport, runId: string, logger: Logge
     if (err instanceof PhaseflowError) throw err;
     throw new TransportOperationError("NATS_READ_FAILED", `following run "${runId}" failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   } finally {
+    await liveSub?.stop().catch((err: unknown) => logger.debug({ err, runId }, "could not stop the live signals of a run"));
     await sub.stop().catch((err: unknown) => logger.debug({ err, runId }, "could not stop following a run"));
   }
 }

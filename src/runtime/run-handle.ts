@@ -2,7 +2,7 @@
  * What a caller holds of a run: its record now, its events as they are folded, and
  * the result. The handle only reflects what the shell folded; it decides nothing.
  */
-import type { RunEvent } from "../transport/messages.js";
+import { isLiveSignal, type RunEvent, type RunUpdate } from "../transport/messages.js";
 import type { Logger } from "../registry/types.js";
 import type { RunRecord } from "./run-record-schema.js";
 
@@ -17,6 +17,8 @@ export interface RunHandle {
   status(): RunRecord;
   /** Every event of the run from the start, live; ends after the run's end. */
   events(): AsyncIterable<RunEvent>;
+  /** The same, with the run's live signals (attempts running, progress, heartbeats) in between: what a progress display shows. */
+  updates(): AsyncIterable<RunUpdate>;
   /** Call `listener` for each further event of the run; returns an unsubscribe function. */
   on(listener: (event: RunEvent) => void): () => void;
 }
@@ -36,7 +38,7 @@ export function snapshotRunRecord(record: RunRecord): RunRecord {
 /** The listeners, iterators and result promise of one run. */
 export class RunFeed {
   readonly settled: Promise<RunRecord>;
-  private readonly history: RunEvent[] = [];
+  private readonly history: RunUpdate[] = [];
   private readonly listeners = new Set<(event: RunEvent) => void>();
   private waiters: (() => void)[] = [];
   private done = false;
@@ -66,13 +68,15 @@ export class RunFeed {
     if (this.keepHistory) for (const e of events) this.history.push(e);
   }
 
-  push(event: RunEvent): void {
+  push(event: RunUpdate): void {
     if (this.keepHistory) this.history.push(event);
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.log.warn({ err }, "a run event listener threw; listeners should not throw");
+    if (!isLiveSignal(event)) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.log.warn({ err }, "a run event listener threw; listeners should not throw");
+        }
       }
     }
     this.wake();
@@ -100,23 +104,32 @@ export class RunFeed {
   }
 
   events(): AsyncIterable<RunEvent> {
+    return this.iterate((u): u is RunEvent => !isLiveSignal(u));
+  }
+
+  updates(): AsyncIterable<RunUpdate> {
+    return this.iterate((_u): _u is RunUpdate => true);
+  }
+
+  private iterate<T extends RunUpdate>(keep: (u: RunUpdate) => u is T): AsyncIterable<T> {
     return {
       [Symbol.asyncIterator]: () => {
         let i = 0;
         return {
-          next: async (): Promise<IteratorResult<RunEvent>> => {
+          next: async (): Promise<IteratorResult<T>> => {
             for (;;) {
               const event = this.history[i];
               if (event !== undefined) {
                 i += 1;
-                return { done: false, value: event };
+                if (keep(event)) return { done: false, value: event };
+                continue;
               }
               if (this.done) return { done: true, value: undefined };
               if (this.failure !== undefined) throw this.failure;
               await new Promise<void>((resolve) => this.waiters.push(resolve));
             }
           },
-          return: (): Promise<IteratorResult<RunEvent>> => Promise.resolve({ done: true, value: undefined }),
+          return: (): Promise<IteratorResult<T>> => Promise.resolve({ done: true, value: undefined }),
         };
       },
     };

@@ -3,11 +3,11 @@
  * without the workflow module (the CLI, a status query) folds a history with no model
  * and gets the same record the coordinator holds.
  */
-import type { RunEvent, StoredMessage } from "../transport/messages.js";
+import { isLiveSignal, type RunEvent, type RunUpdate, type StoredMessage } from "../transport/messages.js";
 import { historyEvents } from "./history.js";
 import { snapshotRunRecord } from "./run-handle.js";
 import type { RunRecord } from "./run-record-schema.js";
-import { createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
+import { applyLive, createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
 
 export { snapshotRunRecord };
 
@@ -29,13 +29,14 @@ export function recordOfHistory(messages: readonly StoredMessage[]): RunRecord {
   return reduceRunEvents(historyEvents(messages));
 }
 
-/** A reader's fold: a run state with no model, advanced one event at a time. */
-export function createRecordFold(runId: string): { readonly state: RunState; apply(event: RunEvent): RunRecord } {
+/** A reader's fold: a run state with no model, advanced one event (or live signal, shown but not folded) at a time. */
+export function createRecordFold(runId: string): { readonly state: RunState; apply(update: RunUpdate): RunRecord } {
   const state = createRunState(runId);
   return {
     state,
-    apply(event) {
-      evolve(state, event);
+    apply(update) {
+      if (isLiveSignal(update)) applyLive(state, update);
+      else evolve(state, update);
       return state.record;
     },
   };

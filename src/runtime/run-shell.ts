@@ -12,7 +12,7 @@
 import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
-import type { DecisionEvent, LiveSignal, Report, RunEvent, TaskMessage } from "../transport/messages.js";
+import type { DecisionEvent, LiveSignal, Report, RunEvent, RunUpdate, TaskMessage } from "../transport/messages.js";
 import type { Subscription, Transport } from "../transport/port.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "./decide.js";
@@ -20,7 +20,7 @@ import { reportEvent } from "./history.js";
 import { RunFeed, snapshotRunRecord, type RunHandle } from "./run-handle.js";
 import { RunOutbox } from "./run-outbox.js";
 import type { RunRecord } from "./run-record-schema.js";
-import { evolve, isFinished, type RunState } from "./run-state.js";
+import { applyLive, evolve, isFinished, type RunState } from "./run-state.js";
 
 export interface ShellDeps {
   transport: Transport;
@@ -140,15 +140,9 @@ export class RunShell implements RunHandle {
   }
 
   private onLive(signal: LiveSignal): void {
-    if (this.stopped) return;
-    const a = this.state.attempts.get(signal.dispatchId);
-    if (!a) return;
+    if (this.stopped || !applyLive(this.state, signal)) return;
     this.heard.set(signal.dispatchId, this.d.clock.now());
-    const t = a.task;
-    if (t.status === "dispatched") t.status = "running";
-    t.workerId = signal.workerId;
-    t.startedAt ??= signal.at;
-    if (signal.type === "attempt.progress") t.progress = signal.total === undefined ? { done: signal.done } : { done: signal.done, total: signal.total };
+    this.feed.push(signal);
   }
 
   private arm(key: string, at: number): void {
@@ -260,6 +254,10 @@ export class RunShell implements RunHandle {
 
   events(): AsyncIterable<RunEvent> {
     return this.feed.events();
+  }
+
+  updates(): AsyncIterable<RunUpdate> {
+    return this.feed.updates();
   }
 
   on(listener: (event: RunEvent) => void): () => void {

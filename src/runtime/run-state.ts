@@ -21,7 +21,7 @@
  */
 import { createHash } from "node:crypto";
 import type { SerializedError } from "../errors/serialize.js";
-import type { RunEvent } from "../transport/messages.js";
+import type { LiveSignal, RunEvent } from "../transport/messages.js";
 import type { StateLayout, TaskLayout } from "./coordinator-inputs.js";
 import type { RunModel } from "./run-model.js";
 import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
@@ -431,4 +431,21 @@ export function evolve(st: RunState, e: RunEvent): RunState {
     }
   }
   return st;
+}
+
+/**
+ * Show a live signal (an attempt started, its progress, a heartbeat) on the record.
+ * Not history: it changes nothing the decider reads, and a fold of the stored history
+ * does not have it. Returns false when the signal is for no current attempt.
+ * @example transport.subscribeLive(runId, (s) => applyLive(state, s));
+ */
+export function applyLive(st: RunState, signal: LiveSignal): boolean {
+  const a = st.attempts.get(signal.dispatchId);
+  if (!a || st.verdicts.has(signal.dispatchId)) return false;
+  const t = a.task;
+  if (t.status === "dispatched") t.status = "running";
+  t.workerId = signal.workerId;
+  t.startedAt ??= signal.at;
+  if (signal.type === "attempt.progress") t.progress = signal.total === undefined ? { done: signal.done } : { done: signal.done, total: signal.total };
+  return true;
 }

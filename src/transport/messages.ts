@@ -162,6 +162,13 @@ export type ReportRunEvent = Report extends infer R ? (R extends Report ? Omit<R
 /** One step of a run's history, as `evolve` reads it. */
 export type RunEvent = DecisionRunEvent | ReportRunEvent;
 export type RunEventType = RunEvent["type"];
+/** What a follower of a run sees: its stored events and, if asked, its live signals (not stored). */
+export type RunUpdate = RunEvent | LiveSignal;
+
+/** Whether an update is a live signal rather than a stored event. */
+export function isLiveSignal(u: RunUpdate): u is LiveSignal {
+  return u.type === "attempt.started" || u.type === "attempt.progress" || u.type === "attempt.heartbeat";
+}
 export type RunEventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;
 
 export function dispatchIdOf(runId: string, state: string, visit: number, task: string, attempt: number): string {

@@ -50,10 +50,13 @@ describe("faults - SIGTERM with NATS down", () => {
     processes.push(worker);
     const run = spawnPhaseflow(["run", "--workflow", "slow", ...fleet, ...drain]);
     processes.push(run);
-    const progress = await run.waitForLog((l) => l.event === "attempt.progress");
+    // Live signals of the running attempt (not stored): started after 200 ms, then heartbeats.
+    const live = (l: { event?: unknown }): boolean => l.event === "attempt.started" || l.event === "attempt.progress" || l.event === "attempt.heartbeat";
+    const progress = await run.waitForLog(live);
     const follow = spawnPhaseflow(["follow", String(progress.runId), ...fleet, ...drain]);
     processes.push(follow);
-    await follow.waitForLog((l) => l.event === "attempt.progress");
+    // The follower has read the history up to the running attempt.
+    await follow.waitForLog((l) => l.event === "task.dispatched");
 
     await server.stop();
     await new Promise((r) => setTimeout(r, 500));

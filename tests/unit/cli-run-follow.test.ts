@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { startEmbeddedRun } from "../../src/cli/run-embedded.js";
 import { CANCEL_REASON, followRun, type InterruptSource, type RunObserver } from "../../src/cli/run-follow.js";
 import { createSilentLogger } from "../../src/runtime/logger.js";
-import type { RunEvent } from "../../src/transport/messages.js";
+import type { RunUpdate } from "../../src/transport/messages.js";
 import { registry } from "../fixtures/run/executors.js";
 import { greet, slow } from "../fixtures/run/workflows.js";
 
@@ -21,7 +21,7 @@ function interrupter(): { source: InterruptSource; fire: () => void; listening: 
   };
 }
 
-function observer(onEvent: (e: RunEvent) => void = () => undefined): RunObserver & { types: string[]; notices: string[] } {
+function observer(onEvent: (e: RunUpdate) => void = () => undefined): RunObserver & { types: string[]; notices: string[] } {
   const types: string[] = [];
   const notices: string[] = [];
   return { types, notices, event: (_r, e) => (types.push(e.type), onEvent(e)), notice: (t) => notices.push(t) };

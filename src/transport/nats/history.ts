@@ -46,7 +46,7 @@ function describeDecision(d: Decision): string {
 }
 
 function describeReport(r: Report): string {
-  return `report "${r.type}" of run "${r.runId}" (dispatch ${r.dispatchId})`;
+  return `report "${r.type}" of task "${r.state}/${r.task}" (run "${r.runId}", attempt ${r.attempt})`;
 }
 
 function publishFailed(ctx: HistoryContext, what: string, err: unknown): TransportOperationError {
