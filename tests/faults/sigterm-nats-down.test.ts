@@ -3,7 +3,7 @@
 // exists), instead of waiting forever for a connection that cannot drain.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
+import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type LogLine, type PhaseflowProcess } from "../support/processes.js";
 
 const PREFIX = "fsigterm";
 const WORKFLOWS = "tests/fixtures/run/workflows.ts";
@@ -51,7 +51,7 @@ describe("faults - SIGTERM with NATS down", () => {
     const run = spawnPhaseflow(["run", "--workflow", "slow", ...fleet, ...drain]);
     processes.push(run);
     // Live signals of the running attempt (not stored): started after 200 ms, then heartbeats.
-    const live = (l: { event?: unknown }): boolean => l.event === "attempt.started" || l.event === "attempt.progress" || l.event === "attempt.heartbeat";
+    const live = (l: LogLine): boolean => l.event === "attempt.started" || l.event === "attempt.progress" || l.event === "attempt.heartbeat";
     const progress = await run.waitForLog(live);
     const follow = spawnPhaseflow(["follow", String(progress.runId), ...fleet, ...drain]);
     processes.push(follow);
