@@ -77,6 +77,8 @@ export interface CoordinatorStats extends ApiCounters {
   malformed: number;
   /** Runs this coordinator drives now. */
   runs: number;
+  /** Reports of the runs it holds decoded and handed to their runs (each run reads only its own reports). */
+  reportsDelivered: number;
 }
 
 export interface CoordinatorService {
@@ -254,7 +256,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       counters,
     ),
   );
-  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + transport.stats().malformed, runs: driver.size });
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + transport.stats().malformed, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
   subs.push(serveEndpoint(nc, api(`coordinator.${id}.stats`), "", runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
   subs.push(watchMaxDeliveries(transport, id, logger, counters));
   await nc.flush();

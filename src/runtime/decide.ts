@@ -19,7 +19,7 @@
  */
 import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
-import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type TaskMessage } from "../transport/messages.js";
+import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../transport/messages.js";
 import { checkSchema } from "./coordinator-dispatch.js";
 import { stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
 import { decideAfterFailure } from "./coordinator-policy.js";
@@ -47,6 +47,8 @@ export type Effect =
 
 export interface Decided {
   events: DecisionEvent[];
+  /** The same events stamped with the run id and time, as folded (for listeners). */
+  stamped: DecisionRunEvent[];
   effects: Effect[];
 }
 
@@ -73,6 +75,7 @@ const retryKey = (state: string, visit: number, task: string): string => `retry:
 
 class Decision {
   readonly events: DecisionEvent[] = [];
+  readonly stamped: DecisionRunEvent[] = [];
   readonly effects: Effect[] = [];
   constructor(
     readonly st: RunState,
@@ -83,7 +86,9 @@ class Decision {
 
   emit(e: DecisionEvent): void {
     this.events.push(e);
-    evolve(this.st, { ...e, runId: this.st.runId, at: this.now });
+    const stamped = { ...e, runId: this.st.runId, at: this.now };
+    this.stamped.push(stamped);
+    evolve(this.st, stamped);
   }
 
   get options(): Pick<ResolvedRunOptions, "schedule" | "onFailure"> {
@@ -221,6 +226,8 @@ class Decision {
     const token = this.random.token();
     const judged = defs.taskOutput(v.state, task.name) !== undefined;
     this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, tokenHash: tokenHashOf(token), judged });
+    // The decider knows its own tokens: its shell checks their reports without hashing.
+    this.st.attempts.get(dispatchId)!.token = token;
     const message: TaskMessage = {
       v: WIRE_VERSION,
       runId,
@@ -469,5 +476,5 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
       break;
     }
   }
-  return { events: d.events, effects: d.effects };
+  return { events: d.events, stamped: d.stamped, effects: d.effects };
 }

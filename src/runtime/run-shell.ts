@@ -22,6 +22,8 @@ import { RunOutbox } from "./run-outbox.js";
 import type { RunRecord } from "./run-record-schema.js";
 import { applyLive, evolve, isFinished, type RunState } from "./run-state.js";
 
+const WATCHDOG = "watchdog:";
+
 export interface ShellDeps {
   transport: Transport;
   clock: Clock;
@@ -40,6 +42,10 @@ export class RunShell implements RunHandle {
   private readonly feed: RunFeed;
   private readonly outbox: RunOutbox;
   private readonly timers = new Map<string, TimerHandle>();
+  /** Watchdog timers in due order, on one clock timer. */
+  private readonly timersFifo = new Map<string, number>();
+  private fifoTail = 0;
+  private fifoTimer: TimerHandle = undefined;
   private readonly heard = new Map<string, number>();
   private reports: Subscription | undefined;
   private live: Subscription | undefined;
@@ -96,14 +102,14 @@ export class RunShell implements RunHandle {
       this.break(err);
       return;
     }
-    this.apply(decided.events, decided.effects, now);
+    this.apply(decided.events, decided.stamped, decided.effects, now);
   }
 
-  private apply(events: DecisionEvent[], effects: Effect[], at: number): void {
+  private apply(events: DecisionEvent[], stamped: readonly RunEvent[], effects: Effect[], at: number): void {
     if (events.length > 0) {
       // Stored with the time they were decided at, which is the time decide folded them with.
       this.outbox.events(events, at);
-      for (const e of events) this.feed.push({ ...e, runId: this.runId, at });
+      for (const e of stamped) this.feed.push(e);
     }
     for (const fx of effects) {
       switch (fx.type) {
@@ -146,23 +152,56 @@ export class RunShell implements RunHandle {
   }
 
   private arm(key: string, at: number): void {
+    // Watchdogs come due in the order they were armed (dispatch time + one window), so they
+    // share one timer: a FIFO whose head is the next due. One that would come due before
+    // the tail (a re-arm after a heartbeat) gets a timer of its own instead.
+    if (key.startsWith(WATCHDOG) && at >= this.fifoTail) {
+      this.timersFifo.delete(key);
+      this.timersFifo.set(key, at);
+      this.fifoTail = at;
+      this.scheduleFifo();
+      return;
+    }
     this.disarm(key);
     const ms = Math.max(0, at - this.d.clock.now());
     this.timers.set(
       key,
       this.d.clock.setTimeout(() => {
         this.timers.delete(key);
-        const dispatchId = key.slice(key.indexOf(":") + 1);
-        this.step({ type: "timer", key, lastHeardAt: this.heard.get(dispatchId) });
+        this.fire(key);
       }, ms),
     );
   }
 
+  private fire(key: string): void {
+    const dispatchId = key.slice(key.indexOf(":") + 1);
+    this.step({ type: "timer", key, lastHeardAt: this.heard.get(dispatchId) });
+  }
+
   private disarm(key: string): void {
+    if (this.timersFifo.delete(key)) return;
     const h = this.timers.get(key);
     if (h === undefined) return;
     this.d.clock.clearTimeout(h);
     this.timers.delete(key);
+  }
+
+  private scheduleFifo(): void {
+    if (this.fifoTimer !== undefined || this.stopped) return;
+    const head = this.timersFifo.values().next();
+    if (head.done === true) return;
+    this.fifoTimer = this.d.clock.setTimeout(() => {
+      this.fifoTimer = undefined;
+      const now = this.d.clock.now();
+      for (const [key, at] of this.timersFifo) {
+        if (at > now) break;
+        this.timersFifo.delete(key);
+        this.fire(key);
+        if (this.stopped) return;
+      }
+      if (this.timersFifo.size === 0) this.fifoTail = 0;
+      this.scheduleFifo();
+    }, Math.max(0, head.value - this.d.clock.now()));
   }
 
   /** A task message was not sent: fail its task (too large, not JSON) or stop the run (the wire is down). */
@@ -229,6 +268,9 @@ export class RunShell implements RunHandle {
   private clearTimers(): void {
     for (const h of this.timers.values()) this.d.clock.clearTimeout(h);
     this.timers.clear();
+    this.timersFifo.clear();
+    if (this.fifoTimer !== undefined) this.d.clock.clearTimeout(this.fifoTimer);
+    this.fifoTimer = undefined;
   }
 
   private async unsubscribe(): Promise<void> {

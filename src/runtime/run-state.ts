@@ -19,7 +19,7 @@
  *
  * evolve updates the state in place and returns it: a state belongs to one fold.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { SerializedError } from "../errors/serialize.js";
 import type { LiveSignal, RunEvent } from "../transport/messages.js";
 import type { StateLayout, TaskLayout } from "./coordinator-inputs.js";
@@ -69,6 +69,11 @@ export interface AttemptInfo {
   readonly judged: boolean;
   readonly deadline: number | null;
   readonly dispatchedAt: number;
+  /**
+   * The token itself, known only to the decider that made it (never folded from a
+   * history): it checks its own attempts' reports without hashing. Readers check the hash.
+   */
+  token?: string;
 }
 
 export type PendingVerdict =
@@ -107,7 +112,7 @@ const stateKey = (state: string, visit: number): string => `${state}\u0000${visi
 
 /** The hash of an attempt token recorded in task.dispatched. */
 export function tokenHashOf(token: string): string {
-  return createHash("sha256").update(token).digest("hex").slice(0, 32);
+  return hash("sha256", token).slice(0, 32);
 }
 
 /**
@@ -275,7 +280,8 @@ function currentAttempt(st: RunState, e: RunEvent & { type: "attempt.succeeded" 
   const t = a.task;
   if (t.state !== e.state || t.visit !== e.visit || t.task !== e.task || a.attempt !== e.attempt) return undefined;
   if (t.status !== "dispatched" && t.status !== "running") return undefined;
-  return tokenHashOf(e.token) === a.tokenHash ? a : undefined;
+  const ok = a.token !== undefined ? e.token === a.token : tokenHashOf(e.token) === a.tokenHash;
+  return ok ? a : undefined;
 }
 
 /**

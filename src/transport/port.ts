@@ -53,6 +53,8 @@ export interface TransportStats {
   malformed: number;
   /** Messages that parsed but were refused (a report on another run's subject). */
   refused: number;
+  /** Reports decoded and handed to a `subscribeReports` handler (optional: adapters may not count it). */
+  reportsDelivered?: number;
 }
 
 export interface TransportCapabilities {

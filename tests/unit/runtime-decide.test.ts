@@ -182,7 +182,7 @@ describe("runtime - decide and evolve (pure)", () => {
     expect(st.refused).toBe(1);
     expect(types(onReport(st, report(a2, { output: { ok: 1 } })).events)).toEqual(["state.exited", "run.succeeded"]);
     // A watchdog of a settled attempt does nothing.
-    expect(decide(st, { type: "timer", key: `watchdog:${a2.dispatchId}` }, T0 + 99_999, random, settings)).toEqual({ events: [], effects: [] });
+    expect(decide(st, { type: "timer", key: `watchdog:${a2.dispatchId}` }, T0 + 99_999, random, settings)).toEqual({ events: [], stamped: [], effects: [] });
   });
 
   it("runtime - a lost attempt after maxLost re-dispatches fails the task", () => {

@@ -18,7 +18,7 @@ import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 export const coordinatorCommand = defineCommand({
   name: "coordinator",
   summary: "Run a coordinator: serve the workflows of the given modules and drive their runs over NATS",
-  usage: "--nats URL [--require-workers] <workflow modules...>",
+  usage: "--nats URL [--require-workers] [--lease-ms MS] [--watchdog-ms MS] <workflow modules...>",
   details: "Every workflow a module exports is served. Logs are pino JSON lines on stderr.",
   flags: {
     ...NATS_FLAGS,
@@ -26,6 +26,7 @@ export const coordinatorCommand = defineCommand({
     id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>; a per-process nonce is appended)" },
     retention: { type: "string", valueName: "AGE", description: "keep histories and summaries of finished runs this long, e.g. 7d, 12h (default 7d)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
+    "watchdog-ms": { type: "string", valueName: "MS", description: "re-dispatch an attempt without a timeout after this long with nothing heard of it (default 600000)" },
     ...DRAIN_FLAG,
   },
   positionals: { min: 1, max: 1000, missing: "missing workflow modules, e.g. phaseflow coordinator --nats nats://127.0.0.1:4222 examples/etl.ts" },
@@ -33,6 +34,8 @@ export const coordinatorCommand = defineCommand({
     if (values.nats === undefined) throw new UsageError("missing --nats URL (the coordinator talks to workers through NATS)");
     const leaseMs = values["lease-ms"] === undefined ? undefined : Number(values["lease-ms"]);
     if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
+    const watchdogMs = values["watchdog-ms"] === undefined ? undefined : Number(values["watchdog-ms"]);
+    if (watchdogMs !== undefined && (!Number.isInteger(watchdogMs) || watchdogMs < 500)) throw new UsageError(`--watchdog-ms "${values["watchdog-ms"]}" must be a whole number of milliseconds >= 500`);
     const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const workflows: Workflow<unknown>[] = [];
@@ -49,6 +52,7 @@ export const coordinatorCommand = defineCommand({
       requireWorkers: values["require-workers"] === true,
       ...(leaseMs !== undefined ? { leaseMs } : {}),
       ...(retentionMs !== undefined ? { retentionMs } : {}),
+      ...(watchdogMs !== undefined ? { watchdogMs } : {}),
       logger,
       ...(values.id !== undefined ? { coordinatorId: values.id } : {}),
     });

@@ -63,6 +63,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
   readonly capabilities: TransportCapabilities;
   private malformed = 0;
   private refused = 0;
+  private reportsDelivered = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly subscriptions = new Set<Subscription>();
@@ -123,7 +124,9 @@ export class MemoryConnection implements Transport, ConsumerOwner {
       return this.track(
         this.hub.histories.follow(runId, afterSeq, REPORTS, (entry) => {
           const message = this.decodeEntry(runId, entry);
-          if (message?.kind === "report") this.call("report", () => handler(entry.seq, message));
+          if (message?.kind !== "report") return;
+          this.reportsDelivered++;
+          this.call("report", () => handler(entry.seq, message));
         }),
       );
     });
@@ -203,7 +206,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
   }
 
   stats(): TransportStats {
-    return { malformed: this.malformed, refused: this.refused };
+    return { malformed: this.malformed, refused: this.refused, reportsDelivered: this.reportsDelivered };
   }
 
   /** Stops every subscription of this connection (task consumers wait for their running handlers). Idempotent. */

@@ -99,6 +99,7 @@ class NatsTransportImpl implements NatsTransport {
   readonly capabilities: TransportCapabilities;
   private malformed = 0;
   private refused = 0;
+  private reportsDelivered = 0;
   private liveFailures = 0;
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
@@ -171,6 +172,7 @@ class NatsTransportImpl implements NatsTransport {
     const sub = await followSubject(this.history, { subject, afterSeq, what, isClosed: () => this.connection.isClosed() }, (m) => {
       const read = decodeStored(this.history, runId, m.subject, m.seq, m.data);
       if (read.message?.kind !== "report") return;
+      this.reportsDelivered++;
       this.deliver(what, () => handler(read.seq, read.message as Report));
     });
     return this.track(sub);
@@ -253,7 +255,7 @@ class NatsTransportImpl implements NatsTransport {
   }
 
   stats(): TransportStats {
-    return { malformed: this.malformed, refused: this.refused };
+    return { malformed: this.malformed, refused: this.refused, reportsDelivered: this.reportsDelivered };
   }
 
   async close(): Promise<void> {
