@@ -62,7 +62,7 @@ export const taskRecordSchema = z.object({
   /** The last attempt's error (kept while retrying, and on failure). */
   error: serializedErrorSchema.optional(),
   progress: z.object({ done: z.number(), total: z.number().optional() }).optional(),
-  /** How often the current attempt was delivered again (worker died, ack deadline passed). */
+  /** How often the current attempt was delivered again, as its live attempt.started signals show (attempts under 200 ms send none). */
   redeliveries: z.number().int().nonnegative().optional(),
   /** Why the task was skipped or cancelled. */
   reason: z.string().optional(),

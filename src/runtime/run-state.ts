@@ -449,6 +449,8 @@ export function applyLive(st: RunState, signal: LiveSignal): boolean {
   const a = st.attempts.get(signal.dispatchId);
   if (!a || st.verdicts.has(signal.dispatchId)) return false;
   const t = a.task;
+  // Another start of an attempt already running: its task message was delivered again (a worker died or was cut off).
+  if (signal.type === "attempt.started" && t.status === "running" && t.workerId !== undefined) t.redeliveries = (t.redeliveries ?? 0) + 1;
   if (t.status === "dispatched") t.status = "running";
   t.workerId = signal.workerId;
   t.startedAt ??= signal.at;
