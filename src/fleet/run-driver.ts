@@ -14,7 +14,7 @@
  * is kept in the KV entry so a coordinator that takes the run over can still start it.
  */
 import type { Workflow } from "../dsl/workflow.js";
-import { PhaseflowError, UsageError } from "../errors/base.js";
+import { PhaseflowError, RunReleasedError, UsageError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { historyEvents } from "../runtime/history.js";
@@ -307,6 +307,12 @@ export class RunDriver {
         off();
         if (this.handles.get(runId) !== handle || this.closed) return; // released to another coordinator, or shutting down
         this.handles.delete(runId);
+        if (err instanceof RunReleasedError) {
+          // Fenced out: another coordinator holds the run now. Recording anything would undo its work.
+          this.store.forget(runId);
+          this.o.logger.warn({ runId }, "run released: another coordinator holds it now");
+          return;
+        }
         if (err instanceof PhaseflowError && !err.retryable) {
           // It would break the same way when resumed: end it, with the reason in its history.
           void this.fail(runId, err);
