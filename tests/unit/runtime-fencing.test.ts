@@ -39,7 +39,7 @@ describe("runtime - fencing", () => {
     const engineA = createEngine({ registry, transport: tA, worker: true, coordinatorId: "a" });
     const engineB = createEngine({ transport: tB, worker: false, coordinatorId: "b" });
     try {
-      const runA = await engineA.run(wf, undefined as never);
+      const runA = await engineA.run(wf, undefined);
       const resultA = runA.result();
       await aStarted.opened;
 
