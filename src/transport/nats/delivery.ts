@@ -2,7 +2,8 @@
  * One task delivery as the worker sees it (`TaskDelivery`), over a JetStream
  * message. A delivery holds one of its consumer's handler slots until it is
  * settled (ack, nak, term). Until then the adapter itself sends `working()` every
- * `keepAliveMs` (default ack_wait / 3), whether or not the handler has returned, so
+ * `keepAliveMs` (default ack_wait / 3; one ticker per consumer, task-consumer.ts),
+ * whether or not the handler has returned, so
  * a long attempt is never redelivered while it runs and the worker need not keep
  * it alive. Only a handler that throws gives its message back (nak); a consumer
  * that stops gives back what is unsettled. Settling twice does nothing.
@@ -18,23 +19,22 @@ type State = "held" | "settled";
 export class NatsDelivery implements TaskDelivery {
   readonly deliveryCount: number;
   private state: State = "held";
-  private keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** The connection is gone: nothing left to keep alive (the server redelivers after ack_wait). */
+  private keepAliveDead = false;
 
   /**
    * @param onRelease called exactly once, when the delivery stops holding its slot.
    * @example
-   * const d = new NatsDelivery(msg, message, 10_000, () => slots.release(), (err) => logger.warn({ err }, "keep-alive failed"));
+   * const d = new NatsDelivery(msg, message, () => slots.release(), (err) => logger.warn({ err }, "keep-alive failed"));
    * await handler(d).finally(() => d.handlerFinished(false));
    */
   constructor(
     private readonly msg: JsMsg,
     readonly message: TaskMessage,
-    keepAliveMs: number,
     private readonly onRelease: () => void,
     private readonly onKeepAliveFailed: (err: unknown) => void,
   ) {
     this.deliveryCount = msg.info.deliveryCount;
-    this.keepAlive = setInterval(() => this.keepAliveTick(), Math.max(50, keepAliveMs));
   }
 
   /** Still holding its slot: not settled. */
@@ -48,12 +48,12 @@ export class NatsDelivery implements TaskDelivery {
   }
 
   /** The automatic working(): once the connection is gone, the server redelivers after ack_wait and there is nothing left to keep alive. */
-  private keepAliveTick(): void {
+  keepAliveTick(): void {
+    if (this.keepAliveDead) return;
     try {
       this.working();
     } catch (err) {
-      clearInterval(this.keepAlive);
-      this.keepAlive = undefined;
+      this.keepAliveDead = true;
       if (!(err instanceof ClosedConnectionError || err instanceof DrainingConnectionError)) this.onKeepAliveFailed(err);
     }
   }
@@ -92,8 +92,6 @@ export class NatsDelivery implements TaskDelivery {
   private release(to: Exclude<State, "held">): boolean {
     if (this.state !== "held") return false;
     this.state = to;
-    clearInterval(this.keepAlive);
-    this.keepAlive = undefined;
     this.onRelease();
     return true;
   }

@@ -94,6 +94,11 @@ export async function startTaskConsumer(
   const openFetches = new Set<{ close(): Promise<void | Error> }>();
 
   const held = new Set<NatsDelivery>();
+  // One ticker keeps every unsettled delivery alive, instead of a timer per delivery.
+  const keepAlive = setInterval(() => {
+    for (const d of held) d.keepAliveTick();
+  }, Math.max(50, ctx.keepAliveMs));
+  keepAlive.unref();
   const run = (m: JsMsg): void => {
     const p = handleOne(ctx, m, handler, held, () => slots.release()).finally(() => inFlight.delete(p));
     inFlight.add(p);
@@ -147,6 +152,7 @@ export async function startTaskConsumer(
         await Promise.all(loops);
         while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         for (const d of [...held]) d.giveBack();
+        clearInterval(keepAlive);
       })();
       return stopPromise;
     },
@@ -172,7 +178,6 @@ async function handleOne(
   const delivery: NatsDelivery = new NatsDelivery(
     m,
     decoded.value,
-    ctx.keepAliveMs,
     () => {
       held.delete(delivery);
       release();
