@@ -58,15 +58,20 @@ export class NatsDelivery implements TaskDelivery {
     }
   }
 
-  async ack(): Promise<void> {
-    if (!this.release("settled")) return;
+  ack(): Promise<void> {
+    if (!this.release("settled")) return Promise.resolve();
     try {
-      await this.msg.ackAck();
+      // Not confirmed (no round trip per task): the report is stored already, and an ack that
+      // got lost only means one more delivery, whose report the coordinator refuses.
+      this.msg.ack();
+      return Promise.resolve();
     } catch (err) {
-      throw new TransportOperationError(
-        "NATS_ACK_FAILED",
-        `ack of task "${this.message.state}/${this.message.task}" (dispatch ${this.message.dispatchId}) was not confirmed: ${err instanceof Error ? err.message : String(err)}; it may be delivered again, which the coordinator tolerates`,
-        { cause: err },
+      return Promise.reject(
+        new TransportOperationError(
+          "NATS_ACK_FAILED",
+          `ack of task "${this.message.state}/${this.message.task}" (dispatch ${this.message.dispatchId}) could not be sent: ${err instanceof Error ? err.message : String(err)}; it may be delivered again, which the coordinator tolerates`,
+          { cause: err },
+        ),
       );
     }
   }

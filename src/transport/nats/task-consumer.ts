@@ -45,9 +45,14 @@ class Slots {
   constructor(readonly size: number) {
     this.free = size;
   }
-  /** Wait for at least one free slot, then take up to `max`; resolves 0 when `cancelled` fires first. */
-  async take(max: number, cancelled: Promise<void>): Promise<number> {
-    while (this.free === 0) {
+  /**
+   * Wait for free slots, then take up to `max`; resolves 0 when `cancelled` fires first.
+   * While deliveries are in flight it waits for `minFree` free slots, so a busy consumer
+   * pulls in batches (one pull request per quarter of its slots) instead of one pull
+   * round trip per settled task; an idle one pulls at once for a single free slot.
+   */
+  async take(max: number, cancelled: Promise<void>, minFree = 1): Promise<number> {
+    while (this.free === 0 || (this.free < minFree && this.free < this.size)) {
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => (wake = resolve));
       this.waiters.push(wake);
@@ -87,6 +92,7 @@ export async function startTaskConsumer(
 
   const slots = new Slots(options.concurrency);
   const share = Math.max(1, Math.ceil(options.concurrency / Math.max(1, consumers.length)));
+  const lowWater = Math.max(1, Math.floor(share / 4));
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
   let signalStop!: () => void;
@@ -106,7 +112,7 @@ export async function startTaskConsumer(
 
   const loop = async (consumer: Consumer, durable: string): Promise<void> => {
     while (!stopping && !ctx.isClosed()) {
-      const reserved = await slots.take(share, stopped);
+      const reserved = await slots.take(share, stopped, lowWater);
       if (reserved === 0 || stopping) {
         if (reserved > 0) slots.release(reserved);
         return;
