@@ -44,6 +44,12 @@ export interface StartedRun {
   waitingFor: string[];
 }
 
+/** How a run ended, from its terminal decision. */
+export type RunEnd =
+  | { runId: string; status: "succeeded"; output: unknown }
+  | { runId: string; status: "failed"; error: SerializedError }
+  | { runId: string; status: "cancelled"; reason: string };
+
 export interface Client {
   readonly transport: NatsTransport;
   /**
@@ -65,6 +71,11 @@ export interface Client {
   follow(runId: string, options?: { afterRetry?: boolean }): AsyncIterable<RunEvent>;
   /** The same, with the run's live signals (attempts running, progress, heartbeats) in between: what a progress display shows. */
   followLive(runId: string, options?: { afterRetry?: boolean }): AsyncIterable<RunUpdate>;
+  /**
+   * Wait for the run's end, reading only its decisions (not every worker report): its
+   * status and output or error. Use `get` for the whole record.
+   */
+  waitForEnd(runId: string): Promise<RunEnd>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -143,6 +154,37 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     followLive(runId, followOptions = {}) {
       return followRun(transport, runId, logger, followOptions.afterRetry === true, true);
+    },
+    async waitForEnd(runId) {
+      let end: RunEnd | undefined;
+      let wake!: () => void;
+      const ended = new Promise<void>((resolve) => (wake = resolve));
+      const sub = await withRetries(
+        () =>
+          transport.followHistory(
+            runId,
+            0,
+            ({ message }) => {
+              if (message.kind !== "decision") return;
+              for (const e of message.events) {
+                if (e.type === "run.retried") end = undefined;
+                else if (e.type === "run.succeeded") end = { runId, status: "succeeded", output: e.output };
+                else if (e.type === "run.failed") end = { runId, status: "failed", error: e.error };
+                else if (e.type === "run.cancelled") end = { runId, status: "cancelled", reason: e.reason };
+              }
+              if (end) wake();
+            },
+            { decisionsOnly: true },
+          ),
+        `waiting for run "${runId}" to end`,
+        logger,
+      );
+      try {
+        await ended;
+        return end!;
+      } finally {
+        await sub.stop().catch((err: unknown) => logger.debug({ err, runId }, "could not stop following a run"));
+      }
     },
     prune(olderThanMs) {
       const bucket = transport.names.buckets.runs;

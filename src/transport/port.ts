@@ -57,6 +57,11 @@ export interface TransportStats {
   reportsDelivered?: number;
 }
 
+export interface FollowOptions {
+  /** Only the run's decisions (its state changes and verdicts), not every worker report: enough to wait for its end. Default false. */
+  decisionsOnly?: boolean;
+}
+
 export interface TransportCapabilities {
   /** Largest message the transport stores, in bytes (NATS: the server's max_payload). */
   readonly maxPayload: number;
@@ -87,7 +92,7 @@ export interface Transport {
    */
   subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: Report) => void): Promise<Subscription>;
   /** Deliver the run's whole history after `afterSeq` (decisions and reports), then live: for followers and views. */
-  followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void): Promise<Subscription>;
+  followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void, options?: FollowOptions): Promise<Subscription>;
   /** Live signals of one run. */
   subscribeLive(runId: string, handler: (signal: LiveSignal) => void): Promise<Subscription>;
 

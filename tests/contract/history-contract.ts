@@ -103,6 +103,21 @@ export function describeHistoryContract(ctx: ContractContext): void {
       expect(later.items).toEqual(got.items.slice(1));
     });
 
+    it(`${name} transport - followHistory with decisionsOnly delivers the decisions and none of the reports`, async () => {
+      const [t, follower] = [await connect(), await connect()];
+      const run = ctx.run();
+      const d1 = await t.appendDecision(makeDecision(run, 1), 0);
+      await t.publishReport(makeReport(run, 1));
+      const got = new Collector<StoredMessage>();
+      await follower.followHistory(run, 0, got.push, { decisionsOnly: true });
+      await got.waitFor(1, "decisions");
+      await t.publishReport(makeReport(run, 2));
+      await t.appendDecision(makeDecision(run, 2), d1);
+      await got.waitFor(2, "decisions");
+      await roundTrip(follower);
+      expect(got.items.map((s) => s.message)).toEqual([makeDecision(run, 1), makeDecision(run, 2)]);
+    });
+
     it(`${name} transport - refuses and counts a report stored under another run's subject`, async () => {
       const [t, coordinator] = [await connect(), await connect()];
       const run = ctx.run();

@@ -23,7 +23,7 @@ import {
   type StoredMessage,
   type TaskMessage,
 } from "../messages.js";
-import type { ConsumeOptions, Subscription, TaskDelivery, Transport, TransportCapabilities, TransportStats } from "../port.js";
+import type { ConsumeOptions, FollowOptions, Subscription, TaskDelivery, Transport, TransportCapabilities, TransportStats } from "../port.js";
 import type { Broadcast } from "./broadcast.js";
 import { TaskConsumer, type ConsumerOwner } from "./consumer.js";
 import type { Entry, HistoryStore } from "./history-store.js";
@@ -48,6 +48,7 @@ export interface HubCore {
 const CONTROL_TOPIC = "";
 const REPORTS = new Set(["report"] as const);
 const HISTORY = new Set(["decision", "report"] as const);
+const DECISIONS = new Set(["decision"] as const);
 
 /** Runs `fn`, turning a throw into a rejected promise (these methods never throw synchronously). */
 function settle<T>(fn: () => T): Promise<T> {
@@ -132,11 +133,11 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     });
   }
 
-  followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void): Promise<Subscription> {
+  followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void, options: FollowOptions = {}): Promise<Subscription> {
     return settle(() => {
       this.assertOpen("follow a run's history");
       return this.track(
-        this.hub.histories.follow(runId, afterSeq, HISTORY, (entry) => {
+        this.hub.histories.follow(runId, afterSeq, options.decisionsOnly === true ? DECISIONS : HISTORY, (entry) => {
           const message = this.decodeEntry(runId, entry);
           if (message !== undefined) this.call("history", () => handler({ seq: entry.seq, message }));
         }),

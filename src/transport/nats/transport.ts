@@ -30,7 +30,7 @@ import {
   type StoredMessage,
   type TaskMessage,
 } from "../messages.js";
-import type { ConsumeOptions, Subscription, TaskDelivery, Transport, TransportCapabilities, TransportStats } from "../port.js";
+import type { ConsumeOptions, FollowOptions, Subscription, TaskDelivery, Transport, TransportCapabilities, TransportStats } from "../port.js";
 import { encodeMessage } from "./codec.js";
 import { logConnectionStatus, openConnection } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
@@ -178,10 +178,10 @@ class NatsTransportImpl implements NatsTransport {
     return this.track(sub);
   }
 
-  async followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void): Promise<Subscription> {
+  async followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void, options: FollowOptions = {}): Promise<Subscription> {
     this.assertOpen("follow a run's history");
     const what = `history of run "${runId}"`;
-    const subject = this.names.subjects.history(runId);
+    const subject = options.decisionsOnly === true ? this.names.subjects.decisions(runId) : this.names.subjects.history(runId);
     const sub = await followSubject(this.history, { subject, afterSeq, what, isClosed: () => this.connection.isClosed() }, (m) => {
       const read = decodeStored(this.history, runId, m.subject, m.seq, m.data);
       const message = read.message;
