@@ -39,6 +39,8 @@ export interface BaselineDeployment {
   wide(tasks: number, timeoutMs: number): Promise<number>;
   /** Publish `steps` tasks one after the other, each after the previous result; ms for all. */
   chain(steps: number, timeoutMs: number): Promise<number>;
+  /** The last sequence of the tasks and results streams: deltas around a run count what it stored. */
+  lastSeqs(): Promise<{ tasks: number; results: number }>;
   /** Stop the workers, delete the streams, close the connection. */
   close(): Promise<void>;
 }
@@ -189,6 +191,11 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
       } finally {
         await res.close();
       }
+    },
+
+    async lastSeqs() {
+      const [t, r] = await Promise.all([jsm.streams.info(tasksStream), jsm.streams.info(resultsStream)]);
+      return { tasks: t.state.last_seq, results: r.state.last_seq };
     },
 
     async close() {

@@ -1,8 +1,11 @@
 /**
- * `npm run bench`: every bench in one go — compile, embedded, fleet over NATS — each
+ * `npm run bench`: every bench in one go — compile, embedded, fleet over NATS, memory — each
  * against a baseline measured in the same run, printed as one table per bench
  * (case, phaseflow figure, baseline figure, ratio) and written as JSON to
- * bench/results/latest.json. Progress goes to stderr, the report to stdout.
+ * bench/results/latest.json. Progress goes to stderr, the report to stdout. When both
+ * the embedded and the NATS bench ran, it also compares the embedded chain's ms per
+ * phase with the NATS baseline's raw JetStream round trip per step (goal <= 0.05).
+ * Last, a "goals" section lists every goal, met or NOT met.
  *
  *   npm run bench                          all benches (a few minutes on 2 cores)
  *   npm run bench -- --only embedded,nats  a subset
@@ -20,13 +23,14 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runCompileBench } from "./compile.js";
 import { runEmbeddedBench } from "./embedded.js";
-import { printComparisons, sig, type Comparison } from "./lib/compare.js";
+import { compare, goalFigure, printComparisons, sig, type Comparison } from "./lib/compare.js";
 import { comparisonsFromResults } from "./lib/from-results.js";
 import { REPO_ROOT } from "./lib/node-script.js";
 import type { BenchResult } from "./lib/table.js";
-import { printCpuBreakdown, runNatsBench, type CpuBreakdown } from "./nats.js";
+import { runMemoryBench, type MemoryChildResult } from "./memory.js";
+import { printCpuBreakdown, printStoredMessages, runNatsBench, type CpuBreakdown, type StoredMessages } from "./nats.js";
 
-const BENCHES = ["compile", "embedded", "nats"] as const;
+const BENCHES = ["compile", "embedded", "nats", "memory"] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const { values } = parseArgs({
@@ -53,6 +57,8 @@ const report: {
   comparisons: Record<string, Comparison[]>;
   compile?: BenchResult[];
   natsCpu?: CpuBreakdown[];
+  natsStored?: StoredMessages[];
+  memory?: MemoryChildResult;
   durationsMs: Record<string, number>;
 } = {
   generatedAt: new Date().toISOString(),
@@ -65,6 +71,8 @@ const report: {
 console.log(`phaseflow benchmarks${quick ? " (--quick: smoke sizes, not figures to quote)" : ""}`);
 console.log(`node ${report.machine.node}, ${report.machine.platform}, ${report.machine.cpus} x ${report.machine.cpuModel}, ${report.machine.memoryGB} GB`);
 
+let natsChainBaseline: number[] | undefined;
+
 for (const bench of selected) {
   const t0 = performance.now();
   process.stderr.write(`\n== ${bench} bench\n`);
@@ -76,19 +84,47 @@ for (const bench of selected) {
   } else if (bench === "embedded") {
     report.comparisons.embedded = await runEmbeddedBench(quick ? { wideTasks: 2_000, chainPhases: 50, runs: 2 } : {});
     printComparisons("embedded engine vs plain Promise dispatch (medians)", report.comparisons.embedded);
-  } else {
+  } else if (bench === "nats") {
     const profile = values.profile === undefined ? undefined : resolve(values.profile);
-    const { comparisons, cpu } = await runNatsBench({
+    const natsResult = await runNatsBench({
       ...(quick ? { wideTasks: 2_000, chainPhases: 50, runs: 1 } : {}),
       ...(profile ? { workerNodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profile}`] } : {}),
     });
+    const { comparisons, cpu, stored, chainMsPerStep } = natsResult;
     report.comparisons.nats = comparisons;
     report.natsCpu = cpu;
+    report.natsStored = stored;
+    natsChainBaseline = chainMsPerStep.baseline;
     printComparisons("fleet over NATS vs raw JetStream messaging (medians)", comparisons);
     printCpuBreakdown(cpu);
+    printStoredMessages(stored);
     if (profile) console.log(`  worker CPU profiles in ${profile}: npx tsx bench/lib/cpu-profile.ts ${profile}/*.cpuprofile`);
+  } else {
+    const { comparisons, result } = await runMemoryBench(quick ? { tasks: 10_000 } : {});
+    report.comparisons.memory = comparisons;
+    report.memory = result;
+    printComparisons("coordinator memory for one wide run: heap MB after GC vs plan JSON + outputs JSON", comparisons);
   }
   report.durationsMs[bench] = performance.now() - t0;
+}
+
+// Cross-bench: the embedded chain's ms per phase against raw JetStream's round trip per step, both from this run.
+const embeddedChain = report.comparisons.embedded?.find((c) => c.case.startsWith("chain:"));
+if (embeddedChain && natsChainBaseline) {
+  const cross = [
+    compare({
+      bench: "embedded",
+      case: `${embeddedChain.case}, vs the NATS bench's baseline chain`,
+      unit: "ms/phase",
+      better: "lower",
+      baselineLabel: "raw JetStream round trip per step (the NATS bench's baseline chain: publish task k+1 after result k), measured in this run",
+      samples: { phaseflow: embeddedChain.samples.phaseflow, baseline: natsChainBaseline },
+      goal: { op: "<=", value: 0.05 },
+      notes: ["cross-bench: embedded engine chain (ms per phase) / raw JetStream chain (ms per step), both medians from this run"],
+    }),
+  ];
+  report.comparisons.cross = cross;
+  printComparisons("cross-bench: embedded chain vs a raw JetStream round trip (medians)", cross);
 }
 
 const goals = Object.values(report.comparisons)
@@ -96,7 +132,10 @@ const goals = Object.values(report.comparisons)
   .filter((c) => c.goal !== undefined);
 if (goals.length > 0) {
   console.log("\ngoals");
-  for (const c of goals) console.log(`  ${c.met === true ? "met    " : "NOT met"}  ${c.bench} ${c.case}: ratio ${sig(c.ratio)} (goal ${c.goal!.op} ${c.goal!.value})`);
+  for (const c of goals) {
+    const on = c.goal!.of === "phaseflow" ? `${sig(goalFigure(c))} ${c.unit}` : `ratio ${sig(c.ratio)}`;
+    console.log(`  ${c.met === true ? "met    " : "NOT met"}  ${c.bench} ${c.case}: ${on} (goal ${c.goal!.op} ${c.goal!.value})`);
+  }
 }
 
 const jsonPath = values.json === undefined ? resolve(REPO_ROOT, "bench/results/latest.json") : resolve(values.json);

@@ -6,10 +6,21 @@
  */
 import { median } from "./stats.js";
 
-/** What a ratio must satisfy, e.g. `{ op: ">=", value: 0.5 }` for throughput. */
+/**
+ * What a ratio must satisfy, e.g. `{ op: ">=", value: 0.5 }` for throughput; with
+ * `of: "phaseflow"`, what phaseflow's own figure must satisfy instead (e.g. at most
+ * 2 stored messages per task, whatever the baseline needs).
+ */
 export interface Goal {
   op: ">=" | "<=";
   value: number;
+  /** The figure the goal is on. Default "ratio". */
+  of?: "ratio" | "phaseflow";
+}
+
+/** The figure `goal` is judged on: the ratio, or phaseflow's own figure. */
+export function goalFigure(c: Pick<Comparison, "ratio" | "phaseflow" | "goal">): number {
+  return c.goal?.of === "phaseflow" ? c.phaseflow : c.ratio;
 }
 
 /** One case of a bench: phaseflow and its baseline on the same input, same machine, same run. */
@@ -31,7 +42,7 @@ export interface Comparison {
   /** phaseflow / baseline. */
   ratio: number;
   goal?: Goal | undefined;
-  /** Whether `ratio` meets `goal` (undefined without a goal). */
+  /** Whether the goal is met (undefined without a goal). */
   met?: boolean | undefined;
   /** Per-run figures behind the medians, in `unit`. */
   samples: { phaseflow: number[]; baseline: number[] };
@@ -60,7 +71,8 @@ export function compare(input: ComparisonInput): Comparison {
   const phaseflow = median(input.samples.phaseflow);
   const baseline = median(input.samples.baseline);
   const ratio = baseline === 0 ? Number.NaN : phaseflow / baseline;
-  const met = input.goal === undefined ? undefined : input.goal.op === ">=" ? ratio >= input.goal.value : ratio <= input.goal.value;
+  const figure = goalFigure({ ratio, phaseflow, goal: input.goal });
+  const met = input.goal === undefined ? undefined : input.goal.op === ">=" ? figure >= input.goal.value : figure <= input.goal.value;
   return { ...input, phaseflow, baseline, ratio, met };
 }
 
@@ -79,7 +91,7 @@ export function sig(value: number): string {
 
 function goalText(c: Comparison): string {
   if (c.goal === undefined) return "";
-  return `${c.goal.op} ${c.goal.value} ${c.met === true ? "met" : "NOT met"}`;
+  return `${c.goal.of === "phaseflow" ? "value " : ""}${c.goal.op} ${c.goal.value} ${c.met === true ? "met" : "NOT met"}`;
 }
 
 /**
