@@ -27,6 +27,8 @@ import { decideNext, toSchemaIssues } from "./coordinator-transitions.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { evolve, isFinished, taskKey, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
+import type { RunModel } from "./run-model.js";
+import type { Definitions } from "./coordinator-transitions.js";
 
 export type Trigger =
   | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure">; owner: string; epoch: number }
@@ -95,10 +97,10 @@ class Decision {
     return this.st.record.options ?? { schedule: "phases", onFailure: "fail-fast" };
   }
 
-  model() {
+  model(): RunModel & { defs: Definitions } {
     const m = this.st.model;
     if (!m?.defs) throw new Error(`phaseflow bug: run "${this.st.runId}" is decided without its workflow definitions`);
-    return { ...m, defs: m.defs };
+    return m as RunModel & { defs: Definitions };
   }
 
   // --- states

@@ -65,6 +65,8 @@ export class MemoryConnection implements Transport, ConsumerOwner {
   private malformed = 0;
   private refused = 0;
   private reportsDelivered = 0;
+  /** Executor keys already checked (a run dispatches the same few keys over and over). */
+  private readonly validExecutors = new Set<string>();
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly subscriptions = new Set<Subscription>();
@@ -158,8 +160,11 @@ export class MemoryConnection implements Transport, ConsumerOwner {
       const what = `task message "${String((task as { dispatchId?: unknown }).dispatchId)}"`;
       const payload = this.hub.wire.encode(taskMessageSchema, task, what);
       const executor = String(task.executor);
-      const keyProblem = checkExecutorKey(executor);
-      if (keyProblem !== undefined) throw new WireMessageInvalidError(what, schemaIssues([{ path: ["executor"], message: `executor "${executor}" ${keyProblem}` }]));
+      if (!this.validExecutors.has(executor)) {
+        const keyProblem = checkExecutorKey(executor);
+        if (keyProblem !== undefined) throw new WireMessageInvalidError(what, schemaIssues([{ path: ["executor"], message: `executor "${executor}" ${keyProblem}` }]));
+        this.validExecutors.add(executor);
+      }
       this.hub.queue.enqueue(executor.slice(0, executor.indexOf("/")), `${task.dispatchId}@${task.epoch}`, payload);
     });
   }
