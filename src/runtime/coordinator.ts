@@ -34,7 +34,6 @@ import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { RunShell } from "./run-shell.js";
 import { createRunState, foldEvents, isFinished } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
-import { snapshotRunRecord } from "./run-handle.js";
 
 export const KEEP_FINISHED_RUNS = 1000;
 
@@ -138,7 +137,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     if (runs.get(shell.runId) !== shell) return;
     runs.delete(shell.runId);
     if (!isFinished(shell.state)) return;
-    const record = snapshotRunRecord(shell.state.record);
+    // The finished run's record, shared with its result(): nothing changes it any more.
+    const record = shell.state.record;
     finished.push(record);
     finishedById.set(record.runId, record);
     while (finished.length > KEEP_FINISHED_RUNS) {

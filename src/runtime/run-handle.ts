@@ -83,10 +83,11 @@ export class RunFeed {
   }
 
   /** The run ended: resolve with its final record. */
+  /** The run ended: resolve with its final record (no copy: nothing changes a finished run's record; treat it as read-only). */
   end(record: RunRecord): void {
     if (this.finished) return;
     this.done = true;
-    this.resolve(snapshotRunRecord(record));
+    this.resolve(record);
     this.wake();
   }
 
