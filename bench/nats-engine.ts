@@ -62,7 +62,6 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-const TERMINAL = new Set(["run.succeeded", "run.failed", "run.cancelled"]);
 
 /**
  * Start a coordinator, the worker processes and a client on `prefix`.
@@ -118,13 +117,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         (async () => {
           const t0 = performance.now();
           const { runId } = await c.start(workflow, {});
-          for await (const e of c.follow(runId)) {
-            if (!TERMINAL.has(e.type)) continue;
-            const ms = performance.now() - t0;
-            if (e.type !== "run.succeeded") throw new Error(`bench run ${runId} of "${workflow}" ended with ${e.type}: ${JSON.stringify(e)}`);
-            return { ms, runId };
-          }
-          throw new Error(`following run ${runId} of "${workflow}" ended without a terminal event`);
+          // As a caller that waits for the result would: the run's decisions, not every worker report.
+          const end = await c.waitForEnd(runId);
+          const ms = performance.now() - t0;
+          if (end.status !== "succeeded") throw new Error(`bench run ${runId} of "${workflow}" ended ${end.status}: ${JSON.stringify(end)}`);
+          return { ms, runId };
         })(),
         timeoutMs,
         `phaseflow run of "${workflow}" over NATS`,

@@ -208,7 +208,7 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
 
   const notes = [
     `nats: a fresh nats-server on loopback (file storage); ${workers} worker processes x concurrency ${concurrency} on both sides; coordinator and client (or the baseline dispatcher) in the bench process`,
-    `nats: phaseflow times a run from client.start() to the terminal event seen by client.follow(); the baseline from its first publish to its last result; task messages ~${taskBytes} bytes on both sides`,
+    `nats: phaseflow times a run from client.start() to its end seen by client.waitForEnd() (which reads the run's decisions, not its reports); the baseline from its first publish to its last result; task messages ~${taskBytes} bytes on both sides`,
   ];
   const comparisons = [
     compare({
