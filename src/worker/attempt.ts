@@ -283,40 +283,19 @@ export class Attempt {
     }
   }
 
-  private publish(body: ReportBody): Promise<void> {
+  /** What a report and a live signal of this attempt both say: which attempt, where, when. */
+  private about() {
     const m = this.message;
-    const report = {
-      v: WIRE_VERSION,
-      kind: "report",
-      runId: m.runId,
-      at: this.env.options.clock.now(),
-      state: m.state,
-      visit: m.visit,
-      task: m.task,
-      attempt: m.attempt,
-      dispatchId: m.dispatchId,
-      token: m.token,
-      workerId: this.env.options.workerId,
-      ...body,
-    } satisfies Report;
+    return { v: WIRE_VERSION as typeof WIRE_VERSION, runId: m.runId, at: this.env.options.clock.now(), state: m.state, visit: m.visit, task: m.task, attempt: m.attempt, dispatchId: m.dispatchId, workerId: this.env.options.workerId };
+  }
+
+  private publish(body: ReportBody): Promise<void> {
+    const report = { ...this.about(), kind: "report" as const, token: this.message.token, ...body } satisfies Report;
     return this.env.options.transport.publishReport(report);
   }
 
   private live(body: LiveBody): void {
-    const m = this.message;
-    const signal = {
-      v: WIRE_VERSION,
-      runId: m.runId,
-      at: this.env.options.clock.now(),
-      state: m.state,
-      visit: m.visit,
-      task: m.task,
-      attempt: m.attempt,
-      dispatchId: m.dispatchId,
-      workerId: this.env.options.workerId,
-      ...body,
-    } satisfies LiveSignal;
-    this.env.options.transport.publishLive(signal);
+    this.env.options.transport.publishLive({ ...this.about(), ...body } satisfies LiveSignal);
   }
 
   private nak(delayMs: number): void {
