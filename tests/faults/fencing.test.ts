@@ -109,11 +109,7 @@ describe("faults - fencing: two coordinators given the same --id", () => {
   let two: PhaseflowProcess;
 
   beforeAll(async () => {
-    one = await fleet.coordinator(["--lease-ms", "2000", "--id", "same"]);
-    two = await fleet.coordinator(["--lease-ms", "2000", "--id", "same"]);
-    await fleet.worker("w1", ["--concurrency", "8"]);
-    await fleet.worker("w2", ["--concurrency", "8"]);
-    await fleet.connect();
+    [one, two] = await fleet.twoCoordinators("same", "same");
   }, 120_000);
   afterAll(() => fleet.close(), 60_000);
 
@@ -215,11 +211,7 @@ describe("faults - fencing: two coordinators split the reports", () => {
   let b: PhaseflowProcess;
 
   beforeAll(async () => {
-    a = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-a"]);
-    b = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-b"]);
-    await fleet.worker("w1", ["--concurrency", "8"]);
-    await fleet.worker("w2", ["--concurrency", "8"]);
-    await fleet.connect();
+    [a, b] = await fleet.twoCoordinators("c-a", "c-b");
   }, 120_000);
   afterAll(() => fleet.close(), 60_000);
 

@@ -106,6 +106,16 @@ export class Fleet {
     return p;
   }
 
+  /** Two coordinators (2 s leases, the given ids), two workers of concurrency 8, and the client: the shared setup of the two-coordinator tests. */
+  async twoCoordinators(idA: string, idB: string): Promise<[PhaseflowProcess, PhaseflowProcess]> {
+    const a = await this.coordinator(["--lease-ms", "2000", "--id", idA]);
+    const b = await this.coordinator(["--lease-ms", "2000", "--id", idB]);
+    await this.worker("w1", ["--concurrency", "8"]);
+    await this.worker("w2", ["--concurrency", "8"]);
+    await this.connect();
+    return [a, b];
+  }
+
   async worker(id: string, extra: string[] = []): Promise<PhaseflowProcess> {
     // A flag may be given once: the default ack wait only when the test chose none.
     const ackWait = extra.includes("--ack-wait") ? [] : ["--ack-wait", "2000"];

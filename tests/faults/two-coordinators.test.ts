@@ -12,11 +12,7 @@ describe("faults - two coordinators", () => {
   let b: PhaseflowProcess;
 
   beforeAll(async () => {
-    a = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-a"]);
-    b = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-b"]);
-    await fleet.worker("w1", ["--concurrency", "8"]);
-    await fleet.worker("w2", ["--concurrency", "8"]);
-    await fleet.connect();
+    [a, b] = await fleet.twoCoordinators("c-a", "c-b");
   }, 120_000);
   afterAll(() => fleet.close(), 60_000);
 
