@@ -13,12 +13,13 @@ import { parseDuration } from "../duration.js";
 import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { loadModule, pickWorkflow } from "../load-module.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+import { REPLICAS_FLAG, replicasFrom } from "../replicas-flag.js";
 import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 
 export const coordinatorCommand = defineCommand({
   name: "coordinator",
   summary: "Run a coordinator: serve the workflows of the given modules and drive their runs over NATS",
-  usage: "--nats URL [--require-workers] [--lease-ms MS] [--watchdog-ms MS] <workflow modules...>",
+  usage: "--nats URL[,URL...] [--replicas N] [--require-workers] [--lease-ms MS] [--watchdog-ms MS] <workflow modules...>",
   details: "Every workflow a module exports is served. Logs are pino JSON lines on stderr.",
   flags: {
     ...NATS_FLAGS,
@@ -27,6 +28,7 @@ export const coordinatorCommand = defineCommand({
     retention: { type: "string", valueName: "AGE", description: "keep histories and summaries of finished runs this long, e.g. 7d, 12h (default 7d)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
     "watchdog-ms": { type: "string", valueName: "MS", description: "re-dispatch an attempt without a timeout after this long with nothing heard of it (default 600000)" },
+    ...REPLICAS_FLAG,
     ...DRAIN_FLAG,
   },
   positionals: { min: 1, max: 1000, missing: "missing workflow modules, e.g. phaseflow coordinator --nats nats://127.0.0.1:4222 examples/etl.ts" },
@@ -38,6 +40,7 @@ export const coordinatorCommand = defineCommand({
     if (watchdogMs !== undefined && (!Number.isInteger(watchdogMs) || watchdogMs < 500)) throw new UsageError(`--watchdog-ms "${values["watchdog-ms"]}" must be a whole number of milliseconds >= 500`);
     const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
+    const replicas = replicasFrom(values.replicas);
     const workflows: Workflow<unknown>[] = [];
     for (const file of positionals) {
       const mod = await loadModule(file, { cwd: io.cwd ?? process.cwd() });
@@ -47,7 +50,7 @@ export const coordinatorCommand = defineCommand({
     }
     const logger = createLogger({ name: "phaseflow-coordinator" });
     const service = await startCoordinatorService({
-      nats: natsOptionsFrom(values),
+      nats: { ...natsOptionsFrom(values), ...(replicas !== undefined ? { replicas } : {}) },
       workflows,
       requireWorkers: values["require-workers"] === true,
       ...(leaseMs !== undefined ? { leaseMs } : {}),
