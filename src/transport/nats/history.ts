@@ -13,6 +13,7 @@
  * (nats-server 2.9 has no batch direct get). Every stored message keeps its stream
  * sequence, so readers resume "after seq N".
  */
+import { createHash } from "node:crypto";
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
@@ -76,10 +77,11 @@ export async function appendDecision(ctx: HistoryContext, decision: Decision, ex
   const what = describeDecision(decision);
   const data = encodeMessage(decisionSchema, decision, what, ctx.maxPayload());
   try {
-    // The msgID makes a retried publish (PUBLISH_RETRIES) idempotent: a batch stored before its ack was lost comes back as a duplicate with its seq, not as fenced.
+    // The msgID makes a retried publish (PUBLISH_RETRIES) idempotent: a batch stored before its lost ack comes back as a duplicate with its seq, not as fenced.
     const ack = await ctx.js.publish(ctx.names.subjects.decisions(decision.runId), data, {
       expect: { lastSubjectSequence: expectedLastSeq },
-      msgID: `${decision.by}@${decision.epoch}#${expectedLastSeq}`,
+      // This very batch at this place in this run's history (the window is stream-wide): only a resend of the same bytes is a duplicate; another batch is fenced.
+      msgID: `${decision.runId}#${expectedLastSeq}#${createHash("sha256").update(data).digest("base64url").slice(0, 22)}`,
       retries: PUBLISH_RETRIES,
     });
     return ack.seq;
