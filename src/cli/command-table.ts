@@ -9,6 +9,7 @@ import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
 import { natsSetupCommand } from "./commands/nats-setup.js";
 import { pruneCommand } from "./commands/prune.js";
+import { exportCommand } from "./commands/export.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
@@ -25,5 +26,6 @@ export const COMMANDS: readonly CliCommand[] = [
   cancelCommand,
   retryCommand,
   pruneCommand,
+  exportCommand,
   natsSetupCommand,
 ];

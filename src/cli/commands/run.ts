@@ -13,13 +13,16 @@
  * event on stderr and prints the run record as JSON on stdout. Ctrl-C cancels an
  * embedded run; on a fleet run it stops following (the run goes on).
  */
+import { resolve } from "node:path";
+import { archiveOf } from "../../archive/archive.js";
+import { archiveFormatOf, writeArchive, type ArchiveFormat } from "../../archive/write.js";
 import { compile } from "../../compiler/compile.js";
 import { InputValidationError, UsageError } from "../../errors/base.js";
 import { RemoteError } from "../../errors/serialize.js";
 import type { Workflow } from "../../dsl/workflow.js";
 import type { Plan } from "../../plan/schema.js";
 import { defineCommand, type CliIo } from "../command.js";
-import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { loadWorkflow, type LoadedModule } from "../load-module.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
 import { startEmbeddedRun } from "../run-embedded.js";
@@ -43,7 +46,7 @@ const totalsOf = (plan: Plan): Record<string, number> => Object.fromEntries(plan
 export const runCommand = defineCommand({
   name: "run",
   summary: "Run a workflow, embedded or on a fleet over NATS, and show its progress",
-  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--detach] [--force] [--json]",
+  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json] [--export FILE]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--detach] [--force] [--json]",
   details: [
     "Embedded by default: the executors are the registries <file> exports plus those of the --executors modules.",
     "With --nats, the run is submitted to the coordinators and followed; workers elsewhere run the tasks.",
@@ -70,6 +73,8 @@ export const runCommand = defineCommand({
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
+    export: { type: "string", multiple: true, valueName: "FILE", description: "embedded runs: at the end, write the run's history and record to FILE (.json, or .sqlite/.db: SQLite); may be given more than once" },
+    "export-format": { type: "string", valueName: "FORMAT", description: "the --export format when the extension does not say it: json or sqlite" },
     ...NATS_FLAGS,
     ...DRAIN_FLAG,
   },
@@ -83,6 +88,11 @@ export const runCommand = defineCommand({
       throw new UsageError("missing the workflow file, e.g. phaseflow run examples/etl.ts --executors workers/etl.ts; or, to run a workflow the coordinators serve: phaseflow run --nats URL --workflow NAME");
     }
     if (file === undefined && values.workflow === undefined) throw new UsageError("with --nats and no workflow file, name the workflow the coordinators serve: --workflow NAME");
+    if (remote && (values.export !== undefined || values["export-format"] !== undefined)) {
+      throw new UsageError("--export is for embedded runs; archive a fleet run with: phaseflow export <runId> --nats URL --out FILE");
+    }
+    const exportTo = (values.export ?? []).map((f) => ({ file: resolve(io.cwd ?? process.cwd(), f), format: archiveFormatOf(values["export-format"], f, "--export-format") }));
+    if (exportTo.length === 0 && values["export-format"] !== undefined) throw new UsageError("--export-format needs --export FILE");
     if (remote && values.executors !== undefined) {
       throw new UsageError("--executors is for embedded runs; with --nats the workers serve the executors (phaseflow worker --nats URL <modules>)");
     }
@@ -105,7 +115,7 @@ export const runCommand = defineCommand({
     }
     const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}) };
     const live = io.isTTY && values.json !== true;
-    if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live);
+    if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live, exportTo);
 
     const log = createRunLogger(io, live, "phaseflow-run");
     const nats = natsOptionsFrom(values);
@@ -160,6 +170,7 @@ async function runEmbedded(
   input: unknown,
   options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue" },
   live: boolean,
+  exportTo: readonly { file: string; format: ArchiveFormat }[],
 ): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const { module, workflow } = local;
@@ -170,7 +181,7 @@ async function runEmbedded(
   const log = createRunLogger(io, live, "phaseflow-run");
   const session = await startEmbeddedRun({ workflow, registry, input, options, logger: log.logger });
   try {
-    return await showRun({
+    const code = await showRun({
       io,
       session,
       live,
@@ -179,6 +190,19 @@ async function runEmbedded(
       totals: Object.fromEntries(workflow.states.map((s) => [s.name, s.tasks.length])),
       command: "phaseflow run",
     });
+    if (exportTo.length === 0) return code;
+    const archive = archiveOf(session.runId, await session.history());
+    let written = code;
+    for (const { file, format } of exportTo) {
+      try {
+        await writeArchive(archive, file, format);
+        io.stderr.write(`phaseflow run: archive of run ${session.runId} written to ${file} (${format})\n`);
+      } catch (err) {
+        io.stderr.write(`phaseflow run: the archive could not be written to ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+        if (written === EXIT_OK) written = EXIT_FAILED;
+      }
+    }
+    return written;
   } finally {
     await session.close();
   }
