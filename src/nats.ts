@@ -16,3 +16,4 @@ export type { Client, ClientOptions, StartedRun } from "./fleet/client.js";
 export type { RunSummary } from "./fleet/api-schemas.js";
 export type { WorkerHeartbeat } from "./fleet/heartbeat.js";
 export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError } from "./fleet/errors.js";
+export { ReplicasUnavailableError, InfrastructureMismatchError } from "./errors/base.js";
