@@ -110,10 +110,11 @@ const json = (v: unknown): string | null => (v === undefined ? null : JSON.strin
 
 type DatabaseCtor = typeof BetterSqlite3;
 
-async function loadSqlite(): Promise<DatabaseCtor> {
+/** better-sqlite3's constructor; `importer` stands in for the dynamic import in tests. */
+export async function loadSqlite(importer: () => Promise<unknown> = () => import("better-sqlite3")): Promise<DatabaseCtor> {
   try {
     // A CommonJS module: its export is the default of the ES namespace.
-    return ((await import("better-sqlite3")) as unknown as { default: DatabaseCtor }).default;
+    return ((await importer()) as { default: DatabaseCtor }).default;
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
