@@ -17,6 +17,7 @@
  */
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
+import { assertEncodableDepth, decodeJsonText } from "../decode.js";
 import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
 
 export type WireMode = "strict" | "fast";
@@ -53,6 +54,7 @@ function strictWire(maxPayload: number): Wire {
     mode: "strict",
     encode(schema, value, what) {
       const text = toJsonText(value, what);
+      assertEncodableDepth(text, what);
       const parsed = schema.safeParse(JSON.parse(text));
       if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
       const bytes = Buffer.byteLength(text);
@@ -61,14 +63,8 @@ function strictWire(maxPayload: number): Wire {
     },
     decode(schema, payload) {
       if (typeof payload !== "string") return undefined;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(payload);
-      } catch {
-        return undefined; // not JSON: malformed, counted by the receiver
-      }
-      const parsed = schema.safeParse(raw);
-      return parsed.success ? parsed.data : undefined;
+      const decoded = decodeJsonText(schema, payload); // malformed: counted by the receiver
+      return decoded.ok ? decoded.value : undefined;
     },
     raw(_schema, value) {
       return typeof value === "string" ? value : JSON.stringify(value);
@@ -80,5 +76,11 @@ const FAST_WIRE: Wire = {
   mode: "fast",
   encode: (_schema, value) => value,
   decode: <T>(_schema: ZodType<T>, payload: Payload) => (payload instanceof Malformed ? undefined : (payload as T)),
-  raw: (schema, value) => (schema.safeParse(value).success ? value : new Malformed(value)),
+  raw: (schema, value) => {
+    try {
+      return schema.safeParse(value).success ? value : new Malformed(value);
+    } catch {
+      return new Malformed(value);
+    }
+  },
 };
