@@ -39,6 +39,7 @@ import type { TaskDelivery } from "../transport/port.js";
 import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
+import { inAttemptScope, type StrayTarget } from "./stray-errors.js";
 
 /** An attempt running longer than this sends a live attempt.started. */
 export const LIVE_START_MS = 200;
@@ -69,7 +70,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 type ReportBody = { type: "attempt.succeeded"; output: unknown; durationMs: number } | { type: "attempt.failed"; error: ReturnType<typeof serializeError>; durationMs: number };
 type LiveBody = { type: "attempt.started" } | { type: "attempt.heartbeat" } | { type: "attempt.progress"; done: number; total?: number };
 
-export class Attempt {
+export class Attempt implements StrayTarget {
   readonly message: TaskMessage;
   readonly taskId: string;
   /** Made on first read of `ctx.signal`: most executors never look at it. */
@@ -84,6 +85,8 @@ export class Attempt {
   private throttle: ProgressThrottle | undefined;
   private childLog: Logger | undefined;
   private onRelease: (() => void) | undefined;
+  /** While the executor runs: settle its call now (a stray error of its own). */
+  private crash: ((error: Error) => void) | undefined;
 
   constructor(
     private readonly env: AttemptEnv,
@@ -146,6 +149,20 @@ export class Attempt {
 
   heartbeat(): void {
     if (!this.settled) this.delivery.working();
+  }
+
+  describe(): Record<string, unknown> {
+    const m = this.message;
+    return { runId: m.runId, task: this.taskId, visit: m.visit, attempt: m.attempt, dispatchId: m.dispatchId, executor: m.executor };
+  }
+
+  /** A stray error of this attempt's executor (stray-errors.ts): fire its signal and fail it now, without the grace period. */
+  strayFailure(error: PhaseflowError): boolean {
+    const crash = this.crash;
+    if (crash === undefined || this.settled || this.released) return false;
+    this.abort(error);
+    crash(error);
+    return true;
   }
 
   private async run(): Promise<void> {
@@ -221,6 +238,7 @@ export class Attempt {
       const settle = (outcome: Outcome): void => {
         if (!done) {
           done = true;
+          this.crash = undefined;
           resolve(outcome);
         } else if (abandoned) {
           this.log().warn({ ok: outcome.ok }, `worker: executor "${entry.key}" finished after it was abandoned; its result is discarded`);
@@ -235,11 +253,13 @@ export class Attempt {
           settle({ ok: false, error: this.abortReason });
         }, abortGraceMs);
       };
+      this.crash = (error) => settle({ ok: false, error });
       setImmediate(() => {
         if (this.abortReason !== undefined) return settle({ ok: false, error: this.abortReason });
         let result: unknown;
         try {
-          result = entry.fn(input, new AttemptContext(this));
+          // In the attempt's async scope: a stray error of the executor is traced back to it.
+          result = inAttemptScope(this, () => entry.fn(input, new AttemptContext(this)));
         } catch (err) {
           return settle({ ok: false, error: err });
         }
