@@ -50,6 +50,7 @@ import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatS
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
+import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
@@ -68,11 +69,15 @@ export interface CoordinatorServiceOptions {
   retentionMs?: number;
   /** Re-dispatch an attempt without timeoutMs after this long with nothing heard of it. Default 10 minutes. */
   watchdogMs?: number;
+  /** How often the tasks stream is swept of messages no run can use, and how old they must be (task-sweeper.ts). Default 60000 ms. */
+  taskSweepMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
 
 export interface CoordinatorStats extends ApiCounters {
+  /** Task messages deleted because no run can use them (unknown or finished run, bad ids, malformed, exhausted deliveries of such a run). */
+  undeliverable: number;
   /** Malformed messages seen: API requests, advisories, and run events on the wire. */
   malformed: number;
   /** Runs this coordinator drives now. */
@@ -131,6 +136,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     logger,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
+  const taskCounters = { undeliverable: 0, malformed: 0 };
   const nc = transport.connection;
   const queue = `${transport.names.prefix}-coordinators`;
   const api = (op: string): string => transport.names.subjects.api(op);
@@ -256,12 +262,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       counters,
     ),
   );
-  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + transport.stats().malformed, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
   subs.push(serveEndpoint(nc, api(`coordinator.${id}.stats`), "", runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
-  subs.push(watchMaxDeliveries(transport, id, logger, counters));
+  subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await nc.flush();
   await driver.startBackground();
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
+  const sweeper = startTaskSweeper({ transport, kv, sweepMs: options.taskSweepMs ?? DEFAULT_TASK_SWEEP_MS, logger, counters: taskCounters });
   logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
 
   return {
@@ -275,6 +282,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       closed = true;
       for (const s of subs) s.unsubscribe();
       retention.stop();
+      sweeper.stop();
       await driver.close(() => engine.close());
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");

@@ -84,6 +84,7 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
         completed: s.completed,
         failed: s.failed,
         malformed: s.malformed,
+        undeliverable: s.undeliverable,
         startedAt,
         intervalMs: options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS,
         at: Date.now(),

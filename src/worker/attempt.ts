@@ -34,7 +34,8 @@ import {
 import { serializeError } from "../errors/serialize.js";
 import type { ExecutorEntry, Logger } from "../registry/types.js";
 import type { TimerHandle } from "../runtime/clock.js";
-import { WIRE_VERSION, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
+import { inputOfMessage } from "../runtime/coordinator-inputs.js";
+import { WIRE_VERSION, undeliverableReason, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
 import type { TaskDelivery } from "../transport/port.js";
 import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
@@ -54,6 +55,8 @@ export interface WorkerCounters {
   failed: number;
   abandoned: number;
   requeued: number;
+  /** Task messages terminated unrun: their ids do not fit together (forged or corrupt). */
+  undeliverable: number;
 }
 
 /** What an attempt needs from its worker. */
@@ -168,6 +171,15 @@ export class Attempt implements StrayTarget {
   private async run(): Promise<void> {
     const m = this.message;
     const { registry, clock } = this.env.options;
+    const problem = undeliverableReason(m);
+    if (problem !== undefined) {
+      // Not an attempt any coordinator dispatched: nothing to run and nobody to report to. Drop it for good.
+      this.env.counters.undeliverable++;
+      this.env.log.warn({ runId: m.runId, dispatchId: m.dispatchId, executor: m.executor, problem }, "worker: undeliverable task message terminated");
+      this.settled = true;
+      this.delivery.term();
+      return;
+    }
     const entry = registry.get(m.executor);
     if (entry === undefined) {
       // Workers of one namespace share its queue: during a rolling deploy, or with pools that
@@ -192,7 +204,7 @@ export class Attempt implements StrayTarget {
       budget = budget === null ? left : Math.min(budget, left);
     }
 
-    let input = m.input;
+    let input = inputOfMessage(m);
     if (entry.input !== undefined) {
       const parsed = await parseWith(entry.input, input);
       if (!parsed.ok) return this.finish({ ok: false, error: new TaskInputValidationError(this.taskId, parsed.issues) }, 0);

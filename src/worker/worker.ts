@@ -33,6 +33,8 @@ export interface WorkerStats {
   abandoned: number;
   /** Deliveries handed back for redelivery (result not stored, worker stopping). */
   requeued: number;
+  /** Task messages terminated unrun because their ids do not fit together. */
+  undeliverable: number;
   /** Malformed messages the worker's transport dropped (the whole connection's count). */
   malformed: number;
 }
@@ -79,7 +81,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const resolved = resolveWorkerOptions(options);
   const { transport, clock } = resolved;
   const log = resolved.logger.child({ workerId: resolved.workerId });
-  const counters: WorkerCounters = { completed: 0, failed: 0, abandoned: 0, requeued: 0 };
+  const counters: WorkerCounters = { completed: 0, failed: 0, abandoned: 0, requeued: 0, undeliverable: 0 };
   const inFlight = new Set<Attempt>();
   /** Run cancels cover the attempts of their round and earlier ones, not those of a later partial re-run (run.retried). */
   const cancelledRuns = new Map<string, { reason: string; round: number }>();
