@@ -15,6 +15,8 @@
  * (await it from the executor and terminate it on `ctx.signal`), or should be cut
  * into chunks with `await setImmediate()` (from "node:timers/promises") between
  * them, checking `ctx.signal.aborted` and calling `ctx.heartbeat()` as it goes.
+ * Over NATS the delivery of a blocking attempt is kept alive from a thread of its
+ * own meanwhile (transport/nats/stall-keeper.ts), so it is not run twice in parallel.
  */
 import { TaskCancelledError, UsageError } from "../errors/base.js";
 import type { ControlMessage, TaskMessage } from "../transport/messages.js";
