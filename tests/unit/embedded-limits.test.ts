@@ -31,7 +31,7 @@ function setup(options: Omit<EngineOptions, "registry"> = {}) {
   return engine;
 }
 
-const single = (executor: string) => {
+const single = (executor: `${string}/${string}`) => {
   const wf = workflow(`one-${executor.replace("/", "-")}`, { version: "1", input: z.object({ bytes: z.number().int() }) });
   wf.state("s").task("a", { executor });
   return wf;

@@ -29,15 +29,23 @@ parentPort.on("message", (m) => {
   if (m.op === "hold") held.set(m.id, m.reply);
   else if (m.op === "release") held.delete(m.id);
   else if (m.op === "close") {
+    closing = true;
     clearInterval(timer);
     Promise.resolve(nc && nc.drain()).catch(() => undefined).finally(() => parentPort.close());
   }
 });
+let closing = false;
 (async () => {
   const nats = await import(workerData.natsUrl);
   const options = { ...workerData.connect };
   if (workerData.credsFile) options.authenticator = nats.credsAuthenticator(new Uint8Array(readFileSync(workerData.credsFile)));
-  nc = await nats.connect(options);
+  const connection = await nats.connect(options);
+  if (closing) {
+    // Closed while connecting: nothing to keep alive.
+    await connection.close().catch(() => undefined);
+    return;
+  }
+  nc = connection;
   const stamp = new Float64Array(workerData.stamp);
   const wpi = new TextEncoder().encode("+WPI");
   let stalled = false;
@@ -66,8 +74,8 @@ export interface StallKeeper {
 }
 
 /**
- * Start the keeper thread; deliveries are kept alive by it from its first tick on
- * (holds sent before it connected are buffered).
+ * The keeper; its thread starts with the first held delivery, and keeps deliveries
+ * alive from its first tick on (holds sent before it connected are buffered).
  *
  * @example
  * const keeper = startStallKeeper(resolvedOptions, 10_000, logger);
@@ -82,33 +90,40 @@ export function startStallKeeper(options: ResolvedNatsTransportOptions, keepAliv
   if (options.pass !== undefined) connect.pass = options.pass;
   if (options.token !== undefined) connect.token = options.token;
   if (options.tls !== undefined) connect.tls = { ...options.tls };
-  const thread = new Worker(THREAD_SOURCE, {
-    eval: true,
-    workerData: {
-      natsUrl: import.meta.resolve("@nats-io/transport-node"),
-      connect,
-      credsFile: options.credsFile,
-      stamp,
-      stallMs: Math.floor(keepAliveMs * 1.5),
-      intervalMs: Math.max(50, Math.floor(keepAliveMs / 2)),
-    },
-  });
-  thread.unref();
+  let thread: Worker | undefined;
   let closed = false;
-  thread.on("message", (m: { op: string; message?: string; held?: number; behindMs?: number }) => {
-    if (m.op === "error") logger.warn({ reason: m.message }, "the stall keeper thread could not connect; tasks that block the event loop past ack_wait may be redelivered");
-    else if (m.op === "stalled") logger.warn({ held: m.held }, "the event loop is blocked (a synchronous executor?); the stall keeper thread keeps its task deliveries alive");
-    else if (m.op === "resumed") logger.info({ blockedMs: m.behindMs }, "the event loop is running again");
-  });
-  thread.on("error", (err) => logger.warn({ err }, "the stall keeper thread failed; tasks that block the event loop past ack_wait may be redelivered"));
+  // Started with the first held delivery: a consumer that never gets a task costs no thread.
+  const started = (): Worker => {
+    if (thread !== undefined) return thread;
+    const t = new Worker(THREAD_SOURCE, {
+      eval: true,
+      workerData: {
+        natsUrl: import.meta.resolve("@nats-io/transport-node"),
+        connect,
+        credsFile: options.credsFile,
+        stamp,
+        stallMs: Math.floor(keepAliveMs * 1.5),
+        intervalMs: Math.max(50, Math.floor(keepAliveMs / 2)),
+      },
+    });
+    t.unref();
+    t.on("message", (m: { op: string; message?: string; held?: number; behindMs?: number }) => {
+      if (m.op === "error") logger.warn({ reason: m.message }, "the stall keeper thread could not connect; tasks that block the event loop past ack_wait may be redelivered");
+      else if (m.op === "stalled") logger.warn({ held: m.held }, "the event loop is blocked (a synchronous executor?); the stall keeper thread keeps its task deliveries alive");
+      else if (m.op === "resumed") logger.info({ blockedMs: m.behindMs }, "the event loop is running again");
+    });
+    t.on("error", (err) => logger.warn({ err }, "the stall keeper thread failed; tasks that block the event loop past ack_wait may be redelivered"));
+    thread = t;
+    return t;
+  };
   return {
     hold(id, reply) {
       if (closed) return;
       now[0] = Date.now();
-      thread.postMessage({ op: "hold", id, reply });
+      started().postMessage({ op: "hold", id, reply });
     },
     release(id) {
-      if (!closed) thread.postMessage({ op: "release", id });
+      if (!closed) thread?.postMessage({ op: "release", id });
     },
     tick() {
       now[0] = Date.now();
@@ -116,9 +131,11 @@ export function startStallKeeper(options: ResolvedNatsTransportOptions, keepAliv
     async close() {
       if (closed) return;
       closed = true;
-      const exited = new Promise<void>((resolve) => thread.once("exit", () => resolve()));
-      thread.postMessage({ op: "close" });
-      const timer = setTimeout(() => void thread.terminate(), 2_000);
+      const running = thread;
+      if (running === undefined) return;
+      const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
+      running.postMessage({ op: "close" });
+      const timer = setTimeout(() => void running.terminate(), 2_000);
       await exited;
       clearTimeout(timer);
     },
