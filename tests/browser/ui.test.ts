@@ -142,6 +142,25 @@ describe("web view - in headless chromium", () => {
     }
   });
 
+  it("web view - pages the run list newest first by cursor, filtered by workflow and status", async () => {
+    // After the test above, the gate is open and publish is fixed: these end at once.
+    const a = await client.start("ui-demo", { dir });
+    await client.waitForEnd(a.runId);
+    const b = await client.start("ui-demo", { dir });
+    await client.waitForEnd(b.runId);
+    const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+    const page = async (query: string) => (await (await fetch(`${base}api/runs?${query}`, auth)).json()) as { runs: { runId: string }[]; next?: string };
+    const first = await page("workflow=ui-demo&limit=1");
+    expect(first.runs.map((r) => r.runId)).toEqual([b.runId]);
+    const second = await page(`workflow=ui-demo&limit=1&before=${first.next!}`);
+    expect(second.runs.map((r) => r.runId)).toEqual([a.runId]);
+    const all = await page("workflow=ui-demo&status=succeeded&limit=10");
+    expect(all.runs.length).toBe(3);
+    expect(all.next).toBeUndefined();
+    expect((await page("workflow=other")).runs).toEqual([]);
+    expect((await page("status=failed")).runs).toEqual([]);
+  });
+
   it("workers - lists the live workers of the fleet from their heartbeats", async () => {
     const p = spawnPhaseflow(["workers", "--nats", url, "--prefix", PREFIX]);
     processes.push(p);
