@@ -72,10 +72,10 @@ export async function showRun(main, runId, announce) {
   function header() {
     const r = view.run;
     const running = r.status === "running" || r.status === "pending";
-    const taskChoices = r.tasks.filter((t) => t.state === r.states[r.states.length - 1]?.name || true);
+    // Retry from any task the run has reached (its last visit of that state re-runs).
     const seen = new Set();
     const fromOptions = [];
-    for (const t of taskChoices) {
+    for (const t of r.tasks) {
       const v = `${t.state}/${t.task}`;
       if (seen.has(v)) continue;
       seen.add(v);
