@@ -165,6 +165,12 @@ export async function startUiServer(options: CreateUiServerOptions): Promise<UiS
         res.end();
         return;
       }
+      // A person opening the page gets a line of text; the page's scripts get JSON.
+      if (!(req.url ?? "/").startsWith("/api/") && status === 401) {
+        res.writeHead(401, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+        res.end(`${message}\n`);
+        return;
+      }
       json(res, status, { error: { code, message } });
     });
   });

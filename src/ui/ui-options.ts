@@ -65,7 +65,7 @@ export function resolveUiServerOptions(options: UiServerOptions): ResolvedUiServ
   const loopback = isLoopbackHost(host);
   if (!loopback && authToken === undefined) {
     throw new UsageError(
-      `the web view would listen on ${host}, reachable from other machines, with no auth token; give --auth-token TOKEN (or set ${UI_TOKEN_ENV}), or keep the default --host ${DEFAULT_UI_HOST}`,
+      `the web view would listen on ${host}, reachable from other machines, with no auth token; give --auth-token TOKEN (or set ${UI_TOKEN_ENV}), or keep the default host ${DEFAULT_UI_HOST}`,
     );
   }
   return { host, port, authToken, loopback };

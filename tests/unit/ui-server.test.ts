@@ -9,6 +9,7 @@ import { createEmbeddedBackend } from "../../src/ui/embedded-backend.js";
 import { createRunViewFold, type RunViewPatch } from "../../src/ui/run-view.js";
 import { startUiServer, type UiServer } from "../../src/ui/server.js";
 import { isLoopbackHost, resolveUiServerOptions } from "../../src/ui/ui-options.js";
+import { runCli } from "../../src/cli/run-cli.js";
 import { testEngine, type TestEngine } from "../support/runtime-fixtures.js";
 
 const flaky = workflow("flaky", { version: "1" });
@@ -156,5 +157,22 @@ describe("web view - server and fold", () => {
     expect(resolveUiServerOptions({ host: "0.0.0.0", authToken: "a-long-enough-token-1234" })).toMatchObject({ loopback: false, port: 8080 });
     expect(resolveUiServerOptions({})).toMatchObject({ host: "127.0.0.1", loopback: true, authToken: undefined });
     expect([isLoopbackHost("127.0.0.1"), isLoopbackHost("localhost"), isLoopbackHost("[::1]"), isLoopbackHost("10.0.0.1"), isLoopbackHost("0.0.0.0")]).toEqual([true, true, true, false, false]);
+  });
+
+  it("ui cli - ui and run --ui refuse a public host without a token before connecting or running (exit 2)", async () => {
+    const run = async (...argv: string[]) => {
+      let stderr = "";
+      const code = await runCli(argv, { stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) }, isTTY: false }, undefined);
+      return { code, stderr };
+    };
+    const ui = await run("ui", "--nats", "nats://127.0.0.1:1", "--host", "0.0.0.0");
+    expect(ui.code).toBe(2);
+    expect(ui.stderr).toContain("--auth-token");
+    const embedded = await run("run", "examples/etl.ts", "--executors", "workers/etl.ts", "--ui", "--ui-host", "0.0.0.0");
+    expect(embedded.code).toBe(2);
+    expect(embedded.stderr).toContain("PHASEFLOW_UI_TOKEN");
+    expect((await run("run", "examples/etl.ts", "--ui-port", "9000")).stderr).toContain("--ui-port only apply with --ui");
+    expect((await run("run", "--nats", "nats://127.0.0.1:1", "--workflow", "etl", "--ui")).stderr).toContain("phaseflow ui --nats");
+    expect((await run("ui", "--nats", "nats://127.0.0.1:1", "--port", "70000")).stderr).toContain("TCP port");
   });
 });

@@ -25,7 +25,7 @@ import { NATS_FLAGS, natsFlagsText, natsOptionsFrom, untilSignal } from "../nats
 import { startEmbeddedRun, type EmbeddedRunOptions } from "../run-embedded.js";
 import { startEmbeddedRunWithUi } from "../run-embedded-ui.js";
 import { UI_AUTH_FLAG, uiOpenUrl, uiServerOptionsFrom } from "../ui-flags.js";
-import type { UiServerOptions } from "../../ui/ui-options.js";
+import { resolveUiServerOptions, type UiServerOptions } from "../../ui/ui-options.js";
 import { collectExecutors } from "../run-executors.js";
 import { checkRunInput, formatInputIssues, readRunInput } from "../run-input.js";
 import { describeWaiting, servedPlan, startNatsRun, type NatsRunSession } from "../run-nats.js";
@@ -106,6 +106,7 @@ export const runCommand = defineCommand({
       throw new UsageError(`--ui is for embedded runs; to watch a fleet's runs, start the web view with: phaseflow ui ${natsFlagsText(values)}`);
     }
     const uiServer = values.ui === true ? uiServerOptionsFrom(values["ui-port"], values["ui-host"], values["auth-token"], "ui-port") : undefined;
+    if (uiServer) resolveUiServerOptions(uiServer);
     if (values.force === true && file === undefined) throw new UsageError("--force only matters with a workflow file (it skips the plan check against the coordinators)");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const cwd = io.cwd ?? process.cwd();

@@ -9,6 +9,7 @@ import { createClient } from "../../fleet/client.js";
 import { createLogger } from "../../runtime/logger.js";
 import { createFleetBackend } from "../../ui/fleet-backend.js";
 import { startUiServer } from "../../ui/server.js";
+import { resolveUiServerOptions } from "../../ui/ui-options.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK } from "../exit-codes.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
@@ -34,6 +35,8 @@ export const uiCommand = defineCommand({
   async run({ values }, io) {
     if (values.nats === undefined) throw new UsageError("missing --nats URL (the web view reads the runs of a fleet from NATS)");
     const server = uiServerOptionsFrom(values.port, values.host, values["auth-token"], "port");
+    // A public host without a token is refused before anything connects.
+    resolveUiServerOptions(server);
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const logger = createLogger({ name: "phaseflow-ui" });
     const client = await createClient({ ...natsOptionsFrom(values), logger });
