@@ -98,7 +98,8 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
       const tasks = [...runs].flatMap((id) => o.engine.get(id)?.tasks ?? []);
       const executors = o.registry.keys();
       const worker: WorkerHeartbeat = {
-        workerId: "embedded",
+        // The in-process worker's id, as its attempts name it.
+        workerId: tasks.find((t) => t.workerId !== undefined)?.workerId ?? "in-process",
         host: hostname(),
         pid: process.pid,
         namespaces: [...new Set(executors.map((k) => k.split("/")[0] ?? k))],
