@@ -14,7 +14,9 @@ import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
 import { statusCommand } from "./commands/status.js";
+import { uiCommand } from "./commands/ui.js";
 import { workerCommand } from "./commands/worker.js";
+import { workersCommand } from "./commands/workers.js";
 
 export const COMMANDS: readonly CliCommand[] = [
   compileCommand,
@@ -22,10 +24,12 @@ export const COMMANDS: readonly CliCommand[] = [
   followCommand,
   coordinatorCommand,
   workerCommand,
+  workersCommand,
   statusCommand,
   cancelCommand,
   retryCommand,
   pruneCommand,
   exportCommand,
   natsSetupCommand,
+  uiCommand,
 ];

@@ -52,6 +52,12 @@ export interface NatsTransportOptions {
    * not repeat the coordinator's setting).
    */
   replicas?: number;
+  /**
+   * Task consumers keep their deliveries alive from a thread of their own (own NATS
+   * connection) while an executor blocks the event loop, so a long synchronous task is
+   * not redelivered to another worker while it still runs (stall-keeper.ts). Default true.
+   */
+  stallKeeper?: boolean;
   /** Default: a silent logger. */
   logger?: Logger;
   /** Reuse an open connection instead of connecting; `close()` then leaves it open. */
@@ -71,6 +77,7 @@ export interface ResolvedNatsTransportOptions {
   maxDeliver: number;
   workerTtlMs: number;
   replicas: number | undefined;
+  stallKeeper: boolean;
   logger: Logger;
   connection: NatsConnection | undefined;
 }
@@ -97,6 +104,7 @@ export const natsTransportOptionsSchema = z
     maxDeliver: z.number().int().min(1).default(5),
     workerTtlMs: z.number().int().min(1000).default(60_000),
     replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
+    stallKeeper: z.boolean().default(true),
     logger: z.custom<Logger>(isLogger, "must be a pino-like logger (info, warn, error, debug, child)").optional(),
     connection: z.custom<NatsConnection>(isConnection, "must be a NatsConnection").optional(),
   })
@@ -140,6 +148,7 @@ export function resolveNatsTransportOptions(options: NatsTransportOptions): Reso
     maxDeliver: o.maxDeliver,
     workerTtlMs: o.workerTtlMs,
     replicas: o.replicas,
+    stallKeeper: o.stallKeeper,
     logger: o.logger ?? createSilentLogger(),
     connection: o.connection,
   };
