@@ -36,6 +36,7 @@ import type { ExecutorEntry, Logger } from "../registry/types.js";
 import type { TimerHandle } from "../runtime/clock.js";
 import { WIRE_VERSION, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
 import type { TaskDelivery } from "../transport/port.js";
+import { startAttemptTelemetry, type AttemptTelemetry } from "./attempt-telemetry.js";
 import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
@@ -84,6 +85,8 @@ export class Attempt {
   private throttle: ProgressThrottle | undefined;
   private childLog: Logger | undefined;
   private onRelease: (() => void) | undefined;
+  /** Its span and metrics; undefined while no OpenTelemetry SDK is registered. */
+  private readonly telemetry: AttemptTelemetry | undefined;
 
   constructor(
     private readonly env: AttemptEnv,
@@ -91,6 +94,7 @@ export class Attempt {
   ) {
     this.message = delivery.message;
     this.taskId = `${this.message.state}/${this.message.task}`;
+    this.telemetry = startAttemptTelemetry(this.message, env.options.workerId, delivery.deliveryCount);
   }
 
   /** Run the attempt; resolves when it is settled or released. Never rejects. */
@@ -124,6 +128,7 @@ export class Attempt {
   release(reason: Error): void {
     if (this.released || this.settled) return;
     this.released = true;
+    this.telemetry?.end({ status: "released" });
     this.abort(reason);
     this.nak(0);
     this.onRelease?.();
@@ -193,11 +198,13 @@ export class Attempt {
     beat(true);
 
     const startedAt = clock.now();
+    this.telemetry?.started(startedAt - m.dispatchedAt);
     if (budget !== null) {
       const limit = m.timeoutMs ?? budget;
       this.timeoutTimer = clock.setTimeout(() => this.abort(new TaskTimeoutError(this.taskId, limit)), budget);
     }
     let outcome = await this.invoke(entry, input);
+    this.telemetry?.ran(clock.now() - startedAt);
     if (this.liveTimer !== undefined) clock.clearTimeout(this.liveTimer);
     this.liveTimer = undefined;
     if (this.released) return;
@@ -239,7 +246,8 @@ export class Attempt {
         if (this.abortReason !== undefined) return settle({ ok: false, error: this.abortReason });
         let result: unknown;
         try {
-          result = entry.fn(input, new AttemptContext(this));
+          const ctx = new AttemptContext(this);
+          result = this.telemetry === undefined ? entry.fn(input, ctx) : this.telemetry.within(() => entry.fn(input, ctx));
         } catch (err) {
           return settle({ ok: false, error: err });
         }
@@ -259,12 +267,11 @@ export class Attempt {
   private async finish(outcome: Outcome, durationMs: number): Promise<void> {
     if (this.released) return;
     this.throttle?.close();
+    const body: ReportBody = outcome.ok
+      ? { type: "attempt.succeeded", output: outcome.value === undefined ? null : outcome.value, durationMs }
+      : { type: "attempt.failed", error: serializeError(outcome.error), durationMs };
     try {
-      await this.publish(
-        outcome.ok
-          ? { type: "attempt.succeeded", output: outcome.value === undefined ? null : outcome.value, durationMs }
-          : { type: "attempt.failed", error: serializeError(outcome.error), durationMs },
-      );
+      await this.publish(body);
     } catch (err) {
       // A result the wire cannot carry (not JSON, too large) will not improve on a retry: report that.
       if (outcome.ok && err instanceof PhaseflowError && !err.retryable) return this.finish({ ok: false, error: err }, durationMs);
@@ -274,6 +281,7 @@ export class Attempt {
     }
     if (outcome.ok) this.env.counters.completed++;
     else this.env.counters.failed++;
+    this.telemetry?.end(body.type === "attempt.succeeded" ? { status: "succeeded" } : { status: "failed", error: body.error });
     if (this.settled) return;
     this.settled = true;
     try {
@@ -301,6 +309,7 @@ export class Attempt {
   private nak(delayMs: number): void {
     if (this.settled) return;
     this.settled = true;
+    this.telemetry?.end({ status: "requeued" });
     this.env.counters.requeued++;
     this.delivery.nak(delayMs);
   }

@@ -21,6 +21,7 @@ import { taskMessageSchema } from "../messages.js";
 import type { ConsumeOptions, Subscription, TaskDelivery } from "../port.js";
 import { decodeMessage } from "./codec.js";
 import { NatsDelivery } from "./delivery.js";
+import { joinTraceContext } from "./trace-headers.js";
 
 /** How long one pull request waits on the server for messages. */
 export const FETCH_EXPIRES_MS = 5_000;
@@ -183,7 +184,7 @@ async function handleOne(
   }
   const delivery: NatsDelivery = new NatsDelivery(
     m,
-    decoded.value,
+    m.headers === undefined ? decoded.value : joinTraceContext(decoded.value, m.headers),
     () => {
       held.delete(delivery);
       release();
