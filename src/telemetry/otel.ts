@@ -17,6 +17,7 @@
 import {
   ProxyTracerProvider,
   ROOT_CONTEXT,
+  createNoopMeter,
   createTraceState,
   isSpanContextValid,
   isValidSpanId,
@@ -85,8 +86,17 @@ const noopTracerProvider = new ProxyTracerProvider().getDelegate();
  * so callers skip making spans and attributes at all.
  */
 export function tracingEnabled(): boolean {
-  const provider = trace.getTracerProvider();
-  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== noopTracerProvider;
+  return registeredTracerProvider() !== noopTracerProvider;
+}
+
+/**
+ * The tracer provider behind the API's proxy. Duck-typed, not `instanceof`: the SDK may
+ * have registered itself through another copy of `@opentelemetry/api` (the globals are
+ * shared between compatible copies, their classes are not).
+ */
+function registeredTracerProvider(): unknown {
+  const provider = trace.getTracerProvider() as { getDelegate?: () => unknown };
+  return typeof provider.getDelegate === "function" ? provider.getDelegate() : provider;
 }
 
 export interface Instruments {
@@ -103,7 +113,13 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 let cachedProvider: MeterProvider | undefined;
 let cachedInstruments: Instruments | undefined;
-const noopProvider = metrics.getMeterProvider();
+/** The API's no-op meter class: what `getMeter` returns while no meter provider is registered. */
+const NoopMeter = createNoopMeter().constructor;
+
+/** Whether a meter provider is registered (the API's own no-op answers with a NoopMeter). */
+function meteringEnabled(provider: MeterProvider): boolean {
+  return !(provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION) instanceof NoopMeter);
+}
 
 /**
  * The metric instruments, or undefined while no meter provider is registered (so a
@@ -111,10 +127,11 @@ const noopProvider = metrics.getMeterProvider();
  */
 export function phaseflowInstruments(): Instruments | undefined {
   const provider = metrics.getMeterProvider();
-  if (provider === noopProvider) return undefined;
-  if (provider === cachedProvider && cachedInstruments) return cachedInstruments;
-  const meter = provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+  if (provider === cachedProvider) return cachedInstruments;
   cachedProvider = provider;
+  cachedInstruments = undefined;
+  if (!meteringEnabled(provider)) return undefined;
+  const meter = provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
   cachedInstruments = {
     dispatched: meter.createCounter(METRIC.dispatched, { description: "Task attempts dispatched by coordinators", unit: "{attempt}" }),
     succeeded: meter.createCounter(METRIC.succeeded, { description: "Tasks that succeeded", unit: "{task}" }),
@@ -166,4 +183,29 @@ export function parseTraceparent(traceparent: string | undefined, tracestate?: s
 export function contextFrom(carrier: TraceCarrier, fallback: Context = ROOT_CONTEXT): Context {
   const sc = parseTraceparent(carrier.traceparent, carrier.tracestate);
   return sc ? trace.setSpanContext(ROOT_CONTEXT, sc) : fallback;
+}
+
+/** Most time `flushTelemetry` waits for the SDK's exporters. */
+export const FLUSH_TIMEOUT_MS = 2_000;
+
+/**
+ * Ask the registered SDK (if any) to export what it still buffers, within `timeoutMs`:
+ * the CLI calls it before it exits, so a command's last spans and metrics are not lost.
+ * A no-op without an SDK; never rejects.
+ */
+export async function flushTelemetry(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
+  const providers: unknown[] = [];
+  const tp = registeredTracerProvider();
+  if (tp !== noopTracerProvider) providers.push(tp);
+  const mp = metrics.getMeterProvider();
+  if (meteringEnabled(mp)) providers.push(mp);
+  const flushes = providers
+    .map((p) => (p as { forceFlush?: () => Promise<unknown> }).forceFlush?.bind(p))
+    .filter((f): f is () => Promise<unknown> => typeof f === "function")
+    .map((f) => Promise.resolve().then(f).catch(() => undefined));
+  if (flushes.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([Promise.all(flushes), timeout]);
+  clearTimeout(timer);
 }
