@@ -90,6 +90,23 @@ describe("telemetry - without an SDK", () => {
   });
 });
 
+describe("telemetry - traceparent", () => {
+  it("telemetry - reads a W3C traceparent and refuses malformed ones instead of failing the task", () => {
+    expect(parseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "k=v")).toMatchObject({
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      traceFlags: 1,
+      isRemote: true,
+    });
+    expect(parseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "k=v")?.traceState?.get("k")).toBe("v");
+    for (const bad of ["", "garbage", "00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"]) {
+      expect(parseTraceparent(bad), bad).toBeUndefined();
+    }
+    // A later version may add fields after the flags.
+    expect(parseTraceparent("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-more")?.traceFlags).toBe(0);
+  });
+});
+
 describe("telemetry - embedded runs", () => {
   let otel: TestTelemetry;
   beforeAll(() => {
