@@ -9,6 +9,7 @@ import type { ZodType } from "zod";
 import { PhaseflowError, WireMessageInvalidError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
+import { withTraceHeaders } from "../transport/nats/trace-headers.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -59,7 +60,8 @@ export function serveEndpoint<Req>(
         reply({ ok: false, error: serializeError(error) });
         return;
       }
-      handler(parsed.data).then(reply, (e: unknown) => {
+      // In the caller's trace context, if its request carried one (a run started inside a span is its child).
+      withTraceHeaders(msg.headers, () => handler(parsed.data)).then(reply, (e: unknown) => {
         counters.errors++;
         if (!(e instanceof PhaseflowError)) logger.error({ err: e, subject }, "API handler failed");
         reply({ ok: false, error: serializeError(e) });

@@ -2,9 +2,10 @@
 // worker in this process, sharing its registered SDK, exchange the task messages over
 // JetStream. The run yields the span tree run -> state -> task -> attempt, the
 // attempt span's parent is the task span named by the message's `traceparent` header
-// (read off the wire by a plain subscriber), and the counters match the run record.
+// (read off the wire by a plain subscriber), a run started inside a span is its child,
+// and the counters match the run record.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { SpanStatusCode } from "@opentelemetry/api";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
 import { createClient, type Client } from "../../src/fleet/client.js";
@@ -111,6 +112,22 @@ describe("fleet - OpenTelemetry", () => {
     }
     const failed = attempts.find((s) => s.attributes["phaseflow.status"] === "failed")!;
     expect(failed.attributes).toMatchObject({ "phaseflow.task.id": "prepare/flaky", "phaseflow.attempt": 1, "phaseflow.error.code": "FLAKY" });
+  }, 60_000);
+
+  it("fleet - a run started from inside a span is traced as that span's child (the start request carries it)", async () => {
+    const tracer = trace.getTracer("test");
+    const runId = await tracer.startActiveSpan("request handler", async (span) => {
+      try {
+        return (await client.start("otel-fleet", {})).runId;
+      } finally {
+        span.end();
+      }
+    });
+    await client.waitForEnd(runId);
+    const caller = otel.spans.getFinishedSpans().find((s) => s.name === "request handler")!;
+    const root = otel.spans.getFinishedSpans().find((s) => s.name === "run otel-fleet" && s.attributes["phaseflow.run.id"] === runId)!;
+    expect(root.spanContext().traceId).toBe(caller.spanContext().traceId);
+    expect(parentIdOf(root)).toBe(caller.spanContext().spanId);
   }, 60_000);
 
   it("fleet - the coordinator's counters match the run record", async () => {

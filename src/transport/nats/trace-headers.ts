@@ -3,8 +3,12 @@
  * travel as message headers (where NATS tooling and other OpenTelemetry
  * instrumentations look for them), not in the JSON body. A header that is too long
  * is ignored rather than failing the message: a trace link is never worth a task.
+ * API requests (client -> coordinator) carry the caller's span the same way, so a run
+ * started from inside a span is traced as its child.
  */
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
+import { INVALID_SPAN_CONTEXT, context, trace } from "@opentelemetry/api";
+import { contextFrom, injectTraceContext, tracingEnabled, type TraceCarrier } from "../../telemetry/otel.js";
 import type { TaskMessage } from "../messages.js";
 
 export const TRACEPARENT_HEADER = "traceparent";
@@ -38,4 +42,25 @@ export function joinTraceContext(task: TaskMessage, h: MsgHdrs | undefined): Tas
   const tracestate = h.get(TRACESTATE_HEADER);
   if (tracestate !== "" && tracestate.length <= MAX_TRACESTATE) task.tracestate = tracestate;
   return task;
+}
+
+/** Headers carrying the active span's trace context (for a request made inside a span), or undefined. */
+export function activeTraceHeaders(): MsgHdrs | undefined {
+  if (!tracingEnabled()) return undefined;
+  const carrier: TraceCarrier = {};
+  injectTraceContext(trace.getSpanContext(context.active()) ?? INVALID_SPAN_CONTEXT, carrier);
+  if (carrier.traceparent === undefined) return undefined;
+  const h = headers();
+  h.set(TRACEPARENT_HEADER, carrier.traceparent);
+  if (carrier.tracestate !== undefined) h.set(TRACESTATE_HEADER, carrier.tracestate);
+  return h;
+}
+
+/** Run `fn` in the trace context a request's headers carry (the caller's span), if any. */
+export function withTraceHeaders<T>(h: MsgHdrs | undefined, fn: () => T): T {
+  if (h === undefined || !tracingEnabled()) return fn();
+  const traceparent = h.get(TRACEPARENT_HEADER);
+  if (traceparent === "" || traceparent.length > MAX_TRACEPARENT) return fn();
+  const tracestate = h.get(TRACESTATE_HEADER);
+  return context.with(contextFrom({ traceparent, tracestate: tracestate === "" ? undefined : tracestate }), fn);
 }
