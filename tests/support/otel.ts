@@ -67,14 +67,14 @@ function pointsOf(rm: ResourceMetrics, name: string): DataPoint<unknown>[] {
   return out;
 }
 
-/** The spans of one trace, each with its children, from the exporter's finished spans. */
+/** The finished spans of one trace. */
 export function spansOf(exporter: InMemorySpanExporter, traceId: string): ReadableSpan[] {
   return exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
 }
 
 export const parentIdOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId;
 
-/** The finished spans named `name` that are children of `parent`. */
+/** The finished spans whose name starts with `prefix` that are children of `parent`. */
 export function childrenOf(spans: readonly ReadableSpan[], parent: ReadableSpan, prefix = ""): ReadableSpan[] {
   return spans.filter((s) => parentIdOf(s) === parent.spanContext().spanId && s.name.startsWith(prefix));
 }
