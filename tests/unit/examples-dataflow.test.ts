@@ -50,7 +50,7 @@ async function interpret(wf: Workflow<unknown>, registry: Registry, rawInput: un
         const ctx: TaskContext = {
           runId: "r1", taskId: t.id, state: name, task: t.name, visit, attempt: 1,
           signal: new AbortController().signal, log, parents: Object.fromEntries(parents.map((p) => [p, outputs.get(p)])),
-          idempotencyKey: `r1/${t.id}/${visit}`, progress: noop, heartbeat: noop,
+          idempotencyKey: `r1/${t.id}/${visit}`, params: t.params, seed: 0, item: undefined, progress: noop, heartbeat: noop,
         };
         const out = await entry.fn(entry.input ? entry.input.parse(taskInput) : taskInput, ctx);
         outputs.set(t.name, entry.output ? entry.output.parse(out) : out);

@@ -14,7 +14,7 @@ const noop = (): void => undefined;
 const log: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => log };
 const ctx = (task: string, parents: Record<string, unknown> = {}): TaskContext => ({
   runId: "r", taskId: `s/${task}`, state: "s", task, visit: 1, attempt: 1, signal: new AbortController().signal,
-  log, parents, idempotencyKey: "k", progress: noop, heartbeat: noop,
+  log, parents, idempotencyKey: "k", params: undefined, seed: 0, item: undefined, progress: noop, heartbeat: noop,
 });
 const call = async (registry: Registry, key: string, input: unknown, task = "t") => registry.resolve(key).fn(input, ctx(task));
 
