@@ -158,7 +158,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
    * @example const extract = ingest.task("extract", { executor: "etl/extract", retries: 2 });
    */
   task<O = unknown, I = unknown, P = unknown>(name: string, options: TaskOptions<I, O, P>): Task<S, O, P> {
-    const t = new Task<S, O, P>(this, name, options as TaskOptions<unknown, O>);
+    const t = new Task<S, O, P>(this, name, options);
     this.tasks.push(t);
     return t;
   }
