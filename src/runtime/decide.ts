@@ -253,9 +253,9 @@ class Decision {
 
   /** Start instances of every running map of the visit while they have room. */
   private fillMaps(v: Visit): void {
-    for (const tl of v.layout.tasks) {
-      if (!tl.plan.map) continue;
-      const vt = v.tasks.get(tl.name);
+    // O(maps of the state) per call: pump runs once per report.
+    for (const name of v.layout.maps) {
+      const vt = v.tasks.get(name);
       if (vt?.status === "running" && this.st.visit === v && !isFinished(this.st)) this.fillMap(v, vt);
     }
   }
