@@ -21,7 +21,7 @@ import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateO
 import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
 import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../transport/messages.js";
 import { checkSchema } from "./coordinator-dispatch.js";
-import { stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
+import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
 import { decideAfterFailure } from "./coordinator-policy.js";
 import { decideNext, toSchemaIssues } from "./coordinator-transitions.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
@@ -342,6 +342,10 @@ class Decision {
     const deadline = task.timeoutMs === null ? null : this.now + task.timeoutMs;
     const token = this.random.token();
     const judged = defs.taskOutput(v.state, task.name) !== undefined;
+    // Parents' outputs travel once: the worker rebuilds the merge unless a schema reshaped it.
+    // Not for a map instance (its input is its item), nor after a map (the worker's merge does not know a map's output goes under its name).
+    const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
+    const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
     this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, tokenHash: tokenHashOf(token), judged });
     // The decider knows its own tokens: its shell checks their reports without hashing.
     this.st.attempts.get(dispatchId)!.token = token;
@@ -357,7 +361,7 @@ class Decision {
       dispatchId,
       executor: task.executor,
       idempotencyKey: idempotencyKeyOf(runId, v.state, v.visit, name, this.st.round),
-      input,
+      ...(inputFrom !== undefined ? { inputFrom: [...inputFrom] } : { input }),
       parents,
       deadline,
       timeoutMs: task.timeoutMs,
