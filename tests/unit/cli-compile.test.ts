@@ -42,8 +42,8 @@ describe("cli compile - success", () => {
   });
 
   it("cli compile - shortens a very wide phase and names its size", async () => {
-    const { stdout } = await cli("compile", "examples/study-grid.ts");
-    expect(stdout).toContain("... and 56 more (study/run x56)");
+    const { stdout } = await cli("compile", fixture("wide.ts"));
+    expect(stdout).toContain("... and 56 more (w/cell x56)");
     expect(stdout).toContain("widest phase   60 tasks (phase 1 of 2)");
   });
 
