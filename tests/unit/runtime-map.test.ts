@@ -182,4 +182,25 @@ describe("runtime - state.map", () => {
       await t.close();
     }
   });
+
+  it("runtime - a map of 10,000 items runs embedded, its outputs in item order", async () => {
+    const wf = workflow("map-10k", { version: "1" });
+    wf.state("s").map("run", { executor: "m/id", items: () => Array.from({ length: 10_000 }, (_, i) => i), maxConcurrency: 500 });
+    const t = testEngine({ concurrency: 256 });
+    t.registry.namespace("m").register("id", (i: number) => i);
+    try {
+      const r = await (await t.engine.run(wf, {})).result();
+      expect(r.status).toBe("succeeded");
+      const out = (r.output as { run: number[] }).run;
+      expect(out).toHaveLength(10_000);
+      expect(out.every((x, i) => x === i)).toBe(true);
+      expect(r.tasks.find((x) => x.task === "run")!.instances).toMatchObject({ count: 10_000, succeeded: 10_000 });
+      // The item list is in the history in pieces small enough for one stored message each.
+      const pieces = (await t.events(r.runId)).filter((e) => e.type === "map.items");
+      expect(pieces.length).toBeGreaterThanOrEqual(10);
+    } finally {
+      await t.close();
+    }
+  });
 });
+
