@@ -17,6 +17,7 @@ export const startRunRequestSchema = z.object({
       schedule: z.enum(["phases", "eager"]).optional(),
       onFailure: z.enum(["fail-fast", "continue"]).optional(),
       runId: z.string().optional(),
+      seed: z.number().int().nonnegative().optional(),
     })
     .strict()
     .default({}),

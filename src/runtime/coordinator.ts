@@ -61,7 +61,7 @@ export interface StartRunParams {
   plan: Plan;
   /** Already validated against the workflow's input schema. */
   input: unknown;
-  options: Pick<ResolvedRunOptions, "schedule" | "onFailure">;
+  options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">;
   /** Default: a generated id. */
   runId?: string;
 }
