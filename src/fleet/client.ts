@@ -19,6 +19,8 @@ import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transpor
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 import {
@@ -95,7 +97,7 @@ const decoder = new TextDecoder();
  */
 export async function createClient(options: ClientOptions): Promise<Client> {
   const { requestTimeoutMs = 10_000, logger = createSilentLogger(), ...nats } = options;
-  const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client" });
+  const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client", inboxPrefix: nats.inboxPrefix ?? inboxPrefixOf(natsNames(nats.prefix), "client") });
   const nc = transport.connection;
 
   async function request<T extends { ok: boolean }>(op: string, body: unknown, schema: ZodType<T>): Promise<Exclude<T, { ok: false }>> {

@@ -34,6 +34,8 @@ import type { RunRecord } from "../runtime/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
 import { serveEndpoint, type ApiCounters } from "./api-server.js";
 import {
   cancelRunReplySchema,
@@ -108,7 +110,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
     served.set(wf.name, { workflow: wf, plan: compile(wf) });
   }
-  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-coordinator ${baseId}` });
+  const transport = await createNatsTransport({
+    ...options.nats,
+    logger,
+    name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
+    inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
+  });
   const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}) });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;

@@ -11,6 +11,8 @@ import { createSilentLogger } from "../runtime/logger.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
 import { createWorker, type Worker } from "../worker/worker.js";
 import { defaultWorkerId } from "../worker/options.js";
 import { HEARTBEAT_INTERVAL_MS, startHeartbeat, workerHeartbeatSchema } from "./heartbeat.js";
@@ -49,7 +51,12 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
   const logger = options.logger ?? createSilentLogger();
   const workerId = options.workerId ?? defaultWorkerId();
   const concurrency = options.concurrency ?? 4;
-  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-worker ${workerId}` });
+  const transport = await createNatsTransport({
+    ...options.nats,
+    logger,
+    name: options.nats.name ?? `phaseflow-worker ${workerId}`,
+    inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "worker"),
+  });
   const namespaces = options.namespaces ?? options.registry.namespaces();
   const worker = createWorker({ transport, registry: options.registry, logger, concurrency, workerId, namespaces });
   const executors = options.registry.keys().filter((k) => namespaces.includes(k.split("/")[0]!));
