@@ -8,6 +8,7 @@ import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/
 import type { ZodType } from "zod";
 import { PhaseflowError, WireMessageInvalidError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
+import { CoordinatorError } from "./errors.js";
 import type { Logger } from "../registry/types.js";
 
 const encoder = new TextEncoder();
@@ -61,8 +62,10 @@ export function serveEndpoint<Req>(
       }
       handler(parsed.data).then(reply, (e: unknown) => {
         counters.errors++;
-        if (!(e instanceof PhaseflowError)) logger.error({ err: e, subject }, "API handler failed");
-        reply({ ok: false, error: serializeError(e) });
+        if (e instanceof PhaseflowError) return reply({ ok: false, error: serializeError(e) });
+        // Not an error of the request: the coordinator's own (its NATS calls, a bug), coded as such.
+        logger.error({ err: e, subject }, "API handler failed");
+        reply({ ok: false, error: serializeError(new CoordinatorError(`answer ${subject}`, e)) });
       });
     },
   });

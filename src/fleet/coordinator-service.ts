@@ -178,24 +178,41 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     throw new RunNotFoundError(runId);
   };
 
+  /**
+   * Cancel: applied here when this coordinator holds the run; otherwise recorded on the
+   * run's KV entry first (durable at once, no lease needed), then handed to the run's
+   * holder. If the holder is gone the request stays recorded, and whoever takes the run
+   * over applies it (run-driver.ts): the reply then says the run is still running.
+   */
   const cancel = async ({ runId, reason }: { runId: string; reason?: string | undefined }): Promise<object> => {
     const why = reason ?? "cancelled by request";
     const held = await driver.cancelHeld(runId, why);
     if (held !== undefined) return { ok: true, runId, status: held };
-    const record = await recordOf(runId);
-    if (isRunFinished(record)) return { ok: true, runId, status: record.status };
-    // Driven elsewhere: take it over if its coordinator is gone, else forward to it.
-    if (await driver.adoptIfOrphaned(runId)) {
-      const status = await driver.cancelHeld(runId, why);
-      return { ok: true, runId, status: status ?? "cancelled" };
+    const entry = await driver.store.requestCancel(runId, why);
+    if (!entry) {
+      // No KV entry (pruned, or written by an older version): the history decides.
+      const record = await recordOf(runId);
+      if (isRunFinished(record)) return { ok: true, runId, status: record.status };
+      throw new RunNotFoundError(runId);
     }
-    const stored = (await driver.store.get(runId))?.value;
-    if (!stored) throw new RunNotFoundError(runId);
-    logger.info({ runId, owner: stored.coordinator }, "cancel forwarded to the coordinator driving the run");
-    const reply = await nc.request(api(`coordinator.${stored.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 10_000 });
-    const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
-    if (!parsed.ok) throw deserializeError(parsed.error);
-    return parsed;
+    if (isRunFinished(entry.value)) return { ok: true, runId, status: entry.value.status };
+    // Its holder is gone for good: take it over now (the recorded cancel is applied on adoption).
+    if (await driver.adoptIfOrphaned(runId)) {
+      const status = driver.handle(runId)?.status().status ?? (await driver.store.get(runId))?.value.status ?? "cancelled";
+      return { ok: true, runId, status };
+    }
+    if (entry.value.coordinator === id) return { ok: true, runId, status: entry.value.status, requested: true };
+    logger.info({ runId, owner: entry.value.coordinator }, "cancel recorded and forwarded to the coordinator driving the run");
+    try {
+      const reply = await nc.request(api(`coordinator.${entry.value.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 5_000 });
+      const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
+      if (parsed.ok) return parsed;
+      logger.warn({ runId, owner: entry.value.coordinator, error: parsed.error }, "the run's holder did not apply the cancel; it stays recorded");
+    } catch (err) {
+      // The holder died (or is cut off) before its lease ran out: the recorded request waits for the next holder.
+      logger.warn({ err, runId, owner: entry.value.coordinator }, "the run's holder did not answer; the cancel stays recorded and its next holder applies it");
+    }
+    return { ok: true, runId, status: entry.value.status, requested: true };
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {

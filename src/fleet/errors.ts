@@ -35,3 +35,13 @@ export class PlanHashMismatchError extends PhaseflowError {
     this.submitted = submitted;
   }
 }
+
+/**
+ * A coordinator could not serve a request for a reason of its own (NATS unreachable from
+ * it, a bug): never labelled as an executor's error. The original error is the cause.
+ */
+export class CoordinatorError extends PhaseflowError {
+  constructor(operation: string, cause: unknown) {
+    super("COORDINATOR_ERROR", `the coordinator could not ${operation}: ${cause instanceof Error ? cause.message : String(cause)}; retry, and check the coordinator's log if it persists`, { cause, retryable: true });
+  }
+}
