@@ -21,7 +21,6 @@ import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
-import { deserializeError } from "../errors/serialize.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
