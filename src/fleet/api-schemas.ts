@@ -85,7 +85,12 @@ export const runSummarySchema = z.object({
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
 export const listRunsReplySchema = z.discriminatedUnion("ok", [
-  z.object({ ok: z.literal(true), runs: z.array(runSummarySchema) }),
+  z.object({
+    ok: z.literal(true),
+    runs: z.array(runSummarySchema),
+    /** More runs matched than fit in one reply: these are the newest. */
+    truncated: z.boolean().optional(),
+  }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type ListRunsReply = z.infer<typeof listRunsReplySchema>;

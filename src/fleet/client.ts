@@ -15,6 +15,7 @@ import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import { decisionEvents, reportEvent } from "../runtime/history.js";
+import { recordOfHistory } from "../runtime/run-record.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
@@ -139,7 +140,15 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
     },
     async get(runId) {
-      return (await request("run.get", { runId }, getRunReplySchema)).record;
+      try {
+        return (await request("run.get", { runId }, getRunReplySchema)).record;
+      } catch (err) {
+        if (!(err instanceof PhaseflowError && err.code === "REPLY_TOO_LARGE")) throw err;
+        // A record over max_payload (many tasks, large values): fold the run's history here, the same fold the coordinator uses.
+        logger.debug({ runId }, "run record too large for one reply; folding its history");
+        const { messages } = await transport.readHistory(runId);
+        return recordOfHistory(messages);
+      }
     },
     async list(listOptions = {}) {
       return (await request("run.list", listOptions, listRunsReplySchema)).runs;

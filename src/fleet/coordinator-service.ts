@@ -35,7 +35,8 @@ import { createNatsTransport, type NatsTransport } from "../transport/nats/trans
 import { typedKv } from "../transport/nats/typed-kv.js";
 import { natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "./nats-permissions.js";
-import { serveEndpoint, type ApiCounters } from "./api-server.js";
+import { REPLY_HEADROOM, serveEndpoint, type ApiCounters } from "./api-server.js";
+import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
 import {
   cancelRunReplySchema,
   cancelRunRequestSchema,
@@ -46,7 +47,7 @@ import {
   startRunRequestSchema,
   type RunSummary,
 } from "./api-schemas.js";
-import { PlanHashMismatchError, WorkersUnavailableError } from "./errors.js";
+import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
@@ -226,7 +227,20 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 
   subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, logger, counters));
-  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, async ({ runId }) => ({ ok: true, record: await recordOf(runId) }), logger, counters));
+  /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
+  const surelyTooLarge = (tasks: number): number | undefined => {
+    const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM;
+    return tasks * 100 > limit ? limit : undefined;
+  };
+  const get = async ({ runId }: { runId: string }): Promise<object> => {
+    if (!driver.handle(runId)) {
+      const stored = (await driver.store.get(runId))?.value;
+      const limit = stored ? surelyTooLarge(stored.tasks.total) : undefined;
+      if (stored && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), stored.tasks.total * 100, limit);
+    }
+    return { ok: true, record: await recordOf(runId) };
+  };
+  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, get, logger, counters));
   subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, logger, counters));
   subs.push(
     serveEndpoint(nc, api("plan.get"), queue, getPlanRequestSchema, ({ workflow }) => {
@@ -273,7 +287,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
             ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
             tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
           }));
-        return { ok: true, runs };
+        // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
+        const room = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM - 64;
+        let bytes = 0;
+        let fit = 0;
+        while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
+        return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
       },
       logger,
       counters,
