@@ -70,6 +70,8 @@ export interface CoordinatorServiceOptions {
   retentionMs?: number;
   /** Re-dispatch an attempt without timeoutMs after this long with nothing heard of it. Default 10 minutes. */
   watchdogMs?: number;
+  /** Estimated heap bytes of finished runs' records kept in memory to answer `run.get` without reading histories. Default 64 MiB. */
+  keepFinishedBytes?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -116,7 +118,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
     inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
   });
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}) });
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false,
+    ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
+    ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
+  });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
   const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
@@ -171,6 +176,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const recordOf = async (runId: string): Promise<RunRecord> => {
     const handle = driver.handle(runId);
     if (handle) return handle.status();
+    // A run that finished here lately: its record is still in memory (within keepFinishedBytes),
+    // good while its summary says the same (not retried elsewhere since).
+    const kept = engine.get(runId);
+    if (kept && isRunFinished(kept)) {
+      const summary = (await driver.store.get(runId))?.value;
+      if (summary?.status === kept.status && summary.finishedAt === kept.finishedAt) return kept;
+    }
     const { messages } = await transport.readHistory(runId);
     if (messages.length > 0) return recordOfHistory(messages);
     const stored = (await driver.store.get(runId))?.value;
