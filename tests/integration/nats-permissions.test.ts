@@ -7,6 +7,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/run-cli.js";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { startCoordinatorService, type CoordinatorService } from "../../src/fleet/coordinator-service.js";
 import { inboxPrefixOf, natsAuthorizationBlock, type NatsRole } from "../../src/fleet/nats-permissions.js";
@@ -21,6 +22,23 @@ const names = natsNames(PREFIX);
 const passwords: Record<NatsRole, string> = { coordinator: "coordinator-secret", worker: "worker-secret", client: "client-secret" };
 const credentials = (role: NatsRole) => ({ user: role, pass: passwords[role] });
 const encoder = new TextEncoder();
+
+/** Run the CLI in-process with `env` set for the call (credentials from the environment). */
+async function cliWith(env: Record<string, string>, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  let stdout = "";
+  let stderr = "";
+  try {
+    const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, isTTY: false });
+    return { code, stdout, stderr };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
 
 describe("nats permissions - one user per role", () => {
   let server: NatsServer;
@@ -54,6 +72,11 @@ describe("nats permissions - one user per role", () => {
     expect(record.status).toBe("succeeded");
     expect(record.tasks.filter((t) => t.status === "succeeded")).toHaveLength(50);
     expect((await client.list()).map((r) => r.runId)).toContain(runId);
+    // The command line as a client, its credentials from the environment.
+    const env = { PHASEFLOW_NATS_USER: "client", PHASEFLOW_NATS_PASS: passwords.client };
+    const status = await cliWith(env, ["status", runId, "--nats", server.url, "--prefix", PREFIX, "--json"]);
+    expect(status.code).toBe(0);
+    expect((JSON.parse(status.stdout) as { status: string }).status).toBe("succeeded");
 
     const long = await client.start("long-wide", { ms: 20_000 });
     await expect.poll(async () => (await client.get(long.runId)).tasks.some((t) => t.task === "long-0" && t.status !== "pending"), { timeout: 15_000 }).toBe(true);
