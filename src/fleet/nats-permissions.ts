@@ -41,7 +41,7 @@ export function inboxPrefixOf(names: NatsNames, role: NatsRole): string {
 /** JetStream API subjects to read a stream through ephemeral/ordered consumers (create with a filter, pull, look, delete). */
 function consumerReader(stream: string, filter: string): string[] {
   return [
-    `$JS.API.CONSUMER.CREATE.${stream}`,
+    // Only the create form that names the filter (nats-server 2.9+): a reader cannot open a consumer outside `filter`.
     `$JS.API.CONSUMER.CREATE.${stream}.*.${filter}`,
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
     `$JS.API.CONSUMER.INFO.${stream}.*`,

@@ -100,8 +100,8 @@ describe("nats permissions - one user per role", () => {
     }
     expect((await client.get(failed.runId)).status).toBe("failed");
 
-    // A second worker opens (updates) the namespace's durable consumer.
-    const second = await startNatsWorker({ nats: { servers: server.url, prefix: PREFIX, ...credentials("worker") }, registry, concurrency: 2 });
+    // A second worker with another ack wait updates the namespace's durable consumer.
+    const second = await startNatsWorker({ nats: { servers: server.url, prefix: PREFIX, ackWaitMs: 9000, ...credentials("worker") }, registry, concurrency: 2 });
     await second.stop();
 
     // Pruning is the coordinator's work, with its credentials (what `phaseflow prune` does).
