@@ -8,8 +8,8 @@
  *   messages).
  * - **worker**: takes tasks from its namespaces' durable consumers (pull and ack),
  *   stores reports, sends live signals, hears control messages, writes heartbeats.
- * - **client**: calls the API (start, get, list, cancel, retry, plan) and reads
- *   histories and live signals.
+ * - **client**: calls the API (start, get, list, cancel, retry, plan), reads histories
+ *   and live signals, and reads heartbeats (`phaseflow workers`, the web view).
  *
  * Each role gets its own inbox prefix (`_INBOX_<p>_<role>`, set by the services and the
  * client through `inboxPrefix`), so nobody but workers sees task deliveries — which
@@ -113,7 +113,8 @@ export function rolePermissions(names: NatsNames): Record<NatsRole, RolePermissi
       allowResponses: false,
     },
     client: {
-      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, ...consumerReader(events, `${p}.evt.>`)],
+      // Heartbeats are read too: `phaseflow workers` and the web view list the live workers.
+      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, ...consumerReader(events, `${p}.evt.>`), ...kvReader(names.buckets.workers)],
       subscribe: [inbox("client"), `${p}.live.*`],
       allowResponses: false,
     },

@@ -85,6 +85,8 @@ describe("nats permissions - one user per role", () => {
     const status = await cliWith(env, ["status", runId, "--nats", server.url, "--prefix", PREFIX, "--json"]);
     expect(status.code).toBe(0);
     expect((JSON.parse(status.stdout) as { status: string }).status).toBe("succeeded");
+    const workers = await cliWith(env, ["workers", "--nats", server.url, "--prefix", PREFIX]);
+    expect(workers.code).toBe(0);
 
     const long = await client.start("long-wide", { ms: 20_000 });
     await expect.poll(async () => (await client.get(long.runId)).tasks.some((t) => t.task === "long-0" && t.status !== "pending"), { timeout: 15_000 }).toBe(true);

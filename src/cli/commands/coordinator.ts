@@ -28,6 +28,7 @@ export const coordinatorCommand = defineCommand({
     retention: { type: "string", valueName: "AGE", description: "keep histories and summaries of finished runs this long, e.g. 7d, 12h (default 7d)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
     "keep-finished-bytes": { type: "string", valueName: "SIZE", description: "memory for finished runs' records kept to answer status quickly, e.g. 64MB, 1GB, 0 (default 64MB)" },
+    "task-sweep-ms": { type: "string", valueName: "MS", description: "how often (and past what age) task messages no run can use are deleted from the tasks stream (default 60000)" },
     "watchdog-ms": { type: "string", valueName: "MS", description: "re-dispatch an attempt without a timeout after this long with nothing heard of it (default 600000)" },
     ...DRAIN_FLAG,
   },
@@ -39,6 +40,8 @@ export const coordinatorCommand = defineCommand({
     const watchdogMs = values["watchdog-ms"] === undefined ? undefined : Number(values["watchdog-ms"]);
     if (watchdogMs !== undefined && (!Number.isInteger(watchdogMs) || watchdogMs < 500)) throw new UsageError(`--watchdog-ms "${values["watchdog-ms"]}" must be a whole number of milliseconds >= 500`);
     const keepFinishedBytes = values["keep-finished-bytes"] === undefined ? undefined : parseSize(values["keep-finished-bytes"], "--keep-finished-bytes");
+    const taskSweepMs = values["task-sweep-ms"] === undefined ? undefined : Number(values["task-sweep-ms"]);
+    if (taskSweepMs !== undefined && (!Number.isInteger(taskSweepMs) || taskSweepMs < 100)) throw new UsageError(`--task-sweep-ms "${values["task-sweep-ms"]}" must be a whole number of milliseconds >= 100`);
     const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const workflows: Workflow<unknown>[] = [];
@@ -57,6 +60,7 @@ export const coordinatorCommand = defineCommand({
       ...(retentionMs !== undefined ? { retentionMs } : {}),
       ...(watchdogMs !== undefined ? { watchdogMs } : {}),
       ...(keepFinishedBytes !== undefined ? { keepFinishedBytes } : {}),
+      ...(taskSweepMs !== undefined ? { taskSweepMs } : {}),
       logger,
       ...(values.id !== undefined ? { coordinatorId: values.id } : {}),
     });
