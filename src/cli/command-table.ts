@@ -7,6 +7,7 @@ import type { CliCommand } from "./command.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
+import { natsConfigCommand } from "./commands/nats-config.js";
 import { pruneCommand } from "./commands/prune.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
@@ -27,5 +28,6 @@ export const COMMANDS: readonly CliCommand[] = [
   cancelCommand,
   retryCommand,
   pruneCommand,
+  natsConfigCommand,
   uiCommand,
 ];

@@ -17,6 +17,7 @@ export const startRunRequestSchema = z.object({
       schedule: z.enum(["phases", "eager"]).optional(),
       onFailure: z.enum(["fail-fast", "continue"]).optional(),
       runId: z.string().optional(),
+      seed: z.number().int().nonnegative().optional(),
     })
     .strict()
     .default({}),
@@ -45,7 +46,13 @@ export const runIdRequestSchema = z.object({ runId: z.string().min(1) });
 export const cancelRunRequestSchema = runIdRequestSchema.extend({ reason: z.string().optional() });
 
 export const cancelRunReplySchema = z.discriminatedUnion("ok", [
-  z.object({ ok: z.literal(true), runId: z.string(), status: runStatusSchema }),
+  z.object({
+    ok: z.literal(true),
+    runId: z.string(),
+    status: runStatusSchema,
+    /** The cancel is recorded but its run's holder could not apply it yet (it died): the run's next holder does. */
+    requested: z.boolean().optional(),
+  }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type CancelRunReply = z.infer<typeof cancelRunReplySchema>;
@@ -84,7 +91,12 @@ export const runSummarySchema = z.object({
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
 export const listRunsReplySchema = z.discriminatedUnion("ok", [
-  z.object({ ok: z.literal(true), runs: z.array(runSummarySchema) }),
+  z.object({
+    ok: z.literal(true),
+    runs: z.array(runSummarySchema),
+    /** More runs matched than fit in one reply: these are the newest. */
+    truncated: z.boolean().optional(),
+  }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type ListRunsReply = z.infer<typeof listRunsReplySchema>;

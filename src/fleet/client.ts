@@ -16,11 +16,14 @@ import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import { decisionEvents, reportEvent } from "../runtime/history.js";
+import { recordOfHistory } from "../runtime/run-record.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
 import { activeTraceHeaders } from "../transport/nats/trace-headers.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 import {
@@ -99,7 +102,7 @@ const decoder = new TextDecoder();
  */
 export async function createClient(options: ClientOptions): Promise<Client> {
   const { requestTimeoutMs = 10_000, logger = createSilentLogger(), ...nats } = options;
-  const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client" });
+  const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client", inboxPrefix: nats.inboxPrefix ?? inboxPrefixOf(natsNames(nats.prefix), "client") });
   const nc = transport.connection;
 
   async function request<T extends { ok: boolean }>(op: string, body: unknown, schema: ZodType<T>): Promise<Exclude<T, { ok: false }>> {
@@ -136,7 +139,15 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
     },
     async get(runId) {
-      return (await request("run.get", { runId }, getRunReplySchema)).record;
+      try {
+        return (await request("run.get", { runId }, getRunReplySchema)).record;
+      } catch (err) {
+        if (!(err instanceof PhaseflowError && err.code === "REPLY_TOO_LARGE")) throw err;
+        // A record over max_payload (many tasks, large values): fold the run's history here, the same fold the coordinator uses.
+        logger.debug({ runId }, "run record too large for one reply; folding its history");
+        const { messages } = await transport.readHistory(runId);
+        return recordOfHistory(messages);
+      }
     },
     async list(listOptions = {}) {
       return (await request("run.list", listOptions, listRunsReplySchema)).runs;

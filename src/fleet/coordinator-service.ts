@@ -21,7 +21,6 @@ import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
-import { deserializeError } from "../errors/serialize.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -34,7 +33,10 @@ import type { RunRecord } from "../runtime/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
-import { serveEndpoint, type ApiCounters } from "./api-server.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
+import { REPLY_HEADROOM, serveEndpoint, type ApiCounters } from "./api-server.js";
+import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
 import {
   cancelRunReplySchema,
   cancelRunRequestSchema,
@@ -45,7 +47,7 @@ import {
   startRunRequestSchema,
   type RunSummary,
 } from "./api-schemas.js";
-import { PlanHashMismatchError, WorkersUnavailableError } from "./errors.js";
+import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
@@ -70,6 +72,8 @@ export interface CoordinatorServiceOptions {
   retentionMs?: number;
   /** Re-dispatch an attempt without timeoutMs after this long with nothing heard of it. Default 10 minutes. */
   watchdogMs?: number;
+  /** Estimated heap bytes of finished runs' records kept in memory to answer `run.get` without reading histories. Default 64 MiB. */
+  keepFinishedBytes?: number;
   /** How often the tasks stream is swept of messages no run can use, and how old they must be (task-sweeper.ts). Default 60000 ms. */
   taskSweepMs?: number;
   /** Default: silent. */
@@ -114,8 +118,16 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
     served.set(wf.name, { workflow: wf, plan: compile(wf) });
   }
-  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-coordinator ${baseId}` });
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}) });
+  const transport = await createNatsTransport({
+    ...options.nats,
+    logger,
+    name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
+    inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
+  });
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false,
+    ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
+    ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
+  });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
   const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
@@ -171,6 +183,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const recordOf = async (runId: string): Promise<RunRecord> => {
     const handle = driver.handle(runId);
     if (handle) return handle.status();
+    // A run that finished here lately: its record is still in memory (within keepFinishedBytes),
+    // good while its summary says the same (not retried elsewhere since).
+    const kept = engine.get(runId);
+    if (kept && isRunFinished(kept)) {
+      const summary = (await driver.store.get(runId))?.value;
+      if (summary?.status === kept.status && summary.finishedAt === kept.finishedAt) return kept;
+    }
     const { messages } = await transport.readHistory(runId);
     if (messages.length > 0) return recordOfHistory(messages);
     const stored = (await driver.store.get(runId))?.value;
@@ -178,24 +197,41 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     throw new RunNotFoundError(runId);
   };
 
+  /**
+   * Cancel: applied here when this coordinator holds the run; otherwise recorded on the
+   * run's KV entry first (durable at once, no lease needed), then handed to the run's
+   * holder. If the holder is gone the request stays recorded, and whoever takes the run
+   * over applies it (run-driver.ts): the reply then says the run is still running.
+   */
   const cancel = async ({ runId, reason }: { runId: string; reason?: string | undefined }): Promise<object> => {
     const why = reason ?? "cancelled by request";
     const held = await driver.cancelHeld(runId, why);
     if (held !== undefined) return { ok: true, runId, status: held };
-    const record = await recordOf(runId);
-    if (isRunFinished(record)) return { ok: true, runId, status: record.status };
-    // Driven elsewhere: take it over if its coordinator is gone, else forward to it.
-    if (await driver.adoptIfOrphaned(runId)) {
-      const status = await driver.cancelHeld(runId, why);
-      return { ok: true, runId, status: status ?? "cancelled" };
+    const entry = await driver.store.requestCancel(runId, why);
+    if (!entry) {
+      // No KV entry (pruned, or written by an older version): the history decides.
+      const record = await recordOf(runId);
+      if (isRunFinished(record)) return { ok: true, runId, status: record.status };
+      throw new RunNotFoundError(runId);
     }
-    const stored = (await driver.store.get(runId))?.value;
-    if (!stored) throw new RunNotFoundError(runId);
-    logger.info({ runId, owner: stored.coordinator }, "cancel forwarded to the coordinator driving the run");
-    const reply = await nc.request(api(`coordinator.${stored.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 10_000 });
-    const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
-    if (!parsed.ok) throw deserializeError(parsed.error);
-    return parsed;
+    if (isRunFinished(entry.value)) return { ok: true, runId, status: entry.value.status };
+    // Its holder is gone for good: take it over now (the recorded cancel is applied on adoption).
+    if (await driver.adoptIfOrphaned(runId)) {
+      const status = driver.handle(runId)?.status().status ?? (await driver.store.get(runId))?.value.status ?? "cancelled";
+      return { ok: true, runId, status };
+    }
+    if (entry.value.coordinator === id) return { ok: true, runId, status: entry.value.status, requested: true };
+    logger.info({ runId, owner: entry.value.coordinator }, "cancel recorded and forwarded to the coordinator driving the run");
+    try {
+      const reply = await nc.request(api(`coordinator.${entry.value.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 5_000 });
+      const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
+      if (parsed.ok) return parsed;
+      logger.warn({ runId, owner: entry.value.coordinator, error: parsed.error }, "the run's holder did not apply the cancel; it stays recorded");
+    } catch (err) {
+      // The holder died (or is cut off) before its lease ran out: the recorded request waits for the next holder.
+      logger.warn({ err, runId, owner: entry.value.coordinator }, "the run's holder did not answer; the cancel stays recorded and its next holder applies it");
+    }
+    return { ok: true, runId, status: entry.value.status, requested: true };
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
@@ -210,7 +246,20 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 
   subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, logger, counters));
-  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, async ({ runId }) => ({ ok: true, record: await recordOf(runId) }), logger, counters));
+  /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
+  const surelyTooLarge = (tasks: number): number | undefined => {
+    const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM;
+    return tasks * 100 > limit ? limit : undefined;
+  };
+  const get = async ({ runId }: { runId: string }): Promise<object> => {
+    if (!driver.handle(runId)) {
+      const stored = (await driver.store.get(runId))?.value;
+      const limit = stored ? surelyTooLarge(stored.tasks.total) : undefined;
+      if (stored && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), stored.tasks.total * 100, limit);
+    }
+    return { ok: true, record: await recordOf(runId) };
+  };
+  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, get, logger, counters));
   subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, logger, counters));
   subs.push(
     serveEndpoint(nc, api("plan.get"), queue, getPlanRequestSchema, ({ workflow }) => {
@@ -259,7 +308,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
             ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
             tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
           }));
-        return { ok: true, runs };
+        // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
+        const room = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM - 64;
+        let bytes = 0;
+        let fit = 0;
+        while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
+        return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
       },
       logger,
       counters,

@@ -59,6 +59,8 @@ export interface EngineOptions {
   watchdogMs?: number;
   /** Keep every event of running runs for `handle.events()`. Default true. */
   keepHistory?: boolean;
+  /** Estimated heap bytes of finished runs' records kept for `get` (oldest dropped first). Default 64 MiB; 0 keeps none. */
+  keepFinishedBytes?: number;
   /**
    * Embedded only (no `transport`): the largest task message (input and parents' outputs)
    * and report (output) in bytes, as on a fleet (nats-server's max_payload). A task whose
@@ -101,6 +103,8 @@ export interface Engine {
   release(runId: string): void;
   /** The record of a run started by this engine (undefined when unknown). */
   get(runId: string): RunRecord | undefined;
+  /** Finished runs' records kept in memory for `get`: how many, and their estimated bytes (within `keepFinishedBytes`). */
+  kept(): { runs: number; bytes: number };
   /** Cancel a run started by this engine; resolves once it ended. */
   cancel(runId: string, reason?: string): Promise<void>;
   /** Stop the coordinator and the in-process worker, and close the transport if the engine created it. */
@@ -124,6 +128,7 @@ const engineOptionsSchema = z
     coordinatorId: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "must be 1-100 letters, digits, '.', '_' or '-'").optional(),
     watchdogMs: z.number().int().positive().optional(),
     keepHistory: z.boolean().optional(),
+    keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
   })
   .strict();
@@ -168,6 +173,7 @@ export function createEngine(options: EngineOptions): Engine {
     ...(o.coordinatorId !== undefined ? { id: o.coordinatorId } : {}),
     ...(o.watchdogMs !== undefined ? { settings: { watchdogMs: o.watchdogMs } } : {}),
     ...(o.keepHistory !== undefined ? { keepHistory: o.keepHistory } : {}),
+    ...(o.keepFinishedBytes !== undefined ? { keepFinishedBytes: o.keepFinishedBytes } : {}),
   });
   const plans = new WeakMap<Workflow<unknown>, Plan>();
   let workerReady: Promise<void> | undefined;
@@ -216,6 +222,7 @@ export function createEngine(options: EngineOptions): Engine {
     },
     release: (runId) => coordinator.release(runId),
     get: (runId) => coordinator.get(runId),
+    kept: () => coordinator.kept(),
     cancel: (runId, reason) => coordinator.cancel(runId, reason),
     async close() {
       if (closed) return;

@@ -42,8 +42,8 @@ describe("cli compile - success", () => {
   });
 
   it("cli compile - shortens a very wide phase and names its size", async () => {
-    const { stdout } = await cli("compile", "examples/study-grid.ts");
-    expect(stdout).toContain("... and 56 more (study/run x56)");
+    const { stdout } = await cli("compile", fixture("wide.ts"));
+    expect(stdout).toContain("... and 56 more (w/cell x56)");
     expect(stdout).toContain("widest phase   60 tasks (phase 1 of 2)");
   });
 
@@ -142,5 +142,22 @@ describe("cli compile - the real binary", () => {
   it("cli compile - the binary sets exit code 1 for an invalid workflow and 2 for a missing file", async () => {
     await expect(bin("compile", fixture("invalid-workflow.ts"))).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("CYCLE") });
     await expect(bin("compile", fixture("nope.ts"))).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe("cli compile - map nodes", () => {
+  it("cli compile - shows a map as one line, its params, and draws it stacked", async () => {
+    const text = await cli("compile", fixture("map-study.ts"));
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/phase 2 +run +study\/run +map over items\(.*inp\.cells\) {2}max 64 in flight, tolerates 5% failed, retries 1\n/);
+    expect(text.stdout).toMatch(/plan +study\/plan +params \{"replicates":5\}/);
+    const mermaid = await cli("compile", fixture("map-study.ts"), "--mermaid");
+    expect(mermaid.stdout).toContain('@{ shape: st-rect, label: "run[]<br/>study/run<br/>map, max 64 in flight" }');
+    const dot = await cli("compile", fixture("map-study.ts"), "--dot");
+    expect(dot.stdout).toContain('"grid/run" [label="run[]\\nstudy/run\\nmap, max 64 in flight", shape=box3d');
+    const json = planSchema.parse(JSON.parse((await cli("compile", fixture("map-study.ts"), "--json")).stdout));
+    const run = json.states[0]!.tasks.find((t) => t.name === "run")!;
+    expect(run.map).toMatchObject({ maxConcurrency: 64, toleratedFailures: 0.05 });
+    expect(json.states[0]!.tasks[0]!.params).toEqual({ replicates: 5 });
   });
 });

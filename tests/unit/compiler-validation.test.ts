@@ -260,6 +260,34 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w",
     mentions: ['workflow "w"', '{ version: "1" }'],
   }),
+  INVALID_PARAMS: () => ({
+    wf: withState((_, s) => void s.task("a", { executor: "ns/a", params: { when: new Date(0) } })),
+    path: "w/s/a",
+    mentions: ['task "a" in state "s"', "not plain JSON", "plain objects"],
+  }),
+  MAP_ITEMS_NOT_FUNCTION: () => ({
+    wf: withState((_, s) => void s.map("run", { executor: "ns/run", items: [1, 2] as unknown as () => number[] })),
+    path: "w/s/run",
+    mentions: ['map "run" in state "s"', "items of type object", "items: (input) => input.cells"],
+  }),
+  INVALID_MAX_CONCURRENCY: () => ({
+    wf: withState((_, s) => void s.map("run", { executor: "ns/run", items: () => [1], maxConcurrency: 0 })),
+    path: "w/s/run",
+    mentions: ['map "run"', "maxConcurrency 0", "whole number from 1"],
+  }),
+  INVALID_TOLERATED_FAILURES: () => ({
+    wf: withState((_, s) => void s.map("run", { executor: "ns/run", items: () => [1], toleratedFailures: 1.5 })),
+    path: "w/s/run",
+    mentions: ['map "run"', "toleratedFailures 1.5", "fraction of the items below 1"],
+  }),
+  MAP_AS_ROUTER: () => {
+    const wf = workflow("w", { version: "1" });
+    const s = wf.state<string>("s");
+    const done = wf.state("done", { final: true });
+    const run = s.map("run", { executor: "ns/run", items: () => [1] });
+    s.route(run, { ok: done });
+    return { wf, path: "w/s/run", mentions: ['routes by map "run"', "route by a task that follows the map"] };
+  },
 };
 
 describe("compiler - validation issues", () => {

@@ -72,6 +72,7 @@ export const runCommand = defineCommand({
     executors: { type: "string", multiple: true, valueName: "FILE", description: "a module exporting executor registries (embedded runs)" },
     schedule: { type: "string", valueName: "MODE", description: 'dispatch phase by phase ("phases", default) or each task once its parents are done ("eager")' },
     "on-failure": { type: "string", valueName: "MODE", description: 'on a failed task, cancel the rest ("fail-fast", default) or let independent tasks finish ("continue")' },
+    seed: { type: "string", once: true, valueName: "N", description: "the run's seed (0 to 4294967295): each task's ctx.seed derives from it; default: derived from the run id" },
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
@@ -120,7 +121,8 @@ export const runCommand = defineCommand({
       io.stderr.write(`phaseflow run: ${formatInputIssues(err)}`);
       return EXIT_USAGE;
     }
-    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}) };
+    const seed = seedFrom(values.seed);
+    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}), ...(seed !== undefined ? { seed } : {}) };
     const live = io.isTTY && values.json !== true;
     if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live, uiServer);
 
@@ -175,7 +177,7 @@ async function runEmbedded(
   local: { module: LoadedModule; workflow: Workflow<unknown> },
   executorFiles: readonly string[],
   input: unknown,
-  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue" },
+  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue"; seed?: number },
   live: boolean,
   uiServer: UiServerOptions | undefined,
 ): Promise<number> {
@@ -201,6 +203,14 @@ async function runEmbedded(
   } finally {
     await session.close();
   }
+}
+
+/** `--seed N`: a 32-bit unsigned integer. */
+function seedFrom(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^\d{1,10}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isInteger(n) || n > 0xffff_ffff) throw new UsageError(`--seed "${text}" is not a seed; use a whole number from 0 to 4294967295`);
+  return n;
 }
 
 /** An embedded run with the web view: shown as usual, then the view stays up (a retry from it runs here) until Ctrl-C. */
