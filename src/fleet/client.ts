@@ -42,6 +42,8 @@ export interface StartedRun {
   planHash: string;
   /** Executors no live worker serves yet: the run is pending until they appear. */
   waitingFor: string[];
+  /** With a start key that had started a run before: that run, and nothing new was started. */
+  existing: boolean;
 }
 
 /** How a run ended, from its terminal decision. */
@@ -53,7 +55,9 @@ export type RunEnd =
 export interface Client {
   readonly transport: NatsTransport;
   /**
-   * Start a run of a workflow the coordinators serve. With `check.planHash`, the
+   * Start a run of a workflow the coordinators serve. With `options.key` (a start key), a
+   * second start with the same key returns the first run (`existing: true`) for as long
+   * as that run is kept (the retention period). With `check.planHash`, the
    * coordinator refuses (PLAN_HASH_MISMATCH) when it serves another plan under that name.
    */
   start(workflow: string, input: unknown, options?: StartRunRequest["options"], check?: { planHash?: string }): Promise<StartedRun>;
@@ -131,7 +135,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     transport,
     async start(workflow, input, runOptions = {}, check = {}) {
       const r = await request("run.start", { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}) }, startRunReplySchema);
-      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: r.existing === true };
     },
     async plan(workflow) {
       return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
@@ -147,7 +151,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async retry(runId, from) {
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
-      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: false };
     },
     follow(runId, followOptions = {}) {
       return followRun(transport, runId, logger, followOptions.afterRetry === true, false) as AsyncIterable<RunEvent>;

@@ -50,6 +50,7 @@ import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatS
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
+import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
@@ -112,6 +113,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}) });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
+  const startKeys = typedKv(transport.buckets.runs, startKeyEntrySchema, logger, transport.names.buckets.runs);
   const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
   const bucket = transport.names.buckets.runs;
   const kv: RunStoreKv = {
@@ -143,7 +145,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     const parsedOptions = runOptionsSchema.safeParse(req.options);
     if (!parsedOptions.success) throw new UsageError(`run options are invalid: ${parsedOptions.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    const { runId: askedId, ...runOptions } = parsedOptions.data;
+    const { runId: askedId, key, ...runOptions } = parsedOptions.data;
     // Validate the input here, so a bad input is an error reply rather than a pending run.
     if (entry.workflow.options.input) {
       const checked = entry.workflow.options.input.safeParse(req.input);
@@ -151,13 +153,27 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         throw new InputValidationError(entry.workflow.name, checked.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })));
       }
     }
+    let runId = askedId ?? defaultIdGenerator();
+    let startKey: string | undefined;
+    if (key !== undefined) {
+      const claim = await claimStartKey(startKeys, req.workflow, key, runId, Date.now());
+      runId = claim.runId;
+      startKey = claim.kvKey;
+      // Claimed before: the run exists (or its claimer is creating it; then creating it here too lands on one run).
+      if (!claim.created && (await driver.store.get(runId)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+    }
     if (options.requireWorkers) {
       const missing = missingExecutors(indexPlan(entry.plan).executors(), await readLiveWorkers(workersKv, Date.now(), HEARTBEAT_STALE_MS));
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
-    const runId = askedId ?? defaultIdGenerator();
-    const waitingFor = await driver.accept(req.workflow, req.input, runOptions, runId);
-    return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+    try {
+      const waitingFor = await driver.accept(req.workflow, req.input, runOptions, runId, startKey);
+      return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+    } catch (err) {
+      // Two starts of one key racing: the one whose create of the run lost answers with the run the other created.
+      if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+      throw err;
+    }
   };
 
   /** The full record: from memory when this coordinator drives the run, else rebuilt from the event history. */

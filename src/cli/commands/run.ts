@@ -43,7 +43,7 @@ const totalsOf = (plan: Plan): Record<string, number> => Object.fromEntries(plan
 export const runCommand = defineCommand({
   name: "run",
   summary: "Run a workflow, embedded or on a fleet over NATS, and show its progress",
-  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--detach] [--force] [--json]",
+  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--key K] [--detach] [--force] [--json]",
   details: [
     "Embedded by default: the executors are the registries <file> exports plus those of the --executors modules.",
     "With --nats, the run is submitted to the coordinators and followed; workers elsewhere run the tasks.",
@@ -52,6 +52,8 @@ export const runCommand = defineCommand({
     "  refused (exit 2) unless --force. --detach prints the run id (--json: the start reply) and exits 0;",
     "  follow it later with 'phaseflow follow <runId> --nats URL'.",
     "Without --input, a workflow with an input schema gets {} (so its defaults apply).",
+    "--key K makes the start idempotent: with --nats, a run already started with key K (and kept, 7 days by",
+    "  default) is followed instead of starting another. Embedded, a key only lasts the one process.",
     "",
     "On a terminal: a live progress display, then a table per task and the run's output.",
     "Otherwise (or with --json): pino JSON lines per run event on stderr, the run record as JSON on stdout.",
@@ -69,6 +71,7 @@ export const runCommand = defineCommand({
     "on-failure": { type: "string", valueName: "MODE", description: 'on a failed task, cancel the rest ("fail-fast", default) or let independent tasks finish ("continue")' },
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
+    key: { type: "string", once: true, valueName: "K", description: "start key: with --nats, a second run with the same key follows the run the first started instead of starting another (for the retention period)" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
     ...NATS_FLAGS,
     ...DRAIN_FLAG,
@@ -103,7 +106,8 @@ export const runCommand = defineCommand({
       io.stderr.write(`phaseflow run: ${formatInputIssues(err)}`);
       return EXIT_USAGE;
     }
-    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}) };
+    if (values.key !== undefined && (values.key.length === 0 || values.key.length > 512)) throw new UsageError("--key must be 1 to 512 characters");
+    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}), ...(values.key !== undefined ? { key: values.key } : {}) };
     const live = io.isTTY && values.json !== true;
     if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live);
 
@@ -129,6 +133,7 @@ export const runCommand = defineCommand({
         notices.push(`run ${started.runId} runs the coordinators' plan ${started.planHash.slice(0, 12)} of "${name}", not plan ${plan.planHash.slice(0, 12)} of ${file} (--force)`);
       }
       if (started.waitingFor.length > 0) notices.push(describeWaiting(started.runId, started.waitingFor, flags));
+      if (started.existing) notices.push(`key "${values.key ?? ""}" had already started run ${started.runId}; nothing new was started`);
       if (values.detach === true) {
         io.stdout.write(values.json === true ? `${JSON.stringify({ workflow: name, ...started }, null, 2)}\n` : `${started.runId}\n`);
         for (const n of notices) io.stderr.write(`phaseflow run: ${n}\n`);
@@ -158,7 +163,7 @@ async function runEmbedded(
   local: { module: LoadedModule; workflow: Workflow<unknown> },
   executorFiles: readonly string[],
   input: unknown,
-  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue" },
+  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue"; key?: string },
   live: boolean,
 ): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
