@@ -12,7 +12,7 @@ export type CatchUp = "skip" | "latest" | "all";
 interface ScheduleCommon<TInput> {
   /** Names the schedule in run ids, keys and `phaseflow schedules`. Default `s<index>` (its place in `schedules`). Letters, digits, `_`, `-`. */
   name?: string;
-  /** The input of every run it starts; checked against the workflow's input schema at compile time. Default: none. */
+  /** The input of every run it starts; checked against the workflow's input schema at compile time. Default: `{}` when the workflow has an input schema (its defaults apply), else none. */
   input?: TInput;
   /**
    * Ticks missed while no coordinator was up: `"skip"` drops them, `"latest"` (default)

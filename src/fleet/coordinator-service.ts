@@ -11,6 +11,10 @@
  * taken over by another once the lease expires. A cancel that reaches a coordinator
  * not driving the run is forwarded to the one that does.
  *
+ * It also serves the schedules and polling sources of its workflows (trigger-service.ts),
+ * and honours start keys (start-keys.ts): a second start with one key answers with
+ * the first run.
+ *
  * Before a run starts it checks that a live worker (from heartbeats) serves every
  * executor the plan needs. If not, by default the run is accepted as `pending` and
  * waits, with a log line naming the missing executors; with `requireWorkers` the
@@ -51,6 +55,7 @@ import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
+import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
@@ -109,6 +114,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
     served.set(wf.name, { workflow: wf, plan: compile(wf) });
   }
+  const triggers = triggersOf(options.workflows);
+  for (const pass of triggers.passWorkflows) served.set(pass.name, { workflow: pass, plan: compile(pass) });
   const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-coordinator ${baseId}` });
   const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}) });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
@@ -139,7 +146,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const subs: NatsSubscription[] = [];
   let closed = false;
 
-  const start = async (req: ReturnType<typeof startRunRequestSchema.parse>): Promise<object> => {
+  const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash">): Promise<object> => {
     const entry = served.get(req.workflow);
     if (!entry) throw new UsageError(`this coordinator does not serve workflow "${req.workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
@@ -252,7 +259,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       queue,
       listRunsRequestSchema,
       async ({ limit, status }) => {
-        const runs = (await Promise.all((await kv.runs.keys("run.>")).map((k) => kv.runs.get(k))))
+        // A key listing may yield a key again when it is written while listed: once each.
+        const runs = (await Promise.all([...new Set(await kv.runs.keys("run.>"))].map((k) => kv.runs.get(k))))
           .flatMap((e) => (e ? [e.value] : []))
           .filter((r) => status === undefined || r.status === status)
           .sort((a, b) => (b.startedAt ?? b.updatedAt) - (a.startedAt ?? a.updatedAt))
@@ -277,6 +285,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   subs.push(watchMaxDeliveries(transport, id, logger, counters));
   await nc.flush();
   await driver.startBackground();
+  const triggerLoop = await startTriggerService({
+    transport,
+    served: triggers.served,
+    driver,
+    logger,
+    start: (workflow, input, opts) => start({ workflow, input, options: opts }) as Promise<{ runId: string; existing?: boolean }>,
+  });
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
   logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
 
@@ -290,6 +305,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (closed) return;
       closed = true;
       for (const s of subs) s.unsubscribe();
+      triggerLoop?.stop();
+      await triggerLoop?.idle();
       retention.stop();
       await driver.close(() => engine.close());
       await transport.close();

@@ -61,7 +61,8 @@ export function resolveTriggers(wf: Workflow<unknown>, issues: ValidationIssue[]
       }
       if (!named("schedule", resolved.schedule.id, path)) return;
       if (wf.options.input) {
-        const checked = wf.options.input.safeParse(s.input);
+        // No input given: {} (so the schema's defaults apply), as `phaseflow run` does.
+        const checked = wf.options.input.safeParse(s.input ?? {});
         if (!checked.success) {
           const detail = checked.error.issues.map((x) => `${x.path.map(String).join(".") || "(input)"}: ${x.message}`).join("; ");
           issues.push({ code: "SCHEDULE_INPUT_INVALID", path, message: `schedule "${resolved.schedule.id}" of workflow "${wf.name}" has an input the workflow's input schema rejects (${detail}); fix its input` });

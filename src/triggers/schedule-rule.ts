@@ -8,10 +8,10 @@
  *   every coordinator computes the same ticks without agreeing on a start time.
  * - A schedule seen for the first time starts nothing for the past: its first tick is
  *   the first one after it was first served.
- * - Of the ticks in (last, now]: `"latest"` starts the most recent, `"all"` each one
- *   (oldest first, at most MAX_CATCH_UP), `"skip"` only the most recent and only when
- *   it is on time (no older than `graceMs`): a tick missed while nobody served the
- *   schedule is dropped.
+ * - Of the ticks in (last, now], those on time (no older than `graceMs`: a loop that
+ *   woke late under load) always start. The others were missed while nobody served
+ *   the schedule: `"latest"` starts the most recent of them when no tick is on time,
+ *   `"all"` starts each (oldest first, at most MAX_CATCH_UP), `"skip"` drops them.
  */
 import { Cron } from "croner";
 import type { CatchUp, ScheduleOptions } from "../dsl/triggers.js";
@@ -97,7 +97,9 @@ export function dueTicks(s: ResolvedSchedule, last: number | undefined, now: num
   }
   const latest = ticks.at(-1);
   if (latest === undefined) return { start: [], last, next };
-  const start = s.catchUp === "all" ? ticks : s.catchUp === "latest" ? [latest] : now - latest <= graceMs ? [latest] : [];
+  // On time: no older than the grace (a loop that woke late under load still starts them all).
+  const onTime = ticks.filter((t) => now - t <= graceMs);
+  const start = s.catchUp === "all" ? ticks : s.catchUp === "latest" && onTime.length === 0 ? [latest] : onTime;
   return { start, last: latest, next };
 }
 

@@ -222,14 +222,15 @@ export function createTriggerLoop(o: TriggerLoopOptions): TriggerLoop {
     const consider = (next: number | undefined): void => {
       if (next !== undefined) soonest = Math.min(soonest, next);
     };
+    // Side by side: a source starting its items does not hold up a schedule's tick.
+    const jobs: Promise<number | undefined>[] = [];
     for (const served of o.served) {
-      for (const s of served.schedules) {
-        consider(await evaluateSchedule(served.workflow, s).catch((err: unknown) => failed(err, served.workflow, s.id)));
-      }
+      for (const s of served.schedules) jobs.push(evaluateSchedule(served.workflow, s).catch((err: unknown) => failed(err, served.workflow, s.id)));
       for (const { source, passWorkflow } of served.sources) {
-        consider(await evaluateSource(served.workflow, source, passWorkflow).catch((err: unknown) => failed(err, served.workflow, source.id)));
+        jobs.push(evaluateSource(served.workflow, source, passWorkflow).catch((err: unknown) => failed(err, served.workflow, source.id)));
       }
     }
+    for (const next of await Promise.all(jobs)) consider(next);
     arm(Math.max(0, soonest - o.clock.now()));
   };
 
