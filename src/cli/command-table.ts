@@ -11,6 +11,7 @@ import { pruneCommand } from "./commands/prune.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { statusCommand } from "./commands/status.js";
 import { workerCommand } from "./commands/worker.js";
 
@@ -24,4 +25,5 @@ export const COMMANDS: readonly CliCommand[] = [
   cancelCommand,
   retryCommand,
   pruneCommand,
+  schedulesCommand,
 ];

@@ -20,6 +20,8 @@ import { createNatsTransport, type NatsTransport } from "../transport/nats/trans
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
+import { readTriggerStates } from "./trigger-service.js";
+import type { TriggerState } from "../triggers/trigger-state.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 import {
   cancelRunReplySchema,
@@ -80,6 +82,8 @@ export interface Client {
    * status and output or error. Use `get` for the whole record.
    */
   waitForEnd(runId: string): Promise<RunEnd>;
+  /** The schedules and polling sources the coordinators serve, as they last recorded them (last and next tick, last run or pass). */
+  schedules(): Promise<TriggerState[]>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -189,6 +193,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       } finally {
         await sub.stop().catch((err: unknown) => logger.debug({ err, runId }, "could not stop following a run"));
       }
+    },
+    async schedules() {
+      return (await readTriggerStates(transport, logger)).sort((a, b) => a.workflow.localeCompare(b.workflow) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
     },
     prune(olderThanMs) {
       const bucket = transport.names.buckets.runs;

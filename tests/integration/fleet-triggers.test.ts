@@ -11,6 +11,14 @@ import { readTriggerStates } from "../../src/fleet/trigger-service.js";
 import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
 import { createRegistry } from "../../src/registry/registry.js";
 import { startKeyKvKey } from "../../src/fleet/start-keys.js";
+import { runCli } from "../../src/cli/run-cli.js";
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, isTTY: false });
+  return { code, stdout, stderr };
+}
 
 const url = inject("natsUrl");
 const prefix = "trig";
@@ -73,6 +81,11 @@ describe("fleet - schedules, sources and start keys", () => {
     const fast = states.find((s) => s.workflow === "ticker" && s.id === "fast")!;
     expect(fast.describe).toBe("every 1s");
     expect(fast.nextTick).toBeGreaterThan(fast.lastTick!);
+    const listed = await cli(["schedules", "--nats", url, "--prefix", prefix]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^WORKFLOW\s+NAME\s+KIND\s+WHEN\s+CATCH-UP\s+LAST TICK\s+NEXT TICK\s+LAST$/m);
+    expect(listed.stdout).toMatch(/^ticker\s+fast\s+schedule\s+every 1s\s+skip\s+\d{4}-\d\d-\d\dT\S+Z\s+\d{4}-\S+Z\s+ticker-fast-\d{8}T\d{6}Z$/m);
+    expect(listed.stdout).toMatch(/^polled\s+inbox\s+source\s+every 1s via tk\/list\s+-/m);
   }, 90_000);
 
   it("fleet - a source returning the same 50 items on every pass starts 50 runs in all", async () => {
@@ -108,8 +121,12 @@ describe("fleet - schedules, sources and start keys", () => {
       expect(afterEnd.runId).toBe(a.runId);
       const fresh = await client.start("keyed", {}, { key: "invoice-18" });
       expect(fresh.runId).not.toBe(a.runId);
-      const listed = (await client.list({ limit: 1000 })).filter((r) => r.workflow === "keyed");
-      expect(listed).toHaveLength(2);
+      // The command line's --key: the same run, said so, and nothing new started.
+      const viaCli = await cli(["run", "--nats", url, "--prefix", prefix, "--workflow", "keyed", "--key", "invoice-17", "--detach"]);
+      expect(viaCli.code).toBe(0);
+      expect(viaCli.stdout.trim()).toBe(a.runId);
+      expect(viaCli.stderr).toContain(`key "invoice-17" had already started run ${a.runId}`);
+      expect((await client.list({ limit: 1000 })).filter((r) => r.workflow === "keyed")).toHaveLength(2);
     } finally {
       await other.close();
     }

@@ -273,7 +273,7 @@ const cases: Record<ValidationCode, () => Case> = {
     wf: (() => {
       const wf = workflow("w", { version: "1", input: z.object({ day: z.string() }), schedules: [{ name: "nightly", cron: "0 2 * * *", input: { day: 3 as unknown as string } }] });
       wf.state("s").task("a", { executor: "ns/a" });
-      return wf as Workflow<unknown>;
+      return wf;
     })(),
     path: "w/schedules[0]",
     mentions: ['schedule "nightly"', "day:", "fix its input"],
