@@ -4,7 +4,8 @@
  * starting one run under its key). Only the declaration lives here; the rules are
  * in `src/triggers/` and the coordinators serve them (`src/fleet/trigger-service.ts`).
  */
-import type { ExecutorKey } from "./workflow.js";
+/** `namespace/name` (the same as ExecutorKey in workflow.ts, which imports this module). */
+type ExecutorKey = `${string}/${string}`;
 
 /** What to do with ticks that came due while no coordinator served the schedule. */
 export type CatchUp = "skip" | "latest" | "all";
