@@ -127,6 +127,13 @@ describe("fleet - schedules, sources and start keys", () => {
       expect(viaCli.stdout.trim()).toBe(a.runId);
       expect(viaCli.stderr).toContain(`key "invoice-17" had already started run ${a.runId}`);
       expect((await client.list({ limit: 1000 })).filter((r) => r.workflow === "keyed")).toHaveLength(2);
+      // Keys last as long as their runs: once the run is pruned, the key starts a new one.
+      await client.waitForEnd(fresh.runId);
+      const { removed } = await client.prune(0);
+      expect(removed).toContain(a.runId);
+      const reborn = await client.start("keyed", {}, { key: "invoice-17" });
+      expect(reborn.existing).toBe(false);
+      expect(reborn.runId).not.toBe(a.runId);
     } finally {
       await other.close();
     }
