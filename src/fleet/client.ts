@@ -10,6 +10,7 @@ import type { ZodType } from "zod";
 import { PhaseflowError, TransportOperationError } from "../errors/base.js";
 import { ApiRequestError } from "./errors.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
+import { decodeJsonText } from "../transport/decode.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
@@ -29,6 +30,7 @@ import {
   getRunReplySchema,
   listRunsReplySchema,
   startRunReplySchema,
+  type ListRunsRequest,
   type RunSummary,
   type StartRunRequest,
 } from "./api-schemas.js";
@@ -66,7 +68,8 @@ export interface Client {
   /** The plan a coordinator serves for `workflow`. */
   plan(workflow: string): Promise<Plan>;
   get(runId: string): Promise<RunRecord>;
-  list(options?: { limit?: number; status?: RunRecord["status"] }): Promise<RunSummary[]>;
+  /** Runs newest first, from their summaries; `workflow` filters, `before` (a run's `cursorOf`) pages. */
+  list(options?: ListRunsRequest): Promise<RunSummary[]>;
   cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
   /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
   retry(runId: string, from?: { state: string; task: string }): Promise<StartedRun>;
@@ -122,15 +125,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
         { cause: err },
       );
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      raw = undefined;
-    }
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw new ApiRequestError("API_REPLY_INVALID", `the coordinator's reply on ${subject} is malformed; are client and coordinator the same phaseflow version?`);
-    const reply = parsed.data as T & { error?: SerializedError };
+    const parsed = decodeJsonText(schema, text);
+    if (!parsed.ok) throw new ApiRequestError("API_REPLY_INVALID", `the coordinator's reply on ${subject} is malformed (${parsed.reason}); are client and coordinator the same phaseflow version?`);
+    const reply = parsed.value as T & { error?: SerializedError };
     if (!reply.ok) throw deserializeError(reply.error!);
     return reply as Exclude<T, { ok: false }>;
   }
