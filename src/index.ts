@@ -8,6 +8,7 @@
 export { z } from "zod";
 export { workflow, isWorkflow, Workflow, State, Task } from "./dsl/workflow.js";
 export type { BackoffOptions, ExecutorKey, JsonValue, MapOptions, StateOptions, TaskOptions, TaskParams, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+export type { CatchUp, CronSchedule, EverySchedule, ScheduleOptions, SourceOptions } from "./dsl/triggers.js";
 
 // Compiling
 export { compile } from "./compiler/compile.js";
@@ -29,6 +30,10 @@ export type { RunHandle } from "./runtime/run-handle.js";
 export { createCoordinator } from "./runtime/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
 export type { RunOptions } from "./runtime/run-options.js";
+export { serveTriggers } from "./runtime/embedded-triggers.js";
+export type { ServeTriggersOptions, TriggerServer } from "./runtime/embedded-triggers.js";
+export { createMemoryTriggerStore } from "./triggers/trigger-state.js";
+export type { TriggerState, TriggerStateStore } from "./triggers/trigger-state.js";
 export type { RetryFrom } from "./runtime/run-retry.js";
 export { reduceRunEvents, recordOfHistory } from "./runtime/run-record.js";
 export { evolve, createRunState, foldEvents } from "./runtime/run-state.js";

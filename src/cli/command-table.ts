@@ -12,6 +12,7 @@ import { pruneCommand } from "./commands/prune.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { statusCommand } from "./commands/status.js";
 import { uiCommand } from "./commands/ui.js";
 import { workerCommand } from "./commands/worker.js";
@@ -30,4 +31,5 @@ export const COMMANDS: readonly CliCommand[] = [
   pruneCommand,
   natsConfigCommand,
   uiCommand,
+  schedulesCommand,
 ];

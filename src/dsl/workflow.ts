@@ -9,6 +9,7 @@
  * fails to type-check, and `when` is typed by the state's `output` schema.
  */
 import type { ZodType } from "zod";
+import type { ScheduleOptions, SourceOptions } from "./triggers.js";
 
 const WORKFLOW_BRAND = Symbol.for("phaseflow.workflow");
 
@@ -209,6 +210,10 @@ export interface WorkflowOptions<TInput> {
   /** Schema of the run's input; `engine.run` rejects input that fails it before dispatching anything. */
   input?: ZodType<TInput>;
   description?: string;
+  /** Start runs on a clock: `[{ cron: "0 2 * * *" }, { every: "15m", input }]`. Served by the coordinators serving the workflow. Default: none. */
+  schedules?: readonly ScheduleOptions<NoInfer<TInput>>[];
+  /** Start runs from polled work items: `[{ every: "60s", executor: "ns/list" }]`. Served by the coordinators. Default: none. */
+  sources?: readonly SourceOptions[];
 }
 
 export class Workflow<TInput = unknown> implements WorkflowRef {

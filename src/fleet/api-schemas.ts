@@ -18,6 +18,7 @@ export const startRunRequestSchema = z.object({
       onFailure: z.enum(["fail-fast", "continue"]).optional(),
       runId: z.string().optional(),
       seed: z.number().int().nonnegative().optional(),
+      key: z.string().optional(),
     })
     .strict()
     .default({}),
@@ -37,6 +38,8 @@ export const startRunReplySchema = z.discriminatedUnion("ok", [
     planHash: z.string(),
     /** Executors no live worker serves yet: the run waits for them (pending). */
     waitingFor: z.array(z.string()),
+    /** The start key had started this run before: nothing new was started. */
+    existing: z.boolean().optional(),
   }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);

@@ -25,6 +25,8 @@ import { activeTraceHeaders } from "../transport/nats/trace-headers.js";
 import { natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "./nats-permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
+import { readTriggerStates } from "./trigger-service.js";
+import type { TriggerState } from "../triggers/trigger-state.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 import {
   cancelRunReplySchema,
@@ -48,6 +50,8 @@ export interface StartedRun {
   planHash: string;
   /** Executors no live worker serves yet: the run is pending until they appear. */
   waitingFor: string[];
+  /** With a start key that had started a run before: that run, and nothing new was started. */
+  existing: boolean;
 }
 
 /** How a run ended, from its terminal decision. */
@@ -59,7 +63,9 @@ export type RunEnd =
 export interface Client {
   readonly transport: NatsTransport;
   /**
-   * Start a run of a workflow the coordinators serve. With `check.planHash`, the
+   * Start a run of a workflow the coordinators serve. With `options.key` (a start key), a
+   * second start with the same key returns the first run (`existing: true`) for as long
+   * as that run is kept (the retention period). With `check.planHash`, the
    * coordinator refuses (PLAN_HASH_MISMATCH) when it serves another plan under that name.
    */
   start(workflow: string, input: unknown, options?: StartRunRequest["options"], check?: { planHash?: string }): Promise<StartedRun>;
@@ -83,6 +89,8 @@ export interface Client {
    * status and output or error. Use `get` for the whole record.
    */
   waitForEnd(runId: string): Promise<RunEnd>;
+  /** The schedules and polling sources the coordinators serve, as they last recorded them (last and next tick, last run or pass). */
+  schedules(): Promise<TriggerState[]>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -133,7 +141,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     transport,
     async start(workflow, input, runOptions = {}, check = {}) {
       const r = await request("run.start", { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}) }, startRunReplySchema);
-      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: r.existing === true };
     },
     async plan(workflow) {
       return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
@@ -157,7 +165,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async retry(runId, from) {
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
-      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: false };
     },
     follow(runId, followOptions = {}) {
       return followRun(transport, runId, logger, followOptions.afterRetry === true, false) as AsyncIterable<RunEvent>;
@@ -195,6 +203,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       } finally {
         await sub.stop().catch((err: unknown) => logger.debug({ err, runId }, "could not stop following a run"));
       }
+    },
+    async schedules() {
+      return (await readTriggerStates(transport, logger)).sort((a, b) => a.workflow.localeCompare(b.workflow) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
     },
     prune(olderThanMs) {
       const bucket = transport.names.buckets.runs;

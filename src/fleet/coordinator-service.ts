@@ -11,6 +11,10 @@
  * taken over by another once the lease expires. A cancel that reaches a coordinator
  * not driving the run is forwarded to the one that does.
  *
+ * It also serves the schedules and polling sources of its workflows (trigger-service.ts),
+ * and honours start keys (start-keys.ts): a second start with one key answers with
+ * the first run.
+ *
  * Before a run starts it checks that a live worker (from heartbeats) serves every
  * executor the plan needs. If not, by default the run is accepted as `pending` and
  * waits, with a log line naming the missing executors; with `requireWorkers` the
@@ -53,6 +57,8 @@ import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
+import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
+import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
@@ -118,6 +124,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
     served.set(wf.name, { workflow: wf, plan: compile(wf) });
   }
+  const triggers = triggersOf(options.workflows);
+  for (const pass of triggers.passWorkflows) served.set(pass.name, { workflow: pass, plan: compile(pass) });
   const transport = await createNatsTransport({
     ...options.nats,
     logger,
@@ -130,6 +138,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
+  const startKeys = typedKv(transport.buckets.runs, startKeyEntrySchema, logger, transport.names.buckets.runs);
   const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
   const bucket = transport.names.buckets.runs;
   const kv: RunStoreKv = {
@@ -156,13 +165,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const subs: NatsSubscription[] = [];
   let closed = false;
 
-  const start = async (req: ReturnType<typeof startRunRequestSchema.parse>): Promise<object> => {
+  const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash">): Promise<object> => {
     const entry = served.get(req.workflow);
     if (!entry) throw new UsageError(`this coordinator does not serve workflow "${req.workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     const parsedOptions = runOptionsSchema.safeParse(req.options);
     if (!parsedOptions.success) throw new UsageError(`run options are invalid: ${parsedOptions.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    const { runId: askedId, ...runOptions } = parsedOptions.data;
+    const { runId: askedId, key, ...runOptions } = parsedOptions.data;
     // Validate the input here, so a bad input is an error reply rather than a pending run.
     if (entry.workflow.options.input) {
       const checked = entry.workflow.options.input.safeParse(req.input);
@@ -170,13 +179,27 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         throw new InputValidationError(entry.workflow.name, checked.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })));
       }
     }
+    let runId = askedId ?? defaultIdGenerator();
+    let startKey: string | undefined;
+    if (key !== undefined) {
+      const claim = await claimStartKey(startKeys, req.workflow, key, runId, Date.now());
+      runId = claim.runId;
+      startKey = claim.kvKey;
+      // Claimed before: the run exists (or its claimer is creating it; then creating it here too lands on one run).
+      if (!claim.created && (await driver.store.get(runId)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+    }
     if (options.requireWorkers) {
       const missing = missingExecutors(indexPlan(entry.plan).executors(), await readLiveWorkers(workersKv, Date.now(), HEARTBEAT_STALE_MS));
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
-    const runId = askedId ?? defaultIdGenerator();
-    const waitingFor = await driver.accept(req.workflow, req.input, runOptions, runId);
-    return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+    try {
+      const waitingFor = await driver.accept(req.workflow, req.input, runOptions, runId, startKey);
+      return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+    } catch (err) {
+      // Two starts of one key racing: the one whose create of the run lost answers with the run the other created.
+      if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+      throw err;
+    }
   };
 
   /** The full record: from memory when this coordinator drives the run, else rebuilt from the event history. */
@@ -293,7 +316,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       listRunsRequestSchema,
       async ({ limit, status, workflow, before }) => {
         const at = (r: { startedAt?: number | undefined; updatedAt: number }): number => r.startedAt ?? r.updatedAt;
-        const runs = (await Promise.all((await kv.runs.keys("run.>")).map((k) => kv.runs.get(k))))
+        // A key listing may yield a key again when it is written while listed: once each.
+        const runs = (await Promise.all([...new Set(await kv.runs.keys("run.>"))].map((k) => kv.runs.get(k))))
           .flatMap((e) => (e ? [e.value] : []))
           .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow))
           .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
@@ -324,6 +348,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await nc.flush();
   await driver.startBackground();
+  const triggerLoop = await startTriggerService({
+    transport,
+    served: triggers.served,
+    driver,
+    logger,
+    start: (workflow, input, opts) => start({ workflow, input, options: opts }) as Promise<{ runId: string; existing?: boolean }>,
+  });
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
   const sweeper = startTaskSweeper({ transport, kv, sweepMs: options.taskSweepMs ?? DEFAULT_TASK_SWEEP_MS, logger, counters: taskCounters });
   logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
@@ -338,6 +369,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (closed) return;
       closed = true;
       for (const s of subs) s.unsubscribe();
+      triggerLoop?.stop();
+      await triggerLoop?.idle();
       retention.stop();
       sweeper.stop();
       await driver.close(() => engine.close());

@@ -113,7 +113,7 @@ export class RunDriver {
   }
 
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
-  async accept(name: string, input: unknown, runOptions: Record<string, unknown>, runId: string): Promise<string[]> {
+  async accept(name: string, input: unknown, runOptions: Record<string, unknown>, runId: string, startKey?: string): Promise<string[]> {
     const served = this.o.workflows.get(name)!;
     const missing = await this.missingFor(served.plan);
     const base = {
@@ -125,6 +125,7 @@ export class RunDriver {
       tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
       // The input is kept until run.started is stored, so a coordinator that takes the run over can start it.
       pendingStart: { input, options: runOptions },
+      ...(startKey !== undefined ? { startKey } : {}),
       ...(missing.length > 0 ? { waitingFor: missing } : {}),
     };
     this.starting.add(runId);

@@ -41,6 +41,8 @@ export const storedRunSchema = z.object({
   pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()) }).optional(),
   /** A cancel accepted while no one could apply it at once: whoever holds (or next takes) the run applies it. */
   cancelRequested: z.string().optional(),
+  /** The `key.<hash>` entry of the start key that started the run (start-keys.ts): removed with the run. */
+  startKey: z.string().optional(),
   /** Id of the coordinator driving the run. */
   coordinator: z.string(),
   /** Epoch ms until which `coordinator` holds the run; renewed while it drives it. */
@@ -203,7 +205,14 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
       latest.set(run.runId, stamped);
     },
     save(run) {
-      return enqueue(run.runId, () => write({ ...stamp(run), ...(latest.get(run.runId)?.cancelRequested !== undefined ? { cancelRequested: latest.get(run.runId)!.cancelRequested } : {}) }));
+      const kept = latest.get(run.runId);
+      return enqueue(run.runId, () =>
+        write({
+          ...stamp(run),
+          ...(kept?.cancelRequested !== undefined ? { cancelRequested: kept.cancelRequested } : {}),
+          ...(kept?.startKey !== undefined && run.startKey === undefined ? { startKey: kept.startKey } : {}),
+        }),
+      );
     },
     async renewAll() {
       await Promise.all(

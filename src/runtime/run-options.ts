@@ -17,6 +17,11 @@ export const runOptionsSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,200}$/, "a run id may only contain letters, digits, '_' and '-' (1 to 200 characters)")
       .optional(),
+    /**
+     * Start key: a second start of the workflow with the same key returns the run the
+     * first one started (same run id) instead of starting another. Default: none.
+     */
+    key: z.string().min(1).max(512, "a start key may be at most 512 characters").optional(),
   })
   .strict();
 

@@ -33,6 +33,15 @@ describe("cli compile - success", () => {
     expect(stdout).toContain("state empty (final)\n  no tasks");
   });
 
+  it("cli compile - lists a workflow's schedules with their next tick, and its sources", async () => {
+    const { code, stdout } = await cli("compile", fixture("triggers.ts"));
+    expect(code).toBe(0);
+    expect(stdout).toContain("schedules (served by the coordinators):\n");
+    expect(stdout).toMatch(/ {2}s0 {2}cron "0 2 \* \* \*" \(Europe\/Berlin\) {2}catch-up latest {2}next \d{4}-\d\d-\d\dT0[01]:00:00\.000Z\n/);
+    expect(stdout).toMatch(/ {2}quarter {2}every 15m {2}catch-up skip {2}next \S+:(00|15|30|45):00\.000Z\n/);
+    expect(stdout).toContain("sources (served by the coordinators):\n  src0  every 60s via tickets/open  batch 300\n");
+  });
+
   it("cli compile - shows a route's pathways and a state's visit limit", async () => {
     const { code, stdout } = await cli("compile", "examples/review-routing.ts");
     expect(code).toBe(0);

@@ -288,6 +288,52 @@ const cases: Record<ValidationCode, () => Case> = {
     s.route(run, { ok: done });
     return { wf, path: "w/s/run", mentions: ['routes by map "run"', "route by a task that follows the map"] };
   },
+  INVALID_SCHEDULE: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", schedules: [{ every: "1h" }, { cron: "61 * * * *" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/schedules[1]",
+    mentions: ['schedule 1 of workflow "w"', '"61 * * * *"', "minute"],
+  }),
+  SCHEDULE_INPUT_INVALID: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", input: z.object({ day: z.string() }), schedules: [{ name: "nightly", cron: "0 2 * * *", input: { day: 3 as unknown as string } }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/schedules[0]",
+    mentions: ['schedule "nightly"', "day:", "fix its input"],
+  }),
+  INVALID_SOURCE: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", sources: [{ every: "soon", executor: "ns/list" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/sources[0]",
+    mentions: ['source "src0"', '"soon" is not a period', '"15m"'],
+  }),
+  SOURCE_EXECUTOR_NOT_REGISTERED: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", sources: [{ every: "60s", executor: "ns/list" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    options: { registry: registryWith("ns", "a") },
+    path: "w/sources[0]",
+    mentions: ['source "src0"', '"ns/list"', "register it"],
+  }),
+  DUPLICATE_TRIGGER_NAME: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", schedules: [{ name: "tick", every: "1h" }], sources: [{ name: "tick", every: "60s", executor: "ns/list" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/sources[0]",
+    mentions: ['named "tick"', "unique name"],
+  }),
 };
 
 describe("compiler - validation issues", () => {
