@@ -11,6 +11,7 @@ import { serializeError } from "../errors/serialize.js";
 import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
 import { decodeMessage } from "../transport/nats/codec.js";
 import type { Logger } from "../registry/types.js";
+import { withTraceHeaders } from "../transport/nats/trace-headers.js";
 import { CoordinatorError, ReplyTooLargeError } from "./errors.js";
 
 /** Room left under max_payload for the protocol's own bytes. */
@@ -65,7 +66,8 @@ export function serveEndpoint<Req>(
         reply({ ok: false, error: serializeError(error) });
         return;
       }
-      handler(parsed.value).then(reply, (e: unknown) => {
+      // In the caller's trace context, if its request carried one (a run started inside a span is its child).
+      withTraceHeaders(msg.headers, () => handler(parsed.value)).then(reply, (e: unknown) => {
         counters.errors++;
         if (e instanceof PhaseflowError) return reply({ ok: false, error: serializeError(e) });
         // Not an error of the request: the coordinator's own (its NATS calls, a bug), coded as such.

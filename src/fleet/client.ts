@@ -21,6 +21,7 @@ import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transpor
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
+import { activeTraceHeaders } from "../transport/nats/trace-headers.js";
 import { natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "./nats-permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
@@ -116,7 +117,8 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     const subject = transport.names.subjects.api(op);
     let text: string;
     try {
-      const msg = await nc.request(subject, encoder.encode(JSON.stringify(body)), { timeout: requestTimeoutMs });
+      const headers = activeTraceHeaders();
+      const msg = await nc.request(subject, encoder.encode(JSON.stringify(body)), headers === undefined ? { timeout: requestTimeoutMs } : { timeout: requestTimeoutMs, headers });
       text = decoder.decode(msg.data);
     } catch (err) {
       const noResponders = err instanceof Error && /no responders|503/i.test(`${err.name} ${err.message}`);

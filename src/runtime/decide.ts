@@ -35,7 +35,8 @@ import type { RunModel } from "./run-model.js";
 import type { Definitions } from "./coordinator-transitions.js";
 
 export type Trigger =
-  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number }
+  /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
+  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number; traceparent?: string | undefined }
   | { type: "resume"; owner: string; epoch: number }
   | { type: "report"; dispatchId: string }
   | { type: "timer"; key: string; lastHeardAt?: number | undefined }
@@ -558,7 +559,9 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
   switch (trigger.type) {
     case "start": {
       const plan = d.model().plan;
-      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options: { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure }, seed: trigger.options.seed ?? seedOfRunId(state.runId) });
+      const options = { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure };
+      const trace = trigger.traceparent === undefined ? {} : { traceparent: trigger.traceparent };
+      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options, seed: trigger.options.seed ?? seedOfRunId(state.runId), ...trace });
       d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
       d.enter(plan.initialState, trigger.input);
       break;

@@ -91,6 +91,13 @@ export const taskMessageSchema = z.object({
   seed: z.number().int().nonnegative().optional(),
   /** A map instance's place in its map (`ctx.item`). */
   item: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
+  /**
+   * W3C Trace Context of the coordinator's task span, the parent of the worker's attempt
+   * span (telemetry/otel.ts). Absent while no tracing SDK is registered. The NATS adapter
+   * sends these as message headers, not in the body.
+   */
+  traceparent: z.string().max(128).optional(),
+  tracestate: z.string().max(512).optional(),
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
@@ -107,7 +114,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
    * is stored).
    */
   z.object({ type: z.literal("through"), seq: z.number().int().nonnegative(), at: z.number() }),
-  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire, seed: z.number().int().nonnegative().optional() }),
+  /** `traceparent`: the W3C trace context of the run's first span, so that whoever resumes the run traces it in the same trace. */
+  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire, seed: z.number().int().nonnegative().optional(), traceparent: z.string().max(128).optional() }),
   /** A coordinator took the run (start, takeover, restart): `epoch` fences every earlier holder. */
   z.object({ type: z.literal("run.claimed"), owner: z.string(), epoch: z.number().int().nonnegative() }),
   z.object({ type: z.literal("run.succeeded"), output: z.unknown().optional() }),
