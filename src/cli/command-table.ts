@@ -12,7 +12,9 @@ import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
 import { statusCommand } from "./commands/status.js";
+import { uiCommand } from "./commands/ui.js";
 import { workerCommand } from "./commands/worker.js";
+import { workersCommand } from "./commands/workers.js";
 
 export const COMMANDS: readonly CliCommand[] = [
   compileCommand,
@@ -20,8 +22,10 @@ export const COMMANDS: readonly CliCommand[] = [
   followCommand,
   coordinatorCommand,
   workerCommand,
+  workersCommand,
   statusCommand,
   cancelCommand,
   retryCommand,
   pruneCommand,
+  uiCommand,
 ];

@@ -28,6 +28,7 @@ import {
   getRunReplySchema,
   listRunsReplySchema,
   startRunReplySchema,
+  type ListRunsRequest,
   type RunSummary,
   type StartRunRequest,
 } from "./api-schemas.js";
@@ -61,7 +62,8 @@ export interface Client {
   /** The plan a coordinator serves for `workflow`. */
   plan(workflow: string): Promise<Plan>;
   get(runId: string): Promise<RunRecord>;
-  list(options?: { limit?: number; status?: RunRecord["status"] }): Promise<RunSummary[]>;
+  /** Runs newest first, from their summaries; `workflow` filters, `before` (a run's `cursorOf`) pages. */
+  list(options?: ListRunsRequest): Promise<RunSummary[]>;
   cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
   /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
   retry(runId: string, from?: { state: string; task: string }): Promise<StartedRun>;

@@ -47,6 +47,7 @@ import {
 } from "./api-schemas.js";
 import { PlanHashMismatchError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
+import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
@@ -241,11 +242,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       api("run.list"),
       queue,
       listRunsRequestSchema,
-      async ({ limit, status }) => {
+      async ({ limit, status, workflow, before }) => {
+        const at = (r: { startedAt?: number | undefined; updatedAt: number }): number => r.startedAt ?? r.updatedAt;
         const runs = (await Promise.all((await kv.runs.keys("run.>")).map((k) => kv.runs.get(k))))
           .flatMap((e) => (e ? [e.value] : []))
-          .filter((r) => status === undefined || r.status === status)
-          .sort((a, b) => (b.startedAt ?? b.updatedAt) - (a.startedAt ?? a.updatedAt))
+          .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow))
+          .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
+          .sort((a, b) => compareNewestFirst({ at: at(a), runId: a.runId }, { at: at(b), runId: b.runId }))
           .slice(0, limit)
           .map((r): RunSummary => ({
             runId: r.runId,
