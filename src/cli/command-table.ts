@@ -7,12 +7,14 @@ import type { CliCommand } from "./command.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
+import { natsConfigCommand } from "./commands/nats-config.js";
 import { natsSetupCommand } from "./commands/nats-setup.js";
 import { pruneCommand } from "./commands/prune.js";
 import { exportCommand } from "./commands/export.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { statusCommand } from "./commands/status.js";
 import { uiCommand } from "./commands/ui.js";
 import { workerCommand } from "./commands/worker.js";
@@ -31,5 +33,7 @@ export const COMMANDS: readonly CliCommand[] = [
   pruneCommand,
   exportCommand,
   natsSetupCommand,
+  natsConfigCommand,
   uiCommand,
+  schedulesCommand,
 ];

@@ -28,7 +28,11 @@ export function formatPlanDot(plan: Plan): string {
     lines.push(`    label=${quote(`${state.name}${marks.length > 0 ? ` (${marks.join(", ")})` : ""}`)};`);
     if (state.final) lines.push("    penwidth=2;");
     if (state.tasks.length === 0) lines.push(`    ${node(state, placeholder)} [label="no tasks", shape=plaintext];`);
-    for (const t of state.tasks) lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${t.executor}`)}];`);
+    for (const t of state.tasks) {
+      // A map node is one stacked node (box3d): its instances exist only at run time.
+      if (t.map) lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}[]\n${t.executor}\nmap, max ${t.map.maxConcurrency} in flight`)}, shape=box3d, style=""];`);
+      else lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${t.executor}`)}];`);
+    }
     for (const [from, to] of state.edges) lines.push(`    ${node(state, from)} -> ${node(state, to)};`);
     lines.push("  }");
   }

@@ -2,7 +2,7 @@
  * `phaseflow compile --mermaid`: the plan as a mermaid `flowchart`, pasteable into
  * GitHub markdown. Each state is a subgraph holding its task DAG; transitions and
  * route pathways are edges between subgraphs, labelled with the guard (or
- * "fallback") or the pathway name. Node ids are generated (`s0`, `s0t1`), so any
+ * "fallback") or the pathway name. A map node is one stacked node. Node ids are generated (`s0`, `s0t1`), so any
  * task name is safe; labels escape the characters mermaid treats specially.
  */
 import type { Plan } from "../plan/schema.js";
@@ -24,7 +24,11 @@ export function formatPlanMermaid(plan: Plan): string {
       lines.push(`    s${si}pass[${label("no tasks: input passes through")}]`);
     }
     const id = new Map(state.tasks.map((t, ti) => [t.name, `s${si}t${ti}`]));
-    for (const t of state.tasks) lines.push(`    ${id.get(t.name)}[${label(`${t.name}<br/>${t.executor}`)}]`);
+    for (const t of state.tasks) {
+      // A map node is drawn stacked (mermaid's "st-rect" shape): one node, many instances at run time.
+      if (t.map) lines.push(`    ${id.get(t.name)}@{ shape: st-rect, label: ${label(`${t.name}[]<br/>${t.executor}<br/>map, max ${t.map.maxConcurrency} in flight`)} }`);
+      else lines.push(`    ${id.get(t.name)}[${label(`${t.name}<br/>${t.executor}`)}]`);
+    }
     for (const [from, to] of state.edges) lines.push(`    ${id.get(from)} --> ${id.get(to)}`);
     lines.push("  end");
   });

@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF, DEFAULT_MAX_VISITS, DEFAULT_RETRIES } from "./defaults
 import { buildGraph, criticalPath, findCycle, graphologyLayering, layer, phaseMembers, type IndexedGraph } from "./graph.js";
 import type { ToJsonSchema } from "./schemas.js";
 import { validateTask } from "./validate-task.js";
+import { planMapOf, validateMapAndParams, validateMapRouters } from "./map.js";
 import { checkName, isFinal, ownState, validateTransitions } from "./validate-states.js";
 
 export interface StateContext {
@@ -56,7 +57,9 @@ export function compileState(ctx: StateContext, s: State<string, unknown>): Plan
     index.set(t, i);
     parentCount += t.parents.length;
     validateTask(t, tPath, ctx.registry, issues, ctx.json);
+    validateMapAndParams(t, tPath, issues);
   }
+  validateMapRouters(s, sPath, issues);
 
   const from = new Int32Array(parentCount);
   const to = new Int32Array(parentCount);
@@ -164,5 +167,7 @@ function planTask(s: State<string, unknown>, t: Task<string>, i: number, g: Inde
     inputSchema: json(o.input),
     outputSchema: json(o.output),
     description: o.description ?? null,
+    ...(o.params !== undefined ? { params: o.params } : {}),
+    ...(t.map ? { map: planMapOf(t.map) } : {}),
   };
 }

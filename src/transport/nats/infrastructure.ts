@@ -30,7 +30,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { InfrastructureMismatchError } from "../../errors/base.js";
+import { InfrastructureMismatchError, TransportConnectError } from "../../errors/base.js";
 import type { NatsNames } from "./names.js";
 import { checkReplicas, replicasErrorOf } from "./replicas.js";
 
@@ -86,11 +86,21 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: str
     } catch (err) {
       // Another process may have created it meanwhile: check what is there.
       info = await streamInfo(jsm, spec.name);
-      if (info === undefined) throw replicasErrorOf(err, `stream "${spec.name}"`, spec.num_replicas) ?? err;
+      if (info === undefined) throw replicasErrorOf(err, `stream "${spec.name}"`, spec.num_replicas) ?? missing(`stream "${spec.name}"`, err);
     }
   }
   checkStream(info, spec, prefix);
   checkReplicas(info, `stream "${spec.name}"`, required, prefix);
+}
+
+/** A stream or bucket that is not there and that this connection could not create. */
+function missing(resource: string, err: unknown): TransportConnectError {
+  return new TransportConnectError(
+    "NATS_JETSTREAM_UNAVAILABLE",
+    [],
+    `${resource} does not exist and could not be created (${err instanceof Error ? err.message : String(err)}); with per-role NATS users (phaseflow nats-config) only coordinators may create it: start a coordinator first`,
+    { cause: err },
+  );
 }
 
 export async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
@@ -133,7 +143,10 @@ async function ensureBucket(
   try {
     kv = await kvm.create(bucket, opts);
   } catch (err) {
-    throw replicasErrorOf(err, `KV bucket "${bucket}"`, opts.replicas) ?? err;
+    const refused = replicasErrorOf(err, `KV bucket "${bucket}"`, opts.replicas);
+    if (refused !== undefined) throw refused;
+    if ((await streamInfo(jsm, bucketStream(bucket))) !== undefined) throw err;
+    throw missing(`KV bucket "${bucket}"`, err);
   }
   const info = await jsm.streams.info(bucketStream(bucket));
   if (info.config.storage !== opts.storage) {
