@@ -20,7 +20,7 @@ if (url === undefined || stream === undefined || durable === undefined || result
 }
 const concurrency = Number(concurrencyArg);
 
-const nc = await connect({ servers: url, name: `bench-baseline-worker ${process.pid}` });
+const nc = await connect({ servers: url.split(","), name: `bench-baseline-worker ${process.pid}` });
 const js = jetstream(nc);
 const consumer = await js.consumers.get(stream, durable);
 const messages = await consumer.consume({ max_messages: concurrency });

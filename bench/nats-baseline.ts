@@ -19,7 +19,10 @@ import { spawnScript, type ScriptProcess } from "./lib/node-script.js";
 import { NOOP_EXECUTOR } from "./lib/workflows.js";
 
 export interface BaselineOptions {
+  /** Server URL(s), comma-separated (a cluster's nodes). */
   url: string;
+  /** Replicas of the tasks and results streams. Default 1. */
+  replicas?: number;
   /** Lower-case name part of every stream, consumer and subject of this deployment. */
   id: string;
   /** Worker processes. */
@@ -90,10 +93,10 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
   const taskSubject = `${id}.task.bench.noop`;
   const resultsPrefix = `${id}.res`;
 
-  const nc = await connect({ servers: url, name: "bench-baseline-dispatcher" });
+  const nc = await connect({ servers: url.split(","), name: "bench-baseline-dispatcher" });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  const common = { storage: StorageType.File, discard: DiscardPolicy.Old, duplicate_window: nanos(2 * 60_000) };
+  const common = { storage: StorageType.File, discard: DiscardPolicy.Old, duplicate_window: nanos(2 * 60_000), num_replicas: options.replicas ?? 1 };
   await jsm.streams.add({ ...common, name: tasksStream, subjects: [`${id}.task.>`], retention: RetentionPolicy.Workqueue });
   await jsm.streams.add({ ...common, name: resultsStream, subjects: [`${resultsPrefix}.>`], retention: RetentionPolicy.Limits });
   await jsm.consumers.add(tasksStream, {

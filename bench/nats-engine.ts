@@ -20,7 +20,10 @@ import { withTimeout } from "./lib/deadline.js";
 import { spawnScript, type ScriptProcess } from "./lib/node-script.js";
 
 export interface FleetOptions {
+  /** Server URL(s), comma-separated (a cluster's nodes). */
   url: string;
+  /** Replicas of the fleet's streams and buckets. Default 1. */
+  replicas?: number;
   /** NATS prefix of this fleet (unique per deployment). */
   prefix: string;
   workflows: readonly Workflow<unknown>[];
@@ -72,8 +75,9 @@ export interface Fleet {
  */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const { url, prefix } = options;
+  const servers = url.split(",");
   const names = natsNames(prefix);
-  const coordinator = await startCoordinatorService({ nats: { servers: url, prefix }, workflows: options.workflows });
+  const coordinator = await startCoordinatorService({ nats: { servers, prefix, replicas: options.replicas ?? 1 }, workflows: options.workflows });
   const workers: ScriptProcess[] = [];
   let client: Client | undefined;
   let nc: NatsConnection | undefined;
@@ -90,8 +94,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     // The service's own "worker started" line (it carries workerId) comes after its first heartbeat,
     // so the coordinator sees the worker and never holds a timed run as pending.
     await Promise.all(workers.map((w) => w.waitForLog("worker started", { test: (l) => l.workerId !== undefined, timeoutMs: 60_000 })));
-    client = await createClient({ servers: url, prefix });
-    nc = await connect({ servers: url, name: "bench-stored-counts" });
+    client = await createClient({ servers, prefix });
+    nc = await connect({ servers, name: "bench-stored-counts" });
     jsm = await jetstreamManager(nc);
   } catch (err) {
     await client?.close().catch(() => undefined);

@@ -5,6 +5,8 @@
  * bench/results/latest.json. Progress goes to stderr, the report to stdout. When both
  * the embedded and the NATS bench ran, it also compares the embedded chain's ms per
  * phase with the NATS baseline's raw JetStream round trip per step (goal <= 0.05).
+ * The cluster bench runs the wide and chain shapes on a 3-node nats-server cluster with
+ * 3 replicas, next to 1 replica and raw JetStream at 3 replicas (bench/nats-cluster.ts).
  * Last, a "goals" section lists every goal, met or NOT met.
  *
  *   npm run bench                          all benches (a few minutes on 2 cores)
@@ -27,10 +29,11 @@ import { compare, goalFigure, printComparisons, sig, type Comparison } from "./l
 import { comparisonsFromResults } from "./lib/from-results.js";
 import { REPO_ROOT } from "./lib/node-script.js";
 import type { BenchResult } from "./lib/table.js";
+import { runClusterBench } from "./nats-cluster.js";
 import { runMemoryBench, type MemoryChildResult } from "./memory.js";
 import { printCpuBreakdown, printStoredMessages, runNatsBench, type CpuBreakdown, type StoredMessages } from "./nats.js";
 
-const BENCHES = ["compile", "embedded", "nats", "memory"] as const;
+const BENCHES = ["compile", "embedded", "nats", "cluster", "memory"] as const;
 type BenchName = (typeof BENCHES)[number];
 
 const { values } = parseArgs({
@@ -99,6 +102,9 @@ for (const bench of selected) {
     printCpuBreakdown(cpu);
     printStoredMessages(stored);
     if (profile) console.log(`  worker CPU profiles in ${profile}: npx tsx bench/lib/cpu-profile.ts ${profile}/*.cpuprofile`);
+  } else if (bench === "cluster") {
+    report.comparisons.cluster = await runClusterBench(quick ? { wideTasks: 500, chainPhases: 20, runs: 1 } : {});
+    printComparisons("NATS cluster (3 nodes): phaseflow R3 vs raw JetStream R3, and vs phaseflow R1 (medians)", report.comparisons.cluster);
   } else {
     const { comparisons, result } = await runMemoryBench(quick ? { tasks: 10_000 } : {});
     report.comparisons.memory = comparisons;

@@ -75,6 +75,11 @@ export {
   EngineClosedError,
 } from "./errors/base.js";
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
+// Run archives (JSON or SQLite) of a run's stored history
+export { archiveOf } from "./archive/archive.js";
+export type { RunArchive } from "./archive/archive.js";
+export { writeArchive } from "./archive/write.js";
+export type { ArchiveFormat } from "./archive/write.js";
 export type { ValidationIssue, ValidationCode } from "./errors/validation.js";
 export { serializeError, deserializeError } from "./errors/serialize.js";
 export { MapFailedError, MapItemsError } from "./errors/map.js";

@@ -18,3 +18,4 @@ export type { WorkerHeartbeat } from "./fleet/heartbeat.js";
 export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError, CoordinatorError, ReplyTooLargeError } from "./fleet/errors.js";
 export { rolePermissions, natsAuthorizationBlock, inboxPrefixOf, NATS_ROLES } from "./fleet/nats-permissions.js";
 export type { NatsRole, RolePermissions, NatsConfigOptions } from "./fleet/nats-permissions.js";
+export { ReplicasUnavailableError, InfrastructureMismatchError } from "./errors/base.js";

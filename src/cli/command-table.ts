@@ -8,7 +8,9 @@ import { cancelCommand } from "./commands/cancel.js";
 import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
 import { natsConfigCommand } from "./commands/nats-config.js";
+import { natsSetupCommand } from "./commands/nats-setup.js";
 import { pruneCommand } from "./commands/prune.js";
+import { exportCommand } from "./commands/export.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
@@ -29,6 +31,8 @@ export const COMMANDS: readonly CliCommand[] = [
   cancelCommand,
   retryCommand,
   pruneCommand,
+  exportCommand,
+  natsSetupCommand,
   natsConfigCommand,
   uiCommand,
   schedulesCommand,

@@ -8,7 +8,14 @@ import type { Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
 import { createEngine } from "../runtime/engine.js";
 import type { RunOptions } from "../runtime/run-options.js";
+import type { StoredMessage } from "../transport/messages.js";
+import { createMemoryTransport } from "../transport/memory/index.js";
 import type { RunSession } from "./run-follow.js";
+
+/** An embedded run, whose stored history can be read until `close()` (for `--export`). */
+export interface EmbeddedRunSession extends RunSession {
+  history(): Promise<StoredMessage[]>;
+}
 
 export interface EmbeddedRunOptions {
   workflow: Workflow<unknown>;
@@ -25,8 +32,17 @@ export interface EmbeddedRunOptions {
  * @throws WorkflowValidationError (the workflow does not compile against the registry), InputValidationError
  * @example const session = await startEmbeddedRun({ workflow, registry, input, options: {}, logger });
  */
-export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<RunSession> {
-  const engine = createEngine({ registry: o.registry, logger: o.logger });
+export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<EmbeddedRunSession> {
+  // Our own transport (the engine leaves a given one open), so the history outlives the run.
+  const transport = createMemoryTransport();
+  const engine = createEngine({ registry: o.registry, logger: o.logger, transport, worker: true });
+  const close = async (): Promise<void> => {
+    try {
+      await engine.close();
+    } finally {
+      await transport.close();
+    }
+  };
   try {
     const handle = await engine.run(o.workflow, o.input, o.options);
     return {
@@ -35,10 +51,11 @@ export async function startEmbeddedRun(o: EmbeddedRunOptions): Promise<RunSessio
       events: () => handle.updates(),
       cancel: (reason) => handle.cancel(reason),
       result: () => handle.result(),
-      close: () => engine.close(),
+      history: async () => (await transport.readHistory(handle.runId)).messages,
+      close,
     };
   } catch (err) {
-    await engine.close();
+    await close();
     throw err;
   }
 }

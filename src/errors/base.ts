@@ -307,3 +307,18 @@ export class CoordinatorError extends PhaseflowError {
     super(code, message, { cause: options.cause, retryable: false });
   }
 }
+
+/** The NATS server(s) cannot keep a stream or KV bucket at the asked number of replicas (too few JetStream servers). */
+export class ReplicasUnavailableError extends PhaseflowError {
+  readonly resource: string;
+  readonly replicas: number;
+  constructor(resource: string, replicas: number, detail: string, options: { cause?: unknown } = {}) {
+    super(
+      "NATS_REPLICAS_UNAVAILABLE",
+      `${resource} cannot have ${replicas} replicas: ${detail}; a stream with N replicas needs a NATS cluster of at least N JetStream servers (use --replicas 1 on a single server)`,
+      { cause: options.cause, retryable: false },
+    );
+    this.resource = resource;
+    this.replicas = replicas;
+  }
+}

@@ -22,6 +22,8 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Client port. Default: a random free port. */
   port?: number;
+  /** More arguments for nats-server (e.g. cluster flags); kept across restarts. */
+  args?: readonly string[];
   /** nats-server config text (e.g. an `authorization` block), written beside the store and passed with `-c`. */
   config?: string;
 }
@@ -109,7 +111,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   // A random port may be taken between probing and binding: try a few.
   for (let attempt = 1; child === undefined; attempt++) {
     try {
-      child = await spawnReady(bin, port, storeDir, configFile, log);
+      child = await spawnReady(bin, port, storeDir, configFile, log, options.args ?? []);
     } catch (err) {
       if (options.port !== undefined || attempt >= 3) {
         if (ownsDir) {
@@ -144,15 +146,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     async restart(restartOptions: RestartOptions = {}) {
       if (stopped) throw new Error(`nats-server on port ${port} was stopped; start a new one with startNatsServer()`);
       await killChild(current, restartOptions.signal ?? "SIGTERM");
-      current = await spawnReady(bin, port, storeDir, configFile, log);
+      current = await spawnReady(bin, port, storeDir, configFile, log, options.args ?? []);
     },
   };
   return handle;
 }
 
 /** Spawn the server and resolve once it accepts TCP connections; reject with its log if it exits first. */
-async function spawnReady(bin: string, port: number, storeDir: string, configFile: string | undefined, log: string[]): Promise<ChildProcess> {
-  const args = [...(configFile !== undefined ? ["-c", configFile] : []), "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+async function spawnReady(bin: string, port: number, storeDir: string, configFile: string | undefined, log: string[], extra: readonly string[]): Promise<ChildProcess> {
+  const args = [...(configFile !== undefined ? ["-c", configFile] : []), "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...extra];
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
@@ -197,7 +199,8 @@ async function killChild(child: ChildProcess, signal: "SIGTERM" | "SIGKILL"): Pr
   untrack(child);
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 free at the time of asking. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

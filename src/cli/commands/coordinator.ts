@@ -14,12 +14,13 @@ import { parseSize } from "../size.js";
 import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { loadModule, pickWorkflow } from "../load-module.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+import { REPLICAS_FLAG, replicasFrom } from "../replicas-flag.js";
 import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 
 export const coordinatorCommand = defineCommand({
   name: "coordinator",
   summary: "Run a coordinator: serve the workflows of the given modules and drive their runs over NATS",
-  usage: "--nats URL [--require-workers] [--lease-ms MS] [--watchdog-ms MS] [--keep-finished-bytes SIZE] <workflow modules...>",
+  usage: "--nats URL[,URL...] [--replicas N] [--require-workers] [--lease-ms MS] [--watchdog-ms MS] [--keep-finished-bytes SIZE] <workflow modules...>",
   details: "Every workflow a module exports is served. Logs are pino JSON lines on stderr.",
   flags: {
     ...NATS_FLAGS,
@@ -30,6 +31,7 @@ export const coordinatorCommand = defineCommand({
     "keep-finished-bytes": { type: "string", valueName: "SIZE", description: "memory for finished runs' records kept to answer status quickly, e.g. 64MB, 1GB, 0 (default 64MB)" },
     "task-sweep-ms": { type: "string", valueName: "MS", description: "how often (and past what age) task messages no run can use are deleted from the tasks stream (default 60000)" },
     "watchdog-ms": { type: "string", valueName: "MS", description: "re-dispatch an attempt without a timeout after this long with nothing heard of it (default 600000)" },
+    ...REPLICAS_FLAG,
     ...DRAIN_FLAG,
   },
   positionals: { min: 1, max: 1000, missing: "missing workflow modules, e.g. phaseflow coordinator --nats nats://127.0.0.1:4222 examples/etl.ts" },
@@ -44,6 +46,7 @@ export const coordinatorCommand = defineCommand({
     if (taskSweepMs !== undefined && (!Number.isInteger(taskSweepMs) || taskSweepMs < 100)) throw new UsageError(`--task-sweep-ms "${values["task-sweep-ms"]}" must be a whole number of milliseconds >= 100`);
     const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
+    const replicas = replicasFrom(values.replicas);
     const workflows: Workflow<unknown>[] = [];
     for (const file of positionals) {
       const mod = await loadModule(file, { cwd: io.cwd ?? process.cwd() });
@@ -53,7 +56,7 @@ export const coordinatorCommand = defineCommand({
     }
     const logger = createLogger({ name: "phaseflow-coordinator" });
     const service = await startCoordinatorService({
-      nats: natsOptionsFrom(values),
+      nats: { ...natsOptionsFrom(values), ...(replicas !== undefined ? { replicas } : {}) },
       workflows,
       requireWorkers: values["require-workers"] === true,
       ...(leaseMs !== undefined ? { leaseMs } : {}),

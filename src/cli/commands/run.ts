@@ -13,6 +13,9 @@
  * event on stderr and prints the run record as JSON on stdout. Ctrl-C cancels an
  * embedded run; on a fleet run it stops following (the run goes on).
  */
+import { resolve } from "node:path";
+import { archiveOf } from "../../archive/archive.js";
+import { archiveFormatOf, writeArchive, type ArchiveFormat } from "../../archive/write.js";
 import { compile } from "../../compiler/compile.js";
 import { InputValidationError, UsageError } from "../../errors/base.js";
 import { RemoteError } from "../../errors/serialize.js";
@@ -46,7 +49,7 @@ const totalsOf = (plan: Plan): Record<string, number> => Object.fromEntries(plan
 export const runCommand = defineCommand({
   name: "run",
   summary: "Run a workflow, embedded or on a fleet over NATS, and show its progress",
-  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json] [--ui [--ui-port PORT]]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--key K] [--detach] [--force] [--json]",
+  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json] [--export FILE]... [--ui [--ui-port PORT]]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--key K] [--detach] [--force] [--json]",
   details: [
     "Embedded by default: the executors are the registries <file> exports plus those of the --executors modules.",
     "With --nats, the run is submitted to the coordinators and followed; workers elsewhere run the tasks.",
@@ -79,6 +82,8 @@ export const runCommand = defineCommand({
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
     key: { type: "string", once: true, valueName: "K", description: "start key: with --nats, a second run with the same key follows the run the first started instead of starting another (for the retention period)" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
+    export: { type: "string", multiple: true, valueName: "FILE", description: "embedded runs: at the end, write the run's history and record to FILE (.json, or .sqlite/.db: SQLite); may be given more than once" },
+    "export-format": { type: "string", valueName: "FORMAT", description: "the --export format when the extension does not say it: json or sqlite" },
     ui: { type: "boolean", description: "embedded runs: serve the web view of the run (it stays up after the run until Ctrl-C; retry from it)" },
     "ui-port": { type: "string", valueName: "PORT", description: "with --ui: the web view's TCP port (default 8080; 0 picks a free one)" },
     "ui-host": { type: "string", valueName: "HOST", description: "with --ui: the interface it listens on (default 127.0.0.1; others need --auth-token)" },
@@ -96,6 +101,12 @@ export const runCommand = defineCommand({
       throw new UsageError("missing the workflow file, e.g. phaseflow run examples/etl.ts --executors workers/etl.ts; or, to run a workflow the coordinators serve: phaseflow run --nats URL --workflow NAME");
     }
     if (file === undefined && values.workflow === undefined) throw new UsageError("with --nats and no workflow file, name the workflow the coordinators serve: --workflow NAME");
+    if (remote && (values.export !== undefined || values["export-format"] !== undefined)) {
+      throw new UsageError("--export is for embedded runs; archive a fleet run with: phaseflow export <runId> --nats URL --out FILE");
+    }
+    if (values.ui === true && values.export !== undefined) throw new UsageError("--export and --ui cannot be combined yet; run with --export for the archive, or with --ui to watch and retry");
+    const exportTo = (values.export ?? []).map((f) => ({ file: resolve(io.cwd ?? process.cwd(), f), format: archiveFormatOf(values["export-format"], f, "--export-format") }));
+    if (exportTo.length === 0 && values["export-format"] !== undefined) throw new UsageError("--export-format needs --export FILE");
     if (remote && values.executors !== undefined) {
       throw new UsageError("--executors is for embedded runs; with --nats the workers serve the executors (phaseflow worker --nats URL <modules>)");
     }
@@ -128,7 +139,7 @@ export const runCommand = defineCommand({
     if (values.key !== undefined && (values.key.length === 0 || values.key.length > 512)) throw new UsageError("--key must be 1 to 512 characters");
     const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}), ...(seed !== undefined ? { seed } : {}), ...(values.key !== undefined ? { key: values.key } : {}) };
     const live = io.isTTY && values.json !== true;
-    if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live, uiServer);
+    if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live, uiServer, exportTo);
 
     const log = createRunLogger(io, live, "phaseflow-run");
     const nats = natsOptionsFrom(values);
@@ -185,6 +196,7 @@ async function runEmbedded(
   options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue"; seed?: number; key?: string },
   live: boolean,
   uiServer: UiServerOptions | undefined,
+  exportTo: readonly { file: string; format: ArchiveFormat }[],
 ): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const { module, workflow } = local;
@@ -196,7 +208,7 @@ async function runEmbedded(
   if (uiServer) return runEmbeddedWithUi(io, { workflow, registry, input, options, logger: log.logger }, uiServer, live, log);
   const session = await startEmbeddedRun({ workflow, registry, input, options, logger: log.logger });
   try {
-    return await showRun({
+    const code = await showRun({
       io,
       session,
       live,
@@ -205,6 +217,19 @@ async function runEmbedded(
       totals: Object.fromEntries(workflow.states.map((s) => [s.name, s.tasks.length])),
       command: "phaseflow run",
     });
+    if (exportTo.length === 0) return code;
+    const archive = archiveOf(session.runId, await session.history());
+    let written = code;
+    for (const { file, format } of exportTo) {
+      try {
+        await writeArchive(archive, file, format);
+        io.stderr.write(`phaseflow run: archive of run ${session.runId} written to ${file} (${format})\n`);
+      } catch (err) {
+        io.stderr.write(`phaseflow run: the archive could not be written to ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+        if (written === EXIT_OK) written = EXIT_FAILED;
+      }
+    }
+    return written;
   } finally {
     await session.close();
   }

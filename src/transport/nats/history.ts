@@ -13,6 +13,7 @@
  * (nats-server 2.9 has no batch direct get). Every stored message keeps its stream
  * sequence, so readers resume "after seq N".
  */
+import { createHash } from "node:crypto";
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
@@ -22,6 +23,14 @@ import type { NatsNames } from "./names.js";
 
 /** Most messages pulled per request while replaying a run's history. */
 export const READ_BATCH = 500;
+
+/**
+ * Tries of one JetStream publish (nats.js retries a timeout or "no responders" with its
+ * backoff, 0.25 s rising to 5 s): on a cluster, a stream whose leader died has none for
+ * the few seconds of its Raft election, and a worker's report or a coordinator's decision
+ * should wait that out rather than fail. About 30 s in all when nothing answers.
+ */
+export const PUBLISH_RETRIES = 10;
 const READ_EXPIRES_MS = 5_000;
 
 export interface HistoryContext {
@@ -68,7 +77,13 @@ export async function appendDecision(ctx: HistoryContext, decision: Decision, ex
   const what = describeDecision(decision);
   const data = encodeMessage(decisionSchema, decision, what, ctx.maxPayload());
   try {
-    const ack = await ctx.js.publish(ctx.names.subjects.decisions(decision.runId), data, { expect: { lastSubjectSequence: expectedLastSeq } });
+    // The msgID makes a retried publish (PUBLISH_RETRIES) idempotent: a batch stored before its lost ack comes back as a duplicate with its seq, not as fenced.
+    const ack = await ctx.js.publish(ctx.names.subjects.decisions(decision.runId), data, {
+      expect: { lastSubjectSequence: expectedLastSeq },
+      // This very batch at this place in this run's history (the window is stream-wide): only a resend of the same bytes is a duplicate; another batch is fenced.
+      msgID: `${decision.runId}#${expectedLastSeq}#${createHash("sha256").update(data).digest("base64url").slice(0, 22)}`,
+      retries: PUBLISH_RETRIES,
+    });
     return ack.seq;
   } catch (err) {
     if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
@@ -88,7 +103,8 @@ export async function publishReport(ctx: HistoryContext, report: Report): Promis
   const what = describeReport(report);
   const data = encodeMessage(reportSchema, report, what, ctx.maxPayload());
   try {
-    await ctx.js.publish(ctx.names.subjects.reports(report.runId), data);
+    // A report stored twice (retried after a lost ack) is harmless: the fold takes an attempt's first verdict.
+    await ctx.js.publish(ctx.names.subjects.reports(report.runId), data, { retries: PUBLISH_RETRIES });
   } catch (err) {
     throw publishFailed(ctx, what, err);
   }

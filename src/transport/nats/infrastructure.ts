@@ -11,8 +11,10 @@
  *   streams need non-overlapping consumers: one per namespace is exactly that).
  *
  * An existing resource with a config we cannot use (wrong retention, subjects or
- * storage) is never changed behind the user's back: we throw
- * `InfrastructureMismatchError` naming the resource, the field, both values and the fix.
+ * storage, or another replica count than the one asked for) is never changed behind the
+ * user's back: we throw `InfrastructureMismatchError` naming the resource, the field, both
+ * values and the fix (for replicas: `phaseflow nats-setup --replicas N`, replicas.ts).
+ * Streams and buckets are created with `replicas` Raft replicas (default 1).
  */
 import {
   AckPolicy,
@@ -30,6 +32,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { InfrastructureMismatchError, TransportConnectError } from "../../errors/base.js";
 import type { NatsNames } from "./names.js";
+import { checkReplicas, replicasErrorOf } from "./replicas.js";
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop a re-published task. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -40,6 +43,8 @@ export interface InfrastructureSettings {
   ackWaitMs: number;
   maxDeliver: number;
   workerTtlMs: number;
+  /** Replicas to create with, and to insist on when given; undefined: create with 1, accept any. */
+  replicas: number | undefined;
 }
 
 export interface Buckets {
@@ -47,10 +52,10 @@ export interface Buckets {
   workers: KV;
 }
 
-type StreamSpec = Pick<StreamConfig, "name" | "subjects" | "retention" | "storage" | "duplicate_window" | "discard">;
+type StreamSpec = Pick<StreamConfig, "name" | "subjects" | "retention" | "storage" | "duplicate_window" | "discard" | "num_replicas">;
 
-export function streamSpecs(names: NatsNames): StreamSpec[] {
-  const common = { storage: StorageType.File, duplicate_window: nanos(DUPLICATE_WINDOW_MS), discard: DiscardPolicy.Old };
+export function streamSpecs(names: NatsNames, replicas = 1): StreamSpec[] {
+  const common = { storage: StorageType.File, duplicate_window: nanos(DUPLICATE_WINDOW_MS), discard: DiscardPolicy.Old, num_replicas: replicas };
   return [
     { ...common, name: names.streams.tasks, subjects: [names.subjects.tasks], retention: RetentionPolicy.Workqueue },
     { ...common, name: names.streams.events, subjects: [names.subjects.events], retention: RetentionPolicy.Limits },
@@ -64,14 +69,16 @@ export function streamSpecs(names: NatsNames): StreamSpec[] {
  * const { runs, workers } = await ensureInfrastructure(nc, jsm, natsNames("pf"), { ackWaitMs: 30_000, maxDeliver: 5, workerTtlMs: 60_000 });
  */
 export async function ensureInfrastructure(nc: NatsConnection, jsm: JetStreamManager, names: NatsNames, settings: InfrastructureSettings): Promise<Buckets> {
-  for (const spec of streamSpecs(names)) await ensureStream(jsm, spec, names.prefix);
+  const replicas = settings.replicas ?? 1;
+  for (const spec of streamSpecs(names, replicas)) await ensureStream(jsm, spec, names.prefix, settings.replicas);
   const kvm = new Kvm(nc);
-  const runs = await ensureBucket(jsm, kvm, names.buckets.runs, { history: RUNS_HISTORY, storage: StorageType.File }, names.prefix);
-  const workers = await ensureBucket(jsm, kvm, names.buckets.workers, { history: 1, storage: StorageType.File, ttl: settings.workerTtlMs }, names.prefix);
+  const bucketSpec = { storage: StorageType.File, replicas };
+  const runs = await ensureBucket(jsm, kvm, names.buckets.runs, { ...bucketSpec, history: RUNS_HISTORY }, names.prefix, settings.replicas);
+  const workers = await ensureBucket(jsm, kvm, names.buckets.workers, { ...bucketSpec, history: 1, ttl: settings.workerTtlMs }, names.prefix, settings.replicas);
   return { runs, workers };
 }
 
-async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: string): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: string, required: number | undefined): Promise<void> {
   let info = await streamInfo(jsm, spec.name);
   if (info === undefined) {
     try {
@@ -79,12 +86,11 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: str
     } catch (err) {
       // Another process may have created it meanwhile: check what is there.
       info = await streamInfo(jsm, spec.name);
-      if (info === undefined) {
-        throw missing(`stream "${spec.name}"`, err);
-      }
+      if (info === undefined) throw replicasErrorOf(err, `stream "${spec.name}"`, spec.num_replicas) ?? missing(`stream "${spec.name}"`, err);
     }
   }
   checkStream(info, spec, prefix);
+  checkReplicas(info, `stream "${spec.name}"`, required, prefix);
 }
 
 /** A stream or bucket that is not there and that this connection could not create. */
@@ -97,7 +103,7 @@ function missing(resource: string, err: unknown): TransportConnectError {
   );
 }
 
-async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+export async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
     return await jsm.streams.info(name);
   } catch (err) {
@@ -128,23 +134,30 @@ async function ensureBucket(
   jsm: JetStreamManager,
   kvm: Kvm,
   bucket: string,
-  opts: { history: number; storage: StorageType; ttl?: number },
+  opts: { history: number; storage: StorageType; ttl?: number; replicas: number },
   prefix: string,
+  required: number | undefined,
 ): Promise<KV> {
   // Kvm.create opens an existing bucket as is, so check the parts we rely on.
   let kv: KV;
   try {
     kv = await kvm.create(bucket, opts);
   } catch (err) {
-    if ((await streamInfo(jsm, `KV_${bucket}`)) !== undefined) throw err;
+    const refused = replicasErrorOf(err, `KV bucket "${bucket}"`, opts.replicas);
+    if (refused !== undefined) throw refused;
+    if ((await streamInfo(jsm, bucketStream(bucket))) !== undefined) throw err;
     throw missing(`KV bucket "${bucket}"`, err);
   }
-  const info = await jsm.streams.info(`KV_${bucket}`);
+  const info = await jsm.streams.info(bucketStream(bucket));
   if (info.config.storage !== opts.storage) {
     throw new InfrastructureMismatchError(`KV bucket "${bucket}"`, "storage", `"${info.config.storage}"`, `"${opts.storage}"`, fixFor("bucket", bucket, prefix));
   }
+  checkReplicas(info, `KV bucket "${bucket}"`, required, prefix);
   return kv;
 }
+
+/** The stream that holds a KV bucket. */
+export const bucketStream = (bucket: string): string => `KV_${bucket}`;
 
 /**
  * Create (or update to the given ack settings) the durable pull consumer of one namespace.

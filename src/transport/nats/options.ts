@@ -9,6 +9,9 @@ import type { Logger } from "../../registry/types.js";
 import { createSilentLogger } from "../../runtime/logger.js";
 import { checkPrefix, DEFAULT_PREFIX } from "./names.js";
 
+/** JetStream keeps at most 5 replicas of a stream. */
+export const MAX_REPLICAS = 5;
+
 export interface NatsTlsOptions {
   /** CA certificate file to verify the server with. */
   caFile?: string | undefined;
@@ -46,6 +49,15 @@ export interface NatsTransportOptions {
    */
   workerTtlMs?: number;
   /**
+   * Raft replicas of the streams and KV buckets phaseflow creates (1 to 5; 3 is the usual
+   * choice on a 3-node cluster). Given, it is also checked: an existing stream or bucket
+   * with another count is an `InfrastructureMismatchError` whose fix is
+   * `phaseflow nats-setup --replicas N`. Not given, resources are created with 1 replica
+   * and existing ones are used at whatever count they have (so workers and clients need
+   * not repeat the coordinator's setting).
+   */
+  replicas?: number;
+  /**
    * Task consumers keep their deliveries alive from a thread of their own (own NATS
    * connection) while an executor blocks the event loop, so a long synchronous task is
    * not redelivered to another worker while it still runs (stall-keeper.ts). Default true.
@@ -70,6 +82,7 @@ export interface ResolvedNatsTransportOptions {
   ackWaitMs: number;
   maxDeliver: number;
   workerTtlMs: number;
+  replicas: number | undefined;
   stallKeeper: boolean;
   logger: Logger;
   connection: NatsConnection | undefined;
@@ -97,6 +110,7 @@ export const natsTransportOptionsSchema = z
     ackWaitMs: z.number().int().min(1000).default(30_000),
     maxDeliver: z.number().int().min(1).default(5),
     workerTtlMs: z.number().int().min(1000).default(60_000),
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
     stallKeeper: z.boolean().default(true),
     logger: z.custom<Logger>(isLogger, "must be a pino-like logger (info, warn, error, debug, child)").optional(),
     connection: z.custom<NatsConnection>(isConnection, "must be a NatsConnection").optional(),
@@ -141,6 +155,7 @@ export function resolveNatsTransportOptions(options: NatsTransportOptions): Reso
     ackWaitMs: o.ackWaitMs,
     maxDeliver: o.maxDeliver,
     workerTtlMs: o.workerTtlMs,
+    replicas: o.replicas,
     stallKeeper: o.stallKeeper,
     logger: o.logger ?? createSilentLogger(),
     connection: o.connection,

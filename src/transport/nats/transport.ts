@@ -35,7 +35,7 @@ import { encodeMessage } from "./codec.js";
 import { logConnectionStatus, openConnection } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
-import { appendDecision, decodeStored, deleteHistory, publishReport, readHistory, type HistoryContext } from "./history.js";
+import { appendDecision, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
@@ -209,7 +209,7 @@ class NatsTransportImpl implements NatsTransport {
     const data = encodeMessage(taskMessageSchema, body, what, max === undefined || headers === undefined ? max : max - traceHeaderBytes(task));
     const msgID = `${task.dispatchId}@${task.epoch}`;
     try {
-      const ack = await this.js.publish(subject, data, headers === undefined ? { msgID } : { msgID, headers });
+      const ack = await this.js.publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
     } catch (err) {
       throw new TransportOperationError(

@@ -1,0 +1,103 @@
+/**
+ * `phaseflow nats-setup`: create phaseflow's streams and KV buckets with a replica
+ * count, or change the count of existing ones in place. nats-server re-replicates a
+ * stream whose `num_replicas` is updated (up or down) without losing messages, and a
+ * KV bucket is the stream `KV_<bucket>`, so both go through a stream update; the
+ * namespace consumers follow their stream (they are created with replicas 0 = inherit).
+ *
+ * nats-server 2.9 accepts `num_replicas: 3` in an update on a server that is not part
+ * of a cluster and then keeps one copy while reporting three; we refuse that here.
+ * After the change we wait until every replica is current, so the report says what is
+ * really replicated.
+ */
+import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ReplicasUnavailableError } from "../../errors/base.js";
+import { bucketStream, ensureInfrastructure, streamInfo, type InfrastructureSettings } from "./infrastructure.js";
+import type { NatsNames } from "./names.js";
+import { isClustered, replicasErrorOf } from "./replicas.js";
+
+export interface ReplicaReport {
+  /** e.g. `stream "PF_EVENTS"` or `KV bucket "pf_runs"`. */
+  resource: string;
+  /** The stream's name (`KV_<bucket>` for a bucket). */
+  stream: string;
+  /** Replicas before; undefined when this setup created it. */
+  before: number | undefined;
+  after: number;
+  /** Server name of the Raft leader, when clustered. */
+  leader: string | undefined;
+  /** Server names of the replicas that are current (the leader included). */
+  current: string[];
+  messages: number;
+}
+
+export interface SetupSettings extends InfrastructureSettings {
+  replicas: number;
+  /** How long to wait for new replicas to catch up. Default 60000. */
+  catchUpMs?: number;
+}
+
+/**
+ * Bring every stream and bucket of the deployment to `settings.replicas`, creating what is missing.
+ * Throws `ReplicasUnavailableError` when the server(s) cannot hold that many copies.
+ *
+ * @example
+ * const report = await setupInfrastructure(nc, jsm, natsNames("pf"), { ackWaitMs: 30_000, maxDeliver: 5, workerTtlMs: 60_000, replicas: 3 });
+ */
+export async function setupInfrastructure(nc: NatsConnection, jsm: JetStreamManager, names: NatsNames, settings: SetupSettings): Promise<ReplicaReport[]> {
+  const resources = resourcesOf(names);
+  const before = new Map<string, number | undefined>();
+  for (const r of resources) {
+    const info = await streamInfo(jsm, r.stream);
+    before.set(r.stream, info?.config.num_replicas);
+    if (info === undefined) continue;
+    if (settings.replicas > 1 && !isClustered(info)) {
+      throw new ReplicasUnavailableError(r.resource, settings.replicas, `the NATS server ${nc.getServer()} is not part of a cluster`);
+    }
+    if ((info.config.num_replicas ?? 1) === settings.replicas) continue;
+    try {
+      await jsm.streams.update(r.stream, { num_replicas: settings.replicas });
+    } catch (err) {
+      throw replicasErrorOf(err, r.resource, settings.replicas) ?? err;
+    }
+  }
+  // Creates what is missing with the count, and checks everything now has it.
+  await ensureInfrastructure(nc, jsm, names, settings);
+  const deadline = Date.now() + (settings.catchUpMs ?? 60_000);
+  const reports: ReplicaReport[] = [];
+  for (const r of resources) {
+    let info = await jsm.streams.info(r.stream);
+    while (currentOf(info).length < settings.replicas && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      info = await jsm.streams.info(r.stream);
+    }
+    reports.push({
+      resource: r.resource,
+      stream: r.stream,
+      before: before.get(r.stream),
+      after: info.config.num_replicas ?? 1,
+      leader: info.cluster?.leader,
+      current: currentOf(info),
+      messages: info.state.messages,
+    });
+  }
+  return reports;
+}
+
+function resourcesOf(names: NatsNames): { resource: string; stream: string }[] {
+  return [
+    { resource: `stream "${names.streams.tasks}"`, stream: names.streams.tasks },
+    { resource: `stream "${names.streams.events}"`, stream: names.streams.events },
+    { resource: `KV bucket "${names.buckets.runs}"`, stream: bucketStream(names.buckets.runs) },
+    { resource: `KV bucket "${names.buckets.workers}"`, stream: bucketStream(names.buckets.workers) },
+  ];
+}
+
+/** Servers holding a current copy: the leader and every current replica (one copy, unnamed, when not clustered). */
+export function currentOf(info: StreamInfo): string[] {
+  if (!isClustered(info)) return ["(single server)"];
+  const leader = info.cluster?.leader;
+  const followers = (info.cluster?.replicas ?? []).filter((p) => p.current && !p.offline).map((p) => p.name);
+  return leader === undefined ? followers : [leader, ...followers];
+}

@@ -1,0 +1,176 @@
+// phaseflow on a 3-node nats-server cluster with 3 replicas: the coordinator and the
+// workers on different nodes; the node leading PF_EVENTS killed with SIGKILL mid-run,
+// and the run still succeeds with one accepted result per task and the embedded run's
+// output; the node restarted rejoins and every node holds the same messages again.
+// Also: replica counts are checked and changed with `phaseflow nats-setup`.
+import { jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createClient, type Client } from "../../src/fleet/client.js";
+import { createEngine } from "../../src/runtime/engine.js";
+import { historyEvents } from "../../src/runtime/history.js";
+import { createNatsTransport } from "../../src/transport/nats/transport.js";
+import { natsNames } from "../../src/transport/nats/names.js";
+import { currentOf } from "../../src/transport/nats/setup.js";
+import { fifty } from "../fixtures/faults/workflows.js";
+import { registry } from "../fixtures/faults/executors.js";
+import { startNatsCluster, type NatsCluster } from "../support/nats-cluster.js";
+import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
+import { EXECUTORS, WORKFLOWS, expectOneSucceededPerTask, newExecutionLog, waitForExecution } from "./support.js";
+
+async function cli(args: string[]): Promise<{ code: number | null; output: string }> {
+  const p = spawnPhaseflow(args);
+  const { code } = await p.exited;
+  return { code, output: p.output() };
+}
+
+describe("faults - a 3-node NATS cluster with 3 replicas", () => {
+  let cluster: NatsCluster;
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 30_000);
+
+  it("cluster - a replica count other than the asked one is reported, and nats-setup changes it in place", async () => {
+    const servers = cluster.urls.split(",");
+    const prefix = "fcsetup";
+    const names = natsNames(prefix);
+    const r1 = await createNatsTransport({ servers, prefix });
+    await r1.close();
+    await expect(createNatsTransport({ servers, prefix, replicas: 3 })).rejects.toMatchObject({
+      code: "NATS_INFRASTRUCTURE_MISMATCH",
+      field: "replicas",
+      found: "1",
+      expected: "3",
+      message: expect.stringContaining("phaseflow nats-setup --replicas 3 --nats URL --prefix fcsetup"),
+    });
+    const setup = await cli(["nats-setup", "--nats", cluster.urls, "--prefix", prefix, "--replicas", "3"]);
+    expect(setup.output).toContain(`stream "${names.streams.events}": replicas 1 -> 3`);
+    expect(setup.output).toContain(`KV bucket "${names.buckets.runs}": replicas 1 -> 3`);
+    expect(setup.code, setup.output).toBe(0);
+    const r3 = await createNatsTransport({ servers, prefix, replicas: 3 });
+    try {
+      for (const stream of [names.streams.tasks, names.streams.events, `KV_${names.buckets.runs}`, `KV_${names.buckets.workers}`]) {
+        const info = await r3.jsm.streams.info(stream);
+        expect(info.config.num_replicas, stream).toBe(3);
+        expect(currentOf(info), stream).toHaveLength(3);
+      }
+    } finally {
+      await r3.close();
+    }
+  }, 60_000);
+
+  it("cluster - replicas > 1 on a single server are refused with the reason", async () => {
+    const single = inject("natsUrl");
+    await expect(createNatsTransport({ servers: single, prefix: "fcsingle", replicas: 3 })).rejects.toMatchObject({ code: "NATS_REPLICAS_UNAVAILABLE", replicas: 3 });
+    await createNatsTransport({ servers: single, prefix: "fcsingle" }).then((t) => t.close());
+    // nats-server 2.9 would accept this update and keep one copy; nats-setup refuses it.
+    const setup = await cli(["nats-setup", "--nats", single, "--prefix", "fcsingle", "--replicas", "3"]);
+    expect(setup.code).not.toBe(0);
+    expect(setup.output).toContain("is not part of a cluster");
+  }, 60_000);
+
+  describe("a fleet run while the PF_EVENTS leader is killed", () => {
+    const prefix = "fcluster";
+    const names = natsNames(prefix);
+    const log = newExecutionLog();
+    const env = { PHASEFLOW_FAULTS_LOG: log };
+    const processes: PhaseflowProcess[] = [];
+    let client: Client;
+    let leader: string;
+
+    beforeAll(async () => {
+      const setup = await cli(["nats-setup", "--nats", cluster.urls, "--prefix", prefix, "--replicas", "3"]);
+      expect(setup.code, setup.output).toBe(0);
+      client = await createClient({ servers: cluster.urls.split(","), prefix, requestTimeoutMs: 20_000 });
+      const info = await client.transport.jsm.streams.info(names.streams.events);
+      leader = info.cluster!.leader!;
+      const others = cluster.nodes.filter((n) => n.name !== leader);
+      // The coordinator on the leader's node (its only URL: it fails over to the servers the
+      // cluster advertises), each worker on the other nodes (a list of URLs, tried in any order).
+      processes.push(await startCoordinatorProcess(cluster.node(leader).url, prefix, [WORKFLOWS], ["--id", "c1", "--replicas", "3", "--lease-ms", "2000"], env));
+      processes.push(await startWorkerProcess(`${others[0]!.url},${others[1]!.url}`, prefix, [EXECUTORS], ["--id", "w1", "--ack-wait", "2000"], env));
+      processes.push(await startWorkerProcess(`${others[1]!.url},${others[0]!.url}`, prefix, [EXECUTORS], ["--id", "w2", "--ack-wait", "2000"], env));
+    }, 90_000);
+    afterAll(async () => {
+      await client?.close();
+      await stopAll(processes);
+    }, 60_000);
+
+    it("cluster - the run succeeds with one accepted result per task and the embedded output; the restarted node holds the same messages", async () => {
+      const onLeader = await cluster.connectionNames(leader);
+      expect(onLeader.some((n) => n.startsWith("phaseflow-coordinator c1"))).toBe(true);
+      expect(onLeader.some((n) => n.startsWith("phaseflow-worker"))).toBe(false);
+
+      const input = { ms: 150 };
+      const { runId } = await client.start("fifty", input);
+      await waitForExecution(log, runId, (e) => e.taskId.includes("mid-"));
+      await cluster.crash(leader);
+
+      for await (const _event of client.follow(runId)) {
+        // until the terminal event
+      }
+      const record = await settled(() => client.get(runId));
+      expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+      const events = historyEvents((await settled(() => client.transport.readHistory(runId))).messages);
+      expectOneSucceededPerTask(events, record);
+      const engine = createEngine({ registry });
+      try {
+        const local = await (await engine.run(fifty, input)).result();
+        expect(record.output).toEqual(local.output);
+      } finally {
+        await engine.close();
+      }
+      const newLeader = (await settled(() => client.transport.jsm.streams.info(names.streams.events))).cluster?.leader;
+      expect(newLeader).not.toBe(leader);
+
+      await cluster.restart(leader);
+      const streams = [names.streams.tasks, names.streams.events, `KV_${names.buckets.runs}`, `KV_${names.buckets.workers}`];
+      const nc = client.transport.connection;
+      const jsm = await jetstreamManager(nc);
+      // Wait until the restarted node's copy of every stream is current again.
+      for (const stream of streams) {
+        for (let i = 0; ; i++) {
+          const info = await settled(() => jsm.streams.info(stream));
+          const peer = info.cluster?.replicas?.find((p) => p.name === leader);
+          if (info.cluster?.leader === leader || (peer?.current === true && peer.offline !== true)) break;
+          if (i > 300) throw new Error(`${stream}: node ${leader} did not catch up: ${JSON.stringify(info.cluster)}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      // The workers bucket keeps changing (heartbeats): compare the streams that are at rest now.
+      const atRest = [names.streams.tasks, names.streams.events, `KV_${names.buckets.runs}`];
+      let views: Map<string, unknown>[] = [];
+      for (let i = 0; i < 50; i++) {
+        views = await Promise.all(cluster.nodes.map(async (n) => pick(await cluster.localStreams(n.name), atRest)));
+        if (views.every((v) => JSON.stringify([...v]) === JSON.stringify([...views[0]!]))) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const v of views.slice(1)) expect([...v]).toEqual([...views[0]!]);
+      expect(views[0]!.size).toBe(atRest.length);
+      // Nothing lost or added: the history read now is the one the run ended with.
+      expect(historyEvents((await settled(() => client.transport.readHistory(runId))).messages)).toEqual(events);
+    }, 150_000);
+  });
+});
+
+/**
+ * A read retried while the cluster recovers: after a node is lost, JetStream API requests
+ * time out until the streams it led have elected new leaders (10-20 s on a loaded machine).
+ */
+async function settled<T>(read: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (i >= 12) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+function pick<V>(m: Map<string, V>, keys: readonly string[]): Map<string, V> {
+  return new Map(keys.filter((k) => m.has(k)).map((k) => [k, m.get(k)!]));
+}
