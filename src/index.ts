@@ -7,7 +7,7 @@
 // Authoring
 export { z } from "zod";
 export { workflow, isWorkflow, Workflow, State, Task } from "./dsl/workflow.js";
-export type { BackoffOptions, ExecutorKey, StateOptions, TaskOptions, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+export type { BackoffOptions, ExecutorKey, SignalOptions, SleepOptions, StateOptions, TaskOptions, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
 
 // Compiling
 export { compile } from "./compiler/compile.js";
@@ -29,6 +29,7 @@ export type { RunHandle } from "./runtime/run-handle.js";
 export { createCoordinator } from "./runtime/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
 export type { RunOptions } from "./runtime/run-options.js";
+export type { SendSignalOptions, SignalSent } from "./runtime/signals.js";
 export type { RetryFrom } from "./runtime/run-retry.js";
 export { reduceRunEvents, recordOfHistory } from "./runtime/run-record.js";
 export { evolve, createRunState, foldEvents } from "./runtime/run-state.js";
@@ -69,6 +70,7 @@ export {
   PlanMismatchError,
   EngineClosedError,
 } from "./errors/base.js";
+export { SignalTimeoutError, SleepUntilError, SignalPayloadInvalidError, SignalRefusedError } from "./errors/waits.js";
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
 export type { ValidationIssue, ValidationCode } from "./errors/validation.js";
 export { serializeError, deserializeError } from "./errors/serialize.js";

@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF, DEFAULT_MAX_VISITS, DEFAULT_RETRIES } from "./defaults
 import { buildGraph, criticalPath, findCycle, graphologyLayering, layer, phaseMembers, type IndexedGraph } from "./graph.js";
 import type { ToJsonSchema } from "./schemas.js";
 import { validateTask } from "./validate-task.js";
+import { planWaitOf } from "./compile-wait.js";
 import { checkName, isFinal, ownState, validateTransitions } from "./validate-states.js";
 
 export interface StateContext {
@@ -164,5 +165,6 @@ function planTask(s: State<string, unknown>, t: Task<string>, i: number, g: Inde
     inputSchema: json(o.input),
     outputSchema: json(o.output),
     description: o.description ?? null,
+    ...(t.wait ? { wait: planWaitOf(t)! } : {}),
   };
 }

@@ -31,6 +31,14 @@ export const VALIDATION_CODES = [
   "INVALID_MAX_VISITS",
   "INVALID_NAME",
   "INVALID_VERSION",
+  // Signal and sleep nodes (compiler/compile-wait.ts).
+  "INVALID_SIGNAL_NAME",
+  "INVALID_SIGNAL_SCHEMA",
+  "INVALID_SIGNAL_TIMEOUT",
+  "INVALID_SIGNAL_ON_TIMEOUT",
+  "INVALID_SLEEP",
+  "INVALID_SLEEP_MS",
+  "SLEEP_UNTIL_NOT_FUNCTION",
 ] as const;
 
 export type ValidationCode = (typeof VALIDATION_CODES)[number];

@@ -235,7 +235,7 @@ async function* followRun(transport: NatsTransport, runId: string, logger: Logge
         yield next;
         continue;
       }
-      const events: RunEvent[] = next.message.kind === "report" ? [reportEvent(next.seq, next.message)] : decisionEvents(next.message).filter((e) => e.type !== "through");
+      const events: RunEvent[] = next.message.kind === "decision" ? decisionEvents(next.message).filter((e) => e.type !== "through") : [reportEvent(next.seq, next.message)];
       for (const e of events) {
         yield e;
         if (e.type === "run.retried") armed = true;

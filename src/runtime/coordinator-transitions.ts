@@ -12,7 +12,7 @@
  * transition (NoTransitionError) fails the run.
  */
 import type { ZodType } from "zod";
-import type { Workflow } from "../dsl/workflow.js";
+import type { WaitDef, Workflow } from "../dsl/workflow.js";
 import { GuardFailedError, NoTransitionError, type SchemaIssue } from "../errors/base.js";
 import type { PlanState } from "../plan/schema.js";
 import { isPlainObject } from "./coordinator-inputs.js";
@@ -25,6 +25,8 @@ export interface Definitions {
   stateOutput(state: string): ZodType | undefined;
   /** The `when` of the state's transition number `index`, or undefined for a fallback. */
   guard(state: string, index: number): Guard | undefined;
+  /** What a signal or sleep node waits for, as declared (its `until` function included). */
+  wait(state: string, task: string): WaitDef | undefined;
 }
 
 const cache = new WeakMap<Workflow<unknown>, Definitions>();
@@ -34,12 +36,12 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
   const cached = cache.get(wf);
   if (cached) return cached;
   const states = new Map<string, Workflow<unknown>["states"][number]>();
-  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined }>();
+  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined; wait?: WaitDef | undefined }>();
   for (const s of wf.states) {
     if (!states.has(s.name)) states.set(s.name, s);
     for (const t of s.tasks) {
       const key = `${s.name}/${t.name}`;
-      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output });
+      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, wait: t.wait });
     }
   }
   const defs: Definitions = {
@@ -47,6 +49,7 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
     taskOutput: (state, task) => tasks.get(`${state}/${task}`)?.output,
     stateOutput: (state) => states.get(state)?.options.output,
     guard: (state, index) => states.get(state)?.transitions[index]?.when as Guard | undefined,
+    wait: (state, task) => tasks.get(`${state}/${task}`)?.wait,
   };
   cache.set(wf, defs);
   return defs;

@@ -32,7 +32,7 @@ import { runModelOf } from "./run-model.js";
 import type { RunRecord } from "./run-record-schema.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { RunShell } from "./run-shell.js";
-import { createRunState, foldEvents, isFinished } from "./run-state.js";
+import { createRunState, foldEvents, isFinished, type RunState } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 
 export const KEEP_FINISHED_RUNS = 1000;
@@ -94,6 +94,8 @@ export interface Coordinator {
   cancel(runId: string, reason?: string): Promise<void>;
   get(runId: string): RunRecord | undefined;
   handle(runId: string): RunHandle | undefined;
+  /** The live state of a run driven here (for senders of signals), undefined when not driven here. */
+  runState(runId: string): RunState | undefined;
   close(): Promise<void>;
 }
 
@@ -226,6 +228,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       return shell ? shell.status() : finishedById.get(runId);
     },
     handle: (runId) => runs.get(runId),
+    runState: (runId) => runs.get(runId)?.state,
     close() {
       if (!closed) {
         closed = true;

@@ -75,7 +75,9 @@ export function describeHistoryContract(ctx: ContractContext): void {
       await t.publishReport(makeReport(run, 2));
       const { messages } = await t.readHistory(run);
       const got = new Collector<{ seq: number; report: Report }>();
-      await coordinator.subscribeReports(run, messages[0]!.seq, (seq, report) => got.push({ seq, report }));
+      await coordinator.subscribeReports(run, messages[0]!.seq, (seq, report) => {
+        if (report.kind === "report") got.push({ seq, report });
+      });
       await t.publishReport(makeReport(other, 7));
       await t.publishReport(makeReport(run, 3));
       await got.waitFor(2, "reports");
@@ -122,7 +124,9 @@ export function describeHistoryContract(ctx: ContractContext): void {
       const [t, coordinator] = [await connect(), await connect()];
       const run = ctx.run();
       const got = new Collector<Report>();
-      await coordinator.subscribeReports(run, 0, (_, r) => got.push(r));
+      await coordinator.subscribeReports(run, 0, (_, r) => {
+        if (r.kind === "report") got.push(r);
+      });
       await ctx.harness().inject("report", makeReport(`run_${uniq()}`, 1), run);
       await ctx.harness().inject("decision", makeDecision(`run_${uniq()}`, 1), run);
       await t.publishReport(makeReport(run, 2));
