@@ -11,6 +11,7 @@ import { pruneCommand } from "./commands/prune.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
+import { signalCommand } from "./commands/signal.js";
 import { statusCommand } from "./commands/status.js";
 import { workerCommand } from "./commands/worker.js";
 
@@ -23,5 +24,6 @@ export const COMMANDS: readonly CliCommand[] = [
   statusCommand,
   cancelCommand,
   retryCommand,
+  signalCommand,
   pruneCommand,
 ];

@@ -5,6 +5,7 @@
  * (`compound=true` with `ltail`/`lhead`) so it reads as state-to-state.
  * Render with `phaseflow compile wf.ts --dot | dot -Tsvg > wf.svg`.
  */
+import { waitNodeLabel } from "./format-wait.js";
 import type { Plan, PlanState } from "../plan/schema.js";
 import { conditionText } from "./format-text.js";
 
@@ -28,7 +29,11 @@ export function formatPlanDot(plan: Plan): string {
     lines.push(`    label=${quote(`${state.name}${marks.length > 0 ? ` (${marks.join(", ")})` : ""}`)};`);
     if (state.final) lines.push("    penwidth=2;");
     if (state.tasks.length === 0) lines.push(`    ${node(state, placeholder)} [label="no tasks", shape=plaintext];`);
-    for (const t of state.tasks) lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${t.executor}`)}];`);
+    for (const t of state.tasks) {
+      // Signal nodes are hexagons, sleep nodes dashed ellipses: they wait, they run nothing.
+      const shape = t.wait?.kind === "signal" ? ", shape=hexagon" : t.wait?.kind === "sleep" ? ", shape=ellipse, style=dashed" : "";
+      lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${waitNodeLabel(t) ?? t.executor}`)}${shape}];`);
+    }
     for (const [from, to] of state.edges) lines.push(`    ${node(state, from)} -> ${node(state, to)};`);
     lines.push("  }");
   }

@@ -5,6 +5,7 @@
  * "fallback") or the pathway name. Node ids are generated (`s0`, `s0t1`), so any
  * task name is safe; labels escape the characters mermaid treats specially.
  */
+import { waitNodeLabel } from "./format-wait.js";
 import type { Plan } from "../plan/schema.js";
 import { conditionText } from "./format-text.js";
 
@@ -24,7 +25,11 @@ export function formatPlanMermaid(plan: Plan): string {
       lines.push(`    s${si}pass[${label("no tasks: input passes through")}]`);
     }
     const id = new Map(state.tasks.map((t, ti) => [t.name, `s${si}t${ti}`]));
-    for (const t of state.tasks) lines.push(`    ${id.get(t.name)}[${label(`${t.name}<br/>${t.executor}`)}]`);
+    for (const t of state.tasks) {
+      // Signal nodes are hexagons, sleep nodes stadiums: they wait, they run nothing.
+      const text = label(`${t.name}<br/>${waitNodeLabel(t) ?? t.executor}`);
+      lines.push(`    ${id.get(t.name)}${t.wait?.kind === "signal" ? `{{${text}}}` : t.wait?.kind === "sleep" ? `([${text}])` : `[${text}]`}`);
+    }
     for (const [from, to] of state.edges) lines.push(`    ${id.get(from)} --> ${id.get(to)}`);
     lines.push("  end");
   });

@@ -46,8 +46,8 @@ export interface SignalOptions<O = unknown> {
   schema?: ZodType<O>;
   /** Fail the node with SIGNAL_TIMEOUT when no signal came within this many ms of reaching it (retried per `retries`). Default: no limit. */
   timeoutMs?: number;
-  /** On timeout, succeed with `output` instead of failing (e.g. `{ pathway: "expired" }` for a route). Default: fail. */
-  onTimeout?: { output: O };
+  /** On timeout, succeed with `output` instead of failing (e.g. `{ pathway: "expired" }` for a route; it need not match `schema`). Default: fail. */
+  onTimeout?: { output: unknown };
   /** The signal's name, when it differs from the node's. Default: the node's name. */
   signal?: string;
   /** Waits again after a timeout this many times. Default 0. */

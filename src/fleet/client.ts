@@ -14,6 +14,7 @@ import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { SignalSent } from "../runtime/signals.js";
 import { decisionEvents, reportEvent } from "../runtime/history.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
@@ -26,6 +27,7 @@ import {
   getPlanReplySchema,
   getRunReplySchema,
   listRunsReplySchema,
+  signalRunReplySchema,
   startRunReplySchema,
   type RunSummary,
   type StartRunRequest,
@@ -62,6 +64,13 @@ export interface Client {
   get(runId: string): Promise<RunRecord>;
   list(options?: { limit?: number; status?: RunRecord["status"] }): Promise<RunSummary[]>;
   cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
+  /**
+   * Send the signal `name` to a run: the first signal node of that name it reaches (or
+   * that waits already) succeeds with `payload`. Resolves once the signal is stored in the
+   * run's history. A repeated `options.id` is applied once (`duplicate: true`).
+   * @throws RemoteError-style PhaseflowErrors: SIGNAL_UNKNOWN, SIGNAL_PAYLOAD_INVALID (with issues), SIGNAL_RUN_FINISHED, RUN_NOT_FOUND
+   */
+  signal(runId: string, name: string, payload?: unknown, options?: { id?: string }): Promise<SignalSent>;
   /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
   retry(runId: string, from?: { state: string; task: string }): Promise<StartedRun>;
   /**
@@ -144,6 +153,10 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async cancel(runId, reason) {
       return (await request("run.cancel", { runId, ...(reason !== undefined ? { reason } : {}) }, cancelRunReplySchema)).status;
+    },
+    async signal(runId, name, payload, signalOptions = {}) {
+      const r = await request("run.signal", { runId, name, ...(payload !== undefined ? { payload } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
+      return { runId: r.runId, name: r.name, id: r.id, duplicate: r.duplicate };
     },
     async retry(runId, from) {
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);

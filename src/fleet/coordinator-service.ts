@@ -41,6 +41,7 @@ import {
   getPlanRequestSchema,
   listRunsRequestSchema,
   retryRunRequestSchema,
+  signalRunRequestSchema,
   runIdRequestSchema,
   startRunRequestSchema,
   type RunSummary,
@@ -49,6 +50,7 @@ import { PlanHashMismatchError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
+import { sendSignal } from "./signal-endpoint.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
@@ -213,6 +215,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     }, logger, counters),
   );
   subs.push(serveEndpoint(nc, api("run.retry"), queue, retryRunRequestSchema, retry, logger, counters));
+  subs.push(serveEndpoint(nc, api("run.signal"), queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), logger, counters));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(
