@@ -54,8 +54,9 @@ export function prepareSignal(args: { state: RunState; plan: Plan; defs: Definit
     const ok = signalNameSchema.safeParse(value);
     if (!ok.success) throw new SignalRefusedError("SIGNAL_INVALID", `signal ${what} ${JSON.stringify(value)} ${ok.error.issues[0]?.message ?? "is invalid"}`);
   }
-  if (isFinished(state)) throw new SignalRefusedError("SIGNAL_RUN_FINISHED", `run "${runId}" has ended (${state.record.status}); it takes no more signals`);
+  // Sending again with the same id is harmless, also once the run has ended.
   if (state.signalIds.has(id)) return "duplicate";
+  if (isFinished(state)) throw new SignalRefusedError("SIGNAL_RUN_FINISHED", `run "${runId}" has ended (${state.record.status}); it takes no more signals`);
   const nodes = plan.states.flatMap((s) => s.tasks.filter((t) => t.wait?.kind === "signal" && t.wait.signal === name).map((t) => ({ state: s.name, task: t.name })));
   if (nodes.length === 0) {
     const known = signalNamesOf(plan);

@@ -36,7 +36,7 @@ describe("examples - review-loop", () => {
   it("examples - review-loop goes back for a revision on 'revise' and publishes on 'approve'; a bad verdict is refused", async () => {
     clock = createFakeClock();
     const e = (engine = createEngine({ registry, clock }));
-    const run = await e.run(reviewLoop, { topic: "signals" });
+    const run = await e.run(reviewLoop, { topic: "signals", notes: [] });
     await waitingVisit(run, 1);
     await expect(e.signal(run.runId, "verdict", { pathway: "maybe" })).rejects.toMatchObject({ code: "SIGNAL_PAYLOAD_INVALID" });
     await e.signal(run.runId, "verdict", { pathway: "revise", note: "add an example" });
@@ -52,7 +52,7 @@ describe("examples - review-loop", () => {
   it("examples - review-loop routes to 'expired' when no verdict comes within a day", async () => {
     clock = createFakeClock();
     const e = (engine = createEngine({ registry, clock }));
-    const run = await e.run(reviewLoop, { topic: "sleep" });
+    const run = await e.run(reviewLoop, { topic: "sleep", notes: [] });
     await waitingVisit(run, 1);
     await clock.advance(REVIEW_TIMEOUT_MS);
     const record = await run.result();
