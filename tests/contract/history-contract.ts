@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { FencedError } from "../../src/errors/base.js";
-import type { ControlMessage, LiveSignal, Report, StoredMessage } from "../../src/transport/messages.js";
+import { WIRE_VERSION, type ControlMessage, type LiveSignal, type Report, type ReportSubjectMessage, type SignalMessage, type StoredMessage } from "../../src/transport/messages.js";
 import type { Transport } from "../../src/transport/port.js";
 import { Collector, makeDecision, makeLive, makeReport, roundTrip, uniq } from "./contract-support.js";
 import type { ContractContext } from "./transport-contract.js";
@@ -64,6 +64,21 @@ export function describeHistoryContract(ctx: ContractContext): void {
       expect(new Set(seqs).size).toBe(4);
       expect(lastDecisionSeq).toBe(d2);
       expect(await reader.readHistory(`run_${uniq()}`)).toEqual({ messages: [], lastDecisionSeq: 0 });
+    });
+
+    it(`${name} transport - appendSignal stores a signal on the report subject, in order with reports, for readers and the run's report subscription`, async () => {
+      const [t, sender, coordinator] = [await connect(), await connect(), await connect()];
+      const run = ctx.run();
+      const signal: SignalMessage = { v: WIRE_VERSION, kind: "signal", type: "signal.received", runId: run, at: 5, name: "go", id: `sig-${uniq()}`, payload: { ok: true } };
+      const got = new Collector<ReportSubjectMessage>();
+      await coordinator.subscribeReports(run, 0, (_, m) => got.push(m));
+      await t.publishReport(makeReport(run, 1));
+      await expect(sender.appendSignal(signal)).resolves.toEqual({ duplicate: false });
+      await t.publishReport(makeReport(run, 2));
+      await got.waitFor(3, "reports and signals");
+      expect(got.items.map((m) => m.type)).toEqual(["attempt.succeeded", "signal.received", "attempt.succeeded"]);
+      const { messages } = await t.readHistory(run);
+      expect(messages.map((m) => m.message)).toEqual([makeReport(run, 1), signal, makeReport(run, 2)]);
     });
 
     it(`${name} transport - subscribeReports after a seq delivers only that run's later reports, then new ones, in order`, async () => {
