@@ -40,4 +40,13 @@ export default tseslint.config(
       globals: { process: "readonly", console: "readonly", URL: "readonly" },
     },
   },
+  {
+    // The web view's page scripts run in the browser.
+    files: ["ui/**/*.js"],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ["window", "document", "location", "Node", "CSS", "URLSearchParams", "FormData", "fetch", "EventSource", "setTimeout", "clearTimeout", "JSON", "Date", "Number"].map((g) => [g, "readonly"]),
+      ),
+    },
+  },
 );

@@ -13,7 +13,9 @@ import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
 import { signalCommand } from "./commands/signal.js";
 import { statusCommand } from "./commands/status.js";
+import { uiCommand } from "./commands/ui.js";
 import { workerCommand } from "./commands/worker.js";
+import { workersCommand } from "./commands/workers.js";
 
 export const COMMANDS: readonly CliCommand[] = [
   compileCommand,
@@ -21,9 +23,11 @@ export const COMMANDS: readonly CliCommand[] = [
   followCommand,
   coordinatorCommand,
   workerCommand,
+  workersCommand,
   statusCommand,
   cancelCommand,
   retryCommand,
   signalCommand,
   pruneCommand,
+  uiCommand,
 ];

@@ -123,6 +123,13 @@ export class PayloadTooLargeError extends PhaseflowError {
   }
 }
 
+/** A message nests arrays and objects deeper than the wire allows (transport/decode.ts). */
+export class PayloadTooDeepError extends PhaseflowError {
+  constructor(what: string, depth: number, limit: number) {
+    super("PAYLOAD_TOO_DEEP", `${what} nests arrays and objects more than ${limit} levels deep (at least ${depth}); flatten the data, or store it elsewhere and pass a reference`, { retryable: false });
+  }
+}
+
 /** Bad usage of the API or CLI (unknown option, bad argument). */
 export class UsageError extends PhaseflowError {
   constructor(message: string) {

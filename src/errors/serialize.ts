@@ -1,8 +1,19 @@
 /**
  * Errors cross process boundaries as plain JSON. `serializeError` keeps name, code,
- * message, stack, retryable and a (depth-limited) cause chain; `deserializeError`
- * turns that back into a `PhaseflowError` whose `code` and `name` are preserved,
- * so the coordinator applies retry policy to errors thrown on another machine.
+ * message, stack, retryable and a cause chain; `deserializeError` turns that back
+ * into a `PhaseflowError` whose `code` and `name` are preserved, so the coordinator
+ * applies retry policy to errors thrown on another machine.
+ *
+ * Nothing here recurses without a bound, and nothing throws, whatever was thrown:
+ * - on the way out, `serializeError` walks the cause chain in a loop, keeps the first
+ *   `MAX_CAUSE_DEPTH` causes and summarises the rest in one last cause (how many were
+ *   left out, and the deepest one's name and message); a cycle ends the walk. Every
+ *   property is read under try/catch (getters may throw, Proxies may trap anything),
+ *   and messages and stacks are cut to a bounded length;
+ * - on the way in, `serializedErrorSchema` is a fixed stack of `MAX_WIRE_CAUSE_DEPTH`
+ *   object schemas, not a recursive one; whatever hangs below the last level is not
+ *   parsed but summarised the same way, so a hostile 3,000-deep chain neither
+ *   overflows the stack nor makes its message unreadable.
  */
 import { z } from "zod";
 import { PhaseflowError } from "./base.js";
@@ -16,41 +27,191 @@ export interface SerializedError {
   cause?: SerializedError | undefined;
 }
 
-export const serializedErrorSchema: z.ZodType<SerializedError> = z.lazy(() =>
-  z.object({
-    name: z.string(),
-    code: z.string(),
-    message: z.string(),
-    stack: z.string().optional(),
-    retryable: z.boolean(),
-    cause: serializedErrorSchema.optional(),
-  }),
-);
+/** Causes kept by `serializeError`; deeper ones are summarised in one more cause. */
+export const MAX_CAUSE_DEPTH = 5;
+/** Causes a received error may nest before the rest is summarised (above MAX_CAUSE_DEPTH: errors are wrapped once more on the coordinator). */
+export const MAX_WIRE_CAUSE_DEPTH = 8;
+/** Longest message kept, in characters. */
+export const MAX_MESSAGE_CHARS = 8_192;
+/** Longest stack kept, in characters. */
+export const MAX_STACK_CHARS = 16_384;
+/** A summary counts causes up to this many, then says "at least". */
+const MAX_COUNTED_CAUSES = 100_000;
 
-const MAX_CAUSE_DEPTH = 5;
+/** The code of the cause that stands for the causes left out. */
+export const CAUSES_TRUNCATED = "CAUSES_TRUNCATED";
 
-export function serializeError(err: unknown, depth = 0): SerializedError {
-  if (err instanceof PhaseflowError) {
-    return withCause({ name: err.name, code: err.code, message: err.message, stack: err.stack, retryable: err.retryable }, err.cause, depth);
-  }
-  if (err instanceof Error) {
-    const rawCode: unknown = (err as Error & { code?: unknown }).code;
-    const code = typeof rawCode === "string" ? rawCode : "EXECUTOR_ERROR";
-    return withCause({ name: err.name, code, message: err.message, stack: err.stack, retryable: true }, err.cause, depth);
-  }
-  let message: string;
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** `obj[key]`, or undefined when reading it throws (a getter, a Proxy trap). */
+function read(obj: unknown, key: string): unknown {
   try {
-    message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+    return (obj as Record<string, unknown>)[key];
   } catch {
-    message = String(err);
+    return undefined;
   }
-  return { name: "NonError", code: "NON_ERROR_THROWN", message: `a non-Error value was thrown: ${message}`, retryable: true };
 }
 
-function withCause(base: SerializedError, cause: unknown, depth: number): SerializedError {
-  if (cause === undefined || depth >= MAX_CAUSE_DEPTH) return base;
-  return { ...base, cause: serializeError(cause, depth + 1) };
+function isInstance(value: unknown, type: abstract new (...args: never[]) => unknown): boolean {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
 }
+
+/** A printable text for any value; never throws. */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "number":
+    case "boolean":
+    case "bigint":
+    case "undefined":
+      return String(value);
+    case "symbol":
+      try {
+        return value.toString();
+      } catch {
+        return "a symbol";
+      }
+    default:
+      break;
+  }
+  if (value === null) return "null";
+  try {
+    const text = JSON.stringify(value);
+    if (typeof text === "string") return text;
+  } catch {
+    // a cycle, a BigInt inside, a throwing toJSON or getter, too deep: fall through
+  }
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return "an unprintable value";
+  }
+}
+
+/** One level of the chain, without its cause. */
+function serializeOne(err: unknown): SerializedError {
+  if (isInstance(err, Error)) {
+    const rawName = read(err, "name");
+    const rawCode = read(err, "code");
+    const rawMessage = read(err, "message");
+    const rawStack = read(err, "stack");
+    const phaseflow = isInstance(err, PhaseflowError);
+    const rawRetryable = phaseflow ? read(err, "retryable") : true;
+    const base: SerializedError = {
+      name: typeof rawName === "string" ? cut(rawName, 200) : "Error",
+      code: typeof rawCode === "string" ? cut(rawCode, 200) : "EXECUTOR_ERROR",
+      message: cut(typeof rawMessage === "string" ? rawMessage : describeValue(rawMessage), MAX_MESSAGE_CHARS),
+      retryable: typeof rawRetryable === "boolean" ? rawRetryable : true,
+    };
+    if (typeof rawStack === "string") base.stack = cut(rawStack, MAX_STACK_CHARS);
+    return base;
+  }
+  return { name: "NonError", code: "NON_ERROR_THROWN", message: cut(`a non-Error value was thrown: ${describeValue(err)}`, MAX_MESSAGE_CHARS), retryable: true };
+}
+
+/** The next link of a chain: an Error's `cause`; other values have none. */
+function causeOf(err: unknown): unknown {
+  return isInstance(err, Error) ? read(err, "cause") : undefined;
+}
+
+/** One cause standing for `omitted` left-out causes, the deepest of which is `deepest`. */
+function summary(omitted: number, atLeast: boolean, deepest: SerializedError): SerializedError {
+  const count = `${atLeast ? "at least " : ""}${omitted.toLocaleString("en-US")}`;
+  return {
+    name: "CausesTruncated",
+    code: CAUSES_TRUNCATED,
+    message: cut(`${count} more cause${omitted === 1 ? "" : "s"} not kept; the deepest: ${deepest.name} [${deepest.code}]: ${deepest.message}`, MAX_MESSAGE_CHARS),
+    retryable: deepest.retryable,
+  };
+}
+
+/** Serialize any thrown value; never throws. */
+export function serializeError(err: unknown): SerializedError {
+  try {
+    const top = serializeOne(err);
+    let last = top;
+    const seen = new Set<unknown>([err]);
+    let next = causeOf(err);
+    let depth = 0;
+    while (next !== undefined && !seen.has(next)) {
+      if (depth === MAX_CAUSE_DEPTH) {
+        // Count the rest (bounded, cycle-safe) and keep only the deepest one's words.
+        let omitted = 0;
+        let deepest: unknown = next;
+        while (next !== undefined && !seen.has(next) && omitted < MAX_COUNTED_CAUSES) {
+          seen.add(next);
+          omitted++;
+          deepest = next;
+          next = causeOf(next);
+        }
+        last.cause = summary(omitted, next !== undefined && !seen.has(next), serializeOne(deepest));
+        break;
+      }
+      seen.add(next);
+      const level = serializeOne(next);
+      last.cause = level;
+      last = level;
+      depth++;
+      next = causeOf(next);
+    }
+    return top;
+  } catch {
+    // Only a bug above could get here; still, a worker must always have something to report.
+    return { name: "Error", code: "UNSERIALIZABLE_ERROR", message: "an error was thrown that could not be described", retryable: true };
+  }
+}
+
+/**
+ * Whatever hangs below the last parsed level of a received error, summarised without
+ * recursion: how many causes it nests (counted in a loop, bounded) and the deepest's words.
+ */
+function summariseUnparsed(raw: unknown): SerializedError | undefined {
+  if (raw === undefined) return undefined;
+  let omitted = 0;
+  let deepest: unknown = raw;
+  let node: unknown = raw;
+  while (typeof node === "object" && node !== null && omitted < MAX_COUNTED_CAUSES) {
+    omitted++;
+    deepest = node;
+    node = read(node, "cause");
+  }
+  const text = (key: string, fallback: string): string => {
+    const v = read(deepest, key);
+    return typeof v === "string" ? cut(v, MAX_MESSAGE_CHARS) : fallback;
+  };
+  const retryable = read(deepest, "retryable");
+  const deepestError: SerializedError = { name: text("name", "Error"), code: text("code", "UNKNOWN"), message: text("message", describeValue(deepest).slice(0, 200)), retryable: typeof retryable === "boolean" ? retryable : true };
+  if (omitted === 0) return { ...deepestError, name: "NonError", code: "NON_ERROR_CAUSE", message: `a non-error cause: ${deepestError.message}` };
+  return summary(omitted, typeof node === "object" && node !== null, deepestError);
+}
+
+const errorFields = {
+  name: z.string(),
+  code: z.string(),
+  message: z.string(),
+  stack: z.string().optional(),
+  retryable: z.boolean(),
+};
+
+function levelSchema(levelsBelow: number): z.ZodType<SerializedError, unknown> {
+  if (levelsBelow === 0) {
+    return z.object({ ...errorFields, cause: z.unknown().optional().transform(summariseUnparsed) }).transform((e) => {
+      const { cause, ...rest } = e;
+      return cause === undefined ? rest : { ...rest, cause };
+    });
+  }
+  return z.object({ ...errorFields, cause: levelSchema(levelsBelow - 1).optional() });
+}
+
+/** A serialized error as received: at most MAX_WIRE_CAUSE_DEPTH causes parsed, the rest summarised (never a recursive parse). */
+export const serializedErrorSchema: z.ZodType<SerializedError, unknown> = levelSchema(MAX_WIRE_CAUSE_DEPTH);
 
 /** A deserialized error: a PhaseflowError carrying the remote name and stack. */
 export class RemoteError extends PhaseflowError {

@@ -65,7 +65,12 @@ export const listRunsRequestSchema = z.object({
   /** Most runs returned, newest first. Default 50. */
   limit: z.number().int().positive().max(10_000).default(50),
   status: runStatusSchema.optional(),
+  /** Only runs of this workflow. */
+  workflow: z.string().min(1).optional(),
+  /** A page after this one: only runs older than the run at this cursor (its start time and id). */
+  before: z.object({ at: z.number(), runId: z.string() }).optional(),
 });
+export type ListRunsRequest = z.input<typeof listRunsRequestSchema>;
 
 export const runSummarySchema = z.object({
   runId: z.string(),

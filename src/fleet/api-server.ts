@@ -8,10 +8,10 @@ import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/
 import type { ZodType } from "zod";
 import { PhaseflowError, WireMessageInvalidError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
+import { decodeMessage } from "../transport/nats/codec.js";
 import type { Logger } from "../registry/types.js";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export interface ApiCounters {
   requests: number;
@@ -45,21 +45,15 @@ export function serveEndpoint<Req>(
           logger.warn({ err: e, subject }, "could not send API reply");
         }
       };
-      let raw: unknown;
-      try {
-        raw = JSON.parse(decoder.decode(msg.data));
-      } catch {
-        raw = Symbol.for("not-json");
-      }
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) {
+      const parsed = decodeMessage(schema, msg.data);
+      if (!parsed.ok) {
         counters.malformed++;
-        const error = new WireMessageInvalidError(`request on ${subject}`, parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })));
-        logger.warn({ subject, issues: error.issues }, "malformed API request ignored");
+        const error = new WireMessageInvalidError(`request on ${subject}`, [{ path: [], message: parsed.reason }]);
+        logger.warn({ subject, reason: parsed.reason }, "malformed API request ignored");
         reply({ ok: false, error: serializeError(error) });
         return;
       }
-      handler(parsed.data).then(reply, (e: unknown) => {
+      handler(parsed.value).then(reply, (e: unknown) => {
         counters.errors++;
         if (!(e instanceof PhaseflowError)) logger.error({ err: e, subject }, "API handler failed");
         reply({ ok: false, error: serializeError(e) });

@@ -10,6 +10,7 @@ import type { ZodType } from "zod";
 import { PhaseflowError, TransportOperationError } from "../errors/base.js";
 import { ApiRequestError } from "./errors.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
+import { decodeJsonText } from "../transport/decode.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
@@ -29,6 +30,7 @@ import {
   listRunsReplySchema,
   signalRunReplySchema,
   startRunReplySchema,
+  type ListRunsRequest,
   type RunSummary,
   type StartRunRequest,
 } from "./api-schemas.js";
@@ -62,7 +64,8 @@ export interface Client {
   /** The plan a coordinator serves for `workflow`. */
   plan(workflow: string): Promise<Plan>;
   get(runId: string): Promise<RunRecord>;
-  list(options?: { limit?: number; status?: RunRecord["status"] }): Promise<RunSummary[]>;
+  /** Runs newest first, from their summaries; `workflow` filters, `before` (a run's `cursorOf`) pages. */
+  list(options?: ListRunsRequest): Promise<RunSummary[]>;
   cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
   /**
    * Send the signal `name` to a run: the first signal node of that name it reaches (or
@@ -123,15 +126,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
         { cause: err },
       );
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      raw = undefined;
-    }
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw new ApiRequestError("API_REPLY_INVALID", `the coordinator's reply on ${subject} is malformed; are client and coordinator the same phaseflow version?`);
-    const reply = parsed.data as T & { error?: SerializedError };
+    const parsed = decodeJsonText(schema, text);
+    if (!parsed.ok) throw new ApiRequestError("API_REPLY_INVALID", `the coordinator's reply on ${subject} is malformed (${parsed.reason}); are client and coordinator the same phaseflow version?`);
+    const reply = parsed.value as T & { error?: SerializedError };
     if (!reply.ok) throw deserializeError(reply.error!);
     return reply as Exclude<T, { ok: false }>;
   }

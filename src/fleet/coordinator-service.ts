@@ -48,10 +48,12 @@ import {
 } from "./api-schemas.js";
 import { PlanHashMismatchError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
+import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { sendSignal } from "./signal-endpoint.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
+import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
@@ -70,11 +72,15 @@ export interface CoordinatorServiceOptions {
   retentionMs?: number;
   /** Re-dispatch an attempt without timeoutMs after this long with nothing heard of it. Default 10 minutes. */
   watchdogMs?: number;
+  /** How often the tasks stream is swept of messages no run can use, and how old they must be (task-sweeper.ts). Default 60000 ms. */
+  taskSweepMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
 
 export interface CoordinatorStats extends ApiCounters {
+  /** Task messages deleted because no run can use them (unknown or finished run, bad ids, malformed, exhausted deliveries of such a run). */
+  undeliverable: number;
   /** Malformed messages seen: API requests, advisories, and run events on the wire. */
   malformed: number;
   /** Runs this coordinator drives now. */
@@ -133,6 +139,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     logger,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
+  const taskCounters = { undeliverable: 0, malformed: 0 };
   const nc = transport.connection;
   const queue = `${transport.names.prefix}-coordinators`;
   const api = (op: string): string => transport.names.subjects.api(op);
@@ -238,11 +245,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       api("run.list"),
       queue,
       listRunsRequestSchema,
-      async ({ limit, status }) => {
+      async ({ limit, status, workflow, before }) => {
+        const at = (r: { startedAt?: number | undefined; updatedAt: number }): number => r.startedAt ?? r.updatedAt;
         const runs = (await Promise.all((await kv.runs.keys("run.>")).map((k) => kv.runs.get(k))))
           .flatMap((e) => (e ? [e.value] : []))
-          .filter((r) => status === undefined || r.status === status)
-          .sort((a, b) => (b.startedAt ?? b.updatedAt) - (a.startedAt ?? a.updatedAt))
+          .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow))
+          .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
+          .sort((a, b) => compareNewestFirst({ at: at(a), runId: a.runId }, { at: at(b), runId: b.runId }))
           .slice(0, limit)
           .map((r): RunSummary => ({
             runId: r.runId,
@@ -259,12 +268,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       counters,
     ),
   );
-  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + transport.stats().malformed, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
   subs.push(serveEndpoint(nc, api(`coordinator.${id}.stats`), "", runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
-  subs.push(watchMaxDeliveries(transport, id, logger, counters));
+  subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await nc.flush();
   await driver.startBackground();
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
+  const sweeper = startTaskSweeper({ transport, kv, sweepMs: options.taskSweepMs ?? DEFAULT_TASK_SWEEP_MS, logger, counters: taskCounters });
   logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
 
   return {
@@ -278,6 +288,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       closed = true;
       for (const s of subs) s.unsubscribe();
       retention.stop();
+      sweeper.stop();
       await driver.close(() => engine.close());
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");

@@ -21,6 +21,8 @@ export const workerHeartbeatSchema = z.object({
   completed: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
   malformed: z.number().int().nonnegative(),
+  /** Task messages terminated unrun (ids that do not fit together). */
+  undeliverable: z.number().int().nonnegative().optional(),
   startedAt: z.number(),
   /** How often this worker beats; it counts as dead after 3 missed beats. */
   intervalMs: z.number().int().positive().optional(),

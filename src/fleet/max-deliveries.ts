@@ -14,9 +14,10 @@ import { z } from "zod";
 import { PhaseflowError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
-import { taskMessageSchema, WIRE_VERSION } from "../transport/messages.js";
+import { taskMessageSchema, undeliverableReason, WIRE_VERSION } from "../transport/messages.js";
 import { decodeMessage } from "../transport/nats/codec.js";
 import type { NatsTransport } from "../transport/nats/transport.js";
+import { activeKey, type RunStoreKv } from "./run-store.js";
 
 export class MaxDeliveriesExceededError extends PhaseflowError {
   constructor(taskId: string, deliveries: number) {
@@ -32,7 +33,13 @@ const advisorySchema = z.object({
 });
 
 /** Subscribe to the tasks stream's MAX_DELIVERIES advisories. */
-export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: string, logger: Logger, counters: { malformed: number }): NatsSubscription {
+export function watchMaxDeliveries(
+  transport: NatsTransport,
+  coordinatorId: string,
+  logger: Logger,
+  counters: { malformed: number },
+  runs?: { kv: RunStoreKv; counters: { undeliverable: number } },
+): NatsSubscription {
   const stream = transport.names.streams.tasks;
   const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.*`;
   return transport.connection.subscribe(subject, {
@@ -67,6 +74,13 @@ export function watchMaxDeliveries(transport: NatsTransport, coordinatorId: stri
       return;
     }
     const task = decoded.value;
+    if (undeliverableReason(task) !== undefined || (runs !== undefined && (await runs.kv.active.get(activeKey(task.runId))) === undefined)) {
+      // Forged, or its run is unknown or finished: nobody to report to; do not leave it in the stream.
+      logger.warn({ runId: task.runId, dispatchId: task.dispatchId, deliveries }, "exhausted task message of no active run deleted");
+      if (runs !== undefined) runs.counters.undeliverable++;
+      await deleteTask(seq);
+      return;
+    }
     const error = new MaxDeliveriesExceededError(`${task.state}/${task.task}`, deliveries);
     logger.warn({ runId: task.runId, task: `${task.state}/${task.task}`, attempt: task.attempt, deliveries }, "task exhausted its deliveries: reported as a failed attempt");
     await transport.publishReport({

@@ -13,6 +13,7 @@ import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
 import { createWorker, type Worker } from "../worker/worker.js";
 import { defaultWorkerId } from "../worker/options.js";
+import { guardStrayErrors } from "../worker/stray-errors.js";
 import { HEARTBEAT_INTERVAL_MS, startHeartbeat, workerHeartbeatSchema } from "./heartbeat.js";
 
 export interface NatsWorkerOptions {
@@ -29,6 +30,12 @@ export interface NatsWorkerOptions {
   logger?: Logger;
   /** Default 2000. */
   heartbeatIntervalMs?: number;
+  /**
+   * Catch executors' stray errors (a throw from a timer, an unhandled rejection) with
+   * process-wide handlers, fail the attempt they came from and keep serving, instead of
+   * letting Node end the process. Default true; set false when the host process handles them itself.
+   */
+  guardStrayErrors?: boolean;
 }
 
 export interface NatsWorker {
@@ -49,7 +56,14 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
   const logger = options.logger ?? createSilentLogger();
   const workerId = options.workerId ?? defaultWorkerId();
   const concurrency = options.concurrency ?? 4;
-  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-worker ${workerId}` });
+  const unguard = options.guardStrayErrors === false ? () => undefined : guardStrayErrors(logger);
+  let transport: NatsTransport;
+  try {
+    transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-worker ${workerId}` });
+  } catch (err) {
+    unguard();
+    throw err;
+  }
   const namespaces = options.namespaces ?? options.registry.namespaces();
   const worker = createWorker({ transport, registry: options.registry, logger, concurrency, workerId, namespaces });
   const executors = options.registry.keys().filter((k) => namespaces.includes(k.split("/")[0]!));
@@ -70,6 +84,7 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
         completed: s.completed,
         failed: s.failed,
         malformed: s.malformed,
+        undeliverable: s.undeliverable,
         startedAt,
         intervalMs: options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS,
         at: Date.now(),
@@ -84,6 +99,7 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
   } catch (err) {
     await loop.stop();
     await transport.close().catch(() => undefined);
+    unguard();
     throw err;
   }
   logger.info({ workerId, namespaces, executors, concurrency }, "worker started");
@@ -98,6 +114,7 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
         await worker.stop({ graceful: stopOptions.graceful ?? true, timeoutMs: stopOptions.timeoutMs ?? 30_000 });
         await loop.stop();
         await transport.close();
+        unguard();
         logger.info({ workerId, ...worker.stats() }, "worker stopped");
       })();
       return stopping;

@@ -97,3 +97,25 @@ export function stateOutputOf(layout: StateLayout, stateInput: unknown, outputs:
   if (layout.tasks.length === 0) return stateInput;
   return mergeOutputs(layout.sinks, outputs);
 }
+
+/**
+ * Whether a task's (checked) `input` is exactly what `mergeOutputs(names)` rebuilds from
+ * `parents`, so a task message can carry the outputs once and name the merge
+ * (`inputFrom`) instead of sending it again. Without an input schema it always is; with
+ * one, only when the schema did not reshape the value (compared as JSON, what the wire sees).
+ */
+export function rebuildsFromParents(names: readonly string[], parents: Record<string, unknown>, input: unknown, hasSchema: boolean): boolean {
+  if (names.length === 0) return false;
+  if (!hasSchema) return true;
+  try {
+    return JSON.stringify(mergeOutputs(names, new Map(Object.entries(parents)))) === JSON.stringify(input);
+  } catch {
+    return false;
+  }
+}
+
+/** A task message's input: sent as is, or rebuilt from its parents' outputs (`inputFrom`). */
+export function inputOfMessage(m: { input?: unknown; parents: Record<string, unknown>; inputFrom?: readonly string[] | undefined }): unknown {
+  if (m.inputFrom === undefined) return m.input;
+  return mergeOutputs(m.inputFrom, new Map(Object.entries(m.parents)));
+}

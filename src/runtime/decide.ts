@@ -21,7 +21,7 @@ import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateO
 import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
 import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../transport/messages.js";
 import { checkSchema } from "./coordinator-dispatch.js";
-import { stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
+import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
 import { decideAfterFailure } from "./coordinator-policy.js";
 import { decideNext, toSchemaIssues } from "./coordinator-transitions.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
@@ -235,6 +235,8 @@ class Decision implements WaitHost {
     const deadline = task.timeoutMs === null ? null : this.now + task.timeoutMs;
     const token = this.random.token();
     const judged = defs.taskOutput(v.state, task.name) !== undefined;
+    // Parents' outputs travel once: the worker rebuilds the merge unless a schema reshaped it.
+    const inputFrom = rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
     this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, tokenHash: tokenHashOf(token), judged });
     // The decider knows its own tokens: its shell checks their reports without hashing.
     this.st.attempts.get(dispatchId)!.token = token;
@@ -250,7 +252,7 @@ class Decision implements WaitHost {
       dispatchId,
       executor: task.executor,
       idempotencyKey: idempotencyKeyOf(runId, v.state, v.visit, task.name, this.st.round),
-      input,
+      ...(inputFrom !== undefined ? { inputFrom: [...inputFrom] } : { input }),
       parents,
       deadline,
       timeoutMs: task.timeoutMs,

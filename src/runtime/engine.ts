@@ -61,6 +61,14 @@ export interface EngineOptions {
   watchdogMs?: number;
   /** Keep every event of running runs for `handle.events()`. Default true. */
   keepHistory?: boolean;
+  /**
+   * Embedded only (no `transport`): the largest task message (input and parents' outputs)
+   * and report (output) in bytes, as on a fleet (nats-server's max_payload). A task whose
+   * input or output is larger, not JSON, or nested too deep fails with PAYLOAD_TOO_LARGE,
+   * PAYLOAD_NOT_JSON or PAYLOAD_TOO_DEEP naming it, as it would on NATS. Default 1048576;
+   * false: no checks (and no JSON.stringify per message).
+   */
+  maxPayload?: number | false;
 }
 
 export interface Engine {
@@ -126,6 +134,7 @@ const engineOptionsSchema = z
     coordinatorId: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "must be 1-100 letters, digits, '.', '_' or '-'").optional(),
     watchdogMs: z.number().int().positive().optional(),
     keepHistory: z.boolean().optional(),
+    maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
   })
   .strict();
 
@@ -147,7 +156,9 @@ export function createEngine(options: EngineOptions): Engine {
   if (!parsed.success) throw usage("createEngine options", parsed.error.issues);
   const o = parsed.data;
   const ownTransport = o.transport === undefined;
-  const transport = o.transport ?? createMemoryTransport();
+  if (o.transport !== undefined && o.maxPayload !== undefined) throw new UsageError("maxPayload applies to embedded runs only; a transport you pass has its own limit (NATS: the server's max_payload)");
+  const transport =
+    o.transport ?? createMemoryTransport(o.maxPayload === false ? { payloadLimits: false } : o.maxPayload !== undefined ? { maxPayload: o.maxPayload } : {});
   const logger = o.logger ?? createSilentLogger();
   const runWorker = o.worker ?? ownTransport;
   if (runWorker && o.registry === undefined) {

@@ -26,7 +26,18 @@
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
 
-export const WIRE_VERSION = 2;
+/**
+ * The protocol version senders write. 3: a task message with parents carries their
+ * outputs once, in `parents`, and says how its input is rebuilt from them
+ * (`inputFrom`) instead of carrying the merge again as `input`. Receivers accept 2
+ * too: decisions, reports, live signals and control messages have the same shape in
+ * both, so histories written by version 2 stay readable, and a version-2 task
+ * message (input always sent) still runs. Upgrade workers before coordinators: a
+ * version-2 worker drops version-3 task messages as malformed.
+ */
+export const WIRE_VERSION = 3;
+/** The versions receivers accept (see WIRE_VERSION). */
+export const wireVersionSchema = z.union([z.literal(2), z.literal(3)]);
 
 /** Run ids are subject tokens and KV keys: letters, digits, `_` and `-`. */
 export const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 letters, digits, _ or -");
@@ -46,7 +57,7 @@ const attemptRef = {
 };
 
 export const taskMessageSchema = z.object({
-  v: z.literal(WIRE_VERSION),
+  v: wireVersionSchema,
   runId: runIdSchema,
   planHash: z.string(),
   workflow: z.string(),
@@ -54,8 +65,16 @@ export const taskMessageSchema = z.object({
   executor: z.string(),
   /** Stable across redeliveries and retries of this task in this visit and this go of the run. */
   idempotencyKey: z.string(),
+  /** The task's input, when it is not rebuilt from `parents` (a root task's state input; an input a workflow schema reshaped). */
   input: z.unknown().optional(),
+  /** Each parent's output, once. */
   parents: z.record(z.string(), z.unknown()),
+  /**
+   * Instead of `input`: the input is the merge of these parents' outputs in this order
+   * (one parent: its output as is; several: the shallow merge of the plain-object ones,
+   * later wins), rebuilt by the worker from `parents` (runtime/coordinator-inputs.ts).
+   */
+  inputFrom: z.array(z.string()).min(1).optional(),
   /** Epoch ms after which the coordinator no longer accepts a result; null = no limit. */
   deadline: z.number().nullable(),
   timeoutMs: z.number().int().positive().nullable(),
@@ -119,7 +138,7 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
 export type DecisionEvent = z.infer<typeof decisionEventSchema>;
 
 export const decisionSchema = z.object({
-  v: z.literal(WIRE_VERSION),
+  v: wireVersionSchema,
   kind: z.literal("decision"),
   runId: runIdSchema,
   /** The writer: coordinator id with its per-process nonce. */
@@ -133,8 +152,8 @@ export const decisionSchema = z.object({
 export type Decision = z.infer<typeof decisionSchema>;
 
 export const reportSchema = z.discriminatedUnion("type", [
-  z.object({ v: z.literal(WIRE_VERSION), kind: z.literal("report"), type: z.literal("attempt.succeeded"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), output: z.unknown().optional(), durationMs: z.number() }),
-  z.object({ v: z.literal(WIRE_VERSION), kind: z.literal("report"), type: z.literal("attempt.failed"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), error: serializedErrorSchema, durationMs: z.number() }),
+  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.succeeded"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), output: z.unknown().optional(), durationMs: z.number() }),
+  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.failed"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), error: serializedErrorSchema, durationMs: z.number() }),
 ]);
 export type Report = z.infer<typeof reportSchema>;
 
@@ -144,7 +163,7 @@ export type Report = z.infer<typeof reportSchema>;
  * run's decider consumes it. `id` makes sending idempotent: a repeated id is folded once
  * (and NATS drops a repeat within its duplicate window already).
  */
-export const signalMessageSchema = z.object({ v: z.literal(WIRE_VERSION), kind: z.literal("signal"), type: z.literal("signal.received"), runId: runIdSchema, at: z.number(), name: signalNameSchema, id: signalNameSchema, payload: z.unknown().optional() });
+export const signalMessageSchema = z.object({ v: wireVersionSchema, kind: z.literal("signal"), type: z.literal("signal.received"), runId: runIdSchema, at: z.number(), name: signalNameSchema, id: signalNameSchema, payload: z.unknown().optional() });
 export type SignalMessage = z.infer<typeof signalMessageSchema>;
 
 /** What is stored on a run's report subject: workers' reports and signals. */
@@ -162,9 +181,9 @@ export interface StoredMessage {
 }
 
 export const liveSignalSchema = z.discriminatedUnion("type", [
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
 ]);
 export type LiveSignal = z.infer<typeof liveSignalSchema>;
 
@@ -173,9 +192,9 @@ export const controlMessageSchema = z.discriminatedUnion("type", [
    * Abort every in-flight attempt of a run (cancel, fail-fast), and refuse its queued
    * ones: those of `round` and earlier, not those of a later partial re-run.
    */
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.run"), runId: runIdSchema, reason: z.string(), round: z.number().int().nonnegative() }),
+  z.object({ v: wireVersionSchema, type: z.literal("cancel.run"), runId: runIdSchema, reason: z.string(), round: z.number().int().nonnegative() }),
   /** Abort one attempt (timeout). */
-  z.object({ v: z.literal(WIRE_VERSION), type: z.literal("cancel.attempt"), runId: runIdSchema, dispatchId: z.string(), reason: z.string() }),
+  z.object({ v: wireVersionSchema, type: z.literal("cancel.attempt"), runId: runIdSchema, dispatchId: z.string(), reason: z.string() }),
 ]);
 export type ControlMessage = z.infer<typeof controlMessageSchema>;
 
@@ -208,4 +227,13 @@ export function dispatchIdOf(runId: string, state: string, visit: number, task: 
 export function idempotencyKeyOf(runId: string, state: string, visit: number, task: string, round: number): string {
   const base = `${runId}/${state}/${visit}/${task}`;
   return round > 0 ? `${base}#${round}` : base;
+}
+
+/** Why a schema-valid task message cannot be an attempt any coordinator dispatched (ids that do not fit together), if it cannot. */
+export function undeliverableReason(m: TaskMessage): string | undefined {
+  const expected = dispatchIdOf(m.runId, m.state, m.visit, m.task, m.attempt);
+  if (m.dispatchId !== expected) return `its dispatchId "${m.dispatchId}" is not the one its run, state, visit, task and attempt make ("${expected}")`;
+  const slash = m.executor.indexOf("/");
+  if (slash <= 0 || slash === m.executor.length - 1) return `its executor "${m.executor}" is not "namespace/name"`;
+  return undefined;
 }

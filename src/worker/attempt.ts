@@ -34,11 +34,13 @@ import {
 import { serializeError } from "../errors/serialize.js";
 import type { ExecutorEntry, Logger } from "../registry/types.js";
 import type { TimerHandle } from "../runtime/clock.js";
-import { WIRE_VERSION, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
+import { inputOfMessage } from "../runtime/coordinator-inputs.js";
+import { WIRE_VERSION, undeliverableReason, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
 import type { TaskDelivery } from "../transport/port.js";
 import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
+import { inAttemptScope, type StrayTarget } from "./stray-errors.js";
 
 /** An attempt running longer than this sends a live attempt.started. */
 export const LIVE_START_MS = 200;
@@ -53,6 +55,8 @@ export interface WorkerCounters {
   failed: number;
   abandoned: number;
   requeued: number;
+  /** Task messages terminated unrun: their ids do not fit together (forged or corrupt). */
+  undeliverable: number;
 }
 
 /** What an attempt needs from its worker. */
@@ -69,7 +73,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 type ReportBody = { type: "attempt.succeeded"; output: unknown; durationMs: number } | { type: "attempt.failed"; error: ReturnType<typeof serializeError>; durationMs: number };
 type LiveBody = { type: "attempt.started" } | { type: "attempt.heartbeat" } | { type: "attempt.progress"; done: number; total?: number };
 
-export class Attempt {
+export class Attempt implements StrayTarget {
   readonly message: TaskMessage;
   readonly taskId: string;
   /** Made on first read of `ctx.signal`: most executors never look at it. */
@@ -84,6 +88,8 @@ export class Attempt {
   private throttle: ProgressThrottle | undefined;
   private childLog: Logger | undefined;
   private onRelease: (() => void) | undefined;
+  /** While the executor runs: settle its call now (a stray error of its own). */
+  private crash: ((error: Error) => void) | undefined;
 
   constructor(
     private readonly env: AttemptEnv,
@@ -148,9 +154,32 @@ export class Attempt {
     if (!this.settled) this.delivery.working();
   }
 
+  describe(): Record<string, unknown> {
+    const m = this.message;
+    return { runId: m.runId, task: this.taskId, visit: m.visit, attempt: m.attempt, dispatchId: m.dispatchId, executor: m.executor };
+  }
+
+  /** A stray error of this attempt's executor (stray-errors.ts): fire its signal and fail it now, without the grace period. */
+  strayFailure(error: PhaseflowError): boolean {
+    const crash = this.crash;
+    if (crash === undefined || this.settled || this.released) return false;
+    this.abort(error);
+    crash(error);
+    return true;
+  }
+
   private async run(): Promise<void> {
     const m = this.message;
     const { registry, clock } = this.env.options;
+    const problem = undeliverableReason(m);
+    if (problem !== undefined) {
+      // Not an attempt any coordinator dispatched: nothing to run and nobody to report to. Drop it for good.
+      this.env.counters.undeliverable++;
+      this.env.log.warn({ runId: m.runId, dispatchId: m.dispatchId, executor: m.executor, problem }, "worker: undeliverable task message terminated");
+      this.settled = true;
+      this.delivery.term();
+      return;
+    }
     const entry = registry.get(m.executor);
     if (entry === undefined) {
       // Workers of one namespace share its queue: during a rolling deploy, or with pools that
@@ -175,7 +204,7 @@ export class Attempt {
       budget = budget === null ? left : Math.min(budget, left);
     }
 
-    let input = m.input;
+    let input = inputOfMessage(m);
     if (entry.input !== undefined) {
       const parsed = await parseWith(entry.input, input);
       if (!parsed.ok) return this.finish({ ok: false, error: new TaskInputValidationError(this.taskId, parsed.issues) }, 0);
@@ -221,6 +250,7 @@ export class Attempt {
       const settle = (outcome: Outcome): void => {
         if (!done) {
           done = true;
+          this.crash = undefined;
           resolve(outcome);
         } else if (abandoned) {
           this.log().warn({ ok: outcome.ok }, `worker: executor "${entry.key}" finished after it was abandoned; its result is discarded`);
@@ -235,11 +265,13 @@ export class Attempt {
           settle({ ok: false, error: this.abortReason });
         }, abortGraceMs);
       };
+      this.crash = (error) => settle({ ok: false, error });
       setImmediate(() => {
         if (this.abortReason !== undefined) return settle({ ok: false, error: this.abortReason });
         let result: unknown;
         try {
-          result = entry.fn(input, new AttemptContext(this));
+          // In the attempt's async scope: a stray error of the executor is traced back to it.
+          result = inAttemptScope(this, () => entry.fn(input, new AttemptContext(this)));
         } catch (err) {
           return settle({ ok: false, error: err });
         }

@@ -15,6 +15,8 @@
  * (await it from the executor and terminate it on `ctx.signal`), or should be cut
  * into chunks with `await setImmediate()` (from "node:timers/promises") between
  * them, checking `ctx.signal.aborted` and calling `ctx.heartbeat()` as it goes.
+ * Over NATS the delivery of a blocking attempt is kept alive from a thread of its
+ * own meanwhile (transport/nats/stall-keeper.ts), so it is not run twice in parallel.
  */
 import { TaskCancelledError, UsageError } from "../errors/base.js";
 import type { ControlMessage, TaskMessage } from "../transport/messages.js";
@@ -33,6 +35,8 @@ export interface WorkerStats {
   abandoned: number;
   /** Deliveries handed back for redelivery (result not stored, worker stopping). */
   requeued: number;
+  /** Task messages terminated unrun because their ids do not fit together. */
+  undeliverable: number;
   /** Malformed messages the worker's transport dropped (the whole connection's count). */
   malformed: number;
 }
@@ -79,7 +83,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const resolved = resolveWorkerOptions(options);
   const { transport, clock } = resolved;
   const log = resolved.logger.child({ workerId: resolved.workerId });
-  const counters: WorkerCounters = { completed: 0, failed: 0, abandoned: 0, requeued: 0 };
+  const counters: WorkerCounters = { completed: 0, failed: 0, abandoned: 0, requeued: 0, undeliverable: 0 };
   const inFlight = new Set<Attempt>();
   /** Run cancels cover the attempts of their round and earlier ones, not those of a later partial re-run (run.retried). */
   const cancelledRuns = new Map<string, { reason: string; round: number }>();

@@ -6,7 +6,7 @@
 //
 // Packed once for the file. The install is offline: every dependency comes from the
 // npm cache `npm ci` filled, pinned by a lockfile derived from ours (app-lockfile.ts).
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,7 +73,7 @@ describe.concurrent("package - npm pack, installed into a fresh app", () => {
 
   it("package - ships the bin, the compiled library and its types, and no TypeScript source", () => {
     const paths = packed.files.map((f) => f.path);
-    for (const p of ["bin/phaseflow.js", "dist/src/cli/main.js", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/nats.js", "dist/src/nats.d.ts", "package.json", "README.md"]) {
+    for (const p of ["bin/phaseflow.js", "dist/src/cli/main.js", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/nats.js", "dist/src/nats.d.ts", "package.json", "README.md", "ui/index.html", "ui/app.js", "ui/style.css"]) {
       expect(paths).toContain(p);
     }
     expect(paths.filter((p) => p.startsWith("src/") || p.startsWith("tests/") || p.endsWith(".ts") && !p.endsWith(".d.ts"))).toEqual([]);
@@ -103,6 +103,30 @@ describe.concurrent("package - npm pack, installed into a fresh app", () => {
     const r = await inApp(npx, ["phaseflow", "run", "flow.ts", "--input", '{"name":"Ada"}', "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ workflow: "hello", status: "succeeded", output: { greeting: "HELLO ADA!" } });
+  });
+
+  it("package - phaseflow run --ui serves the web view from the installed package (its files and the dagre bundle)", async () => {
+    const child = spawn(process.execPath, [join(dir, "app", "node_modules", "phaseflow", "bin", "phaseflow.js"), "run", "flow.ts", "--input", '{"name":"Ada"}', "--json", "--ui", "--ui-port", "0"], { cwd: join(dir, "app"), stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const base = await new Promise<string>((resolve, reject) => {
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", (chunk: string) => {
+        stderr += chunk;
+        const url = /web view of run \S+: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1];
+        if (url !== undefined && stderr.includes("the web view stays up")) resolve(url);
+      });
+      void exited.then(() => reject(new Error(`phaseflow run --ui exited early:\n${stderr}`)));
+    });
+    try {
+      for (const path of ["", "app.js", "graph.js", "vendor/dagre.js", "style.css"]) expect((await fetch(`${base}${path}`)).status, path).toBe(200);
+      const runs = (await (await fetch(`${base}api/runs`)).json()) as { runs: { status: string }[] };
+      expect(runs.runs.map((r) => r.status)).toEqual(["succeeded"]);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited, stderr).toBe(0);
   });
 
   it("package - a plain .mjs program runs a workflow with createEngine and loads phaseflow/nats", async () => {

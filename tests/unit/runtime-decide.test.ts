@@ -10,6 +10,7 @@ import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import { serializeError } from "../../src/errors/serialize.js";
 import { decide, DEFAULT_DECIDE_SETTINGS, type DecideRandom, type Decided, type Effect } from "../../src/runtime/decide.js";
 import { historyEvents, lastDecisionSeqOf } from "../../src/runtime/history.js";
+import { inputOfMessage } from "../../src/runtime/coordinator-inputs.js";
 import { runModelOf } from "../../src/runtime/run-model.js";
 import { createRunState, evolve, type RunState } from "../../src/runtime/run-state.js";
 import { snapshotRunRecord } from "../../src/runtime/run-handle.js";
@@ -101,7 +102,10 @@ describe("runtime - decide and evolve (pure)", () => {
     const afterC = onReport(st, report(c!, { output: { c: 3 } }));
     expect(types(afterC.events)).toEqual(["task.dispatched"]);
     const [d] = dispatches(afterC);
-    expect(d).toMatchObject({ task: "d", input: { a: 1, b: 2, c: 3 }, parents: { a: { a: 1 }, b: { b: 2 }, c: { c: 3 } } });
+    // Each parent's output travels once: in `parents`; the input is named, not sent again.
+    expect(d).toMatchObject({ task: "d", inputFrom: ["a", "b", "c"], parents: { a: { a: 1 }, b: { b: 2 }, c: { c: 3 } } });
+    expect(d).not.toHaveProperty("input");
+    expect(inputOfMessage(d!)).toEqual({ a: 1, b: 2, c: 3 });
     const end = onReport(st, report(d!, { output: { done: true } }));
     expect(types(end.events)).toEqual(["state.exited", "run.succeeded"]);
     expect(st.record).toMatchObject({ status: "succeeded", output: { done: true } });

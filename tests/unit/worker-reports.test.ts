@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
+import { WIRE_VERSION, dispatchIdOf } from "../../src/transport/messages.js";
 import { LIVE_HEARTBEAT_MS, LIVE_START_MS, UNKNOWN_EXECUTOR_REDELIVERIES } from "../../src/worker/attempt.js";
 import { ManualClock, deferred, recordingLogger, roundTrip, startRig, type Rig } from "./worker-harness.js";
 
@@ -23,7 +24,7 @@ describe("worker reports", () => {
     await rig.coordinator.dispatch(task);
     const result = await rig.result("a");
     expect(rig.eventsOf("a")).toEqual(["attempt.succeeded"]);
-    expect(result).toMatchObject({ v: 2, kind: "report", type: "attempt.succeeded", output: { echoed: "a" }, workerId: "w1", attempt: 1, runId: rig.runId, dispatchId: task.dispatchId, token: task.token });
+    expect(result).toMatchObject({ v: WIRE_VERSION, kind: "report", type: "attempt.succeeded", output: { echoed: "a" }, workerId: "w1", attempt: 1, runId: rig.runId, dispatchId: task.dispatchId, token: task.token });
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
     await roundTrip(rig.coordinator); // the ack follows the stored report
     expect(rig.worker.stats()).toMatchObject({ completed: 1, failed: 0, inFlight: 0 });
@@ -156,7 +157,7 @@ describe("worker reports", () => {
         }),
       { logger },
     );
-    await rig.coordinator.dispatch(rig.task("a", { attempt: 3, visit: 2, parents: { up: { x: 1 } }, dispatchId: "d-3" }));
+    await rig.coordinator.dispatch(rig.task("a", { attempt: 3, visit: 2, parents: { up: { x: 1 } }, dispatchId: dispatchIdOf(rig.runId, "s", 2, "a", 3) }));
     await rig.result("a");
     expect(seen).toMatchObject({ runId: rig.runId, taskId: "s/a", state: "s", task: "a", visit: 2, attempt: 3, parents: { up: { x: 1 } } });
     expect(seen?.idempotencyKey).toBe(`${rig.runId}/s/1/a`);

@@ -26,6 +26,7 @@ export const coordinatorCommand = defineCommand({
     id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>; a per-process nonce is appended)" },
     retention: { type: "string", valueName: "AGE", description: "keep histories and summaries of finished runs this long, e.g. 7d, 12h (default 7d)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
+    "task-sweep-ms": { type: "string", valueName: "MS", description: "how often (and past what age) task messages no run can use are deleted from the tasks stream (default 60000)" },
     "watchdog-ms": { type: "string", valueName: "MS", description: "re-dispatch an attempt without a timeout after this long with nothing heard of it (default 600000)" },
     ...DRAIN_FLAG,
   },
@@ -36,6 +37,8 @@ export const coordinatorCommand = defineCommand({
     if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
     const watchdogMs = values["watchdog-ms"] === undefined ? undefined : Number(values["watchdog-ms"]);
     if (watchdogMs !== undefined && (!Number.isInteger(watchdogMs) || watchdogMs < 500)) throw new UsageError(`--watchdog-ms "${values["watchdog-ms"]}" must be a whole number of milliseconds >= 500`);
+    const taskSweepMs = values["task-sweep-ms"] === undefined ? undefined : Number(values["task-sweep-ms"]);
+    if (taskSweepMs !== undefined && (!Number.isInteger(taskSweepMs) || taskSweepMs < 100)) throw new UsageError(`--task-sweep-ms "${values["task-sweep-ms"]}" must be a whole number of milliseconds >= 100`);
     const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const workflows: Workflow<unknown>[] = [];
@@ -53,6 +56,7 @@ export const coordinatorCommand = defineCommand({
       ...(leaseMs !== undefined ? { leaseMs } : {}),
       ...(retentionMs !== undefined ? { retentionMs } : {}),
       ...(watchdogMs !== undefined ? { watchdogMs } : {}),
+      ...(taskSweepMs !== undefined ? { taskSweepMs } : {}),
       logger,
       ...(values.id !== undefined ? { coordinatorId: values.id } : {}),
     });

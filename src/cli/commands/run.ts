@@ -19,10 +19,13 @@ import { RemoteError } from "../../errors/serialize.js";
 import type { Workflow } from "../../dsl/workflow.js";
 import type { Plan } from "../../plan/schema.js";
 import { defineCommand, type CliIo } from "../command.js";
-import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { loadWorkflow, type LoadedModule } from "../load-module.js";
-import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
-import { startEmbeddedRun } from "../run-embedded.js";
+import { NATS_FLAGS, natsFlagsText, natsOptionsFrom, untilSignal } from "../nats-flags.js";
+import { startEmbeddedRun, type EmbeddedRunOptions } from "../run-embedded.js";
+import { startEmbeddedRunWithUi } from "../run-embedded-ui.js";
+import { UI_AUTH_FLAG, uiOpenUrl, uiServerOptionsFrom } from "../ui-flags.js";
+import { resolveUiServerOptions, type UiServerOptions } from "../../ui/ui-options.js";
 import { collectExecutors } from "../run-executors.js";
 import { checkRunInput, formatInputIssues, readRunInput } from "../run-input.js";
 import { describeWaiting, servedPlan, startNatsRun, type NatsRunSession } from "../run-nats.js";
@@ -43,7 +46,7 @@ const totalsOf = (plan: Plan): Record<string, number> => Object.fromEntries(plan
 export const runCommand = defineCommand({
   name: "run",
   summary: "Run a workflow, embedded or on a fleet over NATS, and show its progress",
-  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--detach] [--force] [--json]",
+  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json] [--ui [--ui-port PORT]]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--detach] [--force] [--json]",
   details: [
     "Embedded by default: the executors are the registries <file> exports plus those of the --executors modules.",
     "With --nats, the run is submitted to the coordinators and followed; workers elsewhere run the tasks.",
@@ -52,6 +55,8 @@ export const runCommand = defineCommand({
     "  refused (exit 2) unless --force. --detach prints the run id (--json: the start reply) and exits 0;",
     "  follow it later with 'phaseflow follow <runId> --nats URL'.",
     "Without --input, a workflow with an input schema gets {} (so its defaults apply).",
+    "With --ui (embedded runs), the web view of the run is served on 127.0.0.1:8080 (--ui-port, --ui-host);",
+    "  it stays up after the run ends, to look at it or retry it, until Ctrl-C.",
     "",
     "On a terminal: a live progress display, then a table per task and the run's output.",
     "Otherwise (or with --json): pino JSON lines per run event on stderr, the run record as JSON on stdout.",
@@ -70,6 +75,10 @@ export const runCommand = defineCommand({
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
+    ui: { type: "boolean", description: "embedded runs: serve the web view of the run (it stays up after the run until Ctrl-C; retry from it)" },
+    "ui-port": { type: "string", valueName: "PORT", description: "with --ui: the web view's TCP port (default 8080; 0 picks a free one)" },
+    "ui-host": { type: "string", valueName: "HOST", description: "with --ui: the interface it listens on (default 127.0.0.1; others need --auth-token)" },
+    ...UI_AUTH_FLAG,
     ...NATS_FLAGS,
     ...DRAIN_FLAG,
   },
@@ -90,6 +99,14 @@ export const runCommand = defineCommand({
       const fleetOnly = [...Object.keys(NATS_FLAGS), "detach", "force", "drain-timeout"].filter((f) => f !== "nats" && values[f as keyof typeof values] !== undefined);
       if (fleetOnly.length > 0) throw new UsageError(`${fleetOnly.map((f) => `--${f}`).join(", ")} only apply with --nats URL`);
     }
+    if (values.ui !== true) {
+      const uiOnly = ["ui-port", "ui-host", "auth-token"].filter((f) => values[f as keyof typeof values] !== undefined);
+      if (uiOnly.length > 0) throw new UsageError(`${uiOnly.map((f) => `--${f}`).join(", ")} only apply with --ui`);
+    } else if (remote) {
+      throw new UsageError(`--ui is for embedded runs; to watch a fleet's runs, start the web view with: phaseflow ui ${natsFlagsText(values)}`);
+    }
+    const uiServer = values.ui === true ? uiServerOptionsFrom(values["ui-port"], values["ui-host"], values["auth-token"], "ui-port") : undefined;
+    if (uiServer) resolveUiServerOptions(uiServer);
     if (values.force === true && file === undefined) throw new UsageError("--force only matters with a workflow file (it skips the plan check against the coordinators)");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const cwd = io.cwd ?? process.cwd();
@@ -105,7 +122,7 @@ export const runCommand = defineCommand({
     }
     const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}) };
     const live = io.isTTY && values.json !== true;
-    if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live);
+    if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live, uiServer);
 
     const log = createRunLogger(io, live, "phaseflow-run");
     const nats = natsOptionsFrom(values);
@@ -160,6 +177,7 @@ async function runEmbedded(
   input: unknown,
   options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue" },
   live: boolean,
+  uiServer: UiServerOptions | undefined,
 ): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const { module, workflow } = local;
@@ -168,6 +186,7 @@ async function runEmbedded(
     throw new UsageError(`"${module.file}" exports no executor registry and no --executors were given; pass the modules that register its executors, e.g. phaseflow run examples/etl.ts --executors workers/etl.ts`);
   }
   const log = createRunLogger(io, live, "phaseflow-run");
+  if (uiServer) return runEmbeddedWithUi(io, { workflow, registry, input, options, logger: log.logger }, uiServer, live, log);
   const session = await startEmbeddedRun({ workflow, registry, input, options, logger: log.logger });
   try {
     return await showRun({
@@ -179,6 +198,33 @@ async function runEmbedded(
       totals: Object.fromEntries(workflow.states.map((s) => [s.name, s.tasks.length])),
       command: "phaseflow run",
     });
+  } finally {
+    await session.close();
+  }
+}
+
+/** An embedded run with the web view: shown as usual, then the view stays up (a retry from it runs here) until Ctrl-C. */
+async function runEmbeddedWithUi(io: CliIo, run: EmbeddedRunOptions, server: UiServerOptions, live: boolean, log: ReturnType<typeof createRunLogger>): Promise<number> {
+  const started = await startEmbeddedRunWithUi({ ...run, server });
+  const { session, ui } = started;
+  try {
+    const link = uiOpenUrl(`${ui.url}#/runs/${session.runId}`, server);
+    io.stderr.write(`phaseflow run: web view of run ${session.runId}: ${uiOpenUrl(ui.url, server)}${server.authToken === undefined ? `#/runs/${session.runId}` : ""}\n`);
+    log.logger.info({ url: link, runId: session.runId }, "web view started");
+    const code = await showRun({
+      io,
+      session,
+      live,
+      log,
+      workflow: { name: run.workflow.name, version: run.workflow.options.version },
+      totals: Object.fromEntries(run.workflow.states.map((s) => [s.name, s.tasks.length])),
+      command: "phaseflow run",
+    });
+    if (code === EXIT_INTERRUPTED) return code;
+    io.stderr.write(`phaseflow run: the web view stays up at ${ui.url} (retry the run from it); press Ctrl-C to stop\n`);
+    log.logger.info({ url: ui.url }, "run ended; web view still up");
+    await untilSignal();
+    return started.status() === "succeeded" ? EXIT_OK : EXIT_FAILED;
   } finally {
     await session.close();
   }

@@ -98,7 +98,9 @@ export class MemoryConnection implements Transport, ConsumerOwner {
   publishReport(report: Report): Promise<void> {
     return settle(() => {
       this.assertOpen("publish a report");
-      const payload = this.hub.wire.encode(reportSchema, report, `report "${String(report.type)}" of run "${String(report.runId)}"`);
+      const what = `report "${String(report.type)}" of task "${String(report.state)}/${String(report.task)}" (run "${String(report.runId)}", attempt ${String(report.attempt)})`;
+      this.hub.wire.check(report, what);
+      const payload = this.hub.wire.encode(reportSchema, report, what);
       this.hub.histories.append(report.runId, "report", payload);
     });
   }
@@ -171,7 +173,8 @@ export class MemoryConnection implements Transport, ConsumerOwner {
   dispatch(task: TaskMessage): Promise<void> {
     return settle(() => {
       this.assertOpen("dispatch a task");
-      const what = `task message "${String((task as { dispatchId?: unknown }).dispatchId)}"`;
+      const what = `task "${String(task.state)}/${String(task.task)}" (run "${String(task.runId)}", executor "${String(task.executor)}", attempt ${String(task.attempt)})`;
+      this.hub.wire.check(task, what);
       const payload = this.hub.wire.encode(taskMessageSchema, task, what);
       const executor = String(task.executor);
       if (!this.validExecutors.has(executor)) {

@@ -32,8 +32,14 @@ export interface MemoryHubOptions {
    * like NATS. `"fast"`: objects by reference, no JSON step, no parse. Default "fast".
    */
   wire?: WireMode;
-  /** `capabilities.maxPayload` in bytes (enforced in strict mode). Default 1048576 (nats-server's default). */
+  /** `capabilities.maxPayload` in bytes: enforced in strict mode, and in fast mode for task messages and reports unless `payloadLimits` is false. Default 1048576 (nats-server's default). */
   maxPayload?: number;
+  /**
+   * Fast mode: refuse task messages and reports the NATS adapter would refuse (not JSON,
+   * nested too deep, over `maxPayload`), so what runs embedded runs on a fleet. Costs one
+   * JSON.stringify per task message and report. Default true.
+   */
+  payloadLimits?: boolean;
   /**
    * Redeliver a delivery that is neither settled nor kept alive with `working()`
    * within this many ms, like JetStream's `ack_wait`. Default: never.
@@ -50,6 +56,7 @@ export interface MemoryHubOptions {
 const hubOptionsSchema = z.object({
   wire: z.enum(["strict", "fast"]).default("fast"),
   maxPayload: z.number().int().min(1024).default(DEFAULT_MAX_PAYLOAD),
+  payloadLimits: z.boolean().default(true),
   ackWaitMs: z.number().int().positive().optional(),
   duplicateWindowMs: z.number().int().nonnegative().default(120_000),
   now: z.custom<() => number>((v) => typeof v === "function").default(() => Date.now),
@@ -117,7 +124,7 @@ function buildHub(options: MemoryHubOptions): { hub: MemoryHub; connect: (onClos
   }
   const resolved = parsed.data;
   const logger = resolved.logger;
-  const wire = createWire(resolved.wire, resolved.maxPayload);
+  const wire = createWire(resolved.wire, resolved.maxPayload, resolved.payloadLimits);
   const drain = new Drain((err) => logger?.error({ err }, "memory transport: a delivery failed; handlers should catch their own errors"));
 
   let malformed = 0;

@@ -17,6 +17,7 @@
  */
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
+import { assertEncodableDepth, decodeJsonText } from "../decode.js";
 import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
 
 export type WireMode = "strict" | "fast";
@@ -37,6 +38,12 @@ export interface Wire {
   decode<T>(schema: ZodType<T>, payload: Payload): T | undefined;
   /** An injected raw value as a payload (a string is taken as the JSON text itself in strict mode). */
   raw<T>(schema: ZodType<T>, value: unknown): Payload;
+  /**
+   * Fast mode with payload limits: throw what the NATS adapter would for a task message
+   * or report that cannot travel (`PayloadNotJsonError`, `PayloadTooDeepError`,
+   * `PayloadTooLargeError`, naming `what`). Strict mode checks in `encode`; without limits, nothing.
+   */
+  check(value: unknown, what: string): void;
 }
 
 /**
@@ -44,8 +51,19 @@ export interface Wire {
  * const wire = createWire("strict", 1024 * 1024);
  * const payload = wire.encode(reportSchema, report, "report");
  */
-export function createWire(mode: WireMode, maxPayload: number): Wire {
-  return mode === "strict" ? strictWire(maxPayload) : FAST_WIRE;
+export function createWire(mode: WireMode, maxPayload: number, payloadLimits = true): Wire {
+  if (mode === "strict") return strictWire(maxPayload);
+  return payloadLimits ? { ...FAST_WIRE, check: (value, what) => checkTravels(value, what, maxPayload) } : FAST_WIRE;
+}
+
+/** The NATS adapter's checks of an outgoing message, without keeping the text. */
+function checkTravels(value: unknown, what: string, maxPayload: number): void {
+  const text = toJsonText(value, what);
+  assertEncodableDepth(text, what);
+  // UTF-16 length bounds the UTF-8 size from below: count bytes only when it might matter.
+  if (text.length + HEADER_ALLOWANCE <= maxPayload / 3) return;
+  const bytes = Buffer.byteLength(text);
+  if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE);
 }
 
 function strictWire(maxPayload: number): Wire {
@@ -53,6 +71,7 @@ function strictWire(maxPayload: number): Wire {
     mode: "strict",
     encode(schema, value, what) {
       const text = toJsonText(value, what);
+      assertEncodableDepth(text, what);
       const parsed = schema.safeParse(JSON.parse(text));
       if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
       const bytes = Buffer.byteLength(text);
@@ -61,18 +80,13 @@ function strictWire(maxPayload: number): Wire {
     },
     decode(schema, payload) {
       if (typeof payload !== "string") return undefined;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(payload);
-      } catch {
-        return undefined; // not JSON: malformed, counted by the receiver
-      }
-      const parsed = schema.safeParse(raw);
-      return parsed.success ? parsed.data : undefined;
+      const decoded = decodeJsonText(schema, payload); // malformed: counted by the receiver
+      return decoded.ok ? decoded.value : undefined;
     },
     raw(_schema, value) {
       return typeof value === "string" ? value : JSON.stringify(value);
     },
+    check: () => undefined,
   };
 }
 
@@ -80,5 +94,12 @@ const FAST_WIRE: Wire = {
   mode: "fast",
   encode: (_schema, value) => value,
   decode: <T>(_schema: ZodType<T>, payload: Payload) => (payload instanceof Malformed ? undefined : (payload as T)),
-  raw: (schema, value) => (schema.safeParse(value).success ? value : new Malformed(value)),
+  check: () => undefined,
+  raw: (schema, value) => {
+    try {
+      return schema.safeParse(value).success ? value : new Malformed(value);
+    } catch {
+      return new Malformed(value);
+    }
+  },
 };

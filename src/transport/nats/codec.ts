@@ -7,22 +7,24 @@
  */
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
+import { assertEncodableDepth, decodeJsonText, type Decoded } from "../decode.js";
 import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export { HEADER_ALLOWANCE };
+export { HEADER_ALLOWANCE, type Decoded };
 
 /**
  * Validate `value` with `schema` and encode it as JSON bytes no larger than `maxPayload`.
- * Throws `WireMessageInvalidError`, `PayloadNotJsonError` or `PayloadTooLargeError`, each naming `what`.
+ * Throws `WireMessageInvalidError`, `PayloadNotJsonError`, `PayloadTooDeepError` or `PayloadTooLargeError`, each naming `what`.
  *
  * @example
  * const bytes = encodeMessage(taskMessageSchema, task, 'task "ingest/load"', nc.info?.max_payload);
  */
 export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: string, maxPayload?: number): Uint8Array {
   const text = toJsonText(value, what);
+  assertEncodableDepth(text, what);
   // Validate what the receiver will see (the JSON round trip drops undefined keys, turns Dates into strings).
   const parsed = schema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
@@ -34,23 +36,13 @@ export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: strin
   return bytes;
 }
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
-
-/** Parse bytes as JSON and then with `schema`; never throws. */
-export function decodeMessage<T>(schema: ZodType<T>, data: Uint8Array): Decoded<T> {
-  let raw: unknown;
+/** Parse bytes as JSON (depth-checked first) and then with `schema`; never throws. */
+export function decodeMessage<T>(schema: ZodType<T, unknown>, data: Uint8Array): Decoded<T> {
+  let text: string;
   try {
-    raw = JSON.parse(decoder.decode(data));
-  } catch (err) {
-    return { ok: false, reason: `not JSON: ${err instanceof Error ? err.message : String(err)}` };
+    text = decoder.decode(data);
+  } catch {
+    return { ok: false, reason: "not text" };
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const detail = parsed.error.issues
-      .slice(0, 5)
-      .map((i) => `${i.path.length > 0 ? i.path.map(String).join(".") : "(root)"}: ${i.message}`)
-      .join("; ");
-    return { ok: false, reason: `failed its schema: ${detail}` };
-  }
-  return { ok: true, value: parsed.data };
+  return decodeJsonText(schema, text);
 }

@@ -40,6 +40,12 @@ export interface NatsTransportOptions {
    * this time ages out (nats-server 2.9 has no per-key TTL). Default 60000.
    */
   workerTtlMs?: number;
+  /**
+   * Task consumers keep their deliveries alive from a thread of their own (own NATS
+   * connection) while an executor blocks the event loop, so a long synchronous task is
+   * not redelivered to another worker while it still runs (stall-keeper.ts). Default true.
+   */
+  stallKeeper?: boolean;
   /** Default: a silent logger. */
   logger?: Logger;
   /** Reuse an open connection instead of connecting; `close()` then leaves it open. */
@@ -58,6 +64,7 @@ export interface ResolvedNatsTransportOptions {
   ackWaitMs: number;
   maxDeliver: number;
   workerTtlMs: number;
+  stallKeeper: boolean;
   logger: Logger;
   connection: NatsConnection | undefined;
 }
@@ -83,6 +90,7 @@ export const natsTransportOptionsSchema = z
     ackWaitMs: z.number().int().min(1000).default(30_000),
     maxDeliver: z.number().int().min(1).default(5),
     workerTtlMs: z.number().int().min(1000).default(60_000),
+    stallKeeper: z.boolean().default(true),
     logger: z.custom<Logger>(isLogger, "must be a pino-like logger (info, warn, error, debug, child)").optional(),
     connection: z.custom<NatsConnection>(isConnection, "must be a NatsConnection").optional(),
   })
@@ -125,6 +133,7 @@ export function resolveNatsTransportOptions(options: NatsTransportOptions): Reso
     ackWaitMs: o.ackWaitMs,
     maxDeliver: o.maxDeliver,
     workerTtlMs: o.workerTtlMs,
+    stallKeeper: o.stallKeeper,
     logger: o.logger ?? createSilentLogger(),
     connection: o.connection,
   };

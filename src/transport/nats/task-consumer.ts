@@ -21,6 +21,7 @@ import { taskMessageSchema } from "../messages.js";
 import type { ConsumeOptions, Subscription, TaskDelivery } from "../port.js";
 import { decodeMessage } from "./codec.js";
 import { NatsDelivery } from "./delivery.js";
+import type { StallKeeper } from "./stall-keeper.js";
 
 /** How long one pull request waits on the server for messages. */
 export const FETCH_EXPIRES_MS = 5_000;
@@ -36,6 +37,8 @@ export interface TaskConsumerContext {
   keepAliveMs: number;
   logger: Logger;
   onMalformed(): void;
+  /** Keeps held deliveries alive while the main thread is blocked (stall-keeper.ts); closed with the consumer. */
+  stallKeeper?: StallKeeper | undefined;
 }
 
 /** Counting semaphore over handler slots, with waiters woken as slots free up. */
@@ -102,6 +105,7 @@ export async function startTaskConsumer(
   const held = new Set<NatsDelivery>();
   // One ticker keeps every unsettled delivery alive, instead of a timer per delivery.
   const keepAlive = setInterval(() => {
+    ctx.stallKeeper?.tick();
     for (const d of held) d.keepAliveTick();
   }, Math.max(50, ctx.keepAliveMs));
   keepAlive.unref();
@@ -159,11 +163,14 @@ export async function startTaskConsumer(
         while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         for (const d of [...held]) d.giveBack();
         clearInterval(keepAlive);
+        await ctx.stallKeeper?.close();
       })();
       return stopPromise;
     },
   };
 }
+
+let deliveryIds = 0;
 
 /** Decode, then run the handler; a malformed message is terminated and its slot released at once. */
 async function handleOne(
@@ -181,11 +188,16 @@ async function handleOne(
     release();
     return;
   }
+  const keeperId = ++deliveryIds;
+  // The reply subject the "+WPI" acks go to (the client's JsMsg has it, its interface does not say so).
+  const reply = (m as JsMsg & { reply?: unknown }).reply;
+  if (typeof reply === "string" && reply.length > 0) ctx.stallKeeper?.hold(keeperId, reply);
   const delivery: NatsDelivery = new NatsDelivery(
     m,
     decoded.value,
     () => {
       held.delete(delivery);
+      ctx.stallKeeper?.release(keeperId);
       release();
     },
     (err) => ctx.logger.warn({ err, dispatchId: decoded.value.dispatchId }, "keeping a task delivery alive failed; it is redelivered after ack_wait unless settled first"),

@@ -41,6 +41,7 @@ import { appendDecision, appendSignal, decodeStored, deleteHistory, publishRepor
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
+import { startStallKeeper } from "./stall-keeper.js";
 import { startTaskConsumer } from "./task-consumer.js";
 
 export interface NatsTransport extends Transport {
@@ -236,8 +237,10 @@ class NatsTransportImpl implements NatsTransport {
     const namespaces = [...new Set(options.namespaces)];
     const durables: string[] = [];
     for (const ns of namespaces) durables.push(await ensureNamespaceConsumer(this.jsm, this.names, ns, this.options));
+    // A thread of its own keeps deliveries alive while an executor blocks the event loop (needs servers to connect to).
+    const stallKeeper = this.options.stallKeeper && this.options.servers.length > 0 ? startStallKeeper(this.options, keepAliveMs, this.logger) : undefined;
     const sub = await startTaskConsumer(
-      { js: this.js, isClosed: () => this.connection.isClosed(), stream: this.names.streams.tasks, keepAliveMs, logger: this.logger, onMalformed: () => this.malformed++ },
+      { js: this.js, isClosed: () => this.connection.isClosed(), stream: this.names.streams.tasks, keepAliveMs, logger: this.logger, onMalformed: () => this.malformed++, stallKeeper },
       durables,
       { namespaces, concurrency: options.concurrency },
       handler,

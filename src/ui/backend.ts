@@ -1,0 +1,51 @@
+/**
+ * What the web view reads and does, behind one interface with two implementations: a
+ * fleet (`phaseflow ui --nats`: the same client API as the CLI — run list from the
+ * summaries, records, plans, cancel, retry — plus the history and live signals of a
+ * run through the transport port, and the workers' heartbeats), and an embedded
+ * engine (`phaseflow run --ui`: the runs of this process). The HTTP server only
+ * speaks to this interface, so nothing else of NATS is reachable through it.
+ */
+import type { WorkerHeartbeat } from "../fleet/heartbeat.js";
+import type { RunSummary } from "../fleet/api-schemas.js";
+import type { RunListCursor } from "../fleet/run-list-order.js";
+import type { Plan } from "../plan/schema.js";
+import type { RunRecord, RunStatus } from "../runtime/run-record-schema.js";
+import type { RunUpdate } from "../transport/messages.js";
+
+export interface RunListQuery {
+  workflow?: string;
+  status?: RunStatus;
+  /** Most runs returned. */
+  limit: number;
+  /** Runs strictly older than this cursor (the last run of the previous page). */
+  before?: RunListCursor;
+}
+
+export interface RunListPage {
+  runs: RunSummary[];
+  /** The cursor of the next page, absent on the last page. */
+  next?: RunListCursor;
+}
+
+export interface StopFollowing {
+  stop(): Promise<void>;
+}
+
+export interface UiBackend {
+  /** "fleet" or "embedded": the page says which. */
+  readonly mode: "fleet" | "embedded";
+  listRuns(query: RunListQuery): Promise<RunListPage>;
+  /** @throws RemoteError RUN_NOT_FOUND (fleet), RunNotFoundError (embedded) */
+  getRun(runId: string): Promise<RunRecord>;
+  /** The plan the run runs, or undefined when it is not served any more. */
+  planOf(record: Pick<RunRecord, "workflow" | "planHash">): Promise<Plan | undefined>;
+  /** Every event of the run from its start, then live, with its live signals. */
+  follow(runId: string, onUpdate: (update: RunUpdate) => void): Promise<StopFollowing>;
+  cancel(runId: string, reason: string): Promise<RunStatus>;
+  /** Re-run a failed run (from its failed tasks, or from `from` and downstream); resolves once it is running again. */
+  retry(runId: string, from?: { state: string; task: string }): Promise<void>;
+  /** Live workers from their heartbeats (embedded: the in-process worker). */
+  workers(): Promise<WorkerHeartbeat[]>;
+  close(): Promise<void>;
+}

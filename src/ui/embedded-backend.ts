@@ -1,0 +1,119 @@
+/**
+ * The web view's backend for `phaseflow run --ui`: the runs this process's engine
+ * started, read from its coordinator and its memory transport (the same history and
+ * live signals a fleet stores in NATS), cancelled and retried through the engine.
+ * The one worker is the in-process worker.
+ */
+import { hostname } from "node:os";
+import { compile } from "../compiler/compile.js";
+import type { Workflow } from "../dsl/workflow.js";
+import { RunNotFoundError } from "../errors/base.js";
+import type { RunSummary } from "../fleet/api-schemas.js";
+import type { WorkerHeartbeat } from "../fleet/heartbeat.js";
+import { compareNewestFirst, cursorOf, isAfterCursor } from "../fleet/run-list-order.js";
+import type { Plan } from "../plan/schema.js";
+import type { Registry } from "../registry/registry.js";
+import type { Engine } from "../runtime/engine.js";
+import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { Transport } from "../transport/port.js";
+import type { UiBackend } from "./backend.js";
+import { followRunUpdates } from "./follow.js";
+
+export interface EmbeddedBackendOptions {
+  engine: Engine;
+  /** The engine's transport (the memory transport it runs on). */
+  transport: Transport;
+  workflow: Workflow<unknown>;
+  registry: Registry;
+  /** The in-process worker's concurrency. */
+  concurrency: number;
+}
+
+export interface EmbeddedBackend extends UiBackend {
+  /** Show this run (the engine started it). */
+  track(runId: string): void;
+}
+
+const startedAt = Date.now();
+
+/**
+ * A backend over an embedded engine; `close()` leaves the engine to its owner.
+ * @example const backend = createEmbeddedBackend({ engine, transport, workflow, registry, concurrency: 16 });
+ */
+export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBackend {
+  const runs = new Set<string>();
+  let plan: Plan | undefined;
+  const planOfWorkflow = (): Plan => (plan ??= compile(o.workflow, { registry: o.registry }));
+  const recordOf = (runId: string): RunRecord => {
+    const record = runs.has(runId) ? o.engine.get(runId) : undefined;
+    if (!record) throw new RunNotFoundError(runId);
+    return record;
+  };
+  const summaryOf = (r: RunRecord): RunSummary => ({
+    runId: r.runId,
+    workflow: r.workflow,
+    status: r.status,
+    ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
+    ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
+    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+    tasks: { total: r.tasks.length, succeeded: r.tasks.filter((t) => t.status === "succeeded").length, failed: r.tasks.filter((t) => t.status === "failed").length },
+  });
+
+  return {
+    mode: "embedded",
+    track: (runId) => void runs.add(runId),
+    listRuns({ limit, workflow, status, before }) {
+      const all = [...runs]
+        .flatMap((id) => {
+          const r = o.engine.get(id);
+          return r ? [summaryOf(r)] : [];
+        })
+        .filter((s) => (workflow === undefined || s.workflow === workflow) && (status === undefined || s.status === status))
+        .filter((s) => before === undefined || isAfterCursor(cursorOf(s), before))
+        .sort((a, b) => compareNewestFirst(cursorOf(a), cursorOf(b)));
+      const page = all.slice(0, limit);
+      const last = page[page.length - 1];
+      return Promise.resolve(all.length > limit && last ? { runs: page, next: cursorOf(last) } : { runs: page });
+    },
+    getRun: (runId) => Promise.resolve().then(() => recordOf(runId)),
+    planOf: ({ planHash }) => Promise.resolve().then(() => {
+      const p = planOfWorkflow();
+      return p.planHash === planHash ? p : undefined;
+    }),
+    follow(runId, onUpdate) {
+      recordOf(runId);
+      return followRunUpdates(o.transport, runId, onUpdate);
+    },
+    async cancel(runId, reason) {
+      recordOf(runId);
+      await o.engine.cancel(runId, reason);
+      return recordOf(runId).status;
+    },
+    async retry(runId, from) {
+      recordOf(runId);
+      const { messages } = await o.transport.readHistory(runId);
+      await o.engine.retry(o.workflow, messages, from);
+    },
+    workers() {
+      const tasks = [...runs].flatMap((id) => o.engine.get(id)?.tasks ?? []);
+      const executors = o.registry.keys();
+      const worker: WorkerHeartbeat = {
+        // The in-process worker's id, as its attempts name it.
+        workerId: tasks.find((t) => t.workerId !== undefined)?.workerId ?? "in-process",
+        host: hostname(),
+        pid: process.pid,
+        namespaces: [...new Set(executors.map((k) => k.split("/")[0] ?? k))],
+        executors,
+        concurrency: o.concurrency,
+        inFlight: tasks.filter((t) => t.status === "running" || t.status === "dispatched").length,
+        completed: tasks.filter((t) => t.status === "succeeded").length,
+        failed: tasks.filter((t) => t.status === "failed").length,
+        malformed: 0,
+        startedAt,
+        at: Date.now(),
+      };
+      return Promise.resolve([worker]);
+    },
+    close: () => Promise.resolve(),
+  };
+}

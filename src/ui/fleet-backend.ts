@@ -1,0 +1,60 @@
+/**
+ * The web view's backend for a fleet: the client API the CLI uses (run list from the
+ * summaries in `<p>_runs`, records, plans, cancel, retry), a run's history and live
+ * signals through the transport port, and the workers' heartbeats.
+ */
+import type { Client } from "../fleet/client.js";
+import { readLiveWorkers, workerHeartbeatSchema } from "../fleet/heartbeat.js";
+import { cursorOf } from "../fleet/run-list-order.js";
+import type { Logger } from "../registry/types.js";
+import type { Plan } from "../plan/schema.js";
+import { typedKv } from "../transport/nats/typed-kv.js";
+import type { UiBackend } from "./backend.js";
+import { followRunUpdates } from "./follow.js";
+
+/** How long a plan fetched from a coordinator is reused. */
+const PLAN_CACHE_MS = 30_000;
+
+/**
+ * A backend over a connected client (closed with the backend).
+ * @example const backend = createFleetBackend(await createClient({ servers: url }), logger);
+ */
+export function createFleetBackend(client: Client, logger: Logger): UiBackend {
+  const { transport } = client;
+  const heartbeats = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
+  const plans = new Map<string, { plan: Plan | undefined; at: number }>();
+
+  return {
+    mode: "fleet",
+    async listRuns({ limit, workflow, status, before }) {
+      // One more than asked says whether there is a next page.
+      const runs = await client.list({ limit: limit + 1, ...(workflow !== undefined ? { workflow } : {}), ...(status !== undefined ? { status } : {}), ...(before ? { before } : {}) });
+      const page = runs.slice(0, limit);
+      const last = page[page.length - 1];
+      return runs.length > limit && last ? { runs: page, next: cursorOf(last) } : { runs: page };
+    },
+    getRun: (runId) => client.get(runId),
+    async planOf({ workflow, planHash }) {
+      const key = `${workflow}@${planHash}`;
+      const cached = plans.get(key);
+      if (cached && Date.now() - cached.at < PLAN_CACHE_MS) return cached.plan;
+      let plan: Plan | undefined;
+      try {
+        const served = await client.plan(workflow);
+        plan = served.planHash === planHash ? served : undefined;
+      } catch (err) {
+        // The page still shows the run's recorded tasks without the plan.
+        logger.debug({ err, workflow }, "no coordinator serves the plan of this run");
+      }
+      plans.set(key, { plan, at: Date.now() });
+      return plan;
+    },
+    follow: (runId, onUpdate) => followRunUpdates(transport, runId, onUpdate),
+    cancel: (runId, reason) => client.cancel(runId, reason),
+    async retry(runId, from) {
+      await client.retry(runId, from);
+    },
+    workers: () => readLiveWorkers(heartbeats, Date.now()),
+    close: () => client.close(),
+  };
+}
