@@ -1,10 +1,12 @@
 /**
  * Embedded bench: the engine with its in-process worker and memory transport
- * (`createEngine({ registry, concurrency })`), on two shapes of no-op work —
+ * (`createEngine({ registry, concurrency })`), on three shapes of no-op work —
  *   wide:  one phase of 10,000 tasks, reported as tasks/s (goal: >= 0.05 of the baseline);
  *   chain: 200 phases of one task each, reported as ms per phase (no goal against this
  *          baseline; bench/run.ts compares it with the NATS bench's raw JetStream round
- *          trip per step when both ran: goal <= 0.05 of it) —
+ *          trip per step when both ran: goal <= 0.05 of it);
+ *   map:   one map node over 10,000 items, reported as tasks/s against the wide phase of
+ *          the same size in the same run (goal: >= 1/1.5 of it) —
  * against a baseline measured in the same run: plain Promise dispatch of the same
  * no-op executor with the same concurrency (a semaphore-limited dispatch loop for
  * wide, a sequential await chain for chain). The ratio is what compiling once,
@@ -23,7 +25,7 @@ import type { Workflow } from "../src/dsl/workflow.js";
 import { createEngine } from "../src/runtime/engine.js";
 import { noop, registry } from "./fixtures/noop-executors.js";
 import { compare, perSecond, printComparisons, type Comparison } from "./lib/compare.js";
-import { chainWorkflow, wideWorkflow } from "./lib/workflows.js";
+import { chainWorkflow, mapWorkflow, wideWorkflow } from "./lib/workflows.js";
 
 export interface EmbeddedBenchOptions {
   /** Tasks in the wide phase. Default 10,000. */
@@ -135,6 +137,8 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions = {}): Prom
   const wideEngine = await engineSamples(wide, concurrency, runs, warmup);
   const wideBase = await sample(() => msPerRepetition(() => promiseWide(wideTasks, concurrency, noop), minBaselineMs), runs, warmup);
 
+  const mapEngine = await engineSamples(mapWorkflow(wideTasks), concurrency, runs, warmup);
+
   const chain = chainWorkflow(chainPhases);
   const chainEngine = await engineSamples(chain, concurrency, runs, warmup);
   const chainBase = await sample(() => msPerRepetition(() => promiseChain(chainPhases, noop), minBaselineMs), runs, warmup);
@@ -148,6 +152,16 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions = {}): Prom
       baselineLabel: `semaphore-limited Promise dispatch loop (${concurrency} at once) calling the same no-op`,
       samples: { phaseflow: wideEngine.map((ms) => perSecond(wideTasks, ms)), baseline: wideBase.map((ms) => perSecond(wideTasks, ms)) },
       goal: { op: ">=", value: 0.05 },
+      notes,
+    }),
+    compare({
+      bench: "embedded",
+      case: `map: ${wideTasks.toLocaleString("en-US")} items of one map node`,
+      unit: "tasks/s",
+      better: "higher",
+      baselineLabel: `the wide phase above (${wideTasks.toLocaleString("en-US")} tasks), same engine settings`,
+      samples: { phaseflow: mapEngine.map((ms) => perSecond(wideTasks, ms)), baseline: wideEngine.map((ms) => perSecond(wideTasks, ms)) },
+      goal: { op: ">=", value: 0.667 },
       notes,
     }),
     compare({

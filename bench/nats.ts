@@ -3,6 +3,8 @@
  * the coordinator service in this process, 2 `phaseflow worker` OS processes and a
  * client — on two shapes of no-op work:
  *   wide:  one phase of 10,000 tasks, reported as tasks/s (goal: >= 0.5 of the baseline);
+ *   map:   one map node over 10,000 items on the wide case's fleet, right after it, as
+ *          tasks/s against that wide phase (goal: >= 1/1.5 of it);
  *   chain: 200 phases of one task each, reported as ms per phase (goal: <= 1.5x the baseline);
  * against a baseline measured in the same run on the same server: the same messaging
  * with no engine (bench/nats-baseline.ts: task messages of the same shape and size on a
@@ -30,7 +32,7 @@ import { startNatsServer } from "../tests/support/nats-server.js";
 import { compare, perSecond, printComparisons, sig, type Comparison } from "./lib/compare.js";
 import { cpuDeltaMs, snapshotCpu } from "./lib/process-cpu.js";
 import { median } from "./lib/stats.js";
-import { chainWorkflow, wideWorkflow } from "./lib/workflows.js";
+import { chainWorkflow, mapWorkflow, wideWorkflow } from "./lib/workflows.js";
 import { startBaseline } from "./nats-baseline.js";
 import { startFleet, type StoredCounts } from "./nats-engine.js";
 
@@ -133,6 +135,8 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
   const fmtMs = (ms: number): string => `${Math.round(ms).toLocaleString("en-US")} ms`;
 
   const warmWide = Math.max(1, Math.round(wideTasks / 10));
+  const mapCase = mapWorkflow(wideTasks);
+  const mapTimes: number[] = [];
   const chain = chainWorkflow(chainPhases);
   const cases: CaseSpec[] = [
     { name: "wide", workflow: wideWorkflow(wideTasks), warmup: wideWorkflow(warmWide), size: wideTasks, warmupSize: warmWide, phases: 1 },
@@ -178,10 +182,18 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
   try {
     for (const c of cases) {
       const workflows = c.warmup === c.workflow ? [c.workflow] : [c.workflow, c.warmup];
+      if (c.name === "wide") workflows.push(mapCase);
       const fleet = await startFleet({ url: server.url, prefix: uniqueId(`b${c.name[0]!}`), workflows, workers, concurrency, ...(options.workerNodeArgs ? { workerNodeArgs: options.workerNodeArgs } : {}) });
       try {
         log(`nats ${c.name}: phaseflow warm-up: ${fmtMs((await fleet.run(c.warmup.name, timeoutMs)).ms)}`);
         await timed(c, "phaseflow", fleet.workerPids, () => fleet.run(c.workflow.name, timeoutMs));
+        if (c.name === "wide") {
+          for (let r = 1; r <= runs; r++) {
+            const { ms, stored: s } = await fleet.run(mapCase.name, timeoutMs);
+            mapTimes.push(ms);
+            log(`nats map: phaseflow run ${r}/${runs}: ${fmtMs(ms)}; stored ${s.tasks} task messages, ${s.reports} reports, ${s.decisions} decision batches`);
+          }
+        }
       } finally {
         await fleet.close();
       }
@@ -219,6 +231,16 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
       baselineLabel: `raw JetStream: publish every task to a work-queue stream; ${workers} raw-client worker processes pull, publish a result and ack; wait for every result`,
       samples: { phaseflow: timings.wide.phaseflow.map((ms) => perSecond(wideTasks, ms)), baseline: timings.wide.baseline.map((ms) => perSecond(wideTasks, ms)) },
       goal: { op: ">=", value: 0.5 },
+      notes,
+    }),
+    compare({
+      bench: "nats",
+      case: `map: ${wideTasks.toLocaleString("en-US")} items of one map node`,
+      unit: "tasks/s",
+      better: "higher",
+      baselineLabel: `phaseflow's wide phase above (${wideTasks.toLocaleString("en-US")} tasks) on the same fleet`,
+      samples: { phaseflow: mapTimes.map((ms) => perSecond(wideTasks, ms)), baseline: timings.wide.phaseflow.map((ms) => perSecond(wideTasks, ms)) },
+      goal: { op: ">=", value: 0.667 },
       notes,
     }),
     compare({

@@ -7,7 +7,8 @@
 // Authoring
 export { z } from "zod";
 export { workflow, isWorkflow, Workflow, State, Task } from "./dsl/workflow.js";
-export type { BackoffOptions, ExecutorKey, SignalOptions, SleepOptions, StateOptions, TaskOptions, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+export type { BackoffOptions, ExecutorKey, JsonValue, MapOptions, SignalOptions, SleepOptions, StateOptions, TaskOptions, TaskParams, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+export type { CatchUp, CronSchedule, EverySchedule, ScheduleOptions, SourceOptions } from "./dsl/triggers.js";
 
 // Compiling
 export { compile } from "./compiler/compile.js";
@@ -20,7 +21,7 @@ export type { Plan, PlanState, PlanTask, PlanTransition, PlanRoute } from "./pla
 // Executors
 export { createRegistry, isRegistry } from "./registry/registry.js";
 export type { Registry, RegistryNamespace } from "./registry/registry.js";
-export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, TaskContext } from "./registry/types.js";
+export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, MapItemInfo, TaskContext } from "./registry/types.js";
 
 // Running
 export { createEngine } from "./runtime/engine.js";
@@ -30,6 +31,10 @@ export { createCoordinator } from "./runtime/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
 export type { RunOptions } from "./runtime/run-options.js";
 export type { SendSignalOptions, SignalSent } from "./runtime/signals.js";
+export { serveTriggers } from "./runtime/embedded-triggers.js";
+export type { ServeTriggersOptions, TriggerServer } from "./runtime/embedded-triggers.js";
+export { createMemoryTriggerStore } from "./triggers/trigger-state.js";
+export type { TriggerState, TriggerStateStore } from "./triggers/trigger-state.js";
 export type { RetryFrom } from "./runtime/run-retry.js";
 export { reduceRunEvents, recordOfHistory } from "./runtime/run-record.js";
 export { evolve, createRunState, foldEvents } from "./runtime/run-state.js";
@@ -74,4 +79,6 @@ export { SignalTimeoutError, SleepUntilError, SignalPayloadInvalidError, SignalR
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
 export type { ValidationIssue, ValidationCode } from "./errors/validation.js";
 export { serializeError, deserializeError } from "./errors/serialize.js";
+export { MapFailedError, MapItemsError } from "./errors/map.js";
+export { taskSeed, seedOfRunId } from "./runtime/seed.js";
 export type { SerializedError } from "./errors/serialize.js";

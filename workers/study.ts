@@ -4,18 +4,16 @@
  * on [0, 1] by Monte Carlo with one of four estimators and a seeded PRNG; the
  * aggregate compares the estimators per sample size (mean, stddev, RMSE).
  *
- *   prepare   -> the integrand and a reference value (composite Simpson, 2 000 intervals)
- *   run       -> one grid cell; the cell is read from the task name
- *                `run-<estimator>-n<samples>-r<replicate>` (the DSL has no per-task
- *                arguments, so the name is the contract between the workflow and
- *                this executor), the seed is derived from the run seed and the name
- *   aggregate -> reads every run's output from `ctx.parents` (sixty parents with the
- *                same keys: their shallow merge alone would keep only one)
+ *   plan      -> the integrand, its reference value (composite Simpson, 2 000
+ *                intervals) and the grid's cells, from the task's params
+ *   run       -> one grid cell (an instance of the `run` map): the cell is its input,
+ *                its random numbers come from `ctx.seed`
+ *   aggregate -> plan's output and `{ run: [...] }`, every cell's estimate in cell order
  *
  * `expectedStudy` recomputes the final output without the executors.
  */
-import { z, NonRetryableError, createRegistry } from "phaseflow";
-import { deriveSeed, mulberry32, type Rng } from "./lib/prng.js";
+import { z, createRegistry, taskSeed, type TaskContext } from "phaseflow";
+import { mulberry32, type Rng } from "./lib/prng.js";
 
 export const INTEGRANDS = {
   exp: (x: number) => Math.exp(x),
@@ -26,32 +24,35 @@ export type Integrand = keyof typeof INTEGRANDS;
 export const ESTIMATORS = ["plain", "antithetic", "stratified", "control"] as const;
 export type Estimator = (typeof ESTIMATORS)[number];
 
-export const studyInputSchema = z.object({ seed: z.number().int(), integrand: z.enum(["exp", "sqrt", "sine"]).default("exp") });
+export const studyInputSchema = z.object({ integrand: z.enum(["exp", "sqrt", "sine"]).default("exp") });
 export type StudyInput = z.input<typeof studyInputSchema>;
-const preparedSchema = z.object({ seed: z.number().int(), integrand: z.enum(["exp", "sqrt", "sine"]), reference: z.number() });
-type Prepared = z.infer<typeof preparedSchema>;
-const runOutputSchema = preparedSchema.omit({ seed: true }).extend({
-  estimator: z.enum(ESTIMATORS),
-  samples: z.number().int(),
-  replicate: z.number().int(),
-  estimate: z.number(),
-});
+const integrandSchema = z.enum(["exp", "sqrt", "sine"]);
+const cellSchema = z.object({ integrand: integrandSchema, estimator: z.enum(ESTIMATORS), samples: z.number().int().positive(), replicate: z.number().int().positive() });
+type StudyCell = z.infer<typeof cellSchema>;
+/** The plan task's params: the grid's axes. */
+export interface GridParams {
+  estimators: Estimator[];
+  sampleSizes: number[];
+  replicates: number;
+}
+const plannedSchema = z.object({ integrand: integrandSchema, reference: z.number(), cells: z.array(cellSchema) });
+type Planned = z.infer<typeof plannedSchema>;
+const runOutputSchema = cellSchema.omit({ integrand: true }).extend({ estimate: z.number() });
 type RunOutput = z.infer<typeof runOutputSchema>;
-const cellSchema = z.object({ estimator: z.enum(ESTIMATORS), samples: z.number().int(), runs: z.number().int(), mean: z.number(), stddev: z.number(), rmse: z.number() });
-export type Cell = z.infer<typeof cellSchema>;
-export const studyOutputSchema = z.object({ integrand: z.string(), reference: z.number(), runs: z.number().int(), cells: z.array(cellSchema), best: z.enum(ESTIMATORS) });
+const summarySchema = z.object({ estimator: z.enum(ESTIMATORS), samples: z.number().int(), runs: z.number().int(), mean: z.number(), stddev: z.number(), rmse: z.number() });
+export type Cell = z.infer<typeof summarySchema>;
+export const studyOutputSchema = z.object({ integrand: z.string(), reference: z.number(), runs: z.number().int(), cells: z.array(summarySchema), best: z.enum(ESTIMATORS) });
 export type StudyOutput = z.infer<typeof studyOutputSchema>;
 
-const CELL_NAME = /^run-([a-z]+)-n(\d+)-r(\d+)$/;
-
-/** `run-plain-n1000-r1` -> its cell. */
-export function parseCellName(name: string): { estimator: Estimator; samples: number; replicate: number } {
-  const m = CELL_NAME.exec(name);
-  const estimator = ESTIMATORS.find((e) => e === m?.[1]);
-  if (!m || !estimator) {
-    throw new NonRetryableError(`task "${name}" is not a grid cell; name run tasks run-<${ESTIMATORS.join("|")}>-n<samples>-r<replicate>`);
+/** The grid's cells in the order the map runs them: estimator, then sample size, then replicate. */
+export function cellsOf(integrand: Integrand, params: GridParams): StudyCell[] {
+  const cells: StudyCell[] = [];
+  for (const estimator of params.estimators) {
+    for (const samples of params.sampleSizes) {
+      for (let replicate = 1; replicate <= params.replicates; replicate++) cells.push({ integrand, estimator, samples, replicate });
+    }
   }
-  return { estimator, samples: Number(m[2]), replicate: Number(m[3]) };
+  return cells;
 }
 
 /** Composite Simpson's rule on [0, 1]. */
@@ -128,45 +129,40 @@ export const registry = createRegistry();
 registry
   .namespace("study")
   .register(
-    "prepare",
-    (input: z.infer<typeof studyInputSchema>): Prepared => ({ seed: input.seed, integrand: input.integrand, reference: simpson(INTEGRANDS[input.integrand], 2_000) }),
-    { input: studyInputSchema, output: preparedSchema, description: "pick the integrand and compute its reference value" },
+    "plan",
+    (input: z.infer<typeof studyInputSchema>, ctx: TaskContext<GridParams>): Planned => ({
+      integrand: input.integrand,
+      reference: simpson(INTEGRANDS[input.integrand], 2_000),
+      cells: cellsOf(input.integrand, ctx.params),
+    }),
+    { input: studyInputSchema, output: plannedSchema, description: "the integrand, its reference value and the grid's cells" },
   )
   .register(
     "run",
-    (input: Prepared, ctx): RunOutput => {
-      const cell = parseCellName(ctx.task);
-      const rng = mulberry32(deriveSeed(input.seed, ctx.task));
-      const value = estimate(cell.estimator, INTEGRANDS[input.integrand], cell.samples, rng);
-      return { integrand: input.integrand, reference: input.reference, ...cell, estimate: value };
+    (cell: StudyCell, ctx): RunOutput => {
+      const value = estimate(cell.estimator, INTEGRANDS[cell.integrand], cell.samples, mulberry32(ctx.seed));
+      return { estimator: cell.estimator, samples: cell.samples, replicate: cell.replicate, estimate: value };
     },
-    { input: preparedSchema, output: runOutputSchema, description: "one Monte Carlo estimate (cell from the task name)" },
+    { input: cellSchema, output: runOutputSchema, description: "one Monte Carlo estimate of one cell, seeded by ctx.seed" },
   )
   .register(
     "aggregate",
-    (input: { integrand: string; reference: number }, ctx): StudyOutput => {
-      const runs = Object.values(ctx.parents).map((p) => runOutputSchema.parse(p));
+    (input: { integrand: string; reference: number; run: unknown[] }): StudyOutput => {
+      const runs = input.run.map((r) => runOutputSchema.parse(r));
       return { integrand: input.integrand, reference: input.reference, runs: runs.length, ...summarize(runs, input.reference) };
     },
-    { output: studyOutputSchema, description: "mean, stddev and RMSE per estimator and sample size" },
+    { description: "mean, stddev and RMSE per estimator and sample size" },
   );
 
 /**
- * The study's output for `input` and a grid, computed without the executors.
- * @example expectedStudy({ seed: 7 }, [1000, 4000, 16000], 5).best // e.g. "stratified"
+ * The study's output for `input`, a run seed and a grid, computed without the engine:
+ * instance k of the map "grid/run" gets `taskSeed(runSeed, "grid/run", k)`.
+ * @example expectedStudy({ integrand: "exp" }, 7, { estimators: [...ESTIMATORS], sampleSizes: [1000], replicates: 5 }).best
  */
-export function expectedStudy(input: StudyInput, sampleSizes: readonly number[], replicates: number): StudyOutput {
+export function expectedStudy(input: StudyInput, runSeed: number, params: GridParams): StudyOutput {
   const integrand = input.integrand ?? "exp";
   const f = INTEGRANDS[integrand];
   const reference = simpson(f, 2_000);
-  const runs: RunOutput[] = [];
-  for (const estimator of ESTIMATORS) {
-    for (const samples of sampleSizes) {
-      for (let replicate = 1; replicate <= replicates; replicate++) {
-        const name = `run-${estimator}-n${samples}-r${replicate}`;
-        runs.push({ integrand, reference, estimator, samples, replicate, estimate: estimate(estimator, f, samples, mulberry32(deriveSeed(input.seed, name))) });
-      }
-    }
-  }
+  const runs = cellsOf(integrand, params).map((c, k): RunOutput => ({ estimator: c.estimator, samples: c.samples, replicate: c.replicate, estimate: estimate(c.estimator, f, c.samples, mulberry32(taskSeed(runSeed, "grid/run", k))) }));
   return { integrand, reference, runs: runs.length, ...summarize(runs, reference) };
 }

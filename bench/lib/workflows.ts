@@ -1,7 +1,8 @@
 /**
  * The two workflow shapes the runtime benches run, built in code with the DSL:
  * - wide: one state, one phase of `tasks` independent no-op tasks (dispatch throughput);
- * - chain: one state, `phases` no-op tasks in a line, t0.then(t1).then(t2)... (per-phase latency).
+ * - chain: one state, `phases` no-op tasks in a line, t0.then(t1).then(t2)... (per-phase latency);
+ * - map: one state, one map node over `items` items (fan-out at run time, next to wide).
  * Every task runs `bench/noop` (bench/fixtures/noop-executors.ts).
  */
 import { workflow, type Task, type Workflow } from "../../src/dsl/workflow.js";
@@ -32,5 +33,17 @@ export function chainWorkflow(phases: number): Workflow<unknown> {
     prev?.then(t);
     prev = t;
   }
+  return wf;
+}
+
+/**
+ * One state holding one map node over `items` items, run by the same no-op executor:
+ * the same work as `wideWorkflow(items)`, fanned out at run time. `maxConcurrency` is set
+ * above any worker pool the benches use (2 x 128 slots), so the cap is not what is measured.
+ * @example const wf = mapWorkflow(10_000); // name "bench-map-10000"
+ */
+export function mapWorkflow(items: number, maxConcurrency = 1_000): Workflow<unknown> {
+  const wf = workflow(`bench-map-${items}`, { version: "1" });
+  wf.state("map").map("each", { executor: NOOP_EXECUTOR, items: () => Array.from({ length: items }, (_, i) => i), maxConcurrency });
   return wf;
 }

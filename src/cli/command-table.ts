@@ -7,11 +7,13 @@ import type { CliCommand } from "./command.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { compileCommand } from "./commands/compile.js";
 import { coordinatorCommand } from "./commands/coordinator.js";
+import { natsConfigCommand } from "./commands/nats-config.js";
 import { pruneCommand } from "./commands/prune.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
 import { signalCommand } from "./commands/signal.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { statusCommand } from "./commands/status.js";
 import { uiCommand } from "./commands/ui.js";
 import { workerCommand } from "./commands/worker.js";
@@ -29,5 +31,7 @@ export const COMMANDS: readonly CliCommand[] = [
   retryCommand,
   signalCommand,
   pruneCommand,
+  natsConfigCommand,
   uiCommand,
+  schedulesCommand,
 ];

@@ -30,9 +30,13 @@ export function formatPlanDot(plan: Plan): string {
     if (state.final) lines.push("    penwidth=2;");
     if (state.tasks.length === 0) lines.push(`    ${node(state, placeholder)} [label="no tasks", shape=plaintext];`);
     for (const t of state.tasks) {
+      // A map node is one stacked node (box3d): its instances exist only at run time.
       // Signal nodes are hexagons, sleep nodes dashed ellipses: they wait, they run nothing.
-      const shape = t.wait?.kind === "signal" ? ", shape=hexagon" : t.wait?.kind === "sleep" ? ", shape=ellipse, style=dashed" : "";
-      lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${waitNodeLabel(t) ?? t.executor}`)}${shape}];`);
+      if (t.map) lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}[]\n${t.executor}\nmap, max ${t.map.maxConcurrency} in flight`)}, shape=box3d, style=""];`);
+      else {
+        const shape = t.wait?.kind === "signal" ? ", shape=hexagon" : t.wait?.kind === "sleep" ? ", shape=ellipse, style=dashed" : "";
+        lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${waitNodeLabel(t) ?? t.executor}`)}${shape}];`);
+      }
     }
     for (const [from, to] of state.edges) lines.push(`    ${node(state, from)} -> ${node(state, to)};`);
     lines.push("  }");

@@ -1,7 +1,8 @@
 /**
  * Text views of runs for the terminal: a run record as a per-state, per-task table
  * (status, attempts, worker, duration, error), and a list of run summaries. Shared
- * by `phaseflow run` (final summary) and `phaseflow status`.
+ * by `phaseflow run` (final summary) and `phaseflow status`. A map's instances are
+ * grouped under their map node: counts per status, then the ones that need a look.
  */
 import { describeWait } from "./format-wait.js";
 import type { Plan } from "../plan/schema.js";
@@ -66,11 +67,13 @@ export function formatRunRecord(record: RunRecord, options: FormatRunOptions = {
     const next = s.next === undefined ? "" : s.next === null ? "  (end)" : `  -> ${s.next}`;
     lines.push("");
     lines.push(`state ${s.name}${multi ? ` (visit ${s.visit})` : ""}  ${s.status}${next}`);
-    const seen = record.tasks.filter((t) => t.state === s.name && t.visit === s.visit);
+    const here = record.tasks.filter((t) => t.state === s.name && t.visit === s.visit);
+    const seen = here.filter((t) => t.map === undefined);
     const planned = options.plan?.states.find((p) => p.name === s.name)?.tasks.map((t) => t.name) ?? [];
     const tasks: TaskRecord[] = [...seen, ...planned.filter((n) => !seen.some((t) => t.task === n)).map((task) => notStarted(s.name, s.visit, task))];
     if (tasks.length === 0) continue;
     lines.push(...taskRows(tasks, options));
+    for (const m of seen) if (m.instances) lines.push(...instanceRows(m, here.filter((t) => t.map === m.task), options));
   }
   // States of the plan the run has not entered (yet): their tasks, all pending.
   for (const p of options.plan?.states ?? []) {
@@ -92,11 +95,27 @@ function waitLines(record: RunRecord): string[] {
   return lines;
 }
 
+/** Most instances of a map listed one by one (failed, retrying, in flight). */
+export const MAX_INSTANCE_ROWS = 10;
+
+function instanceRows(map: TaskRecord, instances: readonly TaskRecord[], options: FormatRunOptions): string[] {
+  const c = map.instances!;
+  const pending = c.count - c.succeeded - c.failed - c.running - c.cancelled;
+  const counts = [`${c.succeeded} succeeded`, `${c.failed} failed`, `${c.running} running`, c.cancelled > 0 ? `${c.cancelled} cancelled` : "", pending > 0 ? `${pending} not started` : ""].filter(Boolean);
+  const lines = [`  ${map.task}[0..${Math.max(0, c.count - 1)}]  map of ${c.count} instance${c.count === 1 ? "" : "s"}: ${counts.join(", ")}`];
+  const notable = instances.filter((t) => t.status === "failed" || t.status === "retrying" || t.status === "running" || t.status === "dispatched");
+  if (notable.length === 0) return lines;
+  const shown = taskRows(notable.slice(0, MAX_INSTANCE_ROWS), { ...options, groupOver: Infinity });
+  lines.push(...shown.map((l) => `  ${l}`));
+  if (notable.length > MAX_INSTANCE_ROWS) lines.push(`      ... and ${notable.length - MAX_INSTANCE_ROWS} more`);
+  return lines;
+}
+
 function notStarted(state: string, visit: number, task: string): TaskRecord {
   return { id: `${state}/${task}`, state, visit, task, status: "pending", attempts: 0 };
 }
 
-function taskRows(tasks: readonly TaskRecord[], options: FormatRunOptions): string[] {
+function taskRows(tasks: readonly TaskRecord[], options: FormatRunOptions & { groupOver?: number }): string[] {
   const header = ["  task", "status", "attempts", "worker", "duration", "error"];
   const row = (t: TaskRecord): string[] => {
     const redelivered = t.redeliveries ? ` (+${t.redeliveries} redelivered)` : "";
@@ -115,7 +134,7 @@ function taskRows(tasks: readonly TaskRecord[], options: FormatRunOptions): stri
     if (all.length < 2 && !(all.length === 1 && t.error === undefined)) return [];
     return all.map((a) => `      attempt ${a.attempt}: [${a.error.code}] ${oneLine(a.error.message, 200)}`);
   };
-  if (tasks.length <= GROUP_TASKS_OVER) {
+  if (tasks.length <= (options.groupOver ?? GROUP_TASKS_OVER)) {
     const rendered = table([header, ...tasks.map(row)]);
     return [rendered[0]!, ...tasks.flatMap((t, i) => [rendered[i + 1]!, ...earlier(t)])];
   }

@@ -56,7 +56,7 @@ function formatState(state: PlanState, maxTasks: number, maxGuard: number): stri
     state.phases.forEach((phase, i) => {
       shown[i]!.forEach((name, j) => {
         const t = byName.get(name)!;
-        const text = `${t.name.padEnd(nameW)}  ${execOf(t).padEnd(execW)}  ${taskSettings(t)}`;
+        const text = `${t.name.padEnd(nameW)}  ${execOf(t).padEnd(execW)}  ${taskSettings(t, maxGuard)}`;
         lines.push(row(j === 0 ? `phase ${i + 1}` : "", text));
       });
       if (phase.length > shown[i]!.length) {
@@ -86,8 +86,13 @@ function formatState(state: PlanState, maxTasks: number, maxGuard: number): stri
   return lines;
 }
 
-function taskSettings(t: PlanTask): string {
+function taskSettings(t: PlanTask, maxSource: number): string {
   const parts: string[] = [];
+  if (t.map) {
+    const tol = t.map.toleratedFailures;
+    parts.push(`map over items(${shorten(t.map.items, maxSource)})  max ${t.map.maxConcurrency} in flight${tol > 0 ? `, tolerates ${tol < 1 ? `${Number((tol * 100).toFixed(2))}%` : tol} failed` : ""}`);
+  }
+  if (t.params !== undefined) parts.push(`params ${shorten(JSON.stringify(t.params), maxSource)}`);
   if (t.retries > 0) parts.push(`retries ${t.retries}`);
   if (t.timeoutMs !== null) parts.push(`timeout ${duration(t.timeoutMs)}`);
   parts.push(...waitNodeSettings(t));

@@ -3,6 +3,7 @@
  * All logic is in `run-cli.ts`, so tests can run the CLI in-process without the
  * side effect of this module; this file only wires in the process streams.
  */
+import { flushTelemetry } from "../telemetry/otel.js";
 import { runCli } from "./run-cli.js";
 
 export { runCli } from "./run-cli.js";
@@ -13,6 +14,8 @@ process.exitCode = await runCli(process.argv.slice(2), {
   isTTY: process.stdout.isTTY === true,
   cwd: process.cwd(),
 });
+// An OpenTelemetry SDK the user preloaded (node --import) exports what it still buffers.
+await flushTelemetry();
 // The command is done. What may still hold the process open is a NATS connection that
 // could not close (the server is gone: its reconnect timers run forever), so exit once
 // the streams are flushed; an unref'd timer never keeps a finished process alive itself.

@@ -8,19 +8,27 @@ import type { NatsTransportOptions } from "../transport/nats/options.js";
 export const NATS_FLAGS = {
   nats: { type: "string", valueName: "URL", description: "NATS server URL(s), comma-separated, e.g. nats://127.0.0.1:4222" },
   prefix: { type: "string", valueName: "NAME", description: 'names every stream, bucket and subject, so deployments can share a server (default "pf")' },
-  user: { type: "string", valueName: "USER", description: "NATS user" },
-  pass: { type: "string", valueName: "PASS", description: "NATS password" },
-  token: { type: "string", valueName: "TOKEN", description: "NATS token" },
-  creds: { type: "string", valueName: "FILE", description: "NATS credentials (.creds) file" },
+  user: { type: "string", valueName: "USER", description: "NATS user (or env PHASEFLOW_NATS_USER), e.g. the role's user from phaseflow nats-config" },
+  pass: { type: "string", valueName: "PASS", description: "NATS password (or env PHASEFLOW_NATS_PASS, which keeps it out of ps)" },
+  token: { type: "string", valueName: "TOKEN", description: "NATS token (or env PHASEFLOW_NATS_TOKEN)" },
+  creds: { type: "string", valueName: "FILE", description: "NATS credentials (.creds) file (or env PHASEFLOW_NATS_CREDS)" },
   "tls-ca": { type: "string", valueName: "FILE", description: "CA certificate to verify the server" },
   "tls-cert": { type: "string", valueName: "FILE", description: "client certificate (mutual TLS)" },
   "tls-key": { type: "string", valueName: "FILE", description: "client key (mutual TLS)" },
 } as const satisfies Record<string, FlagSpec>;
 
-type NatsFlagValues = { [K in keyof typeof NATS_FLAGS]?: string | undefined };
+type NatsFlagValues = { -readonly [K in keyof typeof NATS_FLAGS]?: string | undefined };
 
-/** NatsTransportOptions from the parsed flags (`--nats` is required by the caller). */
-export function natsOptionsFrom(values: NatsFlagValues): Omit<NatsTransportOptions, "logger"> {
+/** Environment variables standing in for credential flags left out (a flag wins). */
+export const NATS_CREDENTIAL_ENV = { user: "PHASEFLOW_NATS_USER", pass: "PHASEFLOW_NATS_PASS", token: "PHASEFLOW_NATS_TOKEN", creds: "PHASEFLOW_NATS_CREDS" } as const;
+
+/** NatsTransportOptions from the parsed flags (`--nats` is required by the caller), credentials falling back to the environment. */
+export function natsOptionsFrom(flags: NatsFlagValues, env: NodeJS.ProcessEnv = process.env): Omit<NatsTransportOptions, "logger"> {
+  const values: NatsFlagValues = { ...flags };
+  for (const [flag, name] of Object.entries(NATS_CREDENTIAL_ENV) as [keyof typeof NATS_CREDENTIAL_ENV, string][]) {
+    const fromEnv = env[name];
+    if (values[flag] === undefined && fromEnv !== undefined && fromEnv !== "") values[flag] = fromEnv;
+  }
   const tls =
     values["tls-ca"] !== undefined || values["tls-cert"] !== undefined || values["tls-key"] !== undefined
       ? {

@@ -2,7 +2,8 @@
  * The live progress view of `phaseflow run` as plain lines of text: a header for the
  * run, then per state visit a bar and its task counts (done / failed / running /
  * total, elapsed), and under a running state the tasks in flight with their attempt
- * and reported progress. It is a pure function of a run record and "now", so it is
+ * and reported progress; a map node shows as one line of its instances' counts
+ * (`run  37/60 done, 1 failed, 16 running`). It is a pure function of a run record and "now", so it is
  * tested without a terminal; `progress-terminal.ts` redraws these lines in place.
  */
 import { describeWait } from "./format-wait.js";
@@ -49,7 +50,8 @@ const STATE_MARK: Record<StateRecord["status"], string> = { running: ">", succee
 export function countStateTasks(record: RunRecord, state: string, visit: number, declared = 0): StateCounts {
   const counts: StateCounts = { total: 0, succeeded: 0, failed: 0, running: 0, skipped: 0, cancelled: 0 };
   for (const t of record.tasks) {
-    if (t.state !== state || t.visit !== visit) continue;
+    // A map instance is not a task of the state's DAG: its map node counts for it.
+    if (t.state !== state || t.visit !== visit || t.map !== undefined) continue;
     counts.total += 1;
     if (t.status === "succeeded") counts.succeeded += 1;
     else if (t.status === "failed") counts.failed += 1;
@@ -103,6 +105,14 @@ function stateLine(record: RunRecord, s: StateRecord, labelWidth: number, o: Req
   return `  ${parts.join("  ")}`;
 }
 
+/** A map node's line: `run  37/60 done, 1 failed, 16 running`. */
+export function mapLine(t: TaskRecord): string {
+  const c = t.instances!;
+  const parts = [`${c.succeeded}/${c.count} done`, `${c.failed} failed`, `${c.running} running`];
+  if (c.cancelled > 0) parts.push(`${c.cancelled} cancelled`);
+  return `      ${t.task}  ${parts.join(", ")}`;
+}
+
 function taskLine(t: TaskRecord, now: number): string {
   // A signal or sleep node: what it waits for says more than "running".
   if (t.wait) return [`      ${t.task}`, describeWait(t.wait, now), ...(t.startedAt !== undefined ? [formatDuration(Math.max(0, now - t.startedAt))] : [])].join("  ");
@@ -137,7 +147,9 @@ export function renderProgress(record: RunRecord, options: ProgressRenderOptions
   for (const s of shown) {
     lines.push(stateLine(record, s, labelWidth, o));
     if (s.status !== "running") continue;
-    const inFlight = record.tasks.filter((t) => t.state === s.name && t.visit === s.visit && IN_FLIGHT.has(t.status));
+    const here = record.tasks.filter((t) => t.state === s.name && t.visit === s.visit);
+    for (const t of here) if (t.instances && t.map === undefined) lines.push(mapLine(t));
+    const inFlight = here.filter((t) => IN_FLIGHT.has(t.status) && !t.instances && t.map === undefined);
     for (const t of inFlight.slice(0, o.maxTasks)) lines.push(taskLine(t, o.now));
     if (inFlight.length > o.maxTasks) lines.push(`      … and ${inFlight.length - o.maxTasks} more`);
   }

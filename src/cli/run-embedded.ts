@@ -15,7 +15,7 @@ export interface EmbeddedRunOptions {
   registry: Registry;
   /** Already checked against the workflow's input schema. */
   input: unknown;
-  options: Pick<RunOptions, "schedule" | "onFailure">;
+  options: Pick<RunOptions, "schedule" | "onFailure" | "seed" | "key">;
   /** Gets the engine's own lines and the executors' `ctx.log`. */
   logger: Logger;
 }

@@ -26,6 +26,7 @@ export function describeEvent(e: RunUpdate): EventLogLine {
   if ("workerId" in e) fields.workerId = e.workerId;
   if ("durationMs" in e) fields.durationMs = e.durationMs;
   if ("error" in e) fields.error = e.error;
+  if (e.type === "run.started" && e.seed !== undefined) fields.seed = e.seed;
   const task = "task" in e ? `task ${e.state}/${e.task}` : "";
   const why = "error" in e ? `[${e.error.code}] ${e.error.message.split("\n")[0] ?? ""}` : "";
   switch (e.type) {
@@ -65,6 +66,8 @@ export function describeEvent(e: RunUpdate): EventLogLine {
       return { level: "debug", fields, msg: `${task} attempt ${e.attempt} still running` };
     case "through":
       return { level: "debug", fields, msg: `reports applied through ${e.seq}` };
+    case "map.items":
+      return { level: e.from === 0 ? "info" : "debug", fields: { ...fields, count: e.count, from: e.from, items: e.items.length }, msg: e.from === 0 ? `map ${e.state}/${e.task} over ${e.count} item${e.count === 1 ? "" : "s"}` : `map ${e.state}/${e.task} items ${e.from}..${e.from + e.items.length - 1}` };
     case "attempt.succeeded":
       return { level: "info", fields, msg: `${task} attempt ${e.attempt} succeeded` };
     case "attempt.failed":

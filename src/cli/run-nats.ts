@@ -64,7 +64,7 @@ export async function attachNatsRun(o: { nats: NatsRunOptions["nats"]; runId: st
   const client = await createClient({ ...o.nats, logger: o.logger });
   try {
     const record = await client.get(o.runId);
-    const session = fleetSession(client, { runId: o.runId, planHash: record.planHash, waitingFor: [] }, o.logger, o.pollMs ?? 1000);
+    const session = fleetSession(client, { runId: o.runId, planHash: record.planHash, waitingFor: [], existing: true }, o.logger, o.pollMs ?? 1000);
     return { session, record };
   } catch (err) {
     await client.close();

@@ -24,11 +24,12 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" 
 export function describeRunFailure(record: RunRecord, prefix = "phaseflow run"): string {
   if (record.status === "succeeded") return "";
   const head = `${prefix}: run ${record.runId} ${record.status === "failed" || record.status === "cancelled" ? record.status : `did not finish (${record.status})`}`;
-  const failed = record.tasks.filter((t) => t.status === "failed");
+  // A map's failed instances are summed up in its own error (how many, the first one).
+  const failed = record.tasks.filter((t) => t.status === "failed" && t.map === undefined);
   const lines: string[] = [];
   for (const t of failed) {
     const visit = record.states.filter((s) => s.name === t.state).length > 1 ? ` (visit ${t.visit})` : "";
-    const attempts = t.attempts === 0 ? "before its first attempt" : `after ${plural(t.attempts, "attempt")}`;
+    const attempts = t.instances ? `(map, ${t.instances.failed} of ${plural(t.instances.count, "instance")} failed)` : t.attempts === 0 ? "before its first attempt" : `after ${plural(t.attempts, "attempt")}`;
     const error = t.error ? `: [${t.error.code}] ${whole(t.error.message)}` : "";
     lines.push(`${head}: task ${t.state}/${t.task}${visit} failed ${attempts}${error}`);
   }

@@ -16,6 +16,7 @@ import { buildGraph, criticalPath, findCycle, graphologyLayering, layer, phaseMe
 import type { ToJsonSchema } from "./schemas.js";
 import { validateTask } from "./validate-task.js";
 import { planWaitOf } from "./compile-wait.js";
+import { planMapOf, validateMapAndParams, validateMapRouters } from "./map.js";
 import { checkName, isFinal, ownState, validateTransitions } from "./validate-states.js";
 
 export interface StateContext {
@@ -57,7 +58,9 @@ export function compileState(ctx: StateContext, s: State<string, unknown>): Plan
     index.set(t, i);
     parentCount += t.parents.length;
     validateTask(t, tPath, ctx.registry, issues, ctx.json);
+    validateMapAndParams(t, tPath, issues);
   }
+  validateMapRouters(s, sPath, issues);
 
   const from = new Int32Array(parentCount);
   const to = new Int32Array(parentCount);
@@ -165,6 +168,8 @@ function planTask(s: State<string, unknown>, t: Task<string>, i: number, g: Inde
     inputSchema: json(o.input),
     outputSchema: json(o.output),
     description: o.description ?? null,
+    ...(o.params !== undefined ? { params: o.params } : {}),
+    ...(t.map ? { map: planMapOf(t.map) } : {}),
     ...(t.wait ? { wait: planWaitOf(t)! } : {}),
   };
 }

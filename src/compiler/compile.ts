@@ -15,6 +15,7 @@ import { PLAN_FORMAT_VERSION, type Plan, type PlanState } from "../plan/schema.j
 import { compileState, type StateContext } from "./compile-state.js";
 import { createSchemaCache } from "./schemas.js";
 import { checkName, validateReachability } from "./validate-states.js";
+import { resolveTriggers } from "../triggers/resolve.js";
 
 export interface CompileOptions {
   /** When given, every task's executor must be registered here, with agreeing schemas. Default: none (no registry checks). */
@@ -56,6 +57,8 @@ export function compile(wf: Workflow<unknown>, options: CompileOptions = {}): Pl
   const ctx: StateContext = { wf, initial, registry: options.registry, issues, json };
   const states = wf.states.map((s) => compileState(ctx, s));
   validateReachability(wf, initial, issues);
+  // Schedules and sources are checked here but are not part of the plan (nor its hash): changing one never strands a running run.
+  resolveTriggers(wf, issues, options.registry);
 
   if (issues.length > 0) throw new WorkflowValidationError(wf.name, issues);
   const body = {

@@ -9,6 +9,7 @@
  * fails to type-check, and `when` is typed by the state's `output` schema.
  */
 import type { ZodType } from "zod";
+import type { ScheduleOptions, SourceOptions } from "./triggers.js";
 
 const WORKFLOW_BRAND = Symbol.for("phaseflow.workflow");
 
@@ -24,9 +25,14 @@ export interface BackoffOptions {
   factor?: number;
 }
 
-export interface TaskOptions<I = unknown, O = unknown> {
+/** A JSON value: what `params` and map items may hold. */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+export interface TaskOptions<I = unknown, O = unknown, P = unknown> {
   /** The registry key of the executor that runs this task. */
   executor: ExecutorKey;
+  /** Static JSON given to the executor as `ctx.params` (shown by the dry run, part of the plan hash); the compiler rejects what is not JSON. Default: none. */
+  params?: P;
   /** Schema of the task's input (the state input for a root task, else the merge of its parents' outputs). */
   input?: ZodType<I>;
   /** Schema of the task's output; a violation fails the task without retry. */
@@ -74,6 +80,29 @@ export type WaitDef =
 /** The executor key a wait node shows in a plan: it is never dispatched to a worker. */
 export const SIGNAL_EXECUTOR = "phaseflow/signal";
 export const SLEEP_EXECUTOR = "phaseflow/sleep";
+/** How a map node fans out, as declared (checked by the compiler). */
+export interface MapDef {
+  readonly items: (input: unknown) => unknown;
+  readonly maxConcurrency: number | undefined;
+  readonly toleratedFailures: number | undefined;
+}
+
+export interface MapOptions<I = unknown, O = unknown, MI = unknown, P = unknown> extends Omit<TaskOptions<I, O, P>, "input"> {
+  /**
+   * The list to fan out over, from the map node's input; evaluated once by the
+   * coordinator when the node starts, and recorded in the run's history.
+   */
+  items: (input: MI) => readonly I[];
+  /** Schema of each instance's input (one item). */
+  input?: ZodType<I>;
+  /** Instances in flight at once, across the fleet. Default 100. */
+  maxConcurrency?: number;
+  /** Failed instances the map may have and still succeed: a count (0, 1, 2, ...) or a fraction below 1 (`0.05`: 5% of the items, rounded down). Default 0. */
+  toleratedFailures?: number;
+}
+
+/** The `params` type of a task handle. */
+export type TaskParams<T> = T extends Task<string, unknown, infer P> ? P : never;
 
 export interface StateOptions<TOut = Record<string, unknown>> {
   /** Start here. Default: the first state declared. */
@@ -109,17 +138,24 @@ export interface RouteDef {
   readonly pathways: Readonly<Record<string, StateRef>>;
 }
 
-export class Task<S extends string, O = unknown> {
+export class Task<S extends string, O = unknown, P = unknown> {
   /** Tasks this one waits for, as declared (possibly of other states: a compile error). */
   readonly parents: Task<string>[] = [];
+  /** Set on a map node (`state.map`): how it fans out at run time. */
+  readonly map: MapDef | undefined;
+  /** Only for typing `params`. */
+  declare readonly __params?: P;
 
   constructor(
     readonly state: State<S, unknown>,
     readonly name: string,
     readonly options: TaskOptions<unknown, O>,
+    map?: MapDef,
     /** Set for signal and sleep nodes: they wait in the coordinator instead of running on a worker. */
     readonly wait?: WaitDef,
-  ) {}
+  ) {
+    this.map = map;
+  }
 
   /**
    * `a.then(b)`: b runs after a. Takes one task or an array; returns its argument,
@@ -158,8 +194,28 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
    * Declare a task of this state.
    * @example const extract = ingest.task("extract", { executor: "etl/extract", retries: 2 });
    */
-  task<O = unknown, I = unknown>(name: string, options: TaskOptions<I, O>): Task<S, O> {
-    const t = new Task<S, O>(this, name, options);
+  task<O = unknown, I = unknown, P = unknown>(name: string, options: TaskOptions<I, O, P>): Task<S, O, P> {
+    const t = new Task<S, O, P>(this, name, options);
+    this.tasks.push(t);
+    return t;
+  }
+
+  /**
+   * Declare a map node: one node of this state's DAG that fans out at run time into one
+   * instance per element of `items(input)` (`input`: the state input for a root, else
+   * the merge of its parents' outputs). Instance `k` runs `executor` with `items[k]` as
+   * its input and `ctx.item = { index: k, count }`; its id is `state/name[k]`. To its
+   * children the map's output is the array of instance outputs in item order.
+   * @example
+   * const run = grid.map("run", { executor: "study/run", items: (inp: { cells: Cell[] }) => inp.cells, maxConcurrency: 64 });
+   */
+  map<O = unknown, I = unknown, MI = unknown, P = unknown>(name: string, options: MapOptions<I, O, MI, P>): Task<S, O[], P> {
+    const { items, maxConcurrency, toleratedFailures, ...task } = options;
+    const t = new Task<S, O[], P>(this, name, task as TaskOptions<unknown, O[]>, {
+      items: items as (input: unknown) => unknown,
+      maxConcurrency,
+      toleratedFailures,
+    });
     this.tasks.push(t);
     return t;
   }
@@ -176,7 +232,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
     if (options.retries !== undefined) taskOptions.retries = options.retries;
     if (options.backoff !== undefined) taskOptions.backoff = options.backoff;
     if (options.description !== undefined) taskOptions.description = options.description;
-    const t = new Task<S, O>(this, name, taskOptions, { kind: "signal", signal: options.signal ?? name, schema: options.schema, timeoutMs: options.timeoutMs, onTimeout: options.onTimeout });
+    const t = new Task<S, O>(this, name, taskOptions, undefined, { kind: "signal", signal: options.signal ?? name, schema: options.schema, timeoutMs: options.timeoutMs, onTimeout: options.onTimeout });
     this.tasks.push(t);
     return t;
   }
@@ -189,7 +245,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
   sleep<I = unknown>(name: string, options: SleepOptions<I>): Task<S, { sleptUntil: number }> {
     const taskOptions: TaskOptions<unknown, { sleptUntil: number }> = { executor: SLEEP_EXECUTOR };
     if (options.description !== undefined) taskOptions.description = options.description;
-    const t = new Task<S, { sleptUntil: number }>(this, name, taskOptions, { kind: "sleep", ms: options.ms, until: options.until as ((input: never) => Date | number) | undefined });
+    const t = new Task<S, { sleptUntil: number }>(this, name, taskOptions, undefined, { kind: "sleep", ms: options.ms, until: options.until as ((input: never) => Date | number) | undefined });
     this.tasks.push(t);
     return t;
   }
@@ -220,6 +276,10 @@ export interface WorkflowOptions<TInput> {
   /** Schema of the run's input; `engine.run` rejects input that fails it before dispatching anything. */
   input?: ZodType<TInput>;
   description?: string;
+  /** Start runs on a clock: `[{ cron: "0 2 * * *" }, { every: "15m", input }]`. Served by the coordinators serving the workflow. Default: none. */
+  schedules?: readonly ScheduleOptions<NoInfer<TInput>>[];
+  /** Start runs from polled work items: `[{ every: "60s", executor: "ns/list" }]`. Served by the coordinators. Default: none. */
+  sources?: readonly SourceOptions[];
 }
 
 export class Workflow<TInput = unknown> implements WorkflowRef {

@@ -17,6 +17,8 @@ export const startRunRequestSchema = z.object({
       schedule: z.enum(["phases", "eager"]).optional(),
       onFailure: z.enum(["fail-fast", "continue"]).optional(),
       runId: z.string().optional(),
+      seed: z.number().int().nonnegative().optional(),
+      key: z.string().optional(),
     })
     .strict()
     .default({}),
@@ -36,6 +38,8 @@ export const startRunReplySchema = z.discriminatedUnion("ok", [
     planHash: z.string(),
     /** Executors no live worker serves yet: the run waits for them (pending). */
     waitingFor: z.array(z.string()),
+    /** The start key had started this run before: nothing new was started. */
+    existing: z.boolean().optional(),
   }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
@@ -45,7 +49,13 @@ export const runIdRequestSchema = z.object({ runId: z.string().min(1) });
 export const cancelRunRequestSchema = runIdRequestSchema.extend({ reason: z.string().optional() });
 
 export const cancelRunReplySchema = z.discriminatedUnion("ok", [
-  z.object({ ok: z.literal(true), runId: z.string(), status: runStatusSchema }),
+  z.object({
+    ok: z.literal(true),
+    runId: z.string(),
+    status: runStatusSchema,
+    /** The cancel is recorded but its run's holder could not apply it yet (it died): the run's next holder does. */
+    requested: z.boolean().optional(),
+  }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type CancelRunReply = z.infer<typeof cancelRunReplySchema>;
@@ -84,7 +94,12 @@ export const runSummarySchema = z.object({
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
 export const listRunsReplySchema = z.discriminatedUnion("ok", [
-  z.object({ ok: z.literal(true), runs: z.array(runSummarySchema) }),
+  z.object({
+    ok: z.literal(true),
+    runs: z.array(runSummarySchema),
+    /** More runs matched than fit in one reply: these are the newest. */
+    truncated: z.boolean().optional(),
+  }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type ListRunsReply = z.infer<typeof listRunsReplySchema>;

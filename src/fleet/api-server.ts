@@ -8,8 +8,14 @@ import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/
 import type { ZodType } from "zod";
 import { PhaseflowError, WireMessageInvalidError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
+import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
 import { decodeMessage } from "../transport/nats/codec.js";
 import type { Logger } from "../registry/types.js";
+import { withTraceHeaders } from "../transport/nats/trace-headers.js";
+import { CoordinatorError, ReplyTooLargeError } from "./errors.js";
+
+/** Room left under max_payload for the protocol's own bytes. */
+export const REPLY_HEADROOM = 1024;
 
 const encoder = new TextEncoder();
 
@@ -40,7 +46,14 @@ export function serveEndpoint<Req>(
       const reply = (body: object): void => {
         if (!msg.reply) return;
         try {
-          msg.respond(encoder.encode(JSON.stringify(body)));
+          let data = encoder.encode(JSON.stringify(body));
+          const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM;
+          if (data.length > limit) {
+            // Too big for one message: say so (the client reads the history itself) instead of letting the request time out.
+            logger.info({ subject, bytes: data.length, limit }, "API reply over max_payload; the client is told to read the history");
+            data = encoder.encode(JSON.stringify({ ok: false, error: serializeError(new ReplyTooLargeError(subject, data.length, limit)) }));
+          }
+          msg.respond(data);
         } catch (e) {
           logger.warn({ err: e, subject }, "could not send API reply");
         }
@@ -53,10 +66,13 @@ export function serveEndpoint<Req>(
         reply({ ok: false, error: serializeError(error) });
         return;
       }
-      handler(parsed.value).then(reply, (e: unknown) => {
+      // In the caller's trace context, if its request carried one (a run started inside a span is its child).
+      withTraceHeaders(msg.headers, () => handler(parsed.value)).then(reply, (e: unknown) => {
         counters.errors++;
-        if (!(e instanceof PhaseflowError)) logger.error({ err: e, subject }, "API handler failed");
-        reply({ ok: false, error: serializeError(e) });
+        if (e instanceof PhaseflowError) return reply({ ok: false, error: serializeError(e) });
+        // Not an error of the request: the coordinator's own (its NATS calls, a bug), coded as such.
+        logger.error({ err: e, subject }, "API handler failed");
+        reply({ ok: false, error: serializeError(new CoordinatorError(`answer ${subject}`, e)) });
       });
     },
   });

@@ -17,11 +17,17 @@ import type { Plan } from "../plan/schema.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
 import type { SignalSent } from "../runtime/signals.js";
 import { decisionEvents, reportEvent } from "../runtime/history.js";
+import { recordOfHistory } from "../runtime/run-record.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
+import { activeTraceHeaders } from "../transport/nats/trace-headers.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
+import { readTriggerStates } from "./trigger-service.js";
+import type { TriggerState } from "../triggers/trigger-state.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 import {
   cancelRunReplySchema,
@@ -46,6 +52,8 @@ export interface StartedRun {
   planHash: string;
   /** Executors no live worker serves yet: the run is pending until they appear. */
   waitingFor: string[];
+  /** With a start key that had started a run before: that run, and nothing new was started. */
+  existing: boolean;
 }
 
 /** How a run ended, from its terminal decision. */
@@ -57,7 +65,9 @@ export type RunEnd =
 export interface Client {
   readonly transport: NatsTransport;
   /**
-   * Start a run of a workflow the coordinators serve. With `check.planHash`, the
+   * Start a run of a workflow the coordinators serve. With `options.key` (a start key), a
+   * second start with the same key returns the first run (`existing: true`) for as long
+   * as that run is kept (the retention period). With `check.planHash`, the
    * coordinator refuses (PLAN_HASH_MISMATCH) when it serves another plan under that name.
    */
   start(workflow: string, input: unknown, options?: StartRunRequest["options"], check?: { planHash?: string }): Promise<StartedRun>;
@@ -88,6 +98,8 @@ export interface Client {
    * status and output or error. Use `get` for the whole record.
    */
   waitForEnd(runId: string): Promise<RunEnd>;
+  /** The schedules and polling sources the coordinators serve, as they last recorded them (last and next tick, last run or pass). */
+  schedules(): Promise<TriggerState[]>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -107,14 +119,15 @@ const decoder = new TextDecoder();
  */
 export async function createClient(options: ClientOptions): Promise<Client> {
   const { requestTimeoutMs = 10_000, logger = createSilentLogger(), ...nats } = options;
-  const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client" });
+  const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client", inboxPrefix: nats.inboxPrefix ?? inboxPrefixOf(natsNames(nats.prefix), "client") });
   const nc = transport.connection;
 
   async function request<T extends { ok: boolean }>(op: string, body: unknown, schema: ZodType<T>): Promise<Exclude<T, { ok: false }>> {
     const subject = transport.names.subjects.api(op);
     let text: string;
     try {
-      const msg = await nc.request(subject, encoder.encode(JSON.stringify(body)), { timeout: requestTimeoutMs });
+      const headers = activeTraceHeaders();
+      const msg = await nc.request(subject, encoder.encode(JSON.stringify(body)), headers === undefined ? { timeout: requestTimeoutMs } : { timeout: requestTimeoutMs, headers });
       text = decoder.decode(msg.data);
     } catch (err) {
       const noResponders = err instanceof Error && /no responders|503/i.test(`${err.name} ${err.message}`);
@@ -137,13 +150,21 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     transport,
     async start(workflow, input, runOptions = {}, check = {}) {
       const r = await request("run.start", { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}) }, startRunReplySchema);
-      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: r.existing === true };
     },
     async plan(workflow) {
       return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
     },
     async get(runId) {
-      return (await request("run.get", { runId }, getRunReplySchema)).record;
+      try {
+        return (await request("run.get", { runId }, getRunReplySchema)).record;
+      } catch (err) {
+        if (!(err instanceof PhaseflowError && err.code === "REPLY_TOO_LARGE")) throw err;
+        // A record over max_payload (many tasks, large values): fold the run's history here, the same fold the coordinator uses.
+        logger.debug({ runId }, "run record too large for one reply; folding its history");
+        const { messages } = await transport.readHistory(runId);
+        return recordOfHistory(messages);
+      }
     },
     async list(listOptions = {}) {
       return (await request("run.list", listOptions, listRunsReplySchema)).runs;
@@ -157,7 +178,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async retry(runId, from) {
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
-      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor };
+      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: false };
     },
     follow(runId, followOptions = {}) {
       return followRun(transport, runId, logger, followOptions.afterRetry === true, false) as AsyncIterable<RunEvent>;
@@ -195,6 +216,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       } finally {
         await sub.stop().catch((err: unknown) => logger.debug({ err, runId }, "could not stop following a run"));
       }
+    },
+    async schedules() {
+      return (await readTriggerStates(transport, logger)).sort((a, b) => a.workflow.localeCompare(b.workflow) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
     },
     prune(olderThanMs) {
       const bucket = transport.names.buckets.runs;

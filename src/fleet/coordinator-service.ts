@@ -11,6 +11,10 @@
  * taken over by another once the lease expires. A cancel that reaches a coordinator
  * not driving the run is forwarded to the one that does.
  *
+ * It also serves the schedules and polling sources of its workflows (trigger-service.ts),
+ * and honours start keys (start-keys.ts): a second start with one key answers with
+ * the first run.
+ *
  * Before a run starts it checks that a live worker (from heartbeats) serves every
  * executor the plan needs. If not, by default the run is accepted as `pending` and
  * waits, with a log line naming the missing executors; with `requireWorkers` the
@@ -21,7 +25,6 @@ import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
-import { deserializeError } from "../errors/serialize.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -34,7 +37,10 @@ import type { RunRecord } from "../runtime/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
-import { serveEndpoint, type ApiCounters } from "./api-server.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
+import { REPLY_HEADROOM, serveEndpoint, type ApiCounters } from "./api-server.js";
+import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
 import {
   cancelRunReplySchema,
   cancelRunRequestSchema,
@@ -46,13 +52,15 @@ import {
   startRunRequestSchema,
   type RunSummary,
 } from "./api-schemas.js";
-import { PlanHashMismatchError, WorkersUnavailableError } from "./errors.js";
+import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { sendSignal } from "./signal-endpoint.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
+import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
+import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
 import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
 
@@ -72,6 +80,8 @@ export interface CoordinatorServiceOptions {
   retentionMs?: number;
   /** Re-dispatch an attempt without timeoutMs after this long with nothing heard of it. Default 10 minutes. */
   watchdogMs?: number;
+  /** Estimated heap bytes of finished runs' records kept in memory to answer `run.get` without reading histories. Default 64 MiB. */
+  keepFinishedBytes?: number;
   /** How often the tasks stream is swept of messages no run can use, and how old they must be (task-sweeper.ts). Default 60000 ms. */
   taskSweepMs?: number;
   /** Default: silent. */
@@ -116,10 +126,21 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
     served.set(wf.name, { workflow: wf, plan: compile(wf) });
   }
-  const transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-coordinator ${baseId}` });
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}) });
+  const triggers = triggersOf(options.workflows);
+  for (const pass of triggers.passWorkflows) served.set(pass.name, { workflow: pass, plan: compile(pass) });
+  const transport = await createNatsTransport({
+    ...options.nats,
+    logger,
+    name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
+    inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
+  });
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false,
+    ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
+    ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
+  });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
+  const startKeys = typedKv(transport.buckets.runs, startKeyEntrySchema, logger, transport.names.buckets.runs);
   const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
   const bucket = transport.names.buckets.runs;
   const kv: RunStoreKv = {
@@ -146,13 +167,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const subs: NatsSubscription[] = [];
   let closed = false;
 
-  const start = async (req: ReturnType<typeof startRunRequestSchema.parse>): Promise<object> => {
+  const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash">): Promise<object> => {
     const entry = served.get(req.workflow);
     if (!entry) throw new UsageError(`this coordinator does not serve workflow "${req.workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     const parsedOptions = runOptionsSchema.safeParse(req.options);
     if (!parsedOptions.success) throw new UsageError(`run options are invalid: ${parsedOptions.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    const { runId: askedId, ...runOptions } = parsedOptions.data;
+    const { runId: askedId, key, ...runOptions } = parsedOptions.data;
     // Validate the input here, so a bad input is an error reply rather than a pending run.
     if (entry.workflow.options.input) {
       const checked = entry.workflow.options.input.safeParse(req.input);
@@ -160,19 +181,40 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         throw new InputValidationError(entry.workflow.name, checked.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })));
       }
     }
+    let runId = askedId ?? defaultIdGenerator();
+    let startKey: string | undefined;
+    if (key !== undefined) {
+      const claim = await claimStartKey(startKeys, req.workflow, key, runId, Date.now());
+      runId = claim.runId;
+      startKey = claim.kvKey;
+      // Claimed before: the run exists (or its claimer is creating it; then creating it here too lands on one run).
+      if (!claim.created && (await driver.store.get(runId)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+    }
     if (options.requireWorkers) {
       const missing = missingExecutors(indexPlan(entry.plan).executors(), await readLiveWorkers(workersKv, Date.now(), HEARTBEAT_STALE_MS));
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
-    const runId = askedId ?? defaultIdGenerator();
-    const waitingFor = await driver.accept(req.workflow, req.input, runOptions, runId);
-    return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+    try {
+      const waitingFor = await driver.accept(req.workflow, req.input, runOptions, runId, startKey);
+      return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+    } catch (err) {
+      // Two starts of one key racing: the one whose create of the run lost answers with the run the other created.
+      if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+      throw err;
+    }
   };
 
   /** The full record: from memory when this coordinator drives the run, else rebuilt from the event history. */
   const recordOf = async (runId: string): Promise<RunRecord> => {
     const handle = driver.handle(runId);
     if (handle) return handle.status();
+    // A run that finished here lately: its record is still in memory (within keepFinishedBytes),
+    // good while its summary says the same (not retried elsewhere since).
+    const kept = engine.get(runId);
+    if (kept && isRunFinished(kept)) {
+      const summary = (await driver.store.get(runId))?.value;
+      if (summary?.status === kept.status && summary.finishedAt === kept.finishedAt) return kept;
+    }
     const { messages } = await transport.readHistory(runId);
     if (messages.length > 0) return recordOfHistory(messages);
     const stored = (await driver.store.get(runId))?.value;
@@ -180,24 +222,41 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     throw new RunNotFoundError(runId);
   };
 
+  /**
+   * Cancel: applied here when this coordinator holds the run; otherwise recorded on the
+   * run's KV entry first (durable at once, no lease needed), then handed to the run's
+   * holder. If the holder is gone the request stays recorded, and whoever takes the run
+   * over applies it (run-driver.ts): the reply then says the run is still running.
+   */
   const cancel = async ({ runId, reason }: { runId: string; reason?: string | undefined }): Promise<object> => {
     const why = reason ?? "cancelled by request";
     const held = await driver.cancelHeld(runId, why);
     if (held !== undefined) return { ok: true, runId, status: held };
-    const record = await recordOf(runId);
-    if (isRunFinished(record)) return { ok: true, runId, status: record.status };
-    // Driven elsewhere: take it over if its coordinator is gone, else forward to it.
-    if (await driver.adoptIfOrphaned(runId)) {
-      const status = await driver.cancelHeld(runId, why);
-      return { ok: true, runId, status: status ?? "cancelled" };
+    const entry = await driver.store.requestCancel(runId, why);
+    if (!entry) {
+      // No KV entry (pruned, or written by an older version): the history decides.
+      const record = await recordOf(runId);
+      if (isRunFinished(record)) return { ok: true, runId, status: record.status };
+      throw new RunNotFoundError(runId);
     }
-    const stored = (await driver.store.get(runId))?.value;
-    if (!stored) throw new RunNotFoundError(runId);
-    logger.info({ runId, owner: stored.coordinator }, "cancel forwarded to the coordinator driving the run");
-    const reply = await nc.request(api(`coordinator.${stored.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 10_000 });
-    const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
-    if (!parsed.ok) throw deserializeError(parsed.error);
-    return parsed;
+    if (isRunFinished(entry.value)) return { ok: true, runId, status: entry.value.status };
+    // Its holder is gone for good: take it over now (the recorded cancel is applied on adoption).
+    if (await driver.adoptIfOrphaned(runId)) {
+      const status = driver.handle(runId)?.status().status ?? (await driver.store.get(runId))?.value.status ?? "cancelled";
+      return { ok: true, runId, status };
+    }
+    if (entry.value.coordinator === id) return { ok: true, runId, status: entry.value.status, requested: true };
+    logger.info({ runId, owner: entry.value.coordinator }, "cancel recorded and forwarded to the coordinator driving the run");
+    try {
+      const reply = await nc.request(api(`coordinator.${entry.value.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 5_000 });
+      const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
+      if (parsed.ok) return parsed;
+      logger.warn({ runId, owner: entry.value.coordinator, error: parsed.error }, "the run's holder did not apply the cancel; it stays recorded");
+    } catch (err) {
+      // The holder died (or is cut off) before its lease ran out: the recorded request waits for the next holder.
+      logger.warn({ err, runId, owner: entry.value.coordinator }, "the run's holder did not answer; the cancel stays recorded and its next holder applies it");
+    }
+    return { ok: true, runId, status: entry.value.status, requested: true };
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
@@ -212,7 +271,20 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 
   subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, logger, counters));
-  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, async ({ runId }) => ({ ok: true, record: await recordOf(runId) }), logger, counters));
+  /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
+  const surelyTooLarge = (tasks: number): number | undefined => {
+    const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM;
+    return tasks * 100 > limit ? limit : undefined;
+  };
+  const get = async ({ runId }: { runId: string }): Promise<object> => {
+    if (!driver.handle(runId)) {
+      const stored = (await driver.store.get(runId))?.value;
+      const limit = stored ? surelyTooLarge(stored.tasks.total) : undefined;
+      if (stored && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), stored.tasks.total * 100, limit);
+    }
+    return { ok: true, record: await recordOf(runId) };
+  };
+  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, get, logger, counters));
   subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, logger, counters));
   subs.push(
     serveEndpoint(nc, api("plan.get"), queue, getPlanRequestSchema, ({ workflow }) => {
@@ -247,7 +319,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       listRunsRequestSchema,
       async ({ limit, status, workflow, before }) => {
         const at = (r: { startedAt?: number | undefined; updatedAt: number }): number => r.startedAt ?? r.updatedAt;
-        const runs = (await Promise.all((await kv.runs.keys("run.>")).map((k) => kv.runs.get(k))))
+        // A key listing may yield a key again when it is written while listed: once each.
+        const runs = (await Promise.all([...new Set(await kv.runs.keys("run.>"))].map((k) => kv.runs.get(k))))
           .flatMap((e) => (e ? [e.value] : []))
           .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow))
           .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
@@ -262,7 +335,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
             ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
             tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
           }));
-        return { ok: true, runs };
+        // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
+        const room = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM - 64;
+        let bytes = 0;
+        let fit = 0;
+        while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
+        return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
       },
       logger,
       counters,
@@ -273,6 +351,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await nc.flush();
   await driver.startBackground();
+  const triggerLoop = await startTriggerService({
+    transport,
+    served: triggers.served,
+    driver,
+    logger,
+    start: (workflow, input, opts) => start({ workflow, input, options: opts }) as Promise<{ runId: string; existing?: boolean }>,
+  });
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
   const sweeper = startTaskSweeper({ transport, kv, sweepMs: options.taskSweepMs ?? DEFAULT_TASK_SWEEP_MS, logger, counters: taskCounters });
   logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
@@ -287,6 +372,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (closed) return;
       closed = true;
       for (const s of subs) s.unsubscribe();
+      triggerLoop?.stop();
+      await triggerLoop?.idle();
       retention.stop();
       sweeper.stop();
       await driver.close(() => engine.close());

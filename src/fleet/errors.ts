@@ -35,3 +35,27 @@ export class PlanHashMismatchError extends PhaseflowError {
     this.submitted = submitted;
   }
 }
+
+/**
+ * A coordinator could not serve a request for a reason of its own (NATS unreachable from
+ * it, a bug): never labelled as an executor's error. The original error is the cause.
+ */
+export class CoordinatorError extends PhaseflowError {
+  constructor(operation: string, cause: unknown) {
+    super("COORDINATOR_ERROR", `the coordinator could not ${operation}: ${cause instanceof Error ? cause.message : String(cause)}; retry, and check the coordinator's log if it persists`, { cause, retryable: true });
+  }
+}
+
+/**
+ * An API reply would not fit in one NATS message (a run record of many tasks or large
+ * values). The client then folds the run's history itself (`client.get` does).
+ */
+export class ReplyTooLargeError extends PhaseflowError {
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(subject: string, bytes: number, limit: number) {
+    super("REPLY_TOO_LARGE", `the reply on ${subject} is ${bytes} bytes, over the server's max_payload of ${limit}; read the run's history instead (client.get does so by itself)`, { retryable: false });
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}

@@ -45,6 +45,9 @@ export async function pruneFinishedRuns(transport: NatsTransport, kv: RunStoreKv
       }
       try {
         await transport.deleteHistory(runId);
+        // Its start key goes with it: from now on the key may start a new run.
+        const startKey = (await kv.runs.get(runKey(runId)))?.value.startKey;
+        if (startKey !== undefined) await kv.runs.kv.purge(startKey);
         await kv.runs.purge(runKey(runId));
         await kv.done.purge(key);
         removed.push(runId);

@@ -66,6 +66,7 @@ export class RunDriver {
       now: () => this.clock.now(),
       logger: o.logger,
       onLost: (runId, newOwner) => this.lost(runId, newOwner),
+      onCancelRequested: (runId, reason) => this.applyCancelRequest(runId, reason),
     });
   }
 
@@ -112,7 +113,7 @@ export class RunDriver {
   }
 
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
-  async accept(name: string, input: unknown, runOptions: Record<string, unknown>, runId: string): Promise<string[]> {
+  async accept(name: string, input: unknown, runOptions: Record<string, unknown>, runId: string, startKey?: string): Promise<string[]> {
     const served = this.o.workflows.get(name)!;
     const missing = await this.missingFor(served.plan);
     const base = {
@@ -124,6 +125,7 @@ export class RunDriver {
       tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
       // The input is kept until run.started is stored, so a coordinator that takes the run over can start it.
       pendingStart: { input, options: runOptions },
+      ...(startKey !== undefined ? { startKey } : {}),
       ...(missing.length > 0 ? { waitingFor: missing } : {}),
     };
     this.starting.add(runId);
@@ -171,6 +173,13 @@ export class RunDriver {
     return handle.status().status;
   }
 
+  /** A cancel another coordinator recorded on a run we hold (its forward did not reach us): apply it. */
+  private applyCancelRequest(runId: string, reason: string): void {
+    if (!this.handles.has(runId) && !this.waiting.has(runId)) return;
+    this.o.logger.info({ runId, reason }, "applying a cancel recorded by another coordinator");
+    void this.cancelHeld(runId, reason).catch((err: unknown) => this.o.logger.warn({ err, runId }, "could not apply a recorded cancel; the next lease renewal tries again"));
+  }
+
   /** Take a run over now if its lease expired; true when we now drive it. */
   async adoptIfOrphaned(runId: string): Promise<boolean> {
     const entry = await this.store.get(runId);
@@ -188,7 +197,9 @@ export class RunDriver {
     if (!entry || entry.value.status !== "failed") throw new UsageError(`run "${runId}" is ${entry?.value.status ?? "unknown here"}; only a failed run can be retried`);
     this.starting.add(runId);
     try {
-      if (!(await this.store.takeOver(entry))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
+      // A cancel recorded before the run failed is spent: it does not stop the re-run.
+      const { cancelRequested: _spent, ...value } = entry.value;
+      if (!(await this.store.takeOver({ ...entry, value }))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
       try {
         await this.o.kv.active.put(`active.${runId}`, { workflow: wf.name, since: this.clock.now() });
         this.track(await this.o.engine.retry(wf, history, from));
@@ -366,9 +377,18 @@ export class RunDriver {
     if (!(await this.store.takeOver(entry))) return false;
     const served = this.o.workflows.get(entry.value.workflow)!;
     this.o.logger.warn({ runId: runId, previous }, "took over a run whose coordinator stopped renewing its lease");
+    const cancelRequested = entry.value.cancelRequested;
     try {
       const pending = entry.value.pendingStart;
       const { messages } = await this.o.transport.readHistory(runId);
+      if (messages.length === 0 && pending && cancelRequested !== undefined) {
+        // Cancelled before it ever started: nothing to run, nothing to stop.
+        this.o.logger.info({ runId, reason: cancelRequested }, "a run cancelled before it started is recorded cancelled");
+        const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = entry.value;
+        await this.store.save({ ...rest, status: "cancelled", finishedAt: this.clock.now() });
+        this.store.forget(runId);
+        return true;
+      }
       if (messages.length === 0 && pending) {
         const missing = await this.missingFor(served.plan);
         if (missing.length === 0) await this.begin(served.workflow, pending.input, pending.options, runId);
@@ -380,6 +400,11 @@ export class RunDriver {
         return false;
       }
       this.track(await this.o.engine.resume(served.workflow, messages));
+      if (cancelRequested !== undefined) {
+        // Accepted by a coordinator while the run's previous holder was gone: applied now, by its new holder.
+        this.o.logger.info({ runId, reason: cancelRequested }, "applying the cancel recorded while the run had no live holder");
+        await this.cancelHeld(runId, cancelRequested);
+      }
       return true;
     } catch (err) {
       this.store.forget(runId);

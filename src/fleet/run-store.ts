@@ -41,6 +41,8 @@ export const storedRunSchema = z.object({
   pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()) }).optional(),
   /** A cancel accepted while no one could apply it at once: whoever holds (or next takes) the run applies it. */
   cancelRequested: z.string().optional(),
+  /** The `key.<hash>` entry of the start key that started the run (start-keys.ts): removed with the run. */
+  startKey: z.string().optional(),
   /** Id of the coordinator driving the run. */
   coordinator: z.string(),
   /** Epoch ms until which `coordinator` holds the run; renewed while it drives it. */
@@ -106,6 +108,8 @@ export interface RunStoreOptions {
   logger: Logger;
   /** Called when a write finds the run now belongs to another coordinator. */
   onLost: (runId: string, newOwner: string) => void;
+  /** Called when a write finds a cancel request another coordinator recorded on a run we hold. */
+  onCancelRequested?: (runId: string, reason: string) => void;
 }
 
 export interface RunStore {
@@ -124,6 +128,12 @@ export interface RunStore {
   active(): Promise<TypedEntry<StoredRun>[]>;
   /** Runs this store holds leases on. */
   held(): string[];
+  /**
+   * Record a cancel request on an unfinished run's entry (compare-and-set, whoever holds it),
+   * so its holder — or whoever takes it over next — applies it. Resolves with the entry as
+   * written (or as found: finished, or already requested); undefined when the run is unknown.
+   */
+  requestCancel(runId: string, reason: string): Promise<TypedEntry<StoredRun> | undefined>;
 }
 
 export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
@@ -166,7 +176,10 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
         }
         // Ours, but written meanwhile (e.g. a cancel request recorded by another coordinator): keep what it added.
         revisions.set(run.runId, current.revision);
-        if (current.value.cancelRequested !== undefined && run.cancelRequested === undefined) run = { ...run, cancelRequested: current.value.cancelRequested };
+        if (current.value.cancelRequested !== undefined && run.cancelRequested === undefined) {
+          run = { ...run, cancelRequested: current.value.cancelRequested };
+          if (isUnfinished(run)) o.onCancelRequested?.(run.runId, current.value.cancelRequested);
+        }
       }
     }
     o.logger.warn({ runId: run.runId }, "run summary could not be written after 5 tries; will retry on the next update");
@@ -192,7 +205,14 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
       latest.set(run.runId, stamped);
     },
     save(run) {
-      return enqueue(run.runId, () => write({ ...stamp(run), ...(latest.get(run.runId)?.cancelRequested !== undefined ? { cancelRequested: latest.get(run.runId)!.cancelRequested } : {}) }));
+      const kept = latest.get(run.runId);
+      return enqueue(run.runId, () =>
+        write({
+          ...stamp(run),
+          ...(kept?.cancelRequested !== undefined ? { cancelRequested: kept.cancelRequested } : {}),
+          ...(kept?.startKey !== undefined && run.startKey === undefined ? { startKey: kept.startKey } : {}),
+        }),
+      );
     },
     async renewAll() {
       await Promise.all(
@@ -231,5 +251,19 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
       return out;
     },
     held: () => [...latest.keys()],
+    async requestCancel(runId, reason) {
+      for (let tries = 0; tries < 10; tries++) {
+        const entry = await kv.runs.get(runKey(runId));
+        if (!entry || !isUnfinished(entry.value) || entry.value.cancelRequested !== undefined) return entry;
+        const value: StoredRun = { ...entry.value, cancelRequested: reason, updatedAt: o.now() };
+        try {
+          const revision = await kv.runs.update(runKey(runId), value, entry.revision);
+          return { ...entry, value, revision };
+        } catch (err) {
+          o.logger.debug({ err, runId }, "run entry changed while recording a cancel request; reading it again");
+        }
+      }
+      throw new Error(`the entry of run "${runId}" kept changing; the cancel request was not recorded`);
+    },
   };
 }

@@ -15,7 +15,7 @@ import { taskMessageSchema, undeliverableReason } from "../transport/messages.js
 import { decodeMessage } from "../transport/nats/codec.js";
 import type { NatsTransport } from "../transport/nats/transport.js";
 import type { Logger } from "../registry/types.js";
-import { activeKey, type RunStoreKv } from "./run-store.js";
+import { activeKey, isUnfinished, runKey, type RunStoreKv } from "./run-store.js";
 
 /** Default sweep period, and the age a task message must reach before it is looked at. */
 export const DEFAULT_TASK_SWEEP_MS = 60_000;
@@ -80,8 +80,11 @@ export function startTaskSweeper(o: TaskSweeperOptions): TaskSweeper {
         dropped += await drop(seq, fields, bad);
         continue;
       }
-      const active = await o.kv.active.get(activeKey(m.runId));
-      if (active === undefined) dropped += await drop(seq, fields, `run "${m.runId}" is unknown or finished`);
+      if ((await o.kv.active.get(activeKey(m.runId))) !== undefined) continue;
+      // No active mark: make sure from the run's own entry (it is written with the mark, and kept after the run ends).
+      const run = await o.kv.runs.get(runKey(m.runId));
+      if (run !== undefined && isUnfinished(run.value)) continue;
+      dropped += await drop(seq, fields, run === undefined ? `run "${m.runId}" is unknown` : `run "${m.runId}" is finished (${run.value.status})`);
     }
     return dropped;
   };

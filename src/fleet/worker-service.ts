@@ -11,6 +11,8 @@ import { createSilentLogger } from "../runtime/logger.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
+import { natsNames } from "../transport/nats/names.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
 import { createWorker, type Worker } from "../worker/worker.js";
 import { defaultWorkerId } from "../worker/options.js";
 import { guardStrayErrors } from "../worker/stray-errors.js";
@@ -59,7 +61,12 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
   const unguard = options.guardStrayErrors === false ? () => undefined : guardStrayErrors(logger);
   let transport: NatsTransport;
   try {
-    transport = await createNatsTransport({ ...options.nats, logger, name: options.nats.name ?? `phaseflow-worker ${workerId}` });
+    transport = await createNatsTransport({
+      ...options.nats,
+      logger,
+      name: options.nats.name ?? `phaseflow-worker ${workerId}`,
+      inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "worker"),
+    });
   } catch (err) {
     unguard();
     throw err;

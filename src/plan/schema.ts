@@ -60,6 +60,18 @@ export const planTaskSchema = z.object({
   description: z.string().nullable(),
   /** Set only for signal and sleep nodes (absent for tasks run by workers, so their plans hash as before). */
   wait: planWaitSchema.optional(),
+  /** The task's static `params` (JSON), absent when it has none. */
+  params: z.unknown().optional(),
+  /** Present on a map node: it fans out at run time into one instance per item. */
+  map: z
+    .object({
+      /** Source text of the `items` function (the coordinator evaluates the function itself). */
+      items: z.string(),
+      maxConcurrency: z.number().int().positive(),
+      /** A count (whole number) or a fraction in (0, 1) of the item count. */
+      toleratedFailures: z.number().nonnegative(),
+    })
+    .optional(),
 });
 
 export const planTransitionSchema = z.object({
@@ -111,6 +123,7 @@ export const planSchema = z.object({
 export type Plan = z.infer<typeof planSchema>;
 export type PlanState = z.infer<typeof planStateSchema>;
 export type PlanTask = z.infer<typeof planTaskSchema>;
+export type PlanMap = NonNullable<PlanTask["map"]>;
 export type PlanTransition = z.infer<typeof planTransitionSchema>;
 export type PlanRoute = z.infer<typeof planRouteSchema>;
 export type Backoff = z.infer<typeof backoffSchema>;

@@ -15,7 +15,7 @@ export interface RegistryNamespace {
    * Register `fn` as `namespace/name`. Returns the namespace, so registrations chain.
    * @example registry.namespace("etl").register("extract", async (input) => ({ rows: [] }))
    */
-  register<I, O>(name: string, fn: ExecutorFn<I, O>, options?: ExecutorOptions<I, O>): RegistryNamespace;
+  register<I, O, P = unknown>(name: string, fn: ExecutorFn<I, O, P>, options?: ExecutorOptions<I, O>): RegistryNamespace;
 }
 
 export interface Registry {

@@ -19,7 +19,14 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-export interface TaskContext {
+/** Where a map instance stands in its map: item `index` of `count`. */
+export interface MapItemInfo {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** What an executor gets besides its input; `P` types `ctx.params` (see `TaskParams<typeof task>`). */
+export interface TaskContext<P = unknown> {
   readonly runId: string;
   /** `state/task`. */
   readonly taskId: string;
@@ -36,13 +43,23 @@ export interface TaskContext {
   readonly parents: Readonly<Record<string, unknown>>;
   /** Stable across redeliveries and retries of this task in this run visit: use it for side effects. */
   readonly idempotencyKey: string;
+  /** The task's static `params` option (undefined when it has none). */
+  readonly params: P;
+  /**
+   * A 32-bit unsigned integer from the run's seed, the task id and the instance index:
+   * the same on every retry, redelivery and re-run of this run, embedded or on a fleet.
+   * Seed your random generator with it for reproducible runs.
+   */
+  readonly seed: number;
+  /** For a map instance: its item's index and the map's item count; undefined for a plain task. */
+  readonly item: MapItemInfo | undefined;
   /** Report progress; shown by `phaseflow run` and stored in the run history. */
   progress(done: number, total?: number): void;
   /** Tell the transport the attempt is alive (NATS: extends the ack deadline). */
   heartbeat(): void;
 }
 
-export type ExecutorFn<I = unknown, O = unknown> = (input: I, ctx: TaskContext) => O | Promise<O>;
+export type ExecutorFn<I = unknown, O = unknown, P = unknown> = (input: I, ctx: TaskContext<P>) => O | Promise<O>;
 
 export interface ExecutorOptions<I = unknown, O = unknown> {
   input?: ZodType<I>;

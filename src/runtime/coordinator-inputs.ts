@@ -8,7 +8,9 @@
  *   clash); outputs that are not plain objects (arrays, strings, null, ...) are left
  *   out of the merge and reach the task through `ctx.parents` only;
  * - the state's output is its single sink's output as is, or the same merge over
- *   all its sinks; a state without tasks passes its input through.
+ *   all its sinks; a state without tasks passes its input through;
+ * - a map node's output (the array of its instances' outputs) takes part in both
+ *   under the map's name: a task after map "run" gets `{ run: [...] }`.
  *
  * `layoutOf` precomputes, once per plan state, the orders these rules need.
  */
@@ -31,6 +33,8 @@ export interface StateLayout {
   readonly byName: ReadonlyMap<string, TaskLayout>;
   /** Sinks sorted by phase, then declaration order. */
   readonly sinks: readonly string[];
+  /** Names of the state's map nodes: their outputs are merged under their names. */
+  readonly maps: ReadonlySet<string>;
 }
 
 const layouts = new WeakMap<PlanState, StateLayout>();
@@ -58,6 +62,7 @@ export function layoutOf(state: PlanState): StateLayout {
     tasks,
     byName: new Map(tasks.map((t) => [t.name, t])),
     sinks: sortByRank(state.sinks),
+    maps: new Set(state.tasks.filter((t) => t.map !== undefined).map((t) => t.name)),
   };
   layouts.set(state, layout);
   return layout;
@@ -74,28 +79,31 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * outputs, in the given order.
  * @example mergeOutputs(["a", "b"], new Map([["a", { x: 1 }], ["b", { y: 2 }]])) // { x: 1, y: 2 }
  */
-export function mergeOutputs(names: readonly string[], outputs: ReadonlyMap<string, unknown>): unknown {
-  if (names.length === 1) return outputs.get(names[0]!);
+export function mergeOutputs(names: readonly string[], outputs: ReadonlyMap<string, unknown>, maps: ReadonlySet<string> = NO_MAPS): unknown {
+  if (names.length === 1 && !maps.has(names[0]!)) return outputs.get(names[0]!);
   const merged: Record<string, unknown> = {};
   for (const name of names) {
     const out = outputs.get(name);
-    if (isPlainObject(out)) Object.assign(merged, out);
+    if (maps.has(name)) merged[name] = out;
+    else if (isPlainObject(out)) Object.assign(merged, out);
   }
   return merged;
 }
 
+const NO_MAPS: ReadonlySet<string> = new Set();
+
 /** A task's input and its `ctx.parents`, from the state input and the outputs so far. */
-export function taskInputOf(task: TaskLayout, stateInput: unknown, outputs: ReadonlyMap<string, unknown>): { input: unknown; parents: Record<string, unknown> } {
+export function taskInputOf(task: TaskLayout, stateInput: unknown, outputs: ReadonlyMap<string, unknown>, maps?: ReadonlySet<string>): { input: unknown; parents: Record<string, unknown> } {
   if (task.parents.length === 0) return { input: stateInput, parents: {} };
   const parents: Record<string, unknown> = {};
   for (const p of task.parents) parents[p] = outputs.get(p);
-  return { input: mergeOutputs(task.parents, outputs), parents };
+  return { input: mergeOutputs(task.parents, outputs, maps), parents };
 }
 
 /** The state's output once every task succeeded. */
 export function stateOutputOf(layout: StateLayout, stateInput: unknown, outputs: ReadonlyMap<string, unknown>): unknown {
   if (layout.tasks.length === 0) return stateInput;
-  return mergeOutputs(layout.sinks, outputs);
+  return mergeOutputs(layout.sinks, outputs, layout.maps);
 }
 
 /**

@@ -23,6 +23,8 @@ export interface Definitions {
   taskInput(state: string, task: string): ZodType | undefined;
   taskOutput(state: string, task: string): ZodType | undefined;
   stateOutput(state: string): ZodType | undefined;
+  /** A map node's `items` function. */
+  mapItems(state: string, task: string): ((input: unknown) => unknown) | undefined;
   /** The `when` of the state's transition number `index`, or undefined for a fallback. */
   guard(state: string, index: number): Guard | undefined;
   /** What a signal or sleep node waits for, as declared (its `until` function included). */
@@ -36,18 +38,19 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
   const cached = cache.get(wf);
   if (cached) return cached;
   const states = new Map<string, Workflow<unknown>["states"][number]>();
-  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined; wait?: WaitDef | undefined }>();
+  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined; items?: ((input: unknown) => unknown) | undefined; wait?: WaitDef | undefined }>();
   for (const s of wf.states) {
     if (!states.has(s.name)) states.set(s.name, s);
     for (const t of s.tasks) {
       const key = `${s.name}/${t.name}`;
-      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, wait: t.wait });
+      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, items: t.map?.items, wait: t.wait });
     }
   }
   const defs: Definitions = {
     taskInput: (state, task) => tasks.get(`${state}/${task}`)?.input,
     taskOutput: (state, task) => tasks.get(`${state}/${task}`)?.output,
     stateOutput: (state) => states.get(state)?.options.output,
+    mapItems: (state, task) => tasks.get(`${state}/${task}`)?.items,
     guard: (state, index) => states.get(state)?.transitions[index]?.when as Guard | undefined,
     wait: (state, task) => tasks.get(`${state}/${task}`)?.wait,
   };

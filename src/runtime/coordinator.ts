@@ -13,8 +13,9 @@
  * write refused and lets the run go. Its identity includes a per-process nonce, so two
  * processes started with the same id are still two writers.
  *
- * Finished runs stay queryable by `get` (their record only) until more than
- * `KEEP_FINISHED_RUNS` newer ones finished.
+ * Finished runs stay queryable by `get` — their record only, never their history — while
+ * the records kept fit `keepFinishedBytes` (estimated heap bytes, record-size.ts); the
+ * oldest are dropped first. A record alone over the budget is not kept at all.
  */
 import { randomBytes } from "node:crypto";
 import type { Workflow } from "../dsl/workflow.js";
@@ -31,11 +32,13 @@ import type { RunHandle } from "./run-handle.js";
 import { runModelOf } from "./run-model.js";
 import type { RunRecord } from "./run-record-schema.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
+import { estimateBytes } from "./record-size.js";
 import { RunShell } from "./run-shell.js";
 import { createRunState, foldEvents, isFinished, type RunState } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 
-export const KEEP_FINISHED_RUNS = 1000;
+/** Default budget for finished runs' records kept in memory: 64 MiB. */
+export const DEFAULT_KEEP_FINISHED_BYTES = 64 * 1024 * 1024;
 
 export interface CoordinatorOptions {
   transport: Transport;
@@ -53,6 +56,8 @@ export interface CoordinatorOptions {
   settings?: Partial<DecideSettings>;
   /** Keep every event of running runs for `handle.events()`. Default true; a fleet coordinator turns it off to bound memory. */
   keepHistory?: boolean;
+  /** Estimated heap bytes of finished runs' records kept for `get` (oldest dropped first). Default 64 MiB; 0 keeps none. */
+  keepFinishedBytes?: number;
 }
 
 export interface StartRunParams {
@@ -61,7 +66,7 @@ export interface StartRunParams {
   plan: Plan;
   /** Already validated against the workflow's input schema. */
   input: unknown;
-  options: Pick<ResolvedRunOptions, "schedule" | "onFailure">;
+  options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">;
   /** Default: a generated id. */
   runId?: string;
 }
@@ -96,6 +101,8 @@ export interface Coordinator {
   handle(runId: string): RunHandle | undefined;
   /** The live state of a run driven here (for senders of signals), undefined when not driven here. */
   runState(runId: string): RunState | undefined;
+  /** Finished runs' records kept for `get`: how many, and their estimated bytes. */
+  kept(): { runs: number; bytes: number };
   close(): Promise<void>;
 }
 
@@ -131,8 +138,16 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const settings: DecideSettings = { ...DEFAULT_DECIDE_SETTINGS, ...options.settings };
   const owner = `${options.id ?? "coordinator"}~${randomBytes(4).toString("hex")}`;
   const runs = new Map<string, RunShell>();
-  const finished: RunRecord[] = [];
-  const finishedById = new Map<string, RunRecord>();
+  const budget = options.keepFinishedBytes ?? DEFAULT_KEEP_FINISHED_BYTES;
+  // Oldest first; Map keeps insertion order, so dropping the oldest is taking the first key.
+  const finishedById = new Map<string, { record: RunRecord; bytes: number }>();
+  let keptBytes = 0;
+  const dropFinished = (runId: string): void => {
+    const kept = finishedById.get(runId);
+    if (!kept) return;
+    finishedById.delete(runId);
+    keptBytes -= kept.bytes;
+  };
   let closed = false;
 
   const stopped = (shell: RunShell): void => {
@@ -141,11 +156,14 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     if (!isFinished(shell.state)) return;
     // The finished run's record, shared with its result(): nothing changes it any more.
     const record = shell.state.record;
-    finished.push(record);
-    finishedById.set(record.runId, record);
-    while (finished.length > KEEP_FINISHED_RUNS) {
-      const old = finished.shift()!;
-      if (finishedById.get(old.runId) === old) finishedById.delete(old.runId);
+    dropFinished(record.runId);
+    const bytes = budget > 0 ? estimateBytes(record) : 0;
+    if (budget <= 0 || bytes > budget) return;
+    finishedById.set(record.runId, { record, bytes });
+    keptBytes += bytes;
+    for (const oldest of finishedById.keys()) {
+      if (keptBytes <= budget) break;
+      dropFinished(oldest);
     }
   };
 
@@ -159,7 +177,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const shellFor = (state: ReturnType<typeof createRunState>, lastSeq: number, folded: Parameters<typeof foldEvents>[1] extends Iterable<infer E> ? readonly E[] : never): RunShell => {
     const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped }, folded);
     runs.set(state.runId, shell);
-    finishedById.delete(state.runId);
+    dropFinished(state.runId);
     return shell;
   };
 
@@ -225,8 +243,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     },
     get: (runId) => {
       const shell = runs.get(runId);
-      return shell ? shell.status() : finishedById.get(runId);
+      return shell ? shell.status() : finishedById.get(runId)?.record;
     },
+    kept: () => ({ runs: finishedById.size, bytes: keptBytes }),
     handle: (runId) => runs.get(runId),
     runState: (runId) => runs.get(runId)?.state,
     close() {

@@ -25,6 +25,10 @@ import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./coordinator-i
 import { decideAfterFailure } from "./coordinator-policy.js";
 import { decideNext, toSchemaIssues } from "./coordinator-transitions.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
+import { MapFailedError } from "../errors/map.js";
+import { chunkItems, evaluateItems, toleratedOf } from "./map-decide.js";
+import { instanceName, type MapProgress } from "./map-state.js";
+import { seedOfRunId, taskSeed } from "./seed.js";
 import { evolve, isFinished, taskKey, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { RunModel } from "./run-model.js";
@@ -32,7 +36,8 @@ import type { Definitions } from "./coordinator-transitions.js";
 import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
 
 export type Trigger =
-  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure">; owner: string; epoch: number }
+  /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
+  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number; traceparent?: string | undefined }
   | { type: "resume"; owner: string; epoch: number }
   | { type: "report"; dispatchId: string }
   /** A signal was just folded (stored at `seq`). */
@@ -138,6 +143,8 @@ class Decision implements WaitHost {
         this.finishVisit(v);
         return;
       }
+      this.fillMaps(v);
+      if (this.st.visit !== v || isFinished(this.st)) return;
       if (this.options.schedule === "eager") {
         // evolve queues a task once its last parent succeeded; start them in that order.
         while (v.ready.length > 0 && this.st.visit === v && !isFinished(this.st)) {
@@ -208,18 +215,126 @@ class Decision implements WaitHost {
   // --- tasks
 
   private ref(v: Visit, vt: VisitTask): { state: string; visit: number; task: string } {
-    return { state: v.state, visit: v.visit, task: vt.layout.name };
+    return { state: v.state, visit: v.visit, task: vt.instance?.name ?? vt.layout.name };
   }
 
   startTask(v: Visit, vt: VisitTask): void {
+    if (vt.layout.plan.map) {
+      this.startMap(v, vt);
+      return;
+    }
     const { defs } = this.model();
-    const { input, parents } = taskInputOf(vt.layout, v.input, v.outputs);
+    const { input, parents } = taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps);
     const checked = checkSchema(defs.taskInput(v.state, vt.layout.name), input, (issues) => new TaskInputValidationError(vt.layout.plan.id, issues));
     if (!checked.ok) {
       this.failTask(v, vt, checked.error);
       return;
     }
     this.sendAttempt(v, vt, vt.attempts + 1, checked.value, parents);
+  }
+
+  // --- map nodes (DESIGN §1 "Fan-out at run time"; the fold is in map-state.ts)
+
+  /** Evaluate the map's items once, record them, and start its first instances. */
+  private startMap(v: Visit, vt: VisitTask): void {
+    const { defs } = this.model();
+    const task = vt.layout.plan;
+    const { input } = taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps);
+    const result = evaluateItems(defs.mapItems(v.state, task.name), input, task.id);
+    if (!result.ok) {
+      this.failTask(v, vt, serializeError(result.error));
+      return;
+    }
+    const count = result.items.length;
+    const tolerated = toleratedOf(task.map!.toleratedFailures, count);
+    for (const [from, items] of chunkItems(result.items)) this.emit({ type: "map.items", ...this.ref(v, vt), count, tolerated, from, items });
+    this.fillMap(v, vt);
+  }
+
+  private mapOf(v: Visit, vt: VisitTask): MapProgress | undefined {
+    return this.st.maps.get(taskKey(v.state, v.visit, vt.layout.name));
+  }
+
+  /** Start instances of every running map of the visit while they have room. */
+  private fillMaps(v: Visit): void {
+    // O(maps of the state) per call: pump runs once per report.
+    for (const name of v.layout.maps) {
+      const vt = v.tasks.get(name);
+      if (vt?.status === "running" && this.st.visit === v && !isFinished(this.st)) this.fillMap(v, vt);
+    }
+  }
+
+  private fillMap(v: Visit, vt: VisitTask): void {
+    const mp = this.mapOf(v, vt);
+    if (!mp || mp.record.status !== "running") return;
+    if (mp.received < mp.count && !this.finishExpansion(v, vt, mp)) return;
+    const max = vt.layout.plan.map!.maxConcurrency;
+    let parents: Record<string, unknown> | undefined;
+    while (mp.open < max && mp.next < mp.count && mp.record.status === "running" && this.st.visit === v && !isFinished(this.st)) {
+      parents ??= taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).parents;
+      this.startInstance(v, vt, mp, mp.next, parents);
+    }
+  }
+
+  /**
+   * The history holds only part of the map's items (its holder stopped while storing a
+   * long list): evaluate items again and record the rest, if it is the same length.
+   */
+  private finishExpansion(v: Visit, vt: VisitTask, mp: MapProgress): boolean {
+    const { defs } = this.model();
+    const task = vt.layout.plan;
+    const result = evaluateItems(defs.mapItems(v.state, task.name), taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).input, task.id);
+    if (result.ok && result.items.length !== mp.count) {
+      this.failTask(v, vt, serializeError(new Error(`map "${task.id}": items(input) returned ${result.items.length} items on resume, the history recorded ${mp.count}; make items a pure function of its input`)));
+      return false;
+    }
+    if (!result.ok) {
+      this.failTask(v, vt, serializeError(result.error));
+      return false;
+    }
+    for (const [from, items] of chunkItems(result.items, mp.received)) this.emit({ type: "map.items", ...this.ref(v, vt), count: mp.count, tolerated: mp.tolerated, from, items });
+    return true;
+  }
+
+  private startInstance(v: Visit, node: VisitTask, mp: MapProgress, index: number, parents: Record<string, unknown>): void {
+    const name = instanceName(node.layout.name, index);
+    const record = this.st.tasks.get(taskKey(v.state, v.visit, name));
+    const attempts = record?.attempts ?? 0;
+    const vt: VisitTask = { layout: node.layout, status: "pending", attempts, firstAttempt: attempts + 1, lost: 0, waitingFor: 0, record, instance: { name, index } };
+    v.tasks.set(name, vt);
+    const checked = this.checkInput(v, vt, mp.items[index]);
+    if (!checked.ok) this.failTask(v, vt, checked.error);
+    else this.sendAttempt(v, vt, attempts + 1, checked.value, parents);
+  }
+
+  private checkInput(v: Visit, vt: VisitTask, input: unknown): ReturnType<typeof checkSchema> {
+    const { defs } = this.model();
+    const id = vt.instance ? `${vt.layout.plan.id}[${vt.instance.index}]` : vt.layout.plan.id;
+    return checkSchema(defs.taskInput(v.state, vt.layout.name), input, (issues) => new TaskInputValidationError(id, issues));
+  }
+
+  /** An instance failed after its last attempt: past the tolerated count, its map fails. */
+  private instanceFailed(v: Visit, vt: VisitTask): void {
+    const node = v.tasks.get(vt.layout.name);
+    const mp = node && this.mapOf(v, node);
+    if (!node || !mp || mp.record.status !== "running" || mp.failed <= mp.tolerated) return;
+    const first = this.st.tasks.get(taskKey(v.state, v.visit, mp.firstFailure ?? vt.instance!.name));
+    const err = first?.error ?? { code: "UNKNOWN", message: "unknown failure" };
+    const error = new MapFailedError(node.layout.plan.id, mp.failed, mp.count, mp.tolerated, { id: first?.id ?? vt.layout.plan.id, code: err.code, message: err.message });
+    // Under "continue" the rest of the map is of no use either; fail-fast stops everything below.
+    if (this.options.onFailure !== "fail-fast") this.stopInstances(v, node.layout.name, `map "${node.layout.plan.id}" failed`);
+    this.failTask(v, node, serializeError(error));
+  }
+
+  private stopInstances(v: Visit, map: string, reason: string): void {
+    for (const vt of v.tasks.values()) {
+      if (!vt.instance || vt.layout.name !== map) continue;
+      const dispatchId = vt.record?.dispatchId;
+      if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, vt.instance.name) });
+      else if (dispatchId !== undefined) this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId, reason } });
+      this.disarm(dispatchId);
+      this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
+    }
   }
 
   private sendAttempt(v: Visit, vt: VisitTask, attempt: number, input: unknown, parents: Record<string, unknown>): void {
@@ -231,12 +346,15 @@ class Decision implements WaitHost {
     const { plan, defs } = this.model();
     const task = vt.layout.plan;
     const runId = this.st.runId;
-    const dispatchId = dispatchIdOf(runId, v.state, v.visit, task.name, attempt);
+    const name = vt.instance?.name ?? task.name;
+    const dispatchId = dispatchIdOf(runId, v.state, v.visit, name, attempt);
     const deadline = task.timeoutMs === null ? null : this.now + task.timeoutMs;
     const token = this.random.token();
     const judged = defs.taskOutput(v.state, task.name) !== undefined;
     // Parents' outputs travel once: the worker rebuilds the merge unless a schema reshaped it.
-    const inputFrom = rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
+    // Not for a map instance (its input is its item), nor after a map (the worker's merge does not know a map's output goes under its name).
+    const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
+    const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
     this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, tokenHash: tokenHashOf(token), judged });
     // The decider knows its own tokens: its shell checks their reports without hashing.
     this.st.attempts.get(dispatchId)!.token = token;
@@ -247,11 +365,11 @@ class Decision implements WaitHost {
       workflow: plan.workflow,
       state: v.state,
       visit: v.visit,
-      task: task.name,
+      task: name,
       attempt,
       dispatchId,
       executor: task.executor,
-      idempotencyKey: idempotencyKeyOf(runId, v.state, v.visit, task.name, this.st.round),
+      idempotencyKey: idempotencyKeyOf(runId, v.state, v.visit, name, this.st.round),
       ...(inputFrom !== undefined ? { inputFrom: [...inputFrom] } : { input }),
       parents,
       deadline,
@@ -260,7 +378,10 @@ class Decision implements WaitHost {
       round: this.st.round,
       epoch: this.st.epoch,
       token,
+      seed: taskSeed(this.st.record.seed ?? seedOfRunId(runId), task.id, vt.instance?.index),
     };
+    if (task.params !== undefined) message.params = task.params;
+    if (vt.instance) message.item = { index: vt.instance.index, count: this.mapOf(v, vt)?.count ?? 0 };
     this.effects.push({ type: "dispatch", message });
     if (deadline !== null) this.effects.push({ type: "timer", key: timeoutKey(dispatchId), at: deadline });
     else this.effects.push({ type: "timer", key: watchdogKey(dispatchId), at: this.now + this.settings.watchdogMs });
@@ -299,7 +420,7 @@ class Decision implements WaitHost {
     }
     const dueAt = this.now + verdict.delayMs;
     this.emit({ type: "task.retrying", ...this.ref(v, vt), attempt, nextAttempt: attempt + 1, dueAt, error });
-    this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, vt.layout.name), at: dueAt });
+    this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, this.ref(v, vt).task), at: dueAt });
   }
 
   failTaskOf(v: Visit, vt: VisitTask, error: SerializedError, attempt: number): void {
@@ -312,6 +433,10 @@ class Decision implements WaitHost {
 
   private failTask(v: Visit, vt: VisitTask, error: SerializedError, attempt = vt.attempts): void {
     this.emit({ type: "task.failed", ...this.ref(v, vt), attempt, error });
+    if (vt.instance) {
+      this.instanceFailed(v, vt);
+      return;
+    }
     if (this.options.onFailure === "fail-fast") {
       this.stopInFlight(v, `task "${vt.layout.plan.id}" failed (fail-fast)`);
       this.failRun(v);
@@ -336,7 +461,7 @@ class Decision implements WaitHost {
     for (const vt of v.tasks.values()) {
       if (vt.status !== "dispatched" && vt.status !== "running" && vt.status !== "retrying") continue;
       this.disarm(vt.record?.dispatchId);
-      if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, vt.layout.name) });
+      if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, this.ref(v, vt).task) });
       if (vt.record?.wait) this.effects.push({ type: "cancelTimer", key: waitKey(v.state, v.visit, vt.layout.name) });
       this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
     }
@@ -360,9 +485,9 @@ class Decision implements WaitHost {
       if (state !== v.state || Number(visit) !== v.visit) return;
       const vt = v.tasks.get(task ?? "");
       if (!vt || vt.status !== "retrying") return;
-      const { input, parents } = taskInputOf(vt.layout, v.input, v.outputs);
-      const { defs } = this.model();
-      const checked = checkSchema(defs.taskInput(v.state, vt.layout.name), input, (issues) => new TaskInputValidationError(vt.layout.plan.id, issues));
+      const { input: merged, parents } = taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps);
+      const input = vt.instance ? this.mapOf(v, vt)?.items[vt.instance.index] : merged;
+      const checked = this.checkInput(v, vt, input);
       if (!checked.ok) this.failTask(v, vt, checked.error);
       else this.sendAttempt(v, vt, vt.attempts + 1, checked.value, parents);
       return;
@@ -393,7 +518,7 @@ class Decision implements WaitHost {
         return;
       }
       this.emit({ type: "task.retrying", ...this.ref(v, vt), attempt: a.attempt, nextAttempt: a.attempt + 1, dueAt: this.now, error });
-      this.timer(retryKey(v.state, v.visit, vt.layout.name), undefined);
+      this.timer(retryKey(v.state, v.visit, this.ref(v, vt).task), undefined);
     }
   }
 
@@ -407,7 +532,7 @@ class Decision implements WaitHost {
       else this.effects.push({ type: "timer", key: watchdogKey(a.dispatchId), at: Math.max(a.dispatchedAt, this.now) + this.settings.watchdogMs });
     }
     for (const vt of v.tasks.values()) {
-      if (vt.status === "retrying") this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, vt.layout.name), at: vt.record?.dueAt ?? this.now });
+      if (vt.status === "retrying") this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, this.ref(v, vt).task), at: vt.record?.dueAt ?? this.now });
     }
     rearmWaits(this);
   }
@@ -450,7 +575,9 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
   switch (trigger.type) {
     case "start": {
       const plan = d.model().plan;
-      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options: { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure } });
+      const options = { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure };
+      const trace = trigger.traceparent === undefined ? {} : { traceparent: trigger.traceparent };
+      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options, seed: trigger.options.seed ?? seedOfRunId(state.runId), ...trace });
       d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
       d.enter(plan.initialState, trigger.input);
       break;

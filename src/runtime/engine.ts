@@ -10,6 +10,11 @@
  * (rejecting with InputValidationError before anything is dispatched; the parsed
  * value is what the run gets), and starts the run.
  *
+ * With `{ key }`, a second `run` of the same workflow with the same key returns the
+ * first run's handle (same run id) instead of starting another: start keys, kept in
+ * memory for the engine's life (the newest KEEP_START_KEYS). Fleet coordinators keep
+ * them in KV for the retention period instead (src/fleet/start-keys.ts).
+ *
  * `engine.resume` and `engine.retry` pick a run up from its stored history (crash,
  * takeover, partial re-run of a failed run); `engine.release` lets go of a run that
  * another coordinator took over.
@@ -37,6 +42,8 @@ import { prepareSignal, type SendSignalOptions, type SignalSent } from "./signal
 import { SignalRefusedError } from "../errors/waits.js";
 
 export const DEFAULT_ENGINE_CONCURRENCY = 16;
+/** Start keys an embedded engine remembers (the newest); the fleet keeps them in KV for the retention period. */
+export const KEEP_START_KEYS = 10_000;
 
 export interface EngineOptions {
   /** The executors. Required when the engine runs its own worker; then every workflow is also checked against it at compile time. */
@@ -61,6 +68,8 @@ export interface EngineOptions {
   watchdogMs?: number;
   /** Keep every event of running runs for `handle.events()`. Default true. */
   keepHistory?: boolean;
+  /** Estimated heap bytes of finished runs' records kept for `get` (oldest dropped first). Default 64 MiB; 0 keeps none. */
+  keepFinishedBytes?: number;
   /**
    * Embedded only (no `transport`): the largest task message (input and parents' outputs)
    * and report (output) in bytes, as on a fleet (nats-server's max_payload). A task whose
@@ -107,10 +116,14 @@ export interface Engine {
    * @example await engine.signal(run.runId, "verdict", { ok: true, note: "fine" });
    */
   signal(runId: string, name: string, payload?: unknown, options?: SendSignalOptions): Promise<SignalSent>;
+  /** The id of the run `key` started for `workflow` (a start key this engine remembers), else undefined. */
+  keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
   release(runId: string): void;
   /** The record of a run started by this engine (undefined when unknown). */
   get(runId: string): RunRecord | undefined;
+  /** Finished runs' records kept in memory for `get`: how many, and their estimated bytes (within `keepFinishedBytes`). */
+  kept(): { runs: number; bytes: number };
   /** Cancel a run started by this engine; resolves once it ended. */
   cancel(runId: string, reason?: string): Promise<void>;
   /** Stop the coordinator and the in-process worker, and close the transport if the engine created it. */
@@ -134,6 +147,7 @@ const engineOptionsSchema = z
     coordinatorId: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "must be 1-100 letters, digits, '.', '_' or '-'").optional(),
     watchdogMs: z.number().int().positive().optional(),
     keepHistory: z.boolean().optional(),
+    keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
   })
   .strict();
@@ -178,8 +192,11 @@ export function createEngine(options: EngineOptions): Engine {
     ...(o.coordinatorId !== undefined ? { id: o.coordinatorId } : {}),
     ...(o.watchdogMs !== undefined ? { settings: { watchdogMs: o.watchdogMs } } : {}),
     ...(o.keepHistory !== undefined ? { keepHistory: o.keepHistory } : {}),
+    ...(o.keepFinishedBytes !== undefined ? { keepFinishedBytes: o.keepFinishedBytes } : {}),
   });
   const plans = new WeakMap<Workflow<unknown>, Plan>();
+  /** Start keys of this engine (workflow name + key -> its run's handle), the newest KEEP_START_KEYS. */
+  const keyed = new Map<string, RunHandle>();
   let workerReady: Promise<void> | undefined;
   let closed = false;
 
@@ -207,8 +224,16 @@ export function createEngine(options: EngineOptions): Engine {
         value = checked.data;
       }
       if (worker) await (workerReady ??= worker.start());
-      const { runId, ...resolved } = opts.data;
-      return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
+      const { runId, key, ...resolved } = opts.data;
+      if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
+      // Looked up and recorded in one synchronous step after the last await: two starts of one key cannot both start.
+      const keyOf = `${wf.name}\u0000${key}`;
+      const existing = keyed.get(keyOf);
+      if (existing) return existing;
+      const handle = coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
+      keyed.set(keyOf, handle);
+      if (keyed.size > KEEP_START_KEYS) keyed.delete(keyed.keys().next().value!);
+      return handle;
     },
     async resume(workflow, history) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to resume runs");
@@ -237,8 +262,10 @@ export function createEngine(options: EngineOptions): Engine {
       const { duplicate } = await transport.appendSignal(message);
       return { runId, name, id: message.id, duplicate };
     },
+    keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),
     get: (runId) => coordinator.get(runId),
+    kept: () => coordinator.kept(),
     cancel: (runId, reason) => coordinator.cancel(runId, reason),
     async close() {
       if (closed) return;

@@ -69,6 +69,11 @@ export const taskRecordSchema = z.object({
   reason: z.string().optional(),
   /** A signal or sleep node waiting (status running): what for, and until when. */
   wait: waitSchema.optional(),
+  /** A map instance (`run[3]`): the name of its map node, and its index in the items. */
+  map: z.string().optional(),
+  index: z.number().int().nonnegative().optional(),
+  /** A map node: how its instances stand (`running`: dispatched, running or retrying). */
+  instances: z.object({ count: z.number().int().nonnegative(), succeeded: z.number().int().nonnegative(), failed: z.number().int().nonnegative(), running: z.number().int().nonnegative(), cancelled: z.number().int().nonnegative() }).optional(),
 });
 export type TaskRecord = z.infer<typeof taskRecordSchema>;
 
@@ -95,6 +100,8 @@ export const runRecordSchema = z.object({
   reason: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
+  /** The run's seed (recorded at start): `ctx.seed` of every task derives from it. */
+  seed: z.number().int().nonnegative().optional(),
   /** The state entered last. */
   currentState: z.string().optional(),
   /** One entry per state visit, in entry order. */

@@ -19,6 +19,7 @@ import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigg
 import { reportEvent } from "./history.js";
 import { RunFeed, snapshotRunRecord, type RunHandle } from "./run-handle.js";
 import { RunOutbox } from "./run-outbox.js";
+import { RunTelemetry, type StopKind } from "./run-telemetry.js";
 import type { RunRecord } from "./run-record-schema.js";
 import { applyLive, evolve, isFinished, type RunState } from "./run-state.js";
 
@@ -51,6 +52,7 @@ export class RunShell implements RunHandle {
   private live: Subscription | undefined;
   private stopped = false;
   private readonly endWaiters: (() => void)[] = [];
+  private readonly telemetry: RunTelemetry;
 
   constructor(
     readonly state: RunState,
@@ -61,6 +63,7 @@ export class RunShell implements RunHandle {
     this.runId = state.runId;
     this.feed = new RunFeed(d.log, d.keepHistory);
     this.feed.seed(folded);
+    this.telemetry = new RunTelemetry(state, folded, d.owner);
     this.outbox = new RunOutbox({
       runId: state.runId,
       transport: d.transport,
@@ -85,7 +88,7 @@ export class RunShell implements RunHandle {
         await this.unsubscribe();
         return;
       }
-      this.step(trigger);
+      this.step(this.telemetry.begin(trigger));
     } catch (err) {
       this.break(err);
     }
@@ -110,10 +113,12 @@ export class RunShell implements RunHandle {
       // Stored with the time they were decided at, which is the time decide folded them with.
       this.outbox.events(events, at);
       for (const e of stamped) this.feed.push(e);
+      this.telemetry.decided(stamped);
     }
     for (const fx of effects) {
       switch (fx.type) {
         case "dispatch":
+          this.telemetry.dispatching(fx.message);
           this.outbox.dispatch(fx.message);
           break;
         case "control":
@@ -146,6 +151,7 @@ export class RunShell implements RunHandle {
       return;
     }
     this.feed.push(event);
+    this.telemetry.reported(event);
     this.heard.delete(report.dispatchId);
     this.step({ type: "report", dispatchId: report.dispatchId });
   }
@@ -240,6 +246,7 @@ export class RunShell implements RunHandle {
     this.clearTimers();
     await this.unsubscribe();
     this.feed.end(this.state.record);
+    this.telemetry.stopped("finished");
     this.d.onStop(this);
     for (const w of this.endWaiters.splice(0)) w();
   }
@@ -247,9 +254,9 @@ export class RunShell implements RunHandle {
   private lost(err: unknown): void {
     if (err instanceof FencedError) {
       this.d.log.warn({ runId: this.runId }, "another coordinator holds this run now (our decision was fenced); letting it go");
-      this.stopWith(new RunReleasedError(this.runId));
+      this.stopWith(new RunReleasedError(this.runId), "released");
     } else {
-      this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)));
+      this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)), "broken");
     }
   }
 
@@ -257,27 +264,28 @@ export class RunShell implements RunHandle {
   break(err: unknown): void {
     if (this.stopped) return;
     this.d.log.error({ err, runId: this.runId }, `run "${this.runId}" stopped: the coordinator failed under it`);
-    this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)));
+    this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)), "broken");
   }
 
   /** Another coordinator drives the run now: stop at once, publishing nothing more. */
   release(): void {
     if (this.stopped) return;
-    this.stopWith(new RunReleasedError(this.runId));
+    this.stopWith(new RunReleasedError(this.runId), "released");
   }
 
   /** The coordinator is closing: stop without sending anything more. */
   abandon(): void {
     if (this.stopped) return;
-    this.stopWith(new EngineClosedError(this.runId));
+    this.stopWith(new EngineClosedError(this.runId), "released");
   }
 
-  private stopWith(err: Error): void {
+  private stopWith(err: Error, kind: StopKind): void {
     if (this.stopped) return;
     this.stopped = true;
     this.outbox.close();
     this.clearTimers();
     void this.unsubscribe();
+    this.telemetry.stopped(kind, err);
     this.feed.fail(err);
     this.d.onStop(this);
     for (const w of this.endWaiters.splice(0)) w();

@@ -26,6 +26,7 @@ import type { StateLayout, TaskLayout } from "./coordinator-inputs.js";
 import type { RunModel } from "./run-model.js";
 import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
 import type { RunRecord, SignalRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
+import { foldMapItems, instanceName, mapOutputOf, parseInstance, trackInstance, type MapProgress } from "./map-state.js";
 
 /** One task of the visit under way, as the decider sees it. */
 export interface VisitTask {
@@ -40,6 +41,8 @@ export interface VisitTask {
   /** Parents not yet succeeded (eager scheduling). */
   waitingFor: number;
   record: TaskRecord | undefined;
+  /** A map instance in flight (its layout is its map node's): its name (`run[3]`) and index. */
+  instance?: { readonly name: string; readonly index: number } | undefined;
 }
 
 /** The state visit under way. */
@@ -102,6 +105,8 @@ export interface RunState {
   refused: number;
   readonly tasks: Map<string, TaskRecord>;
   readonly states: Map<string, StateRecord>;
+  /** Map nodes expanded so far, by task key (map-state.ts). */
+  readonly maps: Map<string, MapProgress>;
   /** Signals sent to the run and not consumed yet, in stored order (run-waits.ts consumes them). */
   readonly signals: PendingSignal[];
   /** Ids of every signal folded: a repeated id is refused. */
@@ -147,6 +152,7 @@ export function createRunState(runId: string, model?: RunModel): RunState {
     refused: 0,
     tasks: new Map(),
     states: new Map(),
+    maps: new Map(),
     signals: [],
     signalIds: new Set(),
   };
@@ -210,6 +216,12 @@ function settle(st: RunState, e: { state: string; visit: number; task: string },
   const vt = visitTask(st, e);
   if (!vt) return;
   const v = st.visit!;
+  if (vt.instance) {
+    // An instance is not a node of the DAG: its map node settles for it (map-state.ts).
+    vt.status = status;
+    v.tasks.delete(vt.instance.name);
+    return;
+  }
   if (isOpenStatus(vt.status)) {
     v.open--;
     v.phaseOpen[vt.layout.plan.phase]!--;
@@ -249,6 +261,16 @@ function endRun(st: RunState, status: "succeeded" | "failed" | "cancelled", at: 
   st.visit = undefined;
   st.attempts.clear();
   st.verdicts.clear();
+}
+
+/** A map expanded again (a re-run): its earlier instances' records start over. */
+function resetInstances(st: RunState, previous: MapProgress): void {
+  for (let k = 0; k < previous.count; k++) {
+    const t = st.tasks.get(taskKey(previous.state, previous.visit, instanceName(previous.task, k)));
+    if (!t) continue;
+    t.status = "pending";
+    for (const key of CLEARED_ON_RERUN) delete t[key];
+  }
 }
 
 const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason", "wait"] as const;
@@ -304,10 +326,58 @@ function currentAttempt(st: RunState, e: RunEvent & { type: "attempt.succeeded" 
  * for (const e of historyEvents(messages)) evolve(state, e);
  */
 export function evolve(st: RunState, e: RunEvent): RunState {
+  if (!("task" in e) || e.type === "map.items") return evolveOne(st, e);
+  const inst = parseInstance(e.task);
+  if (!inst) return evolveOne(st, e);
+  const key = taskKey(e.state, e.visit, e.task);
+  const before = st.tasks.get(key)?.status;
+  if (e.type === "task.dispatched") openInstance(st, e, inst.index);
+  evolveOne(st, e);
+  const t = st.tasks.get(key);
+  const mp = st.maps.get(taskKey(e.state, e.visit, inst.map));
+  if (!t || !mp) return st;
+  t.map ??= inst.map;
+  t.index ??= inst.index;
+  if (trackInstance(mp, t, inst.index, before)) {
+    const m = mp.record;
+    m.status = "succeeded";
+    m.output = mapOutputOf(mp, (k) => st.tasks.get(taskKey(mp.state, mp.visit, instanceName(mp.task, k))));
+    m.finishedAt = e.at;
+    settle(st, { state: mp.state, visit: mp.visit, task: mp.task }, "succeeded", m.output);
+  }
+  return st;
+}
+
+/** The decider's view of an instance in flight: made on its first dispatch of this go, dropped when it settles. */
+function openInstance(st: RunState, e: { state: string; visit: number; task: string; attempt: number }, index: number): void {
+  const v = st.visit;
+  if (!v || v.state !== e.state || v.visit !== e.visit || v.tasks.has(e.task)) return;
+  const node = v.tasks.get(e.task.slice(0, e.task.lastIndexOf("[")));
+  if (!node) return;
+  const record = st.tasks.get(taskKey(e.state, e.visit, e.task));
+  v.tasks.set(e.task, { layout: node.layout, status: "pending", attempts: record?.attempts ?? 0, firstAttempt: e.attempt, lost: 0, waitingFor: 0, record, instance: { name: e.task, index } });
+}
+
+function evolveOne(st: RunState, e: RunEvent): RunState {
   const r = st.record;
   switch (e.type) {
     case "through":
       break;
+    case "map.items": {
+      const t = taskOf(st, e);
+      const key = taskKey(e.state, e.visit, e.task);
+      const { previous } = foldMapItems(st.maps, key, t, e);
+      if (previous) resetInstances(st, previous);
+      const vt = visitTask(st, e);
+      if (vt && vt.status === "pending") vt.status = "running";
+      if (e.from === 0 && e.count === 0) {
+        t.status = "succeeded";
+        t.output = [];
+        t.finishedAt = e.at;
+        settle(st, e, "succeeded", t.output);
+      }
+      break;
+    }
     case "run.started":
       r.workflow = e.workflow;
       r.version = e.version;
@@ -316,6 +386,7 @@ export function evolve(st: RunState, e: RunEvent): RunState {
       r.input = e.input;
       r.startedAt = e.at;
       r.status = "running";
+      if (e.seed !== undefined) r.seed = e.seed;
       break;
     case "run.claimed":
       st.owner = e.owner;

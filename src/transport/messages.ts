@@ -85,6 +85,19 @@ export const taskMessageSchema = z.object({
   epoch: z.number().int().nonnegative(),
   /** Unguessable; the report of this attempt must carry it. Sent only in the task message. */
   token: z.string().min(16),
+  /** The task's static params (`ctx.params`). */
+  params: z.unknown().optional(),
+  /** `ctx.seed`: from the run's seed, the task id and the instance index; the same on every attempt. */
+  seed: z.number().int().nonnegative().optional(),
+  /** A map instance's place in its map (`ctx.item`). */
+  item: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
+  /**
+   * W3C Trace Context of the coordinator's task span, the parent of the worker's attempt
+   * span (telemetry/otel.ts). Absent while no tracing SDK is registered. The NATS adapter
+   * sends these as message headers, not in the body.
+   */
+  traceparent: z.string().max(128).optional(),
+  tracestate: z.string().max(512).optional(),
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
@@ -111,7 +124,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
    * is stored).
    */
   z.object({ type: z.literal("through"), seq: z.number().int().nonnegative(), at: z.number() }),
-  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire }),
+  /** `traceparent`: the W3C trace context of the run's first span, so that whoever resumes the run traces it in the same trace. */
+  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire, seed: z.number().int().nonnegative().optional(), traceparent: z.string().max(128).optional() }),
   /** A coordinator took the run (start, takeover, restart): `epoch` fences every earlier holder. */
   z.object({ type: z.literal("run.claimed"), owner: z.string(), epoch: z.number().int().nonnegative() }),
   z.object({ type: z.literal("run.succeeded"), output: z.unknown().optional() }),
@@ -134,6 +148,12 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("task.waiting"), ...taskRef, attempt: z.number().int().positive(), wait: waitSchema }),
   /** A signal or sleep node's wait ended: it succeeded with `output`; `signal` is the stored sequence of the signal it consumed. */
   z.object({ type: z.literal("task.waited"), ...taskRef, attempt: z.number().int().positive(), output: z.unknown().optional(), signal: z.number().int().positive().optional() }),
+  /**
+   * A map node expanded: `items` (from index `from`) of its `count` items, as items(input)
+   * returned them, so no replay evaluates them again; a long list takes several events.
+   * `tolerated`: how many failed instances it may have.
+   */
+  z.object({ type: z.literal("map.items"), ...taskRef, count: z.number().int().nonnegative(), tolerated: z.number().int().nonnegative(), from: z.number().int().nonnegative(), items: z.array(z.unknown()) }),
 ]);
 export type DecisionEvent = z.infer<typeof decisionEventSchema>;
 

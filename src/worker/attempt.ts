@@ -37,6 +37,7 @@ import type { TimerHandle } from "../runtime/clock.js";
 import { inputOfMessage } from "../runtime/coordinator-inputs.js";
 import { WIRE_VERSION, undeliverableReason, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
 import type { TaskDelivery } from "../transport/port.js";
+import { startAttemptTelemetry, type AttemptTelemetry } from "./attempt-telemetry.js";
 import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
@@ -90,6 +91,8 @@ export class Attempt implements StrayTarget {
   private onRelease: (() => void) | undefined;
   /** While the executor runs: settle its call now (a stray error of its own). */
   private crash: ((error: Error) => void) | undefined;
+  /** Its span and metrics; undefined while no OpenTelemetry SDK is registered. */
+  private readonly telemetry: AttemptTelemetry | undefined;
 
   constructor(
     private readonly env: AttemptEnv,
@@ -97,6 +100,7 @@ export class Attempt implements StrayTarget {
   ) {
     this.message = delivery.message;
     this.taskId = `${this.message.state}/${this.message.task}`;
+    this.telemetry = startAttemptTelemetry(this.message, env.options.workerId, delivery.deliveryCount);
   }
 
   /** Run the attempt; resolves when it is settled or released. Never rejects. */
@@ -130,6 +134,7 @@ export class Attempt implements StrayTarget {
   release(reason: Error): void {
     if (this.released || this.settled) return;
     this.released = true;
+    this.telemetry?.end({ status: "released" });
     this.abort(reason);
     this.nak(0);
     this.onRelease?.();
@@ -222,11 +227,13 @@ export class Attempt implements StrayTarget {
     beat(true);
 
     const startedAt = clock.now();
+    this.telemetry?.started(startedAt - m.dispatchedAt);
     if (budget !== null) {
       const limit = m.timeoutMs ?? budget;
       this.timeoutTimer = clock.setTimeout(() => this.abort(new TaskTimeoutError(this.taskId, limit)), budget);
     }
     let outcome = await this.invoke(entry, input);
+    this.telemetry?.ran(clock.now() - startedAt);
     if (this.liveTimer !== undefined) clock.clearTimeout(this.liveTimer);
     this.liveTimer = undefined;
     if (this.released) return;
@@ -270,8 +277,11 @@ export class Attempt implements StrayTarget {
         if (this.abortReason !== undefined) return settle({ ok: false, error: this.abortReason });
         let result: unknown;
         try {
-          // In the attempt's async scope: a stray error of the executor is traced back to it.
-          result = inAttemptScope(this, () => entry.fn(input, new AttemptContext(this)));
+          // In the attempt's async scope (a stray error of the executor is traced back to it), inside its span if traced.
+          const ctx = new AttemptContext(this);
+          const call = (): unknown => entry.fn(input, ctx);
+          const telemetry = this.telemetry;
+          result = inAttemptScope(this, telemetry === undefined ? call : () => telemetry.within(call));
         } catch (err) {
           return settle({ ok: false, error: err });
         }
@@ -291,12 +301,11 @@ export class Attempt implements StrayTarget {
   private async finish(outcome: Outcome, durationMs: number): Promise<void> {
     if (this.released) return;
     this.throttle?.close();
+    const body: ReportBody = outcome.ok
+      ? { type: "attempt.succeeded", output: outcome.value === undefined ? null : outcome.value, durationMs }
+      : { type: "attempt.failed", error: serializeError(outcome.error), durationMs };
     try {
-      await this.publish(
-        outcome.ok
-          ? { type: "attempt.succeeded", output: outcome.value === undefined ? null : outcome.value, durationMs }
-          : { type: "attempt.failed", error: serializeError(outcome.error), durationMs },
-      );
+      await this.publish(body);
     } catch (err) {
       // A result the wire cannot carry (not JSON, too large) will not improve on a retry: report that.
       if (outcome.ok && err instanceof PhaseflowError && !err.retryable) return this.finish({ ok: false, error: err }, durationMs);
@@ -306,6 +315,7 @@ export class Attempt implements StrayTarget {
     }
     if (outcome.ok) this.env.counters.completed++;
     else this.env.counters.failed++;
+    this.telemetry?.end(body.type === "attempt.succeeded" ? { status: "succeeded" } : { status: "failed", error: body.error });
     if (this.settled) return;
     this.settled = true;
     try {
@@ -333,6 +343,7 @@ export class Attempt implements StrayTarget {
   private nak(delayMs: number): void {
     if (this.settled) return;
     this.settled = true;
+    this.telemetry?.end({ status: "requeued" });
     this.env.counters.requeued++;
     this.delivery.nak(delayMs);
   }

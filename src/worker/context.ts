@@ -5,7 +5,9 @@
  * per-task cost of no-op executors low. Executors
  * may destructure it (`async (input, { signal, progress }) => ...`).
  */
-import type { Logger, TaskContext } from "../registry/types.js";
+import type { Logger, MapItemInfo, TaskContext } from "../registry/types.js";
+import { parseInstance } from "../runtime/map-state.js";
+import { seedOfRunId, taskSeed } from "../runtime/seed.js";
 import type { TaskMessage } from "../transport/messages.js";
 
 /** What the context delegates to: the attempt running the executor. */
@@ -27,6 +29,9 @@ export class AttemptContext implements TaskContext {
   readonly attempt: number;
   readonly parents: Readonly<Record<string, unknown>>;
   readonly idempotencyKey: string;
+  readonly params: unknown;
+  readonly seed: number;
+  readonly item: MapItemInfo | undefined;
 
   constructor(private readonly host: ContextHost) {
     const m = host.message;
@@ -38,6 +43,10 @@ export class AttemptContext implements TaskContext {
     this.attempt = m.attempt;
     this.parents = m.parents;
     this.idempotencyKey = m.idempotencyKey;
+    this.params = m.params;
+    this.item = m.item;
+    // A message from a coordinator that sends no seed: the default a run without one gets.
+    this.seed = m.seed ?? fallbackSeed(m.runId, m.state, m.task);
   }
 
   get signal(): AbortSignal {
@@ -51,4 +60,9 @@ export class AttemptContext implements TaskContext {
   /** Arrow properties, so `const { progress } = ctx` keeps working. */
   readonly progress = (done: number, total?: number): void => this.host.progress(done, total);
   readonly heartbeat = (): void => this.host.heartbeat();
+}
+
+function fallbackSeed(runId: string, state: string, task: string): number {
+  const inst = parseInstance(task);
+  return taskSeed(seedOfRunId(runId), `${state}/${inst ? inst.map : task}`, inst?.index);
 }

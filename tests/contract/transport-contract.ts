@@ -177,6 +177,27 @@ export function describeTransportContract(name: string, features: ContractFeatur
         expect(got.items.map((d) => `${d.message.task}#${d.deliveryCount}`).sort()).toEqual(["t1#1", "t1#2", "t2#1", "t2#2"]);
       });
 
+      it(`${name} transport - carries a task's trace context (traceparent, tracestate) with it, on redelivery too`, async () => {
+        const t = await connect();
+        const got = new Collector<TaskDelivery>();
+        await t.consumeTasks({ namespaces: [ns], concurrency: 4 }, async (d) => {
+          got.push(d);
+          if (d.message.task === "t1" && d.deliveryCount === 1) d.nak();
+          else await d.ack();
+        });
+        const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        await t.dispatch(task(1, { traceparent, tracestate: "vendor=abc" }));
+        await t.dispatch(task(2));
+        await got.waitFor(3, "deliveries");
+        for (const d of got.items.filter((x) => x.message.task === "t1")) {
+          expect(d.message.traceparent).toBe(traceparent);
+          expect(d.message.tracestate).toBe("vendor=abc");
+        }
+        const plain = got.items.find((x) => x.message.task === "t2")!.message;
+        expect(plain.traceparent).toBeUndefined();
+        expect(plain.tracestate).toBeUndefined();
+      });
+
       it(`${name} transport - drops a term'd task for good`, async () => {
         const t = await connect();
         const got = new Collector<TaskDelivery>();

@@ -1,6 +1,8 @@
 // Cancel reaches the work: in-flight attempts are aborted on the workers (their
 // AbortSignal fires, so they end as cancelled), nothing more is dispatched, and the run
-// stays cancelled when its coordinator is killed and another one starts.
+// stays cancelled when its coordinator is killed and another one starts; a cancel sent
+// right after the run's coordinator was killed -9 is recorded, answered, and applied by
+// the run's next holder.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Fleet, newExecutionLog, readExecutions, waitForLive } from "./support.js";
 
@@ -38,5 +40,36 @@ describe("faults - cancel", () => {
     const history = await fleet.history(runId);
     expect(history.filter((e) => e.type === "task.dispatched")).toHaveLength(events.filter((e) => e.type === "task.dispatched").length);
     expect(readExecutions(fleet.log, runId).some((e) => e.taskId === "work/join")).toBe(false);
+  }, 120_000);
+});
+
+describe("faults - cancel after the holder died", () => {
+  const fleet = new Fleet(inject("natsUrl"), "fcancel2", newExecutionLog());
+
+  beforeAll(async () => {
+    await fleet.worker("w1");
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("faults - a cancel sent right after its coordinator is killed -9 is applied by the next owner", async () => {
+    // A long lease: the cancel surely arrives while the dead holder's lease still runs.
+    const owner = await fleet.coordinator(["--lease-ms", "6000", "--id", "c-owner"]);
+    const { runId } = await fleet.client.start("long-wide", { ms: 20_000 });
+    await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started" && s.task === "long-3");
+    // The survivor starts after the run is held, so the killed one is the run's holder.
+    await fleet.coordinator(["--lease-ms", "2000", "--id", "c-next"]);
+    owner.kill("SIGKILL");
+    await owner.exited;
+    // Within the dead holder's lease: the survivor can neither adopt the run yet nor reach its holder.
+    expect(await fleet.client.cancel(runId, "stop after the crash")).toBe("running");
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status).toBe("cancelled");
+    expect(record.reason).toBe("stop after the crash");
+    expect(events.some((e) => e.type === "task.dispatched" && e.task === "join")).toBe(false);
+    // Applied on adoption by whichever live coordinator took the run over.
+    expect(fleet.processes.some((p) => p.lines.some((l) => l.runId === runId && typeof l.msg === "string" && l.msg.includes("applying the cancel recorded")))).toBe(true);
+    // Cancelling it again answers its final status.
+    expect(await fleet.client.cancel(runId)).toBe("cancelled");
   }, 120_000);
 });

@@ -34,3 +34,32 @@ describe("faults - coordinator killed mid-phase", () => {
     for (let i = 0; i < 4; i++) expect(count(`long-${i}`)).toBe(1);
   }, 150_000);
 });
+
+describe("faults - coordinator killed mid-map", () => {
+  const fleet = new Fleet(inject("natsUrl"), "fckm", newExecutionLog());
+
+  beforeAll(async () => {
+    await fleet.worker("w1");
+    await fleet.worker("w2");
+    await fleet.connect();
+  }, 120_000);
+  afterAll(() => fleet.close(), 60_000);
+
+  it("faults - kill -9 of the coordinator mid-map; the new one resumes the map without re-running finished instances", async () => {
+    const first = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-map-1"]);
+    // 6 instances, 2 at a time: kill once the third instance started (two have finished).
+    const { runId } = await fleet.client.start("long-map", { ms: 1500, n: 6 });
+    await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started" && (s.task === "cells[2]" || s.task === "cells[3]"));
+    first.kill("SIGKILL");
+    await first.exited;
+    const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-map-2"]);
+    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+    expectOneSucceededPerTask(events, record);
+    const executions = readExecutions(fleet.log, runId);
+    for (let k = 0; k < 6; k++) expect(executions.filter((e) => e.taskId === `work/cells[${k}]`), `cells[${k}]`).toHaveLength(1);
+    expect(events.filter((e) => e.type === "map.items")).toHaveLength(1);
+    expect(record.tasks.find((t) => t.task === "cells")!.instances).toMatchObject({ count: 6, succeeded: 6 });
+  }, 150_000);
+});

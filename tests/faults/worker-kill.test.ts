@@ -37,4 +37,23 @@ describe("faults - worker killed mid-task", () => {
     expect(runs.map((r) => r.attempt)).toEqual([1, 1]);
     expect(events.filter((e) => e.type === "task.dispatched")).toHaveLength(1);
   }, 120_000);
+
+  it("faults - kill -9 of a worker running a map instance: the instance is redone elsewhere, one accepted result each, same ctx.seed", async () => {
+    // The first test killed one worker: start a fresh one so two run the map.
+    workers.set("w3", await fleet.worker("w3"));
+    const { runId } = await fleet.client.start("long-map", { ms: 3000, n: 4 }, { seed: 99 });
+    const started = await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started" && s.task.startsWith("cells["));
+    const victim = workers.get(started.workerId)!;
+    victim.kill("SIGKILL");
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+    expectOneSucceededPerTask(events, record);
+    expect(record.tasks.find((t) => t.task === "cells")!.instances).toEqual({ count: 4, succeeded: 4, failed: 0, running: 0, cancelled: 0 });
+    const runs = readExecutions(fleet.log, runId).filter((r) => r.taskId === `work/${started.task}`);
+    expect(runs).toHaveLength(2); // on the victim, then redelivered to a survivor
+    expect(runs.map((r) => r.attempt)).toEqual([1, 1]);
+    expect(runs[0]!.seed).toBe(runs[1]!.seed);
+    expect(events.filter((e) => e.type === "task.dispatched" && e.task.startsWith("cells["))).toHaveLength(4);
+    expect((record.output as { cells: unknown[] }).cells).toHaveLength(4);
+  }, 120_000);
 });

@@ -22,6 +22,8 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Client port. Default: a random free port. */
   port?: number;
+  /** nats-server config text (e.g. an `authorization` block), written beside the store and passed with `-c`. */
+  config?: string;
 }
 
 export interface RestartOptions {
@@ -36,6 +38,8 @@ export interface NatsServer {
   /** PID of the current server process (changes on restart). */
   readonly pid: number;
   readonly storeDir: string;
+  /** The server's recent log lines (stderr), e.g. to find "Permissions Violation" entries. */
+  log(): string;
   /** Kill the server (SIGTERM, SIGKILL after a timeout) and remove its temp store dir. Idempotent. */
   stop(): Promise<void>;
   /** Stop and start again on the same port and store dir: persisted streams survive. */
@@ -96,13 +100,16 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), DIR_PREFIX)));
   if (ownsDir) ownedDirs.add(storeDir);
   writeFileSync(join(storeDir, OWNER_FILE), String(process.pid));
+  const configFile = options.config === undefined ? undefined : join(storeDir, "server.conf");
+  if (configFile !== undefined) writeFileSync(configFile, options.config ?? "");
+  const log: string[] = [];
 
   let port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
   // A random port may be taken between probing and binding: try a few.
   for (let attempt = 1; child === undefined; attempt++) {
     try {
-      child = await spawnReady(bin, port, storeDir);
+      child = await spawnReady(bin, port, storeDir, configFile, log);
     } catch (err) {
       if (options.port !== undefined || attempt >= 3) {
         if (ownsDir) {
@@ -124,6 +131,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       return current.pid ?? -1;
     },
     storeDir,
+    log: () => log.join(""),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -136,17 +144,16 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     async restart(restartOptions: RestartOptions = {}) {
       if (stopped) throw new Error(`nats-server on port ${port} was stopped; start a new one with startNatsServer()`);
       await killChild(current, restartOptions.signal ?? "SIGTERM");
-      current = await spawnReady(bin, port, storeDir);
+      current = await spawnReady(bin, port, storeDir, configFile, log);
     },
   };
   return handle;
 }
 
 /** Spawn the server and resolve once it accepts TCP connections; reject with its log if it exits first. */
-async function spawnReady(bin: string, port: number, storeDir: string): Promise<ChildProcess> {
-  const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+async function spawnReady(bin: string, port: number, storeDir: string, configFile: string | undefined, log: string[]): Promise<ChildProcess> {
+  const args = [...(configFile !== undefined ? ["-c", configFile] : []), "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
-  const log: string[] = [];
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
     log.push(chunk);

@@ -33,6 +33,15 @@ describe("cli compile - success", () => {
     expect(stdout).toContain("state empty (final)\n  no tasks");
   });
 
+  it("cli compile - lists a workflow's schedules with their next tick, and its sources", async () => {
+    const { code, stdout } = await cli("compile", fixture("triggers.ts"));
+    expect(code).toBe(0);
+    expect(stdout).toContain("schedules (served by the coordinators):\n");
+    expect(stdout).toMatch(/ {2}s0 {2}cron "0 2 \* \* \*" \(Europe\/Berlin\) {2}catch-up latest {2}next \d{4}-\d\d-\d\dT0[01]:00:00\.000Z\n/);
+    expect(stdout).toMatch(/ {2}quarter {2}every 15m {2}catch-up skip {2}next \S+:(00|15|30|45):00\.000Z\n/);
+    expect(stdout).toContain("sources (served by the coordinators):\n  src0  every 60s via tickets/open  batch 300\n");
+  });
+
   it("cli compile - shows a route's pathways and a state's visit limit", async () => {
     const { code, stdout } = await cli("compile", "examples/review-routing.ts");
     expect(code).toBe(0);
@@ -42,8 +51,8 @@ describe("cli compile - success", () => {
   });
 
   it("cli compile - shortens a very wide phase and names its size", async () => {
-    const { stdout } = await cli("compile", "examples/study-grid.ts");
-    expect(stdout).toContain("... and 56 more (study/run x56)");
+    const { stdout } = await cli("compile", fixture("wide.ts"));
+    expect(stdout).toContain("... and 56 more (w/cell x56)");
     expect(stdout).toContain("widest phase   60 tasks (phase 1 of 2)");
   });
 
@@ -142,5 +151,22 @@ describe("cli compile - the real binary", () => {
   it("cli compile - the binary sets exit code 1 for an invalid workflow and 2 for a missing file", async () => {
     await expect(bin("compile", fixture("invalid-workflow.ts"))).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("CYCLE") });
     await expect(bin("compile", fixture("nope.ts"))).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe("cli compile - map nodes", () => {
+  it("cli compile - shows a map as one line, its params, and draws it stacked", async () => {
+    const text = await cli("compile", fixture("map-study.ts"));
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/phase 2 +run +study\/run +map over items\(.*inp\.cells\) {2}max 64 in flight, tolerates 5% failed, retries 1\n/);
+    expect(text.stdout).toMatch(/plan +study\/plan +params \{"replicates":5\}/);
+    const mermaid = await cli("compile", fixture("map-study.ts"), "--mermaid");
+    expect(mermaid.stdout).toContain('@{ shape: st-rect, label: "run[]<br/>study/run<br/>map, max 64 in flight" }');
+    const dot = await cli("compile", fixture("map-study.ts"), "--dot");
+    expect(dot.stdout).toContain('"grid/run" [label="run[]\\nstudy/run\\nmap, max 64 in flight", shape=box3d');
+    const json = planSchema.parse(JSON.parse((await cli("compile", fixture("map-study.ts"), "--json")).stdout));
+    const run = json.states[0]!.tasks.find((t) => t.name === "run")!;
+    expect(run.map).toMatchObject({ maxConcurrency: 64, toleratedFailures: 0.05 });
+    expect(json.states[0]!.tasks[0]!.params).toEqual({ replicates: 5 });
   });
 });

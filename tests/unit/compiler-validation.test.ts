@@ -309,6 +309,80 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/s/pause",
     mentions: ['sleep node "pause"', "not a function", "(input) => new Date"],
   }),
+  INVALID_PARAMS: () => ({
+    wf: withState((_, s) => void s.task("a", { executor: "ns/a", params: { when: new Date(0) } })),
+    path: "w/s/a",
+    mentions: ['task "a" in state "s"', "not plain JSON", "plain objects"],
+  }),
+  MAP_ITEMS_NOT_FUNCTION: () => ({
+    wf: withState((_, s) => void s.map("run", { executor: "ns/run", items: [1, 2] as unknown as () => number[] })),
+    path: "w/s/run",
+    mentions: ['map "run" in state "s"', "items of type object", "items: (input) => input.cells"],
+  }),
+  INVALID_MAX_CONCURRENCY: () => ({
+    wf: withState((_, s) => void s.map("run", { executor: "ns/run", items: () => [1], maxConcurrency: 0 })),
+    path: "w/s/run",
+    mentions: ['map "run"', "maxConcurrency 0", "whole number from 1"],
+  }),
+  INVALID_TOLERATED_FAILURES: () => ({
+    wf: withState((_, s) => void s.map("run", { executor: "ns/run", items: () => [1], toleratedFailures: 1.5 })),
+    path: "w/s/run",
+    mentions: ['map "run"', "toleratedFailures 1.5", "fraction of the items below 1"],
+  }),
+  MAP_AS_ROUTER: () => {
+    const wf = workflow("w", { version: "1" });
+    const s = wf.state<string>("s");
+    const done = wf.state("done", { final: true });
+    const run = s.map("run", { executor: "ns/run", items: () => [1] });
+    s.route(run, { ok: done });
+    return { wf, path: "w/s/run", mentions: ['routes by map "run"', "route by a task that follows the map"] };
+  },
+  INVALID_SCHEDULE: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", schedules: [{ every: "1h" }, { cron: "61 * * * *" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/schedules[1]",
+    mentions: ['schedule 1 of workflow "w"', '"61 * * * *"', "minute"],
+  }),
+  SCHEDULE_INPUT_INVALID: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", input: z.object({ day: z.string() }), schedules: [{ name: "nightly", cron: "0 2 * * *", input: { day: 3 as unknown as string } }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/schedules[0]",
+    mentions: ['schedule "nightly"', "day:", "fix its input"],
+  }),
+  INVALID_SOURCE: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", sources: [{ every: "soon", executor: "ns/list" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/sources[0]",
+    mentions: ['source "src0"', '"soon" is not a period', '"15m"'],
+  }),
+  SOURCE_EXECUTOR_NOT_REGISTERED: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", sources: [{ every: "60s", executor: "ns/list" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    options: { registry: registryWith("ns", "a") },
+    path: "w/sources[0]",
+    mentions: ['source "src0"', '"ns/list"', "register it"],
+  }),
+  DUPLICATE_TRIGGER_NAME: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", schedules: [{ name: "tick", every: "1h" }], sources: [{ name: "tick", every: "60s", executor: "ns/list" }] });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w/sources[0]",
+    mentions: ['named "tick"', "unique name"],
+  }),
 };
 
 describe("compiler - validation issues", () => {

@@ -3,7 +3,8 @@
 // merge in phase order; state output = single sink's output or merge of sinks; an empty
 // final state passes its input through; guards in order, routes by `pathway`), and
 // compares the outcome with values computed independently by the workers' `expected*`
-// functions and by hand. It needs no engine, so the examples are checked on their own.
+// functions and by hand. It needs no engine, so the examples are checked on their own —
+// except study-grid, whose map node fans out at run time: it runs on the embedded engine.
 import { describe, expect, it } from "vitest";
 import { compile } from "../../src/compiler/compile.js";
 import type { Workflow } from "../../src/dsl/workflow.js";
@@ -11,7 +12,8 @@ import type { Registry } from "../../src/registry/registry.js";
 import type { Logger, TaskContext } from "../../src/registry/types.js";
 import { etl } from "../../examples/etl.js";
 import { reviewRouting } from "../../examples/review-routing.js";
-import { REPLICATES, SAMPLE_SIZES, studyGrid } from "../../examples/study-grid.js";
+import { ESTIMATORS, REPLICATES, SAMPLE_SIZES, studyGrid } from "../../examples/study-grid.js";
+import { createEngine } from "../../src/runtime/engine.js";
 import { agents } from "../../examples/agents.js";
 import { expectedEtl, registry as etlRegistry } from "../../workers/etl.js";
 import { expectedReview, registry as reviewRegistry } from "../../workers/review.js";
@@ -50,7 +52,7 @@ async function interpret(wf: Workflow<unknown>, registry: Registry, rawInput: un
         const ctx: TaskContext = {
           runId: "r1", taskId: t.id, state: name, task: t.name, visit, attempt: 1,
           signal: new AbortController().signal, log, parents: Object.fromEntries(parents.map((p) => [p, outputs.get(p)])),
-          idempotencyKey: `r1/${t.id}/${visit}`, progress: noop, heartbeat: noop,
+          idempotencyKey: `r1/${t.id}/${visit}`, params: t.params, seed: 0, item: undefined, progress: noop, heartbeat: noop,
         };
         const out = await entry.fn(entry.input ? entry.input.parse(taskInput) : taskInput, ctx);
         outputs.set(t.name, entry.output ? entry.output.parse(out) : out);
@@ -117,20 +119,31 @@ describe("examples - review-routing data flow", () => {
 });
 
 describe("examples - study-grid data flow", () => {
-  it("examples - study-grid aggregates 60 seeded runs into per-estimator statistics", async () => {
-    const run = await interpret(studyGrid, studyRegistry, { seed: 7 });
-    const out = run.output as StudyOutput;
-    expect(run.trail).toEqual(["setup", "grid"]);
-    expect(out).toEqual(expectedStudy({ seed: 7 }, SAMPLE_SIZES, REPLICATES));
-    expect(out.runs).toBe(60);
-    expect(out.cells).toHaveLength(12);
-    // The reference is the exact integral of e^x on [0, 1]; every cell's mean lands near it.
-    expect(out.reference).toBeCloseTo(Math.E - 1, 9);
-    for (const c of out.cells) expect(Math.abs(c.mean - (Math.E - 1))).toBeLessThan(0.05);
-    // Variance reduction is real: stratified sampling beats plain Monte Carlo at every size.
-    for (const n of SAMPLE_SIZES) {
-      const rmse = (e: string) => out.cells.find((c) => c.estimator === e && c.samples === n)!.rmse;
-      expect(rmse("stratified")).toBeLessThan(rmse("plain"));
+  it("examples - study-grid aggregates 60 seeded map instances into per-estimator statistics", async () => {
+    const engine = createEngine({ registry: studyRegistry });
+    try {
+      const run = await (await engine.run(studyGrid, { integrand: "exp" }, { seed: 7 })).result();
+      expect(run.status).toBe("succeeded");
+      const out = run.output as StudyOutput;
+      expect(run.states.map((s) => s.name)).toEqual(["grid"]);
+      expect(out).toEqual(expectedStudy({ integrand: "exp" }, 7, { estimators: [...ESTIMATORS], sampleSizes: [...SAMPLE_SIZES], replicates: REPLICATES }));
+      expect(out.runs).toBe(60);
+      expect(out.cells).toHaveLength(12);
+      // The reference is the exact integral of e^x on [0, 1]; every cell's mean lands near it.
+      expect(out.reference).toBeCloseTo(Math.E - 1, 9);
+      for (const c of out.cells) expect(Math.abs(c.mean - (Math.E - 1))).toBeLessThan(0.05);
+      // Variance reduction is real: stratified sampling beats plain Monte Carlo at every size.
+      for (const n of SAMPLE_SIZES) {
+        const rmse = (e: string) => out.cells.find((c) => c.estimator === e && c.samples === n)!.rmse;
+        expect(rmse("stratified")).toBeLessThan(rmse("plain"));
+      }
+      // The same seed gives the same study; another seed another one.
+      const again = await (await engine.run(studyGrid, { integrand: "exp" }, { seed: 7 })).result();
+      expect(again.output).toEqual(out);
+      const other = await (await engine.run(studyGrid, { integrand: "exp" }, { seed: 8 })).result();
+      expect(other.output).not.toEqual(out);
+    } finally {
+      await engine.close();
     }
   });
 });

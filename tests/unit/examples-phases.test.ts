@@ -15,7 +15,7 @@ import { registry as etlRegistry } from "../../workers/etl.js";
 import { registry as reviewRegistry } from "../../workers/review.js";
 import { registry as studyRegistry } from "../../workers/study.js";
 import { registry as agentsRegistry } from "../../workers/agents.js";
-import { deriveSeed } from "../../workers/lib/prng.js";
+import { taskSeed } from "../../src/runtime/seed.js";
 
 const state = (plan: Plan, name: string): PlanState => {
   const s = plan.states.find((x) => x.name === name);
@@ -69,23 +69,22 @@ describe("examples - review-routing", () => {
 
 describe("examples - study-grid", () => {
   const plan = compile(studyGrid, { registry: studyRegistry });
-  const cells: string[] = [];
-  for (const e of ["plain", "antithetic", "stratified", "control"]) {
-    for (const n of [1000, 4000, 16000]) for (let r = 1; r <= 5; r++) cells.push(`run-${e}-n${n}-r${r}`);
-  }
 
-  it("examples - study-grid runs 60 cells in one phase, then the aggregate", () => {
-    expect(state(plan, "setup").phases).toEqual([["prepare"]]);
-    expect(leaving(state(plan, "setup"))).toEqual([["grid", "fallback"]]);
+  it("examples - study-grid plans the cells, maps over them in one node, then aggregates", () => {
     const grid = state(plan, "grid");
+    expect(plan.states.map((s) => s.name)).toEqual(["grid"]);
     expect(grid.final).toBe(true);
-    expect(grid.phases).toEqual([cells, ["aggregate"]]);
-    expect(grid.tasks.find((t) => t.name === "aggregate")!.parents).toHaveLength(60);
+    expect(grid.phases).toEqual([["plan"], ["run"], ["aggregate"]]);
+    const run = grid.tasks.find((t) => t.name === "run")!;
+    expect(run.map).toMatchObject({ maxConcurrency: 32, toleratedFailures: 0 });
+    expect(run.retries).toBe(1);
+    expect(grid.tasks.find((t) => t.name === "plan")!.params).toEqual({ estimators: ["plain", "antithetic", "stratified", "control"], sampleSizes: [1000, 4000, 16000], replicates: 5 });
+    expect(grid.tasks.find((t) => t.name === "aggregate")!.parents).toEqual(["plan", "run"]);
     expect(grid.sinks).toEqual(["aggregate"]);
   });
 
   it("examples - study-grid gives every cell its own seed", () => {
-    expect(new Set(cells.map((c) => deriveSeed(7, c))).size).toBe(60);
+    expect(new Set(Array.from({ length: 60 }, (_, k) => taskSeed(7, "grid/run", k))).size).toBe(60);
   });
 });
 

@@ -1,20 +1,19 @@
 // The example executors do real work: checked here on small hand-worked inputs and
 // against published reference values, independent of the examples' own expectations.
 import { describe, expect, it } from "vitest";
-import { NonRetryableError } from "../../src/errors/base.js";
 import type { Registry } from "../../src/registry/registry.js";
 import type { Logger, TaskContext } from "../../src/registry/types.js";
 import { fnv1a, mulberry32 } from "../../workers/lib/prng.js";
 import { diagnose, insertionSort, mergeSort, runProgram, solve } from "../../workers/lib/sorting.js";
 import { CSV_HEADER, registry as etl } from "../../workers/etl.js";
 import { bestLabel, verdict } from "../../workers/review.js";
-import { estimate, parseCellName, simpson } from "../../workers/study.js";
+import { cellsOf, estimate, simpson } from "../../workers/study.js";
 
 const noop = (): void => undefined;
 const log: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, child: () => log };
 const ctx = (task: string, parents: Record<string, unknown> = {}): TaskContext => ({
   runId: "r", taskId: `s/${task}`, state: "s", task, visit: 1, attempt: 1, signal: new AbortController().signal,
-  log, parents, idempotencyKey: "k", progress: noop, heartbeat: noop,
+  log, parents, idempotencyKey: "k", params: undefined, seed: 0, item: undefined, progress: noop, heartbeat: noop,
 });
 const call = async (registry: Registry, key: string, input: unknown, task = "t") => registry.resolve(key).fn(input, ctx(task));
 
@@ -88,9 +87,12 @@ describe("examples - study helpers", () => {
     expect(Math.abs(estimate("plain", linear, 1000, mulberry32(5)) - 0.5)).toBeGreaterThan(1e-6);
   });
 
-  it("examples - study reads the cell from the task name and rejects other names", () => {
-    expect(parseCellName("run-stratified-n4000-r2")).toEqual({ estimator: "stratified", samples: 4000, replicate: 2 });
-    expect(() => parseCellName("aggregate")).toThrow(NonRetryableError);
+  it("examples - study lists the grid's cells from the plan's params, estimator first", () => {
+    const cells = cellsOf("sqrt", { estimators: ["plain", "control"], sampleSizes: [10, 20], replicates: 2 });
+    expect(cells).toHaveLength(8);
+    expect(cells[0]).toEqual({ integrand: "sqrt", estimator: "plain", samples: 10, replicate: 1 });
+    expect(cells[3]).toEqual({ integrand: "sqrt", estimator: "plain", samples: 20, replicate: 2 });
+    expect(cells[4]!.estimator).toBe("control");
   });
 });
 

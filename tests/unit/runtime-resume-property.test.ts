@@ -33,6 +33,8 @@ interface TaskSpec {
   failFirst: number;
   /** Has an output schema: its success is judged (task.succeeded is stored after the report). */
   judged: boolean;
+  /** A map node over three items (never the first task, which may route); its instances fail like the task would. */
+  map: boolean;
 }
 
 type Exit =
@@ -64,6 +66,7 @@ const taskSpec = (index: number): fc.Arbitrary<TaskSpec> =>
       // Mostly within the retries (the task succeeds in the end), sometimes one more (it fails for good).
       failFirst: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: retries }) }, { weight: 1, arbitrary: fc.constant(retries + 1) }),
       judged: fc.boolean(),
+      map: index === 0 ? fc.constant(false) : fc.boolean(),
     }),
   );
 
@@ -97,14 +100,15 @@ function build(s: Spec): Workflow<unknown> {
   const after = (i: number) => states[i + 1] ?? (end ??= wf.state("end", { final: true }));
   s.states.forEach((st, i) => {
     const state = states[i]!;
-    const tasks = st.tasks.map((t, j) =>
-      state.task(`t${j}`, {
-        executor: "t/work",
+    const tasks = st.tasks.map((t, j) => {
+      const options = {
+        executor: "t/work" as const,
         retries: t.retries,
         backoff: { initialMs: 100, maxMs: 1000, factor: 2 },
         ...(t.judged ? { output: z.looseObject({ n: z.number() }) } : {}),
-      }),
-    );
+      };
+      return t.map ? state.map(`t${j}`, { ...options, items: (input: unknown) => [0, 1, 2].map((k) => ({ n: counterOf(input) + k })), maxConcurrency: 2 }) : state.task(`t${j}`, options);
+    });
     st.tasks.forEach((t, j) => {
       if (t.deps.length > 0) tasks[j]!.dependsOn(...t.deps.map((d) => tasks[d]!));
     });
@@ -135,7 +139,7 @@ const keyOf = (state: string, visit: number, task: string): string => `${state}/
 /** Register the deterministic executor on `cluster`; `failures` counts each task visit's failed tries so far. */
 function register(cluster: Cluster, s: Spec, failures: Map<string, number>, executions: Map<string, number>): void {
   cluster.registry.namespace("t").register("work", (input: unknown, ctx: TaskContext) => {
-    const t = s.states[Number(ctx.state.slice(1))]!.tasks[Number(ctx.task.slice(1))]!;
+    const t = s.states[Number(ctx.state.slice(1))]!.tasks[Number(ctx.task.replace(/\[\d+\]$/, "").slice(1))]!;
     const key = keyOf(ctx.state, ctx.visit, ctx.task);
     executions.set(key, (executions.get(key) ?? 0) + 1);
     const failed = failures.get(key) ?? 0;

@@ -25,7 +25,11 @@ export const cancelCommand = defineCommand({
     const client = await createClient(natsOptionsFrom(values));
     try {
       const status = await client.cancel(runId, values.reason ?? "cancelled from the command line");
-      io.stdout.write(`run ${runId}: ${status}\n`);
+      io.stdout.write(
+        status === "running" || status === "pending"
+          ? `run ${runId}: ${status}; the cancel is recorded and the coordinator that takes the run over applies it (its holder is gone); watch it with: phaseflow follow ${runId} ${natsFlagsText(values)}\n`
+          : `run ${runId}: ${status}\n`,
+      );
       return EXIT_OK;
     } catch (err) {
       if (!(err instanceof RemoteError && err.code === "RUN_NOT_FOUND")) throw err;

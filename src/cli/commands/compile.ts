@@ -13,6 +13,7 @@ import { EXIT_OK } from "../exit-codes.js";
 import { formatPlanDot } from "../format-dot.js";
 import { formatPlanMermaid } from "../format-mermaid.js";
 import { formatPlanText } from "../format-text.js";
+import { formatTriggersText } from "../format-triggers.js";
 import { loadWorkflow } from "../load-module.js";
 import { collectExecutors } from "../run-executors.js";
 
@@ -50,7 +51,7 @@ export const compileCommand = defineCommand({
       format === "json" ? `${JSON.stringify(plan, null, 2)}\n`
       : format === "mermaid" ? formatPlanMermaid(plan)
       : format === "dot" ? formatPlanDot(plan)
-      : formatPlanText(plan);
+      : formatPlanText(plan) + formatTriggersText(workflow, Date.now());
     io.stdout.write(out);
     return EXIT_OK;
   },

@@ -10,6 +10,7 @@ import type { Workflow } from "../../dsl/workflow.js";
 import { createLogger } from "../../runtime/logger.js";
 import { defineCommand } from "../command.js";
 import { parseDuration } from "../duration.js";
+import { parseSize } from "../size.js";
 import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { loadModule, pickWorkflow } from "../load-module.js";
 import { NATS_FLAGS, natsOptionsFrom, untilSignal } from "../nats-flags.js";
@@ -18,7 +19,7 @@ import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 export const coordinatorCommand = defineCommand({
   name: "coordinator",
   summary: "Run a coordinator: serve the workflows of the given modules and drive their runs over NATS",
-  usage: "--nats URL [--require-workers] [--lease-ms MS] [--watchdog-ms MS] <workflow modules...>",
+  usage: "--nats URL [--require-workers] [--lease-ms MS] [--watchdog-ms MS] [--keep-finished-bytes SIZE] <workflow modules...>",
   details: "Every workflow a module exports is served. Logs are pino JSON lines on stderr.",
   flags: {
     ...NATS_FLAGS,
@@ -26,6 +27,7 @@ export const coordinatorCommand = defineCommand({
     id: { type: "string", valueName: "ID", description: "coordinator id (default <host>-<pid>; a per-process nonce is appended)" },
     retention: { type: "string", valueName: "AGE", description: "keep histories and summaries of finished runs this long, e.g. 7d, 12h (default 7d)" },
     "lease-ms": { type: "string", valueName: "MS", description: "how long a run's lease lasts without renewal before another coordinator takes the run over (default 15000)" },
+    "keep-finished-bytes": { type: "string", valueName: "SIZE", description: "memory for finished runs' records kept to answer status quickly, e.g. 64MB, 1GB, 0 (default 64MB)" },
     "task-sweep-ms": { type: "string", valueName: "MS", description: "how often (and past what age) task messages no run can use are deleted from the tasks stream (default 60000)" },
     "watchdog-ms": { type: "string", valueName: "MS", description: "re-dispatch an attempt without a timeout after this long with nothing heard of it (default 600000)" },
     ...DRAIN_FLAG,
@@ -37,6 +39,7 @@ export const coordinatorCommand = defineCommand({
     if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
     const watchdogMs = values["watchdog-ms"] === undefined ? undefined : Number(values["watchdog-ms"]);
     if (watchdogMs !== undefined && (!Number.isInteger(watchdogMs) || watchdogMs < 500)) throw new UsageError(`--watchdog-ms "${values["watchdog-ms"]}" must be a whole number of milliseconds >= 500`);
+    const keepFinishedBytes = values["keep-finished-bytes"] === undefined ? undefined : parseSize(values["keep-finished-bytes"], "--keep-finished-bytes");
     const taskSweepMs = values["task-sweep-ms"] === undefined ? undefined : Number(values["task-sweep-ms"]);
     if (taskSweepMs !== undefined && (!Number.isInteger(taskSweepMs) || taskSweepMs < 100)) throw new UsageError(`--task-sweep-ms "${values["task-sweep-ms"]}" must be a whole number of milliseconds >= 100`);
     const retentionMs = values.retention === undefined ? undefined : parseDuration(values.retention, "--retention");
@@ -56,6 +59,7 @@ export const coordinatorCommand = defineCommand({
       ...(leaseMs !== undefined ? { leaseMs } : {}),
       ...(retentionMs !== undefined ? { retentionMs } : {}),
       ...(watchdogMs !== undefined ? { watchdogMs } : {}),
+      ...(keepFinishedBytes !== undefined ? { keepFinishedBytes } : {}),
       ...(taskSweepMs !== undefined ? { taskSweepMs } : {}),
       logger,
       ...(values.id !== undefined ? { coordinatorId: values.id } : {}),

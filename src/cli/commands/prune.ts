@@ -5,6 +5,8 @@
  */
 import { UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
+import { inboxPrefixOf } from "../../fleet/nats-permissions.js";
+import { natsNames } from "../../transport/nats/names.js";
 import { defineCommand } from "../command.js";
 import { parseDuration } from "../duration.js";
 import { EXIT_OK } from "../exit-codes.js";
@@ -22,7 +24,9 @@ export const pruneCommand = defineCommand({
   async run({ values }, io) {
     if (values.nats === undefined) throw new UsageError("missing --nats URL");
     const olderThan = parseDuration(values["older-than"] ?? "7d", "--older-than");
-    const client = await createClient(natsOptionsFrom(values));
+    // Pruning purges histories and KV entries: a coordinator's work, done with its credentials (and inbox).
+    const nats = natsOptionsFrom(values);
+    const client = await createClient({ ...nats, inboxPrefix: inboxPrefixOf(natsNames(nats.prefix), "coordinator") });
     try {
       const { removed } = await client.prune(olderThan);
       io.stdout.write(`removed ${removed.length} finished run${removed.length === 1 ? "" : "s"}${removed.length > 0 ? `: ${removed.join(", ")}` : ""}\n`);

@@ -46,7 +46,7 @@ const totalsOf = (plan: Plan): Record<string, number> => Object.fromEntries(plan
 export const runCommand = defineCommand({
   name: "run",
   summary: "Run a workflow, embedded or on a fleet over NATS, and show its progress",
-  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json] [--ui [--ui-port PORT]]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--detach] [--force] [--json]",
+  usage: "<file> [--workflow NAME] [--input JSON | --input @file.json] [--executors FILE]... [--json] [--ui [--ui-port PORT]]\n       phaseflow run [<file>] --nats URL [--workflow NAME] [--input ...] [--key K] [--detach] [--force] [--json]",
   details: [
     "Embedded by default: the executors are the registries <file> exports plus those of the --executors modules.",
     "With --nats, the run is submitted to the coordinators and followed; workers elsewhere run the tasks.",
@@ -55,6 +55,8 @@ export const runCommand = defineCommand({
     "  refused (exit 2) unless --force. --detach prints the run id (--json: the start reply) and exits 0;",
     "  follow it later with 'phaseflow follow <runId> --nats URL'.",
     "Without --input, a workflow with an input schema gets {} (so its defaults apply).",
+    "--key K makes the start idempotent: with --nats, a run already started with key K (and kept, 7 days by",
+    "  default) is followed instead of starting another. Embedded, a key only lasts the one process.",
     "With --ui (embedded runs), the web view of the run is served on 127.0.0.1:8080 (--ui-port, --ui-host);",
     "  it stays up after the run ends, to look at it or retry it, until Ctrl-C.",
     "",
@@ -72,8 +74,10 @@ export const runCommand = defineCommand({
     executors: { type: "string", multiple: true, valueName: "FILE", description: "a module exporting executor registries (embedded runs)" },
     schedule: { type: "string", valueName: "MODE", description: 'dispatch phase by phase ("phases", default) or each task once its parents are done ("eager")' },
     "on-failure": { type: "string", valueName: "MODE", description: 'on a failed task, cancel the rest ("fail-fast", default) or let independent tasks finish ("continue")' },
+    seed: { type: "string", once: true, valueName: "N", description: "the run's seed (0 to 4294967295): each task's ctx.seed derives from it; default: derived from the run id" },
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
+    key: { type: "string", once: true, valueName: "K", description: "start key: with --nats, a second run with the same key follows the run the first started instead of starting another (for the retention period)" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
     ui: { type: "boolean", description: "embedded runs: serve the web view of the run (it stays up after the run until Ctrl-C; retry from it)" },
     "ui-port": { type: "string", valueName: "PORT", description: "with --ui: the web view's TCP port (default 8080; 0 picks a free one)" },
@@ -120,7 +124,9 @@ export const runCommand = defineCommand({
       io.stderr.write(`phaseflow run: ${formatInputIssues(err)}`);
       return EXIT_USAGE;
     }
-    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}) };
+    const seed = seedFrom(values.seed);
+    if (values.key !== undefined && (values.key.length === 0 || values.key.length > 512)) throw new UsageError("--key must be 1 to 512 characters");
+    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}), ...(seed !== undefined ? { seed } : {}), ...(values.key !== undefined ? { key: values.key } : {}) };
     const live = io.isTTY && values.json !== true;
     if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live, uiServer);
 
@@ -146,6 +152,7 @@ export const runCommand = defineCommand({
         notices.push(`run ${started.runId} runs the coordinators' plan ${started.planHash.slice(0, 12)} of "${name}", not plan ${plan.planHash.slice(0, 12)} of ${file} (--force)`);
       }
       if (started.waitingFor.length > 0) notices.push(describeWaiting(started.runId, started.waitingFor, flags));
+      if (started.existing) notices.push(`key "${values.key ?? ""}" had already started run ${started.runId}; nothing new was started`);
       if (values.detach === true) {
         io.stdout.write(values.json === true ? `${JSON.stringify({ workflow: name, ...started }, null, 2)}\n` : `${started.runId}\n`);
         for (const n of notices) io.stderr.write(`phaseflow run: ${n}\n`);
@@ -175,7 +182,7 @@ async function runEmbedded(
   local: { module: LoadedModule; workflow: Workflow<unknown> },
   executorFiles: readonly string[],
   input: unknown,
-  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue" },
+  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue"; seed?: number; key?: string },
   live: boolean,
   uiServer: UiServerOptions | undefined,
 ): Promise<number> {
@@ -201,6 +208,14 @@ async function runEmbedded(
   } finally {
     await session.close();
   }
+}
+
+/** `--seed N`: a 32-bit unsigned integer. */
+function seedFrom(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^\d{1,10}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isInteger(n) || n > 0xffff_ffff) throw new UsageError(`--seed "${text}" is not a seed; use a whole number from 0 to 4294967295`);
+  return n;
 }
 
 /** An embedded run with the web view: shown as usual, then the view stays up (a retry from it runs here) until Ctrl-C. */

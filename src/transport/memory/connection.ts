@@ -99,7 +99,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     return settle(() => {
       this.assertOpen("publish a report");
       const what = `report "${String(report.type)}" of task "${String(report.state)}/${String(report.task)}" (run "${String(report.runId)}", attempt ${String(report.attempt)})`;
-      this.hub.wire.check(report, what);
+      this.hub.wire.check(report, [report.type === "attempt.succeeded" ? report.output : report.error], what);
       const payload = this.hub.wire.encode(reportSchema, report, what);
       this.hub.histories.append(report.runId, "report", payload);
     });
@@ -174,7 +174,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     return settle(() => {
       this.assertOpen("dispatch a task");
       const what = `task "${String(task.state)}/${String(task.task)}" (run "${String(task.runId)}", executor "${String(task.executor)}", attempt ${String(task.attempt)})`;
-      this.hub.wire.check(task, what);
+      this.hub.wire.check(task, [task.input, task.parents], what);
       const payload = this.hub.wire.encode(taskMessageSchema, task, what);
       const executor = String(task.executor);
       if (!this.validExecutors.has(executor)) {

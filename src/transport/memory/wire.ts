@@ -41,9 +41,12 @@ export interface Wire {
   /**
    * Fast mode with payload limits: throw what the NATS adapter would for a task message
    * or report that cannot travel (`PayloadNotJsonError`, `PayloadTooDeepError`,
-   * `PayloadTooLargeError`, naming `what`). Strict mode checks in `encode`; without limits, nothing.
+   * `PayloadTooLargeError`, naming `what`). `payload` holds the message's user values
+   * (input and parents, output or error), at the message's own nesting: only they are
+   * encoded unless they come near the limit, then the whole message is measured. Strict
+   * mode checks in `encode`; without limits, nothing.
    */
-  check(value: unknown, what: string): void;
+  check(message: unknown, payload: readonly unknown[], what: string): void;
 }
 
 /**
@@ -53,16 +56,19 @@ export interface Wire {
  */
 export function createWire(mode: WireMode, maxPayload: number, payloadLimits = true): Wire {
   if (mode === "strict") return strictWire(maxPayload);
-  return payloadLimits ? { ...FAST_WIRE, check: (value, what) => checkTravels(value, what, maxPayload) } : FAST_WIRE;
+  return payloadLimits ? { ...FAST_WIRE, check: (message, payload, what) => checkTravels(message, payload, what, maxPayload) } : FAST_WIRE;
 }
 
+/** Room for a message's own fields (ids, token, times) around its user values. */
+const ENVELOPE_ALLOWANCE = 4096;
+
 /** The NATS adapter's checks of an outgoing message, without keeping the text. */
-function checkTravels(value: unknown, what: string, maxPayload: number): void {
-  const text = toJsonText(value, what);
+function checkTravels(message: unknown, payload: readonly unknown[], what: string, maxPayload: number): void {
+  const text = toJsonText(payload, what);
   assertEncodableDepth(text, what);
-  // UTF-16 length bounds the UTF-8 size from below: count bytes only when it might matter.
-  if (text.length + HEADER_ALLOWANCE <= maxPayload / 3) return;
-  const bytes = Buffer.byteLength(text);
+  // A UTF-8 byte is at most 3 per UTF-16 unit: measure the whole message only when it might matter.
+  if (text.length * 3 + ENVELOPE_ALLOWANCE + HEADER_ALLOWANCE <= maxPayload) return;
+  const bytes = Buffer.byteLength(toJsonText(message, what));
   if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE);
 }
 

@@ -26,6 +26,7 @@ export function connectionOptionsOf(options: ResolvedNatsTransportOptions): Node
   if (options.user !== undefined) co.user = options.user;
   if (options.pass !== undefined) co.pass = options.pass;
   if (options.token !== undefined) co.token = options.token;
+  if (options.inboxPrefix !== undefined) co.inboxPrefix = options.inboxPrefix;
   if (options.credsFile !== undefined) {
     let creds: Uint8Array;
     try {

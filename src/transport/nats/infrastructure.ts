@@ -28,7 +28,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { InfrastructureMismatchError } from "../../errors/base.js";
+import { InfrastructureMismatchError, TransportConnectError } from "../../errors/base.js";
 import type { NatsNames } from "./names.js";
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop a re-published task. */
@@ -79,10 +79,22 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: str
     } catch (err) {
       // Another process may have created it meanwhile: check what is there.
       info = await streamInfo(jsm, spec.name);
-      if (info === undefined) throw err;
+      if (info === undefined) {
+        throw missing(`stream "${spec.name}"`, err);
+      }
     }
   }
   checkStream(info, spec, prefix);
+}
+
+/** A stream or bucket that is not there and that this connection could not create. */
+function missing(resource: string, err: unknown): TransportConnectError {
+  return new TransportConnectError(
+    "NATS_JETSTREAM_UNAVAILABLE",
+    [],
+    `${resource} does not exist and could not be created (${err instanceof Error ? err.message : String(err)}); with per-role NATS users (phaseflow nats-config) only coordinators may create it: start a coordinator first`,
+    { cause: err },
+  );
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
@@ -120,7 +132,13 @@ async function ensureBucket(
   prefix: string,
 ): Promise<KV> {
   // Kvm.create opens an existing bucket as is, so check the parts we rely on.
-  const kv = await kvm.create(bucket, opts);
+  let kv: KV;
+  try {
+    kv = await kvm.create(bucket, opts);
+  } catch (err) {
+    if ((await streamInfo(jsm, `KV_${bucket}`)) !== undefined) throw err;
+    throw missing(`KV bucket "${bucket}"`, err);
+  }
   const info = await jsm.streams.info(`KV_${bucket}`);
   if (info.config.storage !== opts.storage) {
     throw new InfrastructureMismatchError(`KV bucket "${bucket}"`, "storage", `"${info.config.storage}"`, `"${opts.storage}"`, fixFor("bucket", bucket, prefix));

@@ -29,6 +29,11 @@ export interface NatsTransportOptions {
   /** A NATS `.creds` file (JWT + nkey seed). */
   credsFile?: string;
   tls?: NatsTlsOptions;
+  /**
+   * Where replies and pull deliveries arrive (`<inboxPrefix>.<id>`). Default: each service
+   * uses its role's, `_INBOX_<prefix>_<coordinator|worker|client>` (see `phaseflow nats-config`).
+   */
+  inboxPrefix?: string;
   /** Names every stream, bucket and subject (see `natsNames`). Default "pf". */
   prefix?: string;
   /** How long the server waits for an ack before redelivering a task. Default 30000. */
@@ -60,6 +65,7 @@ export interface ResolvedNatsTransportOptions {
   token: string | undefined;
   credsFile: string | undefined;
   tls: NatsTlsOptions | undefined;
+  inboxPrefix: string | undefined;
   prefix: string;
   ackWaitMs: number;
   maxDeliver: number;
@@ -83,6 +89,7 @@ export const natsTransportOptionsSchema = z
     token: z.string().optional(),
     credsFile: z.string().min(1).optional(),
     tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }).strict().optional(),
+    inboxPrefix: z.string().regex(/^[A-Za-z0-9_$-]+$/, "must be one subject token (letters, digits, _, $, -)").optional(),
     prefix: z.string().default(DEFAULT_PREFIX).superRefine((p, ctx) => {
       const problem = checkPrefix(p);
       if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
@@ -129,6 +136,7 @@ export function resolveNatsTransportOptions(options: NatsTransportOptions): Reso
     token: o.token,
     credsFile: o.credsFile,
     tls: o.tls,
+    inboxPrefix: o.inboxPrefix,
     prefix: o.prefix,
     ackWaitMs: o.ackWaitMs,
     maxDeliver: o.maxDeliver,

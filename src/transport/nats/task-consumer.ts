@@ -22,6 +22,7 @@ import type { ConsumeOptions, Subscription, TaskDelivery } from "../port.js";
 import { decodeMessage } from "./codec.js";
 import { NatsDelivery } from "./delivery.js";
 import type { StallKeeper } from "./stall-keeper.js";
+import { joinTraceContext } from "./trace-headers.js";
 
 /** How long one pull request waits on the server for messages. */
 export const FETCH_EXPIRES_MS = 5_000;
@@ -194,7 +195,7 @@ async function handleOne(
   if (typeof reply === "string" && reply.length > 0) ctx.stallKeeper?.hold(keeperId, reply);
   const delivery: NatsDelivery = new NatsDelivery(
     m,
-    decoded.value,
+    m.headers === undefined ? decoded.value : joinTraceContext(decoded.value, m.headers),
     () => {
       held.delete(delivery);
       ctx.stallKeeper?.release(keeperId);

@@ -43,6 +43,7 @@ import { natsNames, type NatsNames } from "./names.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
 import { startStallKeeper } from "./stall-keeper.js";
 import { startTaskConsumer } from "./task-consumer.js";
+import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 
 export interface NatsTransport extends Transport {
   readonly kind: "nats";
@@ -210,10 +211,13 @@ class NatsTransportImpl implements NatsTransport {
     const slash = typeof task.executor === "string" ? task.executor.indexOf("/") : -1;
     if (slash <= 0) throw new WireMessageInvalidError(what, [{ path: ["executor"], message: `must be "namespace/name", got ${JSON.stringify(task.executor)}` }]);
     const subject = this.names.subjects.task(task.executor.slice(0, slash), task.executor.slice(slash + 1));
-    const data = encodeMessage(taskMessageSchema, task, what, this.connection.info?.max_payload);
+    // The trace context goes in headers (traceparent, tracestate), the rest in the body.
+    const { body, headers } = splitTraceContext(task);
+    const max = this.connection.info?.max_payload;
+    const data = encodeMessage(taskMessageSchema, body, what, max === undefined || headers === undefined ? max : max - traceHeaderBytes(task));
     const msgID = `${task.dispatchId}@${task.epoch}`;
     try {
-      const ack = await this.js.publish(subject, data, { msgID });
+      const ack = await this.js.publish(subject, data, headers === undefined ? { msgID } : { msgID, headers });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
     } catch (err) {
       throw new TransportOperationError(
