@@ -7,7 +7,7 @@
 // Authoring
 export { z } from "zod";
 export { workflow, isWorkflow, Workflow, State, Task } from "./dsl/workflow.js";
-export type { BackoffOptions, ExecutorKey, JsonValue, MapOptions, StateOptions, TaskOptions, TaskParams, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+export type { BackoffOptions, ExecutorKey, JsonValue, MapOptions, SignalOptions, SleepOptions, StateOptions, TaskOptions, TaskParams, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
 export type { CatchUp, CronSchedule, EverySchedule, ScheduleOptions, SourceOptions } from "./dsl/triggers.js";
 
 // Compiling
@@ -30,6 +30,7 @@ export type { RunHandle } from "./runtime/run-handle.js";
 export { createCoordinator } from "./runtime/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
 export type { RunOptions } from "./runtime/run-options.js";
+export type { SendSignalOptions, SignalSent } from "./runtime/signals.js";
 export { serveTriggers } from "./runtime/embedded-triggers.js";
 export type { ServeTriggersOptions, TriggerServer } from "./runtime/embedded-triggers.js";
 export { createMemoryTriggerStore } from "./triggers/trigger-state.js";
@@ -74,6 +75,7 @@ export {
   PlanMismatchError,
   EngineClosedError,
 } from "./errors/base.js";
+export { SignalTimeoutError, SleepUntilError, SignalPayloadInvalidError, SignalRefusedError } from "./errors/waits.js";
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
 // Run archives (JSON or SQLite) of a run's stored history
 export { archiveOf } from "./archive/archive.js";

@@ -14,6 +14,7 @@ import { exportCommand } from "./commands/export.js";
 import { followCommand } from "./commands/follow.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
+import { signalCommand } from "./commands/signal.js";
 import { schedulesCommand } from "./commands/schedules.js";
 import { statusCommand } from "./commands/status.js";
 import { uiCommand } from "./commands/ui.js";
@@ -30,6 +31,7 @@ export const COMMANDS: readonly CliCommand[] = [
   statusCommand,
   cancelCommand,
   retryCommand,
+  signalCommand,
   pruneCommand,
   exportCommand,
   natsSetupCommand,

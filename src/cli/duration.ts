@@ -17,3 +17,12 @@ export function parseDuration(text: string, flag: string): number {
   if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`${flag} "${text}" must be longer than 0`);
   return ms;
 }
+
+/** 500 -> "500ms", 30000 -> "30s", 90000 -> "1m30s", 1500 -> "1.5s". */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(3))}s`;
+  const m = Math.floor(ms / 60_000);
+  const rest = ms - m * 60_000;
+  return rest === 0 ? `${m}m` : `${m}m${duration(rest)}`;
+}

@@ -5,6 +5,7 @@
  * (`compound=true` with `ltail`/`lhead`) so it reads as state-to-state.
  * Render with `phaseflow compile wf.ts --dot | dot -Tsvg > wf.svg`.
  */
+import { waitNodeLabel } from "./format-wait.js";
 import type { Plan, PlanState } from "../plan/schema.js";
 import { conditionText } from "./format-text.js";
 
@@ -30,8 +31,12 @@ export function formatPlanDot(plan: Plan): string {
     if (state.tasks.length === 0) lines.push(`    ${node(state, placeholder)} [label="no tasks", shape=plaintext];`);
     for (const t of state.tasks) {
       // A map node is one stacked node (box3d): its instances exist only at run time.
+      // Signal nodes are hexagons, sleep nodes dashed ellipses: they wait, they run nothing.
       if (t.map) lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}[]\n${t.executor}\nmap, max ${t.map.maxConcurrency} in flight`)}, shape=box3d, style=""];`);
-      else lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${t.executor}`)}];`);
+      else {
+        const shape = t.wait?.kind === "signal" ? ", shape=hexagon" : t.wait?.kind === "sleep" ? ", shape=ellipse, style=dashed" : "";
+        lines.push(`    ${node(state, t.name)} [label=${quote(`${t.name}\n${waitNodeLabel(t) ?? t.executor}`)}${shape}];`);
+      }
     }
     for (const [from, to] of state.edges) lines.push(`    ${node(state, from)} -> ${node(state, to)};`);
     lines.push("  }");

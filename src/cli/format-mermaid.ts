@@ -5,6 +5,7 @@
  * "fallback") or the pathway name. A map node is one stacked node. Node ids are generated (`s0`, `s0t1`), so any
  * task name is safe; labels escape the characters mermaid treats specially.
  */
+import { waitNodeLabel } from "./format-wait.js";
 import type { Plan } from "../plan/schema.js";
 import { conditionText } from "./format-text.js";
 
@@ -26,8 +27,12 @@ export function formatPlanMermaid(plan: Plan): string {
     const id = new Map(state.tasks.map((t, ti) => [t.name, `s${si}t${ti}`]));
     for (const t of state.tasks) {
       // A map node is drawn stacked (mermaid's "st-rect" shape): one node, many instances at run time.
+      // Signal nodes are hexagons, sleep nodes stadiums: they wait, they run nothing.
       if (t.map) lines.push(`    ${id.get(t.name)}@{ shape: st-rect, label: ${label(`${t.name}[]<br/>${t.executor}<br/>map, max ${t.map.maxConcurrency} in flight`)} }`);
-      else lines.push(`    ${id.get(t.name)}[${label(`${t.name}<br/>${t.executor}`)}]`);
+      else {
+        const text = label(`${t.name}<br/>${waitNodeLabel(t) ?? t.executor}`);
+        lines.push(`    ${id.get(t.name)}${t.wait?.kind === "signal" ? `{{${text}}}` : t.wait?.kind === "sleep" ? `([${text}])` : `[${text}]`}`);
+      }
     }
     for (const [from, to] of state.edges) lines.push(`    ${id.get(from)} --> ${id.get(to)}`);
     lines.push("  end");

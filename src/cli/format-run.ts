@@ -4,6 +4,7 @@
  * by `phaseflow run` (final summary) and `phaseflow status`. A map's instances are
  * grouped under their map node: counts per status, then the ones that need a look.
  */
+import { describeWait } from "./format-wait.js";
 import type { Plan } from "../plan/schema.js";
 import type { RunRecord, TaskRecord } from "../runtime/run-record-schema.js";
 import type { RunSummary } from "../fleet/api-schemas.js";
@@ -60,6 +61,7 @@ export function formatRunRecord(record: RunRecord, options: FormatRunOptions = {
   lines.push(`run ${record.runId}  workflow ${record.workflow || "?"}${record.version ? `@${record.version}` : ""}  ${record.status}${took}`);
   if (record.error) lines.push(`  error [${record.error.code}] ${record.error.message.trimEnd().split("\n").join("\n    ")}`);
   if (record.reason) lines.push(`  reason: ${record.reason}`);
+  lines.push(...waitLines(record));
   for (const s of record.states) {
     const multi = record.states.filter((x) => x.name === s.name).length > 1;
     const next = s.next === undefined ? "" : s.next === null ? "  (end)" : `  -> ${s.next}`;
@@ -81,6 +83,16 @@ export function formatRunRecord(record: RunRecord, options: FormatRunOptions = {
     lines.push(...taskRows(p.tasks.map((t) => notStarted(p.name, 1, t.name)), options));
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** What a running run waits for: its waiting signal and sleep nodes, and signals sent that no node took yet. */
+function waitLines(record: RunRecord): string[] {
+  const lines = record.tasks.filter((t) => t.status === "running" && t.wait).map((t) => `  waiting: ${t.id}  ${describeWait(t.wait!)}`);
+  const pending = (record.signals ?? []).filter((s) => s.consumedBy === undefined);
+  if (pending.length > 0 && record.status !== "succeeded" && record.status !== "failed" && record.status !== "cancelled") {
+    lines.push(`  signals not taken by a node yet: ${pending.map((s) => `"${s.name}" (id ${s.id})`).join(", ")}`);
+  }
+  return lines;
 }
 
 /** Most instances of a map listed one by one (failed, retrying, in flight). */

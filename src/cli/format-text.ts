@@ -7,6 +7,8 @@
  */
 import type { Plan, PlanState, PlanTask } from "../plan/schema.js";
 import { DEFAULT_MAX_VISITS } from "../compiler/defaults.js";
+import { duration } from "./duration.js";
+import { waitNodeLabel, waitNodeSettings } from "./format-wait.js";
 
 export interface FormatTextOptions {
   /** A phase with more tasks than this shows the first few and a count of the rest. Default 12. */
@@ -49,11 +51,12 @@ function formatState(state: PlanState, maxTasks: number, maxGuard: number): stri
     const shown = state.phases.map((p) => (p.length > maxTasks ? p.slice(0, SHOWN_WHEN_SHORTENED) : p));
     const visible = shown.flat().map((n) => byName.get(n)!);
     const nameW = Math.max(...visible.map((t) => t.name.length));
-    const execW = Math.max(...visible.map((t) => t.executor.length));
+    const execOf = (t: PlanTask): string => waitNodeLabel(t) ?? t.executor;
+    const execW = Math.max(...visible.map((t) => execOf(t).length));
     state.phases.forEach((phase, i) => {
       shown[i]!.forEach((name, j) => {
         const t = byName.get(name)!;
-        const text = `${t.name.padEnd(nameW)}  ${t.executor.padEnd(execW)}  ${taskSettings(t, maxGuard)}`;
+        const text = `${t.name.padEnd(nameW)}  ${execOf(t).padEnd(execW)}  ${taskSettings(t, maxGuard)}`;
         lines.push(row(j === 0 ? `phase ${i + 1}` : "", text));
       });
       if (phase.length > shown[i]!.length) {
@@ -92,6 +95,7 @@ function taskSettings(t: PlanTask, maxSource: number): string {
   if (t.params !== undefined) parts.push(`params ${shorten(JSON.stringify(t.params), maxSource)}`);
   if (t.retries > 0) parts.push(`retries ${t.retries}`);
   if (t.timeoutMs !== null) parts.push(`timeout ${duration(t.timeoutMs)}`);
+  parts.push(...waitNodeSettings(t));
   return parts.join(", ");
 }
 
@@ -131,11 +135,4 @@ function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
-/** 500 -> "500ms", 30000 -> "30s", 90000 -> "1m30s", 1500 -> "1.5s". */
-export function duration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${Number((ms / 1000).toFixed(3))}s`;
-  const m = Math.floor(ms / 60_000);
-  const rest = ms - m * 60_000;
-  return rest === 0 ? `${m}m` : `${m}m${duration(rest)}`;
-}
+export { duration };

@@ -6,6 +6,7 @@
  * (`run  37/60 done, 1 failed, 16 running`). It is a pure function of a run record and "now", so it is
  * tested without a terminal; `progress-terminal.ts` redraws these lines in place.
  */
+import { describeWait } from "./format-wait.js";
 import type { RunRecord, StateRecord, TaskRecord } from "../runtime/run-record-schema.js";
 import { formatDuration } from "./format-run.js";
 
@@ -113,6 +114,8 @@ export function mapLine(t: TaskRecord): string {
 }
 
 function taskLine(t: TaskRecord, now: number): string {
+  // A signal or sleep node: what it waits for says more than "running".
+  if (t.wait) return [`      ${t.task}`, describeWait(t.wait, now), ...(t.startedAt !== undefined ? [formatDuration(Math.max(0, now - t.startedAt))] : [])].join("  ");
   const parts = [`      ${t.task}`, t.status, `attempt ${t.attempts}`];
   if (t.progress) parts.push(t.progress.total === undefined ? `${t.progress.done} done` : `${t.progress.done}/${t.progress.total}`);
   if (t.status === "retrying") {

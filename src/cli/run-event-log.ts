@@ -4,6 +4,7 @@
  * one-line message. Inputs and outputs are left out (they can be large, and the final run
  * record on stdout carries them); errors are kept.
  */
+import { describeWait } from "./format-wait.js";
 import type { RunUpdate } from "../transport/messages.js";
 
 export interface EventLogLine {
@@ -71,5 +72,11 @@ export function describeEvent(e: RunUpdate): EventLogLine {
       return { level: "info", fields, msg: `${task} attempt ${e.attempt} succeeded` };
     case "attempt.failed":
       return { level: "warn", fields, msg: `${task} attempt ${e.attempt} failed: ${why}` };
+    case "task.waiting":
+      return { level: "info", fields: { ...fields, wait: e.wait }, msg: `${task} ${describeWait(e.wait)}` };
+    case "task.waited":
+      return { level: "info", fields: e.signal === undefined ? fields : { ...fields, signalSeq: e.signal }, msg: `${task} ${e.signal === undefined ? "woke up" : "got its signal"}` };
+    case "signal.received":
+      return { level: "info", fields: { ...fields, name: e.name, id: e.id }, msg: `signal "${e.name}" received (id ${e.id})` };
   }
 }

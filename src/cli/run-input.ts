@@ -17,26 +17,26 @@ import { InputValidationError, UsageError } from "../errors/base.js";
  * @throws UsageError on unreadable files and invalid JSON
  * @example readRunInput('{"day":"2026-11-01"}', process.cwd()) // { day: "2026-11-01" }
  */
-export function readRunInput(flag: string | undefined, cwd: string): unknown {
+export function readRunInput(flag: string | undefined, cwd: string, name = "--input", example = `'{"day":"2026-11-01"}'`): unknown {
   if (flag === undefined) return undefined;
   if (flag.startsWith("@")) {
     const file = flag.slice(1);
-    if (file === "") throw new UsageError(`--input "@" names no file; pass --input @path/to/input.json`);
+    if (file === "") throw new UsageError(`${name} "@" names no file; pass ${name} @path/to/file.json`);
     const path = resolve(cwd, file);
     const stat = statSync(path, { throwIfNoEntry: false });
-    if (stat === undefined) throw new UsageError(`--input file "${file}" does not exist (looked for ${path}); check the path, which is relative to the current directory`);
-    if (!stat.isFile()) throw new UsageError(`--input "${file}" is not a file; pass --input @path/to/input.json`);
-    return parseJson(readFileSync(path, "utf8"), `--input file "${file}"`);
+    if (stat === undefined) throw new UsageError(`${name} file "${file}" does not exist (looked for ${path}); check the path, which is relative to the current directory`);
+    if (!stat.isFile()) throw new UsageError(`${name} "${file}" is not a file; pass ${name} @path/to/file.json`);
+    return parseJson(readFileSync(path, "utf8"), `${name} file "${file}"`, name, example);
   }
-  return parseJson(flag, "--input");
+  return parseJson(flag, name, name, example);
 }
 
-function parseJson(text: string, what: string): unknown {
+function parseJson(text: string, what: string, name: string, example: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new UsageError(`${what} is not valid JSON (${reason}); pass a JSON value, e.g. --input '{"day":"2026-11-01"}', or a file with --input @input.json`);
+    throw new UsageError(`${what} is not valid JSON (${reason}); pass a JSON value, e.g. ${name} ${example}, or a file with ${name} @file.json`);
   }
 }
 

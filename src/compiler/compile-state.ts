@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF, DEFAULT_MAX_VISITS, DEFAULT_RETRIES } from "./defaults
 import { buildGraph, criticalPath, findCycle, graphologyLayering, layer, phaseMembers, type IndexedGraph } from "./graph.js";
 import type { ToJsonSchema } from "./schemas.js";
 import { validateTask } from "./validate-task.js";
+import { planWaitOf } from "./compile-wait.js";
 import { planMapOf, validateMapAndParams, validateMapRouters } from "./map.js";
 import { checkName, isFinal, ownState, validateTransitions } from "./validate-states.js";
 
@@ -169,5 +170,6 @@ function planTask(s: State<string, unknown>, t: Task<string>, i: number, g: Inde
     description: o.description ?? null,
     ...(o.params !== undefined ? { params: o.params } : {}),
     ...(t.map ? { map: planMapOf(t.map) } : {}),
+    ...(t.wait ? { wait: planWaitOf(t)! } : {}),
   };
 }

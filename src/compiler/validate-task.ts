@@ -3,6 +3,7 @@ import type { ValidationIssue } from "../errors/validation.js";
 import type { Task } from "../dsl/workflow.js";
 import type { Registry } from "../registry/registry.js";
 import { checkExecutorKey } from "../registry/keys.js";
+import { validateWait } from "./compile-wait.js";
 import { MAX_RETRIES, MAX_TIMEOUT_MS } from "./defaults.js";
 import { toJsonSchema, topLevelKeys, type JsonSchema, type ToJsonSchema } from "./schemas.js";
 
@@ -13,7 +14,10 @@ export function validateTask(task: Task<string>, path: string, registry: Registr
   const o = task.options;
   const name = `task "${task.name}" in state "${task.state.name}"`;
   const keyProblem = typeof o.executor === "string" ? checkExecutorKey(o.executor) : "must be a string";
-  if (keyProblem) {
+  if (task.wait) {
+    // A signal or sleep node runs no executor.
+    validateWait(task, path, issues);
+  } else if (keyProblem) {
     issues.push({ code: "INVALID_EXECUTOR_KEY", path, message: `${name} has executor "${String(o.executor)}", which is not a valid key (${keyProblem}); use "namespace/name", e.g. "etl/extract"` });
   } else if (registry) {
     const entry = registry.get(o.executor);

@@ -46,6 +46,40 @@ export interface TaskOptions<I = unknown, O = unknown, P = unknown> {
   description?: string;
 }
 
+/** A signal node (`state.signal`): waits, holding no worker slot, for a signal sent to the run. */
+export interface SignalOptions<O = unknown> {
+  /** Schema of the payload: a sender whose payload fails it is refused, and nothing changes. Default: any JSON value. */
+  schema?: ZodType<O>;
+  /** Fail the node with SIGNAL_TIMEOUT when no signal came within this many ms of reaching it (retried per `retries`). Default: no limit. */
+  timeoutMs?: number;
+  /** On timeout, succeed with `output` instead of failing (e.g. `{ pathway: "expired" }` for a route; it need not match `schema`). Default: fail. */
+  onTimeout?: { output: unknown };
+  /** The signal's name, when it differs from the node's. Default: the node's name. */
+  signal?: string;
+  /** Waits again after a timeout this many times. Default 0. */
+  retries?: number;
+  /** Delay before waiting again after a timeout. Default as for tasks. */
+  backoff?: BackoffOptions;
+  description?: string;
+}
+
+/** A sleep node (`state.sleep`): succeeds, holding no worker slot, once its time has come. Give `ms` or `until`. */
+export interface SleepOptions<I = unknown> {
+  /** Sleep this long from when the node is reached. */
+  ms?: number;
+  /** Sleep until this time, computed from the node's input when it is reached. */
+  until?: (input: I) => Date | number;
+  description?: string;
+}
+
+/** What a wait node waits for, as declared. */
+export type WaitDef =
+  | { readonly kind: "signal"; readonly signal: string; readonly schema?: ZodType | undefined; readonly timeoutMs?: number | undefined; readonly onTimeout?: { output: unknown } | undefined }
+  | { readonly kind: "sleep"; readonly ms?: number | undefined; readonly until?: ((input: never) => Date | number) | undefined };
+
+/** The executor key a wait node shows in a plan: it is never dispatched to a worker. */
+export const SIGNAL_EXECUTOR = "phaseflow/signal";
+export const SLEEP_EXECUTOR = "phaseflow/sleep";
 /** How a map node fans out, as declared (checked by the compiler). */
 export interface MapDef {
   readonly items: (input: unknown) => unknown;
@@ -117,6 +151,8 @@ export class Task<S extends string, O = unknown, P = unknown> {
     readonly name: string,
     readonly options: TaskOptions<unknown, O>,
     map?: MapDef,
+    /** Set for signal and sleep nodes: they wait in the coordinator instead of running on a worker. */
+    readonly wait?: WaitDef,
   ) {
     this.map = map;
   }
@@ -180,6 +216,36 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
       maxConcurrency,
       toleratedFailures,
     });
+    this.tasks.push(t);
+    return t;
+  }
+
+  /**
+   * Declare a signal node: it waits (holding no worker slot) for the signal `name` sent to
+   * the run (`engine.signal`, `client.signal`, `phaseflow signal`) and succeeds with its
+   * payload. A signal sent before the node is reached is kept and consumed when it is.
+   * @example const verdict = review.signal("verdict", { schema: z.object({ ok: z.boolean() }), timeoutMs: 86_400_000 });
+   */
+  signal<O = unknown>(name: string, options: SignalOptions<O> = {}): Task<S, O> {
+    const taskOptions: TaskOptions<unknown, O> = { executor: SIGNAL_EXECUTOR };
+    if (options.schema !== undefined) taskOptions.output = options.schema;
+    if (options.retries !== undefined) taskOptions.retries = options.retries;
+    if (options.backoff !== undefined) taskOptions.backoff = options.backoff;
+    if (options.description !== undefined) taskOptions.description = options.description;
+    const t = new Task<S, O>(this, name, taskOptions, undefined, { kind: "signal", signal: options.signal ?? name, schema: options.schema, timeoutMs: options.timeoutMs, onTimeout: options.onTimeout });
+    this.tasks.push(t);
+    return t;
+  }
+
+  /**
+   * Declare a sleep node: it succeeds with `{ sleptUntil }` once its time has come, holding
+   * no worker slot. Its due time is in the run's history, so it survives coordinator restarts.
+   * @example const cooldown = review.sleep("cooldown", { ms: 60_000 }); // or { until: (input) => new Date(input.at) }
+   */
+  sleep<I = unknown>(name: string, options: SleepOptions<I>): Task<S, { sleptUntil: number }> {
+    const taskOptions: TaskOptions<unknown, { sleptUntil: number }> = { executor: SLEEP_EXECUTOR };
+    if (options.description !== undefined) taskOptions.description = options.description;
+    const t = new Task<S, { sleptUntil: number }>(this, name, taskOptions, undefined, { kind: "sleep", ms: options.ms, until: options.until as ((input: never) => Date | number) | undefined });
     this.tasks.push(t);
     return t;
   }

@@ -112,3 +112,17 @@ export const getPlanReplySchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type GetPlanReply = z.infer<typeof getPlanReplySchema>;
+
+/** `<p>.api.run.signal`: send a signal to a run (checked against the workflow, then stored in its history). */
+export const signalRunRequestSchema = runIdRequestSchema.extend({
+  name: z.string().min(1),
+  payload: z.unknown().optional(),
+  /** Idempotency: a repeated id is applied once. Default: the coordinator picks one. */
+  id: z.string().min(1).optional(),
+});
+export type SignalRunRequest = z.input<typeof signalRunRequestSchema>;
+
+export const signalRunReplySchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), runId: z.string(), name: z.string(), id: z.string(), duplicate: z.boolean() }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);

@@ -15,6 +15,7 @@ import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
 import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { SignalSent } from "../runtime/signals.js";
 import { decisionEvents, reportEvent } from "../runtime/history.js";
 import { recordOfHistory } from "../runtime/run-record.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
@@ -33,6 +34,7 @@ import {
   getPlanReplySchema,
   getRunReplySchema,
   listRunsReplySchema,
+  signalRunReplySchema,
   startRunReplySchema,
   type ListRunsRequest,
   type RunSummary,
@@ -75,6 +77,13 @@ export interface Client {
   /** Runs newest first, from their summaries; `workflow` filters, `before` (a run's `cursorOf`) pages. */
   list(options?: ListRunsRequest): Promise<RunSummary[]>;
   cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
+  /**
+   * Send the signal `name` to a run: the first signal node of that name it reaches (or
+   * that waits already) succeeds with `payload`. Resolves once the signal is stored in the
+   * run's history. A repeated `options.id` is applied once (`duplicate: true`).
+   * @throws RemoteError-style PhaseflowErrors: SIGNAL_UNKNOWN, SIGNAL_PAYLOAD_INVALID (with issues), SIGNAL_RUN_FINISHED, RUN_NOT_FOUND
+   */
+  signal(runId: string, name: string, payload?: unknown, options?: { id?: string }): Promise<SignalSent>;
   /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
   retry(runId: string, from?: { state: string; task: string }): Promise<StartedRun>;
   /**
@@ -162,6 +171,10 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async cancel(runId, reason) {
       return (await request("run.cancel", { runId, ...(reason !== undefined ? { reason } : {}) }, cancelRunReplySchema)).status;
+    },
+    async signal(runId, name, payload, signalOptions = {}) {
+      const r = await request("run.signal", { runId, name, ...(payload !== undefined ? { payload } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
+      return { runId: r.runId, name: r.name, id: r.id, duplicate: r.duplicate };
     },
     async retry(runId, from) {
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
@@ -256,7 +269,7 @@ async function* followRun(transport: NatsTransport, runId: string, logger: Logge
         yield next;
         continue;
       }
-      const events: RunEvent[] = next.message.kind === "report" ? [reportEvent(next.seq, next.message)] : decisionEvents(next.message).filter((e) => e.type !== "through");
+      const events: RunEvent[] = next.message.kind === "decision" ? decisionEvents(next.message).filter((e) => e.type !== "through") : [reportEvent(next.seq, next.message)];
       for (const e of events) {
         yield e;
         if (e.type === "run.retried") armed = true;

@@ -47,6 +47,7 @@ import {
   getPlanRequestSchema,
   listRunsRequestSchema,
   retryRunRequestSchema,
+  signalRunRequestSchema,
   runIdRequestSchema,
   startRunRequestSchema,
   type RunSummary,
@@ -56,6 +57,7 @@ import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatS
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
+import { sendSignal } from "./signal-endpoint.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
@@ -292,6 +294,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     }, logger, counters),
   );
   subs.push(serveEndpoint(nc, api("run.retry"), queue, retryRunRequestSchema, retry, logger, counters));
+  subs.push(serveEndpoint(nc, api("run.signal"), queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), logger, counters));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(

@@ -28,6 +28,7 @@ export function indexPlan(plan: Plan): PlanIndex {
       if (!t) throw new Error(`plan "${plan.workflow}" has no task "${state}/${task}"`);
       return t;
     },
-    executors: () => [...new Set(plan.states.flatMap((s) => s.tasks.map((t) => t.executor)))].sort(),
+    // Wait nodes are never dispatched: no worker needs to serve them.
+    executors: () => [...new Set(plan.states.flatMap((s) => s.tasks.filter((t) => !t.wait).map((t) => t.executor)))].sort(),
   };
 }

@@ -21,6 +21,25 @@ export const backoffSchema = z.object({
   factor: z.number().positive(),
 });
 
+/**
+ * A wait node (DESIGN §1 "Waiting"): it holds no worker slot and is never dispatched. A
+ * signal node waits for the signal `signal`; a sleep node for `ms` from when it is reached,
+ * or until the time its `until` function (source text here, code in the workflow module,
+ * like a guard) returns.
+ */
+export const planWaitSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("signal"),
+    signal: z.string(),
+    /** null: no limit. */
+    timeoutMs: z.number().int().positive().nullable(),
+    /** On timeout: succeed with this output instead of failing with SIGNAL_TIMEOUT. */
+    onTimeout: z.object({ output: z.unknown() }).nullable(),
+  }),
+  z.object({ kind: z.literal("sleep"), ms: z.number().int().nonnegative().nullable(), until: z.string().nullable() }),
+]);
+export type PlanWait = z.infer<typeof planWaitSchema>;
+
 export const planTaskSchema = z.object({
   name: z.string(),
   /** `state/task`. */
@@ -39,6 +58,8 @@ export const planTaskSchema = z.object({
   inputSchema: jsonSchemaSchema,
   outputSchema: jsonSchemaSchema,
   description: z.string().nullable(),
+  /** Set only for signal and sleep nodes (absent for tasks run by workers, so their plans hash as before). */
+  wait: planWaitSchema.optional(),
   /** The task's static `params` (JSON), absent when it has none. */
   params: z.unknown().optional(),
   /** Present on a map node: it fans out at run time into one instance per item. */

@@ -12,7 +12,7 @@
  * transition (NoTransitionError) fails the run.
  */
 import type { ZodType } from "zod";
-import type { Workflow } from "../dsl/workflow.js";
+import type { WaitDef, Workflow } from "../dsl/workflow.js";
 import { GuardFailedError, NoTransitionError, type SchemaIssue } from "../errors/base.js";
 import type { PlanState } from "../plan/schema.js";
 import { isPlainObject } from "./coordinator-inputs.js";
@@ -27,6 +27,8 @@ export interface Definitions {
   mapItems(state: string, task: string): ((input: unknown) => unknown) | undefined;
   /** The `when` of the state's transition number `index`, or undefined for a fallback. */
   guard(state: string, index: number): Guard | undefined;
+  /** What a signal or sleep node waits for, as declared (its `until` function included). */
+  wait(state: string, task: string): WaitDef | undefined;
 }
 
 const cache = new WeakMap<Workflow<unknown>, Definitions>();
@@ -36,12 +38,12 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
   const cached = cache.get(wf);
   if (cached) return cached;
   const states = new Map<string, Workflow<unknown>["states"][number]>();
-  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined; items?: ((input: unknown) => unknown) | undefined }>();
+  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined; items?: ((input: unknown) => unknown) | undefined; wait?: WaitDef | undefined }>();
   for (const s of wf.states) {
     if (!states.has(s.name)) states.set(s.name, s);
     for (const t of s.tasks) {
       const key = `${s.name}/${t.name}`;
-      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, items: t.map?.items });
+      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, items: t.map?.items, wait: t.wait });
     }
   }
   const defs: Definitions = {
@@ -50,6 +52,7 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
     stateOutput: (state) => states.get(state)?.options.output,
     mapItems: (state, task) => tasks.get(`${state}/${task}`)?.items,
     guard: (state, index) => states.get(state)?.transitions[index]?.when as Guard | undefined,
+    wait: (state, task) => tasks.get(`${state}/${task}`)?.wait,
   };
   cache.set(wf, defs);
   return defs;

@@ -34,7 +34,7 @@ import type { RunRecord } from "./run-record-schema.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { estimateBytes } from "./record-size.js";
 import { RunShell } from "./run-shell.js";
-import { createRunState, foldEvents, isFinished } from "./run-state.js";
+import { createRunState, foldEvents, isFinished, type RunState } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 
 /** Default budget for finished runs' records kept in memory: 64 MiB. */
@@ -99,6 +99,8 @@ export interface Coordinator {
   cancel(runId: string, reason?: string): Promise<void>;
   get(runId: string): RunRecord | undefined;
   handle(runId: string): RunHandle | undefined;
+  /** The live state of a run driven here (for senders of signals), undefined when not driven here. */
+  runState(runId: string): RunState | undefined;
   /** Finished runs' records kept for `get`: how many, and their estimated bytes. */
   kept(): { runs: number; bytes: number };
   close(): Promise<void>;
@@ -245,6 +247,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     },
     kept: () => ({ runs: finishedById.size, bytes: keptBytes }),
     handle: (runId) => runs.get(runId),
+    runState: (runId) => runs.get(runId)?.state,
     close() {
       if (!closed) {
         closed = true;

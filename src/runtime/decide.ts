@@ -33,12 +33,15 @@ import { evolve, isFinished, taskKey, tokenHashOf, type RunState, type Visit, ty
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { RunModel } from "./run-model.js";
 import type { Definitions } from "./coordinator-transitions.js";
+import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
 
 export type Trigger =
   /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
   | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number; traceparent?: string | undefined }
   | { type: "resume"; owner: string; epoch: number }
   | { type: "report"; dispatchId: string }
+  /** A signal was just folded (stored at `seq`). */
+  | { type: "signal"; seq: number }
   | { type: "timer"; key: string; lastHeardAt?: number | undefined }
   | { type: "cancel"; reason: string }
   /** A task message could not be sent and never will be (too large, not JSON): the attempt failed with `error`. */
@@ -80,7 +83,7 @@ const timeoutKey = (dispatchId: string): string => `timeout:${dispatchId}`;
 const watchdogKey = (dispatchId: string): string => `watchdog:${dispatchId}`;
 const retryKey = (state: string, visit: number, task: string): string => `retry:${taskKey(state, visit, task)}`;
 
-class Decision {
+class Decision implements WaitHost {
   readonly events: DecisionEvent[] = [];
   readonly stamped: DecisionRunEvent[] = [];
   readonly effects: Effect[] = [];
@@ -335,6 +338,11 @@ class Decision {
   }
 
   private sendAttempt(v: Visit, vt: VisitTask, attempt: number, input: unknown, parents: Record<string, unknown>): void {
+    // Signal and sleep nodes wait here, in the decider, instead of on a worker (run-waits.ts).
+    if (vt.layout.plan.wait) {
+      startWait(this, v, vt, attempt, input);
+      return;
+    }
     const { plan, defs } = this.model();
     const task = vt.layout.plan;
     const runId = this.st.runId;
@@ -404,7 +412,7 @@ class Decision {
     else this.emit({ type: "task.succeeded", ...this.ref(v, vt), attempt: pending.attempt.attempt, dispatchId, output: checked.value });
   }
 
-  private attemptFailed(v: Visit, vt: VisitTask, attempt: number, error: SerializedError): void {
+  attemptFailed(v: Visit, vt: VisitTask, attempt: number, error: SerializedError): void {
     const verdict = decideAfterFailure(vt.layout.plan, attempt - vt.firstAttempt + 1 - vt.lost, error, () => this.random.jitter());
     if (verdict.kind === "fail") {
       this.failTask(v, vt, error, attempt);
@@ -454,6 +462,7 @@ class Decision {
       if (vt.status !== "dispatched" && vt.status !== "running" && vt.status !== "retrying") continue;
       this.disarm(vt.record?.dispatchId);
       if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, this.ref(v, vt).task) });
+      if (vt.record?.wait) this.effects.push({ type: "cancelTimer", key: waitKey(v.state, v.visit, vt.layout.name) });
       this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
     }
     this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.run", runId: this.st.runId, reason, round: this.st.round } });
@@ -467,6 +476,10 @@ class Decision {
     const colon = key.indexOf(":");
     const kind = key.slice(0, colon);
     const rest = key.slice(colon + 1);
+    if (kind === "wait") {
+      waitTimer(this, key);
+      return;
+    }
     if (kind === "retry") {
       const [state, visit, task] = rest.split("\u0000");
       if (state !== v.state || Number(visit) !== v.visit) return;
@@ -521,6 +534,7 @@ class Decision {
     for (const vt of v.tasks.values()) {
       if (vt.status === "retrying") this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, this.ref(v, vt).task), at: vt.record?.dueAt ?? this.now });
     }
+    rearmWaits(this);
   }
 
   /** Where a folded history stands -> go on from there. */
@@ -532,6 +546,8 @@ class Decision {
     }
     if (this.st.visit) {
       this.rearm();
+      // Signals stored while no coordinator held the run.
+      matchSignals(this);
       this.pump(true);
       return;
     }
@@ -580,6 +596,10 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
       break;
     case "timer":
       d.timer(trigger.key, trigger.lastHeardAt);
+      d.pump();
+      break;
+    case "signal":
+      matchSignals(d);
       d.pump();
       break;
     case "undeliverable": {

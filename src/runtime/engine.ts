@@ -22,7 +22,7 @@
 import { z } from "zod";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
-import { InputValidationError, UsageError } from "../errors/base.js";
+import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
 import type { Plan } from "../plan/schema.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
@@ -38,6 +38,8 @@ import { toSchemaIssues } from "./coordinator-transitions.js";
 import { createSilentLogger } from "./logger.js";
 import type { RunRecord } from "./run-record-schema.js";
 import { runOptionsSchema, type RunOptions } from "./run-options.js";
+import { prepareSignal, type SendSignalOptions, type SignalSent } from "./signals.js";
+import { SignalRefusedError } from "../errors/waits.js";
 
 export const DEFAULT_ENGINE_CONCURRENCY = 16;
 /** Start keys an embedded engine remembers (the newest); the fleet keeps them in KV for the retention period. */
@@ -106,6 +108,14 @@ export interface Engine {
    * const run = await engine.retry(etl, (await transport.readHistory(runId)).messages, { state: "ingest", task: "load" });
    */
   retry<I>(workflow: Workflow<I>, history: readonly StoredMessage[], from?: RetryFrom): Promise<RunHandle>;
+  /**
+   * Send the signal `name` to a run driven by this engine: the first signal node of that
+   * name it reaches (or that waits already) succeeds with `payload`. Stored in the run's
+   * history before it resolves. A repeated `id` is applied once (`duplicate: true`).
+   * @throws SignalRefusedError (SIGNAL_UNKNOWN, SIGNAL_RUN_FINISHED, SIGNAL_INVALID), SignalPayloadInvalidError, RunNotFoundError
+   * @example await engine.signal(run.runId, "verdict", { ok: true, note: "fine" });
+   */
+  signal(runId: string, name: string, payload?: unknown, options?: SendSignalOptions): Promise<SignalSent>;
   /** The id of the run `key` started for `workflow` (a start key this engine remembers), else undefined. */
   keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
@@ -238,6 +248,19 @@ export function createEngine(options: EngineOptions): Engine {
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
       return coordinator.retry({ workflow: wf, plan, history, from });
+    },
+    async signal(runId, name, payload, signalOptions = {}) {
+      const state = coordinator.runState(runId);
+      if (!state?.model?.defs) {
+        const ended = coordinator.get(runId);
+        if (ended) throw new SignalRefusedError("SIGNAL_RUN_FINISHED", `run "${runId}" has ended (${ended.status}); it takes no more signals`);
+        throw new RunNotFoundError(runId);
+      }
+      const clockNow = o.clock ? o.clock.now() : Date.now();
+      const message = prepareSignal({ state, plan: state.model.plan, defs: state.model.defs, name, payload, id: signalOptions.id, now: clockNow });
+      if (message === "duplicate") return { runId, name, id: signalOptions.id!, duplicate: true };
+      const { duplicate } = await transport.appendSignal(message);
+      return { runId, name, id: message.id, duplicate };
     },
     keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),

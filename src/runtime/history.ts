@@ -16,7 +16,7 @@
  * Writers apply reports in stored order, and a new leaseholder folds everything
  * before it writes, so `through` never goes down along the decision subject.
  */
-import type { Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent, RunEvent, StoredMessage } from "../transport/messages.js";
+import type { Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent, ReportSubjectMessage, RunEvent, SignalMessage, SignalRunEvent, StoredMessage } from "../transport/messages.js";
 
 /** The events of one decision batch, stamped with its run id and time. */
 export function decisionEvents(decision: Decision): DecisionRunEvent[] {
@@ -29,8 +29,11 @@ export function decisionEvents(decision: Decision): DecisionRunEvent[] {
   });
 }
 
-/** A stored report as the fold reads it. */
-export function reportEvent(seq: number, report: Report): ReportRunEvent {
+/** A stored report (or signal) as the fold reads it. */
+export function reportEvent(seq: number, report: Report): ReportRunEvent;
+export function reportEvent(seq: number, report: SignalMessage): SignalRunEvent;
+export function reportEvent(seq: number, report: ReportSubjectMessage): ReportRunEvent | SignalRunEvent;
+export function reportEvent(seq: number, report: ReportSubjectMessage): ReportRunEvent | SignalRunEvent {
   // A plain copy (v and kind ride along unread): cheaper than dropping them, once per report.
   return { ...report, seq };
 }
@@ -43,11 +46,12 @@ export function reportEvent(seq: number, report: Report): ReportRunEvent {
  */
 export function historyEvents(messages: readonly StoredMessage[]): RunEvent[] {
   const out: RunEvent[] = [];
-  const reports: { seq: number; message: Report }[] = [];
+  // Signals are stored on the report subject and ordered with the reports.
+  const reports: { seq: number; message: ReportSubjectMessage }[] = [];
   const decisions: { seq: number; message: Decision }[] = [];
   for (const m of messages) {
-    if (m.message.kind === "report") reports.push({ seq: m.seq, message: m.message });
-    else decisions.push({ seq: m.seq, message: m.message });
+    if (m.message.kind === "decision") decisions.push({ seq: m.seq, message: m.message });
+    else reports.push({ seq: m.seq, message: m.message });
   }
   let r = 0;
   for (const d of decisions) {

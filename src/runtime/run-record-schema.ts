@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
+import { waitSchema } from "../transport/messages.js";
 
 export const runStatusSchema = z.enum(["pending", "running", "succeeded", "failed", "cancelled"]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
@@ -66,6 +67,8 @@ export const taskRecordSchema = z.object({
   redeliveries: z.number().int().nonnegative().optional(),
   /** Why the task was skipped or cancelled. */
   reason: z.string().optional(),
+  /** A signal or sleep node waiting (status running): what for, and until when. */
+  wait: waitSchema.optional(),
   /** A map instance (`run[3]`): the name of its map node, and its index in the items. */
   map: z.string().optional(),
   index: z.number().int().nonnegative().optional(),
@@ -73,6 +76,15 @@ export const taskRecordSchema = z.object({
   instances: z.object({ count: z.number().int().nonnegative(), succeeded: z.number().int().nonnegative(), failed: z.number().int().nonnegative(), running: z.number().int().nonnegative(), cancelled: z.number().int().nonnegative() }).optional(),
 });
 export type TaskRecord = z.infer<typeof taskRecordSchema>;
+
+export const signalRecordSchema = z.object({
+  name: z.string(),
+  id: z.string(),
+  at: z.number(),
+  seq: z.number().int().positive(),
+  consumedBy: z.string().optional(),
+});
+export type SignalRecord = z.infer<typeof signalRecordSchema>;
 
 export const runRecordSchema = z.object({
   runId: z.string(),
@@ -96,5 +108,7 @@ export const runRecordSchema = z.object({
   states: z.array(stateRecordSchema),
   /** One entry per task per state visit, in order of its first event. */
   tasks: z.array(taskRecordSchema),
+  /** Signals sent to the run, in stored order (each id once); `consumedBy`: the node (`state/task`) that took it. Absent: none sent. */
+  signals: z.array(signalRecordSchema).optional(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;

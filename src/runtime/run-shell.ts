@@ -12,7 +12,7 @@
 import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
-import type { DecisionEvent, LiveSignal, Report, RunEvent, RunUpdate, TaskMessage } from "../transport/messages.js";
+import type { DecisionEvent, LiveSignal, ReportSubjectMessage, RunEvent, RunUpdate, SignalMessage, TaskMessage } from "../transport/messages.js";
 import type { Subscription, Transport } from "../transport/port.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "./decide.js";
@@ -135,9 +135,14 @@ export class RunShell implements RunHandle {
     if (isFinished(this.state)) void this.finish();
   }
 
-  private onReport(seq: number, report: Report): void {
+  private onReport(seq: number, message: ReportSubjectMessage): void {
     if (this.stopped || seq <= this.state.through) return;
-    if (report.runId !== this.runId) return;
+    if (message.runId !== this.runId) return;
+    if (message.kind === "signal") {
+      this.onSignal(seq, message);
+      return;
+    }
+    const report = message;
     const event = reportEvent(seq, report);
     const refusedBefore = this.state.refused;
     evolve(this.state, event);
@@ -149,6 +154,19 @@ export class RunShell implements RunHandle {
     this.telemetry.reported(event);
     this.heard.delete(report.dispatchId);
     this.step({ type: "report", dispatchId: report.dispatchId });
+  }
+
+  /** A signal was stored for this run: fold it (a repeated id is refused by the fold) and let the decider consume it. */
+  private onSignal(seq: number, signal: SignalMessage): void {
+    const event = reportEvent(seq, signal);
+    const refusedBefore = this.state.refused;
+    evolve(this.state, event);
+    if (this.state.refused !== refusedBefore) {
+      this.d.log.info({ signal: signal.name, id: signal.id, seq }, "signal ignored: its id was applied already, or the run has ended");
+      return;
+    }
+    this.feed.push(event);
+    this.step({ type: "signal", seq });
   }
 
   private onLive(signal: LiveSignal): void {

@@ -25,7 +25,7 @@ import type { LiveSignal, RunEvent } from "../transport/messages.js";
 import type { StateLayout, TaskLayout } from "./coordinator-inputs.js";
 import type { RunModel } from "./run-model.js";
 import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
-import type { RunRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
+import type { RunRecord, SignalRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
 import { foldMapItems, instanceName, mapOutputOf, parseInstance, trackInstance, type MapProgress } from "./map-state.js";
 
 /** One task of the visit under way, as the decider sees it. */
@@ -107,6 +107,17 @@ export interface RunState {
   readonly states: Map<string, StateRecord>;
   /** Map nodes expanded so far, by task key (map-state.ts). */
   readonly maps: Map<string, MapProgress>;
+  /** Signals sent to the run and not consumed yet, in stored order (run-waits.ts consumes them). */
+  readonly signals: PendingSignal[];
+  /** Ids of every signal folded: a repeated id is refused. */
+  readonly signalIds: Set<string>;
+}
+
+export interface PendingSignal {
+  readonly seq: number;
+  readonly name: string;
+  readonly payload: unknown;
+  readonly record: SignalRecord;
 }
 
 const OPEN: ReadonlySet<TaskStatus> = new Set(["pending", "dispatched", "running", "retrying"]);
@@ -142,6 +153,8 @@ export function createRunState(runId: string, model?: RunModel): RunState {
     tasks: new Map(),
     states: new Map(),
     maps: new Map(),
+    signals: [],
+    signalIds: new Set(),
   };
 }
 
@@ -260,7 +273,7 @@ function resetInstances(st: RunState, previous: MapProgress): void {
   }
 }
 
-const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason"] as const;
+const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason", "wait"] as const;
 
 function reopen(st: RunState, e: RunEvent & { type: "run.retried" }): void {
   const r = st.record;
@@ -439,6 +452,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.status = "retrying";
       t.dueAt = e.dueAt;
       t.error = e.error;
+      delete t.wait;
       const vt = visitTask(st, e);
       if (vt) {
         vt.status = "retrying";
@@ -466,6 +480,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.finishedAt = e.at;
       t.attempts = Math.max(t.attempts, e.attempt);
       delete t.dueAt;
+      delete t.wait;
       settle(st, e, "failed");
       break;
     }
@@ -478,7 +493,55 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.reason = e.reason;
       t.finishedAt = e.at;
       delete t.dueAt;
+      delete t.wait;
       settle(st, e, status);
+      break;
+    }
+    case "task.waiting": {
+      const t = taskOf(st, e);
+      dropAttempt(st, t);
+      t.status = "running";
+      t.attempts = Math.max(t.attempts, e.attempt);
+      t.wait = e.wait;
+      t.startedAt ??= e.at;
+      delete t.dueAt;
+      const vt = visitTask(st, e);
+      if (vt) {
+        vt.status = "running";
+        vt.attempts = Math.max(vt.attempts, e.attempt);
+        if (vt.layout.plan.phase > st.visit!.phase) st.visit!.phase = vt.layout.plan.phase;
+      }
+      break;
+    }
+    case "task.waited": {
+      const t = taskOf(st, e);
+      dropAttempt(st, t);
+      t.status = "succeeded";
+      t.output = e.output;
+      t.startedAt ??= e.at;
+      t.finishedAt = e.at;
+      t.attempts = Math.max(t.attempts, e.attempt);
+      delete t.wait;
+      delete t.error;
+      delete t.dueAt;
+      if (e.signal !== undefined) {
+        const i = st.signals.findIndex((s) => s.seq === e.signal);
+        if (i >= 0) st.signals.splice(i, 1)[0]!.record.consumedBy = t.id;
+      }
+      settle(st, e, "succeeded", e.output);
+      break;
+    }
+    case "signal.received": {
+      if (e.seq > st.through) st.through = e.seq;
+      // A repeated id is applied once; a finished run takes no more signals.
+      if (st.signalIds.has(e.id) || isFinished(st)) {
+        st.refused++;
+        break;
+      }
+      st.signalIds.add(e.id);
+      const record: SignalRecord = { name: e.name, id: e.id, at: e.at, seq: e.seq };
+      (r.signals ??= []).push(record);
+      st.signals.push({ seq: e.seq, name: e.name, payload: e.payload, record });
       break;
     }
     case "attempt.succeeded":

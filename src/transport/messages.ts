@@ -101,6 +101,16 @@ export const taskMessageSchema = z.object({
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
+/** What a waiting node waits for (runtime/run-waits.ts). */
+export const waitSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("signal"), name: z.string(), deadline: z.number().nullable() }),
+  z.object({ kind: z.literal("sleep"), until: z.number() }),
+]);
+export type Wait = z.infer<typeof waitSchema>;
+
+/** Signal names and ids: what a person types on a command line, within reason. */
+export const signalNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, "must be 1-200 letters, digits, '_', '.', ':' or '-'");
+
 const runOptionsWire = z.object({
   schedule: z.enum(["phases", "eager"]),
   onFailure: z.enum(["fail-fast", "continue"]),
@@ -134,6 +144,10 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("task.failed"), ...taskRef, attempt: z.number().int().nonnegative(), error: serializedErrorSchema }),
   z.object({ type: z.literal("task.skipped"), ...taskRef, reason: z.string() }),
   z.object({ type: z.literal("task.cancelled"), ...taskRef, reason: z.string() }),
+  /** A signal or sleep node was reached and waits (no worker slot): for a signal until `deadline` (null: no limit), for a sleep until `until`. */
+  z.object({ type: z.literal("task.waiting"), ...taskRef, attempt: z.number().int().positive(), wait: waitSchema }),
+  /** A signal or sleep node's wait ended: it succeeded with `output`; `signal` is the stored sequence of the signal it consumed. */
+  z.object({ type: z.literal("task.waited"), ...taskRef, attempt: z.number().int().positive(), output: z.unknown().optional(), signal: z.number().int().positive().optional() }),
   /**
    * A map node expanded: `items` (from index `from`) of its `count` items, as items(input)
    * returned them, so no replay evaluates them again; a long list takes several events.
@@ -163,9 +177,22 @@ export const reportSchema = z.discriminatedUnion("type", [
 ]);
 export type Report = z.infer<typeof reportSchema>;
 
+/**
+ * A signal sent to the run (runtime/run-waits.ts). Stored on the run's report subject,
+ * in order with the workers' reports: anyone may append one, without the lease, and the
+ * run's decider consumes it. `id` makes sending idempotent: a repeated id is folded once
+ * (and NATS drops a repeat within its duplicate window already).
+ */
+export const signalMessageSchema = z.object({ v: wireVersionSchema, kind: z.literal("signal"), type: z.literal("signal.received"), runId: runIdSchema, at: z.number(), name: signalNameSchema, id: signalNameSchema, payload: z.unknown().optional() });
+export type SignalMessage = z.infer<typeof signalMessageSchema>;
+
+/** What is stored on a run's report subject: workers' reports and signals. */
+export const reportSubjectSchema = z.union([reportSchema, signalMessageSchema]);
+export type ReportSubjectMessage = Report | SignalMessage;
+
 /** What a run's history stores: decisions and reports. */
-export type HistoryMessage = Decision | Report;
-export const historyMessageSchema = z.union([decisionSchema, reportSchema]);
+export type HistoryMessage = Decision | Report | SignalMessage;
+export const historyMessageSchema = z.union([decisionSchema, reportSchema, signalMessageSchema]);
 
 /** A stored history message with its sequence number (monotonic per run; NATS: the stream sequence). */
 export interface StoredMessage {
@@ -198,8 +225,10 @@ type DistributiveAnd<T, U> = T extends unknown ? T & U : never;
 export type DecisionRunEvent = DistributiveAnd<DecisionEvent, Stamp>;
 /** A report as folded: with the sequence number it was stored at. */
 export type ReportRunEvent = Report extends infer R ? (R extends Report ? Omit<R, "v" | "kind"> & { seq: number } : never) : never;
+/** A signal as folded: with the sequence number it was stored at. */
+export type SignalRunEvent = Omit<SignalMessage, "v" | "kind"> & { seq: number };
 /** One step of a run's history, as `evolve` reads it. */
-export type RunEvent = DecisionRunEvent | ReportRunEvent;
+export type RunEvent = DecisionRunEvent | ReportRunEvent | SignalRunEvent;
 export type RunEventType = RunEvent["type"];
 /** What a follower of a run sees: its stored events and, if asked, its live signals (not stored). */
 export type RunUpdate = RunEvent | LiveSignal;

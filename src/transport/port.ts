@@ -12,7 +12,7 @@
  * ack deadline passed), so workers report per `dispatchId` and a report settles only
  * the attempt it names, once.
  */
-import type { ControlMessage, Decision, LiveSignal, Report, StoredMessage, TaskMessage } from "./messages.js";
+import type { ControlMessage, Decision, LiveSignal, Report, ReportSubjectMessage, SignalMessage, StoredMessage, TaskMessage } from "./messages.js";
 
 export interface Subscription {
   /**
@@ -81,16 +81,22 @@ export interface Transport {
   appendDecision(decision: Decision, expectedLastSeq: number): Promise<number>;
   /** Store a worker's report on its run's report subject; resolves once it is stored. */
   publishReport(report: Report): Promise<void>;
+  /**
+   * Store a signal on its run's report subject (no lease needed; the run's decider consumes
+   * it). `duplicate`: the transport already held a signal with this id and dropped this one
+   * (NATS: within the stream's duplicate window; the fold drops later repeats anyway).
+   */
+  appendSignal(signal: SignalMessage): Promise<{ duplicate: boolean }>;
   /** Send a live signal (attempt started, progress, heartbeat): not stored, best effort. */
   publishLive(signal: LiveSignal): void;
 
   /** Every stored message of one run, in order, with the sequence number of its last decision. */
   readHistory(runId: string): Promise<{ messages: StoredMessage[]; lastDecisionSeq: number }>;
   /**
-   * Deliver the run's reports stored after `afterSeq`, in order, and every later one as it
-   * is stored, until stopped. Reports of other runs are never delivered (nor decoded).
+   * Deliver the run's reports (and signals) stored after `afterSeq`, in order, and every later
+   * one as it is stored, until stopped. Reports of other runs are never delivered (nor decoded).
    */
-  subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: Report) => void): Promise<Subscription>;
+  subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription>;
   /** Deliver the run's whole history after `afterSeq` (decisions and reports), then live: for followers and views. */
   followHistory(runId: string, afterSeq: number, handler: (stored: StoredMessage) => void, options?: FollowOptions): Promise<Subscription>;
   /** Live signals of one run. */

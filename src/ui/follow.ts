@@ -18,7 +18,7 @@ export async function followRunUpdates(transport: Transport, runId: string, onUp
   let history;
   try {
     history = await transport.followHistory(runId, 0, ({ seq, message }) => {
-      if (message.kind === "report") onUpdate(reportEvent(seq, message));
+      if (message.kind !== "decision") onUpdate(reportEvent(seq, message));
       else for (const e of decisionEvents(message)) if (e.type !== "through") onUpdate(e);
     });
   } catch (err) {

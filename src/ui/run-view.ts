@@ -164,6 +164,9 @@ export function createRunViewFold(runId: string): RunViewFold {
         return;
       }
       case "task.skipped":
+      case "task.waiting":
+      case "task.waited":
+        // Signal and sleep nodes have no attempts: their record says what they wait for.
         touch(taskKey(u));
         return;
       default:

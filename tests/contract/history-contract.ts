@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { FencedError } from "../../src/errors/base.js";
-import type { ControlMessage, LiveSignal, Report, StoredMessage } from "../../src/transport/messages.js";
+import { WIRE_VERSION, type ControlMessage, type LiveSignal, type Report, type ReportSubjectMessage, type SignalMessage, type StoredMessage } from "../../src/transport/messages.js";
 import type { Transport } from "../../src/transport/port.js";
 import { Collector, makeDecision, makeLive, makeReport, roundTrip, uniq } from "./contract-support.js";
 import type { ContractContext } from "./transport-contract.js";
@@ -66,6 +66,21 @@ export function describeHistoryContract(ctx: ContractContext): void {
       expect(await reader.readHistory(`run_${uniq()}`)).toEqual({ messages: [], lastDecisionSeq: 0 });
     });
 
+    it(`${name} transport - appendSignal stores a signal on the report subject, in order with reports, for readers and the run's report subscription`, async () => {
+      const [t, sender, coordinator] = [await connect(), await connect(), await connect()];
+      const run = ctx.run();
+      const signal: SignalMessage = { v: WIRE_VERSION, kind: "signal", type: "signal.received", runId: run, at: 5, name: "go", id: `sig-${uniq()}`, payload: { ok: true } };
+      const got = new Collector<ReportSubjectMessage>();
+      await coordinator.subscribeReports(run, 0, (_, m) => got.push(m));
+      await t.publishReport(makeReport(run, 1));
+      await expect(sender.appendSignal(signal)).resolves.toEqual({ duplicate: false });
+      await t.publishReport(makeReport(run, 2));
+      await got.waitFor(3, "reports and signals");
+      expect(got.items.map((m) => m.type)).toEqual(["attempt.succeeded", "signal.received", "attempt.succeeded"]);
+      const { messages } = await t.readHistory(run);
+      expect(messages.map((m) => m.message)).toEqual([makeReport(run, 1), signal, makeReport(run, 2)]);
+    });
+
     it(`${name} transport - subscribeReports after a seq delivers only that run's later reports, then new ones, in order`, async () => {
       const [t, coordinator] = [await connect(), await connect()];
       const run = ctx.run();
@@ -75,7 +90,9 @@ export function describeHistoryContract(ctx: ContractContext): void {
       await t.publishReport(makeReport(run, 2));
       const { messages } = await t.readHistory(run);
       const got = new Collector<{ seq: number; report: Report }>();
-      await coordinator.subscribeReports(run, messages[0]!.seq, (seq, report) => got.push({ seq, report }));
+      await coordinator.subscribeReports(run, messages[0]!.seq, (seq, report) => {
+        if (report.kind === "report") got.push({ seq, report });
+      });
       await t.publishReport(makeReport(other, 7));
       await t.publishReport(makeReport(run, 3));
       await got.waitFor(2, "reports");
@@ -122,7 +139,9 @@ export function describeHistoryContract(ctx: ContractContext): void {
       const [t, coordinator] = [await connect(), await connect()];
       const run = ctx.run();
       const got = new Collector<Report>();
-      await coordinator.subscribeReports(run, 0, (_, r) => got.push(r));
+      await coordinator.subscribeReports(run, 0, (_, r) => {
+        if (r.kind === "report") got.push(r);
+      });
       await ctx.harness().inject("report", makeReport(`run_${uniq()}`, 1), run);
       await ctx.harness().inject("decision", makeDecision(`run_${uniq()}`, 1), run);
       await t.publishReport(makeReport(run, 2));

@@ -260,6 +260,55 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w",
     mentions: ['workflow "w"', '{ version: "1" }'],
   }),
+  INVALID_SIGNAL_NAME: () => ({
+    wf: withState((_, s) => {
+      s.signal("verdict", { signal: "the verdict" });
+    }),
+    path: "w/s/verdict",
+    mentions: ['signal node "verdict"', '"the verdict"', "rename it"],
+  }),
+  INVALID_SIGNAL_SCHEMA: () => ({
+    wf: withState((_, s) => {
+      s.signal("verdict", { schema: { ok: "boolean" } as never });
+    }),
+    path: "w/s/verdict",
+    mentions: ['signal node "verdict"', "not a zod schema", "z.object"],
+  }),
+  INVALID_SIGNAL_TIMEOUT: () => ({
+    wf: withState((_, s) => {
+      s.signal("verdict", { timeoutMs: -5 });
+    }),
+    path: "w/s/verdict",
+    mentions: ['signal node "verdict"', "timeoutMs -5", "leave it out to wait without limit"],
+  }),
+  INVALID_SIGNAL_ON_TIMEOUT: () => ({
+    wf: withState((_, s) => {
+      s.signal("verdict", { onTimeout: { output: { pathway: "expired" } } });
+    }),
+    path: "w/s/verdict",
+    mentions: ['signal node "verdict"', "no timeoutMs", "add timeoutMs or drop onTimeout"],
+  }),
+  INVALID_SLEEP: () => ({
+    wf: withState((_, s) => {
+      s.sleep("pause", {});
+    }),
+    path: "w/s/pause",
+    mentions: ['sleep node "pause"', "exactly one of { ms } or { until }", "neither"],
+  }),
+  INVALID_SLEEP_MS: () => ({
+    wf: withState((_, s) => {
+      s.sleep("pause", { ms: 1.5 });
+    }),
+    path: "w/s/pause",
+    mentions: ['sleep node "pause"', "ms 1.5", "whole number of milliseconds"],
+  }),
+  SLEEP_UNTIL_NOT_FUNCTION: () => ({
+    wf: withState((_, s) => {
+      s.sleep("pause", { until: new Date(0) as never });
+    }),
+    path: "w/s/pause",
+    mentions: ['sleep node "pause"', "not a function", "(input) => new Date"],
+  }),
   INVALID_PARAMS: () => ({
     wf: withState((_, s) => void s.task("a", { executor: "ns/a", params: { when: new Date(0) } })),
     path: "w/s/a",

@@ -137,7 +137,9 @@ export async function startRig(
     }
   };
   const runId = `run_${uniq()}`;
-  await coordinator.subscribeReports(runId, 0, (seq, report) => see({ ...report, seq }));
+  await coordinator.subscribeReports(runId, 0, (seq, report) => {
+    if (report.kind === "report") see({ ...report, seq });
+  });
   await coordinator.subscribeLive(runId, see);
   const transport = wrap ? wrap(hub.connect()) : hub.connect();
   const worker = createWorker({ transport, registry, workerId: "w1", ...options });

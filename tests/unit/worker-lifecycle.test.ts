@@ -43,6 +43,7 @@ function spyTransport(inner: Transport, log: string[], control: { hold?: Promise
       await inner.publishReport(report);
       log.push(`stored ${report.type}`);
     },
+    appendSignal: (s) => inner.appendSignal(s),
     publishLive(signal: LiveSignal) {
       log.push(`live ${signal.type}`);
       inner.publishLive(signal);

@@ -14,12 +14,16 @@ import {
   decisionSchema,
   liveSignalSchema,
   reportSchema,
+  reportSubjectSchema,
+  signalMessageSchema,
   taskMessageSchema,
   type ControlMessage,
   type Decision,
   type HistoryMessage,
   type LiveSignal,
   type Report,
+  type ReportSubjectMessage,
+  type SignalMessage,
   type StoredMessage,
   type TaskMessage,
 } from "../messages.js";
@@ -101,6 +105,16 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     });
   }
 
+  appendSignal(signal: SignalMessage): Promise<{ duplicate: boolean }> {
+    return settle(() => {
+      this.assertOpen("send a signal");
+      const payload = this.hub.wire.encode(signalMessageSchema, signal, `signal "${String(signal.name)}" of run "${String(signal.runId)}"`);
+      // No duplicate window here: the fold drops a repeated id.
+      this.hub.histories.append(signal.runId, "report", payload);
+      return { duplicate: false };
+    });
+  }
+
   publishLive(signal: LiveSignal): void {
     if (this.closed) return;
     try {
@@ -123,13 +137,13 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     });
   }
 
-  subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: Report) => void): Promise<Subscription> {
+  subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription> {
     return settle(() => {
       this.assertOpen("subscribe to reports");
       return this.track(
         this.hub.histories.follow(runId, afterSeq, REPORTS, (entry) => {
           const message = this.decodeEntry(runId, entry);
-          if (message?.kind !== "report") return;
+          if (message?.kind !== "report" && message?.kind !== "signal") return;
           this.reportsDelivered++;
           this.call("report", () => handler(entry.seq, message));
         }),
@@ -235,7 +249,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
 
   /** Decode a stored entry of `runId`: undefined (and counted) when malformed or stored under another run. */
   private decodeEntry(runId: string, entry: Entry): HistoryMessage | undefined {
-    const message: HistoryMessage | undefined = entry.kind === "decision" ? this.hub.wire.decode(decisionSchema, entry.payload) : this.hub.wire.decode(reportSchema, entry.payload);
+    const message: HistoryMessage | undefined = entry.kind === "decision" ? this.hub.wire.decode(decisionSchema, entry.payload) : this.hub.wire.decode(reportSubjectSchema, entry.payload);
     if (message === undefined) {
       this.countMalformed();
       this.hub.logger?.warn({ runId, seq: entry.seq }, `memory transport: malformed ${entry.kind} skipped`);

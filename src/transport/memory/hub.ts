@@ -17,7 +17,7 @@ import { z } from "zod";
 import { TransportClosedError, UsageError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { DEFAULT_MAX_PAYLOAD } from "../json.js";
-import { controlMessageSchema, decisionSchema, reportSchema, taskMessageSchema } from "../messages.js";
+import { controlMessageSchema, decisionSchema, reportSubjectSchema, taskMessageSchema } from "../messages.js";
 import type { Transport } from "../port.js";
 import { Broadcast } from "./broadcast.js";
 import { MemoryConnection, type HubCore } from "./connection.js";
@@ -88,7 +88,7 @@ export interface MemoryHub {
    * `stats().malformed`, one stored under another run than it names in
    * `stats().refused`, and drop it. In strict mode a string is taken as the JSON text.
    */
-  injectRaw(kind: "task" | "decision" | "report" | "control", raw: unknown, runId?: string): void;
+  injectRaw(kind: "task" | "decision" | "report" | "signal" | "control", raw: unknown, runId?: string): void;
   stats(): MemoryHubStats;
   /** Close every connection and drop all queued messages and timers. */
   close(): Promise<void>;
@@ -178,7 +178,8 @@ function buildHub(options: MemoryHubOptions): { hub: MemoryHub; connect: (onClos
       } else {
         const target = runId ?? runIdOf(raw);
         if (target === undefined) malformed++;
-        else core.histories.append(target, kind, kind === "decision" ? wire.raw(decisionSchema, raw) : wire.raw(reportSchema, raw));
+        else if (kind === "decision") core.histories.append(target, kind, wire.raw(decisionSchema, raw));
+        else core.histories.append(target, "report", wire.raw(reportSubjectSchema, raw));
       }
     },
     stats() {

@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
-import { decisionSchema, reportSchema, type Decision, type HistoryMessage, type Report, type StoredMessage } from "../messages.js";
+import { decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
 import type { NatsNames } from "./names.js";
 
@@ -111,6 +111,24 @@ export async function publishReport(ctx: HistoryContext, report: Report): Promis
 }
 
 /**
+ * Store a signal on the run's report subject, with `Nats-Msg-Id` from its id so that
+ * JetStream drops a repeat within the stream's duplicate window.
+ *
+ * @example
+ * const { duplicate } = await appendSignal(ctx, signal);
+ */
+export async function appendSignal(ctx: HistoryContext, signal: SignalMessage): Promise<{ duplicate: boolean }> {
+  const what = `signal "${signal.name}" (id "${signal.id}") of run "${signal.runId}"`;
+  const data = encodeMessage(signalMessageSchema, signal, what, ctx.maxPayload());
+  try {
+    const ack = await ctx.js.publish(ctx.names.subjects.reports(signal.runId), data, { msgID: `signal:${signal.runId}:${signal.id}`, retries: PUBLISH_RETRIES });
+    return { duplicate: ack.duplicate };
+  } catch (err) {
+    throw publishFailed(ctx, what, err);
+  }
+}
+
+/**
  * Decode one stored message of `runId` (subject `<p>.evt.<runId>.<d|r>`). A body that fails its
  * schema is counted as malformed, one that names another run as refused; both are logged and
  * come back without a message (their seq still counts).
@@ -123,7 +141,7 @@ export function decodeStored(ctx: HistoryContext, runId: string, subject: string
     ctx.logger.warn({ subject, seq }, "message on an unknown history subject skipped");
     return { seq, kind, message: undefined };
   }
-  const decoded = kind === "decision" ? decodeMessage(decisionSchema, data) : decodeMessage(reportSchema, data);
+  const decoded = kind === "decision" ? decodeMessage(decisionSchema, data) : decodeMessage(reportSubjectSchema, data);
   if (!decoded.ok) {
     ctx.onMalformed();
     ctx.logger.warn({ subject, seq, reason: decoded.reason }, `malformed ${kind} skipped`);

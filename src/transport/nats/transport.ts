@@ -27,6 +27,8 @@ import {
   type Decision,
   type LiveSignal,
   type Report,
+  type ReportSubjectMessage,
+  type SignalMessage,
   type StoredMessage,
   type TaskMessage,
 } from "../messages.js";
@@ -35,7 +37,7 @@ import { encodeMessage } from "./codec.js";
 import { logConnectionStatus, openConnection } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
-import { appendDecision, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
+import { appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
@@ -152,6 +154,11 @@ class NatsTransportImpl implements NatsTransport {
     await publishReport(this.history, report);
   }
 
+  async appendSignal(signal: SignalMessage): Promise<{ duplicate: boolean }> {
+    this.assertOpen("send a signal");
+    return appendSignal(this.history, signal);
+  }
+
   publishLive(signal: LiveSignal): void {
     if (this.closed) return this.liveFailed(new TransportClosedError("nats", "publish a live signal"), signal);
     try {
@@ -167,15 +174,16 @@ class NatsTransportImpl implements NatsTransport {
     return readHistory(this.history, runId);
   }
 
-  async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: Report) => void): Promise<Subscription> {
+  async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription> {
     this.assertOpen("subscribe to reports");
     const what = `reports of run "${runId}"`;
     const subject = this.names.subjects.reports(runId);
     const sub = await followSubject(this.history, { subject, afterSeq, what, isClosed: () => this.connection.isClosed() }, (m) => {
       const read = decodeStored(this.history, runId, m.subject, m.seq, m.data);
-      if (read.message?.kind !== "report") return;
+      const message = read.message;
+      if (message?.kind !== "report" && message?.kind !== "signal") return;
       this.reportsDelivered++;
-      this.deliver(what, () => handler(read.seq, read.message as Report));
+      this.deliver(what, () => handler(read.seq, message));
     });
     return this.track(sub);
   }

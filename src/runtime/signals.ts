@@ -1,0 +1,73 @@
+/**
+ * Sending a signal to a run (DESIGN §6): the checks every sender makes before anything
+ * is stored — `engine.signal`, and the coordinator API behind `client.signal` and
+ * `phaseflow signal` — and the stored message itself.
+ *
+ * A signal is refused, changing nothing, when its name is no signal of the run's
+ * workflow (SIGNAL_UNKNOWN), the run has ended (SIGNAL_RUN_FINISHED), or its payload
+ * fails the schema of a signal node waiting for that name (SIGNAL_PAYLOAD_INVALID, with
+ * the issues). A signal whose id the run has folded already is a duplicate: it is not
+ * stored again (and the fold would drop it anyway). Once stored it is durable: it is in
+ * the run's history whether or not a coordinator is up, and the run's decider consumes
+ * it when a signal node of that name is (or gets) waiting.
+ */
+import { randomBytes } from "node:crypto";
+import { SignalPayloadInvalidError, SignalRefusedError } from "../errors/waits.js";
+import type { Plan } from "../plan/schema.js";
+import { WIRE_VERSION, signalNameSchema, type SignalMessage } from "../transport/messages.js";
+import { toSchemaIssues, type Definitions } from "./coordinator-transitions.js";
+import { isFinished, type RunState } from "./run-state.js";
+
+export interface SendSignalOptions {
+  /** Makes sending idempotent: a second signal with the same id is applied once. Default: a random id. */
+  id?: string;
+}
+
+export interface SignalSent {
+  runId: string;
+  name: string;
+  id: string;
+  /** The run already had a signal with this id: nothing was stored. */
+  duplicate: boolean;
+}
+
+/** The signal names a plan waits for, sorted. */
+export function signalNamesOf(plan: Plan): string[] {
+  const names = new Set<string>();
+  for (const s of plan.states) for (const t of s.tasks) if (t.wait?.kind === "signal") names.add(t.wait.signal);
+  return [...names].sort();
+}
+
+export const newSignalId = (): string => `sig_${randomBytes(12).toString("base64url")}`;
+
+/**
+ * Check a signal for a run (folded with or without a model) and build its stored message;
+ * `"duplicate"` when the run has that id already.
+ * @throws SignalRefusedError, SignalPayloadInvalidError
+ * @example const msg = prepareSignal({ state, plan, defs, name: "verdict", payload: { ok: true }, now: Date.now() });
+ */
+export function prepareSignal(args: { state: RunState; plan: Plan; defs: Definitions; name: string; payload: unknown; id?: string | undefined; now: number }): SignalMessage | "duplicate" {
+  const { state, plan, defs, name, payload } = args;
+  const runId = state.runId;
+  const id = args.id ?? newSignalId();
+  for (const [what, value] of [["name", name], ["id", id]] as const) {
+    const ok = signalNameSchema.safeParse(value);
+    if (!ok.success) throw new SignalRefusedError("SIGNAL_INVALID", `signal ${what} ${JSON.stringify(value)} ${ok.error.issues[0]?.message ?? "is invalid"}`);
+  }
+  // Sending again with the same id is harmless, also once the run has ended.
+  if (state.signalIds.has(id)) return "duplicate";
+  if (isFinished(state)) throw new SignalRefusedError("SIGNAL_RUN_FINISHED", `run "${runId}" has ended (${state.record.status}); it takes no more signals`);
+  const nodes = plan.states.flatMap((s) => s.tasks.filter((t) => t.wait?.kind === "signal" && t.wait.signal === name).map((t) => ({ state: s.name, task: t.name })));
+  if (nodes.length === 0) {
+    const known = signalNamesOf(plan);
+    throw new SignalRefusedError("SIGNAL_UNKNOWN", `workflow "${plan.workflow}" has no signal "${name}"${known.length > 0 ? `; its signals: ${known.join(", ")}` : "; it declares no signal nodes (state.signal(...))"}`);
+  }
+  for (const n of nodes) {
+    const schema = defs.taskOutput(n.state, n.task);
+    const parsed = schema?.safeParse(payload);
+    if (parsed && !parsed.success) throw new SignalPayloadInvalidError(runId, name, toSchemaIssues(parsed.error.issues));
+  }
+  const message: SignalMessage = { v: WIRE_VERSION, kind: "signal", type: "signal.received", runId, at: args.now, name, id };
+  if (payload !== undefined) message.payload = payload;
+  return message;
+}
