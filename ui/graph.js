@@ -162,6 +162,16 @@ export function drawStateMachine(layout, { visits, current, selected, statusOf, 
  * @param {object|undefined} record the task's record in this visit
  */
 export function taskNodeExtra(planTask, record) {
+  // A map node: how its instances stand ("37/60 done, 1 failed, 16 running").
+  const inst = record?.instances;
+  if (inst) {
+    const parts = [`${inst.succeeded}/${inst.count} done`];
+    if (inst.failed) parts.push(`${inst.failed} failed`);
+    if (inst.running) parts.push(`${inst.running} running`);
+    if (inst.cancelled) parts.push(`${inst.cancelled} cancelled`);
+    return parts.join(", ");
+  }
+  if (planTask?.map && record === undefined) return "map";
   if (record?.progress && record.status === "running") return `${record.progress.done}${record.progress.total !== undefined ? `/${record.progress.total}` : ""}`;
   return undefined;
 }

@@ -75,9 +75,40 @@ export function typedKv<T>(kv: KV, schema: ZodType<T>, logger: Logger, bucket = 
       await kv.purge(key);
     },
     async keys(filter) {
-      const out: string[] = [];
-      for await (const k of await kv.keys(filter)) out.push(k);
-      return out;
+      return listKeys(kv, filter);
     },
   };
+}
+
+/** The parts of nats.js's bucket that a snapshot listing needs (present on every `Kvm` bucket). */
+interface BucketInternals {
+  readonly jsm: { streams: { info(name: string, opts: { subjects_filter: string }): Promise<{ state: { subjects?: Record<string, number> } }> } };
+  readonly stream: string;
+  readonly prefix: string;
+}
+
+function bucketInternals(kv: KV): BucketInternals | undefined {
+  const b = kv as unknown as Partial<BucketInternals>;
+  return typeof b.stream === "string" && typeof b.prefix === "string" && typeof b.jsm?.streams?.info === "function" ? (b as BucketInternals) : undefined;
+}
+
+/**
+ * The keys of a bucket as they are now, from one (paged) stream-info request with a subject
+ * filter. nats.js's own `kv.keys()` reads an ordered consumer until nothing is pending, which
+ * never happens while the bucket is being written (heartbeats every second, runs starting):
+ * it then hangs, and can name a key twice.
+ */
+async function listKeys(kv: KV, filter = ">"): Promise<string[]> {
+  const b = bucketInternals(kv);
+  if (b === undefined) {
+    const out = new Set<string>();
+    for await (const k of await kv.keys(filter)) out.add(k);
+    return [...out];
+  }
+  const info = await b.jsm.streams.info(b.stream, { subjects_filter: `${b.prefix}.${filter}` });
+  const start = b.prefix.length + 1;
+  const named = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(start));
+  // A deleted or purged key keeps its marker message, so its subject is still listed: keep only keys holding a value.
+  const live = await Promise.all(named.map(async (key) => ((await kv.get(key))?.operation === "PUT" ? key : undefined)));
+  return live.filter((key): key is string => key !== undefined);
 }
