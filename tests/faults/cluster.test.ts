@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { createEngine } from "../../src/runtime/engine.js";
 import { historyEvents } from "../../src/runtime/history.js";
+import type { RunRecord } from "../../src/runtime/run-record-schema.js";
 import { createNatsTransport } from "../../src/transport/nats/transport.js";
 import { natsNames } from "../../src/transport/nats/names.js";
 import { currentOf } from "../../src/transport/nats/setup.js";
@@ -109,10 +110,7 @@ describe("faults - a 3-node NATS cluster with 3 replicas", () => {
       await waitForExecution(log, runId, (e) => e.taskId.includes("mid-"));
       await cluster.crash(leader);
 
-      for await (const _event of client.follow(runId)) {
-        // until the terminal event
-      }
-      const record = await settled(() => client.get(runId));
+      const record = await untilEnded(client, runId, processes);
       expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
       const events = historyEvents((await settled(() => client.transport.readHistory(runId))).messages);
       expectOneSucceededPerTask(events, record);
@@ -169,6 +167,29 @@ async function settled<T>(read: () => Promise<T>): Promise<T> {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+/**
+ * Poll the run's record until it has ended. Not a follow: a long-lived consumer is the
+ * one thing here that must ride out the loss of the stream leader, and a stall of it
+ * would hide whether the run itself went on. On a deadline, fail with the last answer
+ * and the fleet's own log tail.
+ */
+async function untilEnded(client: Client, runId: string, processes: readonly PhaseflowProcess[]): Promise<RunRecord> {
+  const deadline = Date.now() + 100_000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const record = await client.get(runId);
+      last = record.status;
+      if (record.status !== "running" && record.status !== "pending") return record;
+    } catch (err) {
+      last = err instanceof Error ? err.message : err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const logs = processes.map((p) => p.output().slice(-2_000)).join("\n---\n");
+  throw new Error(`run ${runId} had not ended after 100 s (last: ${JSON.stringify(last)}); fleet log tails:\n${logs}`);
 }
 
 function pick<V>(m: Map<string, V>, keys: readonly string[]): Map<string, V> {
