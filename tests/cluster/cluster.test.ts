@@ -16,7 +16,7 @@ import { fifty } from "../fixtures/faults/workflows.js";
 import { registry } from "../fixtures/faults/executors.js";
 import { startNatsCluster, type NatsCluster } from "../support/nats-cluster.js";
 import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
-import { EXECUTORS, WORKFLOWS, expectOneSucceededPerTask, newExecutionLog, waitForExecution } from "./support.js";
+import { EXECUTORS, WORKFLOWS, expectOneSucceededPerTask, newExecutionLog, waitForExecution } from "../faults/support.js";
 
 async function cli(args: string[]): Promise<{ code: number | null; output: string }> {
   const p = spawnPhaseflow(args);
