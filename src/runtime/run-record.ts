@@ -6,7 +6,8 @@
 import { isLiveSignal, type RunEvent, type RunUpdate, type StoredMessage } from "../transport/messages.js";
 import { historyEvents } from "./history.js";
 import { snapshotRunRecord } from "./run-handle.js";
-import type { RunRecord } from "./run-record-schema.js";
+import type { CompactInstances } from "./map-instances.js";
+import type { RunRecord, TaskRecord } from "./run-record-schema.js";
 import { applyLive, createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
 
 export { snapshotRunRecord };
@@ -40,6 +41,30 @@ export function createRecordFold(runId: string): { readonly state: RunState; app
       return state.record;
     },
   };
+}
+
+/** What a coordinator keeps of a run's record: the record and, from a compact fold, its map instances' columns. */
+export interface HeldRecord {
+  readonly record: RunRecord;
+  readonly compact: CompactInstances | undefined;
+}
+
+const copyTask = (t: TaskRecord): TaskRecord => ({ ...t, ...(t.progress ? { progress: { ...t.progress } } : {}) });
+const same = (t: TaskRecord): TaskRecord => t;
+
+/**
+ * The full run record of a state (or of what a coordinator kept of one), every map
+ * instance included: a compact fold's instances are built from their columns (new
+ * objects each call), in the order a plain fold lists them. `snapshot`: a copy later
+ * events will not change (see snapshotRunRecord); without it a plain fold's record is
+ * returned as it is.
+ * @example const record = runRecordOf(coordinator.runState(runId)!, { snapshot: true });
+ */
+export function runRecordOf(held: HeldRecord, options: { snapshot?: boolean } = {}): RunRecord {
+  const { record, compact } = held;
+  if (!compact) return options.snapshot === true ? snapshotRunRecord(record) : record;
+  const tasks = compact.tasks(record.tasks, options.snapshot === true ? copyTask : same);
+  return options.snapshot === true ? { ...record, states: record.states.map((s) => ({ ...s })), tasks } : { ...record, tasks };
 }
 
 /** Whether the record's run has ended (succeeded, failed or cancelled). */

@@ -1,0 +1,360 @@
+/**
+ * Map instances held compactly (issue 11's scale point). A coordinator folding a map of
+ * 100,000 items keeps per instance a few typed-array columns (status, attempts, times as
+ * offsets, interned executor and worker) and a slot in one array of outputs in item
+ * order — not a task record object. An instance has a record object only while it is in
+ * flight (dispatched, running, retrying: the decider, live signals and reports change it
+ * in place); a reader's record (`status --json`, `client.get`, `handle.result()`) gets
+ * objects built from the columns on demand.
+ *
+ * Storing is lossless by construction: `store` writes what fits the columns and keeps
+ * every other field (an error, a reason, progress, a value out of a column's range) in a
+ * sparse `extras` entry, so the record a reader gets equals the one a plain fold keeps
+ * (tests/unit/runtime-map-compact.test.ts). Only the coordinator folds this way
+ * (`createRunState(runId, model, { compact: true })`); a reader that keeps a live record
+ * (the CLI follower, the web view) folds plain records.
+ */
+import { dispatchIdOf } from "../transport/messages.js";
+import { estimateBytes } from "./record-size.js";
+import type { TaskRecord, TaskStatus } from "./run-record-schema.js";
+
+const STATUSES = ["pending", "dispatched", "running", "succeeded", "failed", "retrying", "skipped", "cancelled"] as const satisfies readonly TaskStatus[];
+const CODE: ReadonlyMap<TaskStatus, number> = new Map(STATUSES.map((s, i) => [s, i + 1]));
+const NO_TIME = -0x8000_0000;
+const MAX_TIME = 0x7fff_ffff;
+const MAX_U16 = 0xffff;
+const HAS_OUTPUT = 1;
+const HAS_DISPATCH = 2;
+
+/** Fields the columns hold; anything else on a record goes to its extras entry. */
+const COLUMNS: ReadonlySet<string> = new Set(["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "output", "map", "index"]);
+/** What a re-run of the map clears on its instances (as run-state.ts does on a plain record). */
+const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason", "wait"] as const;
+
+/** Strings many instances share (executors, worker ids), each kept once and named by a 16-bit index (0: none). */
+export class StringTable {
+  private readonly list: string[] = [""];
+  private readonly index = new Map<string, number>();
+
+  /** The index of `s`, added if new; 0 when the table is full (the caller keeps the string elsewhere). */
+  of(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      if (this.list.length > MAX_U16) return 0;
+      i = this.list.length;
+      this.list.push(s);
+      this.index.set(s, i);
+    }
+    return i;
+  }
+
+  at(i: number): string {
+    return this.list[i]!;
+  }
+
+  bytes(): number {
+    return estimateBytes(this.list) * 2;
+  }
+}
+
+/** Dispatched, running or retrying: an instance whose record stays an object. */
+export const isInFlight = (s: TaskStatus): boolean => s === "dispatched" || s === "running" || s === "retrying";
+
+/** The instances of one map node in one state visit, by index. */
+export class InstanceTable {
+  capacity = 0;
+  /** Status code (index in STATUSES + 1); 0: the instance has no record. */
+  status = new Uint8Array(0);
+  private flags = new Uint8Array(0);
+  private attempts = new Uint16Array(0);
+  private executor = new Uint16Array(0);
+  private worker = new Uint16Array(0);
+  /** Offsets from `base` (ms); NO_TIME: absent. */
+  private started = new Int32Array(0);
+  private finished = new Int32Array(0);
+  private duration = new Float64Array(0);
+  /** When the record was first made, counted over every task record of the run: the record's place in `record.tasks`. */
+  order = new Uint32Array(0);
+  /** Outputs in item order, null where an instance has none: the map's output once it succeeds. */
+  private outputs: unknown[] = [];
+  /** `outputs` was handed out as the map's output: copy it before changing it. */
+  private shared = false;
+  private base: number | undefined;
+  /** Fields that fit no column, by index. */
+  private readonly extras = new Map<number, Record<string, unknown>>();
+  /** Records of instances in flight (and of any being changed), by index: these are the truth for them, not the columns. */
+  readonly live = new Map<number, TaskRecord>();
+
+  constructor(
+    readonly runId: string,
+    readonly state: string,
+    readonly visit: number,
+    readonly map: string,
+    private readonly strings: StringTable,
+    count: number,
+  ) {
+    this.ensure(count);
+  }
+
+  /** Room for `count` instances (a re-run may expand the map to more items). */
+  ensure(count: number): void {
+    if (count <= this.capacity) return;
+    const grow = <A extends Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array>(old: A, make: (n: number) => A): A => {
+      const a = make(count);
+      a.set(old);
+      return a;
+    };
+    const cap = this.capacity;
+    this.status = grow(this.status, (n) => new Uint8Array(n));
+    this.flags = grow(this.flags, (n) => new Uint8Array(n));
+    this.attempts = grow(this.attempts, (n) => new Uint16Array(n));
+    this.executor = grow(this.executor, (n) => new Uint16Array(n));
+    this.worker = grow(this.worker, (n) => new Uint16Array(n));
+    this.started = grow(this.started, (n) => new Int32Array(n).fill(NO_TIME));
+    this.finished = grow(this.finished, (n) => new Int32Array(n).fill(NO_TIME));
+    this.duration = grow(this.duration, (n) => new Float64Array(n).fill(Number.NaN));
+    this.order = grow(this.order, (n) => new Uint32Array(n));
+    const outputs = this.shared ? this.outputs.slice() : this.outputs;
+    for (let k = cap; k < count; k++) outputs.push(null);
+    this.outputs = outputs;
+    this.shared = false;
+    this.capacity = count;
+  }
+
+  has(k: number): boolean {
+    return this.status[k] !== 0;
+  }
+
+  private nameOf(k: number): string {
+    return `${this.map}[${k}]`;
+  }
+
+  /** A new instance's record (live until stored). */
+  create(k: number, order: number): TaskRecord {
+    const task = this.nameOf(k);
+    const t: TaskRecord = { id: `${this.state}/${task}`, state: this.state, visit: this.visit, task, status: "pending", attempts: 0 };
+    this.order[k] = order;
+    this.status[k] = CODE.get("pending")!;
+    this.live.set(k, t);
+    return t;
+  }
+
+  /** A stored instance's record made live again, to be changed (its next go, or an event for it). */
+  revive(k: number): TaskRecord {
+    const t = this.build(k);
+    this.live.set(k, t);
+    return t;
+  }
+
+  /** The record of instance `k` as readers see it: the live one, or one built from the columns (a new object). */
+  record(k: number): TaskRecord | undefined {
+    if (k >= this.capacity || !this.has(k)) return undefined;
+    return this.live.get(k) ?? this.build(k);
+  }
+
+  /** The record built from the columns, in the key order a plain fold usually gives. */
+  private build(k: number): TaskRecord {
+    const task = this.nameOf(k);
+    const attempts = this.attempts[k]!;
+    const t: TaskRecord = { id: `${this.state}/${task}`, state: this.state, visit: this.visit, task, status: STATUSES[this.status[k]! - 1]!, attempts };
+    const flags = this.flags[k]!;
+    if (this.executor[k] !== 0) t.executor = this.strings.at(this.executor[k]!);
+    if ((flags & HAS_DISPATCH) !== 0) t.dispatchId = dispatchIdOf(this.runId, this.state, this.visit, task, attempts);
+    t.map = this.map;
+    t.index = k;
+    if (this.worker[k] !== 0) t.workerId = this.strings.at(this.worker[k]!);
+    if (this.started[k] !== NO_TIME) t.startedAt = this.base! + this.started[k]!;
+    if (!Number.isNaN(this.duration[k])) t.durationMs = this.duration[k]!;
+    if ((flags & HAS_OUTPUT) !== 0) t.output = this.outputs[k];
+    if (this.finished[k] !== NO_TIME) t.finishedAt = this.base! + this.finished[k]!;
+    const extra = this.extras.get(k);
+    if (extra) Object.assign(t, extra);
+    return t;
+  }
+
+  /** Put instance `k`'s record into the columns; it is no longer live. */
+  store(k: number, t: TaskRecord): void {
+    this.live.delete(k);
+    const task = this.nameOf(k);
+    const extra: Record<string, unknown> = {};
+    let extras = false;
+    const keep = (key: string, value: unknown): void => {
+      extra[key] = value;
+      extras = true;
+    };
+    for (const key of Object.keys(t)) {
+      const value = (t as Record<string, unknown>)[key];
+      if (!COLUMNS.has(key) && value !== undefined) keep(key, value);
+    }
+    if (t.id !== `${this.state}/${task}`) keep("id", t.id);
+    if (t.state !== this.state) keep("state", t.state);
+    if (t.visit !== this.visit) keep("visit", t.visit);
+    if (t.task !== task) keep("task", t.task);
+    if (t.map !== this.map) keep("map", t.map);
+    if (t.index !== k) keep("index", t.index);
+    this.status[k] = CODE.get(t.status)!;
+    const fits = Number.isInteger(t.attempts) && t.attempts >= 0 && t.attempts <= MAX_U16;
+    this.attempts[k] = fits ? t.attempts : 0;
+    if (!fits) keep("attempts", t.attempts);
+    let flags = 0;
+    if (t.dispatchId !== undefined) {
+      if (fits && t.dispatchId === dispatchIdOf(this.runId, this.state, this.visit, task, t.attempts)) flags |= HAS_DISPATCH;
+      else keep("dispatchId", t.dispatchId);
+    }
+    this.executor[k] = this.interned(t.executor, "executor", keep);
+    this.worker[k] = this.interned(t.workerId, "workerId", keep);
+    this.started[k] = this.offset(t.startedAt, "startedAt", keep);
+    this.finished[k] = this.offset(t.finishedAt, "finishedAt", keep);
+    const d = t.durationMs;
+    this.duration[k] = d === undefined ? Number.NaN : d;
+    if (d !== undefined && Number.isNaN(d)) keep("durationMs", d);
+    let output: unknown = null;
+    if (t.output !== undefined) {
+      if (t.status === "succeeded") {
+        flags |= HAS_OUTPUT;
+        output = t.output;
+      } else {
+        keep("output", t.output);
+      }
+    }
+    this.setOutput(k, output);
+    this.flags[k] = flags;
+    if (extras) this.extras.set(k, extra);
+    else this.extras.delete(k);
+  }
+
+  private interned(s: string | undefined, key: string, keep: (key: string, value: unknown) => void): number {
+    if (s === undefined) return 0;
+    const i = this.strings.of(s);
+    if (i === 0) keep(key, s);
+    return i;
+  }
+
+  private offset(at: number | undefined, key: string, keep: (key: string, value: unknown) => void): number {
+    if (at === undefined) return NO_TIME;
+    this.base ??= at;
+    const off = at - this.base;
+    if (Number.isInteger(off) && off > NO_TIME && off <= MAX_TIME) return off;
+    keep(key, at);
+    return NO_TIME;
+  }
+
+  private setOutput(k: number, value: unknown): void {
+    if (this.outputs[k] === value) return;
+    if (this.shared) {
+      this.outputs = this.outputs.slice();
+      this.shared = false;
+    }
+    this.outputs[k] = value;
+  }
+
+  /**
+   * The map's output: its instances' outputs in item order, null for one without. The
+   * array itself when it is exactly that long (nothing is copied); a later change to an
+   * instance copies it first, so the map's output stays as it was.
+   */
+  mapOutput(count: number): unknown[] {
+    if (count !== this.capacity) return this.outputs.slice(0, count);
+    this.shared = true;
+    return this.outputs;
+  }
+
+  /** A re-run expands the map again: its first `count` instances' stored records start over (attempts, executor and place kept). */
+  resetStored(count: number): void {
+    const pending = CODE.get("pending")!;
+    for (let k = 0; k < Math.min(count, this.capacity); k++) {
+      if (this.status[k] === 0 || this.live.has(k)) continue;
+      this.status[k] = pending;
+      this.flags[k] = 0;
+      this.worker[k] = 0;
+      this.started[k] = NO_TIME;
+      this.finished[k] = NO_TIME;
+      this.duration[k] = Number.NaN;
+      this.setOutput(k, null);
+      const extra = this.extras.get(k);
+      if (!extra) continue;
+      for (const key of CLEARED_ON_RERUN) delete extra[key];
+      if (Object.keys(extra).length === 0) this.extras.delete(k);
+    }
+  }
+
+  /** Indexes of the instances with a record, in order of their record's making. */
+  made(): number[] {
+    const order = this.order;
+    const ks: number[] = [];
+    let sorted = true;
+    for (let k = 0; k < this.capacity; k++) {
+      if (this.status[k] === 0) continue;
+      if (sorted && ks.length > 0 && order[ks[ks.length - 1]!]! > order[k]!) sorted = false;
+      ks.push(k);
+    }
+    if (!sorted) ks.sort((a, b) => order[a]! - order[b]!);
+    return ks;
+  }
+
+  /** Estimated heap bytes: the columns, the outputs, the extras and the live records. */
+  bytes(): number {
+    const columns = this.status.byteLength * 2 + this.attempts.byteLength * 3 + this.started.byteLength * 2 + this.duration.byteLength + this.order.byteLength;
+    return columns + estimateBytes(this.outputs) + estimateBytes([...this.extras.values()]) + estimateBytes([...this.live.values()]);
+  }
+}
+
+/** A run's map instances, for a coordinator's fold (run-state.ts). */
+export class CompactInstances {
+  /** Task records made so far in the run (plain and instances): the next record's place. */
+  made = 0;
+  /** The place of each plain record in `record.tasks`, in the same order. */
+  readonly plainOrder: number[] = [];
+  /** By the map node's task key. */
+  readonly tables = new Map<string, InstanceTable>();
+  readonly strings = new StringTable();
+
+  /** The table of a map node, made when its items are first recorded. */
+  tableFor(key: string, runId: string, state: string, visit: number, map: string, count: number): InstanceTable {
+    let table = this.tables.get(key);
+    if (!table) {
+      table = new InstanceTable(runId, state, visit, map, this.strings, count);
+      this.tables.set(key, table);
+    } else {
+      table.ensure(count);
+    }
+    return table;
+  }
+
+  /**
+   * Every task record of the run in the order a plain fold lists them (order of each
+   * record's making): `plain` (the record's own list) with `view` applied to each, and
+   * the instances built from their columns (or `view` of the live ones).
+   */
+  tasks(plain: readonly TaskRecord[], view: (t: TaskRecord) => TaskRecord): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    const cursors = [...this.tables.values()].map((table) => ({ table, ks: table.made(), i: 0 }));
+    let p = 0;
+    for (;;) {
+      let best: (typeof cursors)[number] | undefined;
+      let bestOrder = p < plain.length ? this.plainOrder[p]! : Number.POSITIVE_INFINITY;
+      for (const c of cursors) {
+        if (c.i < c.ks.length && c.table.order[c.ks[c.i]!]! < bestOrder) {
+          best = c;
+          bestOrder = c.table.order[c.ks[c.i]!]!;
+        }
+      }
+      if (best) {
+        const k = best.ks[best.i++]!;
+        const live = best.table.live.get(k);
+        out.push(live ? view(live) : best.table.record(k)!);
+      } else if (p < plain.length) {
+        out.push(view(plain[p++]!));
+      } else {
+        return out;
+      }
+    }
+  }
+
+  /** Estimated heap bytes of the instances of every map. */
+  bytes(): number {
+    let n = this.strings.bytes() + this.plainOrder.length * 8;
+    for (const t of this.tables.values()) n += t.bytes();
+    return n;
+  }
+}
