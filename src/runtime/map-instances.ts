@@ -28,8 +28,11 @@ const HAS_DISPATCH = 2;
 
 /** Fields the columns hold; anything else on a record goes to its extras entry. */
 const COLUMNS: ReadonlySet<string> = new Set(["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "output", "map", "index"]);
+/** The key order of a record whose shape did not fit the string table. */
+const CANONICAL: readonly string[] = ["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "map", "index", "workerId", "startedAt", "durationMs", "output", "finishedAt", "dueAt", "error", "progress", "redeliveries", "reason", "wait", "instances"];
 /** What a re-run of the map clears on its instances (as run-state.ts does on a plain record). */
 const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason", "wait"] as const;
+const CLEARED: ReadonlySet<string> = new Set(CLEARED_ON_RERUN);
 
 /** Strings many instances share (executors, worker ids), each kept once and named by a 16-bit index (0: none). */
 export class StringTable {
@@ -52,6 +55,17 @@ export class StringTable {
     return this.list[i]!;
   }
 
+  private readonly split = new Map<number, readonly string[]>();
+  /** The string at `i` as a list of keys (a record's shape, stored joined by commas). */
+  keysAt(i: number): readonly string[] {
+    let keys = this.split.get(i);
+    if (!keys) {
+      keys = this.at(i).split(",");
+      this.split.set(i, keys);
+    }
+    return keys;
+  }
+
   bytes(): number {
     return estimateBytes(this.list) * 2;
   }
@@ -69,6 +83,8 @@ export class InstanceTable {
   private attempts = new Uint16Array(0);
   private executor = new Uint16Array(0);
   private worker = new Uint16Array(0);
+  /** The record's keys in their order (interned, joined): a reader's JSON is the same text as a plain fold's. */
+  private shape = new Uint16Array(0);
   /** Offsets from `base` (ms); NO_TIME: absent. */
   private started = new Int32Array(0);
   private finished = new Int32Array(0);
@@ -110,6 +126,7 @@ export class InstanceTable {
     this.attempts = grow(this.attempts, (n) => new Uint16Array(n));
     this.executor = grow(this.executor, (n) => new Uint16Array(n));
     this.worker = grow(this.worker, (n) => new Uint16Array(n));
+    this.shape = grow(this.shape, (n) => new Uint16Array(n));
     this.started = grow(this.started, (n) => new Int32Array(n).fill(NO_TIME));
     this.finished = grow(this.finished, (n) => new Int32Array(n).fill(NO_TIME));
     this.duration = grow(this.duration, (n) => new Float64Array(n).fill(Number.NaN));
@@ -152,24 +169,54 @@ export class InstanceTable {
     return this.live.get(k) ?? this.build(k);
   }
 
-  /** The record built from the columns, in the key order a plain fold usually gives. */
+  /** The record built from the columns, its keys in the order the stored record had them. */
   private build(k: number): TaskRecord {
     const task = this.nameOf(k);
-    const attempts = this.attempts[k]!;
-    const t: TaskRecord = { id: `${this.state}/${task}`, state: this.state, visit: this.visit, task, status: STATUSES[this.status[k]! - 1]!, attempts };
-    const flags = this.flags[k]!;
-    if (this.executor[k] !== 0) t.executor = this.strings.at(this.executor[k]!);
-    if ((flags & HAS_DISPATCH) !== 0) t.dispatchId = dispatchIdOf(this.runId, this.state, this.visit, task, attempts);
-    t.map = this.map;
-    t.index = k;
-    if (this.worker[k] !== 0) t.workerId = this.strings.at(this.worker[k]!);
-    if (this.started[k] !== NO_TIME) t.startedAt = this.base! + this.started[k]!;
-    if (!Number.isNaN(this.duration[k])) t.durationMs = this.duration[k]!;
-    if ((flags & HAS_OUTPUT) !== 0) t.output = this.outputs[k];
-    if (this.finished[k] !== NO_TIME) t.finishedAt = this.base! + this.finished[k]!;
     const extra = this.extras.get(k);
-    if (extra) Object.assign(t, extra);
-    return t;
+    const keys = this.shape[k] !== 0 ? this.strings.keysAt(this.shape[k]!) : [...CANONICAL, ...Object.keys(extra ?? {}).filter((key) => !CANONICAL.includes(key))];
+    const t: Record<string, unknown> = {};
+    for (const key of keys) {
+      const v = extra && key in extra ? extra[key] : this.column(k, key, task);
+      if (v !== undefined) t[key] = v;
+    }
+    return t as TaskRecord;
+  }
+
+  private column(k: number, key: string, task: string): unknown {
+    switch (key) {
+      case "id":
+        return `${this.state}/${task}`;
+      case "state":
+        return this.state;
+      case "visit":
+        return this.visit;
+      case "task":
+        return task;
+      case "status":
+        return STATUSES[this.status[k]! - 1];
+      case "attempts":
+        return this.attempts[k];
+      case "executor":
+        return this.executor[k] !== 0 ? this.strings.at(this.executor[k]!) : undefined;
+      case "dispatchId":
+        return (this.flags[k]! & HAS_DISPATCH) !== 0 ? dispatchIdOf(this.runId, this.state, this.visit, task, this.attempts[k]!) : undefined;
+      case "map":
+        return this.map;
+      case "index":
+        return k;
+      case "workerId":
+        return this.worker[k] !== 0 ? this.strings.at(this.worker[k]!) : undefined;
+      case "startedAt":
+        return this.started[k] !== NO_TIME ? this.base! + this.started[k]! : undefined;
+      case "finishedAt":
+        return this.finished[k] !== NO_TIME ? this.base! + this.finished[k]! : undefined;
+      case "durationMs":
+        return Number.isNaN(this.duration[k]) ? undefined : this.duration[k];
+      case "output":
+        return (this.flags[k]! & HAS_OUTPUT) !== 0 ? this.outputs[k] : undefined;
+      default:
+        return undefined;
+    }
   }
 
   /** Put instance `k`'s record into the columns; it is no longer live. */
@@ -182,10 +229,12 @@ export class InstanceTable {
       extra[key] = value;
       extras = true;
     };
-    for (const key of Object.keys(t)) {
+    const keys = Object.keys(t);
+    for (const key of keys) {
       const value = (t as Record<string, unknown>)[key];
       if (!COLUMNS.has(key) && value !== undefined) keep(key, value);
     }
+    this.shape[k] = this.strings.of(keys.join(","));
     if (t.id !== `${this.state}/${task}`) keep("id", t.id);
     if (t.state !== this.state) keep("state", t.state);
     if (t.visit !== this.visit) keep("visit", t.visit);
@@ -271,6 +320,7 @@ export class InstanceTable {
       this.finished[k] = NO_TIME;
       this.duration[k] = Number.NaN;
       this.setOutput(k, null);
+      if (this.shape[k] !== 0) this.shape[k] = this.strings.of(this.strings.keysAt(this.shape[k]!).filter((key) => !CLEARED.has(key)).join(","));
       const extra = this.extras.get(k);
       if (!extra) continue;
       for (const key of CLEARED_ON_RERUN) delete extra[key];
@@ -294,7 +344,7 @@ export class InstanceTable {
 
   /** Estimated heap bytes: the columns, the outputs, the extras and the live records. */
   bytes(): number {
-    const columns = this.status.byteLength * 2 + this.attempts.byteLength * 3 + this.started.byteLength * 2 + this.duration.byteLength + this.order.byteLength;
+    const columns = this.status.byteLength * 2 + this.attempts.byteLength * 4 + this.started.byteLength * 2 + this.duration.byteLength + this.order.byteLength;
     return columns + estimateBytes(this.outputs) + estimateBytes([...this.extras.values()]) + estimateBytes([...this.live.values()]);
   }
 }
