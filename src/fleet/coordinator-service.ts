@@ -242,7 +242,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (isRunFinished(entry.value)) return { ok: true, runId, status: entry.value.status };
     // Its holder is gone for good: take it over now (the recorded cancel is applied on adoption).
     if (await driver.adoptIfOrphaned(runId)) {
-      const status = driver.handle(runId)?.status().status ?? (await driver.store.get(runId))?.value.status ?? "cancelled";
+      const status = driver.handle(runId)?.summary().status ?? (await driver.store.get(runId))?.value.status ?? "cancelled";
       return { ok: true, runId, status };
     }
     if (entry.value.coordinator === id) return { ok: true, runId, status: entry.value.status, requested: true };

@@ -328,6 +328,17 @@ export class InstanceTable {
     }
   }
 
+  /** Add the statuses of the instances with a record to `counts`. */
+  countStatuses(counts: Record<TaskStatus, number>): void {
+    const byCode = new Array<number>(STATUSES.length + 1).fill(0);
+    for (let k = 0; k < this.capacity; k++) byCode[this.status[k]!]!++;
+    for (const [k, t] of this.live) {
+      byCode[this.status[k]!]!--;
+      counts[t.status]++;
+    }
+    for (let c = 1; c <= STATUSES.length; c++) counts[STATUSES[c - 1]!] += byCode[c]!;
+  }
+
   /** Indexes of the instances with a record, in order of their record's making. */
   made(): number[] {
     const order = this.order;
@@ -399,6 +410,11 @@ export class CompactInstances {
         return out;
       }
     }
+  }
+
+  /** Add the instances' statuses to `counts` (by status), without building their records. */
+  countStatuses(counts: Record<TaskStatus, number>): void {
+    for (const table of this.tables.values()) table.countStatuses(counts);
   }
 
   /** Estimated heap bytes of the instances of every map. */

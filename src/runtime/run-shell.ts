@@ -18,7 +18,7 @@ import type { Clock, TimerHandle } from "./clock.js";
 import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "./decide.js";
 import { reportEvent } from "./history.js";
 import { RunFeed, type RunHandle } from "./run-handle.js";
-import { runRecordOf } from "./run-record.js";
+import { runRecordOf, summaryOf, type RunSummary } from "./run-record.js";
 import { RunOutbox } from "./run-outbox.js";
 import { RunTelemetry, type StopKind } from "./run-telemetry.js";
 import type { RunRecord } from "./run-record-schema.js";
@@ -319,6 +319,10 @@ export class RunShell implements RunHandle {
 
   status(): RunRecord {
     return runRecordOf(this.state, { snapshot: true });
+  }
+
+  summary(): RunSummary {
+    return summaryOf(this.state);
   }
 
   events(): AsyncIterable<RunEvent> {

@@ -5,7 +5,7 @@ import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
 import { historyEvents } from "../../src/runtime/history.js";
 import { runModelOf } from "../../src/runtime/run-model.js";
-import { recordOfHistory, runRecordOf } from "../../src/runtime/run-record.js";
+import { recordOfHistory, runRecordOf, summaryOf } from "../../src/runtime/run-record.js";
 import { createRunState, foldEvents, taskRecordOf } from "../../src/runtime/run-state.js";
 import type { StoredMessage } from "../../src/transport/messages.js";
 import { testEngine } from "../support/runtime-fixtures.js";
@@ -54,6 +54,18 @@ describe("runtime - compact map instances", () => {
       const compact = fold(history, true);
       expect(runRecordOf(compact)).toEqual(plain);
       expect(JSON.stringify(runRecordOf(compact, { snapshot: true }))).toBe(JSON.stringify(plain));
+      // Cut anywhere (instances in flight, retrying, settled), the two folds agree.
+      const events = historyEvents(history);
+      for (const share of [0.1, 0.3, 0.5, 0.7, 0.9]) {
+        const cut = events.slice(0, Math.floor(events.length * share));
+        const [c, p] = [true, false].map((compact) => foldEvents(createRunState(result.runId, undefined, { compact }), cut));
+        expect(runRecordOf(c!)).toEqual(p!.record);
+        expect(summaryOf(c!)).toEqual(summaryOf(p!));
+      }
+      // Counted in the columns, without building the records: the same summary.
+      expect(summaryOf(compact)).toEqual(summaryOf({ record: plain, compact: undefined }));
+      expect(summaryOf(compact).tasks).toEqual({ total: n + 4, succeeded: n + 4 - 15, failed: 15, running: 0 });
+      expect(handle.summary()).toEqual(summaryOf(compact));
       const failed = plain.tasks.find((x) => x.task === "run[3]")!;
       expect(failed).toMatchObject({ status: "failed", map: "run", index: 3, error: { message: "cell 3 is bad" } });
       expect(taskRecordOf(compact, "s", 1, "run[3]")).toEqual(failed);
