@@ -88,7 +88,8 @@ export class InstanceTable {
   /** Offsets from `base` (ms); NO_TIME: absent. */
   private started = new Int32Array(0);
   private finished = new Int32Array(0);
-  private duration = new Float64Array(0);
+  /** Whole ms (a worker's clock); NO_TIME: absent. */
+  private duration = new Int32Array(0);
   /** When the record was first made, counted over every task record of the run: the record's place in `record.tasks`. */
   order = new Uint32Array(0);
   /** Outputs in item order, null where an instance has none: the map's output once it succeeds. */
@@ -115,7 +116,7 @@ export class InstanceTable {
   /** Room for `count` instances (a re-run may expand the map to more items). */
   ensure(count: number): void {
     if (count <= this.capacity) return;
-    const grow = <A extends Uint8Array | Uint16Array | Int32Array | Uint32Array | Float64Array>(old: A, make: (n: number) => A): A => {
+    const grow = <A extends Uint8Array | Uint16Array | Int32Array | Uint32Array>(old: A, make: (n: number) => A): A => {
       const a = make(count);
       a.set(old);
       return a;
@@ -129,7 +130,7 @@ export class InstanceTable {
     this.shape = grow(this.shape, (n) => new Uint16Array(n));
     this.started = grow(this.started, (n) => new Int32Array(n).fill(NO_TIME));
     this.finished = grow(this.finished, (n) => new Int32Array(n).fill(NO_TIME));
-    this.duration = grow(this.duration, (n) => new Float64Array(n).fill(Number.NaN));
+    this.duration = grow(this.duration, (n) => new Int32Array(n).fill(NO_TIME));
     this.order = grow(this.order, (n) => new Uint32Array(n));
     const outputs = this.shared ? this.outputs.slice() : this.outputs;
     for (let k = cap; k < count; k++) outputs.push(null);
@@ -211,7 +212,7 @@ export class InstanceTable {
       case "finishedAt":
         return this.finished[k] !== NO_TIME ? this.base! + this.finished[k]! : undefined;
       case "durationMs":
-        return Number.isNaN(this.duration[k]) ? undefined : this.duration[k];
+        return this.duration[k] !== NO_TIME ? this.duration[k] : undefined;
       case "output":
         return (this.flags[k]! & HAS_OUTPUT) !== 0 ? this.outputs[k] : undefined;
       default:
@@ -254,9 +255,7 @@ export class InstanceTable {
     this.worker[k] = this.interned(t.workerId, "workerId", keep);
     this.started[k] = this.offset(t.startedAt, "startedAt", keep);
     this.finished[k] = this.offset(t.finishedAt, "finishedAt", keep);
-    const d = t.durationMs;
-    this.duration[k] = d === undefined ? Number.NaN : d;
-    if (d !== undefined && Number.isNaN(d)) keep("durationMs", d);
+    this.duration[k] = this.whole(t.durationMs, "durationMs", keep);
     let output: unknown = null;
     if (t.output !== undefined) {
       if (t.status === "succeeded") {
@@ -285,6 +284,14 @@ export class InstanceTable {
     const off = at - this.base;
     if (Number.isInteger(off) && off > NO_TIME && off <= MAX_TIME) return off;
     keep(key, at);
+    return NO_TIME;
+  }
+
+  /** A whole number of ms that fits the column, or NO_TIME with the value kept in extras. */
+  private whole(ms: number | undefined, key: string, keep: (key: string, value: unknown) => void): number {
+    if (ms === undefined) return NO_TIME;
+    if (Number.isInteger(ms) && ms > NO_TIME && ms <= MAX_TIME) return ms;
+    keep(key, ms);
     return NO_TIME;
   }
 
@@ -318,7 +325,7 @@ export class InstanceTable {
       this.worker[k] = 0;
       this.started[k] = NO_TIME;
       this.finished[k] = NO_TIME;
-      this.duration[k] = Number.NaN;
+      this.duration[k] = NO_TIME;
       this.setOutput(k, null);
       if (this.shape[k] !== 0) this.shape[k] = this.strings.of(this.strings.keysAt(this.shape[k]!).filter((key) => !CLEARED.has(key)).join(","));
       const extra = this.extras.get(k);
@@ -355,7 +362,7 @@ export class InstanceTable {
 
   /** Estimated heap bytes: the columns, the outputs, the extras and the live records. */
   bytes(): number {
-    const columns = this.status.byteLength * 2 + this.attempts.byteLength * 4 + this.started.byteLength * 2 + this.duration.byteLength + this.order.byteLength;
+    const columns = this.status.byteLength * 2 + this.attempts.byteLength * 4 + this.started.byteLength * 3 + this.order.byteLength;
     return columns + estimateBytes(this.outputs) + estimateBytes([...this.extras.values()]) + estimateBytes([...this.live.values()]);
   }
 }

@@ -4,6 +4,8 @@ import { workflow } from "../../src/dsl/workflow.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
 import { historyEvents } from "../../src/runtime/history.js";
+import { InstanceTable, StringTable } from "../../src/runtime/map-instances.js";
+import type { TaskRecord } from "../../src/runtime/run-record-schema.js";
 import { runModelOf } from "../../src/runtime/run-model.js";
 import { recordOfHistory, runRecordOf, summaryOf } from "../../src/runtime/run-record.js";
 import { createRunState, foldEvents, taskRecordOf } from "../../src/runtime/run-state.js";
@@ -107,5 +109,30 @@ describe("runtime - compact map instances", () => {
     } finally {
       await t.close();
     }
+  });
+
+  it("runtime - an instance's stored record comes back the same, whatever fits no column (kept aside) and in its key order", () => {
+    const table = new InstanceTable("r1", "s", 1, "run", new StringTable(), 8);
+    const base = (k: number): TaskRecord => ({ id: `s/run[${k}]`, state: "s", visit: 1, task: `run[${k}]`, status: "succeeded", attempts: 1, executor: "m/run", dispatchId: `r1/s/1/run[${k}]/1`, map: "run", index: k });
+    const records: TaskRecord[] = [
+      { ...base(0), workerId: "w1", durationMs: 12, output: { i: 0 }, finishedAt: 1_800_000_000_000 },
+      { ...base(1), startedAt: 1_800_000_000_005, workerId: "w2", durationMs: 0.25, output: null, finishedAt: 1_799_000_000_000 }, // a fractional duration, a time far before the first
+      { ...base(2), status: "failed", attempts: 70_000, dispatchId: "r1/s/1/run[2]/70000", error: { name: "Error", code: "BOOM", message: "no", retryable: true }, progress: { done: 3, total: 9 }, redeliveries: 2 },
+      { ...base(3), status: "cancelled", reason: "map failed", dispatchId: "elsewhere", output: "kept aside" },
+      { id: "s/run[4]", state: "s", visit: 1, task: "run[4]", status: "pending", attempts: 0, map: "run", index: 4 },
+    ];
+    records.forEach((r, k) => table.store(k, r));
+    records.forEach((r, k) => {
+      expect(table.record(k)).toEqual(r);
+      expect(JSON.stringify(table.record(k))).toBe(JSON.stringify(r));
+    });
+    expect(table.record(5)).toBeUndefined();
+    expect(table.live.size).toBe(0);
+    // The map's output is the outputs array itself; a later change copies it first.
+    const out = table.mapOutput(8);
+    expect(out.slice(0, 4)).toEqual([{ i: 0 }, null, null, null]);
+    table.store(0, { ...base(0), output: { i: 100 } });
+    expect(out[0]).toEqual({ i: 0 });
+    expect(table.mapOutput(8)[0]).toEqual({ i: 100 });
   });
 });
