@@ -30,8 +30,8 @@ import { historyEvents, lastDecisionSeqOf } from "./history.js";
 import { createSilentLogger } from "./logger.js";
 import type { RunHandle } from "./run-handle.js";
 import { runModelOf } from "./run-model.js";
-import type { RunRecord } from "./run-record-schema.js";
-import { runRecordOf, type HeldRecord } from "./run-record.js";
+import type { RunRecord, RunSummary } from "./run-record-schema.js";
+import { runRecordOf, summaryOf, type HeldRecord } from "./run-record.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { estimateBytes } from "./record-size.js";
 import { RunShell } from "./run-shell.js";
@@ -99,6 +99,8 @@ export interface Coordinator {
   /** Cancel a run driven here; resolves when it has ended. @throws RunNotFoundError */
   cancel(runId: string, reason?: string): Promise<void>;
   get(runId: string): RunRecord | undefined;
+  /** A run's status and task counts, without building its task records (undefined when unknown). */
+  summary(runId: string): RunSummary | undefined;
   handle(runId: string): RunHandle | undefined;
   /** The live state of a run driven here (for senders of signals), undefined when not driven here. */
   runState(runId: string): RunState | undefined;
@@ -247,6 +249,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       if (shell) return shell.status();
       const kept = finishedById.get(runId);
       return kept && runRecordOf(kept.held);
+    },
+    summary: (runId) => {
+      const shell = runs.get(runId);
+      if (shell) return shell.summary();
+      const kept = finishedById.get(runId);
+      return kept && summaryOf(kept.held);
     },
     kept: () => ({ runs: finishedById.size, bytes: keptBytes }),
     handle: (runId) => runs.get(runId),

@@ -68,6 +68,8 @@ describe("runtime - compact map instances", () => {
       expect(summaryOf(compact)).toEqual(summaryOf({ record: plain, compact: undefined }));
       expect(summaryOf(compact).tasks).toEqual({ total: n + 4, succeeded: n + 4 - 15, failed: 15, running: 0 });
       expect(handle.summary()).toEqual(summaryOf(compact));
+      expect(t.engine.summary(result.runId)).toEqual(summaryOf(compact)); // from the finished run's kept columns
+      expect(t.engine.get(result.runId)).toEqual(plain);
       const failed = plain.tasks.find((x) => x.task === "run[3]")!;
       expect(failed).toMatchObject({ status: "failed", map: "run", index: 3, error: { message: "cell 3 is bad" } });
       expect(taskRecordOf(compact, "s", 1, "run[3]")).toEqual(failed);
