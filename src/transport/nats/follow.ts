@@ -48,7 +48,8 @@ export interface FollowSpec {
 
 /** What the shared watch timer checks of each open follow. */
 interface Watched {
-  check(now: number): void;
+  /** `blocked`: this process itself was not running for a while (a long synchronous stretch); start a new window. */
+  check(now: number, blocked: boolean): void;
 }
 
 // One timer for every follow of the process (a coordinator has hundreds), only while any is open.
@@ -58,9 +59,14 @@ let watchTimer: ReturnType<typeof setInterval> | undefined;
 function watch(w: Watched): void {
   watched.add(w);
   if (watchTimer === undefined) {
+    let lastTick = Date.now();
     watchTimer = setInterval(() => {
       const now = Date.now();
-      for (const each of watched) each.check(now);
+      // After the event loop was blocked, timers run before the socket is read: the
+      // heartbeats may be waiting there, so silence says nothing about the servers yet.
+      const blocked = now - lastTick > 3 * WATCH_EVERY_MS;
+      lastTick = now;
+      for (const each of watched) each.check(now, blocked);
     }, WATCH_EVERY_MS);
     watchTimer.unref();
   }
@@ -157,8 +163,12 @@ export async function followSubject(ctx: HistoryContext, spec: FollowSpec, onMes
   };
 
   const watcher: Watched = {
-    check(now) {
+    check(now, blocked) {
       if (stopped || reopening !== undefined || spec.isClosed()) return;
+      if (blocked) {
+        lastSign = now;
+        return;
+      }
       if (now - lastSign < STALE_AFTER_MS) return;
       ctx.logger.warn({ nextSeq, subject: spec.subject, silentMs: now - lastSign }, `subscription to ${spec.what} got no message and no heartbeat for ${now - lastSign} ms (its server lost?); reopening it from seq ${nextSeq}`);
       startReopen();
