@@ -363,7 +363,9 @@ export class InstanceTable {
   /** Estimated heap bytes: the columns, the outputs, the extras and the live records. */
   bytes(): number {
     const columns = this.status.byteLength * 2 + this.attempts.byteLength * 4 + this.started.byteLength * 3 + this.order.byteLength;
-    return columns + estimateBytes(this.outputs) + estimateBytes([...this.extras.values()]) + estimateBytes([...this.live.values()]);
+    // Handed out as the map's output, the outputs are counted with the record that holds them.
+    const outputs = this.shared ? 0 : estimateBytes(this.outputs);
+    return columns + outputs + estimateBytes([...this.extras.values()]) + estimateBytes([...this.live.values()]);
   }
 }
 

@@ -6,6 +6,7 @@ import type { TaskContext } from "../../src/registry/types.js";
 import { historyEvents } from "../../src/runtime/history.js";
 import { InstanceTable, StringTable } from "../../src/runtime/map-instances.js";
 import type { TaskRecord } from "../../src/runtime/run-record-schema.js";
+import { estimateBytes } from "../../src/runtime/record-size.js";
 import { runModelOf } from "../../src/runtime/run-model.js";
 import { recordOfHistory, runRecordOf, summaryOf } from "../../src/runtime/run-record.js";
 import { createRunState, foldEvents, taskRecordOf } from "../../src/runtime/run-state.js";
@@ -70,6 +71,9 @@ describe("runtime - compact map instances", () => {
       expect(handle.summary()).toEqual(summaryOf(compact));
       expect(t.engine.summary(result.runId)).toEqual(summaryOf(compact)); // from the finished run's kept columns
       expect(t.engine.get(result.runId)).toEqual(plain);
+      // The finished run is kept as its columns: its estimate is a fraction of the records'.
+      expect(t.engine.kept().runs).toBe(1);
+      expect(t.engine.kept().bytes).toBeLessThan(estimateBytes(plain) / 3);
       const failed = plain.tasks.find((x) => x.task === "run[3]")!;
       expect(failed).toMatchObject({ status: "failed", map: "run", index: 3, error: { message: "cell 3 is bad" } });
       expect(taskRecordOf(compact, "s", 1, "run[3]")).toEqual(failed);
