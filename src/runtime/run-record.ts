@@ -8,11 +8,10 @@ import { historyEvents } from "./history.js";
 import { snapshotRunRecord } from "./run-handle.js";
 import type { CompactInstances } from "./map-instances.js";
 import type { RunRecord, RunSummary, TaskRecord, TaskStatus } from "./run-record-schema.js";
-
-export type { RunSummary };
 import { applyLive, createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
 
 export { snapshotRunRecord };
+export type { RunSummary };
 
 /**
  * Fold a run's events (in history order) into its record.
