@@ -11,19 +11,18 @@
  * logged, and the worker keeps serving either way.
  *
  * Cost. On Node 20 (and 22), an enabled AsyncLocalStorage turns on promise hooks for
- * every promise of the process, the transport's own included: left on, they cost a
- * worker about a third of its throughput on short tasks. So the scope is enabled only
- * while at least one executor call is under way (from its first line until its
- * attempt settles: `enterAttemptScope` / `AttemptScope.close`) and disabled again
- * when the last one settles. A worker of short executors pays almost nothing; one
- * whose executors wait on I/O has them on for as long as they wait, which is what
- * attributing their errors takes. While the scope is off nothing is attributed, and
- * a store seen on return is never a wrong one: only code of the executors runs under
- * it. The one thing given up: an error thrown by an executor's leftover code after
- * its attempt settled, at a moment when no executor runs, is logged without that
- * attempt's ids (it could not have failed the attempt either way). Node 24 keeps
- * AsyncLocalStorage in an async context frame without promise hooks; there it stays
- * on.
+ * every promise of the process, the transport's own included; left on for the whole
+ * life of a worker they cost it 3-44% more CPU per task in bench/guard.ts. So the scope
+ * is enabled only while at least one executor call is under way (from the executor's
+ * first line until its attempt settles or is released: `openAttemptScope`, `run`,
+ * `close`) and disabled when the last one settles; the next `run` enables it again
+ * (about 2 µs for the pair). Workers of short executors pay almost nothing; executors
+ * that wait on I/O keep the hooks on while they wait, which is what tracing their
+ * errors takes. While the scope is off nothing is attributed (no attempt is running,
+ * so none can be failed by mistake); the one thing given up is the attempt's ids in the
+ * log line of an error raised by an executor's leftover code after its attempt settled,
+ * at a moment when no executor runs. Node 24 keeps AsyncLocalStorage in async context
+ * frames, with no promise hooks; there the scope is never turned off.
  *
  * The scope costs nothing until a guard is installed: an embedded run in the user's
  * own process is left as Node would run it.
@@ -110,6 +109,11 @@ export function openAttemptScope(target: StrayTarget): AttemptScope {
       if (open === 0 && hookBased) s.disable();
     },
   };
+}
+
+/** Whether the scope runs on promise hooks here, and is turned off between executor calls (for tests). */
+export function scopeUsesPromiseHooks(): boolean {
+  return hookBased;
 }
 
 /** Executor calls in a scope right now (for tests). */

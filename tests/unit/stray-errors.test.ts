@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "../support/processes.js";
 
 interface ScenarioResult {
+  hookBased: boolean;
   hooksBeforeGuard: boolean;
   hooksGuardIdle: boolean;
   hooksWhileRunning: boolean;
@@ -44,7 +45,8 @@ describe("worker - stray-error guard", () => {
     expect(r.logged).toContainEqual({ msg: expect.stringMatching(/^stray error of an executor whose attempt already settled/), task: "short" });
     expect(r.logged).toContainEqual({ msg: expect.stringMatching(/^stray error outside any attempt/), task: undefined });
     expect(r.counts).toEqual({ attributed: 4, unattributed: 1 });
-    expect([r.hooksBeforeGuard, r.hooksGuardIdle, r.hooksWhileRunning, r.hooksAfter]).toEqual([false, false, true, false]);
+    // Node 20 and 22 run the scope on promise hooks (on only while an executor runs); Node 24 on async context frames (never).
+    expect([r.hooksBeforeGuard, r.hooksGuardIdle, r.hooksWhileRunning, r.hooksAfter]).toEqual([false, false, r.hookBased, false]);
     expect([r.openAfter, r.openEnd]).toEqual([0, 0]);
   }, 60_000);
 });
