@@ -88,7 +88,7 @@ const NO_SCOPE: AttemptScope = { run: (fn) => fn(), close: () => undefined };
  */
 export function openAttemptScope(target: StrayTarget): AttemptScope {
   const s = scope;
-  if (s === undefined) return NO_SCOPE;
+  if (s === undefined || loggers.size === 0) return NO_SCOPE;
   let state: "new" | "open" | "closed" = "new";
   return {
     run(fn) {
@@ -164,6 +164,8 @@ export function guardStrayErrors(logger: Logger): () => void {
     if (loggers.size === 0) {
       process.off("uncaughtException", onException);
       process.off("unhandledRejection", onRejection);
+      // No guard left: attempts from now on run unscoped; the scope goes off once the open ones settle.
+      if (open === 0 && hookBased) scope?.disable();
     }
   };
 }

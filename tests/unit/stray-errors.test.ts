@@ -14,6 +14,7 @@ interface ScenarioResult {
   hooksGuardIdle: boolean;
   hooksWhileRunning: boolean;
   hooksAfter: boolean;
+  hooksUnguarded: boolean;
   openAfter: number;
   openEnd: number;
   failures: { taskId: string; code: string; message: string }[];
@@ -46,7 +47,7 @@ describe("worker - stray-error guard", () => {
     expect(r.logged).toContainEqual({ msg: expect.stringMatching(/^stray error outside any attempt/), task: undefined });
     expect(r.counts).toEqual({ attributed: 4, unattributed: 1 });
     // Node 20 and 22 run the scope on promise hooks (on only while an executor runs); Node 24 on async context frames (never).
-    expect([r.hooksBeforeGuard, r.hooksGuardIdle, r.hooksWhileRunning, r.hooksAfter]).toEqual([false, false, r.hookBased, false]);
+    expect([r.hooksBeforeGuard, r.hooksGuardIdle, r.hooksWhileRunning, r.hooksAfter, r.hooksUnguarded]).toEqual([false, false, r.hookBased, false, false]);
     expect([r.openAfter, r.openEnd]).toEqual([0, 0]);
   }, 60_000);
 });
