@@ -4,20 +4,22 @@
 // throw or unhandled rejection fails the attempt it came from (and no other, while
 // attempts run side by side) while the worker keeps serving, and a task that blocks
 // its worker's event loop past ack_wait is not run a second time (the stall keeper
-// thread keeps its delivery alive).
+// thread keeps its delivery alive). A worker started with --no-stray-guard is left
+// to Node's default: its first stray error ends it.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
-import { spawnPhaseflow } from "../support/processes.js";
+import { spawnPhaseflow, type PhaseflowProcess } from "../support/processes.js";
 import { Fleet, newExecutionLog, readExecutions } from "./support.js";
 
 describe("faults - workers survive their executors", () => {
   const url = inject("natsUrl");
   const fleet = new Fleet(url, "fsurv", newExecutionLog());
+  const guarded: PhaseflowProcess[] = [];
 
   beforeAll(async () => {
     await fleet.coordinator();
-    await fleet.worker("w1", ["--concurrency", "4"]);
-    await fleet.worker("w2", ["--concurrency", "4"]);
+    guarded.push(await fleet.worker("w1", ["--concurrency", "4"]));
+    guarded.push(await fleet.worker("w2", ["--concurrency", "4"]));
     await fleet.connect();
   }, 120_000);
   afterAll(() => fleet.close(), 60_000);
@@ -108,5 +110,16 @@ describe("faults - workers survive their executors", () => {
     expect(record.tasks[0]!.attempts).toBe(1);
     expect(readExecutions(fleet.log, runId)).toHaveLength(1);
     alive();
+  }, 120_000);
+
+  // Last: it stops the guarded workers.
+  it("faults - a worker started with --no-stray-guard leaves stray errors to Node: the first one ends it", async () => {
+    for (const w of guarded) w.kill("SIGTERM");
+    for (const w of guarded) expect((await w.exited).code).toBe(0);
+    const unguarded = await fleet.worker("w3", ["--no-stray-guard"]);
+    await fleet.client.start("stray", { kind: "timer" });
+    const { code } = await unguarded.exited;
+    expect(code).toBe(1);
+    expect(unguarded.output()).toContain("a timer of the executor threw");
   }, 120_000);
 });
