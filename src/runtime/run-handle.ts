@@ -4,7 +4,7 @@
  */
 import { isLiveSignal, type RunEvent, type RunUpdate } from "../transport/messages.js";
 import type { Logger } from "../registry/types.js";
-import type { RunRecord, RunSummary } from "./run-record-schema.js";
+import type { RunRecord, RunSummary, TaskRecord } from "./run-record-schema.js";
 
 /** A started run. */
 export interface RunHandle {
@@ -26,14 +26,26 @@ export interface RunHandle {
 }
 
 /**
- * A copy of `record` that later events will not change (states and tasks copied one
- * level deep; inputs and outputs are shared, treat them as read-only).
+ * A copy of task record `t` that later events will not change: the fold changes its
+ * fields, a live signal its `progress` and an instance its map node's `instances` counts
+ * in place.
  */
-export function snapshotRunRecord(record: RunRecord): RunRecord {
+export function snapshotTask(t: TaskRecord): TaskRecord {
+  return { ...t, ...(t.progress ? { progress: { ...t.progress } } : {}), ...(t.instances ? { instances: { ...t.instances } } : {}) };
+}
+
+/**
+ * A copy of `record` that later events will not change (states, tasks and signals copied
+ * one level deep, see snapshotTask; inputs and outputs are shared, treat them as
+ * read-only). `tasks`: the task records, copied already (a compact fold builds them).
+ */
+export function snapshotRunRecord(record: RunRecord, tasks: TaskRecord[] = record.tasks.map(snapshotTask)): RunRecord {
   return {
     ...record,
     states: record.states.map((s) => ({ ...s })),
-    tasks: record.tasks.map((t) => ({ ...t, ...(t.progress ? { progress: { ...t.progress } } : {}) })),
+    tasks,
+    // A later signal is pushed onto the list, and marks the one a wait consumed.
+    ...(record.signals ? { signals: record.signals.map((s) => ({ ...s })) } : {}),
   };
 }
 

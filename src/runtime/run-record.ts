@@ -5,7 +5,7 @@
  */
 import { isLiveSignal, type RunEvent, type RunUpdate, type StoredMessage } from "../transport/messages.js";
 import { historyEvents } from "./history.js";
-import { snapshotRunRecord } from "./run-handle.js";
+import { snapshotRunRecord, snapshotTask } from "./run-handle.js";
 import type { CompactInstances } from "./map-instances.js";
 import type { RunRecord, RunSummary, TaskRecord, TaskStatus } from "./run-record-schema.js";
 import { applyLive, createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
@@ -50,7 +50,6 @@ export interface HeldRecord {
   readonly compact: CompactInstances | undefined;
 }
 
-const copyTask = (t: TaskRecord): TaskRecord => ({ ...t, ...(t.progress ? { progress: { ...t.progress } } : {}) });
 const same = (t: TaskRecord): TaskRecord => t;
 
 /**
@@ -64,8 +63,8 @@ const same = (t: TaskRecord): TaskRecord => t;
 export function runRecordOf(held: HeldRecord, options: { snapshot?: boolean } = {}): RunRecord {
   const { record, compact } = held;
   if (!compact) return options.snapshot === true ? snapshotRunRecord(record) : record;
-  const tasks = compact.tasks(record.tasks, options.snapshot === true ? copyTask : same);
-  return options.snapshot === true ? { ...record, states: record.states.map((s) => ({ ...s })), tasks } : { ...record, tasks };
+  if (options.snapshot === true) return snapshotRunRecord(record, compact.tasks(record.tasks, snapshotTask));
+  return { ...record, tasks: compact.tasks(record.tasks, same) };
 }
 
 /**

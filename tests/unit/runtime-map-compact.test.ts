@@ -8,9 +8,9 @@ import { InstanceTable, StringTable } from "../../src/runtime/map-instances.js";
 import type { TaskRecord } from "../../src/runtime/run-record-schema.js";
 import { estimateBytes } from "../../src/runtime/record-size.js";
 import { runModelOf } from "../../src/runtime/run-model.js";
-import { recordOfHistory, runRecordOf, summaryOf } from "../../src/runtime/run-record.js";
-import { createRunState, foldEvents, taskRecordOf } from "../../src/runtime/run-state.js";
-import type { StoredMessage } from "../../src/transport/messages.js";
+import { recordOfHistory, runRecordOf, snapshotRunRecord, summaryOf } from "../../src/runtime/run-record.js";
+import { createRunState, evolve, foldEvents, taskRecordOf } from "../../src/runtime/run-state.js";
+import type { RunEvent, StoredMessage } from "../../src/transport/messages.js";
 import { testEngine } from "../support/runtime-fixtures.js";
 
 /** plan -> run (a map) -> agg, with `side` beside the map, so plain records and instances interleave in the record. */
@@ -140,5 +140,24 @@ describe("runtime - compact map instances", () => {
     table.store(0, { ...base(0), output: { i: 100 } });
     expect(out[0]).toEqual({ i: 0 });
     expect(table.mapOutput(8)[0]).toEqual({ i: 100 });
+  });
+
+  it("runtime - a snapshot of the record (handle.status()) keeps its map counts and signals as they were, compact or plain", () => {
+    const at = 1_000;
+    const ref = { runId: "r1", at, state: "s", visit: 1 };
+    const done = (k: number): RunEvent => ({ ...ref, type: "task.succeeded", task: `run[${k}]`, attempt: 1, dispatchId: `r1/s/1/run[${k}]/1`, output: k });
+    const signal = (seq: number): RunEvent => ({ runId: "r1", at, type: "signal.received", name: "go", id: `sig-${seq}`, payload: seq, seq });
+    const start: RunEvent[] = [{ ...ref, type: "map.items", task: "run", count: 3, tolerated: 0, from: 0, items: [0, 1, 2] }, done(0), signal(1)];
+    for (const compact of [true, false]) {
+      const st = foldEvents(createRunState("r1", undefined, { compact }), start);
+      const snapshot = compact ? runRecordOf(st, { snapshot: true }) : snapshotRunRecord(st.record);
+      const text = JSON.stringify(snapshot);
+      expect(snapshot.tasks.find((t) => t.task === "run")!.instances).toMatchObject({ count: 3, succeeded: 1 });
+      for (const e of [done(1), done(2), signal(2)]) evolve(st, e);
+      // The run went on (the map succeeded, a second signal came): the snapshot did not.
+      expect(runRecordOf(st).tasks.find((t) => t.task === "run")).toMatchObject({ status: "succeeded", instances: { succeeded: 3 } });
+      expect(JSON.stringify(snapshot), compact ? "compact" : "plain").toBe(text);
+      expect(snapshot.signals).toHaveLength(1);
+    }
   });
 });
