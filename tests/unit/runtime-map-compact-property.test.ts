@@ -296,7 +296,7 @@ function simulate(s: Spec): void {
   if (s.maps.length > 1) seen.twoMaps++;
   for (const t of b.record.tasks) if (t.instances && t.status === "succeeded" && t.instances.failed > 0) seen.tolerated++;
 
-  for (const { name, snapshot, text } of snapshots) expect(JSON.stringify(snapshot), `${name} snapshot at an end`).toBe(text);
+  for (const { name, snapshot, text } of snapshots) expect(JSON.stringify(snapshot), `${name} snapshot taken earlier`).toBe(text);
 
   // Readers fold the stored history without a model: every cut folds to the same record both ways.
   for (const cut of stored) {
