@@ -4,22 +4,15 @@
 // throw or unhandled rejection fails the attempt it came from while the worker keeps
 // serving, and a task that blocks its worker's event loop past ack_wait is not run a
 // second time (the stall keeper thread keeps its delivery alive).
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
 import { spawnPhaseflow } from "../support/processes.js";
-import { Fleet, newExecutionLog, readExecutions } from "./support.js";
+import { COORDINATOR, readExecutions, useFleet } from "./support.js";
 
 describe("faults - workers survive their executors", () => {
   const url = inject("natsUrl");
-  const fleet = new Fleet(url, "fsurv", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    await fleet.worker("w1", ["--concurrency", "4"]);
-    await fleet.worker("w2", ["--concurrency", "4"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const flags = ["--concurrency", "4"];
+  const fleet = useFleet("fsurv", { coordinators: [COORDINATOR], workers: [{ id: "w1", flags }, { id: "w2", flags }] });
 
   const alive = (): void => {
     for (const p of fleet.processes) expect(p.child.exitCode, p.output().slice(-3000)).toBeNull();

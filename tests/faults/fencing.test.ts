@@ -6,13 +6,13 @@
 // - two coordinator processes given the same --id are still two writers, never both driving a run;
 // - forged reports (wrong token; another run's subject) are refused and counted;
 // - two coordinators split the reports: each decodes only the reports of the runs it holds.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createNatsTransport } from "../../src/transport/nats/transport.js";
 import type { Decision, Report, RunEvent, StoredMessage } from "../../src/transport/messages.js";
 import { createRunState, foldEvents } from "../../src/runtime/run-state.js";
 import { historyEvents } from "../../src/runtime/history.js";
 import type { PhaseflowProcess } from "../support/processes.js";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, waitForExecution, waitForLive } from "./support.js";
+import { expectOneSucceededPerTask, twoCoordinators, useFleet, waitForExecution, waitForLive } from "./support.js";
 
 const TOOK_OVER = "took over a run whose coordinator stopped renewing its lease";
 const FENCED = "another coordinator holds this run now (our decision was fenced); letting it go";
@@ -58,14 +58,12 @@ const BAD_EVENTS = new Set(["task.failed", "task.cancelled", "run.failed", "run.
 const badEvents = (events: readonly RunEvent[]): RunEvent[] => events.filter((e) => BAD_EVENTS.has(e.type));
 
 describe("faults - fencing: a paused coordinator", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffpause", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1", ["--concurrency", "8"]);
-    await fleet.worker("w2", ["--concurrency", "8"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffpause", {
+    workers: [
+      { id: "w1", flags: ["--concurrency", "8"] },
+      { id: "w2", flags: ["--concurrency", "8"] },
+    ],
+  });
 
   it("faults - a coordinator paused past its lease changes nothing in the runs it lost", async () => {
     const a = await fleet.coordinator(["--lease-ms", "1500", "--id", "c-a"]);
@@ -104,16 +102,10 @@ describe("faults - fencing: a paused coordinator", () => {
 });
 
 describe("faults - fencing: two coordinators given the same --id", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffsame", newExecutionLog());
-  let one: PhaseflowProcess;
-  let two: PhaseflowProcess;
-
-  beforeAll(async () => {
-    [one, two] = await fleet.twoCoordinators("same", "same");
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffsame", twoCoordinators("same", "same"));
 
   it("faults - two coordinators started with --id same never both drive a run", async () => {
+    const [one, two] = fleet.coordinators as [PhaseflowProcess, PhaseflowProcess];
     const ids = [await coordinatorIdOf(one), await coordinatorIdOf(two)];
     for (const id of ids) expect(id).toMatch(/^same~[0-9a-f]+$/);
     expect(ids[0]).not.toBe(ids[1]);
@@ -134,14 +126,7 @@ describe("faults - fencing: two coordinators given the same --id", () => {
 });
 
 describe("faults - fencing: forged reports", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffforge", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000", "--id", "c-forge"]);
-    await fleet.worker("w1", ["--concurrency", "4"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffforge", { coordinators: [["--lease-ms", "2000", "--id", "c-forge"]], workers: [{ id: "w1", flags: ["--concurrency", "4"] }] });
 
   it("faults - a report with a wrong token, and one on another run's subject, are refused and counted", async () => {
     const x = "forge-x";
@@ -206,16 +191,10 @@ describe("faults - fencing: forged reports", () => {
 });
 
 describe("faults - fencing: two coordinators split the reports", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffsplit", newExecutionLog());
-  let a: PhaseflowProcess;
-  let b: PhaseflowProcess;
-
-  beforeAll(async () => {
-    [a, b] = await fleet.twoCoordinators("c-a", "c-b");
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffsplit", twoCoordinators("c-a", "c-b"));
 
   it("faults - each coordinator decodes only the reports of the runs it holds", async () => {
+    const [a, b] = fleet.coordinators as [PhaseflowProcess, PhaseflowProcess];
     const N = 12;
     const K = 50; // tasks of "fifty", one attempt each
     const runs = await Promise.all(Array.from({ length: N }, (_, i) => fleet.client.start("fifty", { ms: 2 + (i % 3) })));

@@ -4,19 +4,13 @@
 // before its node is reached is kept in the history and consumed when it is; a signal
 // sent twice with one id (once through `phaseflow signal`) is applied once; a payload
 // failing the node's schema, or an unknown signal name, is refused and stores nothing.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
 import type { RunEvent } from "../../src/transport/messages.js";
-import { Fleet, newExecutionLog, waitForEvent } from "./support.js";
+import { useFleet, waitForEvent } from "./support.js";
 
 describe("faults - waits across a coordinator kill", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fwt", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fwt", { workers: ["w1"] });
 
   it("faults - sleeps wake on the new coordinator after kill -9; an early signal is consumed once; bad signals store nothing", async () => {
     const first = await fleet.coordinator(["--lease-ms", "2000", "--id", "w-first"]);

@@ -3,19 +3,14 @@
 //   dispatched again once nothing was heard of it for --watchdog-ms (ATTEMPT_LOST);
 // - with --retention, a finished run's history and summary go once expired, while a
 //   running run is untouched; `phaseflow prune --older-than` removes finished runs at once.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { heartbeatKey, type WorkerHeartbeat } from "../../src/fleet/heartbeat.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 import { spawnPhaseflow } from "../support/processes.js";
-import { Fleet, WORKFLOWS, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForEvent } from "./support.js";
+import { COORDINATOR, WORKFLOWS, expectOneSucceededPerTask, readExecutions, useFleet, waitForEvent } from "./support.js";
 
 describe("faults - watchdog", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fwatch", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fwatch");
 
   it("faults - --watchdog-ms is validated like --lease-ms", async () => {
     for (const bad of ["abc", "100", "1.5"]) {
@@ -72,14 +67,7 @@ describe("faults - watchdog", () => {
 });
 
 describe("faults - retention", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fretain", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000", "--retention", "2s"]);
-    await fleet.worker("w1", ["--concurrency", "4"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fretain", { coordinators: [[...COORDINATOR, "--retention", "2s"]], workers: [{ id: "w1", flags: ["--concurrency", "4"] }] });
 
   it("faults - with --retention 2s a finished run's history and summary go, a running run stays", async () => {
     const { transport } = fleet.client;
@@ -108,14 +96,7 @@ describe("faults - retention", () => {
 });
 
 describe("faults - prune", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fprune", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000"]);
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fprune", { coordinators: [COORDINATOR], workers: ["w1"] });
 
   it("faults - phaseflow prune --older-than 1ms removes a finished run at once and says how many", async () => {
     const { transport } = fleet.client;
