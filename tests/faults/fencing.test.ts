@@ -68,7 +68,8 @@ describe("faults - fencing: a paused coordinator", () => {
   it("faults - a coordinator paused past its lease changes nothing in the runs it lost", async () => {
     const a = await fleet.coordinator(["--lease-ms", "1500", "--id", "c-a"]);
     const aId = await coordinatorIdOf(a);
-    const runs = await Promise.all(Array.from({ length: 3 }, () => fleet.client.start("long-wide", { ms: 8000 })));
+    // Long enough that A is paused (and B has taken the runs over) while they still run.
+    const runs = await Promise.all(Array.from({ length: 3 }, () => fleet.client.start("long-wide", { ms: 5000 })));
     // Every long task of every run is executing: A has decisions in flight to make when it wakes.
     for (const { runId } of runs) {
       for (let i = 0; i < 4; i++) await waitForExecution(fleet.log, runId, (e) => e.taskId === `work/long-${i}`);
@@ -134,8 +135,9 @@ describe("faults - fencing: forged reports", () => {
     // Subscribe before the runs start: live signals are not stored.
     const startedX = waitForLive(fleet.client, x, (s) => s.type === "attempt.started", 60_000);
     const startedY = waitForLive(fleet.client, y, (s) => s.type === "attempt.started", 60_000);
-    await fleet.client.start("single", { ms: 4000 }, { runId: x });
-    await fleet.client.start("single", { ms: 4000 }, { runId: y });
+    // The forged reports go out once both attempts have run 200 ms, well before they end.
+    await fleet.client.start("single", { ms: 2000 }, { runId: x });
+    await fleet.client.start("single", { ms: 2000 }, { runId: y });
     const live = await startedX;
     await startedY;
     const { js, names } = fleet.client.transport;
@@ -164,7 +166,7 @@ describe("faults - fencing: forged reports", () => {
     const { record } = await fleet.finish(x);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
     expect(record.tasks).toHaveLength(1);
-    expect(record.tasks[0]!.output).toEqual({ long: 4000, ms: 4000 });
+    expect(record.tasks[0]!.output).toEqual({ long: 2000, ms: 2000 });
     expect(record.tasks[0]!.workerId).not.toBe("forger");
     const xMessages = (await fleet.client.transport.readHistory(x)).messages;
     // The forged report is stored (anyone may publish), but the fold refuses it.
@@ -175,7 +177,7 @@ describe("faults - fencing: forged reports", () => {
 
     const yDone = await fleet.finish(y);
     expect(yDone.record.status, JSON.stringify(yDone.record.error)).toBe("succeeded");
-    expect(yDone.record.tasks[0]!.output).toEqual({ long: 4000, ms: 4000 });
+    expect(yDone.record.tasks[0]!.output).toEqual({ long: 2000, ms: 2000 });
     // A reader of Y's history drops and counts the report naming X.
     const reader = await createNatsTransport({ servers: fleet.url, prefix: fleet.prefix });
     try {

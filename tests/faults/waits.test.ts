@@ -15,7 +15,9 @@ describe("faults - waits across a coordinator kill", () => {
   it("faults - sleeps wake on the new coordinator after kill -9; an early signal is consumed once; bad signals store nothing", async () => {
     const first = await fleet.coordinator(["--lease-ms", "2000", "--id", "w-first"]);
     const t0 = Date.now();
-    const input = { earlyAt: t0 + 1_500, lateAt: t0 + 20_000 };
+    // The late sleep comes due well after the takeover (a new coordinator's start and an
+    // expired 2 s lease: some 5 s after t0).
+    const input = { earlyAt: t0 + 1_500, lateAt: t0 + 12_000 };
     const { runId } = await fleet.client.start("waits", input);
     await waitForEvent(fleet.client, runId, (e) => e.type === "task.waiting" && e.task === "late");
 
