@@ -3,7 +3,7 @@
 // succeeded before the crash are not executed again, and every task has exactly one
 // accepted success.
 import { describe, expect, it } from "vitest";
-import { expectOneSucceededPerTask, readExecutions, useFleet, waitForLive } from "./support.js";
+import { expectOneSucceededPerTask, readExecutions, tookOver, useFleet, waitForLive } from "./support.js";
 
 describe("faults - coordinator killed mid-phase", () => {
   const fleet = useFleet("fck", { workers: ["w1", "w2"] });
@@ -16,7 +16,7 @@ describe("faults - coordinator killed mid-phase", () => {
     first.kill("SIGKILL");
     await first.exited;
     const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-second"]);
-    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(second, runId);
     const { record, events } = await fleet.finish(runId);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
     expectOneSucceededPerTask(events, record);
@@ -39,7 +39,7 @@ describe("faults - coordinator killed mid-map", () => {
     first.kill("SIGKILL");
     await first.exited;
     const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-map-2"]);
-    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(second, runId);
     const { record, events } = await fleet.finish(runId);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
     expectOneSucceededPerTask(events, record);

@@ -12,9 +12,8 @@ import type { Decision, Report, RunEvent, StoredMessage } from "../../src/transp
 import { createRunState, foldEvents } from "../../src/runtime/run-state.js";
 import { historyEvents } from "../../src/runtime/history.js";
 import type { PhaseflowProcess } from "../support/processes.js";
-import { expectOneSucceededPerTask, twoCoordinators, useFleet, waitForExecution, waitForLive } from "./support.js";
+import { expectOneSucceededPerTask, tookOver, twoCoordinators, useFleet, waitForExecution, waitForLive } from "./support.js";
 
-const TOOK_OVER = "took over a run whose coordinator stopped renewing its lease";
 const FENCED = "another coordinator holds this run now (our decision was fenced); letting it go";
 const RELEASED = "another coordinator took this run over; stop driving it";
 
@@ -78,7 +77,7 @@ describe("faults - fencing: a paused coordinator", () => {
     let b: PhaseflowProcess;
     try {
       b = await fleet.coordinator(["--lease-ms", "1500", "--id", "c-b"]);
-      for (const { runId } of runs) await b.waitForLog((l) => l.msg === TOOK_OVER && l.runId === runId, 30_000);
+      for (const { runId } of runs) await tookOver(b, runId);
     } finally {
       a.kill("SIGCONT");
     }

@@ -11,7 +11,7 @@ import type { LiveSignal, RunEvent } from "../../src/transport/messages.js";
 import { historyEvents } from "../../src/runtime/history.js";
 import { recordOfHistory } from "../../src/runtime/run-record.js";
 import type { RunRecord } from "../../src/runtime/run-record-schema.js";
-import { startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
+import { startCoordinatorProcess, startWorkerProcess, stopAll, type LogLine, type PhaseflowProcess } from "../support/processes.js";
 
 export const WORKFLOWS = "tests/fixtures/faults/workflows.ts";
 export const EXECUTORS = "tests/fixtures/faults/executors.ts";
@@ -225,6 +225,14 @@ export function useFleet(prefix: string, spec: FleetSpec = {}): Fleet {
   beforeAll(() => fleet.start(spec), 120_000);
   afterAll(() => fleet.close(), 60_000);
   return fleet;
+}
+
+/** What a coordinator logs when it adopts a run whose holder's lease ran out. */
+const TOOK_OVER = "took over a run whose coordinator stopped renewing its lease";
+
+/** Resolves once coordinator `p` has logged that it took run `runId` over. */
+export function tookOver(p: PhaseflowProcess, runId: string, timeoutMs = 30_000): Promise<LogLine> {
+  return p.waitForLog((l) => l.msg === TOOK_OVER && l.runId === runId, timeoutMs);
 }
 
 /** Resolves once an event matching `test` appears in the run's stored history. */

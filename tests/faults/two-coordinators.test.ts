@@ -2,7 +2,7 @@
 // holder), and when the one holding a run's lease is killed, the other takes it over.
 import { describe, expect, it } from "vitest";
 import type { PhaseflowProcess } from "../support/processes.js";
-import { expectOneSucceededPerTask, readExecutions, twoCoordinators, useFleet } from "./support.js";
+import { expectOneSucceededPerTask, readExecutions, tookOver, twoCoordinators, useFleet } from "./support.js";
 
 const finishedBy = (p: PhaseflowProcess, runId: string): boolean => p.lines.some((l) => l.msg === "run finished" && l.runId === runId);
 
@@ -32,7 +32,7 @@ describe("faults - two coordinators", () => {
     expect(holder.startsWith("c-a~") || holder.startsWith("c-b~"), holder).toBe(true);
     const [victim, survivor] = holder.startsWith("c-a~") ? [a, b] : [b, a];
     victim.kill("SIGKILL");
-    await survivor.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(survivor, runId);
     const { record, events } = await fleet.finish(runId);
     expect(record.status).toBe("succeeded");
     expectOneSucceededPerTask(events, record);

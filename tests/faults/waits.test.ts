@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
 import type { RunEvent } from "../../src/transport/messages.js";
-import { useFleet, waitForEvent } from "./support.js";
+import { tookOver, useFleet, waitForEvent } from "./support.js";
 
 describe("faults - waits across a coordinator kill", () => {
   const fleet = useFleet("fwt", { workers: ["w1"] });
@@ -43,7 +43,7 @@ describe("faults - waits across a coordinator kill", () => {
     // Let the early sleep come due while no coordinator is up.
     while (Date.now() < input.earlyAt + 200) await new Promise((r) => setTimeout(r, 100));
     const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "w-second"]);
-    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(second, runId);
 
     const { record, events } = await fleet.finish(runId);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
