@@ -3,7 +3,7 @@
 // and the run still succeeds with one accepted result per task and the embedded run's
 // output; the node restarted rejoins and every node holds the same messages again.
 // Also: replica counts are checked and changed with `phaseflow nats-setup`.
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { createEngine } from "../../src/runtime/engine.js";
@@ -14,6 +14,7 @@ import { natsNames } from "../../src/transport/nats/names.js";
 import { currentOf } from "../../src/transport/nats/setup.js";
 import { fifty } from "../fixtures/faults/workflows.js";
 import { registry } from "../fixtures/faults/executors.js";
+import { makeReport } from "../contract/contract-support.js";
 import { startNatsCluster, type NatsCluster } from "../support/nats-cluster.js";
 import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
 import { EXECUTORS, WORKFLOWS, expectOneSucceededPerTask, newExecutionLog, waitForExecution } from "../faults/support.js";
@@ -73,6 +74,36 @@ describe("faults - a 3-node NATS cluster with 3 replicas", () => {
     expect(setup.output).toContain("is not part of a cluster");
   }, 60_000);
 
+  it("cluster - a report follow whose consumer's node is killed reopens on a live node and delivers every report once, in order", async () => {
+    const servers = cluster.urls.split(",");
+    const prefix = "fcfollow";
+    const names = natsNames(prefix);
+    const t = await createNatsTransport({ servers, prefix, replicas: 3 });
+    const runId = "run_follow1";
+    const got: number[] = [];
+    try {
+      await t.publishReport(makeReport(runId, 1));
+      const sub = await t.subscribeReports(runId, 0, (_seq, r) => got.push(r.type === "attempt.succeeded" ? Number(r.task.slice(1)) : -1));
+      await until(() => got.length === 1, "the first report");
+      // The follow's one-replica consumer lives on one node: kill that one.
+      let holder: string | undefined;
+      for await (const ci of t.jsm.consumers.list(names.streams.events)) {
+        if (ci.config.filter_subject === names.subjects.reports(runId)) holder = ci.cluster?.leader;
+      }
+      expect(holder).toBeDefined();
+      await cluster.crash(holder!);
+      for (let n = 2; n <= 4; n++) await t.publishReport(makeReport(runId, n));
+      await until(() => got.length >= 4, "reports 2-4 after the consumer's node was killed");
+      expect(got).toEqual([1, 2, 3, 4]);
+      await sub.stop();
+      // Back to three nodes for the tests after this one.
+      await cluster.restart(holder!);
+      await untilCurrent(t.jsm, [names.streams.tasks, names.streams.events, `KV_${names.buckets.runs}`, `KV_${names.buckets.workers}`], holder!);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
   describe("a fleet run while the PF_EVENTS leader is killed", () => {
     const prefix = "fcluster";
     const names = natsNames(prefix);
@@ -128,16 +159,7 @@ describe("faults - a 3-node NATS cluster with 3 replicas", () => {
       const streams = [names.streams.tasks, names.streams.events, `KV_${names.buckets.runs}`, `KV_${names.buckets.workers}`];
       const nc = client.transport.connection;
       const jsm = await jetstreamManager(nc);
-      // Wait until the restarted node's copy of every stream is current again.
-      for (const stream of streams) {
-        for (let i = 0; ; i++) {
-          const info = await settled(() => jsm.streams.info(stream));
-          const peer = info.cluster?.replicas?.find((p) => p.name === leader);
-          if (info.cluster?.leader === leader || (peer?.current === true && peer.offline !== true)) break;
-          if (i > 300) throw new Error(`${stream}: node ${leader} did not catch up: ${JSON.stringify(info.cluster)}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      await untilCurrent(jsm, streams, leader);
       // The workers bucket keeps changing (heartbeats): compare the streams that are at rest now.
       const atRest = [names.streams.tasks, names.streams.events, `KV_${names.buckets.runs}`];
       let views: Map<string, unknown>[] = [];
@@ -188,8 +210,49 @@ async function untilEnded(client: Client, runId: string, processes: readonly Pha
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  const logs = processes.map((p) => p.output().slice(-2_000)).join("\n---\n");
-  throw new Error(`run ${runId} had not ended after 100 s (last: ${JSON.stringify(last)}); fleet log tails:\n${logs}`);
+  const logs = processes.map((p) => p.output().slice(-4_000)).join("\n---\n");
+  throw new Error(`run ${runId} had not ended after 100 s (last: ${JSON.stringify(last)}); server state:\n${await serverState(client, runId)}\nfleet log tails:\n${logs}`);
+}
+
+/** For a stalled run: every consumer of both streams and the run's history tail. */
+async function serverState(client: Client, runId: string): Promise<string> {
+  const out: string[] = [];
+  try {
+    const jsm = client.transport.jsm;
+    for (const stream of ["FCLUSTER_EVENTS", "FCLUSTER_TASKS"]) {
+      const sinfo = await jsm.streams.info(stream).catch((e: unknown) => String(e));
+      out.push(`${stream}: ${typeof sinfo === "string" ? sinfo : JSON.stringify({ state: sinfo.state, cluster: sinfo.cluster })}`);
+      for await (const ci of jsm.consumers.list(stream)) {
+        out.push(`  ${ci.name}: ${JSON.stringify({ filter: ci.config.filter_subject, delivered: ci.delivered, ack_floor: ci.ack_floor, pending: ci.num_pending, ack_pending: ci.num_ack_pending, waiting: ci.num_waiting, redelivered: ci.num_redelivered, cluster: ci.cluster })}`);
+      }
+    }
+    const history = await client.transport.readHistory(runId);
+    out.push(`history: ${history.messages.length} messages; last: ${JSON.stringify(history.messages.slice(-3)).slice(0, 3000)}`);
+  } catch (err) {
+    out.push(`(reading the server state failed: ${String(err)})`);
+  }
+  return out.join("\n");
+}
+
+/** Wait until `node`'s copy of every stream is current again (after its restart). */
+async function untilCurrent(jsm: JetStreamManager, streams: readonly string[], node: string): Promise<void> {
+  for (const stream of streams) {
+    for (let i = 0; ; i++) {
+      const info = await settled(() => jsm.streams.info(stream));
+      const peer = info.cluster?.replicas?.find((p) => p.name === node);
+      if (info.cluster?.leader === node || (peer?.current === true && peer.offline !== true)) break;
+      if (i > 300) throw new Error(`${stream}: node ${node} did not catch up: ${JSON.stringify(info.cluster)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function until(ok: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function pick<V>(m: Map<string, V>, keys: readonly string[]): Map<string, V> {

@@ -36,11 +36,11 @@ process.on("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
 
-/** Spawn `node bin/phaseflow.js ...args` from the repository root. */
+/** Spawn `node bin/phaseflow.js ...args` from the repository root (log level "info", or PHASEFLOW_TEST_LOG_LEVEL to debug a test). */
 export function spawnPhaseflow(args: string[], env: Record<string, string> = {}): PhaseflowProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, PHASEFLOW_LOG_LEVEL: "info", ...env },
+    env: { ...process.env, PHASEFLOW_LOG_LEVEL: process.env.PHASEFLOW_TEST_LOG_LEVEL ?? "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);

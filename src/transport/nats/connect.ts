@@ -1,8 +1,9 @@
 /**
  * Opening the NATS connection: credentials (user/pass, token, .creds file), TLS,
  * reconnect forever, and one background loop that logs connection status changes
- * (disconnect, reconnect, errors). The JetStream consumers resume by themselves
- * after a reconnect; the log tells an operator what happened meanwhile.
+ * (disconnect, reconnect, errors). The JetStream consumers resume after a reconnect
+ * (the client's own recovery, and follow.ts's watch for a consumer whose server is
+ * gone); the log tells an operator what happened meanwhile.
  */
 import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";

@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { TimeoutError } from "@nats-io/transport-node";
 import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
@@ -192,13 +193,26 @@ export async function readHistory(ctx: HistoryContext, runId: string): Promise<{
   }
 }
 
+/**
+ * Tries to create a history reader. On a cluster that has lost a node, nats-server 2.9
+ * may place a new one-replica consumer on the dead node, and that creation times out;
+ * the next try is placed anew. A single server that does not answer fails as before.
+ */
+const OPEN_READER_TRIES = 4;
+
 async function openReader(ctx: HistoryContext, runId: string): Promise<Consumer> {
-  try {
-    return await ctx.js.consumers.get(ctx.names.streams.events, { filter_subjects: ctx.names.subjects.history(runId), deliver_policy: DeliverPolicy.All });
-  } catch (err) {
-    throw new TransportOperationError("NATS_READ_FAILED", `cannot open the history of run "${runId}" in stream "${ctx.names.streams.events}": ${err instanceof Error ? err.message : String(err)}; check the server and retry`, {
-      cause: err,
-    });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.js.consumers.get(ctx.names.streams.events, { filter_subjects: ctx.names.subjects.history(runId), deliver_policy: DeliverPolicy.All });
+    } catch (err) {
+      if (err instanceof TimeoutError && attempt < OPEN_READER_TRIES) {
+        ctx.logger.debug({ err, runId, attempt }, "creating a history reader timed out; trying again");
+        continue;
+      }
+      throw new TransportOperationError("NATS_READ_FAILED", `cannot open the history of run "${runId}" in stream "${ctx.names.streams.events}": ${err instanceof Error ? err.message : String(err)}; check the server and retry`, {
+        cause: err,
+      });
+    }
   }
 }
 

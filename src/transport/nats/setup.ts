@@ -11,8 +11,8 @@
  * really replicated.
  */
 import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { ReplicasUnavailableError } from "../../errors/base.js";
+import { TimeoutError, type NatsConnection } from "@nats-io/transport-node";
+import { ReplicasUnavailableError, TransportOperationError } from "../../errors/base.js";
 import { bucketStream, ensureInfrastructure, streamInfo, type InfrastructureSettings } from "./infrastructure.js";
 import type { NatsNames } from "./names.js";
 import { isClustered, replicasErrorOf } from "./replicas.js";
@@ -46,6 +46,19 @@ export interface SetupSettings extends InfrastructureSettings {
  * const report = await setupInfrastructure(nc, jsm, natsNames("pf"), { ackWaitMs: 30_000, maxDeliver: 5, workerTtlMs: 60_000, replicas: 3 });
  */
 export async function setupInfrastructure(nc: NatsConnection, jsm: JetStreamManager, names: NatsNames, settings: SetupSettings): Promise<ReplicaReport[]> {
+  try {
+    return await setupAll(nc, jsm, names, settings);
+  } catch (err) {
+    if (!(err instanceof TimeoutError)) throw err;
+    throw new TransportOperationError(
+      "NATS_READ_FAILED",
+      `the NATS server ${nc.getServer()} did not answer a JetStream request in time: on a cluster, a node may be down or its streams may still be electing leaders (a stream with ${settings.replicas} replicas needs ${settings.replicas} JetStream servers up to be created or changed); check the cluster and run nats-setup again`,
+      { cause: err },
+    );
+  }
+}
+
+async function setupAll(nc: NatsConnection, jsm: JetStreamManager, names: NatsNames, settings: SetupSettings): Promise<ReplicaReport[]> {
   const resources = resourcesOf(names);
   const before = new Map<string, number | undefined>();
   for (const r of resources) {
