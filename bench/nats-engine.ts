@@ -33,6 +33,10 @@ export interface FleetOptions {
   concurrency: number;
   /** Node flags of the worker processes, e.g. `["--cpu-prof", "--cpu-prof-dir=prof"]`. Default none. */
   workerNodeArgs?: readonly string[];
+  /** More `phaseflow worker` flags, e.g. `["--no-stray-guard"]`. Default none. */
+  workerArgs?: readonly string[];
+  /** The workers' executor module (it must register `bench/noop`). Default bench/fixtures/noop-executors.ts. */
+  executors?: string;
 }
 
 /** Messages one run stored, by where. */
@@ -85,7 +89,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   try {
     for (let i = 0; i < options.workers; i++) {
       workers.push(
-        spawnScript("bin/phaseflow.js", ["worker", "--nats", url, "--prefix", prefix, "--concurrency", String(options.concurrency), "bench/fixtures/noop-executors.ts"], {
+        spawnScript("bin/phaseflow.js", ["worker", "--nats", url, "--prefix", prefix, "--concurrency", String(options.concurrency), ...(options.workerArgs ?? []), options.executors ?? "bench/fixtures/noop-executors.ts"], {
           nodeArgs: options.workerNodeArgs ?? [],
           env: { PHASEFLOW_LOG_LEVEL: "info" },
         }),

@@ -7,6 +7,8 @@
  * phase with the NATS baseline's raw JetStream round trip per step (goal <= 0.05).
  * The cluster bench runs the wide and chain shapes on a 3-node nats-server cluster with
  * 3 replicas, next to 1 replica and raw JetStream at 3 replicas (bench/nats-cluster.ts).
+ * The memory bench also folds a 100,000-item map's history as a coordinator does and
+ * reports the bytes it keeps per instance against the outputs (bench/map-fold.ts).
  * Last, a "goals" section lists every goal, met or NOT met.
  *
  *   npm run bench                          all benches (a few minutes on 2 cores)
@@ -30,6 +32,7 @@ import { comparisonsFromResults } from "./lib/from-results.js";
 import { REPO_ROOT } from "./lib/node-script.js";
 import type { BenchResult } from "./lib/table.js";
 import { runClusterBench } from "./nats-cluster.js";
+import { runMapFoldBench } from "./map-fold.js";
 import { runMemoryBench, type MemoryChildResult } from "./memory.js";
 import { printCpuBreakdown, printStoredMessages, runNatsBench, type CpuBreakdown, type StoredMessages } from "./nats.js";
 
@@ -110,6 +113,9 @@ for (const bench of selected) {
     report.comparisons.memory = comparisons;
     report.memory = result;
     printComparisons("coordinator memory for one wide run: heap MB after GC vs plan JSON + outputs JSON", comparisons);
+    const map = await runMapFoldBench(quick ? { items: 20_000 } : {});
+    report.comparisons.memory.push(...map.comparisons);
+    printComparisons("coordinator memory for one big map: bytes per instance after GC vs the outputs", map.comparisons);
   }
   report.durationsMs[bench] = performance.now() - t0;
 }

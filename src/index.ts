@@ -43,7 +43,7 @@ export { decide } from "./runtime/decide.js";
 export type { Trigger, Effect, Decided } from "./runtime/decide.js";
 export { historyEvents } from "./runtime/history.js";
 export { runRecordSchema } from "./runtime/run-record-schema.js";
-export type { RunRecord, RunStatus, TaskRecord, TaskStatus, StateRecord } from "./runtime/run-record-schema.js";
+export type { RunRecord, RunStatus, RunSummary, TaskRecord, TaskStatus, StateRecord } from "./runtime/run-record-schema.js";
 export { createLogger, createSilentLogger } from "./runtime/logger.js";
 export { systemClock } from "./runtime/clock.js";
 export type { Clock } from "./runtime/clock.js";

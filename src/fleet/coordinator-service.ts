@@ -242,7 +242,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (isRunFinished(entry.value)) return { ok: true, runId, status: entry.value.status };
     // Its holder is gone for good: take it over now (the recorded cancel is applied on adoption).
     if (await driver.adoptIfOrphaned(runId)) {
-      const status = driver.handle(runId)?.status().status ?? (await driver.store.get(runId))?.value.status ?? "cancelled";
+      const status = driver.handle(runId)?.summary().status ?? (await driver.store.get(runId))?.value.status ?? "cancelled";
       return { ok: true, runId, status };
     }
     if (entry.value.coordinator === id) return { ok: true, runId, status: entry.value.status, requested: true };
@@ -277,11 +277,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     return tasks * 100 > limit ? limit : undefined;
   };
   const get = async ({ runId }: { runId: string }): Promise<object> => {
-    if (!driver.handle(runId)) {
-      const stored = (await driver.store.get(runId))?.value;
-      const limit = stored ? surelyTooLarge(stored.tasks.total) : undefined;
-      if (stored && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), stored.tasks.total * 100, limit);
-    }
+    // A held run counts its tasks without building their records (a big map's instances are columns).
+    const held = driver.handle(runId);
+    const total = held ? held.summary().tasks.total : (await driver.store.get(runId))?.value.tasks.total;
+    const limit = total !== undefined ? surelyTooLarge(total) : undefined;
+    if (total !== undefined && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), total * 100, limit);
     return { ok: true, record: await recordOf(runId) };
   };
   subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, get, logger, counters));

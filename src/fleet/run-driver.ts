@@ -170,7 +170,7 @@ export class RunDriver {
     const handle = this.handles.get(runId);
     if (!handle) return undefined;
     await handle.cancel(reason);
-    return handle.status().status;
+    return handle.summary().status;
   }
 
   /** A cancel another coordinator recorded on a run we hold (its forward did not reach us): apply it. */
@@ -293,7 +293,7 @@ export class RunDriver {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const flush = (): void => {
       timer = undefined;
-      if (this.handles.get(runId) === handle) void this.store.save(summarize(handle.status()));
+      if (this.handles.get(runId) === handle) void this.store.save(handle.summary());
     };
     const off = handle.on((event: RunEvent) => {
       if (event.type.startsWith("run.") || event.type.startsWith("state.")) {

@@ -20,6 +20,7 @@
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
+import { summaryOf } from "../runtime/run-record.js";
 import { runStatusSchema, type RunRecord } from "../runtime/run-record-schema.js";
 import type { TypedEntry, TypedKv } from "../transport/nats/typed-kv.js";
 
@@ -69,28 +70,9 @@ export const hourKey = (finishedAt: number): string => `hour.${hourOf(finishedAt
 const UNFINISHED = new Set<StoredRun["status"]>(["pending", "running"]);
 export const isUnfinished = (run: Pick<StoredRun, "status">): boolean => UNFINISHED.has(run.status);
 
-/** The summary of a run record, for KV. */
+/** The summary of a run record, for KV (a held run's: `handle.summary()`, which builds no task record). */
 export function summarize(record: RunRecord): RunSummaryBody {
-  let succeeded = 0,
-    failed = 0,
-    running = 0;
-  for (const t of record.tasks) {
-    if (t.status === "succeeded") succeeded++;
-    else if (t.status === "failed") failed++;
-    else if (t.status === "running" || t.status === "dispatched") running++;
-  }
-  return {
-    runId: record.runId,
-    workflow: record.workflow,
-    version: record.version,
-    planHash: record.planHash,
-    status: record.status,
-    ...(record.currentState !== undefined ? { currentState: record.currentState } : {}),
-    ...(record.startedAt !== undefined ? { startedAt: record.startedAt } : {}),
-    ...(record.finishedAt !== undefined ? { finishedAt: record.finishedAt } : {}),
-    ...(record.error !== undefined ? { error: record.error } : {}),
-    tasks: { total: record.tasks.length, succeeded, failed, running },
-  };
+  return summaryOf({ record, compact: undefined });
 }
 
 export interface RunStoreKv {

@@ -30,7 +30,8 @@ import { historyEvents, lastDecisionSeqOf } from "./history.js";
 import { createSilentLogger } from "./logger.js";
 import type { RunHandle } from "./run-handle.js";
 import { runModelOf } from "./run-model.js";
-import type { RunRecord } from "./run-record-schema.js";
+import type { RunRecord, RunSummary } from "./run-record-schema.js";
+import { runRecordOf, summaryOf, type HeldRecord } from "./run-record.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { estimateBytes } from "./record-size.js";
 import { RunShell } from "./run-shell.js";
@@ -98,6 +99,8 @@ export interface Coordinator {
   /** Cancel a run driven here; resolves when it has ended. @throws RunNotFoundError */
   cancel(runId: string, reason?: string): Promise<void>;
   get(runId: string): RunRecord | undefined;
+  /** A run's status and task counts, without building its task records (undefined when unknown). */
+  summary(runId: string): RunSummary | undefined;
   handle(runId: string): RunHandle | undefined;
   /** The live state of a run driven here (for senders of signals), undefined when not driven here. */
   runState(runId: string): RunState | undefined;
@@ -140,7 +143,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const runs = new Map<string, RunShell>();
   const budget = options.keepFinishedBytes ?? DEFAULT_KEEP_FINISHED_BYTES;
   // Oldest first; Map keeps insertion order, so dropping the oldest is taking the first key.
-  const finishedById = new Map<string, { record: RunRecord; bytes: number }>();
+  const finishedById = new Map<string, { held: HeldRecord; bytes: number }>();
   let keptBytes = 0;
   const dropFinished = (runId: string): void => {
     const kept = finishedById.get(runId);
@@ -154,12 +157,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     if (runs.get(shell.runId) !== shell) return;
     runs.delete(shell.runId);
     if (!isFinished(shell.state)) return;
-    // The finished run's record, shared with its result(): nothing changes it any more.
-    const record = shell.state.record;
-    dropFinished(record.runId);
-    const bytes = budget > 0 ? estimateBytes(record) : 0;
+    // The finished run's record (and its map instances' columns): nothing changes it any more.
+    const held: HeldRecord = { record: shell.state.record, compact: shell.state.compact };
+    dropFinished(shell.runId);
+    const bytes = budget > 0 ? estimateBytes(held.record) + (held.compact?.bytes() ?? 0) : 0;
     if (budget <= 0 || bytes > budget) return;
-    finishedById.set(record.runId, { record, bytes });
+    finishedById.set(shell.runId, { held, bytes });
     keptBytes += bytes;
     for (const oldest of finishedById.keys()) {
       if (keptBytes <= budget) break;
@@ -195,7 +198,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     }
     if (first.planHash !== params.plan.planHash) throw new PlanMismatchError(runId, first.workflow, first.planHash, params.plan.planHash);
     if (runs.has(runId)) throw new UsageError(`run "${runId}" is already driven by this coordinator; use its handle, or release(runId) first`);
-    const state = foldEvents(createRunState(runId, runModelOf(params.plan, params.workflow)), events);
+    const state = foldEvents(createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true }), events);
     return { state, events, lastSeq: lastDecisionSeqOf(params.history) };
   };
 
@@ -210,7 +213,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       checkUsable(params);
       const runId = params.runId ?? ids();
       if (runs.has(runId) || finishedById.has(runId)) throw new UsageError(`run id "${runId}" is already in use; choose another runId or leave it out`);
-      const state = createRunState(runId, runModelOf(params.plan, params.workflow));
+      const state = createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true });
       return launch(shellFor(state, 0, []), { type: "start", input: params.input, options: params.options, owner, epoch: 1 });
     },
     resume(params) {
@@ -243,7 +246,15 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     },
     get: (runId) => {
       const shell = runs.get(runId);
-      return shell ? shell.status() : finishedById.get(runId)?.record;
+      if (shell) return shell.status();
+      const kept = finishedById.get(runId);
+      return kept && runRecordOf(kept.held);
+    },
+    summary: (runId) => {
+      const shell = runs.get(runId);
+      if (shell) return shell.summary();
+      const kept = finishedById.get(runId);
+      return kept && summaryOf(kept.held);
     },
     kept: () => ({ runs: finishedById.size, bytes: keptBytes }),
     handle: (runId) => runs.get(runId),

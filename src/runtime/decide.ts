@@ -29,7 +29,7 @@ import { MapFailedError } from "../errors/map.js";
 import { chunkItems, evaluateItems, toleratedOf } from "./map-decide.js";
 import { instanceName, type MapProgress } from "./map-state.js";
 import { seedOfRunId, taskSeed } from "./seed.js";
-import { evolve, isFinished, taskKey, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
+import { evolve, isFinished, taskKey, taskRecordOf, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import type { ResolvedRunOptions } from "./run-options.js";
 import type { RunModel } from "./run-model.js";
 import type { Definitions } from "./coordinator-transitions.js";
@@ -298,7 +298,7 @@ class Decision implements WaitHost {
 
   private startInstance(v: Visit, node: VisitTask, mp: MapProgress, index: number, parents: Record<string, unknown>): void {
     const name = instanceName(node.layout.name, index);
-    const record = this.st.tasks.get(taskKey(v.state, v.visit, name));
+    const record = taskRecordOf(this.st, v.state, v.visit, name);
     const attempts = record?.attempts ?? 0;
     const vt: VisitTask = { layout: node.layout, status: "pending", attempts, firstAttempt: attempts + 1, lost: 0, waitingFor: 0, record, instance: { name, index } };
     v.tasks.set(name, vt);
@@ -318,7 +318,7 @@ class Decision implements WaitHost {
     const node = v.tasks.get(vt.layout.name);
     const mp = node && this.mapOf(v, node);
     if (!node || !mp || mp.record.status !== "running" || mp.failed <= mp.tolerated) return;
-    const first = this.st.tasks.get(taskKey(v.state, v.visit, mp.firstFailure ?? vt.instance!.name));
+    const first = taskRecordOf(this.st, v.state, v.visit, mp.firstFailure ?? vt.instance!.name);
     const err = first?.error ?? { code: "UNKNOWN", message: "unknown failure" };
     const error = new MapFailedError(node.layout.plan.id, mp.failed, mp.count, mp.tolerated, { id: first?.id ?? vt.layout.plan.id, code: err.code, message: err.message });
     // Under "continue" the rest of the map is of no use either; fail-fast stops everything below.

@@ -99,6 +99,8 @@ export function trackInstance(mp: MapProgress, t: TaskRecord, index: number, bef
   }
   // What a settled instance ran on is no longer needed (a re-run expands the map again).
   if (!OPEN.has(after) && index < mp.items.length) mp.items[index] = undefined;
+  // Every instance settled: the list itself goes too (a slot per item).
+  if (mp.items.length > 0 && mp.received === mp.count && mp.succeeded + mp.failed + mp.cancelled === mp.count) mp.items.length = 0;
   const c = mp.record.instances;
   if (c) {
     c.succeeded = mp.succeeded;

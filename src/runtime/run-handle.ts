@@ -4,7 +4,7 @@
  */
 import { isLiveSignal, type RunEvent, type RunUpdate } from "../transport/messages.js";
 import type { Logger } from "../registry/types.js";
-import type { RunRecord } from "./run-record-schema.js";
+import type { RunRecord, RunSummary } from "./run-record-schema.js";
 
 /** A started run. */
 export interface RunHandle {
@@ -15,6 +15,8 @@ export interface RunHandle {
   cancel(reason?: string): Promise<void>;
   /** A snapshot of the run record now. */
   status(): RunRecord;
+  /** The run's status and task counts now, without its task records (cheap for a map of many instances). */
+  summary(): RunSummary;
   /** Every event of the run from the start, live; ends after the run's end. */
   events(): AsyncIterable<RunEvent>;
   /** The same, with the run's live signals (attempts running, progress, heartbeats) in between: what a progress display shows. */

@@ -112,3 +112,18 @@ export const runRecordSchema = z.object({
   signals: z.array(signalRecordSchema).optional(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
+
+/** A run's status and task counts, without its task records: what the KV summary and a status check need. */
+export interface RunSummary {
+  runId: string;
+  workflow: string;
+  version: string;
+  planHash: string;
+  status: RunRecord["status"];
+  currentState?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: RunRecord["error"];
+  /** Task records (map instances included): all, succeeded, failed, and dispatched or running. */
+  tasks: { total: number; succeeded: number; failed: number; running: number };
+}

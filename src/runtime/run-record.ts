@@ -6,10 +6,12 @@
 import { isLiveSignal, type RunEvent, type RunUpdate, type StoredMessage } from "../transport/messages.js";
 import { historyEvents } from "./history.js";
 import { snapshotRunRecord } from "./run-handle.js";
-import type { RunRecord } from "./run-record-schema.js";
+import type { CompactInstances } from "./map-instances.js";
+import type { RunRecord, RunSummary, TaskRecord, TaskStatus } from "./run-record-schema.js";
 import { applyLive, createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
 
 export { snapshotRunRecord };
+export type { RunSummary };
 
 /**
  * Fold a run's events (in history order) into its record.
@@ -39,6 +41,56 @@ export function createRecordFold(runId: string): { readonly state: RunState; app
       else evolve(state, update);
       return state.record;
     },
+  };
+}
+
+/** What a coordinator keeps of a run's record: the record and, from a compact fold, its map instances' columns. */
+export interface HeldRecord {
+  readonly record: RunRecord;
+  readonly compact: CompactInstances | undefined;
+}
+
+const copyTask = (t: TaskRecord): TaskRecord => ({ ...t, ...(t.progress ? { progress: { ...t.progress } } : {}) });
+const same = (t: TaskRecord): TaskRecord => t;
+
+/**
+ * The full run record of a state (or of what a coordinator kept of one), every map
+ * instance included: a compact fold's instances are built from their columns (new
+ * objects each call), in the order a plain fold lists them. `snapshot`: a copy later
+ * events will not change (see snapshotRunRecord); without it a plain fold's record is
+ * returned as it is.
+ * @example const record = runRecordOf(coordinator.runState(runId)!, { snapshot: true });
+ */
+export function runRecordOf(held: HeldRecord, options: { snapshot?: boolean } = {}): RunRecord {
+  const { record, compact } = held;
+  if (!compact) return options.snapshot === true ? snapshotRunRecord(record) : record;
+  const tasks = compact.tasks(record.tasks, options.snapshot === true ? copyTask : same);
+  return options.snapshot === true ? { ...record, states: record.states.map((s) => ({ ...s })), tasks } : { ...record, tasks };
+}
+
+/**
+ * The summary of a state's record (or of what a coordinator kept of one), counting a
+ * compact fold's map instances in their columns: O(tasks) with no record built.
+ * @example const { status, tasks } = summaryOf(state);
+ */
+export function summaryOf(held: HeldRecord): RunSummary {
+  const { record, compact } = held;
+  const counts: Record<TaskStatus, number> = { pending: 0, dispatched: 0, running: 0, succeeded: 0, failed: 0, retrying: 0, skipped: 0, cancelled: 0 };
+  for (const t of record.tasks) counts[t.status]++;
+  compact?.countStatuses(counts);
+  let total = 0;
+  for (const n of Object.values(counts)) total += n;
+  return {
+    runId: record.runId,
+    workflow: record.workflow,
+    version: record.version,
+    planHash: record.planHash,
+    status: record.status,
+    ...(record.currentState !== undefined ? { currentState: record.currentState } : {}),
+    ...(record.startedAt !== undefined ? { startedAt: record.startedAt } : {}),
+    ...(record.finishedAt !== undefined ? { finishedAt: record.finishedAt } : {}),
+    ...(record.error !== undefined ? { error: record.error } : {}),
+    tasks: { total, succeeded: counts.succeeded, failed: counts.failed, running: counts.running + counts.dispatched },
   };
 }
 

@@ -17,7 +17,8 @@ import type { Subscription, Transport } from "../transport/port.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "./decide.js";
 import { reportEvent } from "./history.js";
-import { RunFeed, snapshotRunRecord, type RunHandle } from "./run-handle.js";
+import { RunFeed, type RunHandle } from "./run-handle.js";
+import { runRecordOf, summaryOf, type RunSummary } from "./run-record.js";
 import { RunOutbox } from "./run-outbox.js";
 import { RunTelemetry, type StopKind } from "./run-telemetry.js";
 import type { RunRecord } from "./run-record-schema.js";
@@ -245,7 +246,7 @@ export class RunShell implements RunHandle {
     this.stopped = true;
     this.clearTimers();
     await this.unsubscribe();
-    this.feed.end(this.state.record);
+    this.feed.end(runRecordOf(this.state));
     this.telemetry.stopped("finished");
     this.d.onStop(this);
     for (const w of this.endWaiters.splice(0)) w();
@@ -317,7 +318,11 @@ export class RunShell implements RunHandle {
   }
 
   status(): RunRecord {
-    return snapshotRunRecord(this.state.record);
+    return runRecordOf(this.state, { snapshot: true });
+  }
+
+  summary(): RunSummary {
+    return summaryOf(this.state);
   }
 
   events(): AsyncIterable<RunEvent> {

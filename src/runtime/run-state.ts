@@ -27,6 +27,7 @@ import type { RunModel } from "./run-model.js";
 import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
 import type { RunRecord, SignalRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
 import { foldMapItems, instanceName, mapOutputOf, parseInstance, trackInstance, type MapProgress } from "./map-state.js";
+import { CompactInstances, isInFlight, type InstanceTable } from "./map-instances.js";
 
 /** One task of the visit under way, as the decider sees it. */
 export interface VisitTask {
@@ -107,6 +108,12 @@ export interface RunState {
   readonly states: Map<string, StateRecord>;
   /** Map nodes expanded so far, by task key (map-state.ts). */
   readonly maps: Map<string, MapProgress>;
+  /**
+   * A coordinator's fold: map instances not in flight are kept in columns
+   * (map-instances.ts), not in `tasks` nor `record.tasks`; read the record with
+   * `runRecordOf` (run-record.ts) and a task with `taskRecordOf`. Undefined: plain records.
+   */
+  readonly compact: CompactInstances | undefined;
   /** Signals sent to the run and not consumed yet, in stored order (run-waits.ts consumes them). */
   readonly signals: PendingSignal[];
   /** Ids of every signal folded: a repeated id is refused. */
@@ -131,11 +138,16 @@ export function tokenHashOf(token: string): string {
   return hash("sha256", token).slice(0, 32);
 }
 
+export interface RunStateOptions {
+  /** Keep map instances that are not in flight in compact columns rather than task records (a coordinator's memory); default false. */
+  compact?: boolean;
+}
+
 /**
  * A run state with nothing folded yet.
  * @example const state = foldEvents(createRunState(runId, model), historyEvents(messages));
  */
-export function createRunState(runId: string, model?: RunModel): RunState {
+export function createRunState(runId: string, model?: RunModel, options: RunStateOptions = {}): RunState {
   return {
     runId,
     record: { runId, workflow: "", version: "", planHash: "", status: "pending", states: [], tasks: [] },
@@ -153,6 +165,7 @@ export function createRunState(runId: string, model?: RunModel): RunState {
     tasks: new Map(),
     states: new Map(),
     maps: new Map(),
+    compact: options.compact === true ? new CompactInstances() : undefined,
     signals: [],
     signalIds: new Set(),
   };
@@ -176,6 +189,7 @@ function taskOf(st: RunState, e: { state: string; visit: number; task: string })
     t = { id: `${e.state}/${e.task}`, state: e.state, visit: e.visit, task: e.task, status: "pending", attempts: 0 };
     st.tasks.set(key, t);
     st.record.tasks.push(t);
+    st.compact?.plainOrder.push(st.compact.made++);
     const vt = visitTask(st, e);
     if (vt) vt.record = t;
   }
@@ -277,11 +291,18 @@ function endRun(st: RunState, status: "succeeded" | "failed" | "cancelled", at: 
 
 /** A map expanded again (a re-run): its earlier instances' records start over. */
 function resetInstances(st: RunState, previous: MapProgress): void {
+  const table = st.compact?.tables.get(taskKey(previous.state, previous.visit, previous.task));
+  table?.resetStored(previous.count);
   for (let k = 0; k < previous.count; k++) {
-    const t = st.tasks.get(taskKey(previous.state, previous.visit, instanceName(previous.task, k)));
+    const key = taskKey(previous.state, previous.visit, instanceName(previous.task, k));
+    const t = st.tasks.get(key);
     if (!t) continue;
     t.status = "pending";
-    for (const key of CLEARED_ON_RERUN) delete t[key];
+    for (const field of CLEARED_ON_RERUN) delete t[field];
+    if (table?.live.get(k) === t) {
+      table.store(k, t);
+      st.tasks.delete(key);
+    }
   }
 }
 
@@ -342,22 +363,64 @@ export function evolve(st: RunState, e: RunEvent): RunState {
   const inst = parseInstance(e.task);
   if (!inst) return evolveOne(st, e);
   const key = taskKey(e.state, e.visit, e.task);
+  const mapKey = taskKey(e.state, e.visit, inst.map);
+  const table = st.compact ? liveInstance(st, e, key, mapKey, inst.index) : undefined;
   const before = st.tasks.get(key)?.status;
   if (e.type === "task.dispatched") openInstance(st, e, inst.index);
   evolveOne(st, e);
   const t = st.tasks.get(key);
-  const mp = st.maps.get(taskKey(e.state, e.visit, inst.map));
+  const mp = st.maps.get(mapKey);
   if (!t || !mp) return st;
   t.map ??= inst.map;
   t.index ??= inst.index;
-  if (trackInstance(mp, t, inst.index, before)) {
+  const settled = trackInstance(mp, t, inst.index, before);
+  if (table?.live.get(inst.index) === t && !isInFlight(t.status)) {
+    table.store(inst.index, t);
+    st.tasks.delete(key);
+  }
+  if (settled) {
     const m = mp.record;
     m.status = "succeeded";
-    m.output = mapOutputOf(mp, (k) => st.tasks.get(taskKey(mp.state, mp.visit, instanceName(mp.task, k))));
+    m.output = table && isWhole(table, mp.count) ? table.mapOutput(mp.count) : mapOutputOf(mp, (k) => taskRecordOf(st, mp.state, mp.visit, instanceName(mp.task, k)));
     m.finishedAt = e.at;
     settle(st, { state: mp.state, visit: mp.visit, task: mp.task }, "succeeded", m.output);
   }
   return st;
+}
+
+/**
+ * A compact fold: the instance's table (undefined when its index is out of the map's
+ * range, so it is a plain record), with the instance's record made live first when the
+ * event changes it (a task.* event; a report finds its record through its attempt).
+ */
+function liveInstance(st: RunState, e: { type: string; state: string; visit: number; task: string }, key: string, mapKey: string, index: number): InstanceTable | undefined {
+  const table = st.compact!.tables.get(mapKey);
+  if (!table || index >= table.capacity) return undefined;
+  if (e.type.startsWith("task.") && !st.tasks.has(key)) {
+    const t = table.has(index) ? table.revive(index) : table.create(index, st.compact!.made++);
+    st.tasks.set(key, t);
+    const vt = visitTask(st, e);
+    if (vt) vt.record = t;
+  }
+  return table;
+}
+
+/** Whether every instance of the map below `count` is in the table (none was recorded as a plain task). */
+function isWhole(table: InstanceTable, count: number): boolean {
+  for (let k = 0; k < count; k++) if (!table.has(k)) return false;
+  return true;
+}
+
+/**
+ * A task's record, whether held as an object or (a settled map instance of a compact
+ * fold) in its map's columns, then built anew for this call.
+ * @example const t = taskRecordOf(state, "grid", 1, "run[3]");
+ */
+export function taskRecordOf(st: RunState, state: string, visit: number, task: string): TaskRecord | undefined {
+  const t = st.tasks.get(taskKey(state, visit, task));
+  if (t || !st.compact) return t;
+  const inst = parseInstance(task);
+  return inst && st.compact.tables.get(taskKey(state, visit, inst.map))?.record(inst.index);
 }
 
 /** The decider's view of an instance in flight: made on its first dispatch of this go, dropped when it settles. */
@@ -379,6 +442,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       const t = taskOf(st, e);
       const key = taskKey(e.state, e.visit, e.task);
       const { previous } = foldMapItems(st.maps, key, t, e);
+      st.compact?.tableFor(key, st.runId, e.state, e.visit, e.task, e.count);
       if (previous) resetInstances(st, previous);
       const vt = visitTask(st, e);
       if (vt && vt.status === "pending") vt.status = "running";

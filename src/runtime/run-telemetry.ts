@@ -23,7 +23,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, tr
 import { ATTR, contextFrom, injectTraceContext, phaseflowInstruments, phaseflowTracer, tracingEnabled, type Instruments } from "../telemetry/otel.js";
 import type { RunEvent, TaskMessage } from "../transport/messages.js";
 import type { Trigger } from "./decide.js";
-import { isFinished, taskKey, type RunState } from "./run-state.js";
+import { isFinished, taskKey, taskRecordOf, type RunState } from "./run-state.js";
 
 const stateKey = (state: string, visit: number): string => `${state}\u0000${visit}`;
 
@@ -176,7 +176,7 @@ export class RunTelemetry {
     const span = this.tasks.get(key);
     if (!span) return;
     this.tasks.delete(key);
-    const record = this.state.tasks.get(key);
+    const record = taskRecordOf(this.state, e.state, e.visit, e.task);
     span.setAttribute(ATTR.status, status);
     if (record) {
       span.setAttribute(ATTR.attempts, record.attempts);
@@ -243,15 +243,15 @@ export class RunTelemetry {
         if (tracing) this.taskSpan(e, e.executor).addEvent("dispatched", { [ATTR.attempt]: e.attempt, [ATTR.dispatchId]: e.dispatchId });
         break;
       case "task.retrying":
-        m?.retried.add(1, this.metricAttrs(this.executorOf(e, this.state.tasks.get(taskKey(e.state, e.visit, e.task))?.executor)));
+        m?.retried.add(1, this.metricAttrs(this.executorOf(e, taskRecordOf(this.state, e.state, e.visit, e.task)?.executor)));
         if (tracing) this.taskSpan(e, this.executorOf(e)).addEvent("retrying", { [ATTR.attempt]: e.attempt, [ATTR.errorCode]: e.error.code, "phaseflow.retry.next_attempt": e.nextAttempt });
         break;
       case "task.succeeded":
-        m?.succeeded.add(1, this.metricAttrs(this.executorOf(e, this.state.tasks.get(taskKey(e.state, e.visit, e.task))?.executor)));
+        m?.succeeded.add(1, this.metricAttrs(this.executorOf(e, taskRecordOf(this.state, e.state, e.visit, e.task)?.executor)));
         if (tracing) this.endTask(e, "succeeded");
         break;
       case "task.failed":
-        m?.failed.add(1, this.metricAttrs(this.executorOf(e, this.state.tasks.get(taskKey(e.state, e.visit, e.task))?.executor)));
+        m?.failed.add(1, this.metricAttrs(this.executorOf(e, taskRecordOf(this.state, e.state, e.visit, e.task)?.executor)));
         if (tracing) {
           this.taskSpan(e, this.executorOf(e));
           this.endTask(e, "failed", e.error);
@@ -262,7 +262,8 @@ export class RunTelemetry {
         if (tracing) this.endTask(e, e.type === "task.skipped" ? "skipped" : "cancelled");
         break;
       case "attempt.succeeded": {
-        const record = this.state.tasks.get(taskKey(e.state, e.visit, e.task));
+        if (!m && !tracing) break;
+        const record = taskRecordOf(this.state, e.state, e.visit, e.task);
         // A report is the verdict itself for a task without an output schema.
         if (record?.status === "succeeded" && record.dispatchId === e.dispatchId) {
           m?.succeeded.add(1, this.metricAttrs(this.executorOf(e, record.executor)));

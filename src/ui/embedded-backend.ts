@@ -14,7 +14,7 @@ import { compareNewestFirst, cursorOf, isAfterCursor } from "../fleet/run-list-o
 import type { Plan } from "../plan/schema.js";
 import type { Registry } from "../registry/registry.js";
 import type { Engine } from "../runtime/engine.js";
-import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { RunRecord, RunSummary as EngineRunSummary } from "../runtime/run-record-schema.js";
 import type { Transport } from "../transport/port.js";
 import type { UiBackend } from "./backend.js";
 import { followRunUpdates } from "./follow.js";
@@ -49,14 +49,15 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
     if (!record) throw new RunNotFoundError(runId);
     return record;
   };
-  const summaryOf = (r: RunRecord): RunSummary => ({
+  // From the engine's counts: a list never builds every task record of a big map.
+  const summaryOf = (r: EngineRunSummary): RunSummary => ({
     runId: r.runId,
     workflow: r.workflow,
     status: r.status,
     ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
     ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
     ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-    tasks: { total: r.tasks.length, succeeded: r.tasks.filter((t) => t.status === "succeeded").length, failed: r.tasks.filter((t) => t.status === "failed").length },
+    tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
   });
 
   return {
@@ -65,7 +66,7 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
     listRuns({ limit, workflow, status, before }) {
       const all = [...runs]
         .flatMap((id) => {
-          const r = o.engine.get(id);
+          const r = o.engine.summary(id);
           return r ? [summaryOf(r)] : [];
         })
         .filter((s) => (workflow === undefined || s.workflow === workflow) && (status === undefined || s.status === status))

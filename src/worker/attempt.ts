@@ -41,7 +41,7 @@ import { startAttemptTelemetry, type AttemptTelemetry } from "./attempt-telemetr
 import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
-import { inAttemptScope, type StrayTarget } from "./stray-errors.js";
+import { openAttemptScope, type AttemptScope, type StrayTarget } from "./stray-errors.js";
 
 /** An attempt running longer than this sends a live attempt.started. */
 export const LIVE_START_MS = 200;
@@ -91,6 +91,8 @@ export class Attempt implements StrayTarget {
   private onRelease: (() => void) | undefined;
   /** While the executor runs: settle its call now (a stray error of its own). */
   private crash: ((error: Error) => void) | undefined;
+  /** The executor's stray-error scope, from its call until the attempt settles or is released. */
+  private scope: AttemptScope | undefined;
   /** Its span and metrics; undefined while no OpenTelemetry SDK is registered. */
   private readonly telemetry: AttemptTelemetry | undefined;
 
@@ -134,6 +136,7 @@ export class Attempt implements StrayTarget {
   release(reason: Error): void {
     if (this.released || this.settled) return;
     this.released = true;
+    this.scope?.close();
     this.telemetry?.end({ status: "released" });
     this.abort(reason);
     this.nak(0);
@@ -258,6 +261,7 @@ export class Attempt implements StrayTarget {
         if (!done) {
           done = true;
           this.crash = undefined;
+          this.scope?.close();
           resolve(outcome);
         } else if (abandoned) {
           this.log().warn({ ok: outcome.ok }, `worker: executor "${entry.key}" finished after it was abandoned; its result is discarded`);
@@ -281,7 +285,8 @@ export class Attempt implements StrayTarget {
           const ctx = new AttemptContext(this);
           const call = (): unknown => entry.fn(input, ctx);
           const telemetry = this.telemetry;
-          result = inAttemptScope(this, telemetry === undefined ? call : () => telemetry.within(call));
+          this.scope = openAttemptScope(this);
+          result = this.scope.run(telemetry === undefined ? call : () => telemetry.within(call));
         } catch (err) {
           return settle({ ok: false, error: err });
         }

@@ -4,6 +4,11 @@ import { testEngine } from "../support/runtime-fixtures.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
 import { taskSeed } from "../../src/runtime/seed.js";
+import { compile } from "../../src/compiler/compile.js";
+import { historyEvents } from "../../src/runtime/history.js";
+import { runModelOf } from "../../src/runtime/run-model.js";
+import { recordOfHistory, runRecordOf } from "../../src/runtime/run-record.js";
+import { createRunState, foldEvents } from "../../src/runtime/run-state.js";
 
 const later = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -198,6 +203,19 @@ describe("runtime - state.map", () => {
       // The item list is in the history in pieces small enough for one stored message each.
       const pieces = (await t.events(r.runId)).filter((e) => e.type === "map.items");
       expect(pieces.length).toBeGreaterThanOrEqual(10);
+      // The coordinator's fold of it holds no record object per instance: the map node is the one task object,
+      // the instances are columns and one array of outputs (the map's output itself); readers get them built on demand.
+      const history = await t.history(r.runId);
+      const state = foldEvents(createRunState(r.runId, runModelOf(compile(wf), wf), { compact: true }), historyEvents(history));
+      expect(state.tasks.size).toBe(1);
+      expect(state.record.tasks.map((x) => x.task)).toEqual(["run"]);
+      const tables = [...state.compact!.tables.values()];
+      expect(tables.map((x) => [x.capacity, x.live.size])).toEqual([[10_000, 0]]);
+      expect(tables[0]!.mapOutput(10_000)).toBe(state.record.tasks[0]!.output);
+      const full = runRecordOf(state);
+      expect(full.tasks).toHaveLength(10_001);
+      expect(full).toEqual(r);
+      expect(full).toEqual(recordOfHistory(history));
     } finally {
       await t.close();
     }

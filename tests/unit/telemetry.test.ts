@@ -186,6 +186,20 @@ describe("telemetry - embedded runs", () => {
     expect(await otel.sum("phaseflow.runs.active", wf)).toBe(0);
   });
 
+  it("telemetry - map instances count like tasks, settled ones read from the coordinator's columns", async () => {
+    const wf = workflow("tel-map", { version: "1" });
+    wf.state("s").map("each", { executor: "tel/flaky", items: () => [1, 2, 3], retries: 1, backoff: { initialMs: 1, maxMs: 1 } });
+    const t = engineWithTap();
+    const record = await (await t.engine.run(wf, {})).result();
+    await t.close();
+    const attrs = { "phaseflow.workflow": "tel-map" };
+    expect(record.tasks.filter((x) => x.map === "each").map((x) => [x.status, x.attempts])).toEqual([["succeeded", 2], ["succeeded", 2], ["succeeded", 2]]);
+    expect(await otel.sum("phaseflow.tasks.dispatched", attrs)).toBe(6);
+    expect(await otel.sum("phaseflow.tasks.retried", attrs)).toBe(3);
+    // An instance's success is counted with its executor, read from its record after it was stored compactly.
+    expect(await otel.sum("phaseflow.tasks.succeeded", { ...attrs, "phaseflow.executor": "tel/flaky" })).toBe(3);
+  });
+
   it("telemetry - a failed task and its run end with an error status and code", async () => {
     const t = engineWithTap();
     const run = await t.engine.run(failing("tel-fail"), {});

@@ -17,7 +17,7 @@ import { closeWithin } from "../shutdown.js";
 export const workerCommand = defineCommand({
   name: "worker",
   summary: "Run a worker: take tasks from NATS and run them with the executors of the given modules",
-  usage: "--nats URL [--concurrency N] <executor modules...>",
+  usage: "--nats URL [--concurrency N] [--no-stray-guard] <executor modules...>",
   details: "Each module exports a registry (createRegistry()). Logs are pino JSON lines on stderr.",
   flags: {
     ...NATS_FLAGS,
@@ -25,6 +25,7 @@ export const workerCommand = defineCommand({
     id: { type: "string", valueName: "ID", description: "worker id (default <host>-<pid>-<random>)" },
     "ack-wait": { type: "string", valueName: "MS", description: "how long NATS waits for a task's ack before redelivering it to another worker (default 30000; kept alive while the task runs)" },
     "max-deliver": { type: "string", valueName: "N", description: "deliveries of one task before it counts as a failed attempt (default 5)" },
+    "no-stray-guard": { type: "boolean", description: "do not catch executors' stray errors (a throw from a timer or callback, a promise rejected with no handler): Node's default then ends the worker on one. Saves the promise hooks the guard turns on while executors run" },
     "drain-timeout": { type: "string", valueName: "MS", description: "on SIGTERM, how long the worker takes to stop: in-flight tasks may finish until shortly before, then are handed back; it exits by then even when NATS is unreachable (default 30000)" },
   },
   positionals: { min: 1, max: 1000, missing: "missing executor modules, e.g. phaseflow worker --nats nats://127.0.0.1:4222 workers/etl.ts" },
@@ -45,6 +46,7 @@ export const workerCommand = defineCommand({
       registry,
       concurrency,
       logger,
+      guardStrayErrors: values["no-stray-guard"] !== true,
       ...(values.id !== undefined ? { workerId: values.id } : {}),
     });
     const signal = await untilSignal();
