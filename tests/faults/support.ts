@@ -1,6 +1,7 @@
 // Shared pieces of the fault-injection tests: a temp execution log per test file,
 // readers for it, the "exactly one accepted success per task" check on a run's
-// stored history, and a fleet of real processes (coordinators, workers) plus a client.
+// stored history, and a fleet of real processes (coordinators, workers) plus a client,
+// started side by side (`useFleet` per describe block, `Fleet.start` where a test owns it).
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
