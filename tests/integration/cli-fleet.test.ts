@@ -92,9 +92,8 @@ describe("cli - fleet runs", () => {
     const runId = /run (run_\w+) waits/.exec(String(waiting.msg))![1]!;
     const cancel = await cli("cancel", runId, ...FLEET).done;
     expect(cancel.code, cancel.output).toBe(0);
-    const t0 = Date.now();
+    // No timed assertion: the follower must end by itself (within the test's timeout) with the cancelled record.
     const r = await follower.done;
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(r.code).toBe(1);
     expect(recordOf(r.stdout)).toMatchObject({ runId, status: "cancelled" });
   });
