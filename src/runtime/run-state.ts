@@ -201,6 +201,18 @@ function visitTask(st: RunState, e: { state: string; visit: number; task: string
   return v && v.state === e.state && v.visit === e.visit ? v.tasks.get(e.task) : undefined;
 }
 
+/**
+ * The decider's view of a task an attempt of which is now out (dispatched, or parked on a
+ * wait): its status, the attempts it has had, and the visit's phase reaching the task's.
+ */
+function markVisitTask(st: RunState, e: { state: string; visit: number; task: string; attempt: number }, status: "dispatched" | "running"): void {
+  const vt = visitTask(st, e);
+  if (!vt) return;
+  vt.status = status;
+  vt.attempts = Math.max(vt.attempts, e.attempt);
+  if (vt.layout.plan.phase > st.visit!.phase) st.visit!.phase = vt.layout.plan.phase;
+}
+
 /** A visit's scheduling view, from its records (entry: none yet; re-run: the recorded ones). */
 function openVisit(st: RunState, state: string, visit: number, input: unknown, rerun?: ReadonlySet<string>): Visit | undefined {
   const model = st.model;
@@ -502,12 +514,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       delete t.dueAt;
       delete t.redeliveries;
       st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at });
-      const vt = visitTask(st, e);
-      if (vt) {
-        vt.status = "dispatched";
-        vt.attempts = Math.max(vt.attempts, e.attempt);
-        if (vt.layout.plan.phase > st.visit!.phase) st.visit!.phase = vt.layout.plan.phase;
-      }
+      markVisitTask(st, e, "dispatched");
       break;
     }
     case "task.retrying": {
@@ -569,12 +576,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.wait = e.wait;
       t.startedAt ??= e.at;
       delete t.dueAt;
-      const vt = visitTask(st, e);
-      if (vt) {
-        vt.status = "running";
-        vt.attempts = Math.max(vt.attempts, e.attempt);
-        if (vt.layout.plan.phase > st.visit!.phase) st.visit!.phase = vt.layout.plan.phase;
-      }
+      markVisitTask(st, e, "running");
       break;
     }
     case "task.waited": {

@@ -3,18 +3,11 @@
 // stays cancelled when its coordinator is killed and another one starts; a cancel sent
 // right after the run's coordinator was killed -9 is recorded, answered, and applied by
 // the run's next holder.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, newExecutionLog, readExecutions, waitForLive } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { readExecutions, useFleet, waitForLive } from "./support.js";
 
 describe("faults - cancel", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fcancel", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1");
-    await fleet.worker("w2");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fcancel", { workers: ["w1", "w2"] });
 
   it("faults - cancel aborts in-flight attempts and stays cancelled across a coordinator restart", async () => {
     const first = await fleet.coordinator(["--lease-ms", "1500", "--id", "c-1"]);
@@ -44,13 +37,7 @@ describe("faults - cancel", () => {
 });
 
 describe("faults - cancel after the holder died", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fcancel2", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fcancel2", { workers: ["w1"] });
 
   it("faults - a cancel sent right after its coordinator is killed -9 is applied by the next owner", async () => {
     // A long lease: the cancel surely arrives while the dead holder's lease still runs.

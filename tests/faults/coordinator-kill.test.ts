@@ -2,18 +2,11 @@
 // lease in KV, rebuilds it from the event history and carries on. Tasks that had
 // succeeded before the crash are not executed again, and every task has exactly one
 // accepted success.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForLive } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { expectOneSucceededPerTask, readExecutions, tookOver, useFleet, waitForLive } from "./support.js";
 
 describe("faults - coordinator killed mid-phase", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fck", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1");
-    await fleet.worker("w2");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fck", { workers: ["w1", "w2"] });
 
   it("faults - kill -9 of the coordinator mid-phase; a new coordinator finishes the run without re-running finished tasks", async () => {
     const first = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-first"]);
@@ -23,7 +16,7 @@ describe("faults - coordinator killed mid-phase", () => {
     first.kill("SIGKILL");
     await first.exited;
     const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-second"]);
-    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(second, runId);
     const { record, events } = await fleet.finish(runId);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
     expectOneSucceededPerTask(events, record);
@@ -36,14 +29,7 @@ describe("faults - coordinator killed mid-phase", () => {
 });
 
 describe("faults - coordinator killed mid-map", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fckm", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1");
-    await fleet.worker("w2");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fckm", { workers: ["w1", "w2"] });
 
   it("faults - kill -9 of the coordinator mid-map; the new one resumes the map without re-running finished instances", async () => {
     const first = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-map-1"]);
@@ -53,7 +39,7 @@ describe("faults - coordinator killed mid-map", () => {
     first.kill("SIGKILL");
     await first.exited;
     const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "c-map-2"]);
-    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(second, runId);
     const { record, events } = await fleet.finish(runId);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
     expectOneSucceededPerTask(events, record);

@@ -6,23 +6,19 @@
 // its worker's event loop past ack_wait is not run a second time (the stall keeper
 // thread keeps its delivery alive). A worker started with --no-stray-guard is left
 // to Node's default: its first stray error ends it.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
 import { spawnPhaseflow, type PhaseflowProcess } from "../support/processes.js";
-import { Fleet, newExecutionLog, readExecutions } from "./support.js";
+import { COORDINATOR, readExecutions, useFleet } from "./support.js";
 
 describe("faults - workers survive their executors", () => {
   const url = inject("natsUrl");
-  const fleet = new Fleet(url, "fsurv", newExecutionLog());
+  const flags = ["--concurrency", "4"];
+  const fleet = useFleet("fsurv", { coordinators: [COORDINATOR], workers: [{ id: "w1", flags }, { id: "w2", flags }] });
   const guarded: PhaseflowProcess[] = [];
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    guarded.push(await fleet.worker("w1", ["--concurrency", "4"]));
-    guarded.push(await fleet.worker("w2", ["--concurrency", "4"]));
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  beforeAll(() => {
+    guarded.push(fleet.workers.get("w1")!, fleet.workers.get("w2")!);
+  });
 
   const alive = (): void => {
     for (const p of fleet.processes) expect(p.child.exitCode, p.output().slice(-3000)).toBeNull();

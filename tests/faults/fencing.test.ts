@@ -6,15 +6,14 @@
 // - two coordinator processes given the same --id are still two writers, never both driving a run;
 // - forged reports (wrong token; another run's subject) are refused and counted;
 // - two coordinators split the reports: each decodes only the reports of the runs it holds.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createNatsTransport } from "../../src/transport/nats/transport.js";
 import type { Decision, Report, RunEvent, StoredMessage } from "../../src/transport/messages.js";
 import { createRunState, foldEvents } from "../../src/runtime/run-state.js";
 import { historyEvents } from "../../src/runtime/history.js";
 import type { PhaseflowProcess } from "../support/processes.js";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, waitForExecution, waitForLive } from "./support.js";
+import { expectOneSucceededPerTask, tookOver, twoCoordinators, useFleet, waitForExecution, waitForLive } from "./support.js";
 
-const TOOK_OVER = "took over a run whose coordinator stopped renewing its lease";
 const FENCED = "another coordinator holds this run now (our decision was fenced); letting it go";
 const RELEASED = "another coordinator took this run over; stop driving it";
 
@@ -58,19 +57,18 @@ const BAD_EVENTS = new Set(["task.failed", "task.cancelled", "run.failed", "run.
 const badEvents = (events: readonly RunEvent[]): RunEvent[] => events.filter((e) => BAD_EVENTS.has(e.type));
 
 describe("faults - fencing: a paused coordinator", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffpause", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1", ["--concurrency", "8"]);
-    await fleet.worker("w2", ["--concurrency", "8"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffpause", {
+    workers: [
+      { id: "w1", flags: ["--concurrency", "8"] },
+      { id: "w2", flags: ["--concurrency", "8"] },
+    ],
+  });
 
   it("faults - a coordinator paused past its lease changes nothing in the runs it lost", async () => {
     const a = await fleet.coordinator(["--lease-ms", "1500", "--id", "c-a"]);
     const aId = await coordinatorIdOf(a);
-    const runs = await Promise.all(Array.from({ length: 3 }, () => fleet.client.start("long-wide", { ms: 8000 })));
+    // Long enough that A is paused (and B has taken the runs over) while they still run.
+    const runs = await Promise.all(Array.from({ length: 3 }, () => fleet.client.start("long-wide", { ms: 5000 })));
     // Every long task of every run is executing: A has decisions in flight to make when it wakes.
     for (const { runId } of runs) {
       for (let i = 0; i < 4; i++) await waitForExecution(fleet.log, runId, (e) => e.taskId === `work/long-${i}`);
@@ -79,7 +77,7 @@ describe("faults - fencing: a paused coordinator", () => {
     let b: PhaseflowProcess;
     try {
       b = await fleet.coordinator(["--lease-ms", "1500", "--id", "c-b"]);
-      for (const { runId } of runs) await b.waitForLog((l) => l.msg === TOOK_OVER && l.runId === runId, 30_000);
+      for (const { runId } of runs) await tookOver(b, runId);
     } finally {
       a.kill("SIGCONT");
     }
@@ -104,16 +102,10 @@ describe("faults - fencing: a paused coordinator", () => {
 });
 
 describe("faults - fencing: two coordinators given the same --id", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffsame", newExecutionLog());
-  let one: PhaseflowProcess;
-  let two: PhaseflowProcess;
-
-  beforeAll(async () => {
-    [one, two] = await fleet.twoCoordinators("same", "same");
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffsame", twoCoordinators("same", "same"));
 
   it("faults - two coordinators started with --id same never both drive a run", async () => {
+    const [one, two] = fleet.coordinators as [PhaseflowProcess, PhaseflowProcess];
     const ids = [await coordinatorIdOf(one), await coordinatorIdOf(two)];
     for (const id of ids) expect(id).toMatch(/^same~[0-9a-f]+$/);
     expect(ids[0]).not.toBe(ids[1]);
@@ -134,14 +126,7 @@ describe("faults - fencing: two coordinators given the same --id", () => {
 });
 
 describe("faults - fencing: forged reports", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffforge", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000", "--id", "c-forge"]);
-    await fleet.worker("w1", ["--concurrency", "4"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffforge", { coordinators: [["--lease-ms", "2000", "--id", "c-forge"]], workers: [{ id: "w1", flags: ["--concurrency", "4"] }] });
 
   it("faults - a report with a wrong token, and one on another run's subject, are refused and counted", async () => {
     const x = "forge-x";
@@ -149,8 +134,9 @@ describe("faults - fencing: forged reports", () => {
     // Subscribe before the runs start: live signals are not stored.
     const startedX = waitForLive(fleet.client, x, (s) => s.type === "attempt.started", 60_000);
     const startedY = waitForLive(fleet.client, y, (s) => s.type === "attempt.started", 60_000);
-    await fleet.client.start("single", { ms: 4000 }, { runId: x });
-    await fleet.client.start("single", { ms: 4000 }, { runId: y });
+    // The forged reports go out once both attempts have run 200 ms, well before they end.
+    await fleet.client.start("single", { ms: 2000 }, { runId: x });
+    await fleet.client.start("single", { ms: 2000 }, { runId: y });
     const live = await startedX;
     await startedY;
     const { js, names } = fleet.client.transport;
@@ -179,7 +165,7 @@ describe("faults - fencing: forged reports", () => {
     const { record } = await fleet.finish(x);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
     expect(record.tasks).toHaveLength(1);
-    expect(record.tasks[0]!.output).toEqual({ long: 4000, ms: 4000 });
+    expect(record.tasks[0]!.output).toEqual({ long: 2000, ms: 2000 });
     expect(record.tasks[0]!.workerId).not.toBe("forger");
     const xMessages = (await fleet.client.transport.readHistory(x)).messages;
     // The forged report is stored (anyone may publish), but the fold refuses it.
@@ -190,7 +176,7 @@ describe("faults - fencing: forged reports", () => {
 
     const yDone = await fleet.finish(y);
     expect(yDone.record.status, JSON.stringify(yDone.record.error)).toBe("succeeded");
-    expect(yDone.record.tasks[0]!.output).toEqual({ long: 4000, ms: 4000 });
+    expect(yDone.record.tasks[0]!.output).toEqual({ long: 2000, ms: 2000 });
     // A reader of Y's history drops and counts the report naming X.
     const reader = await createNatsTransport({ servers: fleet.url, prefix: fleet.prefix });
     try {
@@ -206,16 +192,10 @@ describe("faults - fencing: forged reports", () => {
 });
 
 describe("faults - fencing: two coordinators split the reports", () => {
-  const fleet = new Fleet(inject("natsUrl"), "ffsplit", newExecutionLog());
-  let a: PhaseflowProcess;
-  let b: PhaseflowProcess;
-
-  beforeAll(async () => {
-    [a, b] = await fleet.twoCoordinators("c-a", "c-b");
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("ffsplit", twoCoordinators("c-a", "c-b"));
 
   it("faults - each coordinator decodes only the reports of the runs it holds", async () => {
+    const [a, b] = fleet.coordinators as [PhaseflowProcess, PhaseflowProcess];
     const N = 12;
     const K = 50; // tasks of "fifty", one attempt each
     const runs = await Promise.all(Array.from({ length: N }, (_, i) => fleet.client.start("fifty", { ms: 2 + (i % 3) })));

@@ -1,19 +1,17 @@
 // Load with a failure: 100 concurrent runs of a 50-task workflow on 2 workers, while
 // one worker is killed (kill -9) and restarted. All 100 runs succeed; none is lost and
 // no task has more than one accepted success.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { COORDINATOR, expectOneSucceededPerTask, readExecutions, useFleet } from "./support.js";
 
 describe("faults - load with a worker killed and restarted", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fload", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    await fleet.worker("w1", ["--concurrency", "16"]);
-    await fleet.worker("w2", ["--concurrency", "16"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fload", {
+    coordinators: [COORDINATOR],
+    workers: [
+      { id: "w1", flags: ["--concurrency", "16"] },
+      { id: "w2", flags: ["--concurrency", "16"] },
+    ],
+  });
 
   it("faults - 100 concurrent runs of 50 tasks survive a worker kill -9 and restart", async () => {
     const runs = await Promise.all(Array.from({ length: 100 }, (_, i) => fleet.client.start("fifty", { ms: 10 + (i % 5) })));

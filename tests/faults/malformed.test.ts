@@ -2,13 +2,13 @@
 // decision and report subjects, API requests, control, live signals) while a run goes on: the run succeeds, no process exits, and
 // the malformed messages are counted where the operator can see them (worker
 // heartbeats, coordinator stats).
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { jetstream } from "@nats-io/jetstream";
 import { typedKv } from "../../src/transport/nats/typed-kv.js";
 import { workerHeartbeatSchema } from "../../src/fleet/heartbeat.js";
 import { createSilentLogger } from "../../src/runtime/logger.js";
 import { mulberry32 } from "../../workers/lib/prng.js";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog } from "./support.js";
+import { COORDINATOR, expectOneSucceededPerTask, useFleet } from "./support.js";
 
 function junk(rand: () => number, runId: string): Uint8Array {
   const kind = Math.floor(rand() * 7);
@@ -33,15 +33,7 @@ function junk(rand: () => number, runId: string): Uint8Array {
 }
 
 describe("faults - malformed messages", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fmal", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000", "--id", "c1"]);
-    await fleet.worker("w1");
-    await fleet.worker("w2");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fmal", { coordinators: [[...COORDINATOR, "--id", "c1"]], workers: ["w1", "w2"] });
 
   it("faults - 1,000 malformed messages during a run: it succeeds, nothing crashes, the count is reported", async () => {
     const { runId } = await fleet.client.start("fifty", { ms: 30 });

@@ -2,19 +2,12 @@
 // --max-deliver times it stops, and the coordinator (from the server's MAX_DELIVERIES
 // advisory) counts that as a failed attempt under the task's retry policy — the run
 // fails with the reason instead of hanging.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, newExecutionLog, readExecutions } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { COORDINATOR, readExecutions, useFleet } from "./support.js";
 
 describe("faults - exhausted redeliveries", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fmaxd", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    await fleet.worker("w1", ["--max-deliver", "2", "--ack-wait", "1000"]);
-    await fleet.worker("w2", ["--max-deliver", "2", "--ack-wait", "1000"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const flags = ["--max-deliver", "2", "--ack-wait", "1000"];
+  const fleet = useFleet("fmaxd", { coordinators: [COORDINATOR], workers: [{ id: "w1", flags }, { id: "w2", flags }] });
 
   it("faults - a task delivered max-deliver times without a result fails its attempt, and the run fails", async () => {
     const { runId } = await fleet.client.start("crasher", undefined);

@@ -3,7 +3,7 @@
 // with exactly one accepted success per task.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, waitForLive } from "./support.js";
+import { COORDINATOR, Fleet, expectOneSucceededPerTask, newExecutionLog, waitForLive } from "./support.js";
 
 describe("faults - nats-server restart", () => {
   let server: NatsServer;
@@ -12,10 +12,7 @@ describe("faults - nats-server restart", () => {
   beforeAll(async () => {
     server = await startNatsServer();
     fleet = new Fleet(server.url, "frestart", newExecutionLog());
-    await fleet.coordinator();
-    await fleet.worker("w1");
-    await fleet.worker("w2");
-    await fleet.connect();
+    await fleet.start({ coordinators: [COORDINATOR], workers: ["w1", "w2"] });
   }, 120_000);
   afterAll(async () => {
     await fleet?.close();

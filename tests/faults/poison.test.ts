@@ -1,19 +1,11 @@
 // A poison task (throws on every attempt) ends after exactly its configured attempts,
 // its run fails with the error recorded, and runs going on at the same time are not
 // held up by it.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { COORDINATOR, expectOneSucceededPerTask, readExecutions, useFleet } from "./support.js";
 
 describe("faults - poison task", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fpoison", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    await fleet.worker("w1");
-    await fleet.worker("w2");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fpoison", { coordinators: [COORDINATOR], workers: ["w1", "w2"] });
 
   it("faults - a poison task fails its run after exactly its attempts; concurrent runs succeed", async () => {
     const poisoned = await fleet.client.start("poison", undefined);

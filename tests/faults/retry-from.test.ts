@@ -1,21 +1,14 @@
 // Partial re-run: `phaseflow retry <runId>` re-runs a failed run from its failed task
 // and everything downstream, reusing what succeeded; `--from state/task` re-runs from
 // the given task. The re-run is part of the same run's history.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { fixFlaky } from "../fixtures/faults/executors.js";
 import { spawnPhaseflow } from "../support/processes.js";
-import { Fleet, acceptedSuccesses, expectOneSucceededPerTask, newExecutionLog, readExecutions } from "./support.js";
+import { COORDINATOR, acceptedSuccesses, expectOneSucceededPerTask, readExecutions, useFleet } from "./support.js";
 
 describe("faults - partial re-run", () => {
   const url = inject("natsUrl");
-  const fleet = new Fleet(url, "fretry", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fretry", { coordinators: [COORDINATOR], workers: ["w1"] });
 
   const executed = (runId: string): string[] => readExecutions(fleet.log, runId).map((e) => e.taskId.split("/")[1]!);
 

@@ -44,10 +44,8 @@ describe("faults - SIGTERM with NATS down", () => {
   it("faults - coordinator, worker, run --nats and follow exit within their drain timeout after nats-server died", async () => {
     const drain = ["--drain-timeout", String(DRAIN_MS)];
     const fleet = ["--nats", server.url, "--prefix", PREFIX];
-    const coordinator = await startCoordinatorProcess(server.url, PREFIX, [WORKFLOWS], drain);
-    processes.push(coordinator);
-    const worker = await startWorkerProcess(server.url, PREFIX, [EXECUTORS], drain);
-    processes.push(worker);
+    const [coordinator, worker] = await Promise.all([startCoordinatorProcess(server.url, PREFIX, [WORKFLOWS], drain), startWorkerProcess(server.url, PREFIX, [EXECUTORS], drain)]);
+    processes.push(coordinator, worker);
     const run = spawnPhaseflow(["run", "--workflow", "slow", ...fleet, ...drain]);
     processes.push(run);
     // Live signals of the running attempt (not stored): started after 200 ms, then heartbeats.

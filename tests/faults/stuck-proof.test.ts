@@ -3,7 +3,7 @@
 // them); task messages no run can use are terminated (bad ids, by the worker) or swept
 // from the tasks stream (unknown run, malformed, no worker: by a coordinator) and
 // counted, instead of staying on the server for good.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { jetstream } from "@nats-io/jetstream";
 import { typedKv } from "../../src/transport/nats/typed-kv.js";
 import { workerHeartbeatSchema } from "../../src/fleet/heartbeat.js";
@@ -11,20 +11,13 @@ import { createSilentLogger } from "../../src/runtime/logger.js";
 import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
 import { WIRE_VERSION, dispatchIdOf } from "../../src/transport/messages.js";
 import { spawnPhaseflow } from "../support/processes.js";
-import { Fleet, newExecutionLog, waitForExecution } from "./support.js";
+import { COORDINATOR, useFleet, waitForExecution } from "./support.js";
 
 const enc = new TextEncoder();
 
 describe("faults - nothing poisons a run, nothing sticks on the server", () => {
   const url = inject("natsUrl");
-  const fleet = new Fleet(url, "fstk", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000", "--id", "c1", "--task-sweep-ms", "500"]);
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fstk", { coordinators: [[...COORDINATOR, "--id", "c1", "--task-sweep-ms", "500"]], workers: ["w1"] });
 
   const statsOf = async (prefix: string): Promise<{ malformed: number; undeliverable: number }> => {
     const nc = fleet.client.transport.connection;

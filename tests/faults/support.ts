@@ -1,17 +1,18 @@
 // Shared pieces of the fault-injection tests: a temp execution log per test file,
 // readers for it, the "exactly one accepted success per task" check on a run's
-// stored history, and a fleet of real processes (coordinators, workers) plus a client.
+// stored history, and a fleet of real processes (coordinators, workers) plus a client,
+// started side by side (`useFleet` per describe block, `Fleet.start` where a test owns it).
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { createHash } from "node:crypto";
 import type { LiveSignal, RunEvent } from "../../src/transport/messages.js";
 import { historyEvents } from "../../src/runtime/history.js";
 import { recordOfHistory } from "../../src/runtime/run-record.js";
 import type { RunRecord } from "../../src/runtime/run-record-schema.js";
-import { startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
+import { startCoordinatorProcess, startWorkerProcess, stopAll, type LogLine, type PhaseflowProcess } from "../support/processes.js";
 
 export const WORKFLOWS = "tests/fixtures/faults/workflows.ts";
 export const EXECUTORS = "tests/fixtures/faults/executors.ts";
@@ -85,10 +86,28 @@ export function expectOneSucceededPerTask(events: readonly RunEvent[], record: R
   for (const t of record.tasks) expect(t.status, taskKey(t)).toBe("succeeded");
 }
 
+/** Flags of one coordinator, passed as given. */
+export type CoordinatorSpec = readonly string[];
+/** The fault tests' usual coordinator: 2 s leases. */
+export const COORDINATOR: CoordinatorSpec = ["--lease-ms", "2000"];
+/** One worker: its id, or its id and flags (`--ack-wait 2000` unless they give one). */
+export type WorkerSpec = string | { readonly id: string; readonly flags: readonly string[] };
+
+/** What a fleet starts at once: its coordinators and workers (then the client connects). */
+export interface FleetSpec {
+  readonly coordinators?: readonly CoordinatorSpec[];
+  readonly workers?: readonly WorkerSpec[];
+}
+
 export class Fleet {
   readonly processes: PhaseflowProcess[] = [];
+  /** The coordinators started so far, in the order they were asked for. */
+  readonly coordinators: PhaseflowProcess[] = [];
+  /** The workers started so far, by id. */
+  readonly workers = new Map<string, PhaseflowProcess>();
   readonly env: Record<string, string>;
   client!: Client;
+  private connected = false;
 
   constructor(
     readonly url: string,
@@ -100,30 +119,65 @@ export class Fleet {
 
   async connect(): Promise<Client> {
     this.client = await createClient({ servers: this.url, prefix: this.prefix, requestTimeoutMs: 20_000 });
+    this.connected = true;
     return this.client;
   }
 
-  async coordinator(extra: string[] = ["--lease-ms", "2000"]): Promise<PhaseflowProcess> {
-    const p = await startCoordinatorProcess(this.url, this.prefix, [WORKFLOWS], extra, this.env);
+  /**
+   * Start every coordinator and worker of `spec` side by side (each is a process that
+   * takes a second or two to load), wait until all serve, then connect the client.
+   * They are recorded (`processes`, `coordinators`, `workers`) in the spec's order, coordinators
+   * first, whatever order they came up in; if one fails to start, the others are still
+   * recorded, so `close` stops them.
+   */
+  async start(spec: FleetSpec): Promise<void> {
+    const coordinators = (spec.coordinators ?? []).map((flags) => this.spawnCoordinator(flags));
+    const workers = (spec.workers ?? []).map((w) => (typeof w === "string" ? { id: w, flags: [] } : w)).map((w) => ({ id: w.id, started: this.spawnWorker(w.id, w.flags) }));
+    const settled = await Promise.allSettled([...coordinators, ...workers.map((w) => w.started)]);
+    const started = (i: number): PhaseflowProcess | undefined => {
+      const r = settled[i]!;
+      return r.status === "fulfilled" ? r.value : undefined;
+    };
+    coordinators.forEach((_, i) => {
+      const p = started(i);
+      if (p) this.addCoordinator(p);
+    });
+    workers.forEach((w, i) => {
+      const p = started(coordinators.length + i);
+      if (p) this.addWorker(w.id, p);
+    });
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    if (!this.connected) await this.connect();
+  }
+
+  async coordinator(extra: CoordinatorSpec = COORDINATOR): Promise<PhaseflowProcess> {
+    return this.addCoordinator(await this.spawnCoordinator(extra));
+  }
+
+  async worker(id: string, extra: readonly string[] = []): Promise<PhaseflowProcess> {
+    return this.addWorker(id, await this.spawnWorker(id, extra));
+  }
+
+  private spawnCoordinator(extra: CoordinatorSpec): Promise<PhaseflowProcess> {
+    return startCoordinatorProcess(this.url, this.prefix, [WORKFLOWS], [...extra], this.env);
+  }
+
+  private spawnWorker(id: string, extra: readonly string[]): Promise<PhaseflowProcess> {
+    // A flag may be given once: the default ack wait only when the test chose none.
+    const ackWait = extra.includes("--ack-wait") ? [] : ["--ack-wait", "2000"];
+    return startWorkerProcess(this.url, this.prefix, [EXECUTORS], ["--id", id, ...ackWait, ...extra], this.env);
+  }
+
+  private addCoordinator(p: PhaseflowProcess): PhaseflowProcess {
     this.processes.push(p);
+    this.coordinators.push(p);
     return p;
   }
 
-  /** Two coordinators (2 s leases, the given ids), two workers of concurrency 8, and the client: the shared setup of the two-coordinator tests. */
-  async twoCoordinators(idA: string, idB: string): Promise<[PhaseflowProcess, PhaseflowProcess]> {
-    const a = await this.coordinator(["--lease-ms", "2000", "--id", idA]);
-    const b = await this.coordinator(["--lease-ms", "2000", "--id", idB]);
-    await this.worker("w1", ["--concurrency", "8"]);
-    await this.worker("w2", ["--concurrency", "8"]);
-    await this.connect();
-    return [a, b];
-  }
-
-  async worker(id: string, extra: string[] = []): Promise<PhaseflowProcess> {
-    // A flag may be given once: the default ack wait only when the test chose none.
-    const ackWait = extra.includes("--ack-wait") ? [] : ["--ack-wait", "2000"];
-    const p = await startWorkerProcess(this.url, this.prefix, [EXECUTORS], ["--id", id, ...ackWait, ...extra], this.env);
+  private addWorker(id: string, p: PhaseflowProcess): PhaseflowProcess {
     this.processes.push(p);
+    this.workers.set(id, p);
     return p;
   }
 
@@ -149,6 +203,37 @@ export class Fleet {
     await this.client?.close().catch(() => undefined);
     await stopAll(this.processes);
   }
+}
+
+/** Two coordinators (2 s leases, the given ids) and two workers of concurrency 8: the setup of the two-coordinator tests. */
+export const twoCoordinators = (idA: string, idB: string): FleetSpec => ({
+  coordinators: [
+    [...COORDINATOR, "--id", idA],
+    [...COORDINATOR, "--id", idB],
+  ],
+  workers: [{ id: "w1", flags: ["--concurrency", "8"] }, { id: "w2", flags: ["--concurrency", "8"] }],
+});
+
+/**
+ * The fleet of one describe block on the run's shared nats-server: started (all at once) before
+ * its tests, stopped after them. Its prefix keeps it apart from every other fleet.
+ *
+ * @example
+ * const fleet = useFleet("fpoison", { coordinators: [COORDINATOR], workers: ["w1", "w2"] });
+ */
+export function useFleet(prefix: string, spec: FleetSpec = {}): Fleet {
+  const fleet = new Fleet(inject("natsUrl"), prefix, newExecutionLog());
+  beforeAll(() => fleet.start(spec), 120_000);
+  afterAll(() => fleet.close(), 60_000);
+  return fleet;
+}
+
+/** What a coordinator logs when it adopts a run whose holder's lease ran out. */
+const TOOK_OVER = "took over a run whose coordinator stopped renewing its lease";
+
+/** Resolves once coordinator `p` has logged that it took run `runId` over. */
+export function tookOver(p: PhaseflowProcess, runId: string, timeoutMs = 30_000): Promise<LogLine> {
+  return p.waitForLog((l) => l.msg === TOOK_OVER && l.runId === runId, timeoutMs);
 }
 
 /** Resolves once an event matching `test` appears in the run's stored history. */

@@ -1,22 +1,16 @@
 // Two coordinators side by side: every run is driven by exactly one of them (its lease
 // holder), and when the one holding a run's lease is killed, the other takes it over.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PhaseflowProcess } from "../support/processes.js";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions } from "./support.js";
+import { expectOneSucceededPerTask, readExecutions, tookOver, twoCoordinators, useFleet } from "./support.js";
 
 const finishedBy = (p: PhaseflowProcess, runId: string): boolean => p.lines.some((l) => l.msg === "run finished" && l.runId === runId);
 
 describe("faults - two coordinators", () => {
-  const fleet = new Fleet(inject("natsUrl"), "f2c", newExecutionLog());
-  let a: PhaseflowProcess;
-  let b: PhaseflowProcess;
-
-  beforeAll(async () => {
-    [a, b] = await fleet.twoCoordinators("c-a", "c-b");
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("f2c", twoCoordinators("c-a", "c-b"));
 
   it("faults - with two coordinators every run is driven by exactly one", async () => {
+    const [a, b] = fleet.coordinators as [PhaseflowProcess, PhaseflowProcess];
     const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => fleet.client.start("fifty", { ms: 2 + i })));
     for (const { runId } of runs) {
       const { record, events } = await fleet.finish(runId);
@@ -28,6 +22,7 @@ describe("faults - two coordinators", () => {
   }, 150_000);
 
   it("faults - killing the coordinator that holds a run's lease: the other takes it over", async () => {
+    const [a, b] = fleet.coordinators as [PhaseflowProcess, PhaseflowProcess];
     const { runId } = await fleet.client.start("long-wide", { ms: 3000 });
     const list = await fleet.client.list({ limit: 100 });
     expect(list.find((r) => r.runId === runId)).toBeDefined();
@@ -37,7 +32,7 @@ describe("faults - two coordinators", () => {
     expect(holder.startsWith("c-a~") || holder.startsWith("c-b~"), holder).toBe(true);
     const [victim, survivor] = holder.startsWith("c-a~") ? [a, b] : [b, a];
     victim.kill("SIGKILL");
-    await survivor.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(survivor, runId);
     const { record, events } = await fleet.finish(runId);
     expect(record.status).toBe("succeeded");
     expectOneSucceededPerTask(events, record);

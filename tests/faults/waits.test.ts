@@ -4,24 +4,20 @@
 // before its node is reached is kept in the history and consumed when it is; a signal
 // sent twice with one id (once through `phaseflow signal`) is applied once; a payload
 // failing the node's schema, or an unknown signal name, is refused and stores nothing.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
 import type { RunEvent } from "../../src/transport/messages.js";
-import { Fleet, newExecutionLog, waitForEvent } from "./support.js";
+import { tookOver, useFleet, waitForEvent } from "./support.js";
 
 describe("faults - waits across a coordinator kill", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fwt", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fwt", { workers: ["w1"] });
 
   it("faults - sleeps wake on the new coordinator after kill -9; an early signal is consumed once; bad signals store nothing", async () => {
     const first = await fleet.coordinator(["--lease-ms", "2000", "--id", "w-first"]);
     const t0 = Date.now();
-    const input = { earlyAt: t0 + 1_500, lateAt: t0 + 20_000 };
+    // The late sleep comes due well after the takeover (a new coordinator's start and an
+    // expired 2 s lease: some 5 s after t0).
+    const input = { earlyAt: t0 + 1_500, lateAt: t0 + 12_000 };
     const { runId } = await fleet.client.start("waits", input);
     await waitForEvent(fleet.client, runId, (e) => e.type === "task.waiting" && e.task === "late");
 
@@ -47,7 +43,7 @@ describe("faults - waits across a coordinator kill", () => {
     // Let the early sleep come due while no coordinator is up.
     while (Date.now() < input.earlyAt + 200) await new Promise((r) => setTimeout(r, 100));
     const second = await fleet.coordinator(["--lease-ms", "2000", "--id", "w-second"]);
-    await second.waitForLog((l) => l.msg === "took over a run whose coordinator stopped renewing its lease" && l.runId === runId, 30_000);
+    await tookOver(second, runId);
 
     const { record, events } = await fleet.finish(runId);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");

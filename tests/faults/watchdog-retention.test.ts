@@ -3,26 +3,22 @@
 //   dispatched again once nothing was heard of it for --watchdog-ms (ATTEMPT_LOST);
 // - with --retention, a finished run's history and summary go once expired, while a
 //   running run is untouched; `phaseflow prune --older-than` removes finished runs at once.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { heartbeatKey, type WorkerHeartbeat } from "../../src/fleet/heartbeat.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 import { spawnPhaseflow } from "../support/processes.js";
-import { Fleet, WORKFLOWS, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForEvent } from "./support.js";
+import { COORDINATOR, WORKFLOWS, expectOneSucceededPerTask, readExecutions, useFleet, waitForEvent } from "./support.js";
 
 describe("faults - watchdog", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fwatch", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fwatch");
 
   it("faults - --watchdog-ms is validated like --lease-ms", async () => {
-    for (const bad of ["abc", "100", "1.5"]) {
-      const p = spawnPhaseflow(["coordinator", "--nats", fleet.url, "--prefix", fleet.prefix, "--watchdog-ms", bad, WORKFLOWS]);
+    const bad = ["abc", "100", "1.5"];
+    const ps = bad.map((value) => spawnPhaseflow(["coordinator", "--nats", fleet.url, "--prefix", fleet.prefix, "--watchdog-ms", value, WORKFLOWS]));
+    for (const [i, p] of ps.entries()) {
       const { code } = await p.exited;
       expect(code, p.output()).toBe(2);
-      expect(p.output()).toContain(`--watchdog-ms "${bad}" must be a whole number of milliseconds >= 500`);
+      expect(p.output()).toContain(`--watchdog-ms "${bad[i]!}" must be a whole number of milliseconds >= 500`);
     }
   }, 60_000);
 
@@ -48,7 +44,7 @@ describe("faults - watchdog", () => {
     await transport.buckets.workers.put(heartbeatKey(ghost.workerId), new TextEncoder().encode(JSON.stringify(ghost)));
     // Above the workers' live heartbeat interval (5 s), so a running attempt is never taken for lost.
     await fleet.coordinator(["--lease-ms", "2000", "--watchdog-ms", "6000"]);
-    const { runId } = await fleet.client.start("single", { ms: 2000 });
+    const { runId } = await fleet.client.start("single", { ms: 500 });
     const dispatched = (await waitForEvent(fleet.client, runId, (e) => e.type === "task.dispatched")) as Extract<RunEvent, { type: "task.dispatched" }>;
     expect(dispatched.attempt).toBe(1);
     const tasks = transport.names.streams.tasks;
@@ -64,7 +60,7 @@ describe("faults - watchdog", () => {
     const { record, events } = await fleet.finish(runId);
     expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
     expectOneSucceededPerTask(events, record);
-    expect(record.tasks[0]!.output).toEqual({ long: 2000, ms: 2000 });
+    expect(record.tasks[0]!.output).toEqual({ long: 500, ms: 500 });
     expect(events.filter((e) => e.type === "task.dispatched").map((e) => (e as { attempt: number }).attempt)).toEqual([1, 2]);
     // The lost attempt never ran; the second one ran once.
     expect(readExecutions(fleet.log, runId).map((e) => e.attempt)).toEqual([2]);
@@ -72,18 +68,12 @@ describe("faults - watchdog", () => {
 });
 
 describe("faults - retention", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fretain", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000", "--retention", "2s"]);
-    await fleet.worker("w1", ["--concurrency", "4"]);
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fretain", { coordinators: [[...COORDINATOR, "--retention", "2s"]], workers: [{ id: "w1", flags: ["--concurrency", "4"] }] });
 
   it("faults - with --retention 2s a finished run's history and summary go, a running run stays", async () => {
     const { transport } = fleet.client;
-    const running = await fleet.client.start("single", { ms: 12_000 });
+    // Still running well after the finished run expired (2 s after it ended, swept every second).
+    const running = await fleet.client.start("single", { ms: 8_000 });
     const finished = await fleet.client.start("single", { ms: 50 });
     const done = await fleet.finish(finished.runId);
     expect(done.record.status).toBe("succeeded");
@@ -108,14 +98,7 @@ describe("faults - retention", () => {
 });
 
 describe("faults - prune", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fprune", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator(["--lease-ms", "2000"]);
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fprune", { coordinators: [COORDINATOR], workers: ["w1"] });
 
   it("faults - phaseflow prune --older-than 1ms removes a finished run at once and says how many", async () => {
     const { transport } = fleet.client;

@@ -1,30 +1,23 @@
 // kill -9 a worker while it runs a long task: the attempt is redelivered once its ack
 // deadline passes and completed by the other worker; nothing is lost, the run record
 // shows one attempt (the log shows it ran twice), and the task has exactly one accepted success.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, expectOneSucceededPerTask, newExecutionLog, readExecutions, waitForLive } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { COORDINATOR, expectOneSucceededPerTask, readExecutions, useFleet, waitForLive } from "./support.js";
 
 describe("faults - worker killed mid-task", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fwk", newExecutionLog());
-  const workers = new Map<string, Awaited<ReturnType<Fleet["worker"]>>>();
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    workers.set("w1", await fleet.worker("w1"));
-    workers.set("w2", await fleet.worker("w2"));
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fwk", { coordinators: [COORDINATOR], workers: ["w1", "w2"] });
+  const { workers } = fleet;
 
   it("faults - kill -9 of the worker running a long task: the run succeeds on the other worker", async () => {
-    const { runId } = await fleet.client.start("single", { ms: 4000 });
+    // Killed once it has run 200 ms (its attempt.started), long before it ends.
+    const { runId } = await fleet.client.start("single", { ms: 2500 });
     const started = await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started");
     const victimId = started.workerId;
     const survivor = victimId === "w1" ? "w2" : "w1";
     workers.get(victimId)!.kill("SIGKILL");
     const { record, events } = await fleet.finish(runId);
     expect(record.status).toBe("succeeded");
-    expect(record.output).toMatchObject({ long: 4000 });
+    expect(record.output).toMatchObject({ long: 2500 });
     const task = record.tasks[0]!;
     expect(task.workerId).toBe(survivor);
     expect(task.attempts).toBe(1);
@@ -40,8 +33,8 @@ describe("faults - worker killed mid-task", () => {
 
   it("faults - kill -9 of a worker running a map instance: the instance is redone elsewhere, one accepted result each, same ctx.seed", async () => {
     // The first test killed one worker: start a fresh one so two run the map.
-    workers.set("w3", await fleet.worker("w3"));
-    const { runId } = await fleet.client.start("long-map", { ms: 3000, n: 4 }, { seed: 99 });
+    await fleet.worker("w3");
+    const { runId } = await fleet.client.start("long-map", { ms: 2000, n: 4 }, { seed: 99 });
     const started = await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started" && s.task.startsWith("cells["));
     const victim = workers.get(started.workerId)!;
     victim.kill("SIGKILL");

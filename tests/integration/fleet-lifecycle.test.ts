@@ -4,7 +4,7 @@
 // coordinator whichever one the queue group hands them to (a non-owner forwards them).
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createClient } from "../../src/fleet/client.js";
-import { Fleet, newExecutionLog, waitForExecution, waitForLive } from "../faults/support.js";
+import { COORDINATOR, Fleet, newExecutionLog, waitForExecution, waitForLive } from "../faults/support.js";
 
 const url = inject("natsUrl");
 
@@ -17,9 +17,8 @@ describe("fleet - process lifecycle", () => {
   it("fleet - SIGTERM to a worker lets its in-flight task finish, then it exits 0", async () => {
     const fleet = new Fleet(url, "lcterm", newExecutionLog());
     fleets.push(fleet);
-    await fleet.coordinator();
-    const worker = await fleet.worker("w-term");
-    await fleet.connect();
+    await fleet.start({ coordinators: [COORDINATOR], workers: ["w-term"] });
+    const worker = fleet.workers.get("w-term")!;
     const { runId } = await fleet.client.start("single", { ms: 2500 });
     await waitForLive(fleet.client, runId, (s) => s.type === "attempt.started");
     worker.kill("SIGTERM");
@@ -33,18 +32,20 @@ describe("fleet - process lifecycle", () => {
   it("fleet - --require-workers rejects a run whose executors no live worker serves", async () => {
     const fleet = new Fleet(url, "lcreq", newExecutionLog());
     fleets.push(fleet);
-    await fleet.coordinator(["--require-workers"]);
-    await fleet.connect();
+    await fleet.start({ coordinators: [["--require-workers"]] });
     await expect(fleet.client.start("single", { ms: 10 })).rejects.toMatchObject({ code: "WORKERS_UNAVAILABLE", message: expect.stringContaining("faults/long") });
   }, 60_000);
 
   it("fleet - with two coordinators, a cancel reaches the run's coordinator whichever coordinator answers it", async () => {
     const fleet = new Fleet(url, "lcfwd", newExecutionLog());
     fleets.push(fleet);
-    await fleet.coordinator(["--lease-ms", "5000", "--id", "c-a"]);
-    await fleet.coordinator(["--lease-ms", "5000", "--id", "c-b"]);
-    await fleet.worker("w1", ["--concurrency", "32"]);
-    await fleet.connect();
+    await fleet.start({
+      coordinators: [
+        ["--lease-ms", "5000", "--id", "c-a"],
+        ["--lease-ms", "5000", "--id", "c-b"],
+      ],
+      workers: [{ id: "w1", flags: ["--concurrency", "32"] }],
+    });
     const runs = await Promise.all(Array.from({ length: 6 }, () => fleet.client.start("long-wide", { ms: 20_000 })));
     for (const { runId } of runs) await waitForExecution(fleet.log, runId, (e) => e.taskId.startsWith("work/long-"));
     // Each cancel goes to whichever coordinator the queue group picks; both must work.

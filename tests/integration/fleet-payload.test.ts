@@ -1,18 +1,11 @@
 // Payloads over the NATS max payload (1 MB by default) fail the task that cannot travel,
 // with an error naming it and the size — never a hung run. A parent's output travels
 // once in its child's task message, so the limit applies to the outputs, not twice them.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Fleet, newExecutionLog } from "../faults/support.js";
+import { describe, expect, it } from "vitest";
+import { COORDINATOR, useFleet } from "../faults/support.js";
 
 describe("fleet - payload limits", () => {
-  const fleet = new Fleet(inject("natsUrl"), "fpayload", newExecutionLog());
-
-  beforeAll(async () => {
-    await fleet.coordinator();
-    await fleet.worker("w1");
-    await fleet.connect();
-  }, 120_000);
-  afterAll(() => fleet.close(), 60_000);
+  const fleet = useFleet("fpayload", { coordinators: [COORDINATOR], workers: ["w1"] });
 
   it("fleet - a task output over the limit fails that task with PAYLOAD_TOO_LARGE", async () => {
     const { runId } = await fleet.client.start("big-output", { bytes: 1_200_000 });
