@@ -47,8 +47,8 @@ export class InstanceTable {
   order = new Uint32Array(0);
   /** Outputs in item order, null where an instance has none: the map's output once it succeeds. */
   private outputs: unknown[] = [];
-  /** `outputs` was handed out as the map's output: copy it before changing it. */
-  private shared = false;
+  /** A copy of `outputs` was handed out as the map's output (its values are shared, not the array). */
+  private handedOut = false;
   private base: number | undefined;
   /** Fields that fit no column, by index. */
   private readonly extras = new Map<number, Record<string, unknown>>();
@@ -85,10 +85,7 @@ export class InstanceTable {
     this.finished = grow(this.finished, (n) => new Int32Array(n).fill(NO_TIME));
     this.duration = grow(this.duration, (n) => new Int32Array(n).fill(NO_TIME));
     this.order = grow(this.order, (n) => new Uint32Array(n));
-    const outputs = this.shared ? this.outputs.slice() : this.outputs;
-    for (let k = cap; k < count; k++) outputs.push(null);
-    this.outputs = outputs;
-    this.shared = false;
+    for (let k = cap; k < count; k++) this.outputs.push(null);
     this.capacity = count;
   }
 
@@ -249,23 +246,18 @@ export class InstanceTable {
   }
 
   private setOutput(k: number, value: unknown): void {
-    if (this.outputs[k] === value) return;
-    if (this.shared) {
-      this.outputs = this.outputs.slice();
-      this.shared = false;
-    }
     this.outputs[k] = value;
   }
 
   /**
-   * The map's output: its instances' outputs in item order, null for one without. The
-   * array itself when it is exactly that long (nothing is copied); a later change to an
-   * instance copies it first, so the map's output stays as it was.
+   * The map's output: its instances' outputs in item order, null for one without. Always
+   * a new array (8 bytes an instance): embedded, children get their inputs by reference,
+   * and a fan-in that sorts or splices `input.<map>` in place must not reorder the
+   * instances' own outputs; a later change to an instance leaves it as it was too.
    */
   mapOutput(count: number): unknown[] {
-    if (count !== this.capacity) return this.outputs.slice(0, count);
-    this.shared = true;
-    return this.outputs;
+    this.handedOut = true;
+    return this.outputs.slice(0, count);
   }
 
   /** A re-run expands the map again: its first `count` instances' stored records start over (attempts, executor and place kept). */
@@ -316,8 +308,8 @@ export class InstanceTable {
   /** Estimated heap bytes: the columns, the outputs, the extras and the live records. */
   bytes(): number {
     const columns = this.status.byteLength * 2 + this.attempts.byteLength * 4 + this.started.byteLength * 3 + this.order.byteLength;
-    // Handed out as the map's output, the outputs are counted with the record that holds them.
-    const outputs = this.shared ? 0 : estimateBytes(this.outputs);
+    // Handed out as the map's output, the values are counted with the record that holds them; here only this array's slots.
+    const outputs = this.handedOut ? this.outputs.length * 8 : estimateBytes(this.outputs);
     return columns + outputs + estimateBytes([...this.extras.values()]) + estimateBytes([...this.live.values()]);
   }
 }

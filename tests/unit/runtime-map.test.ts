@@ -72,6 +72,27 @@ describe("runtime - state.map", () => {
     }
   });
 
+  it("runtime - a fan-in that sorts its map input in place (embedded, by reference) leaves the instances' recorded outputs as they were", async () => {
+    const wf = workflow("map-sort", { version: "1" });
+    const s = wf.state("s");
+    s.map("run", { executor: "m/run", items: () => [3, 1, 2] }).then(s.task("agg", { executor: "m/agg" }));
+    const t = testEngine();
+    t.registry
+      .namespace("m")
+      .register("run", (x: number) => x)
+      .register("agg", (input: { run: number[] }) => input.run.sort((a, b) => a - b).join(","));
+    try {
+      const handle = await t.engine.run(wf, {});
+      const r = await handle.result();
+      expect(r.status).toBe("succeeded");
+      expect(r.tasks.find((x) => x.task === "agg")?.output).toBe("1,2,3");
+      expect(r.tasks.filter((x) => x.map === "run").map((x) => x.output)).toEqual([3, 1, 2]);
+      expect(handle.status().tasks.filter((x) => x.map === "run").map((x) => x.output)).toEqual([3, 1, 2]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("runtime - an empty list succeeds at once with []", async () => {
     const wf = workflow("map-empty", { version: "1" });
     const s = wf.state("s");
@@ -211,7 +232,7 @@ describe("runtime - state.map", () => {
       expect(state.record.tasks.map((x) => x.task)).toEqual(["run"]);
       const tables = [...state.compact!.tables.values()];
       expect(tables.map((x) => [x.capacity, x.live.size])).toEqual([[10_000, 0]]);
-      expect(tables[0]!.mapOutput(10_000)).toBe(state.record.tasks[0]!.output);
+      expect(tables[0]!.mapOutput(10_000)).toEqual(state.record.tasks[0]!.output);
       const full = runRecordOf(state);
       expect(full.tasks).toHaveLength(10_001);
       expect(full).toEqual(r);
