@@ -56,6 +56,8 @@ export class RunDriver {
   private readonly unresumable = new Set<string>();
   /** Runs being accepted or adopted right now (claimed in KV, not yet tracked): never orphans. */
   private readonly starting = new Set<string>();
+  /** Runs that ended here and whose final summary is being saved: until then the handle is still held. */
+  private readonly ending = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(private readonly o: RunDriverOptions) {
@@ -192,6 +194,12 @@ export class RunDriver {
    * claimed in KV first (compare-and-set on its failed entry), so two retries cannot both win.
    */
   async retry(wf: Workflow<unknown>, runId: string, history: StoredMessage[], from?: { state: string; task: string }): Promise<void> {
+    // A client that saw the run fail can ask before this coordinator has saved its end: wait for that.
+    const held = this.handles.get(runId);
+    if (held !== undefined && held.summary().status === "failed") {
+      await held.result().catch(() => undefined); // track()'s own callback runs first and marks the save
+      await this.ending.get(runId);
+    }
     if (this.handles.has(runId) || this.starting.has(runId)) throw new UsageError(`run "${runId}" is already being driven (a retry is under way)`);
     const entry = await this.store.get(runId);
     if (!entry || entry.value.status !== "failed") throw new UsageError(`run "${runId}" is ${entry?.value.status ?? "unknown here"}; only a failed run can be retried`);
@@ -310,9 +318,15 @@ export class RunDriver {
         if (timer) clearTimeout(timer);
         if (this.handles.get(runId) !== handle) return;
         this.o.logger.info({ runId, status: record.status }, "run finished");
-        await this.store.save(summarize(record));
-        this.store.forget(runId);
-        this.handles.delete(runId);
+        const saved = this.store.save(summarize(record)).then(() => undefined);
+        this.ending.set(runId, saved.catch(() => undefined));
+        try {
+          await saved;
+        } finally {
+          this.ending.delete(runId);
+          this.store.forget(runId);
+          this.handles.delete(runId);
+        }
       },
       (err: unknown) => {
         off();
