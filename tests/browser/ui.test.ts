@@ -82,8 +82,8 @@ describe("web view - in headless chromium", () => {
 
       // The run page, while the gate task runs.
       await row.locator("a").click();
-      // The node as drawn while running (on a loaded machine a lease hiccup can re-dispatch the
-      // attempt, and the page shows it queued until the worker's next live signal).
+      // The node as drawn while running (once, under CI load, a re-drawn gate read "queued"
+      // right after it had been drawn running; the cause is not known yet).
       const gate = page.locator(`[data-task="prepare/1/gate"][data-status="running"]`);
       await gate.waitFor();
       expect(await page.locator("#run-status").getAttribute("data-status")).toBe("running");
