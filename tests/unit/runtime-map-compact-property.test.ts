@@ -12,6 +12,7 @@
  *
  * No real time (the clock is a number moved by the test) and no transport: fast.
  */
+import { mulberry32 as prng } from "../../workers/lib/prng.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -67,17 +68,6 @@ const spec: fc.Arbitrary<Spec> = fc.record({
   seed: fc.integer({ min: 1, max: 0x7fff_ffff }),
 });
 
-/** mulberry32: a small seeded PRNG, enough to draw outcomes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const counterOf = (value: unknown): number => {
   const n = (value as { n?: unknown } | null | undefined)?.n;
