@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
@@ -18,12 +17,11 @@ export default defineConfig({
     ],
   },
   test: {
-    // Test files in parallel, at least two at a time even on a 2-core machine (where vitest
-    // would run one): the NATS and fault files spend most of their time waiting on leases,
-    // ack windows and child processes, not on the CPU, so two side by side take about half
-    // the wall time of one after the other. Each file has its own subject prefix (or its own
-    // nats-server), temp dirs and fleet, so files never see each other.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // Files run as many at a time as vitest picks for the machine (one on 2 cores). Two at a
+    // time on 2 cores was ~40% faster, but under that load a nats-server SIGKILL restart in
+    // tests/faults/nats-restart sometimes came back counting a held task's deliveries as
+    // exhausted at once (MAX_DELIVERIES 60 ms after the restart); until that is understood,
+    // the fault files keep the machine to themselves.
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
