@@ -93,6 +93,19 @@ export const runSummarySchema = z.object({
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
+/** A run list entry from anything shaped like one (a stored run, an engine's summary): only its fields, none absent. */
+export function runListEntryOf(r: { runId: string; workflow: string; status: RunSummary["status"]; currentState?: string | undefined; startedAt?: number | undefined; finishedAt?: number | undefined; tasks: RunSummary["tasks"] }): RunSummary {
+  return {
+    runId: r.runId,
+    workflow: r.workflow,
+    status: r.status,
+    ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
+    ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
+    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+    tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
+  };
+}
+
 export const listRunsReplySchema = z.discriminatedUnion("ok", [
   z.object({
     ok: z.literal(true),

@@ -50,7 +50,7 @@ import {
   signalRunRequestSchema,
   runIdRequestSchema,
   startRunRequestSchema,
-  type RunSummary,
+  runListEntryOf,
 } from "./api-schemas.js";
 import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./errors.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
@@ -326,15 +326,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
           .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
           .sort((a, b) => compareNewestFirst({ at: at(a), runId: a.runId }, { at: at(b), runId: b.runId }))
           .slice(0, limit)
-          .map((r): RunSummary => ({
-            runId: r.runId,
-            workflow: r.workflow,
-            status: r.status,
-            ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
-            ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
-            ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-            tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
-          }));
+          .map(runListEntryOf);
         // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
         const room = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM - 64;
         let bytes = 0;

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { RunNotFoundError } from "../errors/base.js";
-import type { RunSummary } from "../fleet/api-schemas.js";
+import { runListEntryOf, type RunSummary } from "../fleet/api-schemas.js";
 import type { WorkerHeartbeat } from "../fleet/heartbeat.js";
 import { compareNewestFirst, cursorOf, isAfterCursor } from "../fleet/run-list-order.js";
 import type { Plan } from "../plan/schema.js";
@@ -50,15 +50,7 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
     return record;
   };
   // From the engine's counts: a list never builds every task record of a big map.
-  const summaryOf = (r: EngineRunSummary): RunSummary => ({
-    runId: r.runId,
-    workflow: r.workflow,
-    status: r.status,
-    ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
-    ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
-    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-    tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
-  });
+  const summaryOf = (r: EngineRunSummary): RunSummary => runListEntryOf(r);
 
   return {
     mode: "embedded",
