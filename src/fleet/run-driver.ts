@@ -18,7 +18,8 @@ import { PhaseflowError, RunReleasedError, UsageError } from "../errors/base.js"
 import { serializeError } from "../errors/serialize.js";
 import { systemClock, type Clock } from "../support/clock.js";
 import { historyEvents } from "../runtime/core/history.js";
-import { reduceRunEvents } from "../runtime/core/run-record.js";
+import { decide, type DecideRandom } from "../runtime/core/decide.js";
+import { createRunState, foldEvents } from "../runtime/core/run-state.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -30,6 +31,14 @@ import type { NatsTransport } from "../transport/nats/transport.js";
 import type { TypedEntry, TypedKv } from "../transport/nats/typed-kv.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
 import { createRunStore, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
+
+/** A `fail` decision dispatches nothing: it draws no token and no jitter. */
+const NO_RANDOM: DecideRandom = {
+  jitter: () => 0,
+  token: () => {
+    throw new Error("phaseflow bug: a run failed by its coordinator dispatched an attempt");
+  },
+};
 
 export interface RunDriverOptions {
   id: string;
@@ -220,7 +229,11 @@ export class RunDriver {
     }
   }
 
-  /** End a run this coordinator cannot drive: run.failed in its history (a fenced decision, when it has one) and in KV. */
+  /**
+   * End a run this coordinator cannot drive: `decide` a `fail` on its folded history and
+   * store what it decides (run.failed, unless the history already ended; a fenced decision,
+   * appended after the last one read) and the summary in KV.
+   */
   private async fail(runId: string, err: unknown): Promise<void> {
     this.o.logger.error({ err, runId }, "run failed: it cannot be driven");
     const error = serializeError(err);
@@ -228,10 +241,11 @@ export class RunDriver {
       const { messages, lastDecisionSeq } = await this.o.transport.readHistory(runId);
       if (messages.length > 0) {
         const at = this.clock.now();
-        const events = historyEvents(messages);
-        const through = events.reduce((n, e) => ("seq" in e && e.seq > n ? e.seq : n), 0);
-        await this.o.transport.appendDecision({ v: WIRE_VERSION, kind: "decision", runId, by: this.o.id, epoch: 0, through, at, events: [{ type: "run.failed", error }] }, lastDecisionSeq);
-        await this.store.save(summarize(reduceRunEvents([...events, { type: "run.failed", runId, at, error }] as RunEvent[])));
+        const state = foldEvents(createRunState(runId), historyEvents(messages));
+        const { events } = decide(state, { type: "fail", error }, at, NO_RANDOM);
+        // epoch 0: no claim; the append is fenced by lastDecisionSeq instead.
+        if (events.length > 0) await this.o.transport.appendDecision({ v: WIRE_VERSION, kind: "decision", runId, by: this.o.id, epoch: 0, through: state.through, at, events }, lastDecisionSeq);
+        await this.store.save(summarize(state.record));
       } else {
         const stored = await this.store.get(runId);
         if (stored) {
