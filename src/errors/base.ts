@@ -301,10 +301,17 @@ export class AttemptLostError extends PhaseflowError {
   }
 }
 
-/** The coordinator could not drive a run (its own failure, not an executor's). */
+/**
+ * The coordinator failed at something for a reason of its own (NATS unreachable from it,
+ * a bug): never labelled as an executor's error, nor as the request's. The original
+ * error is the cause. Retryable by default (an API request may be asked again); a run
+ * its coordinator cannot drive any more fails with a non-retryable one.
+ */
 export class CoordinatorError extends PhaseflowError {
-  constructor(code: "COORDINATOR_FAILED" | "RUN_NOT_RESUMABLE", message: string, options: { cause?: unknown } = {}) {
-    super(code, message, { cause: options.cause, retryable: false });
+  readonly operation: string;
+  constructor(operation: string, cause: unknown, options: { retryable?: boolean } = {}) {
+    super("COORDINATOR_ERROR", `the coordinator could not ${operation}: ${cause instanceof Error ? cause.message : String(cause)}; retry, and check the coordinator's log if it persists`, { cause, retryable: options.retryable ?? true });
+    this.operation = operation;
   }
 }
 

@@ -12,7 +12,8 @@ import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
 import { decodeMessage } from "../transport/nats/codec.js";
 import type { Logger } from "../registry/types.js";
 import { withTraceHeaders } from "../transport/nats/trace-headers.js";
-import { CoordinatorError, ReplyTooLargeError } from "./errors.js";
+import { CoordinatorError } from "../errors/base.js";
+import { ReplyTooLargeError } from "../errors/fleet.js";
 
 /** Room left under max_payload for the protocol's own bytes. */
 export const REPLY_HEADROOM = 1024;

@@ -52,7 +52,7 @@ import {
   startRunRequestSchema,
   runListEntryOf,
 } from "./api-schemas.js";
-import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./errors.js";
+import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "../errors/fleet.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";

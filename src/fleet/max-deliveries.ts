@@ -11,19 +11,13 @@
  */
 import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { z } from "zod";
-import { PhaseflowError } from "../errors/base.js";
+import { MaxDeliveriesExceededError } from "../errors/fleet.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import { taskMessageSchema, undeliverableReason, WIRE_VERSION } from "../transport/messages.js";
 import { decodeMessage } from "../transport/nats/codec.js";
 import type { NatsTransport } from "../transport/nats/transport.js";
 import { activeKey, type RunStoreKv } from "./run-store.js";
-
-export class MaxDeliveriesExceededError extends PhaseflowError {
-  constructor(taskId: string, deliveries: number) {
-    super("MAX_DELIVERIES_EXCEEDED", `task "${taskId}" was delivered ${deliveries} times without a result (its workers died or timed out each time); check the workers' logs, or raise --max-deliver`, { retryable: true });
-  }
-}
 
 const advisorySchema = z.object({
   stream: z.string(),

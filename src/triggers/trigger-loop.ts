@@ -160,7 +160,7 @@ export function createTriggerLoop(o: TriggerLoopOptions): TriggerLoop {
         const r = await o.starter.start(workflow, item.input, item.key, undefined);
         if (r.created) started++;
       } catch (err) {
-        if (!(err instanceof InputValidationError || (err instanceof Error && "code" in err && err.code === "INPUT_INVALID"))) throw err;
+        if (!(err instanceof InputValidationError)) throw err;
         invalid++;
         o.logger.warn({ workflow, source: src.id, key: item.key, err }, "a source item's input fails the workflow's input schema; skipped");
       }

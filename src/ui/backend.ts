@@ -36,7 +36,7 @@ export interface UiBackend {
   /** "fleet" or "embedded": the page says which. */
   readonly mode: "fleet" | "embedded";
   listRuns(query: RunListQuery): Promise<RunListPage>;
-  /** @throws RemoteError RUN_NOT_FOUND (fleet), RunNotFoundError (embedded) */
+  /** @throws RunNotFoundError */
   getRun(runId: string): Promise<RunRecord>;
   /** The plan the run runs, or undefined when it is not served any more. */
   planOf(record: Pick<RunRecord, "workflow" | "planHash">): Promise<Plan | undefined>;

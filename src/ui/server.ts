@@ -14,7 +14,8 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { PhaseflowError } from "../errors/base.js";
+import { PhaseflowError, RunNotFoundError, UsageError } from "../errors/base.js";
+import { ApiRequestError } from "../errors/fleet.js";
 import { runStatusSchema } from "../runtime/core/run-record-schema.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../support/logger.js";
@@ -197,7 +198,7 @@ export async function startUiServer(options: CreateUiServerOptions): Promise<UiS
 function describe(err: unknown): { status: number; code: string; message: string } {
   if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof PhaseflowError) {
-    const status = err.code === "RUN_NOT_FOUND" ? 404 : err.code === "USAGE" ? 409 : err.code === "NO_COORDINATOR" ? 503 : 502;
+    const status = err instanceof RunNotFoundError ? 404 : err instanceof UsageError ? 409 : err instanceof ApiRequestError && err.isNoCoordinator() ? 503 : 502;
     return { status, code: err.code, message: err.message };
   }
   return { status: 500, code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };
