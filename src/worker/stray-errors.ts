@@ -28,7 +28,7 @@
  * own process is left as Node would run it.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { PhaseflowError } from "../errors/base.js";
+import type { PhaseflowError } from "../errors/base.js";
 import { describeValue } from "../errors/describe.js";
 import { ExecutorStrayError, type StrayKind } from "../errors/executor.js";
 import type { Logger } from "../registry/types.js";
