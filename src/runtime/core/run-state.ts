@@ -74,29 +74,37 @@ export interface AttemptInfo {
   readonly attempt: number;
   readonly tokenHash: string;
   readonly judged: boolean;
+  /** An older history's end-by time (dispatch + timeoutMs); null from this version on, and not acted on (timeouts run from the start). */
   readonly deadline: number | null;
   readonly dispatchedAt: number;
+  /** The queue deadline (`queueTimeoutMs`): the attempt must have started by then. */
+  readonly startBy: number | undefined;
+  /**
+   * When a worker started it, by the deciding coordinator's clock, as learned from a live
+   * signal (attempt-timers.ts). Not history: a new holder learns it again from the next
+   * heartbeat, and meanwhile the watchdog watches the attempt.
+   */
+  startedAt?: number | undefined;
   /**
    * The token itself, known only to the decider that made it (folded from its
-   * `attempt.token` note, never from a history): it checks its own attempts' reports
+   * `attempt.token` note, a DeciderNote, never from a history): it checks its own attempts' reports
    * without hashing. Readers check the hash.
    */
   token?: string;
 }
 
 /**
- * What only the decider that dispatched an attempt knows: the attempt's token. `decide`
- * folds it into its own state right after the attempt's task.dispatched; it is never
- * stored nor sent (the history holds the token's hash), so no reader's fold has it.
+ * What only the deciding coordinator knows of an attempt, never stored nor sent, so no
+ * reader's fold has it: its token (`decide` folds it right after the attempt's
+ * task.dispatched; the history holds the token's hash), and when a worker started it
+ * (learned from a live signal, attempt-timers.ts).
  */
-export interface AttemptTokenNote {
-  readonly type: "attempt.token";
-  readonly dispatchId: string;
-  readonly token: string;
-}
+export type DeciderNote =
+  | { readonly type: "attempt.token"; readonly dispatchId: string; readonly token: string }
+  | { readonly type: "attempt.start"; readonly dispatchId: string; readonly startedAt: number };
 
-/** What `evolve` folds: a run event, or (the decider's own fold only) an attempt's token. */
-export type FoldedEvent = RunEvent | AttemptTokenNote;
+/** What `evolve` folds: a run event, or (the decider's own fold only) a note of its own. */
+export type FoldedEvent = RunEvent | DeciderNote;
 
 export type PendingVerdict =
   | { kind: "succeeded"; attempt: AttemptInfo; output: unknown }
@@ -468,6 +476,11 @@ function evolveOne(st: RunState, e: FoldedEvent): RunState {
       if (a) a.token = e.token;
       break;
     }
+    case "attempt.start": {
+      const a = st.attempts.get(e.dispatchId);
+      if (a) a.startedAt = e.startedAt;
+      break;
+    }
     case "map.items": {
       const t = taskOf(st, e);
       const key = taskKey(e.state, e.visit, e.task);
@@ -547,7 +560,7 @@ function evolveOne(st: RunState, e: FoldedEvent): RunState {
       t.dispatchId = e.dispatchId;
       delete t.dueAt;
       delete t.redeliveries;
-      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at });
+      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at, startBy: e.startBy });
       markVisitTask(st, e, "dispatched");
       break;
     }
@@ -656,6 +669,7 @@ function evolveOne(st: RunState, e: FoldedEvent): RunState {
       const t = a.task;
       t.workerId = e.workerId;
       t.durationMs = e.durationMs;
+      if (e.startedAt !== undefined) t.startedAt ??= e.startedAt;
       if (e.type === "attempt.failed") {
         st.verdicts.set(a.dispatchId, { kind: "failed", attempt: a, error: e.error });
       } else if (a.judged) {
@@ -688,7 +702,7 @@ export function applyLive(st: RunState, signal: LiveSignal): boolean {
   if (signal.type === "attempt.started" && t.status === "running" && t.workerId !== undefined) t.redeliveries = (t.redeliveries ?? 0) + 1;
   if (t.status === "dispatched") t.status = "running";
   t.workerId = signal.workerId;
-  t.startedAt ??= signal.at;
+  t.startedAt ??= signal.startedAt ?? signal.at;
   if (signal.type === "attempt.progress") t.progress = signal.total === undefined ? { done: signal.done } : { done: signal.done, total: signal.total };
   return true;
 }
