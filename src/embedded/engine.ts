@@ -22,7 +22,8 @@
 import { z } from "zod";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
-import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
+import { RunNotFoundError, UsageError } from "../errors/base.js";
+import { parseOptions } from "../support/options.js";
 import type { Plan } from "../plan/schema.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
@@ -34,10 +35,9 @@ import { createCoordinator, type Coordinator } from "../runtime/shell/coordinato
 import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { StoredMessage } from "../transport/messages.js";
 import type { RetryFrom } from "../runtime/core/run-retry.js";
-import { toSchemaIssues } from "../runtime/core/definition.js";
 import { createSilentLogger } from "../support/logger.js";
 import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js";
-import { runOptionsSchema, type RunOptions } from "../support/run-options.js";
+import { resolveRunStart, type ResolvedRunStart, type RunOptions } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
 
@@ -85,9 +85,15 @@ export interface Engine {
   readonly coordinatorId: string;
   /**
    * Start a run of `workflow` with `input`.
-   * @throws InputValidationError (input fails the workflow's schema), WorkflowValidationError, UsageError
+   * @throws InputValidationError (input fails the workflow's schema), OptionsError, WorkflowValidationError, UsageError
    */
   run<I>(workflow: Workflow<I>, input: I, options?: RunOptions): Promise<RunHandle>;
+  /**
+   * Start a run whose options and input were resolved already (`resolveRunStart`), as a
+   * fleet coordinator does with the start it accepted: nothing is parsed again.
+   * @throws WorkflowValidationError, UsageError
+   */
+  start(workflow: Workflow<unknown>, start: ResolvedRunStart): Promise<RunHandle>;
   /**
    * Pick a run up from its whole stored history (`transport.readHistory(runId)`):
    * after a crash, or to take over a run whose coordinator is gone. A finished run's
@@ -158,11 +164,6 @@ const engineOptionsSchema = z
   })
   .strict();
 
-function usage(what: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): UsageError {
-  const detail = issues.map((i) => `${i.path.map(String).join(".") || "(options)"}: ${i.message}`).join("; ");
-  return new UsageError(`${what} are invalid: ${detail}`);
-}
-
 /**
  * Create an engine.
  * @example
@@ -172,9 +173,7 @@ function usage(what: string, issues: readonly { path: readonly PropertyKey[]; me
  * await engine.close();
  */
 export function createEngine(options: EngineOptions): Engine {
-  const parsed = engineOptionsSchema.safeParse(options);
-  if (!parsed.success) throw usage("createEngine options", parsed.error.issues);
-  const o = parsed.data;
+  const o = parseOptions(engineOptionsSchema, options, "createEngine options");
   const ownTransport = o.transport === undefined;
   if (o.transport !== undefined && o.maxPayload !== undefined) throw new UsageError("maxPayload applies to embedded runs only; a transport you pass has its own limit (NATS: the server's max_payload)");
   const transport =
@@ -219,18 +218,13 @@ export function createEngine(options: EngineOptions): Engine {
     coordinatorId: coordinator.owner,
     async run(workflow, input, runOptions = {}) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
-      const opts = runOptionsSchema.safeParse(runOptions);
-      if (!opts.success) throw usage("engine.run options", opts.error.issues);
-      const wf = workflow as Workflow<unknown>;
+      return this.start(workflow, resolveRunStart(workflow, input, runOptions, "engine.run options"));
+    },
+    async start(wf, { input: value, options }) {
+      if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const plan = planOf(wf);
-      let value: unknown = input;
-      if (wf.options.input) {
-        const checked = wf.options.input.safeParse(input);
-        if (!checked.success) throw new InputValidationError(wf.name, toSchemaIssues(checked.error.issues));
-        value = checked.data;
-      }
       if (worker) await (workerReady ??= worker.start());
-      const { runId, key, ...resolved } = opts.data;
+      const { runId, key, ...resolved } = options;
       if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
       // Looked up and recorded in one synchronous step after the last await: two starts of one key cannot both start.
       const keyOf = `${wf.name}\u0000${key}`;

@@ -20,6 +20,7 @@ import { systemClock, type Clock } from "../support/clock.js";
 import { historyEvents } from "../runtime/core/history.js";
 import { decide, type DecideRandom } from "../runtime/core/decide.js";
 import { createRunState, foldEvents } from "../runtime/core/run-state.js";
+import { resolveRunStart, type ResolvedRunStart } from "../support/run-options.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -124,7 +125,7 @@ export class RunDriver {
   }
 
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
-  async accept(name: string, input: unknown, runOptions: Record<string, unknown>, runId: string, startKey?: string): Promise<string[]> {
+  async accept(name: string, start: ResolvedRunStart, runId: string, startKey?: string): Promise<string[]> {
     const served = this.o.workflows.get(name)!;
     const missing = await this.missingFor(served.plan);
     const base = {
@@ -135,7 +136,7 @@ export class RunDriver {
       status: "pending" as const,
       tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
       // The input is kept until run.started is stored, so a coordinator that takes the run over can start it.
-      pendingStart: { input, options: runOptions },
+      pendingStart: { input: start.input, options: start.options },
       ...(startKey !== undefined ? { startKey } : {}),
       ...(missing.length > 0 ? { waitingFor: missing } : {}),
     };
@@ -150,13 +151,13 @@ export class RunDriver {
       }
       if (missing.length === 0) {
         try {
-          await this.begin(served.workflow, input, runOptions, runId);
+          await this.begin(served.workflow, start, runId);
         } catch (err) {
           await this.fail(runId, err);
           throw err;
         }
       } else {
-        this.waitForWorkers(served, input, runOptions, runId, missing);
+        this.waitForWorkers(served, start, runId, missing);
       }
       return missing;
     } finally {
@@ -288,7 +289,7 @@ export class RunDriver {
     return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(this.o.workersKv, this.clock.now(), HEARTBEAT_STALE_MS));
   }
 
-  private waitForWorkers(served: { workflow: Workflow<unknown>; plan: Plan }, input: unknown, runOptions: Record<string, unknown>, runId: string, missing: string[]): void {
+  private waitForWorkers(served: { workflow: Workflow<unknown>; plan: Plan }, start: ResolvedRunStart, runId: string, missing: string[]): void {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
     const timer = this.every(this.o.workerPollMs, async () => {
       if (this.closed || this.waiting.get(runId) !== timer) return;
@@ -298,13 +299,13 @@ export class RunDriver {
       timer.stop();
       this.waiting.delete(runId);
       this.o.logger.info({ runId }, "workers are available: starting the run");
-      await this.begin(served.workflow, input, runOptions, runId).catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
+      await this.begin(served.workflow, start, runId).catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
     });
     this.waiting.set(runId, timer);
   }
 
-  private async begin(wf: Workflow<unknown>, input: unknown, runOptions: Record<string, unknown>, runId: string): Promise<void> {
-    const handle = await this.o.engine.run(wf, input, { ...runOptions, runId });
+  private async begin(wf: Workflow<unknown>, start: ResolvedRunStart, runId: string): Promise<void> {
+    const handle = await this.o.engine.start(wf, { input: start.input, options: { ...start.options, runId } });
     this.track(handle);
   }
 
@@ -419,8 +420,10 @@ export class RunDriver {
       }
       if (messages.length === 0 && pending) {
         const missing = await this.missingFor(served.plan);
-        if (missing.length === 0) await this.begin(served.workflow, pending.input, pending.options, runId);
-        else this.waitForWorkers(served, pending.input, pending.options, runId, missing);
+        // Accepted by another coordinator: its start is resolved here, once, from what it kept.
+        const start = resolveRunStart(served.workflow, pending.input, pending.options);
+        if (missing.length === 0) await this.begin(served.workflow, start, runId);
+        else this.waitForWorkers(served, start, runId, missing);
         return true;
       }
       if (messages.length === 0) {

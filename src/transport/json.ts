@@ -3,7 +3,7 @@
  * what a distributed one does: a value that has no JSON form (BigInt, a cycle, a
  * bare function or `undefined`) is a `PayloadNotJsonError` naming the message.
  */
-import { PayloadNotJsonError, type SchemaIssue } from "../errors/base.js";
+import { PayloadNotJsonError } from "../errors/base.js";
 
 /** Room kept for headers (Nats-Msg-Id, expected-sequence headers and the NATS/1.0 preamble) when checking a payload's size. */
 export const HEADER_ALLOWANCE = 256;
@@ -23,7 +23,3 @@ export function toJsonText(value: unknown, what: string): string {
   return text;
 }
 
-/** zod issues as the errors module's plain `SchemaIssue`s. */
-export function schemaIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): SchemaIssue[] {
-  return issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
-}

@@ -24,7 +24,8 @@ import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type
 import { checkSchema } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
-import { decideNext, toSchemaIssues } from "./definition.js";
+import { decideNext } from "./definition.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { MapFailedError } from "../../errors/map.js";
 import { chunkItems, evaluateItems, toleratedOf } from "./map-decide.js";

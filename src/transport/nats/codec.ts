@@ -8,7 +8,8 @@
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
 import { assertEncodableDepth, decodeJsonText, type Decoded } from "../decode.js";
-import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
+import { HEADER_ALLOWANCE, toJsonText } from "../json.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -27,7 +28,7 @@ export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: strin
   assertEncodableDepth(text, what);
   // Validate what the receiver will see (the JSON round trip drops undefined keys, turns Dates into strings).
   const parsed = schema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
+  if (!parsed.success) throw new WireMessageInvalidError(what, toSchemaIssues(parsed.error.issues));
   const bytes = encoder.encode(text);
   if (maxPayload !== undefined && maxPayload > 0) {
     const size = bytes.byteLength + HEADER_ALLOWANCE;
