@@ -55,7 +55,7 @@ describe("options - one pipeline", () => {
       ["createWorker options", () => resolveWorkerOptions({ transport: createMemoryTransport(), registry, concurrency: 0 })],
       ["NATS transport options", () => resolveNatsTransportOptions({ servers: "nats://127.0.0.1:4222", replicas: 7 })],
       ["web view options", () => resolveUiServerOptions({ port: -1 })],
-      ["memory hub options", () => createMemoryTransport({ maxPayload: -5 } as never)],
+      ["memory hub options", () => createMemoryTransport({ maxPayload: -5 })],
       ["run options", () => resolveRunStart(workflow("w", { version: "1" }), {}, { schedule: "sometimes" })],
     ];
     for (const [subject, fn] of cases) {
