@@ -6,8 +6,8 @@
 // with no build step on their side.
 //
 // In a clone of the repository (src/ next to this file; the package never ships it)
-// it runs dist/ only while dist/ is newer than every file and directory under src/
-// (a build after the last edit); otherwise it registers tsx and runs the TypeScript
+// it runs dist/ only while the last complete `npm run build` (dist/build-complete,
+// written after tsc) is newer than every file and directory under src/; otherwise it registers tsx and runs the TypeScript
 // source, resolving `phaseflow` imports (the examples' self-reference) to src/
 // through the "phaseflow-source" export condition, so the repository's own tests and
 // `npm start` never run a stale build.
@@ -28,11 +28,11 @@ function newestUnder(dir) {
   return newest;
 }
 
-/** Whether dist/ was built after the last change to src/ (a deleted file changes its directory's time). */
+/** Whether a complete build of dist/ ran after the last change to src/ (a deleted file changes its directory's time). */
 function builtIsFresh() {
-  const main = fileURLToPath(built);
-  if (!existsSync(main)) return false;
-  return statSync(main).mtimeMs >= newestUnder(fileURLToPath(new URL("../src", import.meta.url)));
+  const stamp = fileURLToPath(new URL("../dist/build-complete", import.meta.url));
+  if (!existsSync(stamp) || !existsSync(fileURLToPath(built))) return false;
+  return statSync(stamp).mtimeMs >= newestUnder(fileURLToPath(new URL("../src", import.meta.url)));
 }
 
 if (!existsSync(fileURLToPath(source)) || builtIsFresh()) {
