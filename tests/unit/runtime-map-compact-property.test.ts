@@ -20,7 +20,7 @@ import { compile } from "../../src/compiler/compile.js";
 import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import { serializeError } from "../../src/errors/serialize.js";
-import { decide, type DecideRandom, type Decided, type Trigger } from "../../src/runtime/core/decide.js";
+import { decide, DEFAULT_DECIDE_SETTINGS, type DecideRandom, type Decided, type Trigger } from "../../src/runtime/core/decide.js";
 import { runModelOf } from "../../src/runtime/core/run-model.js";
 import type { RunModel } from "../../src/runtime/core/run-model.js";
 import { runRecordOf, snapshotRunRecord, summaryOf } from "../../src/runtime/core/run-record.js";
@@ -130,7 +130,7 @@ function simulate(s: Spec): void {
   let now = 1_000_000;
   let seq = 0;
   let epoch = 1;
-  const settings = { watchdogMs: 200, maxLost: 2 };
+  const settings = { ...DEFAULT_DECIDE_SETTINGS, watchdogMs: 200, maxLost: 2 };
   /** Every event folded, in order; `stored[i]`: the log's length after a whole batch or report (a cut point). */
   const log: RunEvent[] = [];
   const stored: number[] = [0];
