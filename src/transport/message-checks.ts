@@ -145,3 +145,17 @@ export const FAST_CHECKS: ReadonlyMap<object, (v: unknown) => unknown> = new Map
   // A report subject holds reports and signals: the union tries the report first, as zod's does.
   [reportSubjectSchema, checkSucceededReport],
 ]);
+
+/**
+ * Whether `value` as the sender holds it (before JSON) passes its schema's check, and
+ * turns into JSON unchanged wherever the check looked (plain objects, no `toJSON`): the
+ * sender may then skip parsing its own JSON back for zod. False means: do the round trip.
+ */
+export function passesBeforeEncoding(schema: object, value: unknown): boolean {
+  const check = FAST_CHECKS.get(schema);
+  if (check === undefined || !isObject(value) || "toJSON" in value) return false;
+  const { parents, item } = value;
+  if (parents !== undefined && (!isObject(parents) || "toJSON" in parents)) return false;
+  if (item !== undefined && (!isObject(item) || "toJSON" in item)) return false;
+  return check(value) !== undefined;
+}

@@ -4,7 +4,7 @@
 // messages of every optional shape and on every field of them swapped for values of
 // the wrong kind, dropped, or joined by unknown keys.
 import { describe, expect, it } from "vitest";
-import { checkSucceededReport, checkTaskMessage, FAST_CHECKS } from "../../src/transport/message-checks.js";
+import { checkSucceededReport, checkTaskMessage, FAST_CHECKS, passesBeforeEncoding } from "../../src/transport/message-checks.js";
 import { reportSchema, reportSubjectSchema, taskMessageSchema } from "../../src/transport/messages.js";
 import { decodeJsonText } from "../../src/transport/decode.js";
 
@@ -134,5 +134,33 @@ describe("message checks", () => {
     const bad = decodeJsonText(taskMessageSchema, JSON.stringify({ ...task, token: "short" }));
     expect(bad.ok).toBe(false);
     expect(bad.ok ? "" : bad.reason).toMatch(/^failed its schema: token:/);
+  });
+
+  it("message checks - a sender skips its JSON round trip only when zod would accept the round trip", () => {
+    const odd: unknown[] = [
+      { ...task, parents: { toJSON: () => 1 } },
+      { ...task, toJSON: () => "x" },
+      { ...task, item: new Date(0) },
+      { ...task, item: { index: 0, count: 1, toJSON: () => null } },
+      { ...task, seed: undefined },
+      { ...task, input: undefined },
+      { ...task, traceparent: undefined },
+      Object.assign(Object.create(null) as object, task),
+      { ...report, output: undefined },
+      { ...report, output: new Date(0) },
+    ];
+    const candidates = [...withOptionals(task, taskOptionals).flatMap(variants), ...variants(report), ...odd];
+    let skipped = 0;
+    for (const value of candidates) {
+      for (const schema of [taskMessageSchema, reportSchema]) {
+        if (!passesBeforeEncoding(schema, value)) continue;
+        skipped++;
+        const text = JSON.stringify(value);
+        expect(schema.safeParse(JSON.parse(text)).success, text).toBe(true);
+      }
+    }
+    expect(skipped).toBeGreaterThan(0);
+    expect(passesBeforeEncoding(taskMessageSchema, { ...task, parents: { toJSON: () => 1 } })).toBe(false);
+    expect(passesBeforeEncoding(taskMessageSchema, task)).toBe(true);
   });
 });

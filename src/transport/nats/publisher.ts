@@ -115,8 +115,9 @@ export function jsPublisher(nc: NatsConnection, options: { inboxPrefix?: string 
   const sweep = setInterval(() => {
     if (pending.size === 0) return;
     const now = Date.now();
+    // Insertion order is deadline order (one timeout for all): stop at the first that is not due.
     for (const [n, p] of pending) {
-      if (p.deadline > now) continue;
+      if (p.deadline > now) break;
       pending.delete(n);
       p.reject(new PublishNotAnsweredError(`no PubAck within ${timeoutMs} ms`, false));
     }
