@@ -95,6 +95,7 @@ describe("runtime - decide and evolve (pure)", () => {
     expect(afterA.effects).toEqual([
       { type: "cancelTimer", key: `timeout:${a!.dispatchId}` },
       { type: "cancelTimer", key: `watchdog:${a!.dispatchId}` },
+      { type: "cancelTimer", key: `queue:${a!.dispatchId}` },
     ]);
     expect(st.record.tasks[0]).toMatchObject({ task: "a", status: "succeeded", output: { a: 1 }, workerId: "w1", durationMs: 3 });
     expect(onReport(st, report(b!, { output: { b: 2 } })).events).toEqual([]);
