@@ -1,7 +1,8 @@
 /**
  * Loads the modules named on the command line: workflow files (their exported
  * workflows) and executor modules (their exported registries). A `.ts` file loads
- * without a build because the binary registers tsx first. Every way this can go
+ * without a build: tsx is registered just before the first one (only then, since
+ * registering it costs more than the rest of the CLI's start-up). Every way this can go
  * wrong (no such file, the module throws on import, it exports nothing usable,
  * several workflows and no `--workflow`) is a `ModuleLoadError` with one line that
  * names the file and the fix; the CLI maps it to exit code 2.
@@ -17,6 +18,25 @@ import { isWorkflow, type Workflow } from "../dsl/workflow.js";
 import { createRegistry, isRegistry, type Registry } from "../registry/registry.js";
 
 const EXTENSIONS = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"]);
+const TYPESCRIPT = new Set([".ts", ".mts", ".cts"]);
+/** Set (on globalThis) once a TypeScript loader is registered; bin/phaseflow.js sets it when it runs the source through tsx. */
+const LOADER_FLAG = Symbol.for("phaseflow.typescript-loader");
+
+/**
+ * Make `.ts` modules importable: register tsx, unless this very module runs as
+ * TypeScript (tsx or vitest already transform) or it was registered before.
+ */
+async function ensureTypeScriptLoader(): Promise<void> {
+  const flags = globalThis as unknown as Record<symbol, unknown>;
+  if (flags[LOADER_FLAG] === true || import.meta.url.endsWith(".ts")) return;
+  flags[LOADER_FLAG] = true;
+  // Every module loaded after tsx is registered goes through its loader thread (a
+  // round trip per module); workflow modules import phaseflow itself, so load it first,
+  // directly: the same file a user module's `import "phaseflow"` resolves to.
+  await import("../index.js");
+  const { register } = await import("tsx/esm/api");
+  register();
+}
 
 export interface LoadModuleOptions {
   /** Directory a relative path is resolved against. Default `process.cwd()`. */
@@ -53,6 +73,7 @@ export async function loadModule(file: string, options: LoadModuleOptions = {}):
   }
   let exports: Record<string, unknown>;
   try {
+    if (TYPESCRIPT.has(extname(path))) await ensureTypeScriptLoader();
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (err) {
     // Every line: a syntax error's location is on the lines after "Transform failed with 1 error:".

@@ -26,12 +26,11 @@ import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "../exit-code
 import { loadWorkflow, type LoadedModule } from "../load-module.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom, untilSignal } from "../nats-flags.js";
 import { startEmbeddedRun, type EmbeddedRunOptions } from "../run-embedded.js";
-import { startEmbeddedRunWithUi } from "../run-embedded-ui.js";
 import { UI_AUTH_FLAG, uiOpenUrl, uiServerOptionsFrom } from "../ui-flags.js";
 import { resolveUiServerOptions, type UiServerOptions } from "../../ui/ui-options.js";
 import { collectExecutors } from "../run-executors.js";
 import { checkRunInput, formatInputIssues, readRunInput } from "../run-input.js";
-import { describeWaiting, servedPlan, startNatsRun, type NatsRunSession } from "../run-nats.js";
+import type { NatsRunSession } from "../run-nats.js";
 import { createRunLogger, showRun } from "../run-show.js";
 import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 
@@ -148,6 +147,8 @@ export const runCommand = defineCommand({
     const flags = natsFlagsText(values);
     const plan = local ? compile(local.workflow) : undefined;
     const name = local?.workflow.name ?? values.workflow!;
+    // NATS is loaded only for a run on a fleet.
+    const { describeWaiting, servedPlan, startNatsRun } = await import("../run-nats.js");
     let session: NatsRunSession;
     try {
       session = await startNatsRun({ nats, workflow: name, input, options, planHash: values.force === true ? undefined : plan?.planHash, logger: log.logger });
@@ -255,6 +256,8 @@ function seedFrom(text: string | undefined): number | undefined {
 
 /** An embedded run with the web view: shown as usual, then the view stays up (a retry from it runs here) until Ctrl-C. */
 async function runEmbeddedWithUi(io: CliIo, run: EmbeddedRunOptions, server: UiServerOptions, live: boolean, log: ReturnType<typeof createRunLogger>): Promise<number> {
+  // The web view (HTTP server, its backend) is loaded only with --ui.
+  const { startEmbeddedRunWithUi } = await import("../run-embedded-ui.js");
   const started = await startEmbeddedRunWithUi({ ...run, server });
   const { session, ui } = started;
   try {
