@@ -21,7 +21,10 @@
  */
 import { z } from "zod";
 import { compile } from "../compiler/compile.js";
-import type { Workflow } from "../dsl/workflow.js";
+import { isWorkflow, type Workflow } from "../dsl/workflow.js";
+import { versionLabel } from "./workflow-catalog.js";
+import { compareVersions } from "../plan/versions.js";
+import { pinnedPlanHash } from "../runtime/core/pinned-plan.js";
 import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
 import type { Plan } from "../plan/schema.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
@@ -78,7 +81,19 @@ export interface EngineOptions {
    * false: no checks (and no JSON.stringify per message).
    */
   maxPayload?: number | false;
+  /**
+   * Workflow versions this engine knows besides those it is given to run: `run(wf, input,
+   * { version })` starts one of them, and `resume`/`retry` of a run pinned to one of their
+   * plans use it (DESIGN §9). Every workflow passed to `run`, `resume` or `retry` is added.
+   */
+  workflows?: readonly Workflow<unknown>[];
 }
+
+/** `engine.run` options: the run's options, and which version of the workflow's name to start. */
+export type EngineRunOptions = RunOptions & {
+  /** Start this version of the workflow's name (one the engine knows: `workflows`, or run before) instead of the one passed. */
+  version?: string;
+};
 
 export interface Engine {
   /** The coordinator's writer identity in histories: its id with a per-process nonce. */
@@ -87,7 +102,7 @@ export interface Engine {
    * Start a run of `workflow` with `input`.
    * @throws InputValidationError (input fails the workflow's schema), WorkflowValidationError, UsageError
    */
-  run<I>(workflow: Workflow<I>, input: I, options?: RunOptions): Promise<RunHandle>;
+  run<I>(workflow: Workflow<I>, input: I, options?: EngineRunOptions): Promise<RunHandle>;
   /**
    * Pick a run up from its whole stored history (`transport.readHistory(runId)`):
    * after a crash, or to take over a run whose coordinator is gone. A finished run's
@@ -155,6 +170,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
+    workflows: z.array(z.custom<Workflow<unknown>>((v) => isWorkflow(v), { message: "must be workflows from workflow()" })).optional(),
   })
   .strict();
 
@@ -206,22 +222,52 @@ export function createEngine(options: EngineOptions): Engine {
   let workerReady: Promise<void> | undefined;
   let closed = false;
 
+  /** Every version seen (the latest object given for a name and version wins), and every plan by hash. */
+  const known = new Map<string, Workflow<unknown>>();
+  const byPlanHash = new Map<string, Workflow<unknown>>();
   const planOf = (wf: Workflow<unknown>): Plan => {
     let plan = plans.get(wf);
     if (!plan) {
       plan = compile(wf, registry ? { registry } : {});
       plans.set(wf, plan);
+      known.set(versionLabel(wf.name, wf.version), wf);
+      byPlanHash.set(plan.planHash, wf);
     }
     return plan;
+  };
+  // Compiled on first use: the registry may still be filled after createEngine.
+  let given = [...(o.workflows ?? [])];
+  const learnGiven = (): void => {
+    for (const wf of given) planOf(wf);
+    given = [];
+  };
+  /** The workflow a start of `wf` with `version` runs. */
+  const versionOf = (wf: Workflow<unknown>, version: string | undefined): Workflow<unknown> => {
+    if (version === undefined || version === wf.version) return wf;
+    learnGiven();
+    const other = known.get(versionLabel(wf.name, version));
+    if (other) return other;
+    const versions = [...known.values()].filter((w) => w.name === wf.name).map((w) => w.version).sort(compareVersions);
+    throw new UsageError(`engine.run: version "${version}" of workflow "${wf.name}" is not known to this engine (known: ${versions.join(", ")}); pass it in createEngine({ workflows })`);
+  };
+  /** The workflow a stored run is pinned to: its plan's, when the engine knows it, else the one given (checked against the history). */
+  const pinnedOf = (wf: Workflow<unknown>, history: readonly StoredMessage[]): Workflow<unknown> => {
+    planOf(wf);
+    learnGiven();
+    const hash = pinnedPlanHash(history);
+    return (hash !== undefined ? byPlanHash.get(hash) : undefined) ?? wf;
   };
 
   return {
     coordinatorId: coordinator.owner,
-    async run(workflow, input, runOptions = {}) {
+    async run(workflow, input, startOptions = {}) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
+      const { version, ...runOptions } = startOptions;
+      if (version !== undefined && (typeof version !== "string" || version === "")) throw new UsageError("engine.run options are invalid: version: must be a non-empty string");
       const opts = runOptionsSchema.safeParse(runOptions);
       if (!opts.success) throw usage("engine.run options", opts.error.issues);
-      const wf = workflow as Workflow<unknown>;
+      planOf(workflow);
+      const wf = versionOf(workflow, version);
       const plan = planOf(wf);
       let value: unknown = input;
       if (wf.options.input) {
@@ -243,14 +289,14 @@ export function createEngine(options: EngineOptions): Engine {
     },
     async resume(workflow, history) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to resume runs");
-      const wf = workflow as Workflow<unknown>;
+      const wf = pinnedOf(workflow, history);
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
       return coordinator.resume({ workflow: wf, plan, history });
     },
     async retry(workflow, history, from) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to retry runs");
-      const wf = workflow as Workflow<unknown>;
+      const wf = pinnedOf(workflow, history);
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
       return coordinator.retry({ workflow: wf, plan, history, from });
