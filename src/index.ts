@@ -59,6 +59,7 @@ export {
   PhaseflowError,
   NonRetryableError,
   TaskTimeoutError,
+  QueueTimeoutError,
   TaskCancelledError,
   SchemaValidationError,
   InputValidationError,

@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import type { Logger } from "../registry/types.js";
-import type { TypedKv } from "../transport/nats/typed-kv.js";
+import type { TypedKv } from "../transport/fleet-port.js";
 import { HEARTBEAT_INTERVAL_MS } from "./heartbeat.js";
 
 export const servedVersionSchema = z.object({ workflow: z.string(), version: z.string(), planHash: z.string() });

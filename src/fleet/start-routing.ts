@@ -14,7 +14,9 @@
 import { UsageError } from "../errors/base.js";
 import { versionLabel, type WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { latestVersion } from "../plan/versions.js";
-import type { ForwardOutcome } from "../transport/nats/api-forward.js";
+
+/** What a forwarded request got: the other coordinator's reply as it came, or nobody listening. */
+export type ForwardOutcome = { kind: "reply"; body: object } | { kind: "no-responders" };
 import type { CoordinatorHeartbeat } from "./coordinator-heartbeat.js";
 
 export interface StartRouter {
@@ -29,9 +31,12 @@ export interface StartRouterDeps {
   served: WorkflowCatalog;
   /** The live coordinators as last seen (this one included). */
   fleet(): readonly CoordinatorHeartbeat[];
-  /** `<p>.api.<op>.wf.<workflow>[.v.<version>]` */
-  subject(op: string, workflow: string, version?: string): string;
-  forward(subject: string, body: unknown): Promise<ForwardOutcome>;
+  /** The routed operation: `<op>.wf.<workflow>[.v.<version>]` (transport/api-route.ts). */
+  op(op: string, workflow: string, version?: string): string;
+  /** The wire address of an operation, for messages. */
+  subject(op: string): string;
+  /** Send a request to `op` and hand back its reply. */
+  forward(op: string, body: unknown): Promise<ForwardOutcome>;
 }
 
 /** The versions of `workflow` served in the fleet (this coordinator's own included). */
@@ -41,25 +46,25 @@ export function fleetVersions(served: WorkflowCatalog, fleet: readonly Coordinat
 
 export function createStartRouter(deps: StartRouterDeps): StartRouter {
   const { served } = deps;
-  const forwarded = async (subject: string, body: unknown, what: string): Promise<object> => {
-    const outcome = await deps.forward(subject, body);
+  const forwarded = async (op: string, body: unknown, what: string): Promise<object> => {
+    const outcome = await deps.forward(op, body);
     if (outcome.kind === "reply") return outcome.body;
-    throw new UsageError(`no live coordinator serves ${what} (nobody listens on ${subject}); start one with its module (same --prefix)`);
+    throw new UsageError(`no live coordinator serves ${what} (nobody listens on ${deps.subject(op)}); start one with its module (same --prefix)`);
   };
   return {
     async route(op, req, here) {
       const { workflow } = req;
       if (req.version !== undefined) {
         if (served.has(workflow, req.version)) return here({ ...req, version: req.version });
-        return forwarded(deps.subject(op, workflow, req.version), req, versionLabel(workflow, req.version));
+        return forwarded(deps.op(op, workflow, req.version), req, versionLabel(workflow, req.version));
       }
       const latest = latestVersion(fleetVersions(served, deps.fleet(), workflow));
       if (latest === undefined) {
         // No beat names it (yet): coordinators serving the name, if any, decide.
-        return forwarded(deps.subject(op, workflow), req, `workflow "${workflow}"`);
+        return forwarded(deps.op(op, workflow), req, `workflow "${workflow}"`);
       }
       if (served.has(workflow, latest)) return here({ ...req, version: latest });
-      return forwarded(deps.subject(op, workflow, latest), { ...req, version: latest }, versionLabel(workflow, latest));
+      return forwarded(deps.op(op, workflow, latest), { ...req, version: latest }, versionLabel(workflow, latest));
     },
   };
 }

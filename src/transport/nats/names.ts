@@ -42,12 +42,6 @@ export interface NatsNames {
     live(runId: string): string;
     /** `<p>.api.<operation>`, e.g. `pf.api.run.start`. */
     api(operation: string): string;
-    /**
-     * `<p>.api.<operation>.wf.<workflow>[.v.<version>]`: a request only coordinators serving
-     * that workflow (and version) listen to, e.g. `pf.api.run.start.wf.etl.v.2`. Names and
-     * versions that are not subject tokens are hex-encoded (`=` then hex), so any works.
-     */
-    apiRoute(operation: string, workflow: string, version?: string): string;
   };
   /** Durable consumer shared by every worker serving `namespace`: `<p>_ns_<ns>`. */
   namespaceConsumer(namespace: string): string;
@@ -92,15 +86,9 @@ export function natsNames(prefix: string = DEFAULT_PREFIX): NatsNames {
       historyPurge: (runId) => `${prefix}.evt.${token(runId, "run id")}.>`,
       live: (runId) => `${prefix}.live.${token(runId, "run id")}`,
       api: (operation) => `${prefix}.api.${operation}`,
-      apiRoute: (operation, workflow, version) => `${prefix}.api.${operation}.wf.${routeToken(workflow)}${version === undefined ? "" : `.v.${routeToken(version)}`}`,
     },
     namespaceConsumer: (namespace) => `${prefix}_ns_${token(namespace, "namespace")}`,
   };
-}
-
-/** A name as one subject token: itself when it is one, else `=` and its UTF-8 bytes in hex (`=` never starts a plain token). */
-export function routeToken(value: string): string {
-  return isSubjectToken(value) ? value : `=${Buffer.from(value, "utf8").toString("hex")}`;
 }
 
 function token(value: string, what: string): string {
