@@ -21,8 +21,7 @@
  */
 import { z } from "zod";
 import { compile } from "../compiler/compile.js";
-import { isWorkflow, type Workflow } from "../dsl/workflow.js";
-import { versionLabel } from "./workflow-catalog.js";
+import type { Workflow } from "../dsl/workflow.js";
 import { compareVersions } from "../plan/versions.js";
 import { pinnedPlanHash } from "../runtime/core/pinned-plan.js";
 import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
@@ -43,6 +42,7 @@ import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js
 import { runOptionsSchema, type RunOptions } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
+import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
 
 export const DEFAULT_ENGINE_CONCURRENCY = 16;
 /** Start keys an embedded engine remembers (the newest); the fleet keeps them in KV for the retention period. */
@@ -82,11 +82,12 @@ export interface EngineOptions {
    */
   maxPayload?: number | false;
   /**
-   * Workflow versions this engine knows besides those it is given to run: `run(wf, input,
-   * { version })` starts one of them, and `resume`/`retry` of a run pinned to one of their
-   * plans use it (DESIGN §9). Every workflow passed to `run`, `resume` or `retry` is added.
+   * Workflows this engine knows by name and version: child nodes may name them
+   * (`s.child("x", { workflow: "enrich" })`), `run(wf, input, { version })` starts one of
+   * them, and `resume`/`retry` of a run pinned to one of their plans use it (DESIGN §9).
+   * Those run with this engine, and those their child nodes name by handle, are known anyway. Default: none.
    */
-  workflows?: readonly Workflow<unknown>[];
+  workflows?: readonly Workflow<never>[];
 }
 
 /** `engine.run` options: the run's options, and which version of the workflow's name to start. */
@@ -170,7 +171,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
-    workflows: z.array(z.custom<Workflow<unknown>>((v) => isWorkflow(v), { message: "must be workflows from workflow()" })).optional(),
+    workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
 
@@ -205,7 +206,12 @@ export function createEngine(options: EngineOptions): Engine {
     registry === undefined
       ? undefined
       : createWorker({ transport, registry, logger, concurrency: o.concurrency, ...(o.clock ? { clock: o.clock } : {}) });
+  const catalog = new WorkflowCatalog();
+  for (const wf of o.workflows ?? []) catalog.add(wf);
+  const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
+  const children = embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
+    children,
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),
@@ -222,21 +228,20 @@ export function createEngine(options: EngineOptions): Engine {
   let workerReady: Promise<void> | undefined;
   let closed = false;
 
-  /** Every version seen (the latest object given for a name and version wins), and every plan by hash. */
-  const known = new Map<string, Workflow<unknown>>();
+  /** Every plan compiled here by its hash: a stored run is resumed on its own. */
   const byPlanHash = new Map<string, Workflow<unknown>>();
-  const planOf = (wf: Workflow<unknown>): Plan => {
+  function planOf(wf: Workflow<unknown>): Plan {
     let plan = plans.get(wf);
     if (!plan) {
       plan = compile(wf, registry ? { registry } : {});
       plans.set(wf, plan);
-      known.set(versionLabel(wf.name, wf.version), wf);
+      catalog.add(wf);
       byPlanHash.set(plan.planHash, wf);
     }
     return plan;
-  };
+  }
   // Compiled on first use: the registry may still be filled after createEngine.
-  let given = [...(o.workflows ?? [])];
+  let given = [...(o.workflows ?? [])] as Workflow<unknown>[];
   const learnGiven = (): void => {
     for (const wf of given) planOf(wf);
     given = [];
@@ -244,11 +249,11 @@ export function createEngine(options: EngineOptions): Engine {
   /** The workflow a start of `wf` with `version` runs. */
   const versionOf = (wf: Workflow<unknown>, version: string | undefined): Workflow<unknown> => {
     if (version === undefined || version === wf.version) return wf;
-    learnGiven();
-    const other = known.get(versionLabel(wf.name, version));
+    const other = catalog.find(wf.name, version);
     if (other) return other;
-    const versions = [...known.values()].filter((w) => w.name === wf.name).map((w) => w.version).sort(compareVersions);
-    throw new UsageError(`engine.run: version "${version}" of workflow "${wf.name}" is not known to this engine (known: ${versions.join(", ")}); pass it in createEngine({ workflows })`);
+    learnGiven();
+    const versions = [...byPlanHash.values()].filter((w) => w.name === wf.name).map((w) => w.version).sort(compareVersions);
+    throw new UsageError(`engine.run: version "${version}" of workflow "${wf.name}" is not known to this engine (known: ${[...new Set(versions)].join(", ")}); pass it in createEngine({ workflows })`);
   };
   /** The workflow a stored run is pinned to: its plan's, when the engine knows it, else the one given (checked against the history). */
   const pinnedOf = (wf: Workflow<unknown>, history: readonly StoredMessage[]): Workflow<unknown> => {
@@ -308,8 +313,7 @@ export function createEngine(options: EngineOptions): Engine {
         if (ended) throw new SignalRefusedError("SIGNAL_RUN_FINISHED", `run "${runId}" has ended (${ended.status}); it takes no more signals`);
         throw new RunNotFoundError(runId);
       }
-      const clockNow = o.clock ? o.clock.now() : Date.now();
-      const message = prepareSignal({ state, plan: state.model.plan, defs: state.model.defs, name, payload, id: signalOptions.id, now: clockNow });
+      const message = prepareSignal({ state, plan: state.model.plan, defs: state.model.defs, name, payload, id: signalOptions.id, now: clockNow() });
       if (message === "duplicate") return { runId, name, id: signalOptions.id!, duplicate: true };
       const { duplicate } = await transport.appendSignal(message);
       return { runId, name, id: message.id, duplicate };

@@ -3,7 +3,7 @@
 // and a run resumed on the plan it started with, whichever version is passed.
 import { describe, expect, it } from "vitest";
 import { compile } from "../../src/compiler/compile.js";
-import { workflow } from "../../src/dsl/workflow.js";
+import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import { WorkflowCatalog } from "../../src/embedded/workflow-catalog.js";
 import { compareVersions, latestVersion } from "../../src/plan/versions.js";
 import { UsageError } from "../../src/errors/base.js";
@@ -61,7 +61,7 @@ describe("versions - embedded engine", () => {
   it("starts the version asked for, and resumes a run on the plan it started with", async () => {
     const v1 = holdout("1", ["a", "b"]);
     const v2 = holdout("2", ["a", "b", "c"]);
-    const t = testEngine({ workflows: [v1, v2] });
+    const t = testEngine({ workflows: [v1, v2] as unknown as Workflow<never>[] });
     for (const name of ["a", "b", "c"]) t.registry.namespace("v").register(name, () => ({ [name]: true }));
     try {
       const latest = await (await t.engine.run(v2, {})).result();

@@ -30,6 +30,7 @@ import {
   type Report,
   type ReportSubjectMessage,
   type SignalMessage,
+  type ChildEndedMessage,
   type StoredMessage,
   type TaskMessage,
 } from "../messages.js";
@@ -43,7 +44,7 @@ import { encodeMessage } from "./codec.js";
 import { logConnectionStatus, openConnection } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
-import { appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
+import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
@@ -178,6 +179,11 @@ class NatsTransportImpl implements NatsTransport {
     return appendSignal(this.history, signal);
   }
 
+  async appendChildEnd(message: ChildEndedMessage): Promise<{ duplicate: boolean }> {
+    this.assertOpen("store a child run's end");
+    return appendChildEnd(this.history, message);
+  }
+
   publishLive(signal: LiveSignal): void {
     if (this.closed) return this.liveFailed(new TransportClosedError("nats", "publish a live signal"), signal);
     try {
@@ -200,7 +206,7 @@ class NatsTransportImpl implements NatsTransport {
     const sub = await followSubject(this.history, { subject, afterSeq, what, isClosed: () => this.connection.isClosed() }, (m) => {
       const read = decodeStored(this.history, runId, m.subject, m.seq, m.data);
       const message = read.message;
-      if (message?.kind !== "report" && message?.kind !== "signal") return;
+      if (message === undefined || message.kind === "decision") return;
       this.reportsDelivered++;
       this.deliver(what, () => handler(read.seq, message));
     });
