@@ -121,7 +121,7 @@ function versionsPicked(mod: LoadedModule, version: string | undefined): LoadedM
     }
     picked.push(versions.reduce((a, b) => (compareVersions(b.workflow.version, a.workflow.version) > 0 ? b : a)));
   }
-  if (picked.length === 0) {
+  if (picked.length === 0 && version !== undefined) {
     const listing = mod.workflows.map((w) => `${w.workflow.name}@${w.workflow.version}`).join(", ");
     throw new ModuleLoadError("WORKFLOW_NOT_FOUND", mod.file, `"${mod.file}" has no workflow of version "${version}"; available: ${listing}`);
   }
