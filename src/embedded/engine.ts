@@ -88,6 +88,12 @@ export interface EngineOptions {
    * Those run with this engine, and those their child nodes name by handle, are known anyway. Default: none.
    */
   workflows?: readonly Workflow<never>[];
+  /**
+   * Start child runs (child nodes) on this engine's coordinator. Default true. A fleet
+   * coordinator turns it off until children go through the fleet's leases and run store:
+   * its child nodes fail with CHILD_START_FAILED instead of running unleased.
+   */
+  childRuns?: boolean;
 }
 
 /** `engine.run` options: the run's options, and which version of the workflow's name to start. */
@@ -171,6 +177,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
+    childRuns: z.boolean().optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
@@ -209,9 +216,9 @@ export function createEngine(options: EngineOptions): Engine {
   const catalog = new WorkflowCatalog();
   for (const wf of o.workflows ?? []) catalog.add(wf);
   const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
-  const children = embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
+  const children = o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
-    children,
+    ...(children ? { children } : {}),
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),

@@ -137,7 +137,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
     inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
   });
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false,
+  // Child runs are not yet started through the fleet (leases, run store): child nodes fail with CHILD_START_FAILED.
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: false,
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
   });

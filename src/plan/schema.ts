@@ -118,6 +118,9 @@ export const planStateSchema = z.object({
   description: z.string().nullable(),
 });
 
+/** A run's priority (DESIGN §8: 1 first .. 5 last) when neither the run nor its workflow gives one. */
+export const DEFAULT_PRIORITY = 3;
+
 export const planSchema = z.object({
   formatVersion: z.literal(PLAN_FORMAT_VERSION),
   workflow: z.string(),
@@ -125,6 +128,8 @@ export const planSchema = z.object({
   initialState: z.string(),
   inputSchema: jsonSchemaSchema,
   states: z.array(planStateSchema),
+  /** The default priority of the workflow's runs (1 first .. 5 last); absent = 3 (absent, so plans without it hash as before). */
+  priority: z.number().int().min(1).max(5).optional(),
   planHash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 

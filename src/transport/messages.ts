@@ -84,6 +84,8 @@ export const taskMessageSchema = z.object({
   timeoutMs: z.number().int().positive().nullable(),
   /** Epoch ms (coordinator's clock) by which the attempt must have started (`queueTimeoutMs`): later, it fails with QUEUE_TIMEOUT unrun. */
   startBy: z.number().optional(),
+  /** The run's priority, 1 (first) .. 5 (last); absent = 3. Where attempts wait for worker slots, higher priority is delivered first (DESIGN §8). */
+  priority: z.number().int().min(1).max(5).optional(),
   dispatchedAt: z.number(),
   /** Which go of the run this attempt belongs to: 0 for the first, +1 per run.retried. */
   round: z.number().int().nonnegative(),
@@ -126,6 +128,8 @@ export const signalNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, "mu
 const runOptionsWire = z.object({
   schedule: z.enum(["phases", "eager"]),
   onFailure: z.enum(["fail-fast", "continue"]),
+  /** 1 (first) .. 5 (last); absent = 3. */
+  priority: z.number().int().min(1).max(5).optional(),
 });
 
 /** Decision events: what a coordinator decided, in a Decision batch. */

@@ -258,6 +258,15 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/s/load data",
     mentions: ['task name "load data"', 'rename it, e.g. "load-data"'],
   }),
+  INVALID_PRIORITY: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", priority: 0 });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['workflow "w"', "priority 0", "1 (first) to 5 (last)"],
+  }),
   INVALID_VERSION: () => ({
     wf: (() => {
       const wf = workflow("w", { version: "" });

@@ -31,6 +31,7 @@ import { instanceName, type MapProgress } from "./map-state.js";
 import { seedOfRunId, taskSeed } from "./seed.js";
 import { evolve, isFinished, taskKey, taskRecordOf, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
+import { DEFAULT_PRIORITY } from "../../plan/schema.js";
 import type { RunModel } from "./run-model.js";
 import type { Definitions } from "./definition.js";
 import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
@@ -39,7 +40,7 @@ import { learnStart, queueDue, timeoutDue, timersAtDispatch, timersAtResume, typ
 
 export type Trigger =
   /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
-  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number; traceparent?: string | undefined; parent?: ParentRef | undefined }
+  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed"> & { priority?: number | undefined }; owner: string; epoch: number; traceparent?: string | undefined; parent?: ParentRef | undefined }
   | { type: "resume"; owner: string; epoch: number }
   | { type: "report"; dispatchId: string }
   /** A signal was just folded (stored at `seq`). */
@@ -398,6 +399,8 @@ class Decision implements WaitHost {
       seed: taskSeed(this.st.record.seed ?? seedOfRunId(runId), task.id, vt.instance?.index),
     };
     if (startBy !== undefined) message.startBy = startBy;
+    const priority = this.st.record.options?.priority;
+    if (priority !== undefined) message.priority = priority;
     if (task.params !== undefined) message.params = task.params;
     if (vt.instance) message.item = { index: vt.instance.index, count: this.mapOf(v, vt)?.count ?? 0 };
     this.effects.push({ type: "dispatch", message });
@@ -620,7 +623,8 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
   switch (trigger.type) {
     case "start": {
       const plan = d.model().plan;
-      const options = { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure };
+      const priority = trigger.options.priority ?? plan.priority ?? DEFAULT_PRIORITY;
+      const options = { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure, ...(priority !== DEFAULT_PRIORITY ? { priority } : {}) };
       const trace = trigger.traceparent === undefined ? {} : { traceparent: trigger.traceparent };
       const parent = trigger.parent === undefined ? {} : { parent: trigger.parent };
       d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options, seed: trigger.options.seed ?? seedOfRunId(state.runId), ...trace, ...parent });

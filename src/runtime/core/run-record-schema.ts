@@ -21,6 +21,8 @@ export type StateStatus = z.infer<typeof stateStatusSchema>;
 export const runOptionsRecordSchema = z.object({
   schedule: z.enum(["phases", "eager"]),
   onFailure: z.enum(["fail-fast", "continue"]),
+  /** 1 (first) .. 5 (last); absent = 3 (DESIGN §8). */
+  priority: z.number().int().min(1).max(5).optional(),
 });
 
 export const stateRecordSchema = z.object({

@@ -478,7 +478,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       r.workflow = e.workflow;
       r.version = e.version;
       r.planHash = e.planHash;
-      r.options = { schedule: e.options.schedule, onFailure: e.options.onFailure };
+      r.options = { schedule: e.options.schedule, onFailure: e.options.onFailure, ...(e.options.priority !== undefined ? { priority: e.options.priority } : {}) };
       r.input = e.input;
       r.startedAt = e.at;
       r.status = "running";

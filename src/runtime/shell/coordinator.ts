@@ -70,7 +70,7 @@ export interface StartRunParams {
   plan: Plan;
   /** Already validated against the workflow's input schema. */
   input: unknown;
-  options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">;
+  options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed"> & { priority?: number | undefined };
   /** Default: a generated id. */
   runId?: string;
   /** A child run: its parent (recorded in run.started). */

@@ -194,7 +194,8 @@ export class MemoryConnection implements Transport, ConsumerOwner {
         if (keyProblem !== undefined) throw new WireMessageInvalidError(what, schemaIssues([{ path: ["executor"], message: `executor "${executor}" ${keyProblem}` }]));
         this.validExecutors.add(executor);
       }
-      this.hub.queue.enqueue(executor.slice(0, executor.indexOf("/")), `${task.dispatchId}@${task.epoch}`, payload);
+      const priority = typeof task.priority === "number" ? task.priority : undefined;
+      this.hub.queue.enqueue(executor.slice(0, executor.indexOf("/")), `${task.dispatchId}@${task.epoch}`, payload, priority);
     });
   }
 
