@@ -25,7 +25,8 @@ export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, MapItemInfo, T
 
 // Running
 export { createEngine } from "./embedded/engine.js";
-export type { Engine, EngineOptions } from "./embedded/engine.js";
+export type { Engine, EngineOptions, EngineRunOptions } from "./embedded/engine.js";
+export { compareVersions, latestVersion } from "./plan/versions.js";
 export type { RunHandle } from "./runtime/shell/run-handle.js";
 export { createCoordinator } from "./runtime/shell/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/shell/coordinator.js";

@@ -22,6 +22,8 @@
 import { z } from "zod";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
+import { compareVersions } from "../plan/versions.js";
+import { pinnedPlanHash } from "../runtime/core/pinned-plan.js";
 import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
 import type { Plan } from "../plan/schema.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
@@ -80,8 +82,10 @@ export interface EngineOptions {
    */
   maxPayload?: number | false;
   /**
-   * Workflows child nodes may name by name (`s.child("x", { workflow: "enrich" })`). Those run
-   * with this engine, and those their child nodes name by handle, are known anyway. Default: none.
+   * Workflows this engine knows by name and version: child nodes may name them
+   * (`s.child("x", { workflow: "enrich" })`), `run(wf, input, { version })` starts one of
+   * them, and `resume`/`retry` of a run pinned to one of their plans use it (DESIGN §9).
+   * Those run with this engine, and those their child nodes name by handle, are known anyway. Default: none.
    */
   workflows?: readonly Workflow<never>[];
   /**
@@ -92,6 +96,12 @@ export interface EngineOptions {
   childRuns?: boolean;
 }
 
+/** `engine.run` options: the run's options, and which version of the workflow's name to start. */
+export type EngineRunOptions = RunOptions & {
+  /** Start this version of the workflow's name (one the engine knows: `workflows`, or run before) instead of the one passed. */
+  version?: string;
+};
+
 export interface Engine {
   /** The coordinator's writer identity in histories: its id with a per-process nonce. */
   readonly coordinatorId: string;
@@ -99,7 +109,7 @@ export interface Engine {
    * Start a run of `workflow` with `input`.
    * @throws InputValidationError (input fails the workflow's schema), WorkflowValidationError, UsageError
    */
-  run<I>(workflow: Workflow<I>, input: I, options?: RunOptions): Promise<RunHandle>;
+  run<I>(workflow: Workflow<I>, input: I, options?: EngineRunOptions): Promise<RunHandle>;
   /**
    * Pick a run up from its whole stored history (`transport.readHistory(runId)`):
    * after a crash, or to take over a run whose coordinator is gone. A finished run's
@@ -225,23 +235,51 @@ export function createEngine(options: EngineOptions): Engine {
   let workerReady: Promise<void> | undefined;
   let closed = false;
 
+  /** Every plan compiled here by its hash: a stored run is resumed on its own. */
+  const byPlanHash = new Map<string, Workflow<unknown>>();
   function planOf(wf: Workflow<unknown>): Plan {
     let plan = plans.get(wf);
     if (!plan) {
       plan = compile(wf, registry ? { registry } : {});
       plans.set(wf, plan);
       catalog.add(wf);
+      byPlanHash.set(plan.planHash, wf);
     }
     return plan;
   }
+  // Compiled on first use: the registry may still be filled after createEngine.
+  let given = [...(o.workflows ?? [])] as Workflow<unknown>[];
+  const learnGiven = (): void => {
+    for (const wf of given) planOf(wf);
+    given = [];
+  };
+  /** The workflow a start of `wf` with `version` runs. */
+  const versionOf = (wf: Workflow<unknown>, version: string | undefined): Workflow<unknown> => {
+    if (version === undefined || version === wf.version) return wf;
+    const other = catalog.find(wf.name, version);
+    if (other) return other;
+    learnGiven();
+    const versions = [...byPlanHash.values()].filter((w) => w.name === wf.name).map((w) => w.version).sort(compareVersions);
+    throw new UsageError(`engine.run: version "${version}" of workflow "${wf.name}" is not known to this engine (known: ${[...new Set(versions)].join(", ")}); pass it in createEngine({ workflows })`);
+  };
+  /** The workflow a stored run is pinned to: its plan's, when the engine knows it, else the one given (checked against the history). */
+  const pinnedOf = (wf: Workflow<unknown>, history: readonly StoredMessage[]): Workflow<unknown> => {
+    planOf(wf);
+    learnGiven();
+    const hash = pinnedPlanHash(history);
+    return (hash !== undefined ? byPlanHash.get(hash) : undefined) ?? wf;
+  };
 
   return {
     coordinatorId: coordinator.owner,
-    async run(workflow, input, runOptions = {}) {
+    async run(workflow, input, startOptions = {}) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
+      const { version, ...runOptions } = startOptions;
+      if (version !== undefined && (typeof version !== "string" || version === "")) throw new UsageError("engine.run options are invalid: version: must be a non-empty string");
       const opts = runOptionsSchema.safeParse(runOptions);
       if (!opts.success) throw usage("engine.run options", opts.error.issues);
-      const wf = workflow as Workflow<unknown>;
+      planOf(workflow);
+      const wf = versionOf(workflow, version);
       const plan = planOf(wf);
       let value: unknown = input;
       if (wf.options.input) {
@@ -263,14 +301,14 @@ export function createEngine(options: EngineOptions): Engine {
     },
     async resume(workflow, history) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to resume runs");
-      const wf = workflow as Workflow<unknown>;
+      const wf = pinnedOf(workflow, history);
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
       return coordinator.resume({ workflow: wf, plan, history });
     },
     async retry(workflow, history, from) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to retry runs");
-      const wf = workflow as Workflow<unknown>;
+      const wf = pinnedOf(workflow, history);
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
       return coordinator.retry({ workflow: wf, plan, history, from });

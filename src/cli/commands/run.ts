@@ -80,6 +80,7 @@ export const runCommand = defineCommand({
     seed: { type: "string", once: true, valueName: "N", description: "the run's seed (0 to 4294967295): each task's ctx.seed derives from it; default: derived from the run id" },
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
+    version: { type: "string", once: true, valueName: "V", description: "the workflow version to run: with <file>, the one it exports of that version; with --nats, the coordinators start it (default: the latest version served)" },
     key: { type: "string", once: true, valueName: "K", description: "start key: with --nats, a second run with the same key follows the run the first started instead of starting another (for the retention period)" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
     export: { type: "string", multiple: true, valueName: "FILE", description: "embedded runs: at the end, write the run's history and record to FILE (.json, or .sqlite/.db: SQLite); may be given more than once" },
@@ -125,7 +126,7 @@ export const runCommand = defineCommand({
     if (values.force === true && file === undefined) throw new UsageError("--force only matters with a workflow file (it skips the plan check against the coordinators)");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const cwd = io.cwd ?? process.cwd();
-    const local = file === undefined ? undefined : await loadWorkflow(file, { cwd, workflow: values.workflow });
+    const local = file === undefined ? undefined : await loadWorkflow(file, { cwd, workflow: values.workflow, version: values.version });
     let input: unknown;
     try {
       const raw = readRunInput(values.input, cwd);
@@ -151,7 +152,9 @@ export const runCommand = defineCommand({
     const { describeWaiting, servedPlan, startNatsRun } = await import("../run-nats.js");
     let session: NatsRunSession;
     try {
-      session = await startNatsRun({ nats, workflow: name, input, options, planHash: values.force === true ? undefined : plan?.planHash, logger: log.logger });
+      // A file names its version (the one --version picked); without a file, --version or the latest served.
+      const version = local?.workflow.version ?? values.version;
+      session = await startNatsRun({ nats, workflow: name, input, options: { ...options, ...(version !== undefined && values.force !== true ? { version } : values.version !== undefined ? { version: values.version } : {}) }, planHash: values.force === true ? undefined : plan?.planHash, logger: log.logger });
     } catch (err) {
       if (err instanceof RemoteError && (err.code === "PLAN_HASH_MISMATCH" || err.code === "INPUT_INVALID")) {
         io.stderr.write(`phaseflow run: ${err.message}\n`);
