@@ -1,10 +1,17 @@
 /**
- * The NATS bench's baseline worker: what a worker does with the raw client and no
- * engine. It pull-consumes task messages from a work-queue stream's durable
- * consumer (at most `concurrency` pulled and at most `concurrency` handled at once),
- * and for each one publishes a result message to `<results prefix>.<runId>` (awaiting
- * JetStream's PubAck, as a phaseflow worker awaits its report's) and then acks the task.
- * No schema checks, no events besides the result, no heartbeats.
+ * The NATS bench's baseline worker: a durable worker written as fast as the raw
+ * client allows, with no engine. It consumes task messages from a work-queue
+ * stream's durable pull consumer (`consume()` in callback mode, pull batches of
+ * `concurrency`), handles at most `concurrency` at once (the rest wait in a local
+ * FIFO), and for each one publishes a result message to `<results prefix>.<runId>`,
+ * waits for JetStream's PubAck (the result is stored) and only then acks the task:
+ * at-least-once, like a phaseflow worker's report before its ack.
+ *
+ * What it does not do, and a phaseflow worker does: validate the task message (it
+ * only JSON-parses it), check a fencing token, send in-progress acks for long tasks,
+ * keep a stall keeper, emit telemetry or logs, retry or fail a task. The connection
+ * uses `noAsyncTraces` and PubAcks come through one wildcard subscription
+ * (bench/lib/puback-mux.ts) instead of a request object per publish.
  *
  * Usage (bench/nats-baseline.ts spawns two of these):
  *   node --import tsx bench/nats-baseline-worker.ts <url> <stream> <durable> <results-prefix> <concurrency>
@@ -12,6 +19,7 @@
  */
 import { jetstream, type JsMsg } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { pubAckMux } from "./lib/puback-mux.js";
 
 const [url, stream, durable, resultsPrefix, concurrencyArg] = process.argv.slice(2);
 if (url === undefined || stream === undefined || durable === undefined || resultsPrefix === undefined || concurrencyArg === undefined) {
@@ -20,18 +28,20 @@ if (url === undefined || stream === undefined || durable === undefined || result
 }
 const concurrency = Number(concurrencyArg);
 
-const nc = await connect({ servers: url.split(","), name: `bench-baseline-worker ${process.pid}` });
+const nc = await connect({ servers: url.split(","), name: `bench-baseline-worker ${process.pid}`, noAsyncTraces: true });
 const js = jetstream(nc);
+const mux = pubAckMux(nc);
 const consumer = await js.consumers.get(stream, durable);
-const messages = await consumer.consume({ max_messages: concurrency });
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const workerId = `baseline-${process.pid}`;
-let free = concurrency;
-let wake: (() => void) | undefined;
-const inFlight = new Set<Promise<void>>();
+const waiting: JsMsg[] = [];
+let head = 0;
+let running = 0;
 let handled = 0;
+let stopping = false;
+let idle: (() => void) | undefined;
 
 interface TaskLike {
   runId: string;
@@ -42,7 +52,8 @@ interface TaskLike {
   dispatchId: string;
 }
 
-async function handle(m: JsMsg): Promise<void> {
+function handle(m: JsMsg): void {
+  running++;
   const task = JSON.parse(decoder.decode(m.data)) as TaskLike;
   const startedAt = Date.now();
   const output = {}; // the no-op
@@ -59,31 +70,53 @@ async function handle(m: JsMsg): Promise<void> {
     output,
     durationMs: Date.now() - startedAt,
   };
-  await js.publish(`${resultsPrefix}.${task.runId}`, encoder.encode(JSON.stringify(result)));
-  m.ack();
-  handled++;
-}
-
-process.once("SIGTERM", () => void messages.close());
-process.stderr.write(`${JSON.stringify({ msg: "baseline worker started", pid: process.pid, concurrency })}\n`);
-
-for await (const m of messages) {
-  while (free === 0) await new Promise<void>((resolve) => (wake = resolve));
-  free--;
-  const p: Promise<void> = handle(m)
-    .catch((err: unknown) => {
+  mux.publish(`${resultsPrefix}.${task.runId}`, encoder.encode(JSON.stringify(result))).then(
+    () => {
+      m.ack();
+      handled++;
+      done();
+    },
+    (err: unknown) => {
       process.stderr.write(`${JSON.stringify({ msg: "task failed", err: String(err) })}\n`);
       m.nak();
-    })
-    .finally(() => {
-      inFlight.delete(p);
-      free++;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    });
-  inFlight.add(p);
+      done();
+    },
+  );
 }
-await Promise.allSettled([...inFlight]);
-process.stderr.write(`${JSON.stringify({ msg: "baseline worker stopped", handled })}\n`);
-await nc.drain();
+
+function done(): void {
+  running--;
+  if (head < waiting.length) {
+    const m = waiting[head]!;
+    waiting[head++] = undefined as unknown as JsMsg;
+    if (head === waiting.length) {
+      waiting.length = 0;
+      head = 0;
+    }
+    handle(m);
+  } else if (running === 0) idle?.();
+}
+
+const messages = await consumer.consume({
+  max_messages: concurrency,
+  callback: (m) => {
+    if (stopping) m.nak();
+    else if (running < concurrency) handle(m);
+    else waiting.push(m);
+  },
+});
+
+process.once("SIGTERM", () => {
+  stopping = true;
+  void (async () => {
+    await messages.close();
+    for (let i = head; i < waiting.length; i++) waiting[i]!.nak();
+    waiting.length = 0;
+    head = 0;
+    if (running > 0) await new Promise<void>((resolve) => (idle = resolve));
+    process.stderr.write(`${JSON.stringify({ msg: "baseline worker stopped", handled })}\n`);
+    mux.close();
+    await nc.drain();
+  })();
+});
+process.stderr.write(`${JSON.stringify({ msg: "baseline worker started", pid: process.pid, concurrency })}\n`);

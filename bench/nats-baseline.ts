@@ -1,11 +1,26 @@
 /**
- * The NATS bench's baseline: the same messaging as a phaseflow run, with no engine.
- * A dispatcher (this process) publishes task messages shaped and sized like
- * phaseflow's to a work-queue JetStream stream (with a `Nats-Msg-Id`, as phaseflow
- * does); separate worker processes (bench/nats-baseline-worker.ts) pull them, publish
- * a result message each to a results stream and ack; the dispatcher reads the
- * results through an ordered consumer. Wide: every task published at once, done when
- * every result is in. Chain: task k+1 is published only after result k arrived.
+ * The NATS bench's baseline: phaseflow's durable messaging written as fast as the raw
+ * NATS client allows, with no engine. A dispatcher (this process) publishes task
+ * messages shaped and sized like phaseflow's to a work-queue JetStream stream (with a
+ * `Nats-Msg-Id`, as phaseflow does) and waits for each PubAck; separate worker
+ * processes (bench/nats-baseline-worker.ts) pull them, store a result message each in
+ * a results stream, wait for its PubAck and only then ack the task; the dispatcher
+ * reads the results through an ordered consumer. Two stored messages per task, the
+ * budget phaseflow has. Wide: every task published at once, done when every result
+ * is in. Chain: task k+1 is published only after result k arrived.
+ *
+ * Made fast the way a user tuning the raw client would: `noAsyncTraces` on every
+ * connection; PubAcks through one wildcard subscription per connection
+ * (bench/lib/puback-mux.ts) instead of a request object, timer and error per
+ * publish; the workers consume in callback mode with pull batches of their
+ * concurrency; the dispatcher's ordered consumer pulls batches of 1,000 and counts
+ * results instead of parsing them (wide; the chain parses each to check it is the
+ * result of the task it sent).
+ *
+ * What it does not do, and phaseflow does: decide anything (no plan, no state
+ * machine, no dataflow), validate messages, fence stale workers with tokens, keep
+ * tasks alive while they run, retry, time out, write run summaries, history or
+ * telemetry. So it is the floor of the messaging, not a competing engine.
  *
  * Each deployment gets its own stream, consumer and subject names (`<id>`), so it
  * shares nothing with phaseflow's streams or another deployment on the server.
@@ -15,6 +30,7 @@ import { connect, nanos } from "@nats-io/transport-node";
 import { defaultIdGenerator } from "../src/support/clock.js";
 import { dispatchIdOf, idempotencyKeyOf, WIRE_VERSION, type TaskMessage } from "../src/transport/messages.js";
 import { withTimeout } from "./lib/deadline.js";
+import { pubAckMux } from "./lib/puback-mux.js";
 import { spawnScript, type ScriptProcess } from "./lib/node-script.js";
 import { NOOP_EXECUTOR } from "./lib/workflows.js";
 
@@ -93,7 +109,7 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
   const taskSubject = `${id}.task.bench.noop`;
   const resultsPrefix = `${id}.res`;
 
-  const nc = await connect({ servers: url.split(","), name: "bench-baseline-dispatcher" });
+  const nc = await connect({ servers: url.split(","), name: "bench-baseline-dispatcher", noAsyncTraces: true });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const common = { storage: StorageType.File, discard: DiscardPolicy.Old, duplicate_window: nanos(2 * 60_000), num_replicas: options.replicas ?? 1 };
@@ -120,13 +136,26 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
     throw err;
   }
 
-  /** An ordered consumer of one run's results, ready before anything is published; `next()` resolves with the next result. */
+  const mux = pubAckMux(nc);
+
+  /**
+   * An ordered consumer of one run's results, ready before anything is published:
+   * `next()` resolves with the next result (chain), `count(n)` once `n` results are in (wide).
+   */
   const results = async (runId: string) => {
     const consumer = await js.consumers.get(resultsStream, { filter_subjects: `${resultsPrefix}.${runId}`, deliver_policy: DeliverPolicy.All });
     const queue: JsMsg[] = [];
+    let head = 0;
+    let seen = 0;
     let waiter: ((m: JsMsg) => void) | undefined;
+    let target = Infinity;
+    let reached: (() => void) | undefined;
     const messages = await consumer.consume({
+      max_messages: 1_000,
       callback: (m) => {
+        seen++;
+        if (seen >= target) reached?.();
+        if (target !== Infinity) return; // counting only
         const w = waiter;
         waiter = undefined;
         if (w) w(m);
@@ -135,8 +164,16 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
     });
     return {
       next: (): Promise<JsMsg> => {
-        const m = queue.shift();
-        return m ? Promise.resolve(m) : new Promise<JsMsg>((resolve) => (waiter = resolve));
+        if (head < queue.length) {
+          const m = queue[head]!;
+          queue[head++] = undefined as unknown as JsMsg;
+          return Promise.resolve(m);
+        }
+        return new Promise<JsMsg>((resolve) => (waiter = resolve));
+      },
+      count: (n: number): Promise<void> => {
+        target = n;
+        return seen >= n ? Promise.resolve() : new Promise<void>((resolve) => (reached = resolve));
       },
       close: async () => {
         await messages.close();
@@ -144,9 +181,7 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
       },
     };
   };
-  const publish = async (task: TaskMessage): Promise<void> => {
-    await js.publish(taskSubject, encoder.encode(JSON.stringify(task)), { msgID: task.dispatchId });
-  };
+  const publish = (task: TaskMessage): Promise<void> => mux.publish(taskSubject, encoder.encode(JSON.stringify(task)), task.dispatchId);
 
   return {
     workerPids: workers.map((w) => w.pid),
@@ -160,8 +195,9 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
         const messages = Array.from({ length: tasks }, (_, i) => baselineTask(runId, planHash, `bench-wide-${tasks}`, "wide", i));
         await withTimeout(
           (async () => {
+            const all = res.count(tasks);
             await Promise.all(messages.map(publish));
-            for (let got = 0; got < tasks; got++) await res.next();
+            await all;
           })(),
           timeoutMs,
           `baseline wide run of ${tasks} tasks`,
@@ -205,6 +241,7 @@ export async function startBaseline(options: BaselineOptions): Promise<BaselineD
       await Promise.all(workers.map((w) => w.stop()));
       await jsm.streams.delete(tasksStream).catch(() => undefined);
       await jsm.streams.delete(resultsStream).catch(() => undefined);
+      mux.close();
       await nc.drain();
     },
   };

@@ -25,7 +25,8 @@ export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, MapItemInfo, T
 
 // Running
 export { createEngine } from "./embedded/engine.js";
-export type { Engine, EngineOptions } from "./embedded/engine.js";
+export type { Engine, EngineOptions, EngineRunOptions } from "./embedded/engine.js";
+export { compareVersions, latestVersion } from "./plan/versions.js";
 export type { RunHandle } from "./runtime/shell/run-handle.js";
 export { createCoordinator } from "./runtime/shell/coordinator.js";
 export type { Coordinator, CoordinatorOptions } from "./runtime/shell/coordinator.js";
@@ -77,6 +78,7 @@ export {
   EngineClosedError,
 } from "./errors/base.js";
 export { SignalTimeoutError, SleepUntilError, SignalPayloadInvalidError, SignalRefusedError } from "./errors/waits.js";
+export { OptionsError } from "./errors/options.js";
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
 // Run archives (JSON or SQLite) of a run's stored history
 export { archiveOf } from "./archive/archive.js";

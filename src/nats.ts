@@ -12,7 +12,7 @@ export type { CoordinatorService, CoordinatorServiceOptions } from "./fleet/coor
 export { startNatsWorker } from "./fleet/worker-service.js";
 export type { NatsWorker, NatsWorkerOptions } from "./fleet/worker-service.js";
 export { createClient } from "./fleet/client.js";
-export type { Client, ClientOptions, StartedRun } from "./fleet/client.js";
+export type { Client, ClientOptions, StartedRun, StartOptions } from "./fleet/client.js";
 export type { RunSummary } from "./fleet/api-schemas.js";
 export type { WorkerHeartbeat } from "./fleet/heartbeat.js";
 export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError, ReplyTooLargeError, MaxDeliveriesExceededError } from "./errors/fleet.js";

@@ -91,7 +91,7 @@ export async function showRun(main, runId, announce) {
         "dl",
         { class: "meta" },
         h("dt", {}, "Workflow"), h("dd", {}, `${r.workflow}${r.version ? ` v${r.version}` : ""}`),
-        h("dt", {}, "Status"), h("dd", {}, badge(r.status, { id: "run-status", "data-status": r.status })),
+        h("dt", {}, "Status"), h("dd", {}, badge(r.status, { id: "run-status", "data-status": r.status }), loaded.waiting && (r.status === "running" || r.status === "pending") ? h("div", { class: "waiting" }, loaded.waiting) : null),
         h("dt", {}, "Current state"), h("dd", {}, r.currentState ?? "—"),
         h("dt", {}, "Started"), h("dd", {}, time(r.startedAt)),
         h("dt", {}, "Duration"), h("dd", {}, r.startedAt ? duration((r.finishedAt ?? Date.now()) - r.startedAt) : ""),

@@ -65,10 +65,28 @@ export interface CommandSpec<F extends Record<string, FlagSpec>> {
 export interface CliCommand {
   readonly name: string;
   readonly summary: string;
-  /** The full `--help` text. */
-  help(): string;
+  /** The full `--help` text (a lazy command loads its module first). */
+  help(): string | Promise<string>;
   /** Parse `argv` (the arguments after the command name) and run. Usage errors throw `UsageError`. */
   execute(argv: readonly string[], io: CliIo): Promise<number>;
+}
+
+/**
+ * A command whose module is imported only when it runs or prints its own help, so
+ * the binary loads just what the command given needs. `name` and `summary` are the
+ * command's own (the top-level help lists them without loading anything).
+ * @example
+ * lazyCommand("compile", "Compile a workflow", async () => (await import("./commands/compile.js")).compileCommand)
+ */
+export function lazyCommand(name: string, summary: string, load: () => Promise<CliCommand>): CliCommand {
+  let loaded: Promise<CliCommand> | undefined;
+  const get = (): Promise<CliCommand> => (loaded ??= load());
+  return {
+    name,
+    summary,
+    help: async () => (await get()).help(),
+    execute: async (argv, io) => (await get()).execute(argv, io),
+  };
 }
 
 const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", description: "show this help" };

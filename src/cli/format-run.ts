@@ -18,6 +18,8 @@ export interface FormatRunOptions {
   plan?: Plan | undefined;
   /** Every failed attempt's error per task (`state/visit/task`), from the run's history. */
   attemptErrors?: ReadonlyMap<string, readonly { attempt: number; error: { code: string; message: string } }[]>;
+  /** What an unfinished run that cannot move waits for (fleet: "waiting for a coordinator serving etl@1 (plan 3f2a…)"). */
+  waiting?: string;
 }
 
 /** Each failed attempt's error per task, from a run's events. */
@@ -61,6 +63,7 @@ export function formatRunRecord(record: RunRecord, options: FormatRunOptions = {
   lines.push(`run ${record.runId}  workflow ${record.workflow || "?"}${record.version ? `@${record.version}` : ""}  ${record.status}${took}`);
   if (record.error) lines.push(`  error [${record.error.code}] ${record.error.message.trimEnd().split("\n").join("\n    ")}`);
   if (record.reason) lines.push(`  reason: ${record.reason}`);
+  if (options.waiting !== undefined) lines.push(`  ${options.waiting}`);
   lines.push(...waitLines(record));
   for (const s of record.states) {
     const multi = record.states.filter((x) => x.name === s.name).length > 1;
@@ -156,8 +159,8 @@ export function formatRunList(runs: readonly RunSummary[], planTasks: ReadonlyMa
   for (const r of runs) {
     rows.push([
       r.runId,
-      r.workflow,
-      r.status,
+      r.version !== undefined ? `${r.workflow}@${r.version}` : r.workflow,
+      r.waiting !== undefined ? `${r.status} (${r.waiting})` : r.status,
       r.currentState ?? "-",
       // The plan's task count when known: tasks not started yet count too.
       `${r.tasks.succeeded}/${r.tasks.failed}/${Math.max(r.tasks.total, planTasks.get(r.workflow) ?? 0)}`,

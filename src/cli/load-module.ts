@@ -1,7 +1,8 @@
 /**
  * Loads the modules named on the command line: workflow files (their exported
  * workflows) and executor modules (their exported registries). A `.ts` file loads
- * without a build because the binary registers tsx first. Every way this can go
+ * without a build: tsx is registered just before the first one (only then, since
+ * registering it costs more than the rest of the CLI's start-up). Every way this can go
  * wrong (no such file, the module throws on import, it exports nothing usable,
  * several workflows and no `--workflow`) is a `ModuleLoadError` with one line that
  * names the file and the fix; the CLI maps it to exit code 2.
@@ -13,10 +14,30 @@ import { statSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ModuleLoadError } from "../errors/base.js";
+import { compareVersions } from "../plan/versions.js";
 import { isWorkflow, type Workflow } from "../dsl/workflow.js";
 import { createRegistry, isRegistry, type Registry } from "../registry/registry.js";
 
 const EXTENSIONS = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"]);
+const TYPESCRIPT = new Set([".ts", ".mts", ".cts"]);
+/** Set (on globalThis) once a TypeScript loader is registered; bin/phaseflow.js sets it when it runs the source through tsx. */
+const LOADER_FLAG = Symbol.for("phaseflow.typescript-loader");
+
+/**
+ * Make `.ts` modules importable: register tsx, unless this very module runs as
+ * TypeScript (tsx or vitest already transform) or it was registered before.
+ */
+async function ensureTypeScriptLoader(): Promise<void> {
+  const flags = globalThis as unknown as Record<symbol, unknown>;
+  if (flags[LOADER_FLAG] === true || import.meta.url.endsWith(".ts")) return;
+  flags[LOADER_FLAG] = true;
+  // Every module loaded after tsx is registered goes through its loader thread (a
+  // round trip per module); workflow modules import phaseflow itself, so load it first,
+  // directly: the same file a user module's `import "phaseflow"` resolves to.
+  await import("../index.js");
+  const { register } = await import("tsx/esm/api");
+  register();
+}
 
 export interface LoadModuleOptions {
   /** Directory a relative path is resolved against. Default `process.cwd()`. */
@@ -53,6 +74,7 @@ export async function loadModule(file: string, options: LoadModuleOptions = {}):
   }
   let exports: Record<string, unknown>;
   try {
+    if (TYPESCRIPT.has(extname(path))) await ensureTypeScriptLoader();
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (err) {
     // Every line: a syntax error's location is on the lines after "Transform failed with 1 error:".
@@ -76,8 +98,9 @@ export async function loadModule(file: string, options: LoadModuleOptions = {}):
  * @throws ModuleLoadError (`MODULE_NO_WORKFLOW`, `WORKFLOW_AMBIGUOUS`, `WORKFLOW_NOT_FOUND`)
  * @example pickWorkflow(mod, "etl")
  */
-export function pickWorkflow(mod: LoadedModule, name?: string, registryHint = "pass that module to --executors instead"): Workflow<unknown> {
-  const { file, workflows } = mod;
+export function pickWorkflow(mod: LoadedModule, name?: string, registryHint = "pass that module to --executors instead", version?: string): Workflow<unknown> {
+  const { file } = mod;
+  const workflows = versionsPicked(mod, version);
   if (workflows.length === 0) {
     const also = mod.registries.length > 0 ? ` (it exports an executor registry: ${registryHint})` : "";
     throw new ModuleLoadError("MODULE_NO_WORKFLOW", file, `"${file}" exports no workflow${also}; export one, e.g. export const wf = workflow("name", { version: "1" })`);
@@ -98,9 +121,32 @@ export function pickWorkflow(mod: LoadedModule, name?: string, registryHint = "p
  * Load a workflow module and pick one workflow from it.
  * @example const { workflow } = await loadWorkflow("examples/etl.ts", { workflow: "etl" });
  */
-export async function loadWorkflow(file: string, options: LoadModuleOptions & { workflow?: string | undefined } = {}): Promise<{ module: LoadedModule; workflow: Workflow<unknown> }> {
+export async function loadWorkflow(file: string, options: LoadModuleOptions & { workflow?: string | undefined; version?: string | undefined } = {}): Promise<{ module: LoadedModule; workflow: Workflow<unknown> }> {
   const module = await loadModule(file, options);
-  return { module, workflow: pickWorkflow(module, options.workflow) };
+  return { module, workflow: pickWorkflow(module, options.workflow, undefined, options.version) };
+}
+
+/**
+ * A module may export several versions of one workflow: keep one per name, the one
+ * `version` names (when given, names without it are dropped), else the latest.
+ */
+function versionsPicked(mod: LoadedModule, version: string | undefined): LoadedModule["workflows"] {
+  const byName = new Map<string, LoadedModule["workflows"]>();
+  for (const w of mod.workflows) byName.set(w.workflow.name, [...(byName.get(w.workflow.name) ?? []), w]);
+  const picked: LoadedModule["workflows"][number][] = [];
+  for (const versions of byName.values()) {
+    if (version !== undefined) {
+      const hit = versions.find((w) => w.workflow.version === version);
+      if (hit) picked.push(hit);
+      continue;
+    }
+    picked.push(versions.reduce((a, b) => (compareVersions(b.workflow.version, a.workflow.version) > 0 ? b : a)));
+  }
+  if (picked.length === 0 && version !== undefined) {
+    const listing = mod.workflows.map((w) => `${w.workflow.name}@${w.workflow.version}`).join(", ");
+    throw new ModuleLoadError("WORKFLOW_NOT_FOUND", mod.file, `"${mod.file}" has no workflow of version "${version}"; available: ${listing}`);
+  }
+  return picked;
 }
 
 /**

@@ -30,7 +30,7 @@ export async function runCli(argv: readonly string[], io: CliIo, commands: reado
   }
   if (first === "--help" || first === "-h" || first === "help") {
     const target = first === "help" && rest[0] !== undefined ? commands.find((c) => c.name === rest[0]) : undefined;
-    io.stdout.write(target ? target.help() : topLevelHelp(commands));
+    io.stdout.write(target ? await target.help() : topLevelHelp(commands));
     return EXIT_OK;
   }
   if (first === "--version" || first === "-v") {

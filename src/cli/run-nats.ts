@@ -10,8 +10,7 @@
  * its summary: the session polls the summary until the first event arrives, so such a
  * run ends its follower at once instead of leaving it waiting forever.
  */
-import { createClient, type Client, type StartedRun } from "../fleet/client.js";
-import type { StartRunRequest } from "../fleet/api-schemas.js";
+import { createClient, type Client, type StartedRun, type StartOptions } from "../fleet/client.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
 import { isRunFinished } from "../runtime/core/run-record.js";
@@ -25,7 +24,7 @@ export interface NatsRunOptions {
   /** The workflow's name, as the coordinator knows it. */
   workflow: string;
   input: unknown;
-  options: NonNullable<StartRunRequest["options"]>;
+  options: StartOptions;
   /** The local file's plan hash: the coordinator refuses the start when it serves another plan. */
   planHash?: string | undefined;
   logger: Logger;
@@ -73,9 +72,9 @@ export async function attachNatsRun(o: { nats: NatsRunOptions["nats"]; runId: st
 }
 
 /** The plan the coordinators serve for `workflow`, when it is the plan `planHash` names (else undefined). */
-export async function servedPlan(client: Client, workflow: string, planHash?: string): Promise<Plan | undefined> {
+export async function servedPlan(client: Client, workflow: string, planHash?: string, version?: string): Promise<Plan | undefined> {
   try {
-    const plan = await client.plan(workflow);
+    const plan = await client.plan(workflow, version === "" ? undefined : version);
     return planHash === undefined || plan.planHash === planHash ? plan : undefined;
   } catch {
     // Progress totals are a nicety: an older coordinator without plan.get, or one that

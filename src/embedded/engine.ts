@@ -22,7 +22,10 @@
 import { z } from "zod";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
+import { compareVersions } from "../plan/versions.js";
+import { pinnedPlanHash } from "../runtime/core/pinned-plan.js";
 import { RunNotFoundError, UsageError } from "../errors/base.js";
+import { OptionsError } from "../errors/options.js";
 import { parseOptions } from "../support/options.js";
 import type { Plan } from "../plan/schema.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
@@ -80,11 +83,25 @@ export interface EngineOptions {
    */
   maxPayload?: number | false;
   /**
-   * Workflows child nodes may name by name (`s.child("x", { workflow: "enrich" })`). Those run
-   * with this engine, and those their child nodes name by handle, are known anyway. Default: none.
+   * Workflows this engine knows by name and version: child nodes may name them
+   * (`s.child("x", { workflow: "enrich" })`), `run(wf, input, { version })` starts one of
+   * them, and `resume`/`retry` of a run pinned to one of their plans use it (DESIGN §9).
+   * Those run with this engine, and those their child nodes name by handle, are known anyway. Default: none.
    */
   workflows?: readonly Workflow<never>[];
+  /**
+   * Start child runs (child nodes) on this engine's coordinator. Default true. A fleet
+   * coordinator turns it off until children go through the fleet's leases and run store:
+   * its child nodes fail with CHILD_START_FAILED instead of running unleased.
+   */
+  childRuns?: boolean;
 }
+
+/** `engine.run` options: the run's options, and which version of the workflow's name to start. */
+export type EngineRunOptions = RunOptions & {
+  /** Start this version of the workflow's name (one the engine knows: `workflows`, or run before) instead of the one passed. */
+  version?: string;
+};
 
 export interface Engine {
   /** The coordinator's writer identity in histories: its id with a per-process nonce. */
@@ -93,7 +110,7 @@ export interface Engine {
    * Start a run of `workflow` with `input`.
    * @throws InputValidationError (input fails the workflow's schema), OptionsError, WorkflowValidationError, UsageError
    */
-  run<I>(workflow: Workflow<I>, input: I, options?: RunOptions): Promise<RunHandle>;
+  run<I>(workflow: Workflow<I>, input: I, options?: EngineRunOptions): Promise<RunHandle>;
   /**
    * Start a run whose options and input were resolved already (`resolveRunStart`), as a
    * fleet coordinator does with the start it accepted: nothing is parsed again.
@@ -167,6 +184,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
+    childRuns: z.boolean().optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
@@ -198,9 +216,9 @@ export function createEngine(options: EngineOptions): Engine {
   const catalog = new WorkflowCatalog();
   for (const wf of o.workflows ?? []) catalog.add(wf);
   const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
-  const children = embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
+  const children = o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
-    children,
+    ...(children ? { children } : {}),
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),
@@ -217,21 +235,51 @@ export function createEngine(options: EngineOptions): Engine {
   let workerReady: Promise<void> | undefined;
   let closed = false;
 
+  /** Every plan compiled here by its hash: a stored run is resumed on its own. */
+  const byPlanHash = new Map<string, Workflow<unknown>>();
   function planOf(wf: Workflow<unknown>): Plan {
     let plan = plans.get(wf);
     if (!plan) {
       plan = compile(wf, registry ? { registry } : {});
       plans.set(wf, plan);
       catalog.add(wf);
+      byPlanHash.set(plan.planHash, wf);
     }
     return plan;
   }
+  // Compiled on first use: the registry may still be filled after createEngine.
+  let given = [...(o.workflows ?? [])] as Workflow<unknown>[];
+  const learnGiven = (): void => {
+    for (const wf of given) planOf(wf);
+    given = [];
+  };
+  /** The workflow a start of `wf` with `version` runs. */
+  const versionOf = (wf: Workflow<unknown>, version: string | undefined): Workflow<unknown> => {
+    if (version === undefined || version === wf.version) return wf;
+    const other = catalog.find(wf.name, version);
+    if (other) return other;
+    learnGiven();
+    const versions = [...byPlanHash.values()].filter((w) => w.name === wf.name).map((w) => w.version).sort(compareVersions);
+    throw new UsageError(`engine.run: version "${version}" of workflow "${wf.name}" is not known to this engine (known: ${[...new Set(versions)].join(", ")}); pass it in createEngine({ workflows })`);
+  };
+  /** The workflow a stored run is pinned to: its plan's, when the engine knows it, else the one given (checked against the history). */
+  const pinnedOf = (wf: Workflow<unknown>, history: readonly StoredMessage[]): Workflow<unknown> => {
+    planOf(wf);
+    learnGiven();
+    const hash = pinnedPlanHash(history);
+    return (hash !== undefined ? byPlanHash.get(hash) : undefined) ?? wf;
+  };
 
   return {
     coordinatorId: coordinator.owner,
-    async run(workflow, input, runOptions = {}) {
+    async run(workflow, input, startOptions = {}) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
-      return this.start(workflow, resolveRunStart(workflow, input, runOptions, "engine.run options"));
+      const { version, ...runOptions } = startOptions;
+      if (version !== undefined && (typeof version !== "string" || version === "")) throw new OptionsError("engine.run options", [{ path: ["version"], message: "must be a non-empty string" }]);
+      planOf(workflow);
+      const wf = versionOf(workflow, version);
+      // The input is checked against the schema of the version that runs.
+      return this.start(wf, resolveRunStart(wf, input, runOptions, "engine.run options"));
     },
     async start(wf, { input: value, options }) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
@@ -250,14 +298,14 @@ export function createEngine(options: EngineOptions): Engine {
     },
     async resume(workflow, history) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to resume runs");
-      const wf = workflow as Workflow<unknown>;
+      const wf = pinnedOf(workflow, history);
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
       return coordinator.resume({ workflow: wf, plan, history });
     },
     async retry(workflow, history, from) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to retry runs");
-      const wf = workflow as Workflow<unknown>;
+      const wf = pinnedOf(workflow, history);
       const plan = planOf(wf);
       if (worker) await (workerReady ??= worker.start());
       return coordinator.retry({ workflow: wf, plan, history, from });

@@ -30,6 +30,8 @@ export const startRunRequestSchema = z.object({
    * instead of running a plan the submitter did not write. Absent: no check.
    */
   planHash: z.string().optional(),
+  /** The workflow version to start. Absent: the latest version served (natural, semver-aware order). */
+  version: z.string().min(1).optional(),
 });
 export type StartRunRequest = z.input<typeof startRunRequestSchema>;
 
@@ -38,6 +40,8 @@ export const startRunReplySchema = z.discriminatedUnion("ok", [
     ok: z.literal(true),
     runId: z.string(),
     planHash: z.string(),
+    /** The workflow version the run is pinned to. */
+    version: z.string().optional(),
     /** Executors no live worker serves yet: the run waits for them (pending). */
     waitingFor: z.array(z.string()),
     /** The start key had started this run before: nothing new was started. */
@@ -63,7 +67,12 @@ export const cancelRunReplySchema = z.discriminatedUnion("ok", [
 export type CancelRunReply = z.infer<typeof cancelRunReplySchema>;
 
 export const getRunReplySchema = z.discriminatedUnion("ok", [
-  z.object({ ok: z.literal(true), record: runRecordSchema }),
+  z.object({
+    ok: z.literal(true),
+    record: runRecordSchema,
+    /** Why an unfinished run is not moving: "waiting for a coordinator serving etl@1 (plan 3f2a…)". */
+    waiting: z.string().optional(),
+  }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
 export type GetRunReply = z.infer<typeof getRunReplySchema>;
@@ -87,7 +96,11 @@ export type ListRunsRequest = z.input<typeof listRunsRequestSchema>;
 export const runSummarySchema = z.object({
   runId: z.string(),
   workflow: z.string(),
+  /** The workflow version the run is pinned to. */
+  version: z.string().optional(),
   status: runStatusSchema,
+  /** Why an unfinished run is not moving: "waiting for a coordinator serving etl@1 (plan 3f2a…)". */
+  waiting: z.string().optional(),
   currentState: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
@@ -96,10 +109,11 @@ export const runSummarySchema = z.object({
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
 /** A run list entry from anything shaped like one (a stored run, an engine's summary): only its fields, none absent. */
-export function runListEntryOf(r: { runId: string; workflow: string; status: RunSummary["status"]; currentState?: string | undefined; startedAt?: number | undefined; finishedAt?: number | undefined; tasks: RunSummary["tasks"] }): RunSummary {
+export function runListEntryOf(r: { runId: string; workflow: string; version?: string | undefined; status: RunSummary["status"]; currentState?: string | undefined; startedAt?: number | undefined; finishedAt?: number | undefined; tasks: RunSummary["tasks"] }): RunSummary {
   return {
     runId: r.runId,
     workflow: r.workflow,
+    ...(r.version !== undefined && r.version !== "" ? { version: r.version } : {}),
     status: r.status,
     ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
     ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
@@ -120,7 +134,7 @@ export const listRunsReplySchema = z.discriminatedUnion("ok", [
 export type ListRunsReply = z.infer<typeof listRunsReplySchema>;
 
 /** `<p>.api.plan.get`: the plan a coordinator serves for a workflow (for progress totals and plan checks). */
-export const getPlanRequestSchema = z.object({ workflow: z.string().min(1) });
+export const getPlanRequestSchema = z.object({ workflow: z.string().min(1), version: z.string().min(1).optional() });
 
 export const getPlanReplySchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(true), plan: planSchema }),

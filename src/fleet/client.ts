@@ -10,6 +10,7 @@
 import type { ZodType } from "zod";
 import { PhaseflowError, TransportOperationError } from "../errors/base.js";
 import { ApiRequestError, ReplyTooLargeError } from "../errors/fleet.js";
+import { routedOp } from "../transport/api-route.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import { decodeJsonText } from "../transport/decode.js";
 import type { Logger } from "../registry/types.js";
@@ -48,9 +49,14 @@ export interface ClientOptions extends Omit<NatsTransportOptions, "logger"> {
   logger?: Logger;
 }
 
+/** Options of `client.start`: the run's options, and the workflow version to start (default: the latest served). */
+export type StartOptions = StartRunRequest["options"] & { version?: string };
+
 export interface StartedRun {
   runId: string;
   planHash: string;
+  /** The workflow version the run is pinned to (absent from coordinators that predate versions). */
+  version?: string;
   /** Executors no live worker serves yet: the run is pending until they appear. */
   waitingFor: string[];
   /** With a start key that had started a run before: that run, and nothing new was started. */
@@ -70,11 +76,18 @@ export interface Client {
    * second start with the same key returns the first run (`existing: true`) for as long
    * as that run is kept (the retention period). With `check.planHash`, the
    * coordinator refuses (PLAN_HASH_MISMATCH) when it serves another plan under that name.
+   * With `options.version`, that version starts; without, the latest version any live
+   * coordinator serves. The request reaches only coordinators serving the workflow.
    */
-  start(workflow: string, input: unknown, options?: StartRunRequest["options"], check?: { planHash?: string }): Promise<StartedRun>;
-  /** The plan a coordinator serves for `workflow`. */
-  plan(workflow: string): Promise<Plan>;
+  start(workflow: string, input: unknown, options?: StartOptions, check?: { planHash?: string }): Promise<StartedRun>;
+  /** The plan the coordinators serve for `workflow` (its latest version, or `version`). */
+  plan(workflow: string, version?: string): Promise<Plan>;
   get(runId: string): Promise<RunRecord>;
+  /**
+   * The run's record and, for an unfinished run that cannot move, what it waits for
+   * ("waiting for a coordinator serving etl@1 (plan 3f2a…)").
+   */
+  inspect(runId: string): Promise<{ record: RunRecord; waiting?: string }>;
   /** Runs newest first, from their summaries; `workflow` filters, `before` (a run's `cursorOf`) pages. */
   list(options?: ListRunsRequest): Promise<RunSummary[]>;
   cancel(runId: string, reason?: string): Promise<RunRecord["status"]>;
@@ -124,7 +137,8 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   const { requestTimeoutMs = 10_000, logger = createSilentLogger(), ...nats } = options;
   const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client", inboxPrefix: nats.inboxPrefix ?? inboxPrefixOf(natsNames(nats.prefix), "client") });
 
-  async function request<T extends { ok: boolean }>(op: string, body: unknown, schema: ZodType<T>): Promise<Exclude<T, { ok: false }>> {
+  async function request<T extends { ok: boolean }>(op: string, body: unknown, schema: ZodType<T>, route?: { workflow: string; version?: string | undefined }): Promise<Exclude<T, { ok: false }>> {
+    if (route) op = routedOp(op, route.workflow, route.version);
     const subject = transport.api.subject(op);
     let text: string;
     try {
@@ -134,7 +148,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       throw new ApiRequestError(
         noResponders ? "NO_COORDINATOR" : "API_REQUEST_FAILED",
         noResponders
-          ? `no coordinator answers on ${subject}; start one with "phaseflow coordinator --nats ${transport.options.servers.join(",")} <workflow files>" (same --prefix)`
+          ? `no coordinator answers on ${subject}${route ? ` (none serves workflow "${route.workflow}"${route.version !== undefined ? ` version "${route.version}"` : ""})` : ""}; start one with "phaseflow coordinator --nats ${transport.options.servers.join(",")} <workflow files>" (same --prefix)`
           : `request ${subject} failed: ${err instanceof Error ? err.message : String(err)}`,
         { cause: err },
       );
@@ -146,26 +160,34 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     return reply as Exclude<T, { ok: false }>;
   }
 
+  async function inspect(runId: string): Promise<{ record: RunRecord; waiting?: string }> {
+    try {
+      const { record, waiting } = await request("run.get", { runId }, getRunReplySchema);
+      return waiting !== undefined ? { record, waiting } : { record };
+    } catch (err) {
+      if (!(err instanceof ReplyTooLargeError)) throw err;
+      // A record over max_payload (many tasks, large values): fold the run's history here, the same fold the coordinator uses.
+      logger.debug({ runId }, "run record too large for one reply; folding its history");
+      const { messages } = await transport.readHistory(runId);
+      return { record: recordOfHistory(messages) };
+    }
+  }
+
   return {
     transport,
-    async start(workflow, input, runOptions = {}, check = {}) {
-      const r = await request("run.start", { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}) }, startRunReplySchema);
-      return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: r.existing === true };
+    async start(workflow, input, startOptions = {}, check = {}) {
+      const { version, ...runOptions } = startOptions;
+      const body = { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}), ...(version !== undefined ? { version } : {}) };
+      const r = await request("run.start", body, startRunReplySchema, { workflow, version });
+      return { runId: r.runId, planHash: r.planHash, ...(r.version !== undefined ? { version: r.version } : {}), waitingFor: r.waitingFor, existing: r.existing === true };
     },
-    async plan(workflow) {
-      return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
+    async plan(workflow, version) {
+      return (await request("plan.get", { workflow, ...(version !== undefined ? { version } : {}) }, getPlanReplySchema, { workflow, version })).plan;
     },
     async get(runId) {
-      try {
-        return (await request("run.get", { runId }, getRunReplySchema)).record;
-      } catch (err) {
-        if (!(err instanceof ReplyTooLargeError)) throw err;
-        // A record over max_payload (many tasks, large values): fold the run's history here, the same fold the coordinator uses.
-        logger.debug({ runId }, "run record too large for one reply; folding its history");
-        const { messages } = await transport.readHistory(runId);
-        return recordOfHistory(messages);
-      }
+      return (await inspect(runId)).record;
     },
+    inspect,
     async list(listOptions = {}) {
       return (await request("run.list", listOptions, listRunsReplySchema)).runs;
     },

@@ -29,6 +29,7 @@ import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
 import { defaultIdGenerator } from "../support/clock.js";
 import { createEngine, type Engine } from "../embedded/engine.js";
+import { versionLabel, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { createSilentLogger } from "../support/logger.js";
 import { resolveRunStart } from "../support/run-options.js";
 import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
@@ -38,7 +39,7 @@ import { createNatsTransport, type NatsTransport } from "../transport/nats/trans
 import { natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "../transport/nats/permissions.js";
 import { REPLY_HEADROOM, serveEndpoint, type ApiCounters } from "./api-server.js";
-import type { ApiEndpoint } from "../transport/fleet-port.js";
+import { NoRespondersError, type ApiEndpoint } from "../transport/fleet-port.js";
 import {
   cancelRunReplySchema,
   cancelRunRequestSchema,
@@ -51,11 +52,15 @@ import {
   runListEntryOf,
 } from "./api-schemas.js";
 import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "../errors/fleet.js";
-import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { sendSignal } from "./signal-endpoint.js";
+import { coordinatorHeartbeatSchema, startCoordinatorBeat } from "./coordinator-heartbeat.js";
+import { createStartRouter } from "./start-routing.js";
+import { coordinatorWaitOf } from "./run-waits-for.js";
+import { routedOp } from "../transport/api-route.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
@@ -64,7 +69,7 @@ import { runStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
   nats: Omit<NatsTransportOptions, "logger">;
-  /** The workflows this coordinator serves (by name). */
+  /** The workflows this coordinator serves: several versions of one name included (a start gets the latest unless it asks for one). */
   workflows: readonly Workflow<unknown>[];
   /** Reject runs whose executors no live worker serves, instead of waiting. Default false. */
   requireWorkers?: boolean;
@@ -101,8 +106,10 @@ export interface CoordinatorService {
   readonly id: string;
   readonly transport: NatsTransport;
   readonly engine: Engine;
-  /** Served workflows by name, with their plans. */
+  /** Served workflows by name, with the plan of each one's latest version. */
   readonly plans: ReadonlyMap<string, Plan>;
+  /** Every workflow version served, with its plan. */
+  readonly catalog: WorkflowCatalog;
   stats(): CoordinatorStats;
   /** Stop answering and driving; leases are given up so another coordinator takes the runs over at once. */
   close(): Promise<void>;
@@ -119,20 +126,19 @@ const decoder = new TextDecoder();
 export async function startCoordinatorService(options: CoordinatorServiceOptions): Promise<CoordinatorService> {
   const logger = options.logger ?? createSilentLogger();
   const baseId = (options.coordinatorId ?? `${hostname()}-${process.pid}`).replace(/[^A-Za-z0-9_.-]/g, "_");
-  const served = new Map<string, { workflow: Workflow<unknown>; plan: Plan }>();
-  for (const wf of options.workflows) {
-    if (served.has(wf.name)) throw new UsageError(`two workflows are named "${wf.name}"; a coordinator serves each workflow name once`);
-    served.set(wf.name, { workflow: wf, plan: compile(wf) });
-  }
-  const triggers = triggersOf(options.workflows);
-  for (const pass of triggers.passWorkflows) served.set(pass.name, { workflow: pass, plan: compile(pass) });
+  const served = new WorkflowCatalog();
+  for (const wf of options.workflows) served.add(wf, compile(wf));
+  // Schedules and sources start the latest version of each name: only its triggers are served.
+  const triggers = triggersOf(served.names().map((name) => served.find(name)!.workflow));
+  for (const pass of triggers.passWorkflows) served.add(pass, compile(pass));
   const transport = await createNatsTransport({
     ...options.nats,
     logger,
     name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
     inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
   });
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false,
+  // Child runs are not yet started through the fleet (leases, run store): child nodes fail with CHILD_START_FAILED.
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: false,
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
   });
@@ -158,11 +164,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const queue = "coordinators";
   const api = (op: string): string => port.subject(op);
   const subs: ApiEndpoint[] = [];
+  const startedAt = Date.now();
+  const servedVersions = served.entries().map((e) => ({ workflow: e.workflow.name, version: e.plan.version, planHash: e.plan.planHash }));
   let closed = false;
 
-  const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash">): Promise<object> => {
-    const entry = served.get(req.workflow);
-    if (!entry) throw new UsageError(`this coordinator does not serve workflow "${req.workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`);
+  const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash" | "version">): Promise<object> => {
+    const entry = served.resolve(req.workflow, req.version);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     // Resolved once, here (a bad input is an error reply rather than a pending run); the engine starts it as resolved.
     const resolved = resolveRunStart(entry.workflow, req.input, req.options);
@@ -174,18 +181,18 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       runId = claim.runId;
       startKey = claim.kvKey;
       // Claimed before: the run exists (or its claimer is creating it; then creating it here too lands on one run).
-      if (!claim.created && (await driver.store.get(runId)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+      if (!claim.created && (await driver.store.get(runId)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
     }
     if (options.requireWorkers) {
       const missing = missingExecutors(indexPlan(entry.plan).executors(), await readLiveWorkers(workersKv, Date.now(), HEARTBEAT_STALE_MS));
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
     try {
-      const waitingFor = await driver.accept(req.workflow, { input: resolved.input, options: runOptions }, runId, startKey);
-      return { ok: true, runId, planHash: entry.plan.planHash, waitingFor };
+      const waitingFor = await driver.accept(entry, { input: resolved.input, options: runOptions }, runId, startKey);
+      return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor };
     } catch (err) {
       // Two starts of one key racing: the one whose create of the run lost answers with the run the other created.
-      if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [], existing: true };
+      if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
       throw err;
     }
   };
@@ -249,14 +256,45 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const { messages } = await transport.readHistory(runId);
     if (messages.length === 0) throw new RunNotFoundError(runId);
     const record = recordOfHistory(messages);
-    const entry = served.get(record.workflow);
-    if (!entry) throw new UsageError(`this coordinator does not serve workflow "${record.workflow}" of run "${runId}"`);
+    // The run's own plan, whatever the latest version is.
+    const entry = served.byPlan(record.planHash);
+    if (!entry) throw new UsageError(`this coordinator does not serve ${versionLabel(record.workflow, record.version)} (plan ${record.planHash.slice(0, 12)}) of run "${runId}"; retry it where that version is served`);
     if (record.status !== "failed") throw new UsageError(`run "${runId}" is ${record.status}; only a failed run can be retried`);
     await driver.retry(entry.workflow, runId, messages, from);
-    return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [] };
+    return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [] };
   };
 
-  subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, start, logger, counters));
+  // Starts and plan requests reach a coordinator serving the workflow version asked for (start-routing.ts).
+  const beat = await startCoordinatorBeat(
+    transport.store("runs", coordinatorHeartbeatSchema),
+    () => ({ coordinatorId: id, host: hostname(), pid: process.pid, served: servedVersions, runs: driver.size, startedAt, intervalMs: HEARTBEAT_INTERVAL_MS, at: Date.now() }),
+    logger,
+  );
+  const router = createStartRouter({
+    served,
+    fleet: () => beat.fleet(),
+    op: routedOp,
+    subject: (op) => port.subject(op),
+    forward: async (op, body) => {
+      try {
+        return { kind: "reply", body: JSON.parse(decoder.decode(await port.request(op, encoder.encode(JSON.stringify(body)), { timeoutMs: 10_000 }))) as object };
+      } catch (err) {
+        if (err instanceof NoRespondersError) return { kind: "no-responders" };
+        throw err;
+      }
+    },
+  });
+  const getPlan = (req: { workflow: string; version?: string | undefined }): Promise<object> => Promise.resolve({ ok: true, plan: served.resolve(req.workflow, req.version).plan });
+  subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, (req) => router.route("run.start", req, start), logger, counters));
+  subs.push(serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), logger, counters));
+  for (const name of served.names()) {
+    subs.push(serveEndpoint(port, routedOp("run.start", name), queue, startRunRequestSchema, (req) => router.route("run.start", req, start), logger, counters));
+    subs.push(serveEndpoint(port, routedOp("plan.get", name), queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), logger, counters));
+    for (const version of served.versionsOf(name)) {
+      subs.push(serveEndpoint(port, routedOp("run.start", name, version), queue, startRunRequestSchema, (req) => start({ ...req, version }), logger, counters));
+      subs.push(serveEndpoint(port, routedOp("plan.get", name, version), queue, getPlanRequestSchema, (req) => getPlan({ ...req, version }), logger, counters));
+    }
+  }
   /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
   const surelyTooLarge = (tasks: number): number | undefined => {
     const limit = port.maxPayload - REPLY_HEADROOM;
@@ -268,17 +306,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const total = held ? held.summary().tasks.total : (await driver.store.get(runId))?.value.tasks.total;
     const limit = total !== undefined ? surelyTooLarge(total) : undefined;
     if (total !== undefined && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), total * 100, limit);
-    return { ok: true, record: await recordOf(runId) };
+    const record = await recordOf(runId);
+    const waiting = coordinatorWaitOf(record, beat.fleet());
+    return { ok: true, record, ...(waiting !== undefined ? { waiting } : {}) };
   };
   subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, logger, counters));
   subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, logger, counters));
-  subs.push(
-    serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, ({ workflow }) => {
-      const entry = served.get(workflow);
-      if (!entry) return Promise.reject(new UsageError(`this coordinator does not serve workflow "${workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`));
-      return Promise.resolve({ ok: true, plan: entry.plan });
-    }, logger, counters),
-  );
   subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, logger, counters));
   subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), logger, counters));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
@@ -312,7 +345,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
           .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
           .sort((a, b) => compareNewestFirst({ at: at(a), runId: a.runId }, { at: at(b), runId: b.runId }))
           .slice(0, limit)
-          .map(runListEntryOf);
+          .map((r) => {
+            const waiting = coordinatorWaitOf(r, beat.fleet());
+            return { ...runListEntryOf(r), ...(waiting !== undefined ? { waiting } : {}) };
+          });
         // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
         const room = port.maxPayload - REPLY_HEADROOM - 64;
         let bytes = 0;
@@ -338,18 +374,20 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
   const sweeper = startTaskSweeper({ transport, kv, sweepMs: options.taskSweepMs ?? DEFAULT_TASK_SWEEP_MS, logger, counters: taskCounters });
-  logger.info({ coordinatorId: id, workflows: [...served.keys()], prefix: transport.names.prefix }, "coordinator started");
+  logger.info({ coordinatorId: id, workflows: served.describe(), prefix: transport.names.prefix }, "coordinator started");
 
   return {
     id,
     transport,
     engine,
-    plans: new Map([...served].map(([name, s]) => [name, s.plan])),
+    plans: new Map(served.names().map((name) => [name, served.find(name)!.plan])),
+    catalog: served,
     stats,
     async close() {
       if (closed) return;
       closed = true;
       for (const s of subs) s.stop();
+      await beat.stop();
       triggerLoop?.stop();
       await triggerLoop?.idle();
       retention.stop();

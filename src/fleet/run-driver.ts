@@ -14,6 +14,7 @@
  * is kept in the KV entry so a coordinator that takes the run over can still start it.
  */
 import type { Workflow } from "../dsl/workflow.js";
+import type { CatalogEntry, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { PhaseflowError, RunReleasedError, UsageError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import { systemClock, type Clock } from "../support/clock.js";
@@ -45,7 +46,8 @@ export interface RunDriverOptions {
   id: string;
   engine: Engine;
   transport: Transport;
-  workflows: ReadonlyMap<string, { workflow: Workflow<unknown>; plan: Plan }>;
+  /** Every workflow version served: runs are matched to theirs by plan hash. */
+  workflows: WorkflowCatalog;
   kv: RunStoreKv;
   workersKv: TypedKv<WorkerHeartbeat>;
   leaseMs: number;
@@ -125,12 +127,11 @@ export class RunDriver {
   }
 
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
-  async accept(name: string, start: ResolvedRunStart, runId: string, startKey?: string): Promise<string[]> {
-    const served = this.o.workflows.get(name)!;
+  async accept(served: CatalogEntry, start: ResolvedRunStart, runId: string, startKey?: string): Promise<string[]> {
     const missing = await this.missingFor(served.plan);
     const base = {
       runId,
-      workflow: name,
+      workflow: served.workflow.name,
       version: served.plan.version,
       planHash: served.plan.planHash,
       status: "pending" as const,
@@ -289,7 +290,7 @@ export class RunDriver {
     return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(this.o.workersKv, this.clock.now(), HEARTBEAT_STALE_MS));
   }
 
-  private waitForWorkers(served: { workflow: Workflow<unknown>; plan: Plan }, start: ResolvedRunStart, runId: string, missing: string[]): void {
+  private waitForWorkers(served: CatalogEntry, start: ResolvedRunStart, runId: string, missing: string[]): void {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
     const timer = this.every(this.o.workerPollMs, async () => {
       if (this.closed || this.waiting.get(runId) !== timer) return;
@@ -370,7 +371,8 @@ export class RunDriver {
     const id = run.runId;
     if (!isUnfinished(run)) return false;
     if (this.handles.has(id) || this.waiting.has(id) || this.starting.has(id) || this.unresumable.has(id)) return false;
-    if (!this.o.workflows.has(run.workflow)) return false; // another coordinator serves it
+    // Pinned to its plan: only a coordinator serving that plan resumes it; the run waits for one (run-waits-for.ts).
+    if (this.o.workflows.byPlan(run.planHash) === undefined) return false;
     return run.leaseUntil < this.clock.now() || run.coordinator === this.o.id;
   }
 
@@ -403,8 +405,9 @@ export class RunDriver {
   private async adoptClaimed(entry: TypedEntry<StoredRun>): Promise<boolean> {
     const runId = entry.value.runId;
     const previous = entry.value.coordinator;
+    const served = this.o.workflows.byPlan(entry.value.planHash);
+    if (served === undefined) return false;
     if (!(await this.store.takeOver(entry))) return false;
-    const served = this.o.workflows.get(entry.value.workflow)!;
     this.o.logger.warn({ runId: runId, previous }, "took over a run whose coordinator stopped renewing its lease");
     const cancelRequested = entry.value.cancelRequested;
     try {

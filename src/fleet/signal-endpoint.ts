@@ -7,9 +7,8 @@
  * From there the run's holder consumes it — or, if that coordinator is down, whoever
  * takes the run over folds it from the history. A refused signal stores nothing.
  */
-import type { Workflow } from "../dsl/workflow.js";
+import type { WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { RunNotFoundError, UsageError } from "../errors/base.js";
-import type { Plan } from "../plan/schema.js";
 import { definitionsOf } from "../runtime/core/definition.js";
 import { historyEvents } from "../runtime/core/history.js";
 import { createRunState, foldEvents } from "../runtime/core/run-state.js";
@@ -25,7 +24,7 @@ type Request = z.infer<typeof signalRunRequestSchema>;
  * Check and store one signal; resolves with the reply body.
  * @example await sendSignal(transport, served, store, { runId, name: "verdict", payload: { ok: true } })
  */
-export async function sendSignal(transport: Transport, served: ReadonlyMap<string, { workflow: Workflow<unknown>; plan: Plan }>, store: RunStore, req: Request): Promise<object> {
+export async function sendSignal(transport: Transport, served: WorkflowCatalog, store: RunStore, req: Request): Promise<object> {
   const { runId, name, payload, id } = req;
   const { messages } = await transport.readHistory(runId);
   const state = foldEvents(createRunState(runId), historyEvents(messages));
@@ -38,10 +37,10 @@ export async function sendSignal(transport: Transport, served: ReadonlyMap<strin
     workflow = stored.workflow;
     planHash = stored.planHash;
   }
-  const entry = served.get(workflow);
-  if (!entry) throw new UsageError(`this coordinator does not serve workflow "${workflow}" of run "${runId}"; send the signal where a coordinator serving it listens (same --prefix)`);
-  if (entry.plan.planHash !== planHash) {
-    throw new UsageError(`run "${runId}" runs plan ${planHash.slice(0, 12)} of workflow "${workflow}", but this coordinator serves plan ${entry.plan.planHash.slice(0, 12)}; its signal schemas may differ, so send it where the run's version is served`);
+  // Checked against the run's own plan (its signal schemas may differ between versions).
+  const entry = served.byPlan(planHash);
+  if (!entry) {
+    throw new UsageError(`run "${runId}" runs plan ${planHash.slice(0, 12)} of workflow "${workflow}", which this coordinator does not serve (it serves ${served.describe() || "nothing"}); send the signal where the run's version is served`);
   }
   const message = prepareSignal({ state, plan: entry.plan, defs: definitionsOf(entry.workflow), name, payload, id, now: Date.now() });
   if (message === "duplicate") return { ok: true, runId, name, id: id!, duplicate: true };

@@ -38,8 +38,10 @@ export interface UiBackend {
   listRuns(query: RunListQuery): Promise<RunListPage>;
   /** @throws RunNotFoundError */
   getRun(runId: string): Promise<RunRecord>;
+  /** The record and, for a run that cannot move, what it waits for (fleet: a coordinator serving its version). */
+  inspectRun?(runId: string): Promise<{ record: RunRecord; waiting?: string }>;
   /** The plan the run runs, or undefined when it is not served any more. */
-  planOf(record: Pick<RunRecord, "workflow" | "planHash">): Promise<Plan | undefined>;
+  planOf(record: Pick<RunRecord, "workflow" | "planHash" | "version">): Promise<Plan | undefined>;
   /** Every event of the run from its start, then live, with its live signals. */
   follow(runId: string, onUpdate: (update: RunUpdate) => void): Promise<StopFollowing>;
   cancel(runId: string, reason: string): Promise<RunStatus>;

@@ -31,13 +31,15 @@ export function createFleetBackend(client: Client, logger: Logger): UiBackend {
       return runs.length > limit && last ? { runs: page, next: cursorOf(last) } : { runs: page };
     },
     getRun: (runId) => client.get(runId),
-    async planOf({ workflow, planHash }) {
+    inspectRun: (runId) => client.inspect(runId),
+    async planOf({ workflow, planHash, version }) {
       const key = `${workflow}@${planHash}`;
       const cached = plans.get(key);
       if (cached && Date.now() - cached.at < PLAN_CACHE_MS) return cached.plan;
       let plan: Plan | undefined;
       try {
-        const served = await client.plan(workflow);
+        // The run's own version: a run pinned to v1 is drawn with v1's plan while v2 is the latest.
+        const served = await client.plan(workflow, version === "" ? undefined : version);
         plan = served.planHash === planHash ? served : undefined;
       } catch (err) {
         // The page still shows the run's recorded tasks without the plan.

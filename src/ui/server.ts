@@ -125,10 +125,10 @@ export async function startUiServer(options: CreateUiServerOptions): Promise<UiS
     const run = /^\/api\/runs\/([A-Za-z0-9_-]{1,200})(\/events)?$/.exec(url.pathname);
     if (run) {
       const runId = run[1]!;
-      const record = await backend.getRun(runId);
+      const { record, waiting } = backend.inspectRun ? await backend.inspectRun(runId) : { record: await backend.getRun(runId), waiting: undefined };
       if (run[2] !== undefined) return streamRun(backend, runId, res, logger, flushMs !== undefined ? { flushMs } : {});
       const plan = record.workflow === "" ? undefined : await backend.planOf(record);
-      return json(res, 200, { record, plan: plan ?? null });
+      return json(res, 200, { record, plan: plan ?? null, ...(waiting !== undefined ? { waiting } : {}) });
     }
     const asset = await assets.get(url.pathname);
     if (!asset) throw new HttpError(404, "NOT_FOUND", `nothing at ${url.pathname}`);

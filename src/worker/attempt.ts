@@ -297,7 +297,7 @@ export class Attempt implements StrayTarget {
         }, abortGraceMs);
       };
       this.crash = (error) => settle({ ok: false, error });
-      setImmediate(() => {
+      afterMacrotask(() => {
         if (this.abortReason !== undefined) return settle({ ok: false, error: this.abortReason });
         let result: unknown;
         try {
@@ -383,6 +383,34 @@ export class Attempt implements StrayTarget {
     if (this.graceTimer !== undefined) clock.clearTimeout(this.graceTimer);
     if (this.liveTimer !== undefined) clock.clearTimeout(this.liveTimer);
     this.throttle?.close();
+  }
+}
+
+/**
+ * Executor calls waiting for their macrotask boundary. One `setImmediate` runs every
+ * call queued before it, instead of one each: the reports of executors that return at
+ * once are then published in the same turn and leave in one socket write (the NATS
+ * client flushes once per microtask checkpoint), not one write per task.
+ */
+let startQueue: (() => void)[] = [];
+
+function afterMacrotask(start: () => void): void {
+  startQueue.push(start);
+  if (startQueue.length === 1) setImmediate(runStarts);
+}
+
+function runStarts(): void {
+  const starts = startQueue;
+  startQueue = [];
+  for (const start of starts) {
+    try {
+      start();
+    } catch (err) {
+      // As uncaught as it was from a setImmediate of its own, without losing the other starts.
+      setImmediate(() => {
+        throw err;
+      });
+    }
   }
 }
 

@@ -155,6 +155,11 @@ export class Fleet {
     return this.addCoordinator(await this.spawnCoordinator(extra));
   }
 
+  /** A coordinator serving the given workflow modules (instead of the fault tests' own). */
+  async coordinatorOf(files: readonly string[], extra: CoordinatorSpec = COORDINATOR): Promise<PhaseflowProcess> {
+    return this.addCoordinator(await startCoordinatorProcess(this.url, this.prefix, [...files], [...extra], this.env));
+  }
+
   async worker(id: string, extra: readonly string[] = []): Promise<PhaseflowProcess> {
     return this.addWorker(id, await this.spawnWorker(id, extra));
   }

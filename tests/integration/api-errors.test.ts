@@ -7,6 +7,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { serveEndpoint, type ApiCounters } from "../../src/fleet/api-server.js";
+import { createClient } from "../../src/fleet/client.js";
+import { ApiRequestError } from "../../src/errors/fleet.js";
 import { createSilentLogger } from "../../src/support/logger.js";
 import { NoRespondersError, type ApiPort } from "../../src/transport/fleet-port.js";
 import { natsApi } from "../../src/transport/nats/api.js";
@@ -48,5 +50,17 @@ describe("fleet api - error codes", () => {
     const err = await api.request("nobody.home", encoder.encode("{}"), { timeoutMs: 5000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoRespondersError);
     expect((err as NoRespondersError).subject).toBe("apierr.api.nobody.home");
+  });
+
+  it("fleet api - a client whose requests nobody answers says NO_COORDINATOR (matched by class, not by text)", async () => {
+    const client = await createClient({ servers: inject("natsUrl"), prefix: "nocoord" });
+    try {
+      const err = await client.start("etl", {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiRequestError);
+      expect((err as ApiRequestError).code).toBe("NO_COORDINATOR");
+      expect((err as ApiRequestError).cause).toBeInstanceOf(NoRespondersError);
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -154,6 +154,14 @@ describe("children - embedded", () => {
     }
   });
 
+  it("children - an engine without child runs (a fleet coordinator, for now) fails a child node with CHILD_START_FAILED instead of waiting", async () => {
+    hub = createMemoryHub();
+    const e = engine({ childRuns: false });
+    const record = await (await e.run(callsWaiter, {})).result();
+    expect(record.status).toBe("failed");
+    expect(record.tasks[0]?.error?.message).toContain("CHILD_START_FAILED");
+  });
+
   it("children - embedded output equals the family output for any base", async () => {
     hub = createMemoryHub();
     const e = engine();

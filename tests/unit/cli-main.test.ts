@@ -2,7 +2,7 @@
 // commands registered through the table (exit codes 0 / 1 / 2).
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
-import { defineCommand, type CliCommand } from "../../src/cli/command.js";
+import { defineCommand, lazyCommand, type CliCommand } from "../../src/cli/command.js";
 import { COMMANDS } from "../../src/cli/command-table.js";
 
 async function cli(argv: string[], commands: readonly CliCommand[] = COMMANDS): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -94,5 +94,26 @@ describe("cli - commands from the table", () => {
     expect(code).toBe(1);
     expect(stderr).toContain("phaseflow crash: unexpected error (a bug in phaseflow");
     expect(stderr).toContain("TypeError: oops");
+  });
+
+  it("cli - every table entry's name and summary are its command module's own (the table lists them without loading it)", async () => {
+    for (const c of COMMANDS) {
+      const help = await c.help();
+      expect(help.startsWith(`Usage: phaseflow ${c.name} `), c.name).toBe(true);
+      expect(help, c.name).toContain(`\n${c.summary}.\n`);
+    }
+  });
+
+  it("cli - a lazy command loads its module once, on first use, and runs it", async () => {
+    let loads = 0;
+    const lazy = lazyCommand("greet", "Say hello", () => {
+      loads++;
+      return Promise.resolve(greet);
+    });
+    expect((await cli(["--help"], [lazy])).stdout).toMatch(/^ {2}greet +Say hello$/m);
+    expect(loads).toBe(0);
+    expect(await cli(["greet", "ada"], [lazy])).toMatchObject({ code: 0, stdout: "hello ada\n" });
+    expect((await cli(["greet", "--help"], [lazy])).stdout).toContain("Usage: phaseflow greet <name>");
+    expect(loads).toBe(1);
   });
 });

@@ -48,7 +48,7 @@ describe("cli - nats-config", () => {
     expect(perms.coordinator.publish).toContain("pf.evt.*.d");
     expect(perms.worker.publish).not.toContain("pf.evt.*.d");
     expect(perms.client.publish.some((s) => s.startsWith("pf.evt") || s.startsWith("pf.task") || s.startsWith("$KV") || (s.includes("KV_pf_runs") && !s.startsWith("$JS.API.STREAM.INFO.")) || s.startsWith("$JS.ACK"))).toBe(false);
-    expect(perms.client.publish.filter((s) => s.startsWith("pf.api"))).toEqual(["pf.api.run.>", "pf.api.plan.get"]);
+    expect(perms.client.publish.filter((s) => s.startsWith("pf.api"))).toEqual(["pf.api.run.>", "pf.api.plan.get", "pf.api.plan.get.>"]);
     expect(perms.coordinator.publish.some((s) => s.startsWith("$JS.ACK") || s.includes("CONSUMER.MSG.NEXT.PF_TASKS"))).toBe(false);
     expect(perms.worker.subscribe).not.toContain("pf.api.>");
   });

@@ -26,12 +26,11 @@ import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "../exit-code
 import { loadWorkflow, type LoadedModule } from "../load-module.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom, untilSignal } from "../nats-flags.js";
 import { startEmbeddedRun, type EmbeddedRunOptions } from "../run-embedded.js";
-import { startEmbeddedRunWithUi } from "../run-embedded-ui.js";
 import { UI_AUTH_FLAG, uiOpenUrl, uiServerOptionsFrom } from "../ui-flags.js";
 import { resolveUiServerOptions, type UiServerOptions } from "../../ui/ui-options.js";
 import { collectExecutors } from "../run-executors.js";
 import { checkRunInput, formatInputIssues, readRunInput } from "../run-input.js";
-import { describeWaiting, servedPlan, startNatsRun, type NatsRunSession } from "../run-nats.js";
+import type { NatsRunSession } from "../run-nats.js";
 import { createRunLogger, showRun } from "../run-show.js";
 import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 
@@ -81,6 +80,7 @@ export const runCommand = defineCommand({
     seed: { type: "string", once: true, valueName: "N", description: "the run's seed (0 to 4294967295): each task's ctx.seed derives from it; default: derived from the run id" },
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
+    version: { type: "string", once: true, valueName: "V", description: "the workflow version to run: with <file>, the one it exports of that version; with --nats, the coordinators start it (default: the latest version served)" },
     key: { type: "string", once: true, valueName: "K", description: "start key: with --nats, a second run with the same key follows the run the first started instead of starting another (for the retention period)" },
     force: { type: "boolean", description: "with --nats and <file>: submit even when the coordinators serve another plan of the workflow" },
     export: { type: "string", multiple: true, valueName: "FILE", description: "embedded runs: at the end, write the run's history and record to FILE (.json, or .sqlite/.db: SQLite); may be given more than once" },
@@ -126,7 +126,7 @@ export const runCommand = defineCommand({
     if (values.force === true && file === undefined) throw new UsageError("--force only matters with a workflow file (it skips the plan check against the coordinators)");
     const drainMs = drainTimeoutFrom(values["drain-timeout"]);
     const cwd = io.cwd ?? process.cwd();
-    const local = file === undefined ? undefined : await loadWorkflow(file, { cwd, workflow: values.workflow });
+    const local = file === undefined ? undefined : await loadWorkflow(file, { cwd, workflow: values.workflow, version: values.version });
     let input: unknown;
     try {
       const raw = readRunInput(values.input, cwd);
@@ -148,9 +148,13 @@ export const runCommand = defineCommand({
     const flags = natsFlagsText(values);
     const plan = local ? compile(local.workflow) : undefined;
     const name = local?.workflow.name ?? values.workflow!;
+    // NATS is loaded only for a run on a fleet.
+    const { describeWaiting, servedPlan, startNatsRun } = await import("../run-nats.js");
     let session: NatsRunSession;
     try {
-      session = await startNatsRun({ nats, workflow: name, input, options, planHash: values.force === true ? undefined : plan?.planHash, logger: log.logger });
+      // A file names its version (the one --version picked); without a file, --version or the latest served.
+      const version = local?.workflow.version ?? values.version;
+      session = await startNatsRun({ nats, workflow: name, input, options: { ...options, ...(version !== undefined && values.force !== true ? { version } : values.version !== undefined ? { version: values.version } : {}) }, planHash: values.force === true ? undefined : plan?.planHash, logger: log.logger });
     } catch (err) {
       if (err instanceof PlanHashMismatchError || err instanceof InputValidationError) {
         io.stderr.write(`phaseflow run: ${err.message}\n`);
@@ -255,6 +259,8 @@ function seedFrom(text: string | undefined): number | undefined {
 
 /** An embedded run with the web view: shown as usual, then the view stays up (a retry from it runs here) until Ctrl-C. */
 async function runEmbeddedWithUi(io: CliIo, run: EmbeddedRunOptions, server: UiServerOptions, live: boolean, log: ReturnType<typeof createRunLogger>): Promise<number> {
+  // The web view (HTTP server, its backend) is loaded only with --ui.
+  const { startEmbeddedRunWithUi } = await import("../run-embedded-ui.js");
   const started = await startEmbeddedRunWithUi({ ...run, server });
   const { session, ui } = started;
   try {

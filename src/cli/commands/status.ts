@@ -40,14 +40,14 @@ export const statusCommand = defineCommand({
     try {
       const runId = positionals[0];
       if (runId !== undefined) {
-        const record = await client.get(runId);
+        const { record, waiting } = await client.inspect(runId);
         if (values.json === true) {
-          io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+          io.stdout.write(`${JSON.stringify(waiting !== undefined ? { ...record, waiting } : record, null, 2)}\n`);
         } else {
           // The plan (tasks not started yet) and the history (every attempt's error) make the view whole.
-          const plan = record.workflow === "" ? undefined : await servedPlan(client, record.workflow, record.planHash);
+          const plan = record.workflow === "" ? undefined : await servedPlan(client, record.workflow, record.planHash, record.version);
           const events = historyEvents((await client.transport.readHistory(runId)).messages);
-          io.stdout.write(formatRunRecord(record, { plan, attemptErrors: attemptErrorsOf(events) }));
+          io.stdout.write(formatRunRecord(record, { plan, attemptErrors: attemptErrorsOf(events), ...(waiting !== undefined ? { waiting } : {}) }));
         }
       } else {
         const runs = await client.list({ limit, ...(status?.success ? { status: status.data } : {}) });

@@ -9,6 +9,7 @@ import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
 import { assertEncodableDepth, decodeJsonBytes, type Decoded } from "../decode.js";
 import { toSchemaIssues } from "../../support/schema-issues.js";
+import { FAST_CHECKS, passesBeforeEncoding } from "../message-checks.js";
 import { HEADER_ALLOWANCE, toJsonText } from "../json.js";
 
 const encoder = new TextEncoder();
@@ -25,9 +26,16 @@ export { HEADER_ALLOWANCE, type Decoded };
 export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: string, maxPayload?: number): Uint8Array {
   const text = toJsonText(value, what);
   assertEncodableDepth(text, what);
-  // Validate what the receiver will see (the JSON round trip drops undefined keys, turns Dates into strings).
-  const parsed = schema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new WireMessageInvalidError(what, toSchemaIssues(parsed.error.issues));
+  // The hot messages (task message, successful report) pass a hand-written check as they are;
+  // anything else is validated as the receiver will see it (the JSON round trip drops undefined
+  // keys, turns Dates into strings), by the check or else by zod.
+  if (!passesBeforeEncoding(schema, value)) {
+    const raw: unknown = JSON.parse(text);
+    if (FAST_CHECKS.get(schema)?.(raw) === undefined) {
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) throw new WireMessageInvalidError(what, toSchemaIssues(parsed.error.issues));
+    }
+  }
   const bytes = encoder.encode(text);
   if (maxPayload !== undefined && maxPayload > 0) {
     const size = bytes.byteLength + HEADER_ALLOWANCE;

@@ -21,6 +21,7 @@ import type { Logger } from "../../registry/types.js";
 import { childEndedMessageSchema, decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type ChildEndedMessage, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
 import type { NatsNames } from "./names.js";
+import type { PubAck, PublishOptions } from "./publisher.js";
 
 /** Most messages pulled per request while replaying a run's history. */
 export const READ_BATCH = 500;
@@ -37,6 +38,8 @@ const READ_EXPIRES_MS = 5_000;
 export interface HistoryContext {
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** The hot-path publish (publisher.ts): reports go through it. */
+  publish(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PubAck>;
   names: NatsNames;
   logger: Logger;
   maxPayload(): number | undefined;
@@ -105,7 +108,7 @@ export async function publishReport(ctx: HistoryContext, report: Report): Promis
   const data = encodeMessage(reportSchema, report, what, ctx.maxPayload());
   try {
     // A report stored twice (retried after a lost ack) is harmless: the fold takes an attempt's first verdict.
-    await ctx.js.publish(ctx.names.subjects.reports(report.runId), data, { retries: PUBLISH_RETRIES });
+    await ctx.publish(ctx.names.subjects.reports(report.runId), data, { retries: PUBLISH_RETRIES });
   } catch (err) {
     throw publishFailed(ctx, what, err);
   }

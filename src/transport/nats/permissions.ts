@@ -59,7 +59,7 @@ function kvReader(bucket: string): string[] {
  * The permissions of each role for the deployment named by `names`.
  *
  * @example
- * rolePermissions(natsNames("pf")).client.publish; // ["$JS.API.INFO", ..., "pf.api.run.>", "pf.api.plan.get"]
+ * rolePermissions(natsNames("pf")).client.publish; // ["$JS.API.INFO", ..., "pf.api.run.>", "pf.api.plan.get", "pf.api.plan.get.>"]
  */
 export function rolePermissions(names: NatsNames): Record<NatsRole, RolePermissions> {
   const p = names.prefix;
@@ -80,8 +80,10 @@ export function rolePermissions(names: NatsNames): Record<NatsRole, RolePermissi
         `${p}.evt.*.r`,
         `${p}.task.>`,
         `${p}.ctl`,
-        // Cancels forwarded to the coordinator driving a run.
+        // Cancels forwarded to the coordinator driving a run; starts forwarded to a coordinator serving their version.
         `${p}.api.coordinator.>`,
+        `${p}.api.run.>`,
+        `${p}.api.plan.get.>`,
         ...consumerReader(events, `${p}.evt.>`),
         `$JS.API.STREAM.PURGE.${events}`,
         `$JS.API.STREAM.MSG.GET.${tasks}`,
@@ -114,7 +116,7 @@ export function rolePermissions(names: NatsNames): Record<NatsRole, RolePermissi
     },
     client: {
       // Heartbeats are read too: `phaseflow workers` and the web view list the live workers.
-      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, ...consumerReader(events, `${p}.evt.>`), ...kvReader(names.buckets.workers)],
+      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, `${p}.api.plan.get.>`, ...consumerReader(events, `${p}.evt.>`), ...kvReader(names.buckets.workers)],
       subscribe: [inbox("client"), `${p}.live.*`],
       allowResponses: false,
     },

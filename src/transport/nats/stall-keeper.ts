@@ -12,12 +12,13 @@
  * timed out until it yields (and the coordinator's watchdog, 10 min by default, is
  * the bound on how long it may stay silent).
  *
- * Holds and releases reach the thread in one message per turn of the event loop (a
- * `setImmediate`), not one message each: a message to a thread costs a few
- * microseconds on both sides, and a busy worker holds and releases thousands of
- * deliveries a second. A delivery's hold is queued before its executor can run (the
- * worker calls executors from a later `setImmediate`), so the thread knows it before
- * the executor can block the loop.
+ * Holds and releases reach the thread in one message per batch (a `process.nextTick`
+ * queued with the first: it runs once the current macrotask and its promise jobs are
+ * done), not one message each: a message to a thread costs a few microseconds on both
+ * sides, and a busy worker holds and releases thousands of deliveries a second. A
+ * delivery's hold is queued before its executor can run, and the worker calls executors
+ * from a later `setImmediate`, which runs after every pending nextTick, so the thread
+ * knows it before the executor can block the loop.
  *
  * The thread's code is plain JavaScript (no loader needed, also from the TypeScript
  * source), importing the NATS client by its resolved URL.
@@ -116,7 +117,7 @@ export function startStallKeeper(options: ResolvedNatsTransportOptions, keepAliv
   const queue = (): void => {
     if (flushQueued) return;
     flushQueued = true;
-    setImmediate(flush);
+    process.nextTick(flush);
   };
   // Started with the first held delivery: a consumer that never gets a task costs no thread.
   const started = (): Worker => {

@@ -44,6 +44,7 @@ import { encodeMessage } from "./codec.js";
 import { logConnectionStatus, openConnection } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
+import { jsPublisher, type JsPublisher } from "./publisher.js";
 import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
@@ -123,6 +124,8 @@ class NatsTransportImpl implements NatsTransport {
   private readonly subscriptions = new Set<Subscription>();
   private readonly history: HistoryContext;
   private readonly core: CoreSubscriptionContext;
+  /** PubAcks of task messages and reports through one subscription; made on first use. */
+  private publisher: JsPublisher | undefined;
 
   constructor(
     readonly options: ResolvedNatsTransportOptions,
@@ -142,6 +145,7 @@ class NatsTransportImpl implements NatsTransport {
     this.history = {
       js,
       jsm,
+      publish: (subject, data, opts) => this.hotPublisher().publish(subject, data, opts),
       names,
       logger,
       maxPayload: () => connection.info?.max_payload,
@@ -242,7 +246,7 @@ class NatsTransportImpl implements NatsTransport {
     const data = encodeMessage(taskMessageSchema, body, what, max === undefined || headers === undefined ? max : max - traceHeaderBytes(task));
     const msgID = `${task.dispatchId}@${task.epoch}`;
     try {
-      const ack = await this.js.publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
+      const ack = await this.hotPublisher().publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
     } catch (err) {
       throw new TransportOperationError(
@@ -306,6 +310,16 @@ class NatsTransportImpl implements NatsTransport {
     if (this.ownsConnection && !this.connection.isClosed()) {
       await this.connection.drain().catch((err: unknown) => this.logger.warn({ err }, "draining the NATS connection on close failed; unflushed live signals may be lost"));
     }
+    this.publisher?.close();
+  }
+
+  private hotPublisher(): JsPublisher {
+    if (this.publisher === undefined) {
+      // A connection passed in may carry its own inbox prefix (the permissions allow replies only below it).
+      const own = (this.connection as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
+      this.publisher = jsPublisher(this.connection, { inboxPrefix: this.options.inboxPrefix ?? own });
+    }
+    return this.publisher;
   }
 
   /** Run a subscriber's handler; a throw is logged and the next message still arrives. */
