@@ -7,6 +7,8 @@ import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/engine.js";
 import { createRegistry } from "../../src/registry/registry.js";
+import { PayloadNotJsonError, PayloadTooDeepError } from "../../src/errors/base.js";
+import { toJsonText } from "../../src/transport/json.js";
 import { rebuildsFromParents } from "../../src/runtime/coordinator-inputs.js";
 
 let engine: Engine | undefined;
@@ -24,6 +26,12 @@ function setup(options: Omit<EngineOptions, "registry"> = {}) {
     .register("deep", () => {
       let v: unknown = 1;
       for (let i = 0; i < 200; i++) v = [v];
+      return v;
+    })
+    .register("abyss", () => {
+      // Deep enough that JSON.stringify overflows the stack: still "too deep", not "not JSON".
+      let v: unknown = 1;
+      for (let i = 0; i < 10_000; i++) v = [v];
       return v;
     })
     .register("echo", (input: unknown) => ({ got: typeof input }));
@@ -67,6 +75,17 @@ describe("embedded payload limits", () => {
     expect(bigint.tasks[0]!.error?.code).toBe("PAYLOAD_NOT_JSON");
     const deep = await (await e.run(single("t/deep"), { bytes: 0 })).result();
     expect(deep.tasks[0]!.error).toMatchObject({ code: "PAYLOAD_TOO_DEEP", message: expect.stringContaining('task "s/a"') });
+    const abyss = await (await e.run(single("t/abyss"), { bytes: 0 })).result();
+    expect(abyss.tasks[0]!.error).toMatchObject({ code: "PAYLOAD_TOO_DEEP", message: expect.stringContaining('task "s/a"') });
+  });
+
+  it("toJsonText names a value nested 10,000 deep as too deep, and a cycle as not JSON", () => {
+    let v: unknown = 1;
+    for (let i = 0; i < 10_000; i++) v = { v };
+    expect(() => toJsonText(v, "thing")).toThrow(PayloadTooDeepError);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => toJsonText(cycle, "thing")).toThrow(PayloadNotJsonError);
   });
 
   it("the limit is configurable, and can be turned off", async () => {
