@@ -11,6 +11,7 @@ import { PhaseflowError, TransportOperationError } from "../errors/base.js";
 import { ApiRequestError } from "./errors.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import { decodeJsonText } from "../transport/decode.js";
+import { assertRunInputFits } from "../transport/json.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../runtime/logger.js";
 import type { Plan } from "../plan/schema.js";
@@ -20,10 +21,11 @@ import { decisionEvents, reportEvent } from "../runtime/history.js";
 import { recordOfHistory } from "../runtime/run-record.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
+import { permissionErrorOf } from "../transport/nats/connect.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
 import { activeTraceHeaders } from "../transport/nats/trace-headers.js";
-import { natsNames } from "../transport/nats/names.js";
+import { assertRunId, natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "./nats-permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
 import { readTriggerStates } from "./trigger-service.js";
@@ -130,6 +132,8 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       const msg = await nc.request(subject, encoder.encode(JSON.stringify(body)), headers === undefined ? { timeout: requestTimeoutMs } : { timeout: requestTimeoutMs, headers });
       text = decoder.decode(msg.data);
     } catch (err) {
+      const denied = permissionErrorOf(err, transport.options, `the request "${op}"`);
+      if (denied !== undefined) throw denied;
       const noResponders = err instanceof Error && /no responders|503/i.test(`${err.name} ${err.message}`);
       throw new ApiRequestError(
         noResponders ? "NO_COORDINATOR" : "API_REQUEST_FAILED",
@@ -149,6 +153,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   return {
     transport,
     async start(workflow, input, runOptions = {}, check = {}) {
+      // Checked here: a start request over the server's max_payload would never reach a coordinator.
+      if (runOptions.runId !== undefined) assertRunId(runOptions.runId);
+      assertRunInputFits(workflow, input, transport.capabilities.maxPayload);
       const r = await request("run.start", { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}) }, startRunReplySchema);
       return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: r.existing === true };
     },
@@ -156,6 +163,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("plan.get", { workflow }, getPlanReplySchema)).plan;
     },
     async get(runId) {
+      assertRunId(runId);
       try {
         return (await request("run.get", { runId }, getRunReplySchema)).record;
       } catch (err) {
@@ -170,23 +178,29 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("run.list", listOptions, listRunsReplySchema)).runs;
     },
     async cancel(runId, reason) {
+      assertRunId(runId);
       return (await request("run.cancel", { runId, ...(reason !== undefined ? { reason } : {}) }, cancelRunReplySchema)).status;
     },
     async signal(runId, name, payload, signalOptions = {}) {
+      assertRunId(runId);
       const r = await request("run.signal", { runId, name, ...(payload !== undefined ? { payload } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
       return { runId: r.runId, name: r.name, id: r.id, duplicate: r.duplicate };
     },
     async retry(runId, from) {
+      assertRunId(runId);
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
       return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: false };
     },
     follow(runId, followOptions = {}) {
+      assertRunId(runId);
       return followRun(transport, runId, logger, followOptions.afterRetry === true, false) as AsyncIterable<RunEvent>;
     },
     followLive(runId, followOptions = {}) {
+      assertRunId(runId);
       return followRun(transport, runId, logger, followOptions.afterRetry === true, true);
     },
     async waitForEnd(runId) {
+      assertRunId(runId);
       let end: RunEnd | undefined;
       let wake!: () => void;
       const ended = new Promise<void>((resolve) => (wake = resolve));

@@ -28,6 +28,7 @@ import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
 import { createMemoryTransport } from "../transport/memory/index.js";
 import type { Transport } from "../transport/port.js";
+import { assertRunInputFits } from "../transport/json.js";
 import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "./clock.js";
 import { createCoordinator, type Coordinator } from "./coordinator.js";
@@ -229,6 +230,8 @@ export function createEngine(options: EngineOptions): Engine {
         if (!checked.success) throw new InputValidationError(wf.name, toSchemaIssues(checked.error.issues));
         value = checked.data;
       }
+      // Refused here, naming the limit, rather than failing later at the first task that carries it.
+      if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = opts.data;
       if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });

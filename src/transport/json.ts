@@ -3,7 +3,7 @@
  * what a distributed one does: a value that has no JSON form (BigInt, a cycle, a
  * bare function or `undefined`) is a `PayloadNotJsonError` naming the message.
  */
-import { PayloadNotJsonError, PayloadTooDeepError, type SchemaIssue } from "../errors/base.js";
+import { PayloadNotJsonError, PayloadTooDeepError, RunInputTooLargeError, type SchemaIssue } from "../errors/base.js";
 import { MAX_ENCODE_DEPTH } from "./decode.js";
 
 /** Room kept for headers (Nats-Msg-Id, expected-sequence headers and the NATS/1.0 preamble) when checking a payload's size. */
@@ -30,6 +30,29 @@ export function toJsonText(value: unknown, what: string): string {
   }
   if (text === undefined) throw new PayloadNotJsonError(what, new TypeError(`value of type ${typeof value} has no JSON form`));
   return text;
+}
+
+/** Room for a message's own fields (ids, token, times, options) around a user value. */
+export const ENVELOPE_ALLOWANCE = 4096;
+
+/** The largest run input, as JSON bytes, a transport carrying messages of up to `maxPayload` bytes takes. */
+export function runInputLimit(maxPayload: number): number {
+  // A small test limit keeps most of its room for the input.
+  return maxPayload - HEADER_ALLOWANCE - Math.min(ENVELOPE_ALLOWANCE, Math.floor(maxPayload / 4));
+}
+
+/**
+ * Refuse a run input too large for one message, up front, the same way embedded and on
+ * a fleet (`RunInputTooLargeError`, exit 2); also `PayloadNotJsonError` / `PayloadTooDeepError`.
+ */
+export function assertRunInputFits(workflow: string, input: unknown, maxPayload: number): void {
+  if (input === undefined) return;
+  const text = toJsonText(input, `the input of workflow "${workflow}"`);
+  const limit = runInputLimit(maxPayload);
+  // A UTF-8 byte is at most 3 per UTF-16 unit: count bytes only when it might matter.
+  if (text.length * 3 <= limit) return;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limit) throw new RunInputTooLargeError(workflow, bytes, limit);
 }
 
 /** zod issues as the errors module's plain `SchemaIssue`s. */

@@ -7,7 +7,8 @@ import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/engine.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import { PayloadNotJsonError, PayloadTooDeepError } from "../../src/errors/base.js";
+import { PayloadNotJsonError, PayloadTooDeepError, RunInputTooLargeError } from "../../src/errors/base.js";
+import { exitCodeFor } from "../../src/cli/exit-codes.js";
 import { toJsonText } from "../../src/transport/json.js";
 import { rebuildsFromParents } from "../../src/runtime/coordinator-inputs.js";
 
@@ -86,6 +87,17 @@ describe("embedded payload limits", () => {
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
     expect(() => toJsonText(cycle, "thing")).toThrow(PayloadNotJsonError);
+  });
+
+  it("a run input over the limit is refused up front with INPUT_TOO_LARGE naming the limit, as on a fleet (nothing starts)", async () => {
+    const e = setup();
+    const wf = workflow("roomy", { version: "1", input: z.object({ bytes: z.number().int(), blob: z.string() }) });
+    wf.state("s").task("a", { executor: "t/echo" });
+    const run = e.run(wf, { bytes: 0, blob: "x".repeat(5 * 1024 * 1024) });
+    await expect(run).rejects.toThrow(RunInputTooLargeError);
+    await expect(run).rejects.toMatchObject({ code: "INPUT_TOO_LARGE", message: expect.stringMatching(/input of workflow "roomy" is \d+ bytes as JSON, over the limit of \d+ bytes/) });
+    expect(exitCodeFor(await run.catch((err: unknown) => err))).toBe(2);
+    expect(e.kept().runs).toBe(0);
   });
 
   it("the limit is configurable, and can be turned off", async () => {

@@ -18,7 +18,7 @@
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
 import { assertEncodableDepth, decodeJsonText } from "../decode.js";
-import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
+import { ENVELOPE_ALLOWANCE, HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
 
 export type WireMode = "strict" | "fast";
 
@@ -58,9 +58,6 @@ export function createWire(mode: WireMode, maxPayload: number, payloadLimits = t
   if (mode === "strict") return strictWire(maxPayload);
   return payloadLimits ? { ...FAST_WIRE, check: (message, payload, what) => checkTravels(message, payload, what, maxPayload) } : FAST_WIRE;
 }
-
-/** Room for a message's own fields (ids, token, times) around its user values. */
-const ENVELOPE_ALLOWANCE = 4096;
 
 /** The NATS adapter's checks of an outgoing message, without keeping the text. */
 function checkTravels(message: unknown, payload: readonly unknown[], what: string, maxPayload: number): void {

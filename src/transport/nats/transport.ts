@@ -34,7 +34,7 @@ import {
 } from "../messages.js";
 import type { ConsumeOptions, FollowOptions, Subscription, TaskDelivery, Transport, TransportCapabilities, TransportStats } from "../port.js";
 import { encodeMessage } from "./codec.js";
-import { logConnectionStatus, openConnection } from "./connect.js";
+import { logConnectionStatus, openConnection, permissionErrorOf } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
 import { appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
@@ -94,7 +94,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     return new NatsTransportImpl(resolved, names, nc, jetstream(nc), jsm, buckets, owned, logger);
   } catch (err) {
     if (owned) await nc.close().catch(() => undefined);
-    throw err;
+    throw permissionErrorOf(err, resolved, "this command") ?? err;
   }
 }
 
