@@ -49,6 +49,8 @@ export const VALIDATION_CODES = [
   "INVALID_SOURCE",
   "SOURCE_EXECUTOR_NOT_REGISTERED",
   "DUPLICATE_TRIGGER_NAME",
+  // An option key the declaration does not take (compiler/validate-options.ts).
+  "UNKNOWN_OPTION",
 ] as const;
 
 export type ValidationCode = (typeof VALIDATION_CODES)[number];
