@@ -10,7 +10,7 @@
  *   failed/skipped/cancelled). A phase of N tasks is one batch (split only to stay
  *   under the payload limit). Each batch says which reports its writer had applied
  *   (`through`: the stored sequence number of the last one), so a reader folds the
- *   history in exactly the order the writer decided it (runtime/history.ts).
+ *   history in exactly the order the writer decided it (runtime/core/history.ts).
  * - **reports** (`Report`), written by workers: one per finished attempt. A report
  *   is the verdict itself when it settles the current attempt (a success of a task
  *   without an output schema is not recorded again as task.succeeded), and it counts
@@ -72,7 +72,7 @@ export const taskMessageSchema = z.object({
   /**
    * Instead of `input`: the input is the merge of these parents' outputs in this order
    * (one parent: its output as is; several: the shallow merge of the plain-object ones,
-   * later wins), rebuilt by the worker from `parents` (runtime/coordinator-inputs.ts).
+   * later wins), rebuilt by the worker from `parents` (runtime/core/dataflow.ts).
    */
   inputFrom: z.array(z.string()).min(1).optional(),
   /** Epoch ms after which the coordinator no longer accepts a result; null = no limit. */
@@ -101,7 +101,7 @@ export const taskMessageSchema = z.object({
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
-/** What a waiting node waits for (runtime/run-waits.ts). */
+/** What a waiting node waits for (runtime/core/run-waits.ts). */
 export const waitSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("signal"), name: z.string(), deadline: z.number().nullable() }),
   z.object({ kind: z.literal("sleep"), until: z.number() }),
@@ -178,7 +178,7 @@ export const reportSchema = z.discriminatedUnion("type", [
 export type Report = z.infer<typeof reportSchema>;
 
 /**
- * A signal sent to the run (runtime/run-waits.ts). Stored on the run's report subject,
+ * A signal sent to the run (runtime/core/run-waits.ts). Stored on the run's report subject,
  * in order with the workers' reports: anyone may append one, without the lease, and the
  * run's decider consumes it. `id` makes sending idempotent: a repeated id is folded once
  * (and NATS drops a repeat within its duplicate window already).

@@ -33,8 +33,8 @@ import {
 } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { ExecutorEntry, Logger } from "../registry/types.js";
-import type { TimerHandle } from "../runtime/clock.js";
-import { inputOfMessage } from "../runtime/coordinator-inputs.js";
+import type { TimerHandle } from "../support/clock.js";
+import { inputOfMessage } from "../runtime/core/dataflow.js";
 import { WIRE_VERSION, undeliverableReason, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
 import type { TaskDelivery } from "../transport/port.js";
 import { startAttemptTelemetry, type AttemptTelemetry } from "./attempt-telemetry.js";

@@ -5,12 +5,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/engine.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/embedded/engine.js";
 import { createRegistry } from "../../src/registry/registry.js";
 import { PayloadNotJsonError, PayloadTooDeepError, RunInputTooLargeError } from "../../src/errors/base.js";
 import { exitCodeFor } from "../../src/cli/exit-codes.js";
 import { toJsonText } from "../../src/transport/json.js";
-import { rebuildsFromParents } from "../../src/runtime/coordinator-inputs.js";
+import { rebuildsFromParents } from "../../src/runtime/core/dataflow.js";
 
 let engine: Engine | undefined;
 afterEach(async () => {

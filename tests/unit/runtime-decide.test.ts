@@ -8,12 +8,12 @@ import { z } from "zod";
 import { compile } from "../../src/compiler/compile.js";
 import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import { serializeError } from "../../src/errors/serialize.js";
-import { decide, DEFAULT_DECIDE_SETTINGS, type DecideRandom, type Decided, type Effect } from "../../src/runtime/decide.js";
-import { historyEvents, lastDecisionSeqOf } from "../../src/runtime/history.js";
-import { inputOfMessage } from "../../src/runtime/coordinator-inputs.js";
-import { runModelOf } from "../../src/runtime/run-model.js";
-import { createRunState, evolve, type RunState } from "../../src/runtime/run-state.js";
-import { snapshotRunRecord } from "../../src/runtime/run-handle.js";
+import { decide, DEFAULT_DECIDE_SETTINGS, type DecideRandom, type Decided, type Effect } from "../../src/runtime/core/decide.js";
+import { historyEvents, lastDecisionSeqOf } from "../../src/runtime/core/history.js";
+import { inputOfMessage } from "../../src/runtime/core/dataflow.js";
+import { runModelOf } from "../../src/runtime/core/run-model.js";
+import { createRunState, evolve, type RunState } from "../../src/runtime/core/run-state.js";
+import { snapshotRunRecord } from "../../src/runtime/core/run-record.js";
 import { WIRE_VERSION, type Decision, type DecisionEvent, type Report, type ReportRunEvent, type StoredMessage, type TaskMessage } from "../../src/transport/messages.js";
 
 const runId = "r1";

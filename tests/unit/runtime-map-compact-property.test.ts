@@ -20,12 +20,12 @@ import { compile } from "../../src/compiler/compile.js";
 import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import { serializeError } from "../../src/errors/serialize.js";
-import { decide, type DecideRandom, type Decided, type Trigger } from "../../src/runtime/decide.js";
-import { runModelOf } from "../../src/runtime/run-model.js";
-import type { RunModel } from "../../src/runtime/run-model.js";
-import { runRecordOf, snapshotRunRecord, summaryOf } from "../../src/runtime/run-record.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
-import { applyLive, createRunState, evolve, foldEvents, isFinished, taskRecordOf, type RunState } from "../../src/runtime/run-state.js";
+import { decide, type DecideRandom, type Decided, type Trigger } from "../../src/runtime/core/decide.js";
+import { runModelOf } from "../../src/runtime/core/run-model.js";
+import type { RunModel } from "../../src/runtime/core/run-model.js";
+import { runRecordOf, snapshotRunRecord, summaryOf } from "../../src/runtime/core/run-record.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
+import { applyLive, createRunState, evolve, foldEvents, isFinished, taskRecordOf, type RunState } from "../../src/runtime/core/run-state.js";
 import { WIRE_VERSION, type LiveSignal, type ReportRunEvent, type RunEvent, type TaskMessage } from "../../src/transport/messages.js";
 
 interface MapSpec {

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
 import type { TaskContext } from "../../src/registry/types.js";
-import { recordOfHistory } from "../../src/runtime/run-record.js";
+import { recordOfHistory } from "../../src/runtime/core/run-record.js";
 import type { RunEvent, StoredMessage } from "../../src/transport/messages.js";
 import { aborted, gate, waitForEvent } from "../support/runtime-fixtures.js";
-import { historyEvents as historyOf } from "../../src/runtime/history.js";
+import { historyEvents as historyOf } from "../../src/runtime/core/history.js";
 import { count, createCluster, succeededCounts, until, type Cluster } from "./runtime-recovery-support.js";
 
 let c: Cluster;

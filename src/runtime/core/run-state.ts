@@ -19,10 +19,10 @@
  *
  * evolve updates the state in place and returns it: a state belongs to one fold.
  */
-import { hash } from "node:crypto";
-import type { SerializedError } from "../errors/serialize.js";
-import type { LiveSignal, RunEvent } from "../transport/messages.js";
-import type { StateLayout, TaskLayout } from "./coordinator-inputs.js";
+import { sha256Hex } from "../../support/hash.js";
+import type { SerializedError } from "../../errors/serialize.js";
+import type { LiveSignal, RunEvent } from "../../transport/messages.js";
+import type { StateLayout, TaskLayout } from "./dataflow.js";
 import type { RunModel } from "./run-model.js";
 import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
 import type { RunRecord, SignalRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
@@ -135,7 +135,7 @@ const stateKey = (state: string, visit: number): string => `${state}\u0000${visi
 
 /** The hash of an attempt token recorded in task.dispatched. */
 export function tokenHashOf(token: string): string {
-  return hash("sha256", token).slice(0, 32);
+  return sha256Hex(token).slice(0, 32);
 }
 
 export interface RunStateOptions {

@@ -9,20 +9,20 @@
  * Live signals (attempt started, progress, heartbeats) are not history: the shell
  * shows them on the record and tells the watchdog when an attempt was last heard of.
  */
-import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../errors/base.js";
-import { serializeError } from "../errors/serialize.js";
-import type { Logger } from "../registry/types.js";
-import type { DecisionEvent, LiveSignal, ReportSubjectMessage, RunEvent, RunUpdate, SignalMessage, TaskMessage } from "../transport/messages.js";
-import type { Subscription, Transport } from "../transport/port.js";
-import type { Clock, TimerHandle } from "./clock.js";
-import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "./decide.js";
-import { reportEvent } from "./history.js";
+import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../../errors/base.js";
+import { serializeError } from "../../errors/serialize.js";
+import type { Logger } from "../../registry/types.js";
+import type { DecisionEvent, LiveSignal, ReportSubjectMessage, RunEvent, RunUpdate, SignalMessage, TaskMessage } from "../../transport/messages.js";
+import type { Subscription, Transport } from "../../transport/port.js";
+import type { Clock, TimerHandle } from "../../support/clock.js";
+import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "../core/decide.js";
+import { reportEvent } from "../core/history.js";
 import { RunFeed, type RunHandle } from "./run-handle.js";
-import { runRecordOf, summaryOf, type RunSummary } from "./run-record.js";
+import { runRecordOf, summaryOf, type RunSummary } from "../core/run-record.js";
 import { RunOutbox } from "./run-outbox.js";
 import { RunTelemetry, type StopKind } from "./run-telemetry.js";
-import type { RunRecord } from "./run-record-schema.js";
-import { applyLive, evolve, isFinished, type RunState } from "./run-state.js";
+import type { RunRecord } from "../core/run-record-schema.js";
+import { applyLive, evolve, isFinished, type RunState } from "../core/run-state.js";
 
 const WATCHDOG = "watchdog:";
 

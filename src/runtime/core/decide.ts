@@ -17,22 +17,22 @@
  * fail-fast (cancel in-flight work, fail the run) or continue (skip dependents);
  * guards, routes and visit bounds.
  */
-import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../errors/base.js";
-import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
-import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../transport/messages.js";
-import { checkSchema } from "./coordinator-dispatch.js";
-import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
-import { decideAfterFailure } from "./coordinator-policy.js";
-import { decideNext, toSchemaIssues } from "./coordinator-transitions.js";
+import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
+import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
+import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
+import { checkSchema } from "./schema-check.js";
+import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
+import { decideAfterFailure } from "./retry-policy.js";
+import { decideNext, toSchemaIssues } from "./definition.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
-import { MapFailedError } from "../errors/map.js";
+import { MapFailedError } from "../../errors/map.js";
 import { chunkItems, evaluateItems, toleratedOf } from "./map-decide.js";
 import { instanceName, type MapProgress } from "./map-state.js";
 import { seedOfRunId, taskSeed } from "./seed.js";
 import { evolve, isFinished, taskKey, taskRecordOf, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
-import type { ResolvedRunOptions } from "./run-options.js";
+import type { ResolvedRunOptions } from "../../support/run-options.js";
 import type { RunModel } from "./run-model.js";
-import type { Definitions } from "./coordinator-transitions.js";
+import type { Definitions } from "./definition.js";
 import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
 
 export type Trigger =
