@@ -174,7 +174,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     return settle(() => {
       this.assertOpen("dispatch a task");
       const what = `task "${String(task.state)}/${String(task.task)}" (run "${String(task.runId)}", executor "${String(task.executor)}", attempt ${String(task.attempt)})`;
-      this.hub.wire.check(task, [task.input, task.parents], what);
+      const valuesText = this.hub.wire.check(task, [task.input, task.parents], what);
       const payload = this.hub.wire.encode(taskMessageSchema, task, what);
       const executor = String(task.executor);
       if (!this.validExecutors.has(executor)) {
@@ -182,7 +182,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
         if (keyProblem !== undefined) throw new WireMessageInvalidError(what, schemaIssues([{ path: ["executor"], message: `executor "${executor}" ${keyProblem}` }]));
         this.validExecutors.add(executor);
       }
-      this.hub.queue.enqueue(executor.slice(0, executor.indexOf("/")), `${task.dispatchId}@${task.epoch}`, payload);
+      this.hub.queue.enqueue(executor.slice(0, executor.indexOf("/")), `${task.dispatchId}@${task.epoch}`, payload, valuesText);
     });
   }
 

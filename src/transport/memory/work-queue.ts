@@ -48,7 +48,7 @@ export class WorkQueue implements QueueBackend {
   }
 
   /** Queue a task payload; false when `dedupeKey` was seen within the window (dropped). */
-  enqueue(namespace: string, dedupeKey: string, payload: Payload): boolean {
+  enqueue(namespace: string, dedupeKey: string, payload: Payload, valuesText?: string): boolean {
     const now = this.options.now();
     for (const [id, until] of this.seen) {
       if (until > now) break;
@@ -56,7 +56,8 @@ export class WorkQueue implements QueueBackend {
     }
     if (this.seen.has(dedupeKey)) return false;
     this.seen.set(dedupeKey, now + this.options.duplicateWindowMs);
-    this.enqueueRaw(namespace, payload);
+    this.queue(namespace).fresh.push({ namespace, payload, valuesText, message: undefined, deliveries: 0 });
+    this.pumpSoon();
     return true;
   }
 
