@@ -132,7 +132,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("run.failed"), error: serializedErrorSchema }),
   z.object({ type: z.literal("run.cancelled"), reason: z.string() }),
   /** A failed run re-runs `tasks` of `state` visit `visit` (their downstream included); the run is running again. */
-  z.object({ type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string() }),
+  // `keep`: map nodes among `tasks` whose succeeded instances keep their outputs and do not run again (only the others do).
+  z.object({ type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string(), keep: z.array(z.string()).optional() }),
   z.object({ type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown().optional() }),
   z.object({ type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
   /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */
@@ -153,7 +154,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
    * returned them, so no replay evaluates them again; a long list takes several events.
    * `tolerated`: how many failed instances it may have.
    */
-  z.object({ type: z.literal("map.items"), ...taskRef, count: z.number().int().nonnegative(), tolerated: z.number().int().nonnegative(), from: z.number().int().nonnegative(), items: z.array(z.unknown()) }),
+  // `keep` (from 0, a retry's re-expansion of the same count): the instances that succeeded before keep their records and outputs.
+  z.object({ type: z.literal("map.items"), ...taskRef, count: z.number().int().nonnegative(), tolerated: z.number().int().nonnegative(), from: z.number().int().nonnegative(), items: z.array(z.unknown()), keep: z.boolean().optional() }),
 ]);
 export type DecisionEvent = z.infer<typeof decisionEventSchema>;
 

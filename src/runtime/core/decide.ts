@@ -247,7 +247,8 @@ class Decision implements WaitHost {
     }
     const count = result.items.length;
     const tolerated = toleratedOf(task.map!.toleratedFailures, count);
-    for (const [from, items] of chunkItems(result.items)) this.emit({ type: "map.items", ...this.ref(v, vt), count, tolerated, from, items });
+    const keep = this.st.keepMaps.has(taskKey(v.state, v.visit, task.name)) ? { keep: true } : {};
+    for (const [from, items] of chunkItems(result.items)) this.emit({ type: "map.items", ...this.ref(v, vt), count, tolerated, from, items, ...(from === 0 ? keep : {}) });
     this.fillMap(v, vt);
   }
 
@@ -271,6 +272,10 @@ class Decision implements WaitHost {
     const max = vt.layout.plan.map!.maxConcurrency;
     let parents: Record<string, unknown> | undefined;
     while (mp.open < max && mp.next < mp.count && mp.record.status === "running" && this.st.visit === v && !isFinished(this.st)) {
+      if (mp.kept?.has(mp.next) === true) {
+        mp.next++; // succeeded before a retry: its output stands
+        continue;
+      }
       parents ??= taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).parents;
       this.startInstance(v, vt, mp, mp.next, parents);
     }
