@@ -203,7 +203,8 @@ export interface StoredMessage {
 }
 
 export const liveSignalSchema = z.discriminatedUnion("type", [
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
+  // `delivery`: how many times the task message was delivered (1: the first), so a repeated signal never reads as a redelivery.
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), delivery: z.number().int().positive().optional() }),
   z.object({ v: wireVersionSchema, type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
   z.object({ v: wireVersionSchema, type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
 ]);

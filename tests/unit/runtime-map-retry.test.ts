@@ -47,7 +47,7 @@ describe("map retry - only the failed instances run again", () => {
       const first = await (await t.engine.run(wf, {}, { onFailure: "continue" })).result();
       expect(first.status).toBe("failed");
       expect(first.tasks.find((x) => x.task === "each")).toMatchObject({ status: "failed", error: { code: "MAP_FAILED" } });
-      const before = first.tasks.filter((x) => x.map === "each" && x.status === "succeeded").map((x) => [x.task, x.output]);
+      const before = first.tasks.filter((x) => x.map === "each" && x.status === "succeeded").map((x) => [x.task, x.output] as const);
       expect(before).toHaveLength(47);
       const callsBefore = new Map(calls);
       heal();

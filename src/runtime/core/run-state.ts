@@ -660,8 +660,16 @@ export function applyLive(st: RunState, signal: LiveSignal): boolean {
   const a = st.attempts.get(signal.dispatchId);
   if (!a || st.verdicts.has(signal.dispatchId)) return false;
   const t = a.task;
-  // Another start of an attempt already running: its task message was delivered again (a worker died or was cut off).
-  if (signal.type === "attempt.started" && t.status === "running" && t.workerId !== undefined) t.redeliveries = (t.redeliveries ?? 0) + 1;
+  if (signal.type === "attempt.started") {
+    // Redeliveries are what the worker's delivery count says: the same signal seen twice (two
+    // subscriptions, a replay after a cancel) is not a second delivery.
+    if (signal.delivery !== undefined) {
+      if (signal.delivery > 1) t.redeliveries = Math.max(t.redeliveries ?? 0, signal.delivery - 1);
+    } else if (t.status === "running" && t.workerId !== undefined && t.workerId !== signal.workerId) {
+      // A worker that does not send its delivery count: a start on another worker is a redelivery.
+      t.redeliveries = (t.redeliveries ?? 0) + 1;
+    }
+  }
   if (t.status === "dispatched") t.status = "running";
   t.workerId = signal.workerId;
   t.startedAt ??= signal.at;
