@@ -121,6 +121,10 @@ export interface Engine {
   keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
   release(runId: string): void;
+  /** Attempts of a run driven here dispatched at or before `before` (epoch ms) with nothing heard of them: no start, no report. */
+  unstarted(runId: string, before: number): { dispatchId: string; epoch: number; dispatchedAt: number }[];
+  /** Dispatch such an attempt again now (its task message is gone: fleet/vanished-tasks.ts); counted like a watchdog re-dispatch. */
+  attemptLost(runId: string, dispatchId: string, reason: string): void;
   /** The record of a run started by this engine (undefined when unknown). */
   get(runId: string): RunRecord | undefined;
   /**
@@ -273,6 +277,8 @@ export function createEngine(options: EngineOptions): Engine {
     },
     keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),
+    unstarted: (runId, before) => coordinator.unstarted(runId, before),
+    attemptLost: (runId, dispatchId, reason) => coordinator.lost(runId, dispatchId, reason),
     get: (runId) => coordinator.get(runId),
     summary: (runId) => coordinator.summary(runId),
     kept: () => coordinator.kept(),

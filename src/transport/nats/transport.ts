@@ -13,7 +13,7 @@
  * is counted in `stats().malformed` (one on another run's subject in
  * `stats().refused`), logged and dropped, never thrown.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TransportClosedError, TransportConnectError, TransportOperationError, UsageError, WireMessageInvalidError } from "../../errors/base.js";
@@ -57,7 +57,16 @@ export interface NatsTransport extends Transport {
   readonly buckets: Readonly<Buckets>;
   /** Create or check streams and buckets again (idempotent; `createNatsTransport` already did). */
   ensureInfrastructure(): Promise<void>;
+  /**
+   * Whether the task message this transport dispatched for `dispatchId` at `epoch` is still
+   * in the tasks stream: true or false, or undefined when this transport did not send it (or
+   * has forgotten it) or the server could not say. (fleet/vanished-tasks.ts)
+   */
+  taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined>;
 }
+
+/** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
+const MAX_REMEMBERED_DISPATCHES = 100_000;
 
 /**
  * Connect (or reuse `options.connection`), ensure the streams and buckets exist, and return the transport.
@@ -107,6 +116,8 @@ class NatsTransportImpl implements NatsTransport {
   private liveFailures = 0;
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
+  /** `dispatchId@epoch` -> stream sequence of the task messages sent here, oldest first. */
+  private readonly dispatchedSeqs = new Map<string, number>();
   private readonly history: HistoryContext;
   private readonly core: CoreSubscriptionContext;
 
@@ -219,12 +230,28 @@ class NatsTransportImpl implements NatsTransport {
     try {
       const ack = await this.js.publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
+      this.dispatchedSeqs.set(msgID, ack.seq);
+      if (this.dispatchedSeqs.size > MAX_REMEMBERED_DISPATCHES) this.dispatchedSeqs.delete(this.dispatchedSeqs.keys().next().value!);
     } catch (err) {
       throw new TransportOperationError(
         "NATS_PUBLISH_FAILED",
         `${what} was not stored in stream "${this.names.streams.tasks}": ${err instanceof Error ? err.message : String(err)}; check that nats-server is up with JetStream, then retry`,
         { cause: err },
       );
+    }
+  }
+
+  async taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined> {
+    const msgID = `${dispatchId}@${epoch}`;
+    const seq = this.dispatchedSeqs.get(msgID);
+    if (seq === undefined || this.closed) return undefined;
+    try {
+      // null: no message at that sequence (acked, terminated or deleted).
+      return (await this.jsm.streams.getMessage(this.names.streams.tasks, { seq })) !== null;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return false;
+      this.logger.debug({ err, msgID }, "could not look a task message up; asked again later");
+      return undefined;
     }
   }
 
