@@ -169,13 +169,13 @@ describe("nats permissions - one user per role", () => {
     }
     // Run ids are subject tokens: checked before anything reaches the server.
     const client = { PHASEFLOW_NATS_USER: "client", PHASEFLOW_NATS_PASS: passwords.client };
-    const before = violations().length;
     for (const command of ["status", "cancel", "follow", "retry"]) {
       const r = await cliWith(client, [command, "../../x", ...fleet]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain('run id "../../x" is not valid');
     }
-    expect(violations()).toHaveLength(before);
+    // None of them reached the server (the worker-role refusals above may still be logging: count only these).
+    expect(violations().filter((l) => l.includes("../../x") || l.includes(".x."))).toEqual([]);
     // A 5 MB input cannot travel in one message: refused up front, naming the limit.
     const dir = mkdtempSync(join(tmpdir(), "pf-perm-"));
     const file = join(dir, "big.json");
