@@ -1,7 +1,8 @@
 // Architecture checks run by `npm run lint` (and so by CI):
 // no import cycles, and the pure core (dsl, compiler, plan, registry, errors)
 // never reaches the runtime, the wire, NATS or the logger; runtime/core is pure (no
-// shell, adapters or Node built-ins); support/ sits below everything.
+// shell, adapters or Node built-ins); support/ sits below everything; only
+// src/transport/nats imports the NATS client.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -19,6 +20,14 @@ module.exports = {
       severity: "error",
       from: { path: "^src/(runtime|embedded|worker|support)/" },
       to: { path: ["^src/transport/nats/", "node_modules/@nats-io"] },
+    },
+    {
+      name: "nats-only-in-transport-nats",
+      comment:
+        "only the NATS adapter (src/transport/nats) imports the NATS client; the fleet, the CLI and the web view reach NATS through the Transport and fleet ports (transport/port.ts, transport/fleet-port.ts), so none of them holds a connection, JetStream manager or bucket",
+      severity: "error",
+      from: { pathNot: "^src/transport/nats/" },
+      to: { path: "node_modules/@nats-io" },
     },
     {
       name: "core-is-pure",
@@ -49,6 +58,41 @@ module.exports = {
       severity: "error",
       from: { path: "^src/runtime/shell/" },
       to: { path: "^src/(embedded|fleet|worker|ui|cli|triggers|archive)/" },
+    },
+    {
+      name: "transport-below-its-users",
+      comment: "transport/ (ports, wire schemas, memory and NATS adapters) sits below everything that uses it (docs/architecture.md, the floors)",
+      severity: "error",
+      from: { path: "^src/transport/" },
+      to: { path: "^src/(runtime|embedded|worker|fleet|ui|cli|triggers|archive|compiler|dsl)/" },
+    },
+    {
+      name: "worker-below-compositions",
+      comment: "the worker library uses the pure core and the Transport port; the embedded engine and the fleet compose it, never the other way round",
+      severity: "error",
+      from: { path: "^src/worker/" },
+      to: { path: "^src/(runtime/shell|embedded|fleet|ui|cli|archive|triggers|compiler)/" },
+    },
+    {
+      name: "embedded-below-fleet",
+      comment: "the fleet runs the embedded engine on a NATS transport; the embedded engine knows nothing of the fleet, the web view or the CLI",
+      severity: "error",
+      from: { path: "^src/embedded/" },
+      to: { path: "^src/(fleet|ui|cli|archive)/" },
+    },
+    {
+      name: "fleet-below-views",
+      comment: "the web view and the CLI use the fleet; the fleet uses neither",
+      severity: "error",
+      from: { path: "^src/fleet/" },
+      to: { path: "^src/(ui|cli|archive)/" },
+    },
+    {
+      name: "ui-below-cli",
+      comment: "the CLI serves the web view; the web view does not call the CLI",
+      severity: "error",
+      from: { path: "^src/(ui|archive)/" },
+      to: { path: "^src/cli/" },
     },
     {
       name: "support-at-the-bottom",

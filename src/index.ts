@@ -58,6 +58,7 @@ export {
   PhaseflowError,
   NonRetryableError,
   TaskTimeoutError,
+  QueueTimeoutError,
   TaskCancelledError,
   SchemaValidationError,
   InputValidationError,

@@ -11,7 +11,7 @@ import { WorkflowValidationError, type ValidationIssue } from "../errors/validat
 import type { Workflow } from "../dsl/workflow.js";
 import type { Registry } from "../registry/registry.js";
 import { computePlanHash } from "../plan/hash.js";
-import { PLAN_FORMAT_VERSION, type Plan, type PlanState } from "../plan/schema.js";
+import { DEFAULT_PRIORITY, PLAN_FORMAT_VERSION, type Plan, type PlanState } from "../plan/schema.js";
 import { compileState, type StateContext } from "./compile-state.js";
 import { createSchemaCache } from "./schemas.js";
 import { checkName, validateReachability } from "./validate-states.js";
@@ -49,6 +49,10 @@ export function compile(wf: Workflow<unknown>, options: CompileOptions = {}): Pl
     }
     seenStates.add(s.name);
   }
+  const priority = wf.options.priority;
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= 1 && priority <= 5)) {
+    issues.push({ code: "INVALID_PRIORITY", path: wf.name, message: `workflow "${wf.name}" has priority ${String(priority)}; use a whole number from 1 (first) to 5 (last), or leave it out for 3` });
+  }
   const initials = wf.states.filter((s) => s.options.initial === true);
   if (initials.length > 1) {
     issues.push({ code: "MULTIPLE_INITIAL_STATES", path: wf.name, message: `states ${initials.map((s) => `"${s.name}"`).join(", ")} of workflow "${wf.name}" are all marked initial; mark exactly one` });
@@ -70,6 +74,7 @@ export function compile(wf: Workflow<unknown>, options: CompileOptions = {}): Pl
     initialState: initial,
     inputSchema: json(wf.options.input),
     states: states as PlanState[],
+    ...(priority !== undefined && priority !== DEFAULT_PRIORITY ? { priority } : {}),
   };
   return { ...body, planHash: computePlanHash(body) };
 }

@@ -3,19 +3,21 @@
  * TypeScript's excess-property check catches `retry: 3` in an object literal, but not in
  * JavaScript, in options built elsewhere, or behind a cast: a misspelt option would then be
  * silently ignored (no retries, no timeout). The compiler reports each one
- * (UNKNOWN_OPTION) with the option it probably meant.
+ * (UNKNOWN_OPTION) with the option it probably meant. A new option must be added to
+ * KNOWN_OPTIONS here as well as to its interface in dsl/workflow.ts. Child nodes are not
+ * checked yet.
  */
 import type { NodeKind, State, Task, Workflow } from "../dsl/workflow.js";
 import type { ValidationIssue } from "../errors/validation.js";
 
 /** The options each kind of declaration takes (dsl/workflow.ts). */
 export const KNOWN_OPTIONS: Readonly<Record<NodeKind | "state" | "workflow", readonly string[]>> = {
-  task: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "description"],
-  map: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "description", "items", "maxConcurrency", "toleratedFailures"],
+  task: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "queueTimeoutMs", "description"],
+  map: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "queueTimeoutMs", "description", "items", "maxConcurrency", "toleratedFailures"],
   signal: ["schema", "timeoutMs", "onTimeout", "signal", "retries", "backoff", "description"],
   sleep: ["ms", "until", "description"],
   state: ["initial", "final", "maxVisits", "output", "description"],
-  workflow: ["version", "input", "description", "schedules", "sources"],
+  workflow: ["version", "input", "description", "schedules", "sources", "priority"],
 };
 
 /** Names users bring from other engines, and what they are called here. */

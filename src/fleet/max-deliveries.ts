@@ -9,14 +9,12 @@
  * decides what happens next. Then it deletes the message from the stream. A message
  * that does not parse is terminated the same way (deleted and counted).
  */
-import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
-import { z } from "zod";
 import { PhaseflowError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
-import { taskMessageSchema, undeliverableReason, WIRE_VERSION } from "../transport/messages.js";
-import { decodeMessage } from "../transport/nats/codec.js";
-import type { NatsTransport } from "../transport/nats/transport.js";
+import type { ApiEndpoint, TaskStreamPort } from "../transport/fleet-port.js";
+import { undeliverableReason, WIRE_VERSION } from "../transport/messages.js";
+import type { Transport } from "../transport/port.js";
 import { activeKey, type RunStoreKv } from "./run-store.js";
 
 export class MaxDeliveriesExceededError extends PhaseflowError {
@@ -25,49 +23,27 @@ export class MaxDeliveriesExceededError extends PhaseflowError {
   }
 }
 
-const advisorySchema = z.object({
-  stream: z.string(),
-  consumer: z.string(),
-  stream_seq: z.number(),
-  deliveries: z.number(),
-});
-
-/** Subscribe to the tasks stream's MAX_DELIVERIES advisories. */
+/** Watch the tasks stream for exhausted messages (one coordinator of the group handles each). */
 export function watchMaxDeliveries(
-  transport: NatsTransport,
+  transport: Pick<Transport, "publishReport"> & { readonly taskStream: TaskStreamPort },
   coordinatorId: string,
   logger: Logger,
   counters: { malformed: number },
   runs?: { kv: RunStoreKv; counters: { undeliverable: number } },
-): NatsSubscription {
-  const stream = transport.names.streams.tasks;
-  const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.*`;
-  return transport.connection.subscribe(subject, {
-    queue: `${transport.names.prefix}-coordinators`,
-    callback: (err, msg) => {
-      if (err) {
-        logger.error({ err }, "the max-deliveries advisory subscription failed; exhausted tasks are left to the watchdog");
-        return;
-      }
-      let raw: unknown;
-      try {
-        raw = JSON.parse(new TextDecoder().decode(msg.data));
-      } catch {
-        raw = undefined;
-      }
-      const advisory = advisorySchema.safeParse(raw);
-      if (!advisory.success) {
-        counters.malformed++;
-        return;
-      }
-      void handle(advisory.data.stream_seq, advisory.data.deliveries).catch((e: unknown) => logger.warn({ err: e, seq: advisory.data.stream_seq }, "could not handle a max-deliveries advisory"));
+): ApiEndpoint {
+  const tasks = transport.taskStream;
+  return tasks.watchExhausted("coordinators", {
+    onError: (err) => logger.error({ err }, "the max-deliveries advisory subscription failed; exhausted tasks are left to the watchdog"),
+    onMalformed: () => counters.malformed++,
+    onExhausted: ({ seq, deliveries }) => {
+      void handle(seq, deliveries).catch((e: unknown) => logger.warn({ err: e, seq }, "could not handle a max-deliveries advisory"));
     },
   });
 
   async function handle(seq: number, deliveries: number): Promise<void> {
-    const stored = await transport.jsm.streams.getMessage(stream, { seq });
+    const stored = await tasks.read(seq);
     if (!stored) return; // acked or removed meanwhile
-    const decoded = decodeMessage(taskMessageSchema, stored.data);
+    const decoded = stored.task;
     if (!decoded.ok) {
       counters.malformed++;
       await deleteTask(seq);
@@ -104,6 +80,6 @@ export function watchMaxDeliveries(
   }
 
   async function deleteTask(seq: number): Promise<void> {
-    await transport.jsm.streams.deleteMessage(stream, seq, false).catch((err: unknown) => logger.warn({ err, seq }, "could not delete an exhausted task message"));
+    await tasks.remove(seq).catch((err: unknown) => logger.warn({ err, seq }, "could not delete an exhausted task message"));
   }
 }

@@ -37,6 +37,12 @@ export const planWaitSchema = z.discriminatedUnion("kind", [
     onTimeout: z.object({ output: z.unknown() }).nullable(),
   }),
   z.object({ kind: z.literal("sleep"), ms: z.number().int().nonnegative().nullable(), until: z.string().nullable() }),
+  /**
+   * A child node (DESIGN §10): starts a run of `workflow` (`version`: pinned, or null for the
+   * latest served) and waits for its end. `input`: source text of its input function, or null
+   * (the node's input, or for a map over a workflow the item, is the child's input).
+   */
+  z.object({ kind: z.literal("child"), workflow: z.string(), version: z.string().nullable(), input: z.string().nullable() }),
 ]);
 export type PlanWait = z.infer<typeof planWaitSchema>;
 
@@ -47,8 +53,10 @@ export const planTaskSchema = z.object({
   executor: z.string(),
   retries: z.number().int().nonnegative(),
   backoff: backoffSchema,
-  /** Per attempt; null = no limit. */
+  /** Per attempt, from its start on a worker; null = no limit. */
   timeoutMs: z.number().int().positive().nullable(),
+  /** Longest wait from dispatch to start; absent = no limit (absent, so plans without it hash as before). */
+  queueTimeoutMs: z.number().int().positive().optional(),
   /** Names of tasks of the same state this one waits for, in task declaration order. */
   parents: z.array(z.string()),
   /** Names of tasks of the same state that wait for this one, in task declaration order. */
@@ -110,6 +118,9 @@ export const planStateSchema = z.object({
   description: z.string().nullable(),
 });
 
+/** A run's priority (DESIGN §8: 1 first .. 5 last) when neither the run nor its workflow gives one. */
+export const DEFAULT_PRIORITY = 3;
+
 export const planSchema = z.object({
   formatVersion: z.literal(PLAN_FORMAT_VERSION),
   workflow: z.string(),
@@ -117,6 +128,8 @@ export const planSchema = z.object({
   initialState: z.string(),
   inputSchema: jsonSchemaSchema,
   states: z.array(planStateSchema),
+  /** The default priority of the workflow's runs (1 first .. 5 last); absent = 3 (absent, so plans without it hash as before). */
+  priority: z.number().int().min(1).max(5).optional(),
   planHash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 

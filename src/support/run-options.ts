@@ -22,6 +22,8 @@ export const runOptionsSchema = z
      * first one started (same run id) instead of starting another. Default: none.
      */
     key: z.string().min(1).max(512, "a start key may be at most 512 characters").optional(),
+    /** 1 (first) to 5 (last): where this run's tasks wait for worker slots, higher priority goes first, FIFO within a priority. Default: the workflow's, else 3. */
+    priority: z.number().int().min(1, "a priority is 1 (first) to 5 (last)").max(5, "a priority is 1 (first) to 5 (last)").optional(),
   })
   .strict();
 

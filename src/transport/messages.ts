@@ -75,9 +75,17 @@ export const taskMessageSchema = z.object({
    * later wins), rebuilt by the worker from `parents` (runtime/core/dataflow.ts).
    */
   inputFrom: z.array(z.string()).min(1).optional(),
-  /** Epoch ms after which the coordinator no longer accepts a result; null = no limit. */
+  /**
+   * Written null by this version (a task's timeout runs from its start, DESIGN §8). An older
+   * coordinator's end-by time (dispatch + timeoutMs), which a worker still honours.
+   */
   deadline: z.number().nullable(),
+  /** The attempt's execution budget, from its start on a worker; null = no limit. */
   timeoutMs: z.number().int().positive().nullable(),
+  /** Epoch ms (coordinator's clock) by which the attempt must have started (`queueTimeoutMs`): later, it fails with QUEUE_TIMEOUT unrun. */
+  startBy: z.number().optional(),
+  /** The run's priority, 1 (first) .. 5 (last); absent = 3. Where attempts wait for worker slots, higher priority is delivered first (DESIGN §8). */
+  priority: z.number().int().min(1).max(5).optional(),
   dispatchedAt: z.number(),
   /** Which go of the run this attempt belongs to: 0 for the first, +1 per run.retried. */
   round: z.number().int().nonnegative(),
@@ -105,8 +113,14 @@ export type TaskMessage = z.infer<typeof taskMessageSchema>;
 export const waitSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("signal"), name: z.string(), deadline: z.number().nullable() }),
   z.object({ kind: z.literal("sleep"), until: z.number() }),
+  /** A child node waits for its child run `runId` (runtime/core/children.ts). */
+  z.object({ kind: z.literal("child"), runId: z.string(), workflow: z.string(), version: z.string().nullable() }),
 ]);
 export type Wait = z.infer<typeof waitSchema>;
+
+/** A child run's place in its parent (run.started of the child): the parent run, the node (instance) and attempt that started it, and its depth (1: a child of a top-level run). */
+export const parentRefSchema = z.object({ runId: z.string(), state: z.string(), visit: z.number().int().positive(), task: z.string(), attempt: z.number().int().positive(), depth: z.number().int().positive() });
+export type ParentRef = z.infer<typeof parentRefSchema>;
 
 /** Signal names and ids: what a person types on a command line, within reason. */
 export const signalNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, "must be 1-200 letters, digits, '_', '.', ':' or '-'");
@@ -114,6 +128,8 @@ export const signalNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, "mu
 const runOptionsWire = z.object({
   schedule: z.enum(["phases", "eager"]),
   onFailure: z.enum(["fail-fast", "continue"]),
+  /** 1 (first) .. 5 (last); absent = 3. */
+  priority: z.number().int().min(1).max(5).optional(),
 });
 
 /** Decision events: what a coordinator decided, in a Decision batch. */
@@ -125,7 +141,7 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
    */
   z.object({ type: z.literal("through"), seq: z.number().int().nonnegative(), at: z.number() }),
   /** `traceparent`: the W3C trace context of the run's first span, so that whoever resumes the run traces it in the same trace. */
-  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire, seed: z.number().int().nonnegative().optional(), traceparent: z.string().max(128).optional() }),
+  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire, seed: z.number().int().nonnegative().optional(), traceparent: z.string().max(128).optional(), parent: parentRefSchema.optional() }),
   /** A coordinator took the run (start, takeover, restart): `epoch` fences every earlier holder. */
   z.object({ type: z.literal("run.claimed"), owner: z.string(), epoch: z.number().int().nonnegative() }),
   z.object({ type: z.literal("run.succeeded"), output: z.unknown().optional() }),
@@ -138,7 +154,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
   /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */
   /** `judged`: the task has an output schema, so its success is recorded as task.succeeded after the report (not taken from the report). */
-  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), tokenHash: z.string(), judged: z.boolean() }),
+  /** `deadline`: null since timeouts run from the start (an older history's dispatch + timeoutMs); `startBy`: the queue deadline (queueTimeoutMs). */
+  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), startBy: z.number().optional(), tokenHash: z.string(), judged: z.boolean() }),
   z.object({ type: z.literal("task.retrying"), ...taskRef, attempt: z.number().int().positive(), nextAttempt: z.number().int().positive(), dueAt: z.number(), error: serializedErrorSchema }),
   /** Recorded only when the verdict differs from the report: the task's output schema parsed (and may have rewritten) the output. */
   z.object({ type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown().optional() }),
@@ -173,9 +190,10 @@ export const decisionSchema = z.object({
 });
 export type Decision = z.infer<typeof decisionSchema>;
 
+/** `startedAt`: when the executor started (worker's clock); absent when it never ran (refused on arrival) or from an older worker. */
 export const reportSchema = z.discriminatedUnion("type", [
-  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.succeeded"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), output: z.unknown().optional(), durationMs: z.number() }),
-  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.failed"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), error: serializedErrorSchema, durationMs: z.number() }),
+  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.succeeded"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), output: z.unknown().optional(), durationMs: z.number(), startedAt: z.number().optional() }),
+  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.failed"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), error: serializedErrorSchema, durationMs: z.number(), startedAt: z.number().optional() }),
 ]);
 export type Report = z.infer<typeof reportSchema>;
 
@@ -188,13 +206,32 @@ export type Report = z.infer<typeof reportSchema>;
 export const signalMessageSchema = z.object({ v: wireVersionSchema, kind: z.literal("signal"), type: z.literal("signal.received"), runId: runIdSchema, at: z.number(), name: signalNameSchema, id: signalNameSchema, payload: z.unknown().optional() });
 export type SignalMessage = z.infer<typeof signalMessageSchema>;
 
-/** What is stored on a run's report subject: workers' reports and signals. */
-export const reportSubjectSchema = z.union([reportSchema, signalMessageSchema]);
-export type ReportSubjectMessage = Report | SignalMessage;
+/**
+ * A child run ended (runtime/core/children.ts): stored on the PARENT run's report subject by
+ * whoever drove the child to its end (or found it ended), like a signal, so the parent's
+ * decider consumes it in stored order and no end is lost to a crash. `runId` is the parent;
+ * `child` the child run. Repeats are harmless: the fold takes a child's first end.
+ */
+export const childEndedMessageSchema = z.object({
+  v: wireVersionSchema,
+  kind: z.literal("child"),
+  type: z.literal("child.ended"),
+  runId: runIdSchema,
+  at: z.number(),
+  child: runIdSchema,
+  status: z.enum(["succeeded", "failed", "cancelled"]),
+  output: z.unknown().optional(),
+  error: serializedErrorSchema.optional(),
+});
+export type ChildEndedMessage = z.infer<typeof childEndedMessageSchema>;
+
+/** What is stored on a run's report subject: workers' reports, signals and child ends. */
+export const reportSubjectSchema = z.union([reportSchema, signalMessageSchema, childEndedMessageSchema]);
+export type ReportSubjectMessage = Report | SignalMessage | ChildEndedMessage;
 
 /** What a run's history stores: decisions and reports. */
-export type HistoryMessage = Decision | Report | SignalMessage;
-export const historyMessageSchema = z.union([decisionSchema, reportSchema, signalMessageSchema]);
+export type HistoryMessage = Decision | Report | SignalMessage | ChildEndedMessage;
+export const historyMessageSchema = z.union([decisionSchema, reportSchema, signalMessageSchema, childEndedMessageSchema]);
 
 /** A stored history message with its sequence number (monotonic per run; NATS: the stream sequence). */
 export interface StoredMessage {
@@ -202,11 +239,17 @@ export interface StoredMessage {
   message: HistoryMessage;
 }
 
+/**
+ * `startedAt` (worker's clock, like `at`): when the executor started. Every live signal of
+ * an attempt carries it, so a coordinator that took the run over learns the start from the
+ * next heartbeat and backstops the timeout from it (`at - startedAt` is the time run so far,
+ * free of clock skew). Absent from older workers.
+ */
 export const liveSignalSchema = z.discriminatedUnion("type", [
   // `delivery`: how many times the task message was delivered (1: the first), so a repeated signal never reads as a redelivery.
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), delivery: z.number().int().positive().optional() }),
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), startedAt: z.number().optional(), delivery: z.number().int().positive().optional() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional(), startedAt: z.number().optional() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), startedAt: z.number().optional() }),
 ]);
 export type LiveSignal = z.infer<typeof liveSignalSchema>;
 
@@ -230,8 +273,10 @@ export type DecisionRunEvent = DistributiveAnd<DecisionEvent, Stamp>;
 export type ReportRunEvent = Report extends infer R ? (R extends Report ? Omit<R, "v" | "kind"> & { seq: number } : never) : never;
 /** A signal as folded: with the sequence number it was stored at. */
 export type SignalRunEvent = Omit<SignalMessage, "v" | "kind"> & { seq: number };
+/** A child's end as folded: with the sequence number it was stored at. */
+export type ChildEndedRunEvent = Omit<ChildEndedMessage, "v" | "kind"> & { seq: number };
 /** One step of a run's history, as `evolve` reads it. */
-export type RunEvent = DecisionRunEvent | ReportRunEvent | SignalRunEvent;
+export type RunEvent = DecisionRunEvent | ReportRunEvent | SignalRunEvent | ChildEndedRunEvent;
 export type RunEventType = RunEvent["type"];
 /** What a follower of a run sees: its stored events and, if asked, its live signals (not stored). */
 export type RunUpdate = RunEvent | LiveSignal;

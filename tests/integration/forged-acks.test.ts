@@ -11,7 +11,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { startCoordinatorService, type CoordinatorService } from "../../src/fleet/coordinator-service.js";
-import { inboxPrefixOf, natsAuthorizationBlock, type NatsRole } from "../../src/fleet/nats-permissions.js";
+import { inboxPrefixOf, natsAuthorizationBlock, type NatsRole } from "../../src/transport/nats/permissions.js";
 import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
 import { createLogger } from "../../src/support/logger.js";
 import { natsNames } from "../../src/transport/nats/names.js";

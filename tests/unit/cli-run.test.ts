@@ -47,6 +47,15 @@ describe("cli run - embedded, off a terminal", () => {
     expect(events.filter((e) => e === "attempt.succeeded")).toHaveLength(2);
   });
 
+  it("cli run - --priority is recorded with the run; a priority outside 1..5 is a usage error (exit 2) naming the range", async () => {
+    const { code, stdout } = await run("greet", "--input", '{"user":{"name":"Ada"}}', "--priority", "1");
+    expect(code).toBe(0);
+    expect(record(stdout).options).toMatchObject({ priority: 1 });
+    const bad = await run("greet", "--input", '{"user":{"name":"Ada"}}', "--priority", "9");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--priority "9" is not a priority; use a whole number from 1 (first) to 5 (last)');
+  });
+
   it("cli run - a failed run exits 1 and names the failed task, its attempts and its last error on stderr", async () => {
     const { code, stdout, stderr } = await run("broken");
     expect(code).toBe(1);

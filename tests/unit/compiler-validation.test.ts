@@ -235,6 +235,13 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/s/a",
     mentions: ['task "a"', "timeoutMs 0", "leave it out for no limit"],
   }),
+  INVALID_QUEUE_TIMEOUT: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", queueTimeoutMs: 1.5 });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "queueTimeoutMs 1.5", "whole number of milliseconds"],
+  }),
   INVALID_MAX_VISITS: () => ({
     wf: (() => {
       const wf = workflow("w", { version: "1" });
@@ -250,6 +257,15 @@ const cases: Record<ValidationCode, () => Case> = {
     }),
     path: "w/s/load data",
     mentions: ['task name "load data"', 'rename it, e.g. "load-data"'],
+  }),
+  INVALID_PRIORITY: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", priority: 0 });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['workflow "w"', "priority 0", "1 (first) to 5 (last)"],
   }),
   INVALID_VERSION: () => ({
     wf: (() => {
@@ -391,6 +407,26 @@ const cases: Record<ValidationCode, () => Case> = {
     }),
     path: "w/s/a",
     mentions: ['task "a" in state "s"', 'unknown option "retry"', 'did you mean "retries"?'],
+  }),
+  CHILD_WORKFLOW_INVALID: () => ({
+    wf: withState((_, s) => void s.child("sub", { workflow: "has space" })),
+    path: "w/s/sub",
+    mentions: ['child node "sub"', '"has space"', "handle or its name"],
+  }),
+  CHILD_VERSION_MISMATCH: () => {
+    const sub = workflow("sub", { version: "2" });
+    sub.state("only").task("a", { executor: "ns/a" });
+    return { wf: withState((_, s) => void s.child("call", { workflow: sub, version: "1" })), path: "w/s/call", mentions: ['version "1"', 'handle of version "2"'] };
+  },
+  CHILD_VERSION_INVALID: () => ({
+    wf: withState((_, s) => void s.child("sub", { workflow: "sub", version: "" })),
+    path: "w/s/sub",
+    mentions: ['child node "sub"', "non-empty string"],
+  }),
+  CHILD_INPUT_NOT_FUNCTION: () => ({
+    wf: withState((_, s) => void s.child("sub", { workflow: "sub", input: { id: 1 } as never })),
+    path: "w/s/sub",
+    mentions: ['child node "sub"', "input of type object", "(i) => ({ id: i.id })"],
   }),
 };
 

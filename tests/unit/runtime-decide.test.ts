@@ -95,6 +95,7 @@ describe("runtime - decide and evolve (pure)", () => {
     expect(afterA.effects).toEqual([
       { type: "cancelTimer", key: `timeout:${a!.dispatchId}` },
       { type: "cancelTimer", key: `watchdog:${a!.dispatchId}` },
+      { type: "cancelTimer", key: `queue:${a!.dispatchId}` },
     ]);
     expect(st.record.tasks[0]).toMatchObject({ task: "a", status: "succeeded", output: { a: 1 }, workerId: "w1", durationMs: 3 });
     expect(onReport(st, report(b!, { output: { b: 2 } })).events).toEqual([]);
@@ -163,7 +164,7 @@ describe("runtime - decide and evolve (pure)", () => {
   it("runtime - the watchdog re-dispatches an attempt nothing was heard of, and re-arms while it is heard of", () => {
     const wf = workflow("dog", { version: "1" });
     wf.state("s").task("a", { executor: "t/a" });
-    const settings = { watchdogMs: 1000, maxLost: 1 };
+    const settings = { ...DEFAULT_DECIDE_SETTINGS, watchdogMs: 1000, maxLost: 1 };
     const st = createRunState(runId, runModelOf(compile(wf), wf));
     const random = fixedRandom();
     const first = decide(st, { type: "start", input: {}, options: OPTIONS, owner: "c1", epoch: 1 }, T0, random, settings);
@@ -192,7 +193,7 @@ describe("runtime - decide and evolve (pure)", () => {
   it("runtime - a lost attempt after maxLost re-dispatches fails the task", () => {
     const wf = workflow("dog2", { version: "1" });
     wf.state("s").task("a", { executor: "t/a", retries: 5 });
-    const settings = { watchdogMs: 1000, maxLost: 1 };
+    const settings = { ...DEFAULT_DECIDE_SETTINGS, watchdogMs: 1000, maxLost: 1 };
     const st = createRunState(runId, runModelOf(compile(wf), wf));
     const random = fixedRandom();
     let d = decide(st, { type: "start", input: {}, options: OPTIONS, owner: "c1", epoch: 1 }, T0, random, settings);

@@ -77,6 +77,7 @@ export const runCommand = defineCommand({
     executors: { type: "string", multiple: true, valueName: "FILE", description: "a module exporting executor registries (embedded runs)" },
     schedule: { type: "string", valueName: "MODE", description: 'dispatch phase by phase ("phases", default) or each task once its parents are done ("eager")' },
     "on-failure": { type: "string", valueName: "MODE", description: 'on a failed task, cancel the rest ("fail-fast", default) or let independent tasks finish ("continue")' },
+    priority: { type: "string", once: true, valueName: "P", description: "the run's priority, 1 (first) to 5 (last): where tasks wait for worker slots, higher priority goes first; default: the workflow's, else 3" },
     seed: { type: "string", once: true, valueName: "N", description: "the run's seed (0 to 4294967295): each task's ctx.seed derives from it; default: derived from the run id" },
     json: { type: "boolean", description: "print only the run record as JSON on stdout (event log lines on stderr); with --detach, the start reply" },
     detach: { type: "boolean", description: "with --nats: submit, print the run id and exit without following" },
@@ -137,7 +138,8 @@ export const runCommand = defineCommand({
     }
     const seed = seedFrom(values.seed);
     if (values.key !== undefined && (values.key.length === 0 || values.key.length > 512)) throw new UsageError("--key must be 1 to 512 characters");
-    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}), ...(seed !== undefined ? { seed } : {}), ...(values.key !== undefined ? { key: values.key } : {}) };
+    const priority = priorityFrom(values.priority);
+    const options = { ...(schedule ? { schedule } : {}), ...(onFailure ? { onFailure } : {}), ...(seed !== undefined ? { seed } : {}), ...(values.key !== undefined ? { key: values.key } : {}), ...(priority !== undefined ? { priority } : {}) };
     const live = io.isTTY && values.json !== true;
     if (!remote) return runEmbedded(io, local!, values.executors ?? [], input, options, live, uiServer, exportTo);
 
@@ -193,7 +195,7 @@ async function runEmbedded(
   local: { module: LoadedModule; workflow: Workflow<unknown> },
   executorFiles: readonly string[],
   input: unknown,
-  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue"; seed?: number; key?: string },
+  options: { schedule?: "phases" | "eager"; onFailure?: "fail-fast" | "continue"; seed?: number; key?: string; priority?: number },
   live: boolean,
   uiServer: UiServerOptions | undefined,
   exportTo: readonly { file: string; format: ArchiveFormat }[],
@@ -233,6 +235,14 @@ async function runEmbedded(
   } finally {
     await session.close();
   }
+}
+
+/** `--priority P`: 1 (first) to 5 (last). */
+function priorityFrom(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isInteger(n) || n < 1 || n > 5) throw new UsageError(`--priority "${text}" is not a priority; use a whole number from 1 (first) to 5 (last)`);
+  return n;
 }
 
 /** `--seed N`: a 32-bit unsigned integer. */

@@ -17,9 +17,9 @@
  * fail-fast (cancel in-flight work, fail the run) or continue (skip dependents);
  * guards, routes and visit bounds.
  */
-import { AttemptLostError, PhaseflowError, MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
+import { AttemptLostError, PhaseflowError, MaxVisitsExceededError, QueueTimeoutError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
-import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
+import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type ParentRef, type TaskMessage } from "../../transport/messages.js";
 import { checkSchema } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
@@ -31,18 +31,25 @@ import { instanceName, type MapProgress } from "./map-state.js";
 import { seedOfRunId, taskSeed } from "./seed.js";
 import { evolve, isFinished, taskKey, taskRecordOf, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
+import { DEFAULT_PRIORITY } from "../../plan/schema.js";
 import type { RunModel } from "./run-model.js";
 import type { Definitions } from "./definition.js";
 import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
+import { cancelChildOf, ensureChildren, matchChildren, type ChildEffect } from "./children.js";
+import { learnStart, queueDue, timeoutDue, timersAtDispatch, timersAtResume, type AttemptTimer } from "./attempt-timers.js";
 
 export type Trigger =
   /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
-  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number; traceparent?: string | undefined }
+  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed"> & { priority?: number | undefined }; owner: string; epoch: number; traceparent?: string | undefined; parent?: ParentRef | undefined }
   | { type: "resume"; owner: string; epoch: number }
   | { type: "report"; dispatchId: string }
   /** A signal was just folded (stored at `seq`). */
   | { type: "signal"; seq: number }
+  /** A child run's end was just folded (stored at `seq`). */
+  | { type: "child"; seq: number }
   | { type: "timer"; key: string; lastHeardAt?: number | undefined }
+  /** A worker started the attempt at `startedAt` (the coordinator's clock), as a live signal told (attempt-timers.ts). */
+  | { type: "started"; dispatchId: string; startedAt: number }
   | { type: "cancel"; reason: string }
   /** A task message could not be sent and never will be (too large, not JSON): the attempt failed with `error`. */
   | { type: "undeliverable"; dispatchId: string; error: SerializedError }
@@ -55,7 +62,9 @@ export type Effect =
   /** Sent only once every event decided before it is stored (a fenced-out writer sends none). */
   | { type: "control"; message: ControlMessage }
   | { type: "timer"; key: string; at: number }
-  | { type: "cancelTimer"; key: string };
+  | { type: "cancelTimer"; key: string }
+  /** Start a child run (idempotent by its id) / cancel one (children.ts). */
+  | ChildEffect;
 
 export interface Decided {
   events: DecisionEvent[];
@@ -72,17 +81,23 @@ export interface DecideRandom {
 }
 
 export interface DecideSettings {
-  /** Re-dispatch an attempt without `timeoutMs` after this long with nothing heard of it. */
+  /** Re-dispatch an attempt after this long with nothing heard of it (before its start is known, or without `timeoutMs`). */
   watchdogMs: number;
   /** How often a lost attempt is re-dispatched before its task fails. */
   maxLost: number;
+  /** The coordinator fails an attempt as timed out this long after `timeoutMs` of execution, when its worker did not report (attempt-timers.ts). */
+  timeoutGraceMs: number;
+  /** After a takeover, how long to wait to hear of an attempt's start before judging its queue deadline. */
+  startNoticeMs: number;
 }
 
-export const DEFAULT_DECIDE_SETTINGS: DecideSettings = { watchdogMs: 10 * 60_000, maxLost: 3 };
+export const DEFAULT_DECIDE_SETTINGS: DecideSettings = { watchdogMs: 10 * 60_000, maxLost: 3, timeoutGraceMs: 5_000, startNoticeMs: 10_000 };
 
 /** Timer keys: per attempt (timeout, watchdog) and per task (retry due). */
 const timeoutKey = (dispatchId: string): string => `timeout:${dispatchId}`;
 const watchdogKey = (dispatchId: string): string => `watchdog:${dispatchId}`;
+const queueKey = (dispatchId: string): string => `queue:${dispatchId}`;
+const attemptTimerKey = (kind: AttemptTimer["kind"], dispatchId: string): string => `${kind}:${dispatchId}`;
 const retryKey = (state: string, visit: number, task: string): string => `retry:${taskKey(state, visit, task)}`;
 
 class Decision implements WaitHost {
@@ -340,6 +355,7 @@ class Decision implements WaitHost {
       if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, vt.instance.name) });
       else if (dispatchId !== undefined) this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId, reason } });
       this.disarm(dispatchId);
+      cancelChildOf(this, vt, reason);
       this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
     }
   }
@@ -355,14 +371,16 @@ class Decision implements WaitHost {
     const runId = this.st.runId;
     const name = vt.instance?.name ?? task.name;
     const dispatchId = dispatchIdOf(runId, v.state, v.visit, name, attempt);
-    const deadline = task.timeoutMs === null ? null : this.now + task.timeoutMs;
+    // timeoutMs runs from the attempt's start on a worker (attempt-timers.ts); the dispatch sets only the queue deadline.
+    const deadline = null;
+    const startBy = task.queueTimeoutMs === undefined ? undefined : this.now + task.queueTimeoutMs;
     const token = this.random.token();
     const judged = defs.taskOutput(v.state, task.name) !== undefined;
     // Parents' outputs travel once: the worker rebuilds the merge unless a schema reshaped it.
     // Not for a map instance (its input is its item), nor after a map (the worker's merge does not know a map's output goes under its name).
     const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
     const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
-    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, tokenHash: tokenHashOf(token), judged });
+    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged });
     // The decider knows its own tokens: its shell checks their reports without hashing.
     this.st.attempts.get(dispatchId)!.token = token;
     const message: TaskMessage = {
@@ -387,17 +405,36 @@ class Decision implements WaitHost {
       token,
       seed: taskSeed(this.st.record.seed ?? seedOfRunId(runId), task.id, vt.instance?.index),
     };
+    if (startBy !== undefined) message.startBy = startBy;
+    const priority = this.st.record.options?.priority;
+    if (priority !== undefined) message.priority = priority;
     if (task.params !== undefined) message.params = task.params;
     if (vt.instance) message.item = { index: vt.instance.index, count: this.mapOf(v, vt)?.count ?? 0 };
     this.effects.push({ type: "dispatch", message });
-    if (deadline !== null) this.effects.push({ type: "timer", key: timeoutKey(dispatchId), at: deadline });
-    else this.effects.push({ type: "timer", key: watchdogKey(dispatchId), at: this.now + this.settings.watchdogMs });
+    this.armAttempt(dispatchId, timersAtDispatch({ startBy }, this.now, this.settings));
+  }
+
+  private armAttempt(dispatchId: string, timers: readonly AttemptTimer[]): void {
+    for (const t of timers) this.effects.push({ type: "timer", key: attemptTimerKey(t.kind, dispatchId), at: t.at });
+  }
+
+  /** A worker started the attempt: its queue deadline is met, and its timeout runs from now on. */
+  started(dispatchId: string, startedAt: number): void {
+    const a = this.st.attempts.get(dispatchId);
+    if (!a || this.st.verdicts.has(dispatchId)) return;
+    const v = this.st.visit;
+    const vt = v && v.state === a.task.state && v.visit === a.task.visit ? v.tasks.get(a.task.task) : undefined;
+    if (!vt) return;
+    const learned = learnStart(a, startedAt, vt.layout.plan.timeoutMs, this.settings);
+    if (!learned) return;
+    for (const kind of learned.drop) this.effects.push({ type: "cancelTimer", key: attemptTimerKey(kind, dispatchId) });
+    this.armAttempt(dispatchId, learned.timers);
   }
 
   /** The current attempt of `vt` settled or went away: its timers are of no use. */
   private disarm(dispatchId: string | undefined): void {
     if (dispatchId === undefined) return;
-    this.effects.push({ type: "cancelTimer", key: timeoutKey(dispatchId) }, { type: "cancelTimer", key: watchdogKey(dispatchId) });
+    this.effects.push({ type: "cancelTimer", key: timeoutKey(dispatchId) }, { type: "cancelTimer", key: watchdogKey(dispatchId) }, { type: "cancelTimer", key: queueKey(dispatchId) });
   }
 
   /** Judge a report waiting for its verdict (folded already). */
@@ -470,6 +507,7 @@ class Decision implements WaitHost {
       this.disarm(vt.record?.dispatchId);
       if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, this.ref(v, vt).task) });
       if (vt.record?.wait) this.effects.push({ type: "cancelTimer", key: waitKey(v.state, v.visit, vt.layout.name) });
+      cancelChildOf(this, vt, reason);
       this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
     }
     this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.run", runId: this.st.runId, reason, round: this.st.round } });
@@ -506,11 +544,17 @@ class Decision implements WaitHost {
     const vt = v.tasks.get(t.task);
     if (!vt) return;
     if (kind === "timeout") {
-      if (a.deadline === null || this.now < a.deadline) return;
+      if (!timeoutDue(a, vt.layout.plan.timeoutMs, this.now, this.settings)) return;
       const ms = vt.layout.plan.timeoutMs ?? 0;
       this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId: rest, reason: `timed out after ${ms} ms` } });
       this.disarm(rest);
       this.attemptFailed(v, vt, a.attempt, serializeError(new TaskTimeoutError(vt.layout.plan.id, ms)));
+    } else if (kind === "queue") {
+      if (!queueDue(a, this.now)) return;
+      const ms = vt.layout.plan.queueTimeoutMs ?? 0;
+      this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId: rest, reason: `not started within ${ms} ms (queueTimeoutMs)` } });
+      this.disarm(rest);
+      this.attemptFailed(v, vt, a.attempt, serializeError(new QueueTimeoutError(vt.layout.plan.id, ms)));
     } else if (kind === "watchdog") {
       const heard = Math.max(a.dispatchedAt, lastHeardAt ?? 0);
       const silent = this.now - heard;
@@ -551,8 +595,8 @@ class Decision implements WaitHost {
     if (!v) return;
     for (const a of this.st.attempts.values()) {
       if (this.st.verdicts.has(a.dispatchId)) continue;
-      if (a.deadline !== null) this.effects.push({ type: "timer", key: timeoutKey(a.dispatchId), at: a.deadline });
-      else this.effects.push({ type: "timer", key: watchdogKey(a.dispatchId), at: Math.max(a.dispatchedAt, this.now) + this.settings.watchdogMs });
+      const vt = v.state === a.task.state && v.visit === a.task.visit ? v.tasks.get(a.task.task) : undefined;
+      this.armAttempt(a.dispatchId, timersAtResume(a, vt?.layout.plan.timeoutMs ?? null, this.now, this.settings));
     }
     for (const vt of v.tasks.values()) {
       if (vt.status === "retrying") this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, this.ref(v, vt).task), at: vt.record?.dueAt ?? this.now });
@@ -569,8 +613,12 @@ class Decision implements WaitHost {
     }
     if (this.st.visit) {
       this.rearm();
-      // Signals stored while no coordinator held the run.
+      // Signals and child ends stored while no coordinator held the run; children still waited for are asked for again.
       matchSignals(this);
+      if (isFinished(this.st)) return;
+      matchChildren(this);
+      if (isFinished(this.st)) return;
+      ensureChildren(this);
       this.pump(true);
       return;
     }
@@ -598,9 +646,11 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
   switch (trigger.type) {
     case "start": {
       const plan = d.model().plan;
-      const options = { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure };
+      const priority = trigger.options.priority ?? plan.priority ?? DEFAULT_PRIORITY;
+      const options = { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure, ...(priority !== DEFAULT_PRIORITY ? { priority } : {}) };
       const trace = trigger.traceparent === undefined ? {} : { traceparent: trigger.traceparent };
-      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options, seed: trigger.options.seed ?? seedOfRunId(state.runId), ...trace });
+      const parent = trigger.parent === undefined ? {} : { parent: trigger.parent };
+      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options, seed: trigger.options.seed ?? seedOfRunId(state.runId), ...trace, ...parent });
       d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
       d.enter(plan.initialState, trigger.input);
       break;
@@ -614,15 +664,22 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
     case "report":
       if (state.verdicts.has(trigger.dispatchId)) d.judge(trigger.dispatchId);
       // Accepted and settled: its timers are of no use. (A refused report, e.g. a forged token, disarms nothing.)
-      else if (!state.attempts.has(trigger.dispatchId)) d.effects.push({ type: "cancelTimer", key: timeoutKey(trigger.dispatchId) }, { type: "cancelTimer", key: watchdogKey(trigger.dispatchId) });
+      else if (!state.attempts.has(trigger.dispatchId)) d.disarmAttempt(trigger.dispatchId);
       d.pump();
       break;
     case "timer":
       d.timer(trigger.key, trigger.lastHeardAt);
       d.pump();
       break;
+    case "started":
+      d.started(trigger.dispatchId, trigger.startedAt);
+      break;
     case "signal":
       matchSignals(d);
+      d.pump();
+      break;
+    case "child":
+      matchChildren(d);
       d.pump();
       break;
     case "undeliverable": {

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../../errors/serialize.js";
-import { waitSchema } from "../../transport/messages.js";
+import { parentRefSchema, waitSchema } from "../../transport/messages.js";
 
 export const runStatusSchema = z.enum(["pending", "running", "succeeded", "failed", "cancelled"]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
@@ -21,6 +21,8 @@ export type StateStatus = z.infer<typeof stateStatusSchema>;
 export const runOptionsRecordSchema = z.object({
   schedule: z.enum(["phases", "eager"]),
   onFailure: z.enum(["fail-fast", "continue"]),
+  /** 1 (first) .. 5 (last); absent = 3 (DESIGN §8). */
+  priority: z.number().int().min(1).max(5).optional(),
 });
 
 export const stateRecordSchema = z.object({
@@ -69,6 +71,8 @@ export const taskRecordSchema = z.object({
   reason: z.string().optional(),
   /** A signal or sleep node waiting (status running): what for, and until when. */
   wait: waitSchema.optional(),
+  /** A child node: the run id of its (last) child run. */
+  child: z.string().optional(),
   /** A map instance (`run[3]`): the name of its map node, and its index in the items. */
   map: z.string().optional(),
   index: z.number().int().nonnegative().optional(),
@@ -100,6 +104,8 @@ export const runRecordSchema = z.object({
   reason: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
+  /** A child run: its parent run, and the node and attempt that started it. */
+  parent: parentRefSchema.optional(),
   /** The run's seed (recorded at start): `ctx.seed` of every task derives from it. */
   seed: z.number().int().nonnegative().optional(),
   /** The state entered last. */

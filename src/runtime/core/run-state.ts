@@ -71,8 +71,17 @@ export interface AttemptInfo {
   readonly attempt: number;
   readonly tokenHash: string;
   readonly judged: boolean;
+  /** An older history's end-by time (dispatch + timeoutMs); null from this version on, and not acted on (timeouts run from the start). */
   readonly deadline: number | null;
   readonly dispatchedAt: number;
+  /** The queue deadline (`queueTimeoutMs`): the attempt must have started by then. */
+  readonly startBy: number | undefined;
+  /**
+   * When a worker started it, by the deciding coordinator's clock, as learned from a live
+   * signal (attempt-timers.ts). Not history: a new holder learns it again from the next
+   * heartbeat, and meanwhile the watchdog watches the attempt.
+   */
+  startedAt?: number | undefined;
   /**
    * The token itself, known only to the decider that made it (never folded from a
    * history): it checks its own attempts' reports without hashing. Readers check the hash.
@@ -120,6 +129,16 @@ export interface RunState {
   keepMaps: ReadonlySet<string>;
   /** Ids of every signal folded: a repeated id is refused. */
   readonly signalIds: Set<string>;
+  /** Ends of child runs (child.ended), the first per child run id (children.ts consumes them). */
+  readonly childEnds: Map<string, ChildEnd>;
+}
+
+/** A child's end as folded from `child.ended` (the first one per child; children.ts consumes it). */
+export interface ChildEnd {
+  readonly seq: number;
+  readonly status: "succeeded" | "failed" | "cancelled";
+  readonly output?: unknown;
+  readonly error?: SerializedError | undefined;
 }
 
 export interface PendingSignal {
@@ -171,6 +190,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     signals: [],
     signalIds: new Set(),
     keepMaps: new Set(),
+    childEnds: new Map(),
   };
 }
 
@@ -371,7 +391,7 @@ export function evolve(st: RunState, e: RunEvent): RunState {
   const mapKey = taskKey(e.state, e.visit, inst.map);
   const table = st.compact ? liveInstance(st, e, key, mapKey, inst.index) : undefined;
   const before = st.tasks.get(key)?.status;
-  if (e.type === "task.dispatched") openInstance(st, e, inst.index);
+  if (e.type === "task.dispatched" || e.type === "task.waiting") openInstance(st, e, inst.index);
   evolveOne(st, e);
   const t = st.tasks.get(key);
   const mp = st.maps.get(mapKey);
@@ -469,11 +489,12 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       r.workflow = e.workflow;
       r.version = e.version;
       r.planHash = e.planHash;
-      r.options = { schedule: e.options.schedule, onFailure: e.options.onFailure };
+      r.options = { schedule: e.options.schedule, onFailure: e.options.onFailure, ...(e.options.priority !== undefined ? { priority: e.options.priority } : {}) };
       r.input = e.input;
       r.startedAt = e.at;
       r.status = "running";
       if (e.seed !== undefined) r.seed = e.seed;
+      if (e.parent !== undefined) r.parent = e.parent;
       break;
     case "run.claimed":
       st.owner = e.owner;
@@ -524,7 +545,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.dispatchId = e.dispatchId;
       delete t.dueAt;
       delete t.redeliveries;
-      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at });
+      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at, startBy: e.startBy });
       markVisitTask(st, e, "dispatched");
       break;
     }
@@ -585,6 +606,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.status = "running";
       t.attempts = Math.max(t.attempts, e.attempt);
       t.wait = e.wait;
+      if (e.wait.kind === "child") t.child = e.wait.runId;
       t.startedAt ??= e.at;
       delete t.dueAt;
       markVisitTask(st, e, "running");
@@ -621,6 +643,13 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       st.signals.push({ seq: e.seq, name: e.name, payload: e.payload, record });
       break;
     }
+    case "child.ended": {
+      if (e.seq > st.through) st.through = e.seq;
+      // The first end of a child counts; a repeat (stored again after a takeover) changes nothing.
+      if (st.childEnds.has(e.child)) break;
+      st.childEnds.set(e.child, { seq: e.seq, status: e.status, output: e.output, error: e.error });
+      break;
+    }
     case "attempt.succeeded":
     case "attempt.failed": {
       if (e.seq > st.through) st.through = e.seq;
@@ -632,6 +661,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       const t = a.task;
       t.workerId = e.workerId;
       t.durationMs = e.durationMs;
+      if (e.startedAt !== undefined) t.startedAt ??= e.startedAt;
       if (e.type === "attempt.failed") {
         st.verdicts.set(a.dispatchId, { kind: "failed", attempt: a, error: e.error });
       } else if (a.judged) {
@@ -672,7 +702,7 @@ export function applyLive(st: RunState, signal: LiveSignal): boolean {
   }
   if (t.status === "dispatched") t.status = "running";
   t.workerId = signal.workerId;
-  t.startedAt ??= signal.at;
+  t.startedAt ??= signal.startedAt ?? signal.at;
   if (signal.type === "attempt.progress") t.progress = signal.total === undefined ? { done: signal.done } : { done: signal.done, total: signal.total };
   return true;
 }

@@ -3,7 +3,9 @@
  * the `PF_TASKS` work-queue stream with one durable consumer per namespace that
  * every worker of the namespace shares. Each message goes to exactly one consumer;
  * consumers are served round-robin; redeliveries (nak, given back) go before new
- * messages, as JetStream does. Dispatch is deduplicated by `dispatchId@epoch`
+ * messages, as JetStream does. New messages are delivered by priority (DESIGN §8: the
+ * task message's `priority`, 1 first .. 5 last, absent = 3), first in first out within
+ * one: one FIFO per level, so picking the next is O(levels). Dispatch is deduplicated by `dispatchId@epoch`
  * within a window, like `Nats-Msg-Id` within the stream's duplicate window (a new
  * leaseholder's re-dispatch of an attempt has a new epoch, so it is not dropped).
  *
@@ -24,9 +26,14 @@ export interface WorkQueueOptions {
   handlerFailed(err: unknown, message: TaskMessage): void;
 }
 
+/** Priority levels of task messages: 1 (first) .. 5 (last). */
+const LEVELS = 5;
+const DEFAULT_LEVEL = 3;
+
 interface NamespaceQueue {
   readonly redeliver: Fifo<QueuedTask>;
-  readonly fresh: Fifo<QueuedTask>;
+  /** New messages by priority: `fresh[p - 1]` holds those of priority p. */
+  readonly fresh: readonly Fifo<QueuedTask>[];
   consumers: readonly TaskConsumer[];
   /** Round-robin position in `consumers`. */
   next: number;
@@ -48,7 +55,7 @@ export class WorkQueue implements QueueBackend {
   }
 
   /** Queue a task payload; false when `dedupeKey` was seen within the window (dropped). */
-  enqueue(namespace: string, dedupeKey: string, payload: Payload, valuesText?: string): boolean {
+  enqueue(namespace: string, dedupeKey: string, payload: Payload, priority = DEFAULT_LEVEL, valuesText?: string): boolean {
     const now = this.options.now();
     for (const [id, until] of this.seen) {
       if (until > now) break;
@@ -56,14 +63,14 @@ export class WorkQueue implements QueueBackend {
     }
     if (this.seen.has(dedupeKey)) return false;
     this.seen.set(dedupeKey, now + this.options.duplicateWindowMs);
-    this.queue(namespace).fresh.push({ namespace, payload, valuesText, message: undefined, deliveries: 0 });
-    this.pumpSoon();
+    this.enqueueRaw(namespace, payload, priority, valuesText);
     return true;
   }
 
   /** Queue a payload without dedupe (injected raw messages); the consumer that receives it decodes it. */
-  enqueueRaw(namespace: string, payload: Payload): void {
-    this.queue(namespace).fresh.push({ namespace, payload, message: undefined, deliveries: 0 });
+  enqueueRaw(namespace: string, payload: Payload, priority = DEFAULT_LEVEL, valuesText?: string): void {
+    const level = Number.isInteger(priority) && priority >= 1 && priority <= LEVELS ? priority : DEFAULT_LEVEL;
+    this.queue(namespace).fresh[level - 1]!.push({ namespace, payload, valuesText, message: undefined, deliveries: 0 });
     this.pumpSoon();
   }
 
@@ -110,7 +117,7 @@ export class WorkQueue implements QueueBackend {
   /** Messages waiting (ready now) and waiting out a nak delay. */
   counts(): { queued: number; delayed: number } {
     let queued = 0;
-    for (const q of this.queues.values()) queued += q.fresh.length + q.redeliver.length;
+    for (const q of this.queues.values()) queued += q.fresh.reduce((n, f) => n + f.length, 0) + q.redeliver.length;
     return { queued, delayed: this.delayed.size };
   }
 
@@ -119,7 +126,7 @@ export class WorkQueue implements QueueBackend {
     for (const timer of this.delayed) clearTimeout(timer);
     this.delayed.clear();
     for (const q of this.queues.values()) {
-      q.fresh.clear();
+      for (const f of q.fresh) f.clear();
       q.redeliver.clear();
     }
   }
@@ -135,7 +142,7 @@ export class WorkQueue implements QueueBackend {
     const n = consumers.length;
     let misses = 0;
     while (n > 0 && misses < n) {
-      const source = q.redeliver.length > 0 ? q.redeliver : q.fresh.length > 0 ? q.fresh : undefined;
+      const source = q.redeliver.length > 0 ? q.redeliver : q.fresh.find((f) => f.length > 0);
       if (source === undefined) return;
       const consumer = consumers[q.next % n];
       q.next = (q.next + 1) % n;
@@ -152,7 +159,7 @@ export class WorkQueue implements QueueBackend {
   private queue(namespace: string): NamespaceQueue {
     let q = this.queues.get(namespace);
     if (q === undefined) {
-      q = { redeliver: new Fifo(), fresh: new Fifo(), consumers: [], next: 0 };
+      q = { redeliver: new Fifo(), fresh: Array.from({ length: LEVELS }, () => new Fifo<QueuedTask>()), consumers: [], next: 0 };
       this.queues.set(namespace, q);
     }
     return q;

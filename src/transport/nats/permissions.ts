@@ -30,7 +30,7 @@
  * coordinators notice a task message gone with nothing heard of its attempt and dispatch
  * it again (fleet/vanished-tasks.ts).
  */
-import type { NatsNames } from "../transport/nats/names.js";
+import type { NatsNames } from "./names.js";
 
 export type NatsRole = "coordinator" | "worker" | "client";
 export const NATS_ROLES: readonly NatsRole[] = ["coordinator", "worker", "client"];
