@@ -65,6 +65,7 @@ import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
+import { DEFAULT_VANISHED_CHECK_MS, startVanishedTaskWatch } from "./vanished-tasks.js";
 import { runStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
@@ -87,6 +88,8 @@ export interface CoordinatorServiceOptions {
   keepFinishedBytes?: number;
   /** How often the tasks stream is swept of messages no run can use, and how old they must be (task-sweeper.ts). Default 60000 ms. */
   taskSweepMs?: number;
+  /** How often attempts waiting for their start are checked for a task message gone from the stream (vanished-tasks.ts); one gone on two checks is dispatched again. Default 2000 ms. */
+  vanishedCheckMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -94,6 +97,8 @@ export interface CoordinatorServiceOptions {
 export interface CoordinatorStats extends ApiCounters {
   /** Task messages deleted because no run can use them (unknown or finished run, bad ids, malformed, exhausted deliveries of such a run). */
   undeliverable: number;
+  /** Attempts dispatched again because their task message left the stream with no start and no report (a forged ack; vanished-tasks.ts). */
+  vanished: number;
   /** Malformed messages seen: API requests, advisories, and run events on the wire. */
   malformed: number;
   /** Runs this coordinator drives now. */
@@ -159,7 +164,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     logger,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
-  const taskCounters = { undeliverable: 0, malformed: 0 };
+  const taskCounters = { undeliverable: 0, malformed: 0, vanished: 0 };
   const port = transport.api;
   const queue = "coordinators";
   const api = (op: string): string => port.subject(op);
@@ -367,7 +372,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       counters,
     ),
   );
-  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, vanished: taskCounters.vanished, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
   subs.push(serveEndpoint(port, `coordinator.${id}.stats`, undefined, runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
   subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await port.flush();
@@ -381,6 +386,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
   const sweeper = startTaskSweeper({ transport, kv, sweepMs: options.taskSweepMs ?? DEFAULT_TASK_SWEEP_MS, logger, counters: taskCounters });
+  const vanished = startVanishedTaskWatch({ transport, engine, runIds: () => driver.runIds(), checkMs: options.vanishedCheckMs ?? DEFAULT_VANISHED_CHECK_MS, logger, counters: taskCounters });
   logger.info({ coordinatorId: id, workflows: served.describe(), prefix: transport.names.prefix }, "coordinator started");
 
   return {
@@ -399,6 +405,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       await triggerLoop?.idle();
       retention.stop();
       sweeper.stop();
+      vanished.stop();
       await driver.close(() => engine.close());
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");

@@ -14,7 +14,7 @@
  * is counted in `stats().malformed` (one on another run's subject in
  * `stats().refused`), logged and dropped, never thrown.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TransportClosedError, TransportConnectError, TransportOperationError, UsageError, WireMessageInvalidError } from "../../errors/base.js";
@@ -41,7 +41,7 @@ import { natsApi } from "./api.js";
 import { natsTaskStream } from "./task-stream.js";
 import { typedKv } from "./typed-kv.js";
 import { encodeMessage } from "./codec.js";
-import { logConnectionStatus, openConnection } from "./connect.js";
+import { logConnectionStatus, openConnection, permissionErrorOf } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
 import { jsPublisher, type JsPublisher } from "./publisher.js";
@@ -70,7 +70,16 @@ export interface NatsTransport extends FleetTransport {
   readonly buckets: Readonly<Buckets>;
   /** Create or check streams and buckets again (idempotent; `createNatsTransport` already did). */
   ensureInfrastructure(): Promise<void>;
+  /**
+   * Whether the task message this transport dispatched for `dispatchId` at `epoch` is still
+   * in the tasks stream: true or false, or undefined when this transport did not send it (or
+   * has forgotten it) or the server could not say. (fleet/vanished-tasks.ts)
+   */
+  taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined>;
 }
+
+/** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
+const MAX_REMEMBERED_DISPATCHES = 100_000;
 
 /**
  * Connect (or reuse `options.connection`), ensure the streams and buckets exist, and return the transport.
@@ -107,7 +116,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     return new NatsTransportImpl(resolved, names, nc, jetstream(nc), jsm, buckets, owned, logger);
   } catch (err) {
     if (owned) await nc.close().catch(() => undefined);
-    throw err;
+    throw permissionErrorOf(err, resolved, "this command") ?? err;
   }
 }
 
@@ -122,6 +131,8 @@ class NatsTransportImpl implements NatsTransport {
   private liveFailures = 0;
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
+  /** `dispatchId@epoch` -> stream sequence of the task messages sent here, oldest first. */
+  private readonly dispatchedSeqs = new Map<string, number>();
   private readonly history: HistoryContext;
   private readonly core: CoreSubscriptionContext;
   /** PubAcks of task messages and reports through one subscription; made on first use. */
@@ -248,12 +259,28 @@ class NatsTransportImpl implements NatsTransport {
     try {
       const ack = await this.hotPublisher().publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
+      this.dispatchedSeqs.set(msgID, ack.seq);
+      if (this.dispatchedSeqs.size > MAX_REMEMBERED_DISPATCHES) this.dispatchedSeqs.delete(this.dispatchedSeqs.keys().next().value!);
     } catch (err) {
       throw new TransportOperationError(
         "NATS_PUBLISH_FAILED",
         `${what} was not stored in stream "${this.names.streams.tasks}": ${err instanceof Error ? err.message : String(err)}; check that nats-server is up with JetStream, then retry`,
         { cause: err },
       );
+    }
+  }
+
+  async taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined> {
+    const msgID = `${dispatchId}@${epoch}`;
+    const seq = this.dispatchedSeqs.get(msgID);
+    if (seq === undefined || this.closed) return undefined;
+    try {
+      // null: no message at that sequence (acked, terminated or deleted).
+      return (await this.jsm.streams.getMessage(this.names.streams.tasks, { seq })) !== null;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return false;
+      this.logger.debug({ err, msgID }, "could not look a task message up; asked again later");
+      return undefined;
     }
   }
 
