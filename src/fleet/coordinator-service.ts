@@ -39,7 +39,8 @@ import { createNatsTransport, type NatsTransport } from "../transport/nats/trans
 import { typedKv } from "../transport/nats/typed-kv.js";
 import { natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "./nats-permissions.js";
-import { REPLY_HEADROOM, serveEndpoint, type ApiCounters } from "./api-server.js";
+import { ApiGate, REPLY_HEADROOM, serveEndpoint, type ApiCounters, type EndpointOptions } from "./api-server.js";
+import { LogLimiter } from "../transport/nats/log-limiter.js";
 import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
 import {
   cancelRunReplySchema,
@@ -97,6 +98,8 @@ export interface CoordinatorStats extends ApiCounters {
   runs: number;
   /** Reports of the runs it holds decoded and handed to their runs (each run reads only its own reports). */
   reportsDelivered: number;
+  /** Whole-history reads made (concurrent reads of one run share one). */
+  historyReads: number;
 }
 
 export interface CoordinatorService {
@@ -160,6 +163,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     logger,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
+  const limiter = new LogLimiter(logger);
+  // Client-facing endpoints go through one gate (see api-server.ts); the per-coordinator
+  // ones (stats, forwarded cancels) do not, so a storm never hides a coordinator's stats
+  // and two coordinators forwarding cancels to each other never wait on each other's gate.
+  const gated: EndpointOptions = { logger, counters, limiter, gate: new ApiGate() };
+  const direct: EndpointOptions = { logger, counters, limiter };
   const taskCounters = { undeliverable: 0, malformed: 0 };
   const nc = transport.connection;
   const queue = `${transport.names.prefix}-coordinators`;
@@ -260,6 +269,18 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
+    // Refusals that need no history first: a run driven here and not failed, or one whose
+    // KV entry says it is not failed (the driver insists on both too), is refused without
+    // reading its whole history, so a storm of retries of a finished or re-running run
+    // costs nothing or one KV read each. A run held here may have failed a moment ago with
+    // its entry not yet saved: the driver waits for that.
+    const held = driver.handle(runId);
+    if (held !== undefined) {
+      if (held.summary().status !== "failed") throw new UsageError(`run "${runId}" is already being driven (a retry is under way)`);
+    } else {
+      const stored = (await driver.store.get(runId))?.value;
+      if (stored !== undefined && stored.status !== "failed") throw new UsageError(`run "${runId}" is ${stored.status}; only a failed run can be retried`);
+    }
     const { messages } = await transport.readHistory(runId);
     if (messages.length === 0) throw new RunNotFoundError(runId);
     const record = recordOfHistory(messages);
@@ -270,7 +291,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [] };
   };
 
-  subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, logger, counters));
+  subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, gated));
   /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
   const surelyTooLarge = (tasks: number): number | undefined => {
     const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM;
@@ -284,17 +305,17 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (total !== undefined && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), total * 100, limit);
     return { ok: true, record: await recordOf(runId) };
   };
-  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, get, logger, counters));
-  subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, logger, counters));
+  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, get, gated));
+  subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, gated));
   subs.push(
     serveEndpoint(nc, api("plan.get"), queue, getPlanRequestSchema, ({ workflow }) => {
       const entry = served.get(workflow);
       if (!entry) return Promise.reject(new UsageError(`this coordinator does not serve workflow "${workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`));
       return Promise.resolve({ ok: true, plan: entry.plan });
-    }, logger, counters),
+    }, direct),
   );
-  subs.push(serveEndpoint(nc, api("run.retry"), queue, retryRunRequestSchema, retry, logger, counters));
-  subs.push(serveEndpoint(nc, api("run.signal"), queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), logger, counters));
+  subs.push(serveEndpoint(nc, api("run.retry"), queue, retryRunRequestSchema, retry, gated));
+  subs.push(serveEndpoint(nc, api("run.signal"), queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(
@@ -307,8 +328,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         if (status === undefined) throw new RunNotFoundError(runId);
         return { ok: true, runId, status };
       },
-      logger,
-      counters,
+      direct,
     ),
   );
   subs.push(
@@ -334,12 +354,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
         return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
       },
-      logger,
-      counters,
+      gated,
     ),
   );
-  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
-  subs.push(serveEndpoint(nc, api(`coordinator.${id}.stats`), "", runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0, historyReads: transport.stats().historyReads ?? 0 });
+  subs.push(serveEndpoint(nc, api(`coordinator.${id}.stats`), "", runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), direct));
   subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await nc.flush();
   await driver.startBackground();
@@ -364,6 +383,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (closed) return;
       closed = true;
       for (const s of subs) s.unsubscribe();
+      limiter.flush();
       triggerLoop?.stop();
       await triggerLoop?.idle();
       retention.stop();

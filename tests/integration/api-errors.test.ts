@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { serveEndpoint, type ApiCounters } from "../../src/fleet/api-server.js";
 import { createSilentLogger } from "../../src/runtime/logger.js";
+import { LogLimiter } from "../../src/transport/nats/log-limiter.js";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -16,8 +17,10 @@ describe("fleet api - error codes", () => {
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
   beforeAll(async () => {
     nc = await connect({ servers: inject("natsUrl") });
-    serveEndpoint(nc, "apierr.broken", "", z.object({}), () => Promise.reject(new Error("socket hang up")), createSilentLogger(), counters);
-    serveEndpoint(nc, "apierr.huge", "", z.object({}), () => Promise.resolve({ ok: true, blob: "x".repeat(2 * 1024 * 1024) }), createSilentLogger(), counters);
+    const logger = createSilentLogger();
+    const endpoint = { logger, counters, limiter: new LogLimiter(logger) };
+    serveEndpoint(nc, "apierr.broken", "", z.object({}), () => Promise.reject(new Error("socket hang up")), endpoint);
+    serveEndpoint(nc, "apierr.huge", "", z.object({}), () => Promise.resolve({ ok: true, blob: "x".repeat(2 * 1024 * 1024) }), endpoint);
     await nc.flush();
   });
   afterAll(() => nc?.close());
