@@ -1,6 +1,7 @@
 // Architecture checks run by `npm run lint` (and so by CI):
 // no import cycles, and the pure core (dsl, compiler, plan, registry, errors)
-// never reaches the runtime, the wire, NATS or the logger.
+// never reaches the runtime, the wire, NATS or the logger; runtime/core is pure (no
+// shell, adapters or Node built-ins); support/ sits below everything.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -14,10 +15,47 @@ module.exports = {
     },
     {
       name: "runtime-not-nats",
-      comment: "the runtime and worker library talk to the Transport port, never to NATS directly",
+      comment: "the runtime, the embedded engine and the worker library talk to the Transport port, never to NATS directly",
       severity: "error",
-      from: { path: "^src/(runtime|worker)/" },
+      from: { path: "^src/(runtime|embedded|worker|support)/" },
       to: { path: ["^src/transport/nats/", "node_modules/@nats-io"] },
+    },
+    {
+      name: "core-is-pure",
+      comment:
+        "runtime/core is the pure fold and decider (DESIGN §5): no shell, embedded engine, fleet, worker, transport adapter or port, web view, CLI, logger, telemetry or Node built-in. It may read the wire schemas (transport/messages, json, decode), the plan, errors and support.",
+      severity: "error",
+      from: { path: "^src/runtime/core/" },
+      to: {
+        path: [
+          "^src/runtime/shell/",
+          "^src/(embedded|fleet|worker|ui|cli|triggers|archive|telemetry)/",
+          "^src/transport/(memory|nats)/",
+          "^src/transport/port[.]ts$",
+          "node_modules/(@nats-io|pino|@opentelemetry)",
+        ],
+      },
+    },
+    {
+      name: "core-no-node-builtins",
+      comment: "runtime/core runs anywhere a fold runs: what it needs of node:crypto is named in support/hash.ts",
+      severity: "error",
+      from: { path: "^src/runtime/core/" },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
+      name: "shell-below-compositions",
+      comment: "the coordinator shell is used by the embedded engine and the fleet, never the other way round",
+      severity: "error",
+      from: { path: "^src/runtime/shell/" },
+      to: { path: "^src/(embedded|fleet|worker|ui|cli|triggers|archive)/" },
+    },
+    {
+      name: "support-at-the-bottom",
+      comment: "support/ (clock, ids, hashes, logger, options) is what every layer may use, so it uses none of them",
+      severity: "error",
+      from: { path: "^src/support/" },
+      to: { path: "^src/(runtime|embedded|fleet|worker|transport|ui|cli|triggers|archive|dsl|compiler)/" },
     },
   ],
   options: {

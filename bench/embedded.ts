@@ -22,7 +22,7 @@
  */
 import { pathToFileURL } from "node:url";
 import type { Workflow } from "../src/dsl/workflow.js";
-import { createEngine } from "../src/runtime/engine.js";
+import { createEngine } from "../src/embedded/engine.js";
 import { noop, registry } from "./fixtures/noop-executors.js";
 import { compare, perSecond, printComparisons, type Comparison } from "./lib/compare.js";
 import { chainWorkflow, mapWorkflow, wideWorkflow } from "./lib/workflows.js";

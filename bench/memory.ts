@@ -25,7 +25,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { compile } from "../src/compiler/compile.js";
-import { createEngine } from "../src/runtime/engine.js";
+import { createEngine } from "../src/embedded/engine.js";
 import { createMemoryTransport } from "../src/transport/memory/hub.js";
 import { registry } from "./fixtures/noop-executors.js";
 import { compare, printComparisons, type Comparison } from "./lib/compare.js";

@@ -12,7 +12,7 @@
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
-import { defaultIdGenerator } from "../src/runtime/clock.js";
+import { defaultIdGenerator } from "../src/support/clock.js";
 import { dispatchIdOf, idempotencyKeyOf, WIRE_VERSION, type TaskMessage } from "../src/transport/messages.js";
 import { withTimeout } from "./lib/deadline.js";
 import { spawnScript, type ScriptProcess } from "./lib/node-script.js";

@@ -24,29 +24,29 @@ export type { Registry, RegistryNamespace } from "./registry/registry.js";
 export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, MapItemInfo, TaskContext } from "./registry/types.js";
 
 // Running
-export { createEngine } from "./runtime/engine.js";
-export type { Engine, EngineOptions } from "./runtime/engine.js";
-export type { RunHandle } from "./runtime/run-handle.js";
-export { createCoordinator } from "./runtime/coordinator.js";
-export type { Coordinator, CoordinatorOptions } from "./runtime/coordinator.js";
-export type { RunOptions } from "./runtime/run-options.js";
-export type { SendSignalOptions, SignalSent } from "./runtime/signals.js";
-export { serveTriggers } from "./runtime/embedded-triggers.js";
-export type { ServeTriggersOptions, TriggerServer } from "./runtime/embedded-triggers.js";
+export { createEngine } from "./embedded/engine.js";
+export type { Engine, EngineOptions } from "./embedded/engine.js";
+export type { RunHandle } from "./runtime/shell/run-handle.js";
+export { createCoordinator } from "./runtime/shell/coordinator.js";
+export type { Coordinator, CoordinatorOptions } from "./runtime/shell/coordinator.js";
+export type { RunOptions } from "./support/run-options.js";
+export type { SendSignalOptions, SignalSent } from "./runtime/core/signals.js";
+export { serveTriggers } from "./embedded/triggers.js";
+export type { ServeTriggersOptions, TriggerServer } from "./embedded/triggers.js";
 export { createMemoryTriggerStore } from "./triggers/trigger-state.js";
 export type { TriggerState, TriggerStateStore } from "./triggers/trigger-state.js";
-export type { RetryFrom } from "./runtime/run-retry.js";
-export { reduceRunEvents, recordOfHistory } from "./runtime/run-record.js";
-export { evolve, createRunState, foldEvents } from "./runtime/run-state.js";
-export type { RunState } from "./runtime/run-state.js";
-export { decide } from "./runtime/decide.js";
-export type { Trigger, Effect, Decided } from "./runtime/decide.js";
-export { historyEvents } from "./runtime/history.js";
-export { runRecordSchema } from "./runtime/run-record-schema.js";
-export type { RunRecord, RunStatus, RunSummary, TaskRecord, TaskStatus, StateRecord } from "./runtime/run-record-schema.js";
-export { createLogger, createSilentLogger } from "./runtime/logger.js";
-export { systemClock } from "./runtime/clock.js";
-export type { Clock } from "./runtime/clock.js";
+export type { RetryFrom } from "./runtime/core/run-retry.js";
+export { reduceRunEvents, recordOfHistory } from "./runtime/core/run-record.js";
+export { evolve, createRunState, foldEvents } from "./runtime/core/run-state.js";
+export type { RunState } from "./runtime/core/run-state.js";
+export { decide } from "./runtime/core/decide.js";
+export type { Trigger, Effect, Decided } from "./runtime/core/decide.js";
+export { historyEvents } from "./runtime/core/history.js";
+export { runRecordSchema } from "./runtime/core/run-record-schema.js";
+export type { RunRecord, RunStatus, RunSummary, TaskRecord, TaskStatus, StateRecord } from "./runtime/core/run-record-schema.js";
+export { createLogger, createSilentLogger } from "./support/logger.js";
+export { systemClock } from "./support/clock.js";
+export type { Clock } from "./support/clock.js";
 export { createWorker } from "./worker/worker.js";
 export type { Worker, WorkerOptions, WorkerStats } from "./worker/index.js";
 export { createMemoryTransport, createMemoryHub } from "./transport/memory/index.js";
@@ -58,6 +58,7 @@ export {
   PhaseflowError,
   NonRetryableError,
   TaskTimeoutError,
+  QueueTimeoutError,
   TaskCancelledError,
   SchemaValidationError,
   InputValidationError,
@@ -85,5 +86,5 @@ export type { ArchiveFormat } from "./archive/write.js";
 export type { ValidationIssue, ValidationCode } from "./errors/validation.js";
 export { serializeError, deserializeError } from "./errors/serialize.js";
 export { MapFailedError, MapItemsError } from "./errors/map.js";
-export { taskSeed, seedOfRunId } from "./runtime/seed.js";
+export { taskSeed, seedOfRunId } from "./runtime/core/seed.js";
 export type { SerializedError } from "./errors/serialize.js";

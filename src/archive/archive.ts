@@ -12,10 +12,10 @@
  * - attempts, one per `task.dispatched`, with the first report of that attempt that
  *   carries its token (the one the fold accepts) and how many reports it got in all.
  */
-import { createHash } from "node:crypto";
-import { historyEvents } from "../runtime/history.js";
-import { recordOfHistory } from "../runtime/run-record.js";
-import type { RunRecord } from "../runtime/run-record-schema.js";
+import { tokenHashOf } from "../runtime/core/run-state.js";
+import { historyEvents } from "../runtime/core/history.js";
+import { recordOfHistory } from "../runtime/core/run-record.js";
+import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { RunEvent, StoredMessage } from "../transport/messages.js";
 
 export const ARCHIVE_FORMAT = "phaseflow-run-archive";
@@ -90,8 +90,6 @@ export function archivedEvents(history: readonly StoredMessage[]): ArchivedEvent
 }
 
 const SEQ = Symbol("seq");
-
-const tokenHashOf = (token: string): string => createHash("sha256").update(token).digest("hex").slice(0, 32);
 
 /** One row per dispatched attempt, with its accepted report. */
 export function attemptRows(events: readonly RunEvent[]): AttemptRow[] {

@@ -6,7 +6,7 @@
  */
 import { describeWait } from "./format-wait.js";
 import type { Plan } from "../plan/schema.js";
-import type { RunRecord, TaskRecord } from "../runtime/run-record-schema.js";
+import type { RunRecord, TaskRecord } from "../runtime/core/run-record-schema.js";
 import type { RunSummary } from "../fleet/api-schemas.js";
 import type { RunEvent } from "../transport/messages.js";
 

@@ -7,7 +7,7 @@
  * tested without a terminal; `progress-terminal.ts` redraws these lines in place.
  */
 import { describeWait } from "./format-wait.js";
-import type { RunRecord, StateRecord, TaskRecord } from "../runtime/run-record-schema.js";
+import type { RunRecord, StateRecord, TaskRecord } from "../runtime/core/run-record-schema.js";
 import { formatDuration } from "./format-run.js";
 
 export interface ProgressRenderOptions {

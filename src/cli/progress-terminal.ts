@@ -6,7 +6,7 @@
  * tear the display. What to draw comes from a `frame()` callback (see
  * `progress-render.ts`); this module only knows about the cursor.
  */
-import { systemClock, type Clock, type TimerHandle } from "../runtime/clock.js";
+import { systemClock, type Clock, type TimerHandle } from "../support/clock.js";
 
 export interface TerminalProgressOptions {
   /** Where the block is drawn (a terminal). */

@@ -3,8 +3,8 @@
  * memory transport this module owns, so the web view follows the run's history and
  * live signals exactly as it does a fleet's; cancel and retry go to the engine.
  */
-import { createEngine } from "../runtime/engine.js";
-import { DEFAULT_ENGINE_CONCURRENCY } from "../runtime/engine.js";
+import { createEngine } from "../embedded/engine.js";
+import { DEFAULT_ENGINE_CONCURRENCY } from "../embedded/engine.js";
 import { createMemoryTransport } from "../transport/memory/index.js";
 import { createEmbeddedBackend } from "../ui/embedded-backend.js";
 import { startUiServer, type UiServer } from "../ui/server.js";

@@ -6,8 +6,8 @@
 import type { Workflow } from "../dsl/workflow.js";
 import type { Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
-import { createEngine } from "../runtime/engine.js";
-import type { RunOptions } from "../runtime/run-options.js";
+import { createEngine } from "../embedded/engine.js";
+import type { RunOptions } from "../support/run-options.js";
 import type { StoredMessage } from "../transport/messages.js";
 import { createMemoryTransport } from "../transport/memory/index.js";
 import type { RunSession } from "./run-follow.js";

@@ -8,8 +8,8 @@
  * summary shows what was cancelled); a second Ctrl-C stops waiting at once. A fleet
  * run lives on without us: Ctrl-C only stops following (`onInterrupt: "detach"`).
  */
-import type { RunRecord } from "../runtime/run-record-schema.js";
-import { createRecordFold, snapshotRunRecord } from "../runtime/run-record.js";
+import type { RunRecord } from "../runtime/core/run-record-schema.js";
+import { createRecordFold, snapshotRunRecord } from "../runtime/core/run-record.js";
 import type { RunUpdate } from "../transport/messages.js";
 
 /** A started run, embedded or remote. */

@@ -5,7 +5,7 @@
  * following (Ctrl-C) is left running, and the lines say how to follow or cancel it.
  */
 import type { Logger } from "../registry/types.js";
-import { createLogger } from "../runtime/logger.js";
+import { createLogger } from "../support/logger.js";
 import type { CliIo } from "./command.js";
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK } from "./exit-codes.js";
 import { followRun, type RunSession } from "./run-follow.js";

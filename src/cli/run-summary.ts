@@ -5,7 +5,7 @@
  * short lines on stderr naming each failed task, its attempts and its last error, in
  * both modes, so a script's log shows why without parsing the record.
  */
-import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import { formatRunRecord } from "./format-run.js";
 
 /** A message with every line kept (an issue list stays whole), continuation lines indented under the first. */

@@ -5,9 +5,9 @@
  * stderr. Either way stdout stays free for the final result.
  */
 import type { Logger } from "../registry/types.js";
-import type { Clock } from "../runtime/clock.js";
-import { createRecordFold } from "../runtime/run-record.js";
-import type { RunRecord } from "../runtime/run-record-schema.js";
+import type { Clock } from "../support/clock.js";
+import { createRecordFold } from "../runtime/core/run-record.js";
+import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { CliIo } from "./command.js";
 import { renderProgress } from "./progress-render.js";
 import { createTerminalProgress } from "./progress-terminal.js";

@@ -162,6 +162,7 @@ function planTask(s: State<string, unknown>, t: Task<string>, i: number, g: Inde
       factor: o.backoff?.factor ?? DEFAULT_BACKOFF.factor,
     },
     timeoutMs: o.timeoutMs ?? null,
+    ...(o.queueTimeoutMs !== undefined ? { queueTimeoutMs: o.queueTimeoutMs } : {}),
     parents,
     children,
     phase,

@@ -46,6 +46,9 @@ export function validateTask(task: Task<string>, path: string, registry: Registr
   if (o.timeoutMs !== undefined && (!isInt(o.timeoutMs) || o.timeoutMs <= 0 || o.timeoutMs > MAX_TIMEOUT_MS)) {
     issues.push({ code: "INVALID_TIMEOUT", path, message: `${name} has timeoutMs ${String(o.timeoutMs)}; use a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, or leave it out for no limit` });
   }
+  if (o.queueTimeoutMs !== undefined && (!isInt(o.queueTimeoutMs) || o.queueTimeoutMs <= 0 || o.queueTimeoutMs > MAX_TIMEOUT_MS)) {
+    issues.push({ code: "INVALID_QUEUE_TIMEOUT", path, message: `${name} has queueTimeoutMs ${String(o.queueTimeoutMs)}; use a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, or leave it out to wait for a worker without limit` });
+  }
 }
 
 function compareSchemas(kind: "input" | "output", declared: JsonSchema | null, registered: JsonSchema | null, name: string, executor: string, path: string, issues: ValidationIssue[]): void {

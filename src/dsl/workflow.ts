@@ -41,8 +41,13 @@ export interface TaskOptions<I = unknown, O = unknown, P = unknown> {
   retries?: number;
   /** Delay between attempts. Default `{ initialMs: 1000, maxMs: 30000, factor: 2 }`, with jitter. */
   backoff?: BackoffOptions;
-  /** Limit per attempt, in ms. Default: none. */
+  /**
+   * Limit per attempt, in ms, of its execution: from the moment a worker starts it (time
+   * waiting for a worker or a limit never counts). Default: none.
+   */
   timeoutMs?: number;
+  /** Longest wait of an attempt from dispatch to its start on a worker, in ms; past it the attempt fails with QUEUE_TIMEOUT (retried per `retries`). Default: none. */
+  queueTimeoutMs?: number;
   description?: string;
 }
 

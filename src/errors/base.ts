@@ -38,6 +38,15 @@ export class TaskTimeoutError extends PhaseflowError {
   }
 }
 
+/** The attempt did not start within its task's `queueTimeoutMs` of being dispatched (a backlog of work or a limit). Retryable per `retries`. */
+export class QueueTimeoutError extends PhaseflowError {
+  readonly queueTimeoutMs: number;
+  constructor(taskId: string, queueTimeoutMs: number) {
+    super("QUEUE_TIMEOUT", `task "${taskId}" waited ${queueTimeoutMs} ms without starting (queueTimeoutMs); add workers or slots, lower the backlog, or raise queueTimeoutMs`);
+    this.queueTimeoutMs = queueTimeoutMs;
+  }
+}
+
 /** The attempt was cancelled (run cancelled, or fail-fast after another task failed). */
 export class TaskCancelledError extends PhaseflowError {
   constructor(taskId: string, reason: string) {

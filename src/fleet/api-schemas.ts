@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
 import { planSchema } from "../plan/schema.js";
-import { runRecordSchema, runStatusSchema } from "../runtime/run-record-schema.js";
+import { runRecordSchema, runStatusSchema } from "../runtime/core/run-record-schema.js";
 
 export const startRunRequestSchema = z.object({
   workflow: z.string().min(1),

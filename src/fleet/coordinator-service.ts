@@ -28,12 +28,12 @@ import { InputValidationError, RunNotFoundError, UsageError } from "../errors/ba
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
-import { defaultIdGenerator } from "../runtime/clock.js";
-import { createEngine, type Engine } from "../runtime/engine.js";
-import { createSilentLogger } from "../runtime/logger.js";
-import { runOptionsSchema } from "../runtime/run-options.js";
-import { isRunFinished, recordOfHistory } from "../runtime/run-record.js";
-import type { RunRecord } from "../runtime/run-record-schema.js";
+import { defaultIdGenerator } from "../support/clock.js";
+import { createEngine, type Engine } from "../embedded/engine.js";
+import { createSilentLogger } from "../support/logger.js";
+import { runOptionsSchema } from "../support/run-options.js";
+import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
+import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import { typedKv } from "../transport/nats/typed-kv.js";

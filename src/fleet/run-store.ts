@@ -20,8 +20,8 @@
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
-import { summaryOf } from "../runtime/run-record.js";
-import { runStatusSchema, type RunRecord } from "../runtime/run-record-schema.js";
+import { summaryOf } from "../runtime/core/run-record.js";
+import { runStatusSchema, type RunRecord } from "../runtime/core/run-record-schema.js";
 import type { TypedEntry, TypedKv } from "../transport/nats/typed-kv.js";
 
 export const storedRunSchema = z.object({

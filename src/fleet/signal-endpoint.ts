@@ -3,17 +3,17 @@
  * signal`). Any coordinator serving the run's workflow answers, whether or not it holds
  * the run: a signal needs no lease. It folds the run's stored history (to know its
  * status and the signal ids it has), checks the signal against the workflow it serves
- * (name, payload schema: runtime/signals.ts), and stores it on the run's report subject.
+ * (name, payload schema: runtime/core/signals.ts), and stores it on the run's report subject.
  * From there the run's holder consumes it — or, if that coordinator is down, whoever
  * takes the run over folds it from the history. A refused signal stores nothing.
  */
 import type { Workflow } from "../dsl/workflow.js";
 import { RunNotFoundError, UsageError } from "../errors/base.js";
 import type { Plan } from "../plan/schema.js";
-import { definitionsOf } from "../runtime/coordinator-transitions.js";
-import { historyEvents } from "../runtime/history.js";
-import { createRunState, foldEvents } from "../runtime/run-state.js";
-import { prepareSignal } from "../runtime/signals.js";
+import { definitionsOf } from "../runtime/core/definition.js";
+import { historyEvents } from "../runtime/core/history.js";
+import { createRunState, foldEvents } from "../runtime/core/run-state.js";
+import { prepareSignal } from "../runtime/core/signals.js";
 import type { Transport } from "../transport/port.js";
 import type { z } from "zod";
 import type { signalRunRequestSchema } from "./api-schemas.js";

@@ -9,8 +9,8 @@
  */
 import type { Workflow } from "../dsl/workflow.js";
 import type { Logger } from "../registry/types.js";
-import { systemClock } from "../runtime/clock.js";
-import { isRunFinished, recordOfHistory } from "../runtime/run-record.js";
+import { systemClock } from "../support/clock.js";
+import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
 import type { NatsTransport } from "../transport/nats/transport.js";
 import { typedKv } from "../transport/nats/typed-kv.js";
 import { resolveTriggers } from "../triggers/resolve.js";

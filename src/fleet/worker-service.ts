@@ -7,7 +7,7 @@
 import { hostname } from "node:os";
 import type { Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
-import { createSilentLogger } from "../runtime/logger.js";
+import { createSilentLogger } from "../support/logger.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { typedKv } from "../transport/nats/typed-kv.js";

@@ -47,8 +47,10 @@ export const planTaskSchema = z.object({
   executor: z.string(),
   retries: z.number().int().nonnegative(),
   backoff: backoffSchema,
-  /** Per attempt; null = no limit. */
+  /** Per attempt, from its start on a worker; null = no limit. */
   timeoutMs: z.number().int().positive().nullable(),
+  /** Longest wait from dispatch to start; absent = no limit (absent, so plans without it hash as before). */
+  queueTimeoutMs: z.number().int().positive().optional(),
   /** Names of tasks of the same state this one waits for, in task declaration order. */
   parents: z.array(z.string()),
   /** Names of tasks of the same state that wait for this one, in task declaration order. */

@@ -10,7 +10,7 @@
  *   failed/skipped/cancelled). A phase of N tasks is one batch (split only to stay
  *   under the payload limit). Each batch says which reports its writer had applied
  *   (`through`: the stored sequence number of the last one), so a reader folds the
- *   history in exactly the order the writer decided it (runtime/history.ts).
+ *   history in exactly the order the writer decided it (runtime/core/history.ts).
  * - **reports** (`Report`), written by workers: one per finished attempt. A report
  *   is the verdict itself when it settles the current attempt (a success of a task
  *   without an output schema is not recorded again as task.succeeded), and it counts
@@ -72,12 +72,18 @@ export const taskMessageSchema = z.object({
   /**
    * Instead of `input`: the input is the merge of these parents' outputs in this order
    * (one parent: its output as is; several: the shallow merge of the plain-object ones,
-   * later wins), rebuilt by the worker from `parents` (runtime/coordinator-inputs.ts).
+   * later wins), rebuilt by the worker from `parents` (runtime/core/dataflow.ts).
    */
   inputFrom: z.array(z.string()).min(1).optional(),
-  /** Epoch ms after which the coordinator no longer accepts a result; null = no limit. */
+  /**
+   * Written null by this version (a task's timeout runs from its start, DESIGN §8). An older
+   * coordinator's end-by time (dispatch + timeoutMs), which a worker still honours.
+   */
   deadline: z.number().nullable(),
+  /** The attempt's execution budget, from its start on a worker; null = no limit. */
   timeoutMs: z.number().int().positive().nullable(),
+  /** Epoch ms (coordinator's clock) by which the attempt must have started (`queueTimeoutMs`): later, it fails with QUEUE_TIMEOUT unrun. */
+  startBy: z.number().optional(),
   dispatchedAt: z.number(),
   /** Which go of the run this attempt belongs to: 0 for the first, +1 per run.retried. */
   round: z.number().int().nonnegative(),
@@ -101,7 +107,7 @@ export const taskMessageSchema = z.object({
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
-/** What a waiting node waits for (runtime/run-waits.ts). */
+/** What a waiting node waits for (runtime/core/run-waits.ts). */
 export const waitSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("signal"), name: z.string(), deadline: z.number().nullable() }),
   z.object({ kind: z.literal("sleep"), until: z.number() }),
@@ -137,7 +143,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
   /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */
   /** `judged`: the task has an output schema, so its success is recorded as task.succeeded after the report (not taken from the report). */
-  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), tokenHash: z.string(), judged: z.boolean() }),
+  /** `deadline`: null since timeouts run from the start (an older history's dispatch + timeoutMs); `startBy`: the queue deadline (queueTimeoutMs). */
+  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), startBy: z.number().optional(), tokenHash: z.string(), judged: z.boolean() }),
   z.object({ type: z.literal("task.retrying"), ...taskRef, attempt: z.number().int().positive(), nextAttempt: z.number().int().positive(), dueAt: z.number(), error: serializedErrorSchema }),
   /** Recorded only when the verdict differs from the report: the task's output schema parsed (and may have rewritten) the output. */
   z.object({ type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown().optional() }),
@@ -171,14 +178,15 @@ export const decisionSchema = z.object({
 });
 export type Decision = z.infer<typeof decisionSchema>;
 
+/** `startedAt`: when the executor started (worker's clock); absent when it never ran (refused on arrival) or from an older worker. */
 export const reportSchema = z.discriminatedUnion("type", [
-  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.succeeded"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), output: z.unknown().optional(), durationMs: z.number() }),
-  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.failed"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), error: serializedErrorSchema, durationMs: z.number() }),
+  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.succeeded"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), output: z.unknown().optional(), durationMs: z.number(), startedAt: z.number().optional() }),
+  z.object({ v: wireVersionSchema, kind: z.literal("report"), type: z.literal("attempt.failed"), runId: runIdSchema, at: z.number(), ...attemptRef, token: z.string(), workerId: z.string(), error: serializedErrorSchema, durationMs: z.number(), startedAt: z.number().optional() }),
 ]);
 export type Report = z.infer<typeof reportSchema>;
 
 /**
- * A signal sent to the run (runtime/run-waits.ts). Stored on the run's report subject,
+ * A signal sent to the run (runtime/core/run-waits.ts). Stored on the run's report subject,
  * in order with the workers' reports: anyone may append one, without the lease, and the
  * run's decider consumes it. `id` makes sending idempotent: a repeated id is folded once
  * (and NATS drops a repeat within its duplicate window already).
@@ -200,10 +208,16 @@ export interface StoredMessage {
   message: HistoryMessage;
 }
 
+/**
+ * `startedAt` (worker's clock, like `at`): when the executor started. Every live signal of
+ * an attempt carries it, so a coordinator that took the run over learns the start from the
+ * next heartbeat and backstops the timeout from it (`at - startedAt` is the time run so far,
+ * free of clock skew). Absent from older workers.
+ */
 export const liveSignalSchema = z.discriminatedUnion("type", [
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional() }),
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), startedAt: z.number().optional() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional(), startedAt: z.number().optional() }),
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), startedAt: z.number().optional() }),
 ]);
 export type LiveSignal = z.infer<typeof liveSignalSchema>;
 

@@ -24,7 +24,7 @@
 import { z } from "zod";
 import { InputValidationError } from "../errors/base.js";
 import type { Logger } from "../registry/types.js";
-import type { Clock } from "../runtime/clock.js";
+import type { Clock } from "../support/clock.js";
 import type { ResolvedSource } from "./resolve.js";
 import { dueTicks, tickStamp, type ResolvedSchedule } from "./schedule-rule.js";
 import { triggerKey, type StateEntry, type TriggerState, type TriggerStateStore } from "./trigger-state.js";

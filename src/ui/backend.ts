@@ -10,7 +10,7 @@ import type { WorkerHeartbeat } from "../fleet/heartbeat.js";
 import type { RunSummary } from "../fleet/api-schemas.js";
 import type { RunListCursor } from "../fleet/run-list-order.js";
 import type { Plan } from "../plan/schema.js";
-import type { RunRecord, RunStatus } from "../runtime/run-record-schema.js";
+import type { RunRecord, RunStatus } from "../runtime/core/run-record-schema.js";
 import type { RunUpdate } from "../transport/messages.js";
 
 export interface RunListQuery {

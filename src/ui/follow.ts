@@ -4,7 +4,7 @@
  * fold reads (as `client.followLive` does, without ending at the run's end: a page
  * stays open across a retry).
  */
-import { decisionEvents, reportEvent } from "../runtime/history.js";
+import { decisionEvents, reportEvent } from "../runtime/core/history.js";
 import type { RunUpdate } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 import type { StopFollowing } from "./backend.js";

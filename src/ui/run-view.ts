@@ -7,8 +7,8 @@
  * the event stream sends only those.
  */
 import type { SerializedError } from "../errors/serialize.js";
-import type { RunRecord, TaskRecord } from "../runtime/run-record-schema.js";
-import { createRecordFold } from "../runtime/run-record.js";
+import type { RunRecord, TaskRecord } from "../runtime/core/run-record-schema.js";
+import { createRecordFold } from "../runtime/core/run-record.js";
 import type { RunUpdate } from "../transport/messages.js";
 
 export type AttemptStatus = "dispatched" | "running" | "succeeded" | "failed" | "cancelled";

@@ -15,9 +15,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { PhaseflowError } from "../errors/base.js";
-import { runStatusSchema } from "../runtime/run-record-schema.js";
+import { runStatusSchema } from "../runtime/core/run-record-schema.js";
 import type { Logger } from "../registry/types.js";
-import { createSilentLogger } from "../runtime/logger.js";
+import { createSilentLogger } from "../support/logger.js";
 import { createAssetStore } from "./assets.js";
 import type { UiBackend } from "./backend.js";
 import { streamRun } from "./event-stream.js";

@@ -10,14 +10,21 @@
  * twice, which the coordinator tolerates (it settles each `dispatchId` once).
  *
  * Rules a user may care about:
- * - failures before the executor runs (unknown executor, bad input, cancelled or past
- *   its deadline on arrival) are reported as `attempt.failed` without `attempt.started`;
+ * - failures before the executor runs (unknown executor, bad input, cancelled, or past
+ *   its queue deadline `startBy` on arrival: QUEUE_TIMEOUT) are reported as
+ *   `attempt.failed` without `attempt.started`;
  * - once the signal has fired (timeout or cancel) the attempt fails with that reason,
  *   even if the executor then returns a value;
  * - an executor that ignores the signal gets `abortGraceMs`, then the worker reports
  *   the failure, frees the slot and discards whatever the executor does later;
- * - the time budget is `timeoutMs`, cut short by the message's `deadline` (epoch ms by
- *   the coordinator's clock, compared with this worker's: keep clocks in sync);
+ * - the time budget is `timeoutMs` from the executor's start (DESIGN §8: the wait in the
+ *   queue never counts); a message from an older coordinator may carry an end-by
+ *   `deadline`, which still cuts it short; `startBy` is compared with this worker's clock
+ *   (keep clocks in sync);
+ * - every live signal and the report carry the executor's start, from which the
+ *   coordinator backstops the timeout (runtime/core/attempt-timers.ts); an attempt with a
+ *   queue deadline announces its start at once, so the coordinator does not fail it as
+ *   never started;
  * - an executor returning `undefined` reports `null` (JSON has no `undefined`);
  * - a result that cannot travel (not JSON, too large) is reported as that error.
  */
@@ -26,6 +33,7 @@ import {
   ExecutorNotFoundError,
   OutputValidationError,
   PhaseflowError,
+  QueueTimeoutError,
   TaskCancelledError,
   TaskInputValidationError,
   TaskTimeoutError,
@@ -33,8 +41,8 @@ import {
 } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { ExecutorEntry, Logger } from "../registry/types.js";
-import type { TimerHandle } from "../runtime/clock.js";
-import { inputOfMessage } from "../runtime/coordinator-inputs.js";
+import type { TimerHandle } from "../support/clock.js";
+import { inputOfMessage } from "../runtime/core/dataflow.js";
 import { WIRE_VERSION, undeliverableReason, type LiveSignal, type Report, type TaskMessage } from "../transport/messages.js";
 import type { TaskDelivery } from "../transport/port.js";
 import { startAttemptTelemetry, type AttemptTelemetry } from "./attempt-telemetry.js";
@@ -93,6 +101,8 @@ export class Attempt implements StrayTarget {
   private crash: ((error: Error) => void) | undefined;
   /** The executor's stray-error scope, from its call until the attempt settles or is released. */
   private scope: AttemptScope | undefined;
+  /** When the executor was started (this worker's clock); undefined before. */
+  private startedAt: number | undefined;
   /** Its span and metrics; undefined while no OpenTelemetry SDK is registered. */
   private readonly telemetry: AttemptTelemetry | undefined;
 
@@ -203,7 +213,9 @@ export class Attempt implements StrayTarget {
     const cancelled = this.env.cancelledBefore(m);
     if (cancelled !== undefined) return this.finish({ ok: false, error: new TaskCancelledError(this.taskId, cancelled) }, 0);
 
-    // The attempt's time budget: its timeoutMs, cut short by the coordinator's deadline.
+    if (m.startBy !== undefined && clock.now() > m.startBy) return this.finish({ ok: false, error: new QueueTimeoutError(this.taskId, Math.max(0, m.startBy - m.dispatchedAt)) }, 0);
+
+    // The attempt's time budget: its timeoutMs from its start (an older coordinator's end-by deadline cuts it short).
     let budget = m.timeoutMs;
     if (m.deadline !== null) {
       const left = m.deadline - clock.now();
@@ -219,7 +231,10 @@ export class Attempt implements StrayTarget {
       input = parsed.value;
     }
 
-    // Long attempts say they started (live, not stored), then keep a heartbeat.
+    // Long attempts say they started (live, not stored), then keep a heartbeat; one with a
+    // queue deadline says so at once, before the coordinator judges it never started.
+    const startedAt = clock.now();
+    this.startedAt = startedAt;
     const beat = (first: boolean): void => {
       this.liveTimer = clock.setTimeout(() => {
         if (this.settled || this.released) return;
@@ -227,9 +242,13 @@ export class Attempt implements StrayTarget {
         beat(false);
       }, first ? LIVE_START_MS : LIVE_HEARTBEAT_MS);
     };
-    beat(true);
+    if (m.startBy !== undefined) {
+      this.live({ type: "attempt.started" });
+      beat(false);
+    } else {
+      beat(true);
+    }
 
-    const startedAt = clock.now();
     this.telemetry?.started(startedAt - m.dispatchedAt);
     if (budget !== null) {
       const limit = m.timeoutMs ?? budget;
@@ -337,12 +356,16 @@ export class Attempt implements StrayTarget {
   }
 
   private publish(body: ReportBody): Promise<void> {
-    const report = { ...this.about(), kind: "report" as const, token: this.message.token, ...body } satisfies Report;
+    const report = { ...this.about(), kind: "report" as const, token: this.message.token, ...body, ...this.started() } satisfies Report;
     return this.env.options.transport.publishReport(report);
   }
 
   private live(body: LiveBody): void {
-    this.env.options.transport.publishLive({ ...this.about(), ...body } satisfies LiveSignal);
+    this.env.options.transport.publishLive({ ...this.about(), ...body, ...this.started() } satisfies LiveSignal);
+  }
+
+  private started(): { startedAt?: number } {
+    return this.startedAt === undefined ? {} : { startedAt: this.startedAt };
   }
 
   private nak(delayMs: number): void {

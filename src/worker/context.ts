@@ -6,8 +6,8 @@
  * may destructure it (`async (input, { signal, progress }) => ...`).
  */
 import type { Logger, MapItemInfo, TaskContext } from "../registry/types.js";
-import { parseInstance } from "../runtime/map-state.js";
-import { seedOfRunId, taskSeed } from "../runtime/seed.js";
+import { parseInstance } from "../runtime/core/map-state.js";
+import { seedOfRunId, taskSeed } from "../runtime/core/seed.js";
 import type { TaskMessage } from "../transport/messages.js";
 
 /** What the context delegates to: the attempt running the executor. */

@@ -8,8 +8,8 @@ import { z } from "zod";
 import { UsageError } from "../errors/base.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
-import { systemClock, type Clock } from "../runtime/clock.js";
-import { createSilentLogger } from "../runtime/logger.js";
+import { systemClock, type Clock } from "../support/clock.js";
+import { createSilentLogger } from "../support/logger.js";
 import type { Transport } from "../transport/port.js";
 
 export interface WorkerOptions {

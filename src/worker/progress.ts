@@ -5,7 +5,7 @@
  * progress shown is the last one reported. Closing drops a pending report, so no
  * progress event follows the attempt's result.
  */
-import type { Clock, TimerHandle } from "../runtime/clock.js";
+import type { Clock, TimerHandle } from "../support/clock.js";
 
 export type ProgressSink = (done: number, total: number | undefined) => void;
 

@@ -6,9 +6,9 @@
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
-import { createEngine } from "../../src/runtime/engine.js";
-import { historyEvents } from "../../src/runtime/history.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import { createEngine } from "../../src/embedded/engine.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { createNatsTransport } from "../../src/transport/nats/transport.js";
 import { natsNames } from "../../src/transport/nats/names.js";
 import { currentOf } from "../../src/transport/nats/setup.js";

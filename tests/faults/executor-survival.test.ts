@@ -7,7 +7,7 @@
 // thread keeps its delivery alive). A worker started with --no-stray-guard is left
 // to Node's default: its first stray error ends it.
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
+import { runRecordSchema } from "../../src/runtime/core/run-record-schema.js";
 import { spawnPhaseflow, type PhaseflowProcess } from "../support/processes.js";
 import { COORDINATOR, readExecutions, useFleet } from "./support.js";
 

@@ -9,8 +9,8 @@
 import { describe, expect, it } from "vitest";
 import { createNatsTransport } from "../../src/transport/nats/transport.js";
 import type { Decision, Report, RunEvent, StoredMessage } from "../../src/transport/messages.js";
-import { createRunState, foldEvents } from "../../src/runtime/run-state.js";
-import { historyEvents } from "../../src/runtime/history.js";
+import { createRunState, foldEvents } from "../../src/runtime/core/run-state.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
 import type { PhaseflowProcess } from "../support/processes.js";
 import { expectOneSucceededPerTask, tookOver, twoCoordinators, useFleet, waitForExecution, waitForLive } from "./support.js";
 

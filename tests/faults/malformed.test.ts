@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { jetstream } from "@nats-io/jetstream";
 import { typedKv } from "../../src/transport/nats/typed-kv.js";
 import { workerHeartbeatSchema } from "../../src/fleet/heartbeat.js";
-import { createSilentLogger } from "../../src/runtime/logger.js";
+import { createSilentLogger } from "../../src/support/logger.js";
 import { mulberry32 } from "../../workers/lib/prng.js";
 import { COORDINATOR, expectOneSucceededPerTask, useFleet } from "./support.js";
 

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, expect, inject } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { createHash } from "node:crypto";
 import type { LiveSignal, RunEvent } from "../../src/transport/messages.js";
-import { historyEvents } from "../../src/runtime/history.js";
-import { recordOfHistory } from "../../src/runtime/run-record.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import { recordOfHistory } from "../../src/runtime/core/run-record.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { startCoordinatorProcess, startWorkerProcess, stopAll, type LogLine, type PhaseflowProcess } from "../support/processes.js";
 
 export const WORKFLOWS = "tests/fixtures/faults/workflows.ts";

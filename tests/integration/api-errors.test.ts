@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { serveEndpoint, type ApiCounters } from "../../src/fleet/api-server.js";
-import { createSilentLogger } from "../../src/runtime/logger.js";
+import { createSilentLogger } from "../../src/support/logger.js";
 import { LogLimiter } from "../../src/transport/nats/log-limiter.js";
 
 const decoder = new TextDecoder();

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ARCHIVE_FORMAT, type RunArchive } from "../../src/archive/archive.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { createClient, type Client } from "../../src/fleet/client.js";
-import { historyEvents } from "../../src/runtime/history.js";
-import { recordOfHistory } from "../../src/runtime/run-record.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import { recordOfHistory } from "../../src/runtime/core/run-record.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import type { StoredMessage } from "../../src/transport/messages.js";
 import { ROOT, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
 

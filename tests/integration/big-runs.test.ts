@@ -11,7 +11,7 @@ import { createClient, type Client } from "../../src/fleet/client.js";
 import { startCoordinatorService, type CoordinatorService } from "../../src/fleet/coordinator-service.js";
 import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 
 const url = inject("natsUrl");
 const PREFIX = "bigruns";

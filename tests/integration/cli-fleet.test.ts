@@ -4,7 +4,7 @@
 // the coordinators serve (unless --force), a run cancelled while it waits for workers
 // ending its follower at once, and unknown run ids.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { runRecordSchema, type RunRecord } from "../../src/runtime/run-record-schema.js";
+import { runRecordSchema, type RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
 
 const url = inject("natsUrl");

@@ -3,7 +3,7 @@
 // A run submitted before any worker says which executors it waits for; a failed run
 // exits 1 naming the task; Ctrl-C stops following and leaves the run on the fleet.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { runRecordSchema, type RunRecord } from "../../src/runtime/run-record-schema.js";
+import { runRecordSchema, type RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { createClient } from "../../src/fleet/client.js";
 import { waitForLive } from "../faults/support.js";
 import { STARTUP_TIMEOUT_MS, spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";

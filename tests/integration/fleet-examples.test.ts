@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { compile } from "../../src/compiler/compile.js";
-import { createEngine } from "../../src/runtime/engine.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import { createEngine } from "../../src/embedded/engine.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import type { Workflow } from "../../src/dsl/workflow.js";
 import type { Registry } from "../../src/registry/registry.js";
 import { etl } from "../../examples/etl.js";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { startCoordinatorService, type CoordinatorService } from "../../src/fleet/coordinator-service.js";
 import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { etl } from "../../examples/etl.js";
 import { registry as etlRegistry } from "../../workers/etl.js";
 import { startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";

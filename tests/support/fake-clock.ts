@@ -7,7 +7,7 @@
  *
  * Give the engine AND the worker the same clock.
  */
-import type { Clock, TimerHandle } from "../../src/runtime/clock.js";
+import type { Clock, TimerHandle } from "../../src/support/clock.js";
 
 interface Timer {
   id: number;

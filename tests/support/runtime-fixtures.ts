@@ -8,12 +8,12 @@
  * executor runs, open a gate from inside it.
  */
 import { createMemoryHub, type MemoryHub } from "../../src/transport/memory/index.js";
-import { historyEvents } from "../../src/runtime/history.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
 import type { RunEvent, RunEventOf, RunEventType, StoredMessage } from "../../src/transport/messages.js";
 import type { Transport } from "../../src/transport/port.js";
 import { createRegistry, type Registry } from "../../src/registry/registry.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/engine.js";
-import type { RunHandle } from "../../src/runtime/run-handle.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/embedded/engine.js";
+import type { RunHandle } from "../../src/runtime/shell/run-handle.js";
 
 export interface TestEngine {
   engine: Engine;

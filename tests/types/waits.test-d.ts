@@ -1,8 +1,8 @@
 import { describe, expectTypeOf, test } from "vitest";
 import { z } from "zod";
 import { workflow, type Task } from "../../src/dsl/workflow.js";
-import type { Engine } from "../../src/runtime/engine.js";
-import type { SignalSent } from "../../src/runtime/signals.js";
+import type { Engine } from "../../src/embedded/engine.js";
+import type { SignalSent } from "../../src/runtime/core/signals.js";
 
 const wf = workflow("waits-types", { version: "1" });
 const s = wf.state("s");

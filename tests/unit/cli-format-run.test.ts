@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { attemptErrorsOf, formatRunList, formatRunRecord } from "../../src/cli/format-run.js";
 import { compile } from "../../src/compiler/compile.js";
 import { workflow } from "../../src/dsl/workflow.js";
-import type { RunRecord, TaskRecord } from "../../src/runtime/run-record-schema.js";
+import type { RunRecord, TaskRecord } from "../../src/runtime/core/run-record-schema.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 
 const wf = workflow("w", { version: "1" });

@@ -6,7 +6,7 @@ import { NonRetryableError } from "../../src/errors/base.js";
 import { renderProgress } from "../../src/cli/progress-render.js";
 import { formatRunRecord } from "../../src/cli/format-run.js";
 import { describeRunFailure } from "../../src/cli/run-summary.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { testEngine } from "../support/runtime-fixtures.js";
 
 function running(): RunRecord {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { startEmbeddedRun } from "../../src/cli/run-embedded.js";
 import { CANCEL_REASON, followRun, type InterruptSource, type RunObserver } from "../../src/cli/run-follow.js";
-import { createSilentLogger } from "../../src/runtime/logger.js";
+import { createSilentLogger } from "../../src/support/logger.js";
 import type { RunUpdate } from "../../src/transport/messages.js";
 import { registry } from "../fixtures/run/executors.js";
 import { greet, slow } from "../fixtures/run/workflows.js";

@@ -6,8 +6,8 @@ import { countStateTasks, progressBar, renderProgress } from "../../src/cli/prog
 import { createTerminalProgress } from "../../src/cli/progress-terminal.js";
 import { describeEvent } from "../../src/cli/run-event-log.js";
 import { describeRunFailure, formatRunResult } from "../../src/cli/run-summary.js";
-import { reduceRunEvents } from "../../src/runtime/run-record.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
+import { reduceRunEvents } from "../../src/runtime/core/run-record.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 import { createFakeClock } from "../support/fake-clock.js";
 

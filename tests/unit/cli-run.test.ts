@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
-import { runRecordSchema, type RunRecord } from "../../src/runtime/run-record-schema.js";
+import { runRecordSchema, type RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { spawnPhaseflow, stopAll } from "../support/processes.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -9,7 +9,7 @@ import { formatPlanDot } from "../../src/cli/format-dot.js";
 import { clockTime, describeWait } from "../../src/cli/format-wait.js";
 import { renderProgress } from "../../src/cli/progress-render.js";
 import { formatRunRecord } from "../../src/cli/format-run.js";
-import { reduceRunEvents } from "../../src/runtime/run-record.js";
+import { reduceRunEvents } from "../../src/runtime/core/run-record.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 
 function waitingFlow() {

@@ -235,6 +235,13 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/s/a",
     mentions: ['task "a"', "timeoutMs 0", "leave it out for no limit"],
   }),
+  INVALID_QUEUE_TIMEOUT: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", queueTimeoutMs: 1.5 });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "queueTimeoutMs 1.5", "whole number of milliseconds"],
+  }),
   INVALID_MAX_VISITS: () => ({
     wf: (() => {
       const wf = workflow("w", { version: "1" });

@@ -5,9 +5,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/engine.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/embedded/engine.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import { rebuildsFromParents } from "../../src/runtime/coordinator-inputs.js";
+import { rebuildsFromParents } from "../../src/runtime/core/dataflow.js";
 
 let engine: Engine | undefined;
 afterEach(async () => {

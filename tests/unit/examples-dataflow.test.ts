@@ -13,7 +13,7 @@ import type { Logger, TaskContext } from "../../src/registry/types.js";
 import { etl } from "../../examples/etl.js";
 import { reviewRouting } from "../../examples/review-routing.js";
 import { ESTIMATORS, REPLICATES, SAMPLE_SIZES, studyGrid } from "../../examples/study-grid.js";
-import { createEngine } from "../../src/runtime/engine.js";
+import { createEngine } from "../../src/embedded/engine.js";
 import { agents } from "../../examples/agents.js";
 import { expectedEtl, registry as etlRegistry } from "../../workers/etl.js";
 import { expectedReview, registry as reviewRegistry } from "../../workers/review.js";

@@ -15,7 +15,7 @@ import { registry as etlRegistry } from "../../workers/etl.js";
 import { registry as reviewRegistry } from "../../workers/review.js";
 import { registry as studyRegistry } from "../../workers/study.js";
 import { registry as agentsRegistry } from "../../workers/agents.js";
-import { taskSeed } from "../../src/runtime/seed.js";
+import { taskSeed } from "../../src/runtime/core/seed.js";
 
 const state = (plan: Plan, name: string): PlanState => {
   const s = plan.states.find((x) => x.name === name);

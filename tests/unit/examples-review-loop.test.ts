@@ -3,8 +3,8 @@
 // refused and changes nothing; no verdict within a day routes it to "expired".
 import { afterEach, describe, expect, it } from "vitest";
 import { compile } from "../../src/compiler/compile.js";
-import { createEngine, type Engine } from "../../src/runtime/engine.js";
-import type { RunHandle } from "../../src/runtime/run-handle.js";
+import { createEngine, type Engine } from "../../src/embedded/engine.js";
+import type { RunHandle } from "../../src/runtime/shell/run-handle.js";
 import { REVIEW_TIMEOUT_MS, reviewLoop } from "../../examples/review-loop.js";
 import { draftText, registry } from "../../workers/docs.js";
 import { createFakeClock, type FakeClock } from "../support/fake-clock.js";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { compile } from "../../src/compiler/compile.js";
 import { workflow } from "../../src/dsl/workflow.js";
-import { layoutOf, mergeOutputs, stateOutputOf, taskInputOf } from "../../src/runtime/coordinator-inputs.js";
-import { decideNext, definitionsOf } from "../../src/runtime/coordinator-transitions.js";
+import { layoutOf, mergeOutputs, stateOutputOf, taskInputOf } from "../../src/runtime/core/dataflow.js";
+import { decideNext, definitionsOf } from "../../src/runtime/core/definition.js";
 
 describe("runtime - data flow and next state", () => {
   it("runtime - merges only plain-object outputs, later names win", () => {

@@ -8,12 +8,12 @@ import { z } from "zod";
 import { compile } from "../../src/compiler/compile.js";
 import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import { serializeError } from "../../src/errors/serialize.js";
-import { decide, DEFAULT_DECIDE_SETTINGS, type DecideRandom, type Decided, type Effect } from "../../src/runtime/decide.js";
-import { historyEvents, lastDecisionSeqOf } from "../../src/runtime/history.js";
-import { inputOfMessage } from "../../src/runtime/coordinator-inputs.js";
-import { runModelOf } from "../../src/runtime/run-model.js";
-import { createRunState, evolve, type RunState } from "../../src/runtime/run-state.js";
-import { snapshotRunRecord } from "../../src/runtime/run-handle.js";
+import { decide, DEFAULT_DECIDE_SETTINGS, type DecideRandom, type Decided, type Effect } from "../../src/runtime/core/decide.js";
+import { historyEvents, lastDecisionSeqOf } from "../../src/runtime/core/history.js";
+import { inputOfMessage } from "../../src/runtime/core/dataflow.js";
+import { runModelOf } from "../../src/runtime/core/run-model.js";
+import { createRunState, evolve, type RunState } from "../../src/runtime/core/run-state.js";
+import { snapshotRunRecord } from "../../src/runtime/core/run-record.js";
 import { WIRE_VERSION, type Decision, type DecisionEvent, type Report, type ReportRunEvent, type StoredMessage, type TaskMessage } from "../../src/transport/messages.js";
 
 const runId = "r1";
@@ -95,6 +95,7 @@ describe("runtime - decide and evolve (pure)", () => {
     expect(afterA.effects).toEqual([
       { type: "cancelTimer", key: `timeout:${a!.dispatchId}` },
       { type: "cancelTimer", key: `watchdog:${a!.dispatchId}` },
+      { type: "cancelTimer", key: `queue:${a!.dispatchId}` },
     ]);
     expect(st.record.tasks[0]).toMatchObject({ task: "a", status: "succeeded", output: { a: 1 }, workerId: "w1", durationMs: 3 });
     expect(onReport(st, report(b!, { output: { b: 2 } })).events).toEqual([]);
@@ -163,7 +164,7 @@ describe("runtime - decide and evolve (pure)", () => {
   it("runtime - the watchdog re-dispatches an attempt nothing was heard of, and re-arms while it is heard of", () => {
     const wf = workflow("dog", { version: "1" });
     wf.state("s").task("a", { executor: "t/a" });
-    const settings = { watchdogMs: 1000, maxLost: 1 };
+    const settings = { ...DEFAULT_DECIDE_SETTINGS, watchdogMs: 1000, maxLost: 1 };
     const st = createRunState(runId, runModelOf(compile(wf), wf));
     const random = fixedRandom();
     const first = decide(st, { type: "start", input: {}, options: OPTIONS, owner: "c1", epoch: 1 }, T0, random, settings);
@@ -192,7 +193,7 @@ describe("runtime - decide and evolve (pure)", () => {
   it("runtime - a lost attempt after maxLost re-dispatches fails the task", () => {
     const wf = workflow("dog2", { version: "1" });
     wf.state("s").task("a", { executor: "t/a", retries: 5 });
-    const settings = { watchdogMs: 1000, maxLost: 1 };
+    const settings = { ...DEFAULT_DECIDE_SETTINGS, watchdogMs: 1000, maxLost: 1 };
     const st = createRunState(runId, runModelOf(compile(wf), wf));
     const random = fixedRandom();
     let d = decide(st, { type: "start", input: {}, options: OPTIONS, owner: "c1", epoch: 1 }, T0, random, settings);

@@ -2,13 +2,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
 import { InputValidationError, UsageError } from "../../src/errors/base.js";
-import { createEngine } from "../../src/runtime/engine.js";
-import { recordOfHistory } from "../../src/runtime/run-record.js";
+import { createEngine } from "../../src/embedded/engine.js";
+import { recordOfHistory } from "../../src/runtime/core/run-record.js";
 import { createMemoryHub } from "../../src/transport/memory/index.js";
-import { runRecordSchema } from "../../src/runtime/run-record-schema.js";
+import { runRecordSchema } from "../../src/runtime/core/run-record-schema.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import type { Clock } from "../../src/runtime/clock.js";
+import type { Clock } from "../../src/support/clock.js";
 import { createFakeClock } from "../support/fake-clock.js";
 import { allEvents, gate, testEngine, type TestEngine } from "../support/runtime-fixtures.js";
 

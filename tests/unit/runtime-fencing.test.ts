@@ -4,9 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import { createEngine } from "../../src/runtime/engine.js";
-import { historyEvents } from "../../src/runtime/history.js";
-import { recordOfHistory } from "../../src/runtime/run-record.js";
+import { createEngine } from "../../src/embedded/engine.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import { recordOfHistory } from "../../src/runtime/core/run-record.js";
 import { createMemoryHub } from "../../src/transport/memory/index.js";
 import { gate } from "../support/runtime-fixtures.js";
 

@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import { createEngine } from "../../src/runtime/engine.js";
-import { estimateBytes } from "../../src/runtime/record-size.js";
+import { createEngine } from "../../src/embedded/engine.js";
+import { estimateBytes } from "../../src/runtime/core/record-size.js";
 
 const flow = workflow("keep", { version: "1" });
 flow.state("only").task("t", { executor: "k/echo" });

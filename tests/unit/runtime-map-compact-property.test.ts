@@ -5,7 +5,7 @@
  * driven through the pure decider on two states side by side (compact and plain), with a
  * simulated worker whose outcome per attempt is drawn from a seeded PRNG: success (an
  * output, null or none), a retryable or final failure, a lost attempt (the watchdog
- * re-dispatches it), a timeout, a duplicate report, live progress; now and then a cancel,
+ * re-dispatches it), a timeout (from a start heard of), a duplicate report, live progress; now and then a cancel,
  * a coordinator crash resumed from a cut of the stored history, and retries of a failed
  * run. After every step the two decisions, records, summaries and task look-ups must be
  * equal; at the end every cut of the history folds to equal records both ways.
@@ -20,12 +20,12 @@ import { compile } from "../../src/compiler/compile.js";
 import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import { serializeError } from "../../src/errors/serialize.js";
-import { decide, type DecideRandom, type Decided, type Trigger } from "../../src/runtime/decide.js";
-import { runModelOf } from "../../src/runtime/run-model.js";
-import type { RunModel } from "../../src/runtime/run-model.js";
-import { runRecordOf, snapshotRunRecord, summaryOf } from "../../src/runtime/run-record.js";
-import type { RunRecord } from "../../src/runtime/run-record-schema.js";
-import { applyLive, createRunState, evolve, foldEvents, isFinished, taskRecordOf, type RunState } from "../../src/runtime/run-state.js";
+import { decide, DEFAULT_DECIDE_SETTINGS, type DecideRandom, type Decided, type Trigger } from "../../src/runtime/core/decide.js";
+import { runModelOf } from "../../src/runtime/core/run-model.js";
+import type { RunModel } from "../../src/runtime/core/run-model.js";
+import { runRecordOf, snapshotRunRecord, summaryOf } from "../../src/runtime/core/run-record.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
+import { applyLive, createRunState, evolve, foldEvents, isFinished, taskRecordOf, type RunState } from "../../src/runtime/core/run-state.js";
 import { WIRE_VERSION, type LiveSignal, type ReportRunEvent, type RunEvent, type TaskMessage } from "../../src/transport/messages.js";
 
 interface MapSpec {
@@ -130,7 +130,7 @@ function simulate(s: Spec): void {
   let now = 1_000_000;
   let seq = 0;
   let epoch = 1;
-  const settings = { watchdogMs: 200, maxLost: 2 };
+  const settings = { ...DEFAULT_DECIDE_SETTINGS, watchdogMs: 200, maxLost: 2 };
   /** Every event folded, in order; `stored[i]`: the log's length after a whole batch or report (a cut point). */
   const log: RunEvent[] = [];
   const stored: number[] = [0];
@@ -259,8 +259,11 @@ function simulate(s: Spec): void {
         // Live signals: not history, but both coordinators show them the same.
         const signal = { v: WIRE_VERSION as typeof WIRE_VERSION, runId: RUN, at: now, state: m.state, visit: m.visit, task: m.task, attempt: m.attempt, dispatchId: m.dispatchId, workerId: "w1" };
         const live: LiveSignal = o < 0.12 ? { ...signal, type: "attempt.started" } : { ...signal, type: "attempt.progress", done: 1, total: 2 };
-        expect(applyLive(a, live)).toBe(applyLive(b, live));
+        const applied = applyLive(a, live);
+        expect(applied).toBe(applyLive(b, live));
         expectSame(a, b, `live ${m.dispatchId}`);
+        // A start heard of: the shell tells the decider, whose timeout runs from it.
+        if (applied && live.type === "attempt.started") both({ type: "started", dispatchId: m.dispatchId, startedAt: now }, `started ${m.dispatchId}`);
       } else if (o < 0.4 && m.task.includes("[")) {
         jobs.splice(i, 1);
         report(m, { error: rnd() < 0.5 ? new NonRetryableError(`item ${m.task} is bad`) : new Error(`item ${m.task} flaked`) });

@@ -3,12 +3,12 @@ import { workflow } from "../../src/dsl/workflow.js";
 import { testEngine } from "../support/runtime-fixtures.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
-import { taskSeed } from "../../src/runtime/seed.js";
+import { taskSeed } from "../../src/runtime/core/seed.js";
 import { compile } from "../../src/compiler/compile.js";
-import { historyEvents } from "../../src/runtime/history.js";
-import { runModelOf } from "../../src/runtime/run-model.js";
-import { recordOfHistory, runRecordOf } from "../../src/runtime/run-record.js";
-import { createRunState, foldEvents } from "../../src/runtime/run-state.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import { runModelOf } from "../../src/runtime/core/run-model.js";
+import { recordOfHistory, runRecordOf } from "../../src/runtime/core/run-record.js";
+import { createRunState, foldEvents } from "../../src/runtime/core/run-state.js";
 
 const later = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

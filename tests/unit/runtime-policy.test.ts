@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, decideAfterFailure, maxAttempts } from "../../src/runtime/coordinator-policy.js";
+import { backoffDelay, decideAfterFailure, maxAttempts } from "../../src/runtime/core/retry-policy.js";
 
 const backoff = { initialMs: 1000, maxMs: 5000, factor: 2 };
 

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
-import { historyEvents } from "../../src/runtime/history.js";
-import type { RunHandle } from "../../src/runtime/run-handle.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import type { RunHandle } from "../../src/runtime/shell/run-handle.js";
 import { aborted } from "../support/runtime-fixtures.js";
 import { count, createCluster, type Cluster } from "./runtime-recovery-support.js";
 

@@ -5,9 +5,9 @@
  * executor calls. A history is cut by copying its first k stored messages into a
  * fresh hub (`seed`), which gives them the same sequence numbers.
  */
-import { createEngine, type Engine } from "../../src/runtime/engine.js";
-import { historyEvents } from "../../src/runtime/history.js";
-import { createRunState, evolve, taskKey } from "../../src/runtime/run-state.js";
+import { createEngine, type Engine } from "../../src/embedded/engine.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import { createRunState, evolve, taskKey } from "../../src/runtime/core/run-state.js";
 import { createRegistry, type Registry } from "../../src/registry/registry.js";
 import { createMemoryHub, type MemoryHub, type WireMode } from "../../src/transport/memory/index.js";
 import type { RunEvent, StoredMessage } from "../../src/transport/messages.js";

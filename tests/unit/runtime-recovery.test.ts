@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
 import type { TaskContext } from "../../src/registry/types.js";
-import { recordOfHistory } from "../../src/runtime/run-record.js";
+import { recordOfHistory } from "../../src/runtime/core/run-record.js";
 import type { RunEvent, StoredMessage } from "../../src/transport/messages.js";
 import { aborted, gate, waitForEvent } from "../support/runtime-fixtures.js";
-import { historyEvents as historyOf } from "../../src/runtime/history.js";
+import { historyEvents as historyOf } from "../../src/runtime/core/history.js";
 import { count, createCluster, succeededCounts, until, type Cluster } from "./runtime-recovery-support.js";
 
 let c: Cluster;
@@ -207,7 +207,7 @@ describe("runtime - crash recovery (resume from history)", () => {
     expect(succeededCounts(await c.events("r1"))).toEqual(ALL_ONCE);
   });
 
-  it("runtime - resume: an in-flight attempt without a report whose deadline passed while no coordinator was up times out at once and is retried", async () => {
+  it("runtime - resume: an in-flight attempt whose coordinator and worker both died is re-dispatched by the watchdog (its start is not history), not timed out from its dispatch", async () => {
     c = createCluster();
     const started = gate();
     register(c, { c: async (ctx) => {
@@ -222,24 +222,27 @@ describe("runtime - crash recovery (resume from history)", () => {
     await first.run(wf, {}, { runId: "r1" });
     await started.opened;
     await stored(c, (e) => e.type === "task.dispatched" && e.task === "c");
-    // The coordinator and the worker both die: the attempt is never reported.
+    // The coordinator and the worker both die: the attempt is never reported (its delivery goes back to the queue).
     await first.close();
     await worker.stop({ graceful: false });
     await c.clock.advance(5000);
     expect((await c.events("r1")).some((e) => e.type === "attempt.failed")).toBe(false);
 
-    const resumed = await c.coordinator().resume(wf, await c.history("r1"));
+    // The new holder knows no start: nothing is timed out on resume; the watchdog takes the silent attempt for lost.
+    const resumed = await c.coordinator({ watchdogMs: 2000 }).resume(wf, await c.history("r1"));
     await c.clock.advance(0);
+    expect((await c.events("r1")).some((e) => e.type === "task.retrying")).toBe(false);
+    await c.clock.advance(2000);
     const retrying = await waitForEvent(resumed, "task.retrying", (e) => e.task === "c");
-    expect(retrying).toMatchObject({ at: 1_005_000, attempt: 1, nextAttempt: 2, dueAt: 1_005_075 });
-    expect(retrying.error.code).toBe("TASK_TIMEOUT");
+    expect(retrying).toMatchObject({ at: 1_007_000, attempt: 1, nextAttempt: 2 });
+    expect(retrying.error.code).toBe("ATTEMPT_LOST");
     await c.startWorker();
     let done = false;
     void resumed.result().then(() => (done = true));
     await c.drive("r1", () => done);
     const record = await resumed.result();
     expect(record.status).toBe("succeeded");
-    expect(record.tasks.find((t) => t.task === "c")).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(record.tasks.find((t) => t.task === "c")).toMatchObject({ status: "succeeded" });
     expect(succeededCounts(await c.events("r1"))).toEqual(ALL_ONCE);
   });
 

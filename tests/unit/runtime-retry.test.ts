@@ -3,9 +3,9 @@ import { workflow } from "../../src/dsl/workflow.js";
 import { NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
 import type { RunEvent } from "../../src/transport/messages.js";
-import { recordOfHistory, reduceRunEvents } from "../../src/runtime/run-record.js";
-import { tokenHashOf } from "../../src/runtime/run-state.js";
-import type { RunHandle } from "../../src/runtime/run-handle.js";
+import { recordOfHistory, reduceRunEvents } from "../../src/runtime/core/run-record.js";
+import { tokenHashOf } from "../../src/runtime/core/run-state.js";
+import type { RunHandle } from "../../src/runtime/shell/run-handle.js";
 import { createCluster, succeededCounts, succeededSinceLastRetry, until, type Cluster } from "./runtime-recovery-support.js";
 
 let c: Cluster;

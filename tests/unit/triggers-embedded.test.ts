@@ -8,8 +8,8 @@ import { z } from "zod";
 import { workflow, type Workflow } from "../../src/dsl/workflow.js";
 import type { ScheduleOptions } from "../../src/dsl/triggers.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import { createEngine, type Engine } from "../../src/runtime/engine.js";
-import { serveTriggers, type TriggerServer } from "../../src/runtime/embedded-triggers.js";
+import { createEngine, type Engine } from "../../src/embedded/engine.js";
+import { serveTriggers, type TriggerServer } from "../../src/embedded/triggers.js";
 import { createMemoryTriggerStore, triggerKey } from "../../src/triggers/trigger-state.js";
 import { createFakeClock, type FakeClock } from "../support/fake-clock.js";
 

@@ -7,7 +7,7 @@
  */
 import { createRegistry, type Registry } from "../../src/registry/registry.js";
 import type { LogFn, Logger } from "../../src/registry/types.js";
-import type { Clock, TimerHandle } from "../../src/runtime/clock.js";
+import type { Clock, TimerHandle } from "../../src/support/clock.js";
 import type { LiveSignal, Report, TaskMessage } from "../../src/transport/messages.js";
 import { createMemoryHub, type MemoryHub, type WireMode } from "../../src/transport/memory/index.js";
 import type { Transport } from "../../src/transport/port.js";

@@ -7,7 +7,7 @@
 import { UsageError } from "../../errors/base.js";
 import { startCoordinatorService } from "../../fleet/coordinator-service.js";
 import type { Workflow } from "../../dsl/workflow.js";
-import { createLogger } from "../../runtime/logger.js";
+import { createLogger } from "../../support/logger.js";
 import { defineCommand } from "../command.js";
 import { parseDuration } from "../duration.js";
 import { parseSize } from "../size.js";

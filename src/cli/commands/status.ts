@@ -7,8 +7,8 @@
 import { UsageError } from "../../errors/base.js";
 import { RemoteError } from "../../errors/serialize.js";
 import { createClient } from "../../fleet/client.js";
-import { historyEvents } from "../../runtime/history.js";
-import { runStatusSchema } from "../../runtime/run-record-schema.js";
+import { historyEvents } from "../../runtime/core/history.js";
+import { runStatusSchema } from "../../runtime/core/run-record-schema.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { attemptErrorsOf, formatRunList, formatRunRecord } from "../format-run.js";

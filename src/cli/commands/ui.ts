@@ -6,7 +6,7 @@
  */
 import { UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
-import { createLogger } from "../../runtime/logger.js";
+import { createLogger } from "../../support/logger.js";
 import { createFleetBackend } from "../../ui/fleet-backend.js";
 import { startUiServer } from "../../ui/server.js";
 import { resolveUiServerOptions } from "../../ui/ui-options.js";

@@ -7,7 +7,7 @@
  */
 import { UsageError } from "../../errors/base.js";
 import { startNatsWorker } from "../../fleet/worker-service.js";
-import { createLogger } from "../../runtime/logger.js";
+import { createLogger } from "../../support/logger.js";
 import { defineCommand } from "../command.js";
 import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { loadRegistries } from "../load-module.js";

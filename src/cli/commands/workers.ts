@@ -6,7 +6,7 @@
 import { UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
 import { readLiveWorkers, workerHeartbeatSchema, type WorkerHeartbeat } from "../../fleet/heartbeat.js";
-import { createSilentLogger } from "../../runtime/logger.js";
+import { createSilentLogger } from "../../support/logger.js";
 import { typedKv } from "../../transport/nats/typed-kv.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK } from "../exit-codes.js";

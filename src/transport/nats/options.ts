@@ -6,7 +6,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { SchemaValidationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
-import { createSilentLogger } from "../../runtime/logger.js";
+import { createSilentLogger } from "../../support/logger.js";
 import { checkPrefix, DEFAULT_PREFIX } from "./names.js";
 
 /** JetStream keeps at most 5 replicas of a stream. */

@@ -16,7 +16,7 @@
  * Writers apply reports in stored order, and a new leaseholder folds everything
  * before it writes, so `through` never goes down along the decision subject.
  */
-import type { Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent, ReportSubjectMessage, RunEvent, SignalMessage, SignalRunEvent, StoredMessage } from "../transport/messages.js";
+import type { Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent, ReportSubjectMessage, RunEvent, SignalMessage, SignalRunEvent, StoredMessage } from "../../transport/messages.js";
 
 /** The events of one decision batch, stamped with its run id and time. */
 export function decisionEvents(decision: Decision): DecisionRunEvent[] {

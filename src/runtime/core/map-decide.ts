@@ -3,7 +3,7 @@
  * into the history as map.items events, so no replay evaluates it again) and cutting a
  * long list into events small enough for one stored message each.
  */
-import { MapItemsError } from "../errors/map.js";
+import { MapItemsError } from "../../errors/map.js";
 
 /** Most items per map.items event, and about how many bytes of JSON one may hold. */
 export const MAX_ITEMS_PER_EVENT = 1_000;

@@ -13,7 +13,7 @@
  * back into any state that was entered before.
  */
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from "xstate";
-import type { Plan } from "../plan/schema.js";
+import type { Plan } from "../../plan/schema.js";
 
 export interface RunMachineContext {
   /** Visits per state so far (they never go down). */

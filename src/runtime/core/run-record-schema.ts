@@ -5,8 +5,8 @@
  * module is its zod schema and types.
  */
 import { z } from "zod";
-import { serializedErrorSchema } from "../errors/serialize.js";
-import { waitSchema } from "../transport/messages.js";
+import { serializedErrorSchema } from "../../errors/serialize.js";
+import { waitSchema } from "../../transport/messages.js";
 
 export const runStatusSchema = z.enum(["pending", "running", "succeeded", "failed", "cancelled"]);
 export type RunStatus = z.infer<typeof runStatusSchema>;

@@ -3,14 +3,12 @@
  * without the workflow module (the CLI, a status query) folds a history with no model
  * and gets the same record the coordinator holds.
  */
-import { isLiveSignal, type RunEvent, type RunUpdate, type StoredMessage } from "../transport/messages.js";
+import { isLiveSignal, type RunEvent, type RunUpdate, type StoredMessage } from "../../transport/messages.js";
 import { historyEvents } from "./history.js";
-import { snapshotRunRecord, snapshotTask } from "./run-handle.js";
 import type { CompactInstances } from "./map-instances.js";
 import type { RunRecord, RunSummary, TaskRecord, TaskStatus } from "./run-record-schema.js";
 import { applyLive, createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
 
-export { snapshotRunRecord };
 export type { RunSummary };
 
 /**
@@ -96,4 +94,28 @@ export function summaryOf(held: HeldRecord): RunSummary {
 /** Whether the record's run has ended (succeeded, failed or cancelled). */
 export function isRunFinished(record: Pick<RunRecord, "status">): boolean {
   return isFinished({ record: record as RunRecord });
+}
+
+/**
+ * A copy of task record `t` that later events will not change: the fold changes its
+ * fields, a live signal its `progress` and an instance its map node's `instances` counts
+ * in place.
+ */
+export function snapshotTask(t: TaskRecord): TaskRecord {
+  return { ...t, ...(t.progress ? { progress: { ...t.progress } } : {}), ...(t.instances ? { instances: { ...t.instances } } : {}) };
+}
+
+/**
+ * A copy of `record` that later events will not change (states, tasks and signals copied
+ * one level deep, see snapshotTask; inputs and outputs are shared, treat them as
+ * read-only). `tasks`: the task records, copied already (a compact fold builds them).
+ */
+export function snapshotRunRecord(record: RunRecord, tasks: TaskRecord[] = record.tasks.map(snapshotTask)): RunRecord {
+  return {
+    ...record,
+    states: record.states.map((s) => ({ ...s })),
+    tasks,
+    // A later signal is pushed onto the list, and marks the one a wait consumed.
+    ...(record.signals ? { signals: record.signals.map((s) => ({ ...s })) } : {}),
+  };
 }

@@ -11,7 +11,7 @@
  * item is dropped once it settled, so a coordinator's memory for a map grows with its
  * outputs, not with per-instance scheduling state.
  */
-import type { DecisionRunEvent } from "../transport/messages.js";
+import type { DecisionRunEvent } from "../../transport/messages.js";
 import type { TaskRecord, TaskStatus } from "./run-record-schema.js";
 
 export interface MapProgress {

@@ -3,9 +3,9 @@
  * task fails with.
  */
 import type { ZodType } from "zod";
-import type { SchemaIssue } from "../errors/base.js";
-import { serializeError, type SerializedError } from "../errors/serialize.js";
-import { toSchemaIssues } from "./coordinator-transitions.js";
+import type { SchemaIssue } from "../../errors/base.js";
+import { serializeError, type SerializedError } from "../../errors/serialize.js";
+import { toSchemaIssues } from "./definition.js";
 
 export type Checked = { ok: true; value: unknown } | { ok: false; error: SerializedError };
 

@@ -13,8 +13,8 @@
  *
  * Every other task of the visit keeps its recorded output and is not executed again.
  */
-import { UsageError } from "../errors/base.js";
-import type { Plan, PlanState } from "../plan/schema.js";
+import { UsageError } from "../../errors/base.js";
+import type { Plan, PlanState } from "../../plan/schema.js";
 import { taskKey, type RunState } from "./run-state.js";
 
 export interface RetryFrom {

@@ -20,10 +20,10 @@
  * is checked once, and instruments are looked up once per run.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
-import { ATTR, contextFrom, injectTraceContext, phaseflowInstruments, phaseflowTracer, tracingEnabled, type Instruments } from "../telemetry/otel.js";
-import type { RunEvent, TaskMessage } from "../transport/messages.js";
-import type { Trigger } from "./decide.js";
-import { isFinished, taskKey, taskRecordOf, type RunState } from "./run-state.js";
+import { ATTR, contextFrom, injectTraceContext, phaseflowInstruments, phaseflowTracer, tracingEnabled, type Instruments } from "../../telemetry/otel.js";
+import type { RunEvent, TaskMessage } from "../../transport/messages.js";
+import type { Trigger } from "../core/decide.js";
+import { isFinished, taskKey, taskRecordOf, type RunState } from "../core/run-state.js";
 
 const stateKey = (state: string, visit: number): string => `${state}\u0000${visit}`;
 

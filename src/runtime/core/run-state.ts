@@ -19,10 +19,10 @@
  *
  * evolve updates the state in place and returns it: a state belongs to one fold.
  */
-import { hash } from "node:crypto";
-import type { SerializedError } from "../errors/serialize.js";
-import type { LiveSignal, RunEvent } from "../transport/messages.js";
-import type { StateLayout, TaskLayout } from "./coordinator-inputs.js";
+import { sha256Hex } from "../../support/hash.js";
+import type { SerializedError } from "../../errors/serialize.js";
+import type { LiveSignal, RunEvent } from "../../transport/messages.js";
+import type { StateLayout, TaskLayout } from "./dataflow.js";
 import type { RunModel } from "./run-model.js";
 import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
 import type { RunRecord, SignalRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
@@ -71,8 +71,17 @@ export interface AttemptInfo {
   readonly attempt: number;
   readonly tokenHash: string;
   readonly judged: boolean;
+  /** An older history's end-by time (dispatch + timeoutMs); null from this version on, and not acted on (timeouts run from the start). */
   readonly deadline: number | null;
   readonly dispatchedAt: number;
+  /** The queue deadline (`queueTimeoutMs`): the attempt must have started by then. */
+  readonly startBy: number | undefined;
+  /**
+   * When a worker started it, by the deciding coordinator's clock, as learned from a live
+   * signal (attempt-timers.ts). Not history: a new holder learns it again from the next
+   * heartbeat, and meanwhile the watchdog watches the attempt.
+   */
+  startedAt?: number | undefined;
   /**
    * The token itself, known only to the decider that made it (never folded from a
    * history): it checks its own attempts' reports without hashing. Readers check the hash.
@@ -135,7 +144,7 @@ const stateKey = (state: string, visit: number): string => `${state}\u0000${visi
 
 /** The hash of an attempt token recorded in task.dispatched. */
 export function tokenHashOf(token: string): string {
-  return hash("sha256", token).slice(0, 32);
+  return sha256Hex(token).slice(0, 32);
 }
 
 export interface RunStateOptions {
@@ -513,7 +522,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.dispatchId = e.dispatchId;
       delete t.dueAt;
       delete t.redeliveries;
-      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at });
+      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at, startBy: e.startBy });
       markVisitTask(st, e, "dispatched");
       break;
     }
@@ -621,6 +630,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       const t = a.task;
       t.workerId = e.workerId;
       t.durationMs = e.durationMs;
+      if (e.startedAt !== undefined) t.startedAt ??= e.startedAt;
       if (e.type === "attempt.failed") {
         st.verdicts.set(a.dispatchId, { kind: "failed", attempt: a, error: e.error });
       } else if (a.judged) {
@@ -653,7 +663,7 @@ export function applyLive(st: RunState, signal: LiveSignal): boolean {
   if (signal.type === "attempt.started" && t.status === "running" && t.workerId !== undefined) t.redeliveries = (t.redeliveries ?? 0) + 1;
   if (t.status === "dispatched") t.status = "running";
   t.workerId = signal.workerId;
-  t.startedAt ??= signal.at;
+  t.startedAt ??= signal.startedAt ?? signal.at;
   if (signal.type === "attempt.progress") t.progress = signal.total === undefined ? { done: signal.done } : { done: signal.done, total: signal.total };
   return true;
 }

@@ -11,11 +11,11 @@
  * the run's history whether or not a coordinator is up, and the run's decider consumes
  * it when a signal node of that name is (or gets) waiting.
  */
-import { randomBytes } from "node:crypto";
-import { SignalPayloadInvalidError, SignalRefusedError } from "../errors/waits.js";
-import type { Plan } from "../plan/schema.js";
-import { WIRE_VERSION, signalNameSchema, type SignalMessage } from "../transport/messages.js";
-import { toSchemaIssues, type Definitions } from "./coordinator-transitions.js";
+import { randomBase64Url } from "../../support/hash.js";
+import { SignalPayloadInvalidError, SignalRefusedError } from "../../errors/waits.js";
+import type { Plan } from "../../plan/schema.js";
+import { WIRE_VERSION, signalNameSchema, type SignalMessage } from "../../transport/messages.js";
+import { toSchemaIssues, type Definitions } from "./definition.js";
 import { isFinished, type RunState } from "./run-state.js";
 
 export interface SendSignalOptions {
@@ -38,7 +38,7 @@ export function signalNamesOf(plan: Plan): string[] {
   return [...names].sort();
 }
 
-export const newSignalId = (): string => `sig_${randomBytes(12).toString("base64url")}`;
+export const newSignalId = (): string => `sig_${randomBase64Url(12)}`;
 
 /**
  * Check a signal for a run (folded with or without a model) and build its stored message;

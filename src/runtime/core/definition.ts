@@ -12,10 +12,10 @@
  * transition (NoTransitionError) fails the run.
  */
 import type { ZodType } from "zod";
-import type { WaitDef, Workflow } from "../dsl/workflow.js";
-import { GuardFailedError, NoTransitionError, type SchemaIssue } from "../errors/base.js";
-import type { PlanState } from "../plan/schema.js";
-import { isPlainObject } from "./coordinator-inputs.js";
+import type { WaitDef, Workflow } from "../../dsl/workflow.js";
+import { GuardFailedError, NoTransitionError, type SchemaIssue } from "../../errors/base.js";
+import type { PlanState } from "../../plan/schema.js";
+import { isPlainObject } from "./dataflow.js";
 
 type Guard = (output: unknown) => boolean;
 

@@ -5,9 +5,9 @@
  * the attempt, the worker, the visit or the time), so every retry, redelivery and re-run
  * of the same run sees the same value, embedded or on the fleet.
  */
-import { hash } from "node:crypto";
+import { sha256Hex } from "../../support/hash.js";
 
-const uint32Of = (text: string): number => Number.parseInt(hash("sha256", text).slice(0, 8), 16);
+const uint32Of = (text: string): number => Number.parseInt(sha256Hex(text).slice(0, 8), 16);
 
 /** The default seed of a run: from its id. */
 export function seedOfRunId(runId: string): number {

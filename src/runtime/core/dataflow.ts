@@ -14,7 +14,7 @@
  *
  * `layoutOf` precomputes, once per plan state, the orders these rules need.
  */
-import type { PlanState, PlanTask } from "../plan/schema.js";
+import type { PlanState, PlanTask } from "../../plan/schema.js";
 
 export interface TaskLayout {
   readonly plan: PlanTask;

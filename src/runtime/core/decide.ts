@@ -17,23 +17,24 @@
  * fail-fast (cancel in-flight work, fail the run) or continue (skip dependents);
  * guards, routes and visit bounds.
  */
-import { AttemptLostError, MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../errors/base.js";
-import { deserializeError, serializeError, type SerializedError } from "../errors/serialize.js";
-import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../transport/messages.js";
-import { checkSchema } from "./coordinator-dispatch.js";
-import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./coordinator-inputs.js";
-import { decideAfterFailure } from "./coordinator-policy.js";
-import { decideNext, toSchemaIssues } from "./coordinator-transitions.js";
+import { AttemptLostError, MaxVisitsExceededError, QueueTimeoutError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
+import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
+import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
+import { checkSchema } from "./schema-check.js";
+import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
+import { decideAfterFailure } from "./retry-policy.js";
+import { decideNext, toSchemaIssues } from "./definition.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
-import { MapFailedError } from "../errors/map.js";
+import { MapFailedError } from "../../errors/map.js";
 import { chunkItems, evaluateItems, toleratedOf } from "./map-decide.js";
 import { instanceName, type MapProgress } from "./map-state.js";
 import { seedOfRunId, taskSeed } from "./seed.js";
 import { evolve, isFinished, taskKey, taskRecordOf, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
-import type { ResolvedRunOptions } from "./run-options.js";
+import type { ResolvedRunOptions } from "../../support/run-options.js";
 import type { RunModel } from "./run-model.js";
-import type { Definitions } from "./coordinator-transitions.js";
+import type { Definitions } from "./definition.js";
 import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
+import { learnStart, queueDue, timeoutDue, timersAtDispatch, timersAtResume, type AttemptTimer } from "./attempt-timers.js";
 
 export type Trigger =
   /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
@@ -43,6 +44,8 @@ export type Trigger =
   /** A signal was just folded (stored at `seq`). */
   | { type: "signal"; seq: number }
   | { type: "timer"; key: string; lastHeardAt?: number | undefined }
+  /** A worker started the attempt at `startedAt` (the coordinator's clock), as a live signal told (attempt-timers.ts). */
+  | { type: "started"; dispatchId: string; startedAt: number }
   | { type: "cancel"; reason: string }
   /** A task message could not be sent and never will be (too large, not JSON): the attempt failed with `error`. */
   | { type: "undeliverable"; dispatchId: string; error: SerializedError }
@@ -70,17 +73,23 @@ export interface DecideRandom {
 }
 
 export interface DecideSettings {
-  /** Re-dispatch an attempt without `timeoutMs` after this long with nothing heard of it. */
+  /** Re-dispatch an attempt after this long with nothing heard of it (before its start is known, or without `timeoutMs`). */
   watchdogMs: number;
   /** How often a lost attempt is re-dispatched before its task fails. */
   maxLost: number;
+  /** The coordinator fails an attempt as timed out this long after `timeoutMs` of execution, when its worker did not report (attempt-timers.ts). */
+  timeoutGraceMs: number;
+  /** After a takeover, how long to wait to hear of an attempt's start before judging its queue deadline. */
+  startNoticeMs: number;
 }
 
-export const DEFAULT_DECIDE_SETTINGS: DecideSettings = { watchdogMs: 10 * 60_000, maxLost: 3 };
+export const DEFAULT_DECIDE_SETTINGS: DecideSettings = { watchdogMs: 10 * 60_000, maxLost: 3, timeoutGraceMs: 5_000, startNoticeMs: 10_000 };
 
 /** Timer keys: per attempt (timeout, watchdog) and per task (retry due). */
 const timeoutKey = (dispatchId: string): string => `timeout:${dispatchId}`;
 const watchdogKey = (dispatchId: string): string => `watchdog:${dispatchId}`;
+const queueKey = (dispatchId: string): string => `queue:${dispatchId}`;
+const attemptTimerKey = (kind: AttemptTimer["kind"], dispatchId: string): string => `${kind}:${dispatchId}`;
 const retryKey = (state: string, visit: number, task: string): string => `retry:${taskKey(state, visit, task)}`;
 
 class Decision implements WaitHost {
@@ -348,14 +357,16 @@ class Decision implements WaitHost {
     const runId = this.st.runId;
     const name = vt.instance?.name ?? task.name;
     const dispatchId = dispatchIdOf(runId, v.state, v.visit, name, attempt);
-    const deadline = task.timeoutMs === null ? null : this.now + task.timeoutMs;
+    // timeoutMs runs from the attempt's start on a worker (attempt-timers.ts); the dispatch sets only the queue deadline.
+    const deadline = null;
+    const startBy = task.queueTimeoutMs === undefined ? undefined : this.now + task.queueTimeoutMs;
     const token = this.random.token();
     const judged = defs.taskOutput(v.state, task.name) !== undefined;
     // Parents' outputs travel once: the worker rebuilds the merge unless a schema reshaped it.
     // Not for a map instance (its input is its item), nor after a map (the worker's merge does not know a map's output goes under its name).
     const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
     const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
-    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, tokenHash: tokenHashOf(token), judged });
+    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged });
     // The decider knows its own tokens: its shell checks their reports without hashing.
     this.st.attempts.get(dispatchId)!.token = token;
     const message: TaskMessage = {
@@ -380,17 +391,34 @@ class Decision implements WaitHost {
       token,
       seed: taskSeed(this.st.record.seed ?? seedOfRunId(runId), task.id, vt.instance?.index),
     };
+    if (startBy !== undefined) message.startBy = startBy;
     if (task.params !== undefined) message.params = task.params;
     if (vt.instance) message.item = { index: vt.instance.index, count: this.mapOf(v, vt)?.count ?? 0 };
     this.effects.push({ type: "dispatch", message });
-    if (deadline !== null) this.effects.push({ type: "timer", key: timeoutKey(dispatchId), at: deadline });
-    else this.effects.push({ type: "timer", key: watchdogKey(dispatchId), at: this.now + this.settings.watchdogMs });
+    this.armAttempt(dispatchId, timersAtDispatch({ startBy }, this.now, this.settings));
+  }
+
+  private armAttempt(dispatchId: string, timers: readonly AttemptTimer[]): void {
+    for (const t of timers) this.effects.push({ type: "timer", key: attemptTimerKey(t.kind, dispatchId), at: t.at });
+  }
+
+  /** A worker started the attempt: its queue deadline is met, and its timeout runs from now on. */
+  started(dispatchId: string, startedAt: number): void {
+    const a = this.st.attempts.get(dispatchId);
+    if (!a || this.st.verdicts.has(dispatchId)) return;
+    const v = this.st.visit;
+    const vt = v && v.state === a.task.state && v.visit === a.task.visit ? v.tasks.get(a.task.task) : undefined;
+    if (!vt) return;
+    const learned = learnStart(a, startedAt, vt.layout.plan.timeoutMs, this.settings);
+    if (!learned) return;
+    for (const kind of learned.drop) this.effects.push({ type: "cancelTimer", key: attemptTimerKey(kind, dispatchId) });
+    this.armAttempt(dispatchId, learned.timers);
   }
 
   /** The current attempt of `vt` settled or went away: its timers are of no use. */
   private disarm(dispatchId: string | undefined): void {
     if (dispatchId === undefined) return;
-    this.effects.push({ type: "cancelTimer", key: timeoutKey(dispatchId) }, { type: "cancelTimer", key: watchdogKey(dispatchId) });
+    this.effects.push({ type: "cancelTimer", key: timeoutKey(dispatchId) }, { type: "cancelTimer", key: watchdogKey(dispatchId) }, { type: "cancelTimer", key: queueKey(dispatchId) });
   }
 
   /** Judge a report waiting for its verdict (folded already). */
@@ -499,11 +527,17 @@ class Decision implements WaitHost {
     const vt = v.tasks.get(t.task);
     if (!vt) return;
     if (kind === "timeout") {
-      if (a.deadline === null || this.now < a.deadline) return;
+      if (!timeoutDue(a, vt.layout.plan.timeoutMs, this.now, this.settings)) return;
       const ms = vt.layout.plan.timeoutMs ?? 0;
       this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId: rest, reason: `timed out after ${ms} ms` } });
       this.disarm(rest);
       this.attemptFailed(v, vt, a.attempt, serializeError(new TaskTimeoutError(vt.layout.plan.id, ms)));
+    } else if (kind === "queue") {
+      if (!queueDue(a, this.now)) return;
+      const ms = vt.layout.plan.queueTimeoutMs ?? 0;
+      this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId: rest, reason: `not started within ${ms} ms (queueTimeoutMs)` } });
+      this.disarm(rest);
+      this.attemptFailed(v, vt, a.attempt, serializeError(new QueueTimeoutError(vt.layout.plan.id, ms)));
     } else if (kind === "watchdog") {
       const heard = Math.max(a.dispatchedAt, lastHeardAt ?? 0);
       const silent = this.now - heard;
@@ -528,8 +562,8 @@ class Decision implements WaitHost {
     if (!v) return;
     for (const a of this.st.attempts.values()) {
       if (this.st.verdicts.has(a.dispatchId)) continue;
-      if (a.deadline !== null) this.effects.push({ type: "timer", key: timeoutKey(a.dispatchId), at: a.deadline });
-      else this.effects.push({ type: "timer", key: watchdogKey(a.dispatchId), at: Math.max(a.dispatchedAt, this.now) + this.settings.watchdogMs });
+      const vt = v.state === a.task.state && v.visit === a.task.visit ? v.tasks.get(a.task.task) : undefined;
+      this.armAttempt(a.dispatchId, timersAtResume(a, vt?.layout.plan.timeoutMs ?? null, this.now, this.settings));
     }
     for (const vt of v.tasks.values()) {
       if (vt.status === "retrying") this.effects.push({ type: "timer", key: retryKey(v.state, v.visit, this.ref(v, vt).task), at: vt.record?.dueAt ?? this.now });
@@ -591,12 +625,15 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
     case "report":
       if (state.verdicts.has(trigger.dispatchId)) d.judge(trigger.dispatchId);
       // Accepted and settled: its timers are of no use. (A refused report, e.g. a forged token, disarms nothing.)
-      else if (!state.attempts.has(trigger.dispatchId)) d.effects.push({ type: "cancelTimer", key: timeoutKey(trigger.dispatchId) }, { type: "cancelTimer", key: watchdogKey(trigger.dispatchId) });
+      else if (!state.attempts.has(trigger.dispatchId)) d.disarmAttempt(trigger.dispatchId);
       d.pump();
       break;
     case "timer":
       d.timer(trigger.key, trigger.lastHeardAt);
       d.pump();
+      break;
+    case "started":
+      d.started(trigger.dispatchId, trigger.startedAt);
       break;
     case "signal":
       matchSignals(d);

@@ -20,11 +20,11 @@
  * just re-arms), so a sleep of weeks works.
  */
 import type { ZodType } from "zod";
-import { serializeError, type SerializedError } from "../errors/serialize.js";
-import { SignalTimeoutError, SleepUntilError } from "../errors/waits.js";
-import type { PlanWait } from "../plan/schema.js";
-import type { DecisionEvent } from "../transport/messages.js";
-import type { Definitions } from "./coordinator-transitions.js";
+import { serializeError, type SerializedError } from "../../errors/serialize.js";
+import { SignalTimeoutError, SleepUntilError } from "../../errors/waits.js";
+import type { PlanWait } from "../../plan/schema.js";
+import type { DecisionEvent } from "../../transport/messages.js";
+import type { Definitions } from "./definition.js";
 import type { RunModel } from "./run-model.js";
 import { isFinished, taskKey, type PendingSignal, type RunState, type Visit, type VisitTask } from "./run-state.js";
 

@@ -8,11 +8,11 @@
  * model at all: they get the same run record, without the scheduling bookkeeping
  * only the decider needs.
  */
-import type { Workflow } from "../dsl/workflow.js";
-import { indexPlan, type PlanIndex } from "../plan/lookup.js";
-import type { Plan } from "../plan/schema.js";
-import { layoutOf, type StateLayout } from "./coordinator-inputs.js";
-import { definitionsOf, type Definitions } from "./coordinator-transitions.js";
+import type { Workflow } from "../../dsl/workflow.js";
+import { indexPlan, type PlanIndex } from "../../plan/lookup.js";
+import type { Plan } from "../../plan/schema.js";
+import { layoutOf, type StateLayout } from "./dataflow.js";
+import { definitionsOf, type Definitions } from "./definition.js";
 import { runMachineOf, type RunMachine } from "./run-machine.js";
 
 export interface RunModel {

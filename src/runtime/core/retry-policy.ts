@@ -12,9 +12,9 @@
  * where `attempt` is the attempt that just failed (1 for the first retry) and
  * `random()` is in [0, 1) — injected, so tests fix it.
  */
-import type { SerializedError } from "../errors/serialize.js";
-import type { Backoff, PlanTask } from "../plan/schema.js";
-import type { RandomSource } from "./clock.js";
+import type { SerializedError } from "../../errors/serialize.js";
+import type { Backoff, PlanTask } from "../../plan/schema.js";
+import type { RandomSource } from "../../support/clock.js";
 
 /**
  * Delay before the attempt after `attempt`, in ms.

@@ -2,9 +2,9 @@
  * What a caller holds of a run: its record now, its events as they are folded, and
  * the result. The handle only reflects what the shell folded; it decides nothing.
  */
-import { isLiveSignal, type RunEvent, type RunUpdate } from "../transport/messages.js";
-import type { Logger } from "../registry/types.js";
-import type { RunRecord, RunSummary, TaskRecord } from "./run-record-schema.js";
+import { isLiveSignal, type RunEvent, type RunUpdate } from "../../transport/messages.js";
+import type { Logger } from "../../registry/types.js";
+import type { RunRecord, RunSummary } from "../core/run-record-schema.js";
 
 /** A started run. */
 export interface RunHandle {
@@ -23,30 +23,6 @@ export interface RunHandle {
   updates(): AsyncIterable<RunUpdate>;
   /** Call `listener` for each further event of the run; returns an unsubscribe function. */
   on(listener: (event: RunEvent) => void): () => void;
-}
-
-/**
- * A copy of task record `t` that later events will not change: the fold changes its
- * fields, a live signal its `progress` and an instance its map node's `instances` counts
- * in place.
- */
-export function snapshotTask(t: TaskRecord): TaskRecord {
-  return { ...t, ...(t.progress ? { progress: { ...t.progress } } : {}), ...(t.instances ? { instances: { ...t.instances } } : {}) };
-}
-
-/**
- * A copy of `record` that later events will not change (states, tasks and signals copied
- * one level deep, see snapshotTask; inputs and outputs are shared, treat them as
- * read-only). `tasks`: the task records, copied already (a compact fold builds them).
- */
-export function snapshotRunRecord(record: RunRecord, tasks: TaskRecord[] = record.tasks.map(snapshotTask)): RunRecord {
-  return {
-    ...record,
-    states: record.states.map((s) => ({ ...s })),
-    tasks,
-    // A later signal is pushed onto the list, and marks the one a wait consumed.
-    ...(record.signals ? { signals: record.signals.map((s) => ({ ...s })) } : {}),
-  };
 }
 
 /** The listeners, iterators and result promise of one run. */

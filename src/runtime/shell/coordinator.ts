@@ -18,25 +18,25 @@
  * oldest are dropped first. A record alone over the budget is not kept at all.
  */
 import { randomBytes } from "node:crypto";
-import type { Workflow } from "../dsl/workflow.js";
-import { PlanMismatchError, RunNotFoundError, UsageError } from "../errors/base.js";
-import type { Plan } from "../plan/schema.js";
-import type { Logger } from "../registry/types.js";
-import type { StoredMessage } from "../transport/messages.js";
-import type { Transport } from "../transport/port.js";
-import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type RandomSource } from "./clock.js";
-import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Trigger } from "./decide.js";
-import { historyEvents, lastDecisionSeqOf } from "./history.js";
-import { createSilentLogger } from "./logger.js";
+import type { Workflow } from "../../dsl/workflow.js";
+import { PlanMismatchError, RunNotFoundError, UsageError } from "../../errors/base.js";
+import type { Plan } from "../../plan/schema.js";
+import type { Logger } from "../../registry/types.js";
+import type { StoredMessage } from "../../transport/messages.js";
+import type { Transport } from "../../transport/port.js";
+import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type RandomSource } from "../../support/clock.js";
+import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Trigger } from "../core/decide.js";
+import { historyEvents, lastDecisionSeqOf } from "../core/history.js";
+import { createSilentLogger } from "../../support/logger.js";
 import type { RunHandle } from "./run-handle.js";
-import { runModelOf } from "./run-model.js";
-import type { RunRecord, RunSummary } from "./run-record-schema.js";
-import { runRecordOf, summaryOf, type HeldRecord } from "./run-record.js";
-import { chooseRetry, type RetryFrom } from "./run-retry.js";
-import { estimateBytes } from "./record-size.js";
+import { runModelOf } from "../core/run-model.js";
+import type { RunRecord, RunSummary } from "../core/run-record-schema.js";
+import { runRecordOf, summaryOf, type HeldRecord } from "../core/run-record.js";
+import { chooseRetry, type RetryFrom } from "../core/run-retry.js";
+import { estimateBytes } from "../core/record-size.js";
 import { RunShell } from "./run-shell.js";
-import { createRunState, foldEvents, isFinished, type RunState } from "./run-state.js";
-import type { ResolvedRunOptions } from "./run-options.js";
+import { createRunState, foldEvents, isFinished, type RunState } from "../core/run-state.js";
+import type { ResolvedRunOptions } from "../../support/run-options.js";
 
 /** Default budget for finished runs' records kept in memory: 64 MiB. */
 export const DEFAULT_KEEP_FINISHED_BYTES = 64 * 1024 * 1024;

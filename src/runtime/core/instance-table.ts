@@ -3,7 +3,7 @@
  * typed arrays by instance index, one array of outputs in item order, the fields that
  * fit no column kept aside per instance, and the records of the instances in flight.
  */
-import { dispatchIdOf } from "../transport/messages.js";
+import { dispatchIdOf } from "../../transport/messages.js";
 import { estimateBytes } from "./record-size.js";
 import type { TaskRecord, TaskStatus } from "./run-record-schema.js";
 import type { StringTable } from "./string-table.js";

@@ -15,10 +15,10 @@ import { resolveTriggers } from "../triggers/resolve.js";
 import { servedTriggers } from "../triggers/source-workflow.js";
 import { createTriggerLoop, type RunOutcome, type ServedTriggers } from "../triggers/trigger-loop.js";
 import { createMemoryTriggerStore, type TriggerStateStore } from "../triggers/trigger-state.js";
-import { systemClock, type Clock } from "./clock.js";
+import { systemClock, type Clock } from "../support/clock.js";
 import type { Engine } from "./engine.js";
-import { createSilentLogger } from "./logger.js";
-import type { RunHandle } from "./run-handle.js";
+import { createSilentLogger } from "../support/logger.js";
+import type { RunHandle } from "../runtime/shell/run-handle.js";
 
 export interface ServeTriggersOptions {
   engine: Engine;

@@ -10,10 +10,10 @@
  * first batch (its claim) is stored. A task whose decision never gets stored is harmless:
  * its token is in no history, so its report is refused.
  */
-import { FencedError, PayloadTooLargeError } from "../errors/base.js";
-import type { Logger } from "../registry/types.js";
-import { WIRE_VERSION, type ControlMessage, type DecisionEvent, type TaskMessage } from "../transport/messages.js";
-import type { Transport } from "../transport/port.js";
+import { FencedError, PayloadTooLargeError } from "../../errors/base.js";
+import type { Logger } from "../../registry/types.js";
+import { WIRE_VERSION, type ControlMessage, type DecisionEvent, type TaskMessage } from "../../transport/messages.js";
+import type { Transport } from "../../transport/port.js";
 
 /** How often in a row a write may skip over junk on the decision subject before the run is given up. */
 const MAX_JUNK_SKIPS = 100;

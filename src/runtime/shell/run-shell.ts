@@ -7,22 +7,23 @@
  * back from the wire.
  *
  * Live signals (attempt started, progress, heartbeats) are not history: the shell
- * shows them on the record and tells the watchdog when an attempt was last heard of.
+ * shows them on the record, tells the watchdog when an attempt was last heard of, and
+ * tells the decider when an attempt started (its timeout runs from there: attempt-timers.ts).
  */
-import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../errors/base.js";
-import { serializeError } from "../errors/serialize.js";
-import type { Logger } from "../registry/types.js";
-import type { DecisionEvent, LiveSignal, ReportSubjectMessage, RunEvent, RunUpdate, SignalMessage, TaskMessage } from "../transport/messages.js";
-import type { Subscription, Transport } from "../transport/port.js";
-import type { Clock, TimerHandle } from "./clock.js";
-import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "./decide.js";
-import { reportEvent } from "./history.js";
+import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../../errors/base.js";
+import { serializeError } from "../../errors/serialize.js";
+import type { Logger } from "../../registry/types.js";
+import type { DecisionEvent, LiveSignal, ReportSubjectMessage, RunEvent, RunUpdate, SignalMessage, TaskMessage } from "../../transport/messages.js";
+import type { Subscription, Transport } from "../../transport/port.js";
+import type { Clock, TimerHandle } from "../../support/clock.js";
+import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "../core/decide.js";
+import { reportEvent } from "../core/history.js";
 import { RunFeed, type RunHandle } from "./run-handle.js";
-import { runRecordOf, summaryOf, type RunSummary } from "./run-record.js";
+import { runRecordOf, summaryOf, type RunSummary } from "../core/run-record.js";
 import { RunOutbox } from "./run-outbox.js";
 import { RunTelemetry, type StopKind } from "./run-telemetry.js";
-import type { RunRecord } from "./run-record-schema.js";
-import { applyLive, evolve, isFinished, type RunState } from "./run-state.js";
+import type { RunRecord } from "../core/run-record-schema.js";
+import { applyLive, evolve, isFinished, type RunState } from "../core/run-state.js";
 
 const WATCHDOG = "watchdog:";
 
@@ -172,8 +173,15 @@ export class RunShell implements RunHandle {
 
   private onLive(signal: LiveSignal): void {
     if (this.stopped || !applyLive(this.state, signal)) return;
-    this.heard.set(signal.dispatchId, this.d.clock.now());
+    const now = this.d.clock.now();
+    this.heard.set(signal.dispatchId, now);
     this.feed.push(signal);
+    // The start by this clock: now, less the time run so far as the worker measured it (skew-free, never earlier than the real start).
+    const known = this.state.attempts.get(signal.dispatchId)?.startedAt;
+    const restart = signal.type === "attempt.started";
+    if (known !== undefined && !restart) return;
+    const ran = signal.startedAt === undefined ? (restart ? 0 : undefined) : Math.max(0, signal.at - signal.startedAt);
+    if (ran !== undefined) this.step({ type: "started", dispatchId: signal.dispatchId, startedAt: now - ran });
   }
 
   private arm(key: string, at: number): void {
