@@ -144,7 +144,15 @@ export function watchMaxDeliveries(
     try {
       for (;;) {
         await new Promise((r) => setTimeout(r, SETTLED_POLL_MS));
-        if ((await transport.jsm.streams.getMessage(stream, { seq })) === null) return "settled";
+        // A look that fails (a request timeout on a loaded server) proves nothing either way: look again.
+        const settled = await transport.jsm.streams.getMessage(stream, { seq }).then(
+          (m) => m === null,
+          (err: unknown) => {
+            logger.debug({ err, seq }, "looking whether an exhausted task message was settled failed; looking again");
+            return false;
+          },
+        );
+        if (settled) return "settled";
         if (Date.now() - lastSign >= quietMs) return "silent";
       }
     } finally {
