@@ -79,5 +79,5 @@ describe("faults - SIGTERM with NATS down", () => {
       expect(gaveUp.map((l) => l.timeoutMs), why).toEqual([DRAIN_MS]);
     }
     expect(run.output()).toContain(`stopped following run ${String(progress.runId)}`);
-  }, 60_000);
+  }, 180_000);
 });
