@@ -1,7 +1,8 @@
 // Architecture checks run by `npm run lint` (and so by CI):
 // no import cycles, and the pure core (dsl, compiler, plan, registry, errors)
 // never reaches the runtime, the wire, NATS or the logger; runtime/core is pure (no
-// shell, adapters or Node built-ins); support/ sits below everything.
+// shell, adapters or Node built-ins); support/ sits below everything; only
+// src/transport/nats imports the NATS client.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -19,6 +20,14 @@ module.exports = {
       severity: "error",
       from: { path: "^src/(runtime|embedded|worker|support)/" },
       to: { path: ["^src/transport/nats/", "node_modules/@nats-io"] },
+    },
+    {
+      name: "nats-only-in-transport-nats",
+      comment:
+        "only the NATS adapter (src/transport/nats) imports the NATS client; the fleet, the CLI and the web view reach NATS through the Transport and fleet ports (transport/port.ts, transport/fleet-port.ts), so none of them holds a connection, JetStream manager or bucket",
+      severity: "error",
+      from: { pathNot: "^src/transport/nats/" },
+      to: { path: "node_modules/@nats-io" },
     },
     {
       name: "core-is-pure",

@@ -16,6 +16,6 @@ export type { Client, ClientOptions, StartedRun } from "./fleet/client.js";
 export type { RunSummary } from "./fleet/api-schemas.js";
 export type { WorkerHeartbeat } from "./fleet/heartbeat.js";
 export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError, CoordinatorError, ReplyTooLargeError } from "./fleet/errors.js";
-export { rolePermissions, natsAuthorizationBlock, inboxPrefixOf, NATS_ROLES } from "./fleet/nats-permissions.js";
-export type { NatsRole, RolePermissions, NatsConfigOptions } from "./fleet/nats-permissions.js";
+export { rolePermissions, natsAuthorizationBlock, inboxPrefixOf, NATS_ROLES } from "./transport/nats/permissions.js";
+export type { NatsRole, RolePermissions, NatsConfigOptions } from "./transport/nats/permissions.js";
 export { ReplicasUnavailableError, InfrastructureMismatchError } from "./errors/base.js";

@@ -24,6 +24,7 @@ export function clockTime(at: number, now = Date.now()): string {
  */
 export function describeWait(wait: Wait, now = Date.now()): string {
   if (wait.kind === "sleep") return `sleeping until ${clockTime(wait.until, now)}`;
+  if (wait.kind === "child") return `waiting for child run ${wait.runId} (${wait.workflow}${wait.version === null ? "" : `@${wait.version}`})`;
   const limit = wait.deadline === null ? "" : ` (times out at ${clockTime(wait.deadline, now)})`;
   return `waiting for signal "${wait.name}"${limit}`;
 }
@@ -40,6 +41,7 @@ export function waitNodeLabel(t: PlanTask): string | undefined {
   const w = t.wait;
   if (!w) return undefined;
   if (w.kind === "signal") return `signal ${w.signal}`;
+  if (w.kind === "child") return `child ${w.workflow}${w.version === null ? "" : `@${w.version}`}`;
   return w.ms !== null ? `sleep ${longDuration(w.ms)}` : "sleep until(input)";
 }
 

@@ -28,7 +28,7 @@ export function describeEvent(e: RunUpdate): EventLogLine {
   if ("error" in e) fields.error = e.error;
   if (e.type === "run.started" && e.seed !== undefined) fields.seed = e.seed;
   const task = "task" in e ? `task ${e.state}/${e.task}` : "";
-  const why = "error" in e ? `[${e.error.code}] ${e.error.message.split("\n")[0] ?? ""}` : "";
+  const why = "error" in e && e.error !== undefined ? `[${e.error.code}] ${e.error.message.split("\n")[0] ?? ""}` : "";
   switch (e.type) {
     case "run.started":
       return { level: "info", fields: { ...fields, workflow: e.workflow, version: e.version, planHash: e.planHash, options: e.options }, msg: `run of workflow "${e.workflow}" started` };
@@ -78,5 +78,7 @@ export function describeEvent(e: RunUpdate): EventLogLine {
       return { level: "info", fields: e.signal === undefined ? fields : { ...fields, signalSeq: e.signal }, msg: `${task} ${e.signal === undefined ? "woke up" : "got its signal"}` };
     case "signal.received":
       return { level: "info", fields: { ...fields, name: e.name, id: e.id }, msg: `signal "${e.name}" received (id ${e.id})` };
+    case "child.ended":
+      return { level: e.status === "succeeded" ? "info" : "warn", fields: { ...fields, child: e.child, status: e.status }, msg: `child run ${e.child} ${e.status}${why === "" ? "" : `: ${why}`}` };
   }
 }

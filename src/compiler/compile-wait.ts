@@ -4,7 +4,7 @@
  * executor, so none of the executor checks apply to them.
  */
 import type { ZodType } from "zod";
-import type { Task } from "../dsl/workflow.js";
+import { isWorkflow, type Task } from "../dsl/workflow.js";
 import type { ValidationIssue } from "../errors/validation.js";
 import type { PlanWait } from "../plan/schema.js";
 
@@ -40,6 +40,10 @@ export function validateWait(task: Task<string>, path: string, issues: Validatio
     }
     return;
   }
+  if (w.kind === "child") {
+    validateChild(task, w, path, name, issues);
+    return;
+  }
   const hasMs = w.ms !== undefined;
   const hasUntil = w.until !== undefined;
   if (hasMs === hasUntil) {
@@ -54,10 +58,41 @@ export function validateWait(task: Task<string>, path: string, issues: Validatio
   }
 }
 
+const WORKFLOW_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/** Checks a child node (`state.child`, or `state.map` over a workflow). */
+function validateChild(task: Task<string>, w: Extract<NonNullable<Task<string>["wait"]>, { kind: "child" }>, path: string, name: string, issues: ValidationIssue[]): void {
+  const wf = w.workflow as unknown;
+  if (typeof wf === "string") {
+    if (!WORKFLOW_NAME.test(wf)) issues.push({ code: "CHILD_WORKFLOW_INVALID", path, message: `${name} names workflow ${JSON.stringify(wf)}, which is no workflow name (1-100 letters, digits, '.', '_' or '-'); pass the workflow's handle or its name` });
+  } else if (!isWorkflow(wf)) {
+    issues.push({ code: "CHILD_WORKFLOW_INVALID", path, message: `${name} has workflow ${typeof wf === "object" ? "an object that is no workflow" : typeof wf}; pass a handle from workflow("name", ...) or a workflow name` });
+  } else if (wf.states.length === 0) {
+    issues.push({ code: "CHILD_WORKFLOW_INVALID", path, message: `${name} runs workflow "${wf.name}", which has no states; declare its states, or name another workflow` });
+  } else if (w.version !== undefined && w.version !== wf.version) {
+    issues.push({ code: "CHILD_VERSION_MISMATCH", path, message: `${name} asks for version "${w.version}" of workflow "${wf.name}" but passes the handle of version "${wf.version}"; pass that version's handle, or its name with { version }` });
+  }
+  if (w.version !== undefined && (typeof w.version !== "string" || w.version.length === 0)) {
+    issues.push({ code: "CHILD_VERSION_INVALID", path, message: `${name} has version ${JSON.stringify(w.version)}; pass a non-empty string, or leave it out for the latest` });
+  }
+  if (w.input !== undefined && typeof w.input !== "function") {
+    issues.push({ code: "CHILD_INPUT_NOT_FUNCTION", path, message: `${name} has input of type ${typeof w.input}; pass a function of the node's input, e.g. input: (i) => ({ id: i.id }), or leave it out to pass the node's input` });
+  }
+}
+
+/** The name of a child node's workflow, and its version (the handle's, or the one asked for; null: the latest). */
+function childTarget(w: Extract<NonNullable<Task<string>["wait"]>, { kind: "child" }>): { workflow: string; version: string | null } {
+  const wf = w.workflow as unknown;
+  if (typeof wf === "string") return { workflow: wf, version: w.version ?? null };
+  const handle = wf as { name: string; version: string };
+  return { workflow: handle.name, version: w.version ?? handle.version };
+}
+
 /** The plan entry of a wait node (null for a task). */
 export function planWaitOf(task: Task<string>): PlanWait | null {
   const w = task.wait;
   if (!w) return null;
+  if (w.kind === "child") return { kind: "child", ...childTarget(w), input: w.input ? w.input.toString() : null };
   if (w.kind === "signal") return { kind: "signal", signal: w.signal, timeoutMs: w.timeoutMs ?? null, onTimeout: w.onTimeout ? { output: w.onTimeout.output } : null };
   return { kind: "sleep", ms: w.ms ?? null, until: w.until ? w.until.toString() : null };
 }

@@ -77,14 +77,49 @@ export interface SleepOptions<I = unknown> {
   description?: string;
 }
 
+/** A workflow as a child node names it: its handle (any input type), or its name. */
+export type ChildTarget = { readonly name: string; readonly version: string; readonly states: readonly unknown[] } | string;
+
+/** A child node (`state.child`): starts a run of another workflow (or this one) and succeeds with its output. */
+export interface ChildOptions<W extends ChildTarget, NI = unknown> {
+  /** The workflow to run: its handle (checked by the compiler) or its name (looked up where the run is driven). */
+  workflow: W;
+  /** Pin a version. Default: the handle's version, or by name the latest served. */
+  version?: string;
+  /** The child's input from the node's input. Default: the node's input as it is. */
+  input?: (input: NI) => W extends Workflow<infer I> ? I : unknown;
+  /** Start a new child run this many times after one failed. Default 0. */
+  retries?: number;
+  /** Delay before the next child run. Default as for tasks. */
+  backoff?: BackoffOptions;
+  description?: string;
+}
+
+/** A map over a workflow (`state.map` with `workflow`): one child run per item. */
+export interface ChildMapOptions<W extends ChildTarget, MI = unknown> {
+  workflow: W;
+  version?: string;
+  /** The list to fan out over; each item is one child run's input. */
+  items: (input: MI) => readonly (W extends Workflow<infer I> ? I : unknown)[];
+  /** Child runs in flight at once. Default 100. */
+  maxConcurrency?: number;
+  /** As for task maps. Default 0. */
+  toleratedFailures?: number;
+  retries?: number;
+  backoff?: BackoffOptions;
+  description?: string;
+}
+
 /** What a wait node waits for, as declared. */
 export type WaitDef =
   | { readonly kind: "signal"; readonly signal: string; readonly schema?: ZodType | undefined; readonly timeoutMs?: number | undefined; readonly onTimeout?: { output: unknown } | undefined }
-  | { readonly kind: "sleep"; readonly ms?: number | undefined; readonly until?: ((input: never) => Date | number) | undefined };
+  | { readonly kind: "sleep"; readonly ms?: number | undefined; readonly until?: ((input: never) => Date | number) | undefined }
+  | { readonly kind: "child"; readonly workflow: ChildTarget; readonly version?: string | undefined; readonly input?: ((input: never) => unknown) | undefined };
 
 /** The executor key a wait node shows in a plan: it is never dispatched to a worker. */
 export const SIGNAL_EXECUTOR = "phaseflow/signal";
 export const SLEEP_EXECUTOR = "phaseflow/sleep";
+export const CHILD_EXECUTOR = "phaseflow/child";
 /** How a map node fans out, as declared (checked by the compiler). */
 export interface MapDef {
   readonly items: (input: unknown) => unknown;
@@ -214,13 +249,31 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
    * @example
    * const run = grid.map("run", { executor: "study/run", items: (inp: { cells: Cell[] }) => inp.cells, maxConcurrency: 64 });
    */
-  map<O = unknown, I = unknown, MI = unknown, P = unknown>(name: string, options: MapOptions<I, O, MI, P>): Task<S, O[], P> {
-    const { items, maxConcurrency, toleratedFailures, ...task } = options;
-    const t = new Task<S, O[], P>(this, name, task as TaskOptions<unknown, O[]>, {
-      items: items as (input: unknown) => unknown,
-      maxConcurrency,
-      toleratedFailures,
-    });
+  map<W extends ChildTarget, MI = unknown>(name: string, options: ChildMapOptions<W, MI>): Task<S, unknown[]>;
+  map<O = unknown, I = unknown, MI = unknown, P = unknown>(name: string, options: MapOptions<I, O, MI, P>): Task<S, O[], P>;
+  map(name: string, options: MapOptions | ChildMapOptions<ChildTarget>): Task<S, unknown> {
+    const map = { items: options.items as (input: unknown) => unknown, maxConcurrency: options.maxConcurrency, toleratedFailures: options.toleratedFailures };
+    if ("workflow" in options) {
+      // A map over a workflow: each instance is a child node whose input is its item.
+      const t = new Task<S>(this, name, childTaskOptions(options), map, { kind: "child", workflow: options.workflow, version: options.version });
+      this.tasks.push(t);
+      return t;
+    }
+    const { items: _items, maxConcurrency: _max, toleratedFailures: _tol, ...task } = options;
+    const t = new Task<S>(this, name, task, map);
+    this.tasks.push(t);
+    return t;
+  }
+
+  /**
+   * Declare a child node: it starts a run of `workflow` (a real run, with its own history
+   * and status) and succeeds with that run's output, or fails with its error. It holds no
+   * worker slot while the child runs. The child's input is `input(nodeInput)`, or the
+   * node's input.
+   * @example const sub = s.child("enrich", { workflow: enrich, input: (i: { id: string }) => ({ id: i.id }) });
+   */
+  child<W extends ChildTarget, NI = unknown>(name: string, options: ChildOptions<W, NI>): Task<S, unknown> {
+    const t = new Task<S>(this, name, childTaskOptions(options), undefined, { kind: "child", workflow: options.workflow, version: options.version, input: options.input as ((input: never) => unknown) | undefined });
     this.tasks.push(t);
     return t;
   }
@@ -274,6 +327,14 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
     this.routes.push({ router, pathways });
     return this;
   }
+}
+
+function childTaskOptions(options: { retries?: number | undefined; backoff?: BackoffOptions | undefined; description?: string | undefined }): TaskOptions {
+  const taskOptions: TaskOptions = { executor: CHILD_EXECUTOR };
+  if (options.retries !== undefined) taskOptions.retries = options.retries;
+  if (options.backoff !== undefined) taskOptions.backoff = options.backoff;
+  if (options.description !== undefined) taskOptions.description = options.description;
+  return taskOptions;
 }
 
 export interface WorkflowOptions<TInput> {

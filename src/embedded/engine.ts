@@ -40,6 +40,7 @@ import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js
 import { runOptionsSchema, type RunOptions } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
+import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
 
 export const DEFAULT_ENGINE_CONCURRENCY = 16;
 /** Start keys an embedded engine remembers (the newest); the fleet keeps them in KV for the retention period. */
@@ -78,6 +79,11 @@ export interface EngineOptions {
    * false: no checks (and no JSON.stringify per message).
    */
   maxPayload?: number | false;
+  /**
+   * Workflows child nodes may name by name (`s.child("x", { workflow: "enrich" })`). Those run
+   * with this engine, and those their child nodes name by handle, are known anyway. Default: none.
+   */
+  workflows?: readonly Workflow<never>[];
 }
 
 export interface Engine {
@@ -155,6 +161,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
+    workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
 
@@ -189,7 +196,12 @@ export function createEngine(options: EngineOptions): Engine {
     registry === undefined
       ? undefined
       : createWorker({ transport, registry, logger, concurrency: o.concurrency, ...(o.clock ? { clock: o.clock } : {}) });
+  const catalog = new WorkflowCatalog();
+  for (const wf of o.workflows ?? []) catalog.add(wf);
+  const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
+  const children = embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
+    children,
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),
@@ -206,14 +218,15 @@ export function createEngine(options: EngineOptions): Engine {
   let workerReady: Promise<void> | undefined;
   let closed = false;
 
-  const planOf = (wf: Workflow<unknown>): Plan => {
+  function planOf(wf: Workflow<unknown>): Plan {
     let plan = plans.get(wf);
     if (!plan) {
       plan = compile(wf, registry ? { registry } : {});
       plans.set(wf, plan);
+      catalog.add(wf);
     }
     return plan;
-  };
+  }
 
   return {
     coordinatorId: coordinator.owner,
@@ -262,8 +275,7 @@ export function createEngine(options: EngineOptions): Engine {
         if (ended) throw new SignalRefusedError("SIGNAL_RUN_FINISHED", `run "${runId}" has ended (${ended.status}); it takes no more signals`);
         throw new RunNotFoundError(runId);
       }
-      const clockNow = o.clock ? o.clock.now() : Date.now();
-      const message = prepareSignal({ state, plan: state.model.plan, defs: state.model.defs, name, payload, id: signalOptions.id, now: clockNow });
+      const message = prepareSignal({ state, plan: state.model.plan, defs: state.model.defs, name, payload, id: signalOptions.id, now: clockNow() });
       if (message === "duplicate") return { runId, name, id: signalOptions.id!, duplicate: true };
       const { duplicate } = await transport.appendSignal(message);
       return { runId, name, id: message.id, duplicate };

@@ -1,24 +1,23 @@
 /**
- * Serving one request/reply endpoint of the coordinator API on core NATS, in a queue
- * group so several coordinators share the load. Every request is parsed with its zod
- * schema; a malformed one gets an `{ ok: false, error }` reply (when it has a reply
- * subject) and is counted — it never throws out of the subscription (its warning is
- * rate-limited: a flood of junk requests gives a count, not a line each).
+ * Serving one request/reply endpoint of the coordinator API on the fleet's API port
+ * (transport/fleet-port.ts; over NATS a queue group, so several coordinators share the
+ * load). Every request is parsed with its zod schema; a malformed one gets an
+ * `{ ok: false, error }` reply (when the caller waits for one) and is counted — it
+ * never throws out of the endpoint (its warning is rate-limited: a flood of junk
+ * requests gives a count, not a line each).
  *
  * Endpoints whose work can be heavy (reading a run's history) run through an `ApiGate`:
  * at most a few handlers at once, each after a turn of the event loop, so a storm of
  * requests queues behind the gate instead of starving the runs this coordinator drives
  * (their reports, decisions and lease renewals share the process and the connection).
  */
-import type { NatsConnection, Subscription as NatsSubscription } from "@nats-io/transport-node";
 import type { ZodType } from "zod";
 import { PhaseflowError, WireMessageInvalidError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
-import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
-import { decodeMessage } from "../transport/nats/codec.js";
+import { decodeJsonBytes } from "../transport/decode.js";
+import type { ApiEndpoint, ApiPort } from "../transport/fleet-port.js";
 import type { Logger } from "../registry/types.js";
-import type { LogLimiter } from "../transport/nats/log-limiter.js";
-import { withTraceHeaders } from "../transport/nats/trace-headers.js";
+import type { LogLimiter } from "../support/log-limiter.js";
 import { CoordinatorError, ReplyTooLargeError } from "./errors.js";
 
 /** Room left under max_payload for the protocol's own bytes. */
@@ -69,7 +68,7 @@ export class ApiGate {
   }
 }
 
-/** How an endpoint is served besides its subject and schema. */
+/** How an endpoint is served besides its op and schema. */
 export interface EndpointOptions {
   logger: Logger;
   counters: ApiCounters;
@@ -79,28 +78,25 @@ export interface EndpointOptions {
   gate?: ApiGate | undefined;
 }
 
-/** Serve `subject`: parse with `schema`, answer with `handler`'s reply (or its error). */
+/** Serve `op` (shared by `group` when given): parse with `schema`, answer with `handler`'s reply (or its error). */
 export function serveEndpoint<Req>(
-  nc: NatsConnection,
-  subject: string,
-  queue: string,
+  api: ApiPort,
+  op: string,
+  group: string | undefined,
   schema: ZodType<Req>,
   handler: (request: Req) => Promise<object>,
   { logger, counters, limiter, gate }: EndpointOptions,
-): NatsSubscription {
-  return nc.subscribe(subject, {
-    queue,
-    callback: (err, msg) => {
-      if (err) {
-        logger.warn({ err, subject }, "API subscription error");
-        return;
-      }
+): ApiEndpoint {
+  const subject = api.subject(op);
+  return api.serve(op, group !== undefined ? { group } : {}, {
+    onError: (err) => logger.warn({ err, subject }, "API subscription error"),
+    onRequest: (msg) => {
       counters.requests++;
       const reply = (body: object): void => {
-        if (!msg.reply) return;
+        if (!msg.expectsReply) return;
         try {
           let data = encoder.encode(JSON.stringify(body));
-          const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM;
+          const limit = api.maxPayload - REPLY_HEADROOM;
           if (data.length > limit) {
             // Too big for one message: say so (the client reads the history itself) instead of letting the request time out.
             logger.info({ subject, bytes: data.length, limit }, "API reply over max_payload; the client is told to read the history");
@@ -111,7 +107,7 @@ export function serveEndpoint<Req>(
           logger.warn({ err: e, subject }, "could not send API reply");
         }
       };
-      const parsed = decodeMessage(schema, msg.data);
+      const parsed = decodeJsonBytes(schema, msg.data);
       if (!parsed.ok) {
         counters.malformed++;
         const error = new WireMessageInvalidError(`request on ${subject}`, [{ path: [], message: parsed.reason }]);
@@ -120,7 +116,7 @@ export function serveEndpoint<Req>(
         return;
       }
       // In the caller's trace context, if its request carried one (a run started inside a span is its child).
-      const work = (): Promise<object> => withTraceHeaders(msg.headers, () => handler(parsed.value));
+      const work = (): Promise<object> => msg.inCallerTrace(() => handler(parsed.value));
       (gate === undefined ? work() : gate.run(work)).then(reply, (e: unknown) => {
         counters.errors++;
         if (e instanceof PhaseflowError) return reply({ ok: false, error: serializeError(e) });

@@ -21,14 +21,14 @@ import { recordOfHistory } from "../runtime/core/run-record.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
-import { typedKv } from "../transport/nats/typed-kv.js";
-import { activeTraceHeaders } from "../transport/nats/trace-headers.js";
+import { NoRespondersError } from "../transport/fleet-port.js";
 import { natsNames } from "../transport/nats/names.js";
-import { inboxPrefixOf } from "./nats-permissions.js";
+import { inboxPrefixOf } from "../transport/nats/permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
 import { readTriggerStates } from "./trigger-service.js";
 import type { TriggerState } from "../triggers/trigger-state.js";
-import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
+import { runStoreKv } from "./run-store.js";
+import { readLiveWorkers, workerHeartbeatSchema, type WorkerHeartbeat } from "./heartbeat.js";
 import {
   cancelRunReplySchema,
   getPlanReplySchema,
@@ -100,6 +100,8 @@ export interface Client {
   waitForEnd(runId: string): Promise<RunEnd>;
   /** The schedules and polling sources the coordinators serve, as they last recorded them (last and next tick, last run or pass). */
   schedules(): Promise<TriggerState[]>;
+  /** The live workers of the deployment, from their heartbeats. */
+  workers(): Promise<WorkerHeartbeat[]>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -120,17 +122,14 @@ const decoder = new TextDecoder();
 export async function createClient(options: ClientOptions): Promise<Client> {
   const { requestTimeoutMs = 10_000, logger = createSilentLogger(), ...nats } = options;
   const transport = await createNatsTransport({ ...nats, logger, name: nats.name ?? "phaseflow-client", inboxPrefix: nats.inboxPrefix ?? inboxPrefixOf(natsNames(nats.prefix), "client") });
-  const nc = transport.connection;
 
   async function request<T extends { ok: boolean }>(op: string, body: unknown, schema: ZodType<T>): Promise<Exclude<T, { ok: false }>> {
-    const subject = transport.names.subjects.api(op);
+    const subject = transport.api.subject(op);
     let text: string;
     try {
-      const headers = activeTraceHeaders();
-      const msg = await nc.request(subject, encoder.encode(JSON.stringify(body)), headers === undefined ? { timeout: requestTimeoutMs } : { timeout: requestTimeoutMs, headers });
-      text = decoder.decode(msg.data);
+      text = decoder.decode(await transport.api.request(op, encoder.encode(JSON.stringify(body)), { timeoutMs: requestTimeoutMs }));
     } catch (err) {
-      const noResponders = err instanceof Error && /no responders|503/i.test(`${err.name} ${err.message}`);
+      const noResponders = err instanceof NoRespondersError;
       throw new ApiRequestError(
         noResponders ? "NO_COORDINATOR" : "API_REQUEST_FAILED",
         noResponders
@@ -218,16 +217,13 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       }
     },
     async schedules() {
-      return (await readTriggerStates(transport, logger)).sort((a, b) => a.workflow.localeCompare(b.workflow) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
+      return (await readTriggerStates(transport)).sort((a, b) => a.workflow.localeCompare(b.workflow) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
+    },
+    workers() {
+      return readLiveWorkers(transport.store("workers", workerHeartbeatSchema), Date.now());
     },
     prune(olderThanMs) {
-      const bucket = transport.names.buckets.runs;
-      const kv: RunStoreKv = {
-        runs: typedKv(transport.buckets.runs, storedRunSchema, logger, bucket),
-        active: typedKv(transport.buckets.runs, activeMarkSchema, logger, bucket),
-        done: typedKv(transport.buckets.runs, doneMarkSchema, logger, bucket),
-      };
-      return pruneFinishedRuns(transport, kv, Date.now() - olderThanMs, logger);
+      return pruneFinishedRuns(transport, runStoreKv(transport), Date.now() - olderThanMs, logger);
     },
     close: () => transport.close(),
   };

@@ -21,7 +21,6 @@
  * request is rejected with `WorkersUnavailableError`.
  */
 import { hostname } from "node:os";
-import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
@@ -36,12 +35,11 @@ import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
-import { typedKv } from "../transport/nats/typed-kv.js";
 import { natsNames } from "../transport/nats/names.js";
-import { inboxPrefixOf } from "./nats-permissions.js";
+import { inboxPrefixOf } from "../transport/nats/permissions.js";
 import { ApiGate, REPLY_HEADROOM, serveEndpoint, type ApiCounters, type EndpointOptions } from "./api-server.js";
-import { LogLimiter } from "../transport/nats/log-limiter.js";
-import { DEFAULT_MAX_PAYLOAD } from "../transport/json.js";
+import { LogLimiter } from "../support/log-limiter.js";
+import type { ApiEndpoint } from "../transport/fleet-port.js";
 import {
   cancelRunReplySchema,
   cancelRunRequestSchema,
@@ -63,7 +61,7 @@ import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
-import { activeMarkSchema, doneMarkSchema, storedRunSchema, type RunStoreKv } from "./run-store.js";
+import { runStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
   nats: Omit<NatsTransportOptions, "logger">;
@@ -143,14 +141,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
-  const startKeys = typedKv(transport.buckets.runs, startKeyEntrySchema, logger, transport.names.buckets.runs);
-  const workersKv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
-  const bucket = transport.names.buckets.runs;
-  const kv: RunStoreKv = {
-    runs: typedKv(transport.buckets.runs, storedRunSchema, logger, bucket),
-    active: typedKv(transport.buckets.runs, activeMarkSchema, logger, bucket),
-    done: typedKv(transport.buckets.runs, doneMarkSchema, logger, bucket),
-  };
+  const startKeys = transport.store("runs", startKeyEntrySchema);
+  const workersKv = transport.store("workers", workerHeartbeatSchema);
+  const kv = runStoreKv(transport);
   const driver = new RunDriver({
     id,
     engine,
@@ -170,10 +163,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const gated: EndpointOptions = { logger, counters, limiter, gate: new ApiGate() };
   const direct: EndpointOptions = { logger, counters, limiter };
   const taskCounters = { undeliverable: 0, malformed: 0 };
-  const nc = transport.connection;
-  const queue = `${transport.names.prefix}-coordinators`;
-  const api = (op: string): string => transport.names.subjects.api(op);
-  const subs: NatsSubscription[] = [];
+  const port = transport.api;
+  const queue = "coordinators";
+  const api = (op: string): string => port.subject(op);
+  const subs: ApiEndpoint[] = [];
   let closed = false;
 
   const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash">): Promise<object> => {
@@ -257,8 +250,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (entry.value.coordinator === id) return { ok: true, runId, status: entry.value.status, requested: true };
     logger.info({ runId, owner: entry.value.coordinator }, "cancel recorded and forwarded to the coordinator driving the run");
     try {
-      const reply = await nc.request(api(`coordinator.${entry.value.coordinator}.cancel`), encoder.encode(JSON.stringify({ runId, reason: why })), { timeout: 5_000 });
-      const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
+      const reply = await port.request(`coordinator.${entry.value.coordinator}.cancel`, encoder.encode(JSON.stringify({ runId, reason: why })), { timeoutMs: 5_000 });
+      const parsed = cancelRunReplySchema.parse(JSON.parse(decoder.decode(reply)));
       if (parsed.ok) return parsed;
       logger.warn({ runId, owner: entry.value.coordinator, error: parsed.error }, "the run's holder did not apply the cancel; it stays recorded");
     } catch (err) {
@@ -291,10 +284,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     return { ok: true, runId, planHash: entry.plan.planHash, waitingFor: [] };
   };
 
-  subs.push(serveEndpoint(nc, api("run.start"), queue, startRunRequestSchema, start, gated));
+  subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, start, gated));
   /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
   const surelyTooLarge = (tasks: number): number | undefined => {
-    const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM;
+    const limit = port.maxPayload - REPLY_HEADROOM;
     return tasks * 100 > limit ? limit : undefined;
   };
   const get = async ({ runId }: { runId: string }): Promise<object> => {
@@ -305,23 +298,23 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     if (total !== undefined && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), total * 100, limit);
     return { ok: true, record: await recordOf(runId) };
   };
-  subs.push(serveEndpoint(nc, api("run.get"), queue, runIdRequestSchema, get, gated));
-  subs.push(serveEndpoint(nc, api("run.cancel"), queue, cancelRunRequestSchema, cancel, gated));
+  subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, gated));
+  subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, gated));
   subs.push(
-    serveEndpoint(nc, api("plan.get"), queue, getPlanRequestSchema, ({ workflow }) => {
+    serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, ({ workflow }) => {
       const entry = served.get(workflow);
       if (!entry) return Promise.reject(new UsageError(`this coordinator does not serve workflow "${workflow}"; it serves: ${[...served.keys()].join(", ") || "(none)"}`));
       return Promise.resolve({ ok: true, plan: entry.plan });
     }, direct),
   );
-  subs.push(serveEndpoint(nc, api("run.retry"), queue, retryRunRequestSchema, retry, gated));
-  subs.push(serveEndpoint(nc, api("run.signal"), queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
+  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, gated));
+  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(
-      nc,
-      api(`coordinator.${id}.cancel`),
-      "",
+      port,
+      `coordinator.${id}.cancel`,
+      undefined,
       cancelRunRequestSchema,
       async ({ runId, reason }) => {
         const status = await driver.cancelHeld(runId, reason ?? "cancelled by request");
@@ -333,8 +326,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   );
   subs.push(
     serveEndpoint(
-      nc,
-      api("run.list"),
+      port,
+      "run.list",
       queue,
       listRunsRequestSchema,
       async ({ limit, status, workflow, before }) => {
@@ -348,7 +341,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
           .slice(0, limit)
           .map(runListEntryOf);
         // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
-        const room = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REPLY_HEADROOM - 64;
+        const room = port.maxPayload - REPLY_HEADROOM - 64;
         let bytes = 0;
         let fit = 0;
         while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
@@ -358,9 +351,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     ),
   );
   const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0, historyReads: transport.stats().historyReads ?? 0 });
-  subs.push(serveEndpoint(nc, api(`coordinator.${id}.stats`), "", runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), direct));
+  subs.push(serveEndpoint(port, `coordinator.${id}.stats`, undefined, runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), direct));
   subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
-  await nc.flush();
+  await port.flush();
   await driver.startBackground();
   const triggerLoop = await startTriggerService({
     transport,
@@ -382,7 +375,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     async close() {
       if (closed) return;
       closed = true;
-      for (const s of subs) s.unsubscribe();
+      for (const s of subs) s.stop();
       limiter.flush();
       triggerLoop?.stop();
       await triggerLoop?.idle();

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { Logger } from "../registry/types.js";
-import type { TypedKv } from "../transport/nats/typed-kv.js";
+import type { TypedKv } from "../transport/fleet-port.js";
 
 export const workerHeartbeatSchema = z.object({
   workerId: z.string(),

@@ -20,14 +20,12 @@
  * is still there is reported failed (a late report of its worker, if any, comes after
  * the failure and is ignored as the attempt's second verdict).
  */
-import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
-import { z } from "zod";
 import { PhaseflowError } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
-import { taskMessageSchema, undeliverableReason, WIRE_VERSION } from "../transport/messages.js";
-import { decodeMessage } from "../transport/nats/codec.js";
-import type { NatsTransport } from "../transport/nats/transport.js";
+import type { ApiEndpoint, TaskStreamPort } from "../transport/fleet-port.js";
+import { undeliverableReason, WIRE_VERSION } from "../transport/messages.js";
+import type { Transport } from "../transport/port.js";
 import { LIVE_HEARTBEAT_MS } from "../worker/attempt.js";
 import { activeKey, type RunStoreKv } from "./run-store.js";
 
@@ -42,51 +40,29 @@ export class MaxDeliveriesExceededError extends PhaseflowError {
   }
 }
 
-const advisorySchema = z.object({
-  stream: z.string(),
-  consumer: z.string(),
-  stream_seq: z.number(),
-  deliveries: z.number(),
-});
-
-/** Subscribe to the tasks stream's MAX_DELIVERIES advisories. */
+/** Watch the tasks stream for exhausted messages (one coordinator of the group handles each). */
 export function watchMaxDeliveries(
-  transport: NatsTransport,
+  transport: Pick<Transport, "publishReport" | "subscribeLive"> & { readonly taskStream: TaskStreamPort },
   coordinatorId: string,
   logger: Logger,
   counters: { malformed: number },
   runs?: { kv: RunStoreKv; counters: { undeliverable: number } },
   options: { quietMs?: number } = {},
-): NatsSubscription {
+): ApiEndpoint {
   const quietMs = options.quietMs ?? EXHAUSTED_QUIET_MS;
-  const stream = transport.names.streams.tasks;
-  const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.*`;
-  return transport.connection.subscribe(subject, {
-    queue: `${transport.names.prefix}-coordinators`,
-    callback: (err, msg) => {
-      if (err) {
-        logger.error({ err }, "the max-deliveries advisory subscription failed; exhausted tasks are left to the watchdog");
-        return;
-      }
-      let raw: unknown;
-      try {
-        raw = JSON.parse(new TextDecoder().decode(msg.data));
-      } catch {
-        raw = undefined;
-      }
-      const advisory = advisorySchema.safeParse(raw);
-      if (!advisory.success) {
-        counters.malformed++;
-        return;
-      }
-      void handle(advisory.data.stream_seq, advisory.data.deliveries).catch((e: unknown) => logger.warn({ err: e, seq: advisory.data.stream_seq }, "could not handle a max-deliveries advisory"));
+  const tasks = transport.taskStream;
+  return tasks.watchExhausted("coordinators", {
+    onError: (err) => logger.error({ err }, "the max-deliveries advisory subscription failed; exhausted tasks are left to the watchdog"),
+    onMalformed: () => counters.malformed++,
+    onExhausted: ({ seq, deliveries }) => {
+      void handle(seq, deliveries).catch((e: unknown) => logger.warn({ err: e, seq }, "could not handle a max-deliveries advisory"));
     },
   });
 
   async function handle(seq: number, deliveries: number): Promise<void> {
-    const stored = await transport.jsm.streams.getMessage(stream, { seq });
+    const stored = await tasks.read(seq);
     if (!stored) return; // acked or removed meanwhile
-    const decoded = decodeMessage(taskMessageSchema, stored.data);
+    const decoded = stored.task;
     if (!decoded.ok) {
       counters.malformed++;
       await deleteTask(seq);
@@ -145,8 +121,8 @@ export function watchMaxDeliveries(
       for (;;) {
         await new Promise((r) => setTimeout(r, SETTLED_POLL_MS));
         // A look that fails (a request timeout on a loaded server) proves nothing either way: look again.
-        const settled = await transport.jsm.streams.getMessage(stream, { seq }).then(
-          (m) => m === null,
+        const settled = await tasks.read(seq).then(
+          (m) => m === undefined,
           (err: unknown) => {
             logger.debug({ err, seq }, "looking whether an exhausted task message was settled failed; looking again");
             return false;
@@ -161,6 +137,6 @@ export function watchMaxDeliveries(
   }
 
   async function deleteTask(seq: number): Promise<void> {
-    await transport.jsm.streams.deleteMessage(stream, seq, false).catch((err: unknown) => logger.warn({ err, seq }, "could not delete an exhausted task message"));
+    await tasks.remove(seq).catch((err: unknown) => logger.warn({ err, seq }, "could not delete an exhausted task message"));
   }
 }

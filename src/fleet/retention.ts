@@ -11,7 +11,7 @@
  * not in the finished index.
  */
 import type { Logger } from "../registry/types.js";
-import type { NatsTransport } from "../transport/nats/transport.js";
+import type { Transport } from "../transport/port.js";
 import { hourOf, runKey, type RunStoreKv } from "./run-store.js";
 
 // A run may finish in an hour whose marker is already purged only if its clock ran back; such a run is swept with the next marker of its hour.
@@ -29,7 +29,7 @@ export interface PruneResult {
  * @example
  * const { removed } = await pruneFinishedRuns(transport, kv, Date.now() - 7 * 86_400_000, logger);
  */
-export async function pruneFinishedRuns(transport: NatsTransport, kv: RunStoreKv, cutoff: number, logger: Logger): Promise<PruneResult> {
+export async function pruneFinishedRuns(transport: Pick<Transport, "deleteHistory">, kv: RunStoreKv, cutoff: number, logger: Logger): Promise<PruneResult> {
   const removed: string[] = [];
   const cutHour = hourOf(cutoff);
   // Hours strictly before the cut-off hour go whole; the cut-off hour itself run by run.
@@ -47,7 +47,7 @@ export async function pruneFinishedRuns(transport: NatsTransport, kv: RunStoreKv
         await transport.deleteHistory(runId);
         // Its start key goes with it: from now on the key may start a new run.
         const startKey = (await kv.runs.get(runKey(runId)))?.value.startKey;
-        if (startKey !== undefined) await kv.runs.kv.purge(startKey);
+        if (startKey !== undefined) await kv.runs.purge(startKey);
         await kv.runs.purge(runKey(runId));
         await kv.done.purge(key);
         removed.push(runId);
@@ -63,7 +63,7 @@ export async function pruneFinishedRuns(transport: NatsTransport, kv: RunStoreKv
 }
 
 export interface RetentionOptions {
-  transport: NatsTransport;
+  transport: Pick<Transport, "deleteHistory">;
   kv: RunStoreKv;
   retentionMs: number;
   logger: Logger;

@@ -26,15 +26,15 @@ import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { Engine } from "../embedded/engine.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import { WIRE_VERSION, type RunEvent, type StoredMessage } from "../transport/messages.js";
-import type { NatsTransport } from "../transport/nats/transport.js";
-import type { TypedEntry, TypedKv } from "../transport/nats/typed-kv.js";
+import type { Transport } from "../transport/port.js";
+import type { TypedEntry, TypedKv } from "../transport/fleet-port.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
 import { createRunStore, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
 
 export interface RunDriverOptions {
   id: string;
   engine: Engine;
-  transport: NatsTransport;
+  transport: Transport;
   workflows: ReadonlyMap<string, { workflow: Workflow<unknown>; plan: Plan }>;
   kv: RunStoreKv;
   workersKv: TypedKv<WorkerHeartbeat>;

@@ -22,7 +22,7 @@ import { serializedErrorSchema } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import { summaryOf } from "../runtime/core/run-record.js";
 import { runStatusSchema, type RunRecord } from "../runtime/core/run-record-schema.js";
-import type { TypedEntry, TypedKv } from "../transport/nats/typed-kv.js";
+import type { FleetTransport, TypedEntry, TypedKv } from "../transport/fleet-port.js";
 
 export const storedRunSchema = z.object({
   runId: z.string(),
@@ -79,6 +79,11 @@ export interface RunStoreKv {
   runs: TypedKv<StoredRun>;
   active: TypedKv<z.infer<typeof activeMarkSchema>>;
   done: TypedKv<z.infer<typeof doneMarkSchema>>;
+}
+
+/** The run store's typed views of the `runs` store (summaries, active marks, finished index). */
+export function runStoreKv(stores: Pick<FleetTransport, "store">): RunStoreKv {
+  return { runs: stores.store("runs", storedRunSchema), active: stores.store("runs", activeMarkSchema), done: stores.store("runs", doneMarkSchema) };
 }
 
 export interface RunStoreOptions {

@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { TypedKv } from "../transport/nats/typed-kv.js";
+import type { TypedKv } from "../transport/fleet-port.js";
 
 export const startKeyEntrySchema = z.object({ workflow: z.string(), key: z.string(), runId: z.string(), at: z.number() });
 export type StartKeyEntry = z.infer<typeof startKeyEntrySchema>;

@@ -11,9 +11,8 @@
  * worker for their namespace may come, and their run's watchdog and the
  * max-deliveries watcher own them.
  */
-import { taskMessageSchema, undeliverableReason } from "../transport/messages.js";
-import { decodeMessage } from "../transport/nats/codec.js";
-import type { NatsTransport } from "../transport/nats/transport.js";
+import type { TaskStreamPort } from "../transport/fleet-port.js";
+import { undeliverableReason } from "../transport/messages.js";
 import type { Logger } from "../registry/types.js";
 import { activeKey, isUnfinished, runKey, type RunStoreKv } from "./run-store.js";
 
@@ -29,7 +28,7 @@ export interface TaskSweeper {
 }
 
 export interface TaskSweeperOptions {
-  transport: NatsTransport;
+  transport: { readonly taskStream: TaskStreamPort };
   kv: RunStoreKv;
   sweepMs: number;
   logger: Logger;
@@ -43,12 +42,12 @@ export interface TaskSweeperOptions {
  * sweeper.stop();
  */
 export function startTaskSweeper(o: TaskSweeperOptions): TaskSweeper {
-  const stream = o.transport.names.streams.tasks;
+  const tasks = o.transport.taskStream;
   const now = o.now ?? Date.now;
   let running: Promise<number> | undefined;
 
   const drop = async (seq: number, fields: Record<string, unknown>, why: string): Promise<number> => {
-    const deleted = await o.transport.jsm.streams.deleteMessage(stream, seq, false).catch((err: unknown) => {
+    const deleted = await tasks.remove(seq).catch((err: unknown) => {
       o.logger.warn({ err, seq }, "could not delete an undeliverable task message; the next sweep tries again");
       return false;
     });
@@ -59,15 +58,14 @@ export function startTaskSweeper(o: TaskSweeperOptions): TaskSweeper {
   };
 
   const sweepOnce = async (): Promise<number> => {
-    const info = await o.transport.jsm.streams.info(stream);
-    const { first_seq: first, last_seq: last } = info.state;
+    const { first, last } = await tasks.bounds();
     const cutoff = now() - o.sweepMs;
     let dropped = 0;
     for (let seq = first; seq <= last && seq < first + SWEEP_BATCH; seq++) {
-      const stored = await o.transport.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      const stored = await tasks.read(seq).catch(() => undefined);
       if (!stored) continue; // acked (removed) meanwhile
-      if (stored.time.getTime() > cutoff) break; // younger ones follow
-      const decoded = decodeMessage(taskMessageSchema, stored.data);
+      if (stored.storedAt > cutoff) break; // younger ones follow
+      const decoded = stored.task;
       if (!decoded.ok) {
         o.counters.malformed++;
         dropped += await drop(seq, { subject: stored.subject }, `malformed: ${decoded.reason}`);

@@ -11,8 +11,7 @@ import type { Workflow } from "../dsl/workflow.js";
 import type { Logger } from "../registry/types.js";
 import { systemClock } from "../support/clock.js";
 import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
-import type { NatsTransport } from "../transport/nats/transport.js";
-import { typedKv } from "../transport/nats/typed-kv.js";
+import type { FleetTransport } from "../transport/fleet-port.js";
 import { resolveTriggers } from "../triggers/resolve.js";
 import { servedTriggers } from "../triggers/source-workflow.js";
 import { createTriggerLoop, type RunOutcome, type ServedTriggers, type TriggerLoop } from "../triggers/trigger-loop.js";
@@ -20,12 +19,13 @@ import { TRIGGER_KEY_FILTERS, triggerStateSchema, type TriggerState, type Trigge
 import type { RunDriver } from "./run-driver.js";
 
 /** The trigger states of a deployment, as the coordinators last wrote them. */
-export async function readTriggerStates(transport: NatsTransport, logger: Logger): Promise<TriggerState[]> {
-  return kvTriggerStore(transport, logger).list();
+export async function readTriggerStates(transport: Pick<FleetTransport, "store">): Promise<TriggerState[]> {
+  return storedTriggerStates(transport).list();
 }
 
-function kvTriggerStore(transport: NatsTransport, logger: Logger): TriggerStateStore {
-  const kv = typedKv(transport.buckets.runs, triggerStateSchema, logger, transport.names.buckets.runs);
+/** Trigger states in the fleet's `runs` store (`sched.*`, `src.*`). */
+export function storedTriggerStates(transport: Pick<FleetTransport, "store">): TriggerStateStore {
+  const kv = transport.store("runs", triggerStateSchema);
   return {
     get: (key) => kv.get(key),
     create: (key, value) => kv.create(key, value),
@@ -55,7 +55,7 @@ export function triggersOf(workflows: readonly Workflow<unknown>[]): { served: S
 }
 
 export interface TriggerServiceOptions {
-  transport: NatsTransport;
+  transport: Pick<FleetTransport, "store" | "readHistory">;
   served: readonly ServedTriggers[];
   driver: RunDriver;
   /** The coordinator's start: `{ existing }` true when the key had started the run before. */
@@ -68,7 +68,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   if (o.served.length === 0) return undefined;
   const loop = createTriggerLoop({
     served: o.served,
-    store: kvTriggerStore(o.transport, o.logger),
+    store: storedTriggerStates(o.transport),
     clock: systemClock,
     logger: o.logger,
     starter: {

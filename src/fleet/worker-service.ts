@@ -10,9 +10,8 @@ import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../support/logger.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
-import { typedKv } from "../transport/nats/typed-kv.js";
 import { natsNames } from "../transport/nats/names.js";
-import { inboxPrefixOf } from "./nats-permissions.js";
+import { inboxPrefixOf } from "../transport/nats/permissions.js";
 import { createWorker, type Worker } from "../worker/worker.js";
 import { defaultWorkerId } from "../worker/options.js";
 import { guardStrayErrors } from "../worker/stray-errors.js";
@@ -75,7 +74,7 @@ export async function startNatsWorker(options: NatsWorkerOptions): Promise<NatsW
   const worker = createWorker({ transport, registry: options.registry, logger, concurrency, workerId, namespaces });
   const executors = options.registry.keys().filter((k) => namespaces.includes(k.split("/")[0]!));
   const startedAt = Date.now();
-  const heartbeats = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
+  const heartbeats = transport.store("workers", workerHeartbeatSchema);
   const loop = startHeartbeat(
     heartbeats,
     () => {

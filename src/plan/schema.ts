@@ -37,6 +37,12 @@ export const planWaitSchema = z.discriminatedUnion("kind", [
     onTimeout: z.object({ output: z.unknown() }).nullable(),
   }),
   z.object({ kind: z.literal("sleep"), ms: z.number().int().nonnegative().nullable(), until: z.string().nullable() }),
+  /**
+   * A child node (DESIGN §10): starts a run of `workflow` (`version`: pinned, or null for the
+   * latest served) and waits for its end. `input`: source text of its input function, or null
+   * (the node's input, or for a map over a workflow the item, is the child's input).
+   */
+  z.object({ kind: z.literal("child"), workflow: z.string(), version: z.string().nullable(), input: z.string().nullable() }),
 ]);
 export type PlanWait = z.infer<typeof planWaitSchema>;
 

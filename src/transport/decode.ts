@@ -86,3 +86,16 @@ export function decodeJsonText<T>(schema: ZodType<T, unknown>, text: string): De
     return { ok: false, reason: `could not be decoded (${detail.slice(0, 300)})` };
   }
 }
+
+const textDecoder = new TextDecoder();
+
+/** Bytes -> text -> `decodeJsonText`: what every reader of a message body does; never throws. */
+export function decodeJsonBytes<T>(schema: ZodType<T, unknown>, data: Uint8Array): Decoded<T> {
+  let text: string;
+  try {
+    text = textDecoder.decode(data);
+  } catch {
+    return { ok: false, reason: "not text" };
+  }
+  return decodeJsonText(schema, text);
+}

@@ -111,8 +111,14 @@ export type TaskMessage = z.infer<typeof taskMessageSchema>;
 export const waitSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("signal"), name: z.string(), deadline: z.number().nullable() }),
   z.object({ kind: z.literal("sleep"), until: z.number() }),
+  /** A child node waits for its child run `runId` (runtime/core/children.ts). */
+  z.object({ kind: z.literal("child"), runId: z.string(), workflow: z.string(), version: z.string().nullable() }),
 ]);
 export type Wait = z.infer<typeof waitSchema>;
+
+/** A child run's place in its parent (run.started of the child): the parent run, the node (instance) and attempt that started it, and its depth (1: a child of a top-level run). */
+export const parentRefSchema = z.object({ runId: z.string(), state: z.string(), visit: z.number().int().positive(), task: z.string(), attempt: z.number().int().positive(), depth: z.number().int().positive() });
+export type ParentRef = z.infer<typeof parentRefSchema>;
 
 /** Signal names and ids: what a person types on a command line, within reason. */
 export const signalNameSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, "must be 1-200 letters, digits, '_', '.', ':' or '-'");
@@ -131,7 +137,7 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
    */
   z.object({ type: z.literal("through"), seq: z.number().int().nonnegative(), at: z.number() }),
   /** `traceparent`: the W3C trace context of the run's first span, so that whoever resumes the run traces it in the same trace. */
-  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire, seed: z.number().int().nonnegative().optional(), traceparent: z.string().max(128).optional() }),
+  z.object({ type: z.literal("run.started"), workflow: z.string(), version: z.string(), planHash: z.string(), input: z.unknown().optional(), options: runOptionsWire, seed: z.number().int().nonnegative().optional(), traceparent: z.string().max(128).optional(), parent: parentRefSchema.optional() }),
   /** A coordinator took the run (start, takeover, restart): `epoch` fences every earlier holder. */
   z.object({ type: z.literal("run.claimed"), owner: z.string(), epoch: z.number().int().nonnegative() }),
   z.object({ type: z.literal("run.succeeded"), output: z.unknown().optional() }),
@@ -194,13 +200,32 @@ export type Report = z.infer<typeof reportSchema>;
 export const signalMessageSchema = z.object({ v: wireVersionSchema, kind: z.literal("signal"), type: z.literal("signal.received"), runId: runIdSchema, at: z.number(), name: signalNameSchema, id: signalNameSchema, payload: z.unknown().optional() });
 export type SignalMessage = z.infer<typeof signalMessageSchema>;
 
-/** What is stored on a run's report subject: workers' reports and signals. */
-export const reportSubjectSchema = z.union([reportSchema, signalMessageSchema]);
-export type ReportSubjectMessage = Report | SignalMessage;
+/**
+ * A child run ended (runtime/core/children.ts): stored on the PARENT run's report subject by
+ * whoever drove the child to its end (or found it ended), like a signal, so the parent's
+ * decider consumes it in stored order and no end is lost to a crash. `runId` is the parent;
+ * `child` the child run. Repeats are harmless: the fold takes a child's first end.
+ */
+export const childEndedMessageSchema = z.object({
+  v: wireVersionSchema,
+  kind: z.literal("child"),
+  type: z.literal("child.ended"),
+  runId: runIdSchema,
+  at: z.number(),
+  child: runIdSchema,
+  status: z.enum(["succeeded", "failed", "cancelled"]),
+  output: z.unknown().optional(),
+  error: serializedErrorSchema.optional(),
+});
+export type ChildEndedMessage = z.infer<typeof childEndedMessageSchema>;
+
+/** What is stored on a run's report subject: workers' reports, signals and child ends. */
+export const reportSubjectSchema = z.union([reportSchema, signalMessageSchema, childEndedMessageSchema]);
+export type ReportSubjectMessage = Report | SignalMessage | ChildEndedMessage;
 
 /** What a run's history stores: decisions and reports. */
-export type HistoryMessage = Decision | Report | SignalMessage;
-export const historyMessageSchema = z.union([decisionSchema, reportSchema, signalMessageSchema]);
+export type HistoryMessage = Decision | Report | SignalMessage | ChildEndedMessage;
+export const historyMessageSchema = z.union([decisionSchema, reportSchema, signalMessageSchema, childEndedMessageSchema]);
 
 /** A stored history message with its sequence number (monotonic per run; NATS: the stream sequence). */
 export interface StoredMessage {
@@ -241,8 +266,10 @@ export type DecisionRunEvent = DistributiveAnd<DecisionEvent, Stamp>;
 export type ReportRunEvent = Report extends infer R ? (R extends Report ? Omit<R, "v" | "kind"> & { seq: number } : never) : never;
 /** A signal as folded: with the sequence number it was stored at. */
 export type SignalRunEvent = Omit<SignalMessage, "v" | "kind"> & { seq: number };
+/** A child's end as folded: with the sequence number it was stored at. */
+export type ChildEndedRunEvent = Omit<ChildEndedMessage, "v" | "kind"> & { seq: number };
 /** One step of a run's history, as `evolve` reads it. */
-export type RunEvent = DecisionRunEvent | ReportRunEvent | SignalRunEvent;
+export type RunEvent = DecisionRunEvent | ReportRunEvent | SignalRunEvent | ChildEndedRunEvent;
 export type RunEventType = RunEvent["type"];
 /** What a follower of a run sees: its stored events and, if asked, its live signals (not stored). */
 export type RunUpdate = RunEvent | LiveSignal;

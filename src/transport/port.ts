@@ -12,7 +12,7 @@
  * ack deadline passed), so workers report per `dispatchId` and a report settles only
  * the attempt it names, once.
  */
-import type { ControlMessage, Decision, LiveSignal, Report, ReportSubjectMessage, SignalMessage, StoredMessage, TaskMessage } from "./messages.js";
+import type { ChildEndedMessage, ControlMessage, Decision, LiveSignal, Report, ReportSubjectMessage, SignalMessage, StoredMessage, TaskMessage } from "./messages.js";
 
 export interface Subscription {
   /**
@@ -89,6 +89,12 @@ export interface Transport {
    * (NATS: within the stream's duplicate window; the fold drops later repeats anyway).
    */
   appendSignal(signal: SignalMessage): Promise<{ duplicate: boolean }>;
+  /**
+   * Store a child run's end on its PARENT run's report subject (`message.runId`), like a
+   * signal: no lease needed, the parent's decider consumes it. `duplicate` as for signals
+   * (NATS: the same child's end within the duplicate window); the fold takes a child's first end.
+   */
+  appendChildEnd(message: ChildEndedMessage): Promise<{ duplicate: boolean }>;
   /** Send a live signal (attempt started, progress, heartbeat): not stored, best effort. */
   publishLive(signal: LiveSignal): void;
 

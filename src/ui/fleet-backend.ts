@@ -4,11 +4,9 @@
  * signals through the transport port, and the workers' heartbeats.
  */
 import type { Client } from "../fleet/client.js";
-import { readLiveWorkers, workerHeartbeatSchema } from "../fleet/heartbeat.js";
 import { cursorOf } from "../fleet/run-list-order.js";
 import type { Logger } from "../registry/types.js";
 import type { Plan } from "../plan/schema.js";
-import { typedKv } from "../transport/nats/typed-kv.js";
 import type { UiBackend } from "./backend.js";
 import { followRunUpdates } from "./follow.js";
 
@@ -21,7 +19,6 @@ const PLAN_CACHE_MS = 30_000;
  */
 export function createFleetBackend(client: Client, logger: Logger): UiBackend {
   const { transport } = client;
-  const heartbeats = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
   const plans = new Map<string, { plan: Plan | undefined; at: number }>();
 
   return {
@@ -54,7 +51,7 @@ export function createFleetBackend(client: Client, logger: Logger): UiBackend {
     async retry(runId, from) {
       await client.retry(runId, from);
     },
-    workers: () => readLiveWorkers(heartbeats, Date.now()),
+    workers: () => client.workers(),
     close: () => client.close(),
   };
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
 import { createClient, type Client } from "../../src/fleet/client.js";
 import { startCoordinatorService, type CoordinatorService } from "../../src/fleet/coordinator-service.js";
-import { inboxPrefixOf, natsAuthorizationBlock, type NatsRole } from "../../src/fleet/nats-permissions.js";
+import { inboxPrefixOf, natsAuthorizationBlock, type NatsRole } from "../../src/transport/nats/permissions.js";
 import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
 import { natsNames } from "../../src/transport/nats/names.js";
 import { registry } from "../fixtures/faults/executors.js";

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
 import { natsOptionsFrom } from "../../src/cli/nats-flags.js";
-import { rolePermissions } from "../../src/fleet/nats-permissions.js";
+import { rolePermissions } from "../../src/transport/nats/permissions.js";
 import { natsNames } from "../../src/transport/nats/names.js";
 
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

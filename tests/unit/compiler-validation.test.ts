@@ -390,6 +390,26 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/sources[0]",
     mentions: ['named "tick"', "unique name"],
   }),
+  CHILD_WORKFLOW_INVALID: () => ({
+    wf: withState((_, s) => void s.child("sub", { workflow: "has space" })),
+    path: "w/s/sub",
+    mentions: ['child node "sub"', '"has space"', "handle or its name"],
+  }),
+  CHILD_VERSION_MISMATCH: () => {
+    const sub = workflow("sub", { version: "2" });
+    sub.state("only").task("a", { executor: "ns/a" });
+    return { wf: withState((_, s) => void s.child("call", { workflow: sub, version: "1" })), path: "w/s/call", mentions: ['version "1"', 'handle of version "2"'] };
+  },
+  CHILD_VERSION_INVALID: () => ({
+    wf: withState((_, s) => void s.child("sub", { workflow: "sub", version: "" })),
+    path: "w/s/sub",
+    mentions: ['child node "sub"', "non-empty string"],
+  }),
+  CHILD_INPUT_NOT_FUNCTION: () => ({
+    wf: withState((_, s) => void s.child("sub", { workflow: "sub", input: { id: 1 } as never })),
+    path: "w/s/sub",
+    mentions: ['child node "sub"', "input of type object", "(i) => ({ id: i.id })"],
+  }),
 };
 
 describe("compiler - validation issues", () => {

@@ -181,6 +181,7 @@ function simulate(s: Spec): void {
       else if (fx.type === "timer") timers.set(fx.key, fx.at);
       else if (fx.type === "cancelTimer") timers.delete(fx.key);
       // A worker mostly stops what it is told to stop; now and then its report comes in anyway (refused).
+      else if (fx.type !== "control") continue;
       else if (fx.message.type === "cancel.attempt" && rnd() < 0.8) jobs = jobs.filter((m) => m.dispatchId !== (fx.message as { dispatchId: string }).dispatchId);
       else if (fx.message.type === "cancel.run" && rnd() < 0.8) jobs = [];
     }

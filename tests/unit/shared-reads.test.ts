@@ -4,8 +4,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiGate } from "../../src/fleet/api-server.js";
 import type { Logger } from "../../src/registry/types.js";
-import { LogLimiter } from "../../src/transport/nats/log-limiter.js";
-import { SharedReads } from "../../src/transport/nats/shared-reads.js";
+import { LogLimiter } from "../../src/support/log-limiter.js";
+import { SharedReads } from "../../src/support/shared-reads.js";
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
   let resolve!: (v: T) => void;

@@ -37,6 +37,7 @@ function spyTransport(inner: Transport, log: string[], control: { hold?: Promise
     kind: inner.kind,
     capabilities: inner.capabilities,
     appendDecision: (d, expected) => inner.appendDecision(d, expected),
+    appendChildEnd: (m) => inner.appendChildEnd(m),
     async publishReport(report: Report) {
       if (report.type === "attempt.succeeded" && control.hold) await control.hold;
       if (control.failOnce?.delete(report.type)) throw new Error(`store of ${report.type} failed`);

@@ -1,13 +1,13 @@
 /**
  * `phaseflow nats-config [--prefix pf]`: print a nats-server `authorization` block with
  * one user per role (coordinator, worker, client), each allowed exactly the subjects its
- * part of the protocol uses (fleet/nats-permissions.ts; README "Security"). Passwords come
+ * part of the protocol uses (transport/nats/permissions.ts; README "Security"). Passwords come
  * from the flags or are generated; give each process its role's user and password
  * (`--user/--pass`, or PHASEFLOW_NATS_USER / PHASEFLOW_NATS_PASS).
  */
 import { randomBytes } from "node:crypto";
 import { UsageError } from "../../errors/base.js";
-import { NATS_ROLES, natsAuthorizationBlock, type NatsRole } from "../../fleet/nats-permissions.js";
+import { NATS_ROLES, natsAuthorizationBlock, type NatsRole } from "../../transport/nats/permissions.js";
 import { checkPrefix, DEFAULT_PREFIX, natsNames } from "../../transport/nats/names.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK } from "../exit-codes.js";

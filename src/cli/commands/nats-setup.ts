@@ -5,12 +5,8 @@
  * Run it once when moving a deployment onto a cluster, before starting coordinators
  * with `--replicas N`.
  */
-import { jetstreamManager } from "@nats-io/jetstream";
 import { UsageError } from "../../errors/base.js";
-import { openConnection } from "../../transport/nats/connect.js";
-import { natsNames } from "../../transport/nats/names.js";
-import { resolveNatsTransportOptions } from "../../transport/nats/options.js";
-import { setupInfrastructure } from "../../transport/nats/setup.js";
+import { setupNatsInfrastructure } from "../../transport/nats/setup.js";
 import { defineCommand } from "../command.js";
 import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
@@ -27,25 +23,18 @@ export const natsSetupCommand = defineCommand({
     if (values.nats === undefined) throw new UsageError("missing --nats URL");
     const replicas = replicasFrom(values.replicas);
     if (replicas === undefined) throw new UsageError("missing --replicas N, e.g. phaseflow nats-setup --nats URL --replicas 3");
-    const options = resolveNatsTransportOptions({ ...natsOptionsFrom(values), replicas, name: "phaseflow nats-setup" });
-    const nc = await openConnection(options);
-    try {
-      const jsm = await jetstreamManager(nc);
-      const reports = await setupInfrastructure(nc, jsm, natsNames(options.prefix), { ...options, replicas });
-      let behind = false;
-      for (const r of reports) {
-        const change = r.before === undefined ? `created with ${r.after}` : r.before === r.after ? `already ${r.after}` : `${r.before} -> ${r.after}`;
-        const where = r.leader === undefined ? "" : `, leader ${r.leader}, current on ${r.current.join(", ")}`;
-        io.stdout.write(`${r.resource}: replicas ${change}${where} (${r.messages} messages)\n`);
-        if (r.current.length < r.after) behind = true;
-      }
-      if (behind) {
-        io.stderr.write("some replicas are still catching up; run nats-setup again later to see them current\n");
-        return EXIT_FAILED;
-      }
-      return EXIT_OK;
-    } finally {
-      await nc.close().catch(() => undefined);
+    const reports = await setupNatsInfrastructure({ ...natsOptionsFrom(values), replicas, name: "phaseflow nats-setup" });
+    let behind = false;
+    for (const r of reports) {
+      const change = r.before === undefined ? `created with ${r.after}` : r.before === r.after ? `already ${r.after}` : `${r.before} -> ${r.after}`;
+      const where = r.leader === undefined ? "" : `, leader ${r.leader}, current on ${r.current.join(", ")}`;
+      io.stdout.write(`${r.resource}: replicas ${change}${where} (${r.messages} messages)\n`);
+      if (r.current.length < r.after) behind = true;
     }
+    if (behind) {
+      io.stderr.write("some replicas are still catching up; run nats-setup again later to see them current\n");
+      return EXIT_FAILED;
+    }
+    return EXIT_OK;
   },
 });

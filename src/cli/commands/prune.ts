@@ -5,7 +5,7 @@
  */
 import { UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
-import { inboxPrefixOf } from "../../fleet/nats-permissions.js";
+import { inboxPrefixOf } from "../../transport/nats/permissions.js";
 import { natsNames } from "../../transport/nats/names.js";
 import { defineCommand } from "../command.js";
 import { parseDuration } from "../duration.js";

@@ -5,9 +5,8 @@
  */
 import { UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
-import { readLiveWorkers, workerHeartbeatSchema, type WorkerHeartbeat } from "../../fleet/heartbeat.js";
+import type { WorkerHeartbeat } from "../../fleet/heartbeat.js";
 import { createSilentLogger } from "../../support/logger.js";
-import { typedKv } from "../../transport/nats/typed-kv.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK } from "../exit-codes.js";
 import { NATS_FLAGS, natsOptionsFrom } from "../nats-flags.js";
@@ -25,10 +24,8 @@ export const workersCommand = defineCommand({
     const logger = createSilentLogger();
     const client = await createClient({ ...natsOptionsFrom(values), logger });
     try {
-      const { transport } = client;
-      const kv = typedKv(transport.buckets.workers, workerHeartbeatSchema, logger, transport.names.buckets.workers);
       const now = Date.now();
-      const workers = await readLiveWorkers(kv, now);
+      const workers = await client.workers();
       io.stdout.write(values.json === true ? `${JSON.stringify(workers, null, 2)}\n` : formatWorkers(workers, now));
       return EXIT_OK;
     } finally {

@@ -19,7 +19,7 @@
  */
 import { AttemptLostError, MaxVisitsExceededError, QueueTimeoutError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
-import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
+import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type ParentRef, type TaskMessage } from "../../transport/messages.js";
 import { checkSchema } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
@@ -34,15 +34,18 @@ import type { ResolvedRunOptions } from "../../support/run-options.js";
 import type { RunModel } from "./run-model.js";
 import type { Definitions } from "./definition.js";
 import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
+import { cancelChildOf, ensureChildren, matchChildren, type ChildEffect } from "./children.js";
 import { learnStart, queueDue, timeoutDue, timersAtDispatch, timersAtResume, type AttemptTimer } from "./attempt-timers.js";
 
 export type Trigger =
   /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
-  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number; traceparent?: string | undefined }
+  | { type: "start"; input: unknown; options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">; owner: string; epoch: number; traceparent?: string | undefined; parent?: ParentRef | undefined }
   | { type: "resume"; owner: string; epoch: number }
   | { type: "report"; dispatchId: string }
   /** A signal was just folded (stored at `seq`). */
   | { type: "signal"; seq: number }
+  /** A child run's end was just folded (stored at `seq`). */
+  | { type: "child"; seq: number }
   | { type: "timer"; key: string; lastHeardAt?: number | undefined }
   /** A worker started the attempt at `startedAt` (the coordinator's clock), as a live signal told (attempt-timers.ts). */
   | { type: "started"; dispatchId: string; startedAt: number }
@@ -56,7 +59,9 @@ export type Effect =
   /** Sent only once every event decided before it is stored (a fenced-out writer sends none). */
   | { type: "control"; message: ControlMessage }
   | { type: "timer"; key: string; at: number }
-  | { type: "cancelTimer"; key: string };
+  | { type: "cancelTimer"; key: string }
+  /** Start a child run (idempotent by its id) / cancel one (children.ts). */
+  | ChildEffect;
 
 export interface Decided {
   events: DecisionEvent[];
@@ -342,6 +347,7 @@ class Decision implements WaitHost {
       if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, vt.instance.name) });
       else if (dispatchId !== undefined) this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.attempt", runId: this.st.runId, dispatchId, reason } });
       this.disarm(dispatchId);
+      cancelChildOf(this, vt, reason);
       this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
     }
   }
@@ -491,6 +497,7 @@ class Decision implements WaitHost {
       this.disarm(vt.record?.dispatchId);
       if (vt.status === "retrying") this.effects.push({ type: "cancelTimer", key: retryKey(v.state, v.visit, this.ref(v, vt).task) });
       if (vt.record?.wait) this.effects.push({ type: "cancelTimer", key: waitKey(v.state, v.visit, vt.layout.name) });
+      cancelChildOf(this, vt, reason);
       this.emit({ type: "task.cancelled", ...this.ref(v, vt), reason });
     }
     this.effects.push({ type: "control", message: { v: WIRE_VERSION, type: "cancel.run", runId: this.st.runId, reason, round: this.st.round } });
@@ -580,8 +587,12 @@ class Decision implements WaitHost {
     }
     if (this.st.visit) {
       this.rearm();
-      // Signals stored while no coordinator held the run.
+      // Signals and child ends stored while no coordinator held the run; children still waited for are asked for again.
       matchSignals(this);
+      if (isFinished(this.st)) return;
+      matchChildren(this);
+      if (isFinished(this.st)) return;
+      ensureChildren(this);
       this.pump(true);
       return;
     }
@@ -611,7 +622,8 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
       const plan = d.model().plan;
       const options = { schedule: trigger.options.schedule, onFailure: trigger.options.onFailure };
       const trace = trigger.traceparent === undefined ? {} : { traceparent: trigger.traceparent };
-      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options, seed: trigger.options.seed ?? seedOfRunId(state.runId), ...trace });
+      const parent = trigger.parent === undefined ? {} : { parent: trigger.parent };
+      d.emit({ type: "run.started", workflow: plan.workflow, version: plan.version, planHash: plan.planHash, input: trigger.input, options, seed: trigger.options.seed ?? seedOfRunId(state.runId), ...trace, ...parent });
       d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });
       d.enter(plan.initialState, trigger.input);
       break;
@@ -637,6 +649,10 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
       break;
     case "signal":
       matchSignals(d);
+      d.pump();
+      break;
+    case "child":
+      matchChildren(d);
       d.pump();
       break;
     case "undeliverable": {

@@ -16,7 +16,7 @@
  * Writers apply reports in stored order, and a new leaseholder folds everything
  * before it writes, so `through` never goes down along the decision subject.
  */
-import type { Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent, ReportSubjectMessage, RunEvent, SignalMessage, SignalRunEvent, StoredMessage } from "../../transport/messages.js";
+import type { ChildEndedMessage, ChildEndedRunEvent, Decision, DecisionRunEvent, HistoryMessage, Report, ReportRunEvent, ReportSubjectMessage, RunEvent, SignalMessage, SignalRunEvent, StoredMessage } from "../../transport/messages.js";
 
 /** The events of one decision batch, stamped with its run id and time. */
 export function decisionEvents(decision: Decision): DecisionRunEvent[] {
@@ -32,8 +32,9 @@ export function decisionEvents(decision: Decision): DecisionRunEvent[] {
 /** A stored report (or signal) as the fold reads it. */
 export function reportEvent(seq: number, report: Report): ReportRunEvent;
 export function reportEvent(seq: number, report: SignalMessage): SignalRunEvent;
-export function reportEvent(seq: number, report: ReportSubjectMessage): ReportRunEvent | SignalRunEvent;
-export function reportEvent(seq: number, report: ReportSubjectMessage): ReportRunEvent | SignalRunEvent {
+export function reportEvent(seq: number, report: ChildEndedMessage): ChildEndedRunEvent;
+export function reportEvent(seq: number, report: ReportSubjectMessage): ReportRunEvent | SignalRunEvent | ChildEndedRunEvent;
+export function reportEvent(seq: number, report: ReportSubjectMessage): ReportRunEvent | SignalRunEvent | ChildEndedRunEvent {
   // A plain copy (v and kind ride along unread): cheaper than dropping them, once per report.
   return { ...report, seq };
 }

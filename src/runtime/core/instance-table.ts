@@ -19,7 +19,7 @@ const HAS_DISPATCH = 2;
 /** Fields the columns hold; anything else on a record goes to its extras entry. */
 const COLUMNS: ReadonlySet<string> = new Set(["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "output", "map", "index"]);
 /** The key order of a record whose shape did not fit the string table. */
-const CANONICAL: readonly string[] = ["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "map", "index", "workerId", "startedAt", "durationMs", "output", "finishedAt", "dueAt", "error", "progress", "redeliveries", "reason", "wait", "instances"];
+const CANONICAL: readonly string[] = ["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "map", "index", "workerId", "startedAt", "durationMs", "output", "finishedAt", "dueAt", "error", "progress", "redeliveries", "reason", "wait", "child", "instances"];
 /** What a re-run of the map clears on its instances (as run-state.ts does on a plain record). */
 const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason", "wait"] as const;
 const CLEARED: ReadonlySet<string> = new Set(CLEARED_ON_RERUN);

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../../errors/serialize.js";
-import { waitSchema } from "../../transport/messages.js";
+import { parentRefSchema, waitSchema } from "../../transport/messages.js";
 
 export const runStatusSchema = z.enum(["pending", "running", "succeeded", "failed", "cancelled"]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
@@ -69,6 +69,8 @@ export const taskRecordSchema = z.object({
   reason: z.string().optional(),
   /** A signal or sleep node waiting (status running): what for, and until when. */
   wait: waitSchema.optional(),
+  /** A child node: the run id of its (last) child run. */
+  child: z.string().optional(),
   /** A map instance (`run[3]`): the name of its map node, and its index in the items. */
   map: z.string().optional(),
   index: z.number().int().nonnegative().optional(),
@@ -100,6 +102,8 @@ export const runRecordSchema = z.object({
   reason: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
+  /** A child run: its parent run, and the node and attempt that started it. */
+  parent: parentRefSchema.optional(),
   /** The run's seed (recorded at start): `ctx.seed` of every task derives from it. */
   seed: z.number().int().nonnegative().optional(),
   /** The state entered last. */

@@ -127,6 +127,16 @@ export interface RunState {
   readonly signals: PendingSignal[];
   /** Ids of every signal folded: a repeated id is refused. */
   readonly signalIds: Set<string>;
+  /** Ends of child runs (child.ended), the first per child run id (children.ts consumes them). */
+  readonly childEnds: Map<string, ChildEnd>;
+}
+
+/** A child's end as folded from `child.ended` (the first one per child; children.ts consumes it). */
+export interface ChildEnd {
+  readonly seq: number;
+  readonly status: "succeeded" | "failed" | "cancelled";
+  readonly output?: unknown;
+  readonly error?: SerializedError | undefined;
 }
 
 export interface PendingSignal {
@@ -177,6 +187,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     compact: options.compact === true ? new CompactInstances() : undefined,
     signals: [],
     signalIds: new Set(),
+    childEnds: new Map(),
   };
 }
 
@@ -375,7 +386,7 @@ export function evolve(st: RunState, e: RunEvent): RunState {
   const mapKey = taskKey(e.state, e.visit, inst.map);
   const table = st.compact ? liveInstance(st, e, key, mapKey, inst.index) : undefined;
   const before = st.tasks.get(key)?.status;
-  if (e.type === "task.dispatched") openInstance(st, e, inst.index);
+  if (e.type === "task.dispatched" || e.type === "task.waiting") openInstance(st, e, inst.index);
   evolveOne(st, e);
   const t = st.tasks.get(key);
   const mp = st.maps.get(mapKey);
@@ -472,6 +483,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       r.startedAt = e.at;
       r.status = "running";
       if (e.seed !== undefined) r.seed = e.seed;
+      if (e.parent !== undefined) r.parent = e.parent;
       break;
     case "run.claimed":
       st.owner = e.owner;
@@ -583,6 +595,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       t.status = "running";
       t.attempts = Math.max(t.attempts, e.attempt);
       t.wait = e.wait;
+      if (e.wait.kind === "child") t.child = e.wait.runId;
       t.startedAt ??= e.at;
       delete t.dueAt;
       markVisitTask(st, e, "running");
@@ -617,6 +630,13 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       const record: SignalRecord = { name: e.name, id: e.id, at: e.at, seq: e.seq };
       (r.signals ??= []).push(record);
       st.signals.push({ seq: e.seq, name: e.name, payload: e.payload, record });
+      break;
+    }
+    case "child.ended": {
+      if (e.seq > st.through) st.through = e.seq;
+      // The first end of a child counts; a repeat (stored again after a takeover) changes nothing.
+      if (st.childEnds.has(e.child)) break;
+      st.childEnds.set(e.child, { seq: e.seq, status: e.status, output: e.output, error: e.error });
       break;
     }
     case "attempt.succeeded":

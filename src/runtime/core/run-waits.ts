@@ -27,11 +27,12 @@ import type { DecisionEvent } from "../../transport/messages.js";
 import type { Definitions } from "./definition.js";
 import type { RunModel } from "./run-model.js";
 import { isFinished, taskKey, type PendingSignal, type RunState, type Visit, type VisitTask } from "./run-state.js";
+import { startChild, type ChildEffect } from "./children.js";
 
 /** The longest a single timer is armed for (below setTimeout's 2^31-1 ms limit). */
 export const MAX_TIMER_STEP_MS = 2 ** 31 - 1 - 60_000;
 
-type WaitEffect = { type: "timer"; key: string; at: number } | { type: "cancelTimer"; key: string };
+type WaitEffect = { type: "timer"; key: string; at: number } | { type: "cancelTimer"; key: string } | ChildEffect;
 
 /** What of the decision under way these rules use (decide.ts's Decision). */
 export interface WaitHost {
@@ -99,6 +100,10 @@ function sleepDue(h: WaitHost, v: Visit, vt: VisitTask, wait: PlanWait & { kind:
  */
 export function startWait(h: WaitHost, v: Visit, vt: VisitTask, attempt: number, input: unknown): void {
   const wait = vt.layout.plan.wait!;
+  if (wait.kind === "child") {
+    startChild(h, v, vt, attempt, input);
+    return;
+  }
   const key = waitKey(v.state, v.visit, vt.layout.name);
   if (wait.kind === "signal") {
     const found = pendingFor(h, v, vt, wait.signal);
@@ -142,6 +147,7 @@ export function waitTimer(h: WaitHost, key: string): void {
   const { v, vt } = node;
   const wait = vt.record!.wait!;
   const attempt = vt.attempts;
+  if (wait.kind === "child") return;
   const due = wait.kind === "sleep" ? wait.until : wait.deadline;
   if (due === null) return;
   if (h.now < due) {
@@ -182,7 +188,7 @@ export function rearmWaits(h: WaitHost): void {
   if (!v) return;
   for (const vt of v.tasks.values()) {
     const wait = vt.record?.wait;
-    if (vt.status !== "running" || !wait) continue;
+    if (vt.status !== "running" || !wait || wait.kind === "child") continue;
     const due = wait.kind === "sleep" ? wait.until : wait.deadline;
     if (due !== null) arm(h, waitKey(v.state, v.visit, vt.layout.name), due);
   }

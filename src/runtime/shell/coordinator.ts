@@ -22,7 +22,8 @@ import type { Workflow } from "../../dsl/workflow.js";
 import { PlanMismatchError, RunNotFoundError, UsageError } from "../../errors/base.js";
 import type { Plan } from "../../plan/schema.js";
 import type { Logger } from "../../registry/types.js";
-import type { StoredMessage } from "../../transport/messages.js";
+import type { ParentRef, StoredMessage } from "../../transport/messages.js";
+import { noChildRuns, type ChildRuns } from "./child-runs.js";
 import type { Transport } from "../../transport/port.js";
 import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type RandomSource } from "../../support/clock.js";
 import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Trigger } from "../core/decide.js";
@@ -59,6 +60,8 @@ export interface CoordinatorOptions {
   keepHistory?: boolean;
   /** Estimated heap bytes of finished runs' records kept for `get` (oldest dropped first). Default 64 MiB; 0 keeps none. */
   keepFinishedBytes?: number;
+  /** Starts and cancels child runs for child nodes. Default: none (a child node fails with CHILD_START_FAILED). */
+  children?: ChildRuns;
 }
 
 export interface StartRunParams {
@@ -70,6 +73,8 @@ export interface StartRunParams {
   options: Pick<ResolvedRunOptions, "schedule" | "onFailure" | "seed">;
   /** Default: a generated id. */
   runId?: string;
+  /** A child run: its parent (recorded in run.started). */
+  parent?: ParentRef | undefined;
 }
 
 export interface ResumeRunParams {
@@ -141,6 +146,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const settings: DecideSettings = { ...DEFAULT_DECIDE_SETTINGS, ...options.settings };
   const owner = `${options.id ?? "coordinator"}~${randomBytes(4).toString("hex")}`;
   const runs = new Map<string, RunShell>();
+  const children = options.children ?? noChildRuns(transport, () => clock.now(), logger);
   const budget = options.keepFinishedBytes ?? DEFAULT_KEEP_FINISHED_BYTES;
   // Oldest first; Map keeps insertion order, so dropping the oldest is taking the first key.
   const finishedById = new Map<string, { held: HeldRecord; bytes: number }>();
@@ -178,7 +184,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   };
 
   const shellFor = (state: ReturnType<typeof createRunState>, lastSeq: number, folded: Parameters<typeof foldEvents>[1] extends Iterable<infer E> ? readonly E[] : never): RunShell => {
-    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped }, folded);
+    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children }, folded);
     runs.set(state.runId, shell);
     dropFinished(state.runId);
     return shell;
@@ -214,7 +220,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       const runId = params.runId ?? ids();
       if (runs.has(runId) || finishedById.has(runId)) throw new UsageError(`run id "${runId}" is already in use; choose another runId or leave it out`);
       const state = createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true });
-      return launch(shellFor(state, 0, []), { type: "start", input: params.input, options: params.options, owner, epoch: 1 });
+      return launch(shellFor(state, 0, []), { type: "start", input: params.input, options: params.options, owner, epoch: 1, parent: params.parent });
     },
     resume(params) {
       const { state, events, lastSeq } = adopt(params);

@@ -13,7 +13,8 @@
 import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../../errors/base.js";
 import { serializeError } from "../../errors/serialize.js";
 import type { Logger } from "../../registry/types.js";
-import type { DecisionEvent, LiveSignal, ReportSubjectMessage, RunEvent, RunUpdate, SignalMessage, TaskMessage } from "../../transport/messages.js";
+import { WIRE_VERSION, type ChildEndedMessage, type DecisionEvent, type LiveSignal, type ReportSubjectMessage, type RunEvent, type RunUpdate, type SignalMessage, type TaskMessage } from "../../transport/messages.js";
+import type { ChildRuns } from "./child-runs.js";
 import type { Subscription, Transport } from "../../transport/port.js";
 import type { Clock, TimerHandle } from "../../support/clock.js";
 import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "../core/decide.js";
@@ -38,6 +39,8 @@ export interface ShellDeps {
   keepHistory: boolean;
   /** Called once when the run ended or stopped being driven here. */
   onStop: (shell: RunShell) => void;
+  /** Starts and cancels child runs (child nodes). */
+  children: ChildRuns;
 }
 
 export class RunShell implements RunHandle {
@@ -132,6 +135,12 @@ export class RunShell implements RunHandle {
         case "cancelTimer":
           this.disarm(fx.key);
           break;
+        case "startChild":
+          this.d.children.start(fx.start);
+          break;
+        case "cancelChild":
+          this.d.children.cancel(fx.runId, fx.reason);
+          break;
       }
     }
     if (isFinished(this.state)) void this.finish();
@@ -142,6 +151,10 @@ export class RunShell implements RunHandle {
     if (message.runId !== this.runId) return;
     if (message.kind === "signal") {
       this.onSignal(seq, message);
+      return;
+    }
+    if (message.kind === "child") {
+      this.onChildEnd(seq, message);
       return;
     }
     const report = message;
@@ -169,6 +182,29 @@ export class RunShell implements RunHandle {
     }
     this.feed.push(event);
     this.step({ type: "signal", seq });
+  }
+
+  /** A child run's end was stored on this run: fold it and let the decider settle the node waiting for it. */
+  private onChildEnd(seq: number, message: ChildEndedMessage): void {
+    const event = reportEvent(seq, message);
+    evolve(this.state, event);
+    this.feed.push(event);
+    this.step({ type: "child", seq });
+  }
+
+  /** This run is a child: store its end on its parent's report subject (children.ts). A failure is logged; the parent's takeover asks again. */
+  private async reportEnd(): Promise<void> {
+    const r = this.state.record;
+    if (!r.parent || !isFinished(this.state)) return;
+    const message: ChildEndedMessage = { v: WIRE_VERSION, kind: "child", type: "child.ended", runId: r.parent.runId, at: this.d.clock.now(), child: this.runId, status: r.status as ChildEndedMessage["status"] };
+    if (r.output !== undefined) message.output = r.output;
+    if (r.error !== undefined) message.error = r.error;
+    else if (r.status === "cancelled") message.error = { name: "CancelledError", code: "RUN_CANCELLED", message: r.reason ?? "cancelled", retryable: true };
+    try {
+      await this.d.transport.appendChildEnd(message);
+    } catch (err) {
+      this.d.log.error({ err, parent: r.parent.runId }, `child run "${this.runId}" ended but its end could not be stored on parent run "${r.parent.runId}"; the parent finds it when it is resumed`);
+    }
   }
 
   private onLive(signal: LiveSignal): void {
@@ -250,6 +286,9 @@ export class RunShell implements RunHandle {
   private async finish(): Promise<void> {
     if (this.stopped) return;
     await this.outbox.idle();
+    if (this.stopped) return;
+    // Our end is stored: now tell the parent, if any (after, so the parent never learns of an end the child's history lacks).
+    await this.reportEnd();
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimers();

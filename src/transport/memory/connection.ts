@@ -16,6 +16,7 @@ import {
   reportSchema,
   reportSubjectSchema,
   signalMessageSchema,
+  childEndedMessageSchema,
   taskMessageSchema,
   type ControlMessage,
   type Decision,
@@ -24,6 +25,7 @@ import {
   type Report,
   type ReportSubjectMessage,
   type SignalMessage,
+  type ChildEndedMessage,
   type StoredMessage,
   type TaskMessage,
 } from "../messages.js";
@@ -115,6 +117,16 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     });
   }
 
+  appendChildEnd(message: ChildEndedMessage): Promise<{ duplicate: boolean }> {
+    return settle(() => {
+      this.assertOpen("store a child run's end");
+      const payload = this.hub.wire.encode(childEndedMessageSchema, message, `end of child run "${String(message.child)}" of run "${String(message.runId)}"`);
+      // No duplicate window here: the fold takes a child's first end.
+      this.hub.histories.append(message.runId, "report", payload);
+      return { duplicate: false };
+    });
+  }
+
   publishLive(signal: LiveSignal): void {
     if (this.closed) return;
     try {
@@ -143,7 +155,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
       return this.track(
         this.hub.histories.follow(runId, afterSeq, REPORTS, (entry) => {
           const message = this.decodeEntry(runId, entry);
-          if (message?.kind !== "report" && message?.kind !== "signal") return;
+          if (message === undefined || message.kind === "decision") return;
           this.reportsDelivered++;
           this.call("report", () => handler(entry.seq, message));
         }),

@@ -88,7 +88,7 @@ export interface MemoryHub {
    * `stats().malformed`, one stored under another run than it names in
    * `stats().refused`, and drop it. In strict mode a string is taken as the JSON text.
    */
-  injectRaw(kind: "task" | "decision" | "report" | "signal" | "control", raw: unknown, runId?: string): void;
+  injectRaw(kind: "task" | "decision" | "report" | "signal" | "child" | "control", raw: unknown, runId?: string): void;
   stats(): MemoryHubStats;
   /** Close every connection and drop all queued messages and timers. */
   close(): Promise<void>;

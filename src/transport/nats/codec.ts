@@ -7,11 +7,10 @@
  */
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
-import { assertEncodableDepth, decodeJsonText, type Decoded } from "../decode.js";
+import { assertEncodableDepth, decodeJsonBytes, type Decoded } from "../decode.js";
 import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export { HEADER_ALLOWANCE, type Decoded };
 
@@ -37,12 +36,4 @@ export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: strin
 }
 
 /** Parse bytes as JSON (depth-checked first) and then with `schema`; never throws. */
-export function decodeMessage<T>(schema: ZodType<T, unknown>, data: Uint8Array): Decoded<T> {
-  let text: string;
-  try {
-    text = decoder.decode(data);
-  } catch {
-    return { ok: false, reason: "not text" };
-  }
-  return decodeJsonText(schema, text);
-}
+export const decodeMessage = decodeJsonBytes;

@@ -9,7 +9,7 @@ import type { ZodType } from "zod";
 import type { Logger } from "../../registry/types.js";
 import type { Subscription } from "../port.js";
 import { decodeMessage } from "./codec.js";
-import type { LogLimiter } from "./log-limiter.js";
+import type { LogLimiter } from "../../support/log-limiter.js";
 
 export interface CoreSubscriptionContext {
   connection: NatsConnection;

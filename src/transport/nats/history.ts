@@ -18,9 +18,9 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, typ
 import { TimeoutError } from "@nats-io/transport-node";
 import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
-import { decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
+import { childEndedMessageSchema, decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type ChildEndedMessage, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
-import type { LogLimiter } from "./log-limiter.js";
+import type { LogLimiter } from "../../support/log-limiter.js";
 import type { NatsNames } from "./names.js";
 
 /** Most messages pulled per request while replaying a run's history. */
@@ -126,6 +126,22 @@ export async function appendSignal(ctx: HistoryContext, signal: SignalMessage): 
   const data = encodeMessage(signalMessageSchema, signal, what, ctx.maxPayload());
   try {
     const ack = await ctx.js.publish(ctx.names.subjects.reports(signal.runId), data, { msgID: `signal:${signal.runId}:${signal.id}`, retries: PUBLISH_RETRIES });
+    return { duplicate: ack.duplicate };
+  } catch (err) {
+    throw publishFailed(ctx, what, err);
+  }
+}
+
+/**
+ * Store a child run's end on its parent's report subject, with `Nats-Msg-Id` from the child's
+ * run id, so that a repeat (stored again after a takeover) within the duplicate window is dropped.
+ * @example await appendChildEnd(ctx, { v: 3, kind: "child", type: "child.ended", runId: parentId, child, status: "succeeded", output, at });
+ */
+export async function appendChildEnd(ctx: HistoryContext, message: ChildEndedMessage): Promise<{ duplicate: boolean }> {
+  const what = `end of child run "${message.child}" of run "${message.runId}"`;
+  const data = encodeMessage(childEndedMessageSchema, message, what, ctx.maxPayload());
+  try {
+    const ack = await ctx.js.publish(ctx.names.subjects.reports(message.runId), data, { msgID: `child:${message.runId}:${message.child}`, retries: PUBLISH_RETRIES });
     return { duplicate: ack.duplicate };
   } catch (err) {
     throw publishFailed(ctx, what, err);

@@ -10,11 +10,13 @@
  * After the change we wait until every replica is current, so the report says what is
  * really replicated.
  */
-import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { TimeoutError, type NatsConnection } from "@nats-io/transport-node";
 import { ReplicasUnavailableError, TransportOperationError } from "../../errors/base.js";
 import { bucketStream, ensureInfrastructure, streamInfo, type InfrastructureSettings } from "./infrastructure.js";
-import type { NatsNames } from "./names.js";
+import { openConnection } from "./connect.js";
+import { natsNames, type NatsNames } from "./names.js";
+import { resolveNatsTransportOptions, type NatsTransportOptions } from "./options.js";
 import { isClustered, replicasErrorOf } from "./replicas.js";
 
 export interface ReplicaReport {
@@ -113,4 +115,19 @@ export function currentOf(info: StreamInfo): string[] {
   const leader = info.cluster?.leader;
   const followers = (info.cluster?.replicas ?? []).filter((p) => p.current && !p.offline).map((p) => p.name);
   return leader === undefined ? followers : [leader, ...followers];
+}
+
+/**
+ * `phaseflow nats-setup` from connection options: connect, set every stream and bucket
+ * to `options.replicas`, report, and close the connection.
+ * @example const reports = await setupNatsInfrastructure({ servers: url, replicas: 3 });
+ */
+export async function setupNatsInfrastructure(options: NatsTransportOptions & { replicas: number }): Promise<ReplicaReport[]> {
+  const resolved = resolveNatsTransportOptions(options);
+  const nc = await openConnection(resolved);
+  try {
+    return await setupInfrastructure(nc, await jetstreamManager(nc), natsNames(resolved.prefix), { ...resolved, replicas: options.replicas });
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
 }

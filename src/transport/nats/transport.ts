@@ -5,9 +5,10 @@
  * a new leaseholder re-dispatching an attempt is not dropped as a duplicate of a
  * fenced-out coordinator's message), run histories on <P>_EVENTS (history.ts,
  * follow.ts), live signals on `<p>.live.<runId>` and control broadcasts on
- * `<p>.ctl` (core NATS, not stored). It also hands the coordinator service
- * what it needs beyond the port: the resolved names, the connection, JetStream
- * handles and the `<p>_runs` / `<p>_workers` KV buckets.
+ * `<p>.ctl` (core NATS, not stored). It also implements the fleet's ports
+ * (transport/fleet-port.ts): the API's request/reply (api.ts), the `<p>_runs` and
+ * `<p>_workers` KV buckets as typed stores (typed-kv.ts), and the housekeeping of the
+ * tasks stream (task-stream.ts).
  *
  * Every message in and out is parsed with its zod schema; a malformed incoming one
  * is counted in `stats().malformed` (one on another run's subject in
@@ -29,17 +30,23 @@ import {
   type Report,
   type ReportSubjectMessage,
   type SignalMessage,
+  type ChildEndedMessage,
   type StoredMessage,
   type TaskMessage,
 } from "../messages.js";
-import type { ConsumeOptions, FollowOptions, Subscription, TaskDelivery, Transport, TransportCapabilities, TransportStats } from "../port.js";
+import type { ZodType } from "zod";
+import type { ApiPort, FleetTransport, StoreName, TaskStreamPort, TypedKv } from "../fleet-port.js";
+import type { ConsumeOptions, FollowOptions, Subscription, TaskDelivery, TransportCapabilities, TransportStats } from "../port.js";
+import { natsApi } from "./api.js";
+import { natsTaskStream } from "./task-stream.js";
+import { typedKv } from "./typed-kv.js";
 import { encodeMessage } from "./codec.js";
 import { logConnectionStatus, openConnection } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
-import { LogLimiter } from "./log-limiter.js";
-import { SharedReads } from "./shared-reads.js";
-import { appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
+import { LogLimiter } from "../../support/log-limiter.js";
+import { SharedReads } from "../../support/shared-reads.js";
+import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
@@ -47,7 +54,12 @@ import { startStallKeeper } from "./stall-keeper.js";
 import { startTaskConsumer } from "./task-consumer.js";
 import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 
-export interface NatsTransport extends Transport {
+/**
+ * phaseflow's own fleet uses only the Transport port and the fleet ports (`api`,
+ * `taskStream`, `store`); the raw `connection`, `js`, `jsm` and `buckets` are for users'
+ * and tests' own NATS work on the same connection.
+ */
+export interface NatsTransport extends FleetTransport {
   readonly kind: "nats";
   readonly options: ResolvedNatsTransportOptions;
   /** Streams, buckets, subjects and consumer names derived from the prefix. */
@@ -103,6 +115,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 class NatsTransportImpl implements NatsTransport {
   readonly kind = "nats" as const;
   readonly capabilities: TransportCapabilities;
+  readonly api: ApiPort;
+  readonly taskStream: TaskStreamPort;
   private malformed = 0;
   private refused = 0;
   private reportsDelivered = 0;
@@ -143,6 +157,12 @@ class NatsTransportImpl implements NatsTransport {
     };
     this.core = { connection, logger, limiter: this.limiter, onMalformed: () => this.malformed++ };
     this.histories = new SharedReads((runId) => readHistory(this.history, runId));
+    this.api = natsApi(connection, names);
+    this.taskStream = natsTaskStream(connection, () => this.jsm, names);
+  }
+
+  store<T>(name: StoreName, schema: ZodType<T>): TypedKv<T> {
+    return typedKv(() => this.buckets[name], schema, this.logger, this.names.buckets[name]);
   }
 
   async ensureInfrastructure(): Promise<void> {
@@ -165,6 +185,11 @@ class NatsTransportImpl implements NatsTransport {
   async appendSignal(signal: SignalMessage): Promise<{ duplicate: boolean }> {
     this.assertOpen("send a signal");
     return appendSignal(this.history, signal);
+  }
+
+  async appendChildEnd(message: ChildEndedMessage): Promise<{ duplicate: boolean }> {
+    this.assertOpen("store a child run's end");
+    return appendChildEnd(this.history, message);
   }
 
   publishLive(signal: LiveSignal): void {
@@ -191,7 +216,7 @@ class NatsTransportImpl implements NatsTransport {
     const sub = await followSubject(this.history, { subject, afterSeq, what, isClosed: () => this.connection.isClosed() }, (m) => {
       const read = decodeStored(this.history, runId, m.subject, m.seq, m.data);
       const message = read.message;
-      if (message?.kind !== "report" && message?.kind !== "signal") return;
+      if (message === undefined || message.kind === "decision") return;
       this.reportsDelivered++;
       this.deliver(what, () => handler(read.seq, message));
     });

@@ -1,56 +1,44 @@
 /**
  * A KV bucket whose values are JSON checked by a zod schema on the way in and out,
  * with the revision exposed for compare-and-set (`update(key, value, revision)`).
- * The coordinator service keeps run records in `<p>_runs` and workers their
- * heartbeats in `<p>_workers` through this; a stored value that fails the schema
- * is reported as `undefined` + a warning, never thrown.
+ * The NATS side of the fleet's `TypedKv` port (transport/fleet-port.ts): the
+ * coordinator service keeps run records in `<p>_runs` and workers their heartbeats
+ * in `<p>_workers` through this; a stored value that fails the schema is reported
+ * as `undefined` + a warning, never thrown.
  */
 import type { KV } from "@nats-io/kv";
 import type { ZodType } from "zod";
 import type { Logger } from "../../registry/types.js";
+import type { TypedEntry, TypedKv } from "../fleet-port.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
 
-export interface TypedEntry<T> {
-  key: string;
-  value: T;
-  /** Pass to `update` for compare-and-set. */
-  revision: number;
-}
+export type { TypedEntry, TypedKv };
 
-export interface TypedKv<T> {
-  readonly bucket: string;
+/** A TypedKv that also hands out its raw bucket (only for code inside transport/nats and tests). */
+export interface NatsTypedKv<T> extends TypedKv<T> {
   /** The raw bucket, for watches and anything this wrapper does not cover. */
   readonly kv: KV;
-  /** The entry, or undefined when the key is absent, deleted or holds a malformed value. */
-  get(key: string): Promise<TypedEntry<T> | undefined>;
-  /** Write unconditionally; returns the new revision. */
-  put(key: string, value: T): Promise<number>;
-  /** Write only if the key does not exist; rejects otherwise. Returns the revision. */
-  create(key: string, value: T): Promise<number>;
-  /** Write only if the key is still at `revision`; rejects on a conflict. Returns the new revision. */
-  update(key: string, value: T, revision: number): Promise<number>;
-  delete(key: string): Promise<void>;
-  /** Remove the key and its history for good (no tombstone kept). */
-  purge(key: string): Promise<void>;
-  /** Every key currently in the bucket, or those matching `filter` (a subject pattern, e.g. `active.>`). */
-  keys(filter?: string): Promise<string[]>;
 }
 
 /**
  * Wrap a bucket with a value schema.
  *
  * @example
- * const runs = typedKv(transport.buckets.runs, runRecordSchema, logger);
+ * const runs = typedKv(() => buckets.runs, runRecordSchema, logger);
  * const entry = await runs.get(runId);
  * if (entry) await runs.update(runId, { ...entry.value, status: "running" }, entry.revision);
  */
-export function typedKv<T>(kv: KV, schema: ZodType<T>, logger: Logger, bucket = "kv"): TypedKv<T> {
+export function typedKv<T>(bucketOrGetter: KV | (() => KV), schema: ZodType<T>, logger: Logger, bucket = "kv"): NatsTypedKv<T> {
+  // A getter follows the transport's buckets when `ensureInfrastructure` opens them again.
+  const kvOf = typeof bucketOrGetter === "function" ? bucketOrGetter : () => bucketOrGetter;
   const encode = (key: string, value: T): Uint8Array => encodeMessage(schema, value, `value of key "${key}" in bucket "${bucket}"`);
   return {
     bucket,
-    kv,
+    get kv() {
+      return kvOf();
+    },
     async get(key) {
-      const entry = await kv.get(key);
+      const entry = await kvOf().get(key);
       if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
       const decoded = decodeMessage(schema, entry.value);
       if (!decoded.ok) {
@@ -60,22 +48,22 @@ export function typedKv<T>(kv: KV, schema: ZodType<T>, logger: Logger, bucket = 
       return { key, value: decoded.value, revision: entry.revision };
     },
     async put(key, value) {
-      return kv.put(key, encode(key, value));
+      return kvOf().put(key, encode(key, value));
     },
     async create(key, value) {
-      return kv.create(key, encode(key, value));
+      return kvOf().create(key, encode(key, value));
     },
     async update(key, value, revision) {
-      return kv.update(key, encode(key, value), revision);
+      return kvOf().update(key, encode(key, value), revision);
     },
     async delete(key) {
-      await kv.delete(key);
+      await kvOf().delete(key);
     },
     async purge(key) {
-      await kv.purge(key);
+      await kvOf().purge(key);
     },
     async keys(filter) {
-      return listKeys(kv, filter);
+      return listKeys(kvOf(), filter);
     },
   };
 }

@@ -10,7 +10,7 @@
  * two lines per window, whatever the flood. The counters operators read
  * (`stats().malformed`) still count every message.
  */
-import type { Logger } from "../../registry/types.js";
+import type { Logger } from "../registry/types.js";
 
 /** Default window: one line at once, then at most one summary line per 10 s per kind. */
 export const LOG_WINDOW_MS = 10_000;

@@ -21,7 +21,7 @@
  * a run, so a worker may store a report for any run — the attempt token (never sent to
  * clients) is what makes such a report count.
  */
-import type { NatsNames } from "../transport/nats/names.js";
+import type { NatsNames } from "./names.js";
 
 export type NatsRole = "coordinator" | "worker" | "client";
 export const NATS_ROLES: readonly NatsRole[] = ["coordinator", "worker", "client"];
