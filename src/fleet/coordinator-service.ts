@@ -38,7 +38,8 @@ import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import { natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "../transport/nats/permissions.js";
-import { REPLY_HEADROOM, serveEndpoint, type ApiCounters } from "./api-server.js";
+import { ApiGate, REPLY_HEADROOM, serveEndpoint, type ApiCounters, type EndpointOptions } from "./api-server.js";
+import { LogLimiter } from "../support/log-limiter.js";
 import { NoRespondersError, type ApiEndpoint } from "../transport/fleet-port.js";
 import {
   cancelRunReplySchema,
@@ -105,6 +106,8 @@ export interface CoordinatorStats extends ApiCounters {
   runs: number;
   /** Reports of the runs it holds decoded and handed to their runs (each run reads only its own reports). */
   reportsDelivered: number;
+  /** Whole-history reads made (concurrent reads of one run share one). */
+  historyReads: number;
 }
 
 export interface CoordinatorService {
@@ -164,6 +167,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     logger,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
+  const limiter = new LogLimiter(logger);
+  // Client-facing endpoints go through one gate (see api-server.ts); the per-coordinator
+  // ones (stats, forwarded cancels) do not, so a storm never hides a coordinator's stats
+  // and two coordinators forwarding cancels to each other never wait on each other's gate.
+  const gated: EndpointOptions = { logger, counters, limiter, gate: new ApiGate() };
+  const direct: EndpointOptions = { logger, counters, limiter };
   const taskCounters = { undeliverable: 0, malformed: 0, vanished: 0 };
   const port = transport.api;
   const queue = "coordinators";
@@ -265,6 +274,18 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
+    // Refusals that need no history first: a run driven here and not failed, or one whose
+    // KV entry says it is not failed (the driver insists on both too), is refused without
+    // reading its whole history, so a storm of retries of a finished or re-running run
+    // costs nothing or one KV read each. A run held here may have failed a moment ago with
+    // its entry not yet saved: the driver waits for that.
+    const held = driver.handle(runId);
+    if (held !== undefined) {
+      if (held.summary().status !== "failed") throw new UsageError(`run "${runId}" is already being driven (a retry is under way)`);
+    } else {
+      const stored = (await driver.store.get(runId))?.value;
+      if (stored !== undefined && stored.status !== "failed") throw new UsageError(`run "${runId}" is ${stored.status}; only a failed run can be retried`);
+    }
     const { messages } = await transport.readHistory(runId);
     if (messages.length === 0) throw new RunNotFoundError(runId);
     const record = recordOfHistory(messages);
@@ -297,14 +318,14 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     },
   });
   const getPlan = (req: { workflow: string; version?: string | undefined }): Promise<object> => Promise.resolve({ ok: true, plan: served.resolve(req.workflow, req.version).plan });
-  subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, (req) => router.route("run.start", req, start), logger, counters));
-  subs.push(serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), logger, counters));
+  subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, (req) => router.route("run.start", req, start), gated));
+  subs.push(serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), direct));
   for (const name of served.names()) {
-    subs.push(serveEndpoint(port, routedOp("run.start", name), queue, startRunRequestSchema, (req) => router.route("run.start", req, start), logger, counters));
-    subs.push(serveEndpoint(port, routedOp("plan.get", name), queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), logger, counters));
+    subs.push(serveEndpoint(port, routedOp("run.start", name), queue, startRunRequestSchema, (req) => router.route("run.start", req, start), gated));
+    subs.push(serveEndpoint(port, routedOp("plan.get", name), queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), direct));
     for (const version of served.versionsOf(name)) {
-      subs.push(serveEndpoint(port, routedOp("run.start", name, version), queue, startRunRequestSchema, (req) => start({ ...req, version }), logger, counters));
-      subs.push(serveEndpoint(port, routedOp("plan.get", name, version), queue, getPlanRequestSchema, (req) => getPlan({ ...req, version }), logger, counters));
+      subs.push(serveEndpoint(port, routedOp("run.start", name, version), queue, startRunRequestSchema, (req) => start({ ...req, version }), gated));
+      subs.push(serveEndpoint(port, routedOp("plan.get", name, version), queue, getPlanRequestSchema, (req) => getPlan({ ...req, version }), direct));
     }
   }
   /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
@@ -322,10 +343,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const waiting = coordinatorWaitOf(record, beat.fleet());
     return { ok: true, record, ...(waiting !== undefined ? { waiting } : {}) };
   };
-  subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, logger, counters));
-  subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, logger, counters));
-  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, logger, counters));
-  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), logger, counters));
+  subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, gated));
+  subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, gated));
+  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, gated));
+  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(
@@ -338,8 +359,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         if (status === undefined) throw new RunNotFoundError(runId);
         return { ok: true, runId, status };
       },
-      logger,
-      counters,
+      direct,
     ),
   );
   subs.push(
@@ -368,12 +388,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
         return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
       },
-      logger,
-      counters,
+      gated,
     ),
   );
-  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, vanished: taskCounters.vanished, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
-  subs.push(serveEndpoint(port, `coordinator.${id}.stats`, undefined, runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, vanished: taskCounters.vanished, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0, historyReads: transport.stats().historyReads ?? 0 });
+  subs.push(serveEndpoint(port, `coordinator.${id}.stats`, undefined, runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), direct));
   subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await port.flush();
   await driver.startBackground();
@@ -401,6 +420,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       closed = true;
       for (const s of subs) s.stop();
       await beat.stop();
+      limiter.flush();
       triggerLoop?.stop();
       await triggerLoop?.idle();
       retention.stop();

@@ -92,7 +92,7 @@ describe("nats permissions - one user per role", () => {
     expect(workers.code).toBe(0);
 
     const long = await client.start("long-wide", { ms: 20_000 });
-    await expect.poll(async () => (await client.get(long.runId)).tasks.some((t) => t.task === "long-0" && t.status !== "pending"), { timeout: 15_000 }).toBe(true);
+    await expect.poll(async () => (await client.get(long.runId)).tasks.some((t) => t.task === "long-0" && t.status !== "pending"), { timeout: 30_000 }).toBe(true);
     expect(await client.cancel(long.runId, "permissions test")).toBe("cancelled");
     expect((await client.waitForEnd(long.runId)).status).toBe("cancelled");
 

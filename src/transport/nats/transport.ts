@@ -45,6 +45,8 @@ import { logConnectionStatus, openConnection, permissionErrorOf } from "./connec
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
 import { jsPublisher, type JsPublisher } from "./publisher.js";
+import { LogLimiter } from "../../support/log-limiter.js";
+import { SharedReads } from "../../support/shared-reads.js";
 import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
@@ -137,6 +139,9 @@ class NatsTransportImpl implements NatsTransport {
   private readonly core: CoreSubscriptionContext;
   /** PubAcks of task messages and reports through one subscription; made on first use. */
   private publisher: JsPublisher | undefined;
+  private readonly limiter: LogLimiter;
+  /** Concurrent reads of one run's history share one read (shared-reads.ts). */
+  private readonly histories: SharedReads<{ messages: StoredMessage[]; lastDecisionSeq: number }>;
 
   constructor(
     readonly options: ResolvedNatsTransportOptions,
@@ -153,17 +158,20 @@ class NatsTransportImpl implements NatsTransport {
         return connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
       },
     };
+    this.limiter = new LogLimiter(logger);
     this.history = {
       js,
       jsm,
       publish: (subject, data, opts) => this.hotPublisher().publish(subject, data, opts),
       names,
       logger,
+      limiter: this.limiter,
       maxPayload: () => connection.info?.max_payload,
       onMalformed: () => this.malformed++,
       onRefused: () => this.refused++,
     };
-    this.core = { connection, logger, onMalformed: () => this.malformed++ };
+    this.core = { connection, logger, limiter: this.limiter, onMalformed: () => this.malformed++ };
+    this.histories = new SharedReads((runId) => readHistory(this.history, runId));
     this.api = natsApi(connection, names);
     this.taskStream = natsTaskStream(connection, () => this.jsm, names);
   }
@@ -211,7 +219,9 @@ class NatsTransportImpl implements NatsTransport {
 
   async readHistory(runId: string): Promise<{ messages: StoredMessage[]; lastDecisionSeq: number }> {
     this.assertOpen("read a run's history");
-    return readHistory(this.history, runId);
+    // Joined reads share the result: each caller gets its own array (the messages themselves are read-only).
+    const { messages, lastDecisionSeq } = await this.histories.get(runId);
+    return { messages: messages.slice(), lastDecisionSeq };
   }
 
   async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription> {
@@ -326,12 +336,13 @@ class NatsTransportImpl implements NatsTransport {
   }
 
   stats(): TransportStats {
-    return { malformed: this.malformed, refused: this.refused, reportsDelivered: this.reportsDelivered };
+    return { malformed: this.malformed, refused: this.refused, reportsDelivered: this.reportsDelivered, historyReads: this.histories.reads };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.limiter.flush();
     await Promise.allSettled([...this.subscriptions].map((s) => s.stop()));
     this.subscriptions.clear();
     if (this.ownsConnection && !this.connection.isClosed()) {
