@@ -12,7 +12,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 /** Codes of errors that mean bad usage or input, also when a coordinator sent them back. */
-const USAGE_CODES = new Set(["USAGE", "INPUT_INVALID", "RUN_NOT_FOUND", "PLAN_HASH_MISMATCH", "SIGNAL_UNKNOWN", "SIGNAL_PAYLOAD_INVALID", "SIGNAL_RUN_FINISHED", "SIGNAL_INVALID"]);
+const USAGE_CODES = new Set(["USAGE", "INPUT_INVALID", "INPUT_TOO_LARGE", "NATS_AUTH_FAILED", "NATS_PERMISSION_DENIED", "RUN_NOT_FOUND", "PLAN_HASH_MISMATCH", "SIGNAL_UNKNOWN", "SIGNAL_PAYLOAD_INVALID", "SIGNAL_RUN_FINISHED", "SIGNAL_INVALID"]);
 
 /** The exit code for an error a command let escape. */
 export function exitCodeFor(err: unknown): number {

@@ -30,6 +30,7 @@ import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
 import { createMemoryTransport } from "../transport/memory/index.js";
 import type { Transport } from "../transport/port.js";
+import { assertRunInputFits } from "../transport/json.js";
 import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "../support/clock.js";
 import { createCoordinator, type Coordinator } from "../runtime/shell/coordinator.js";
@@ -142,6 +143,10 @@ export interface Engine {
   keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
   release(runId: string): void;
+  /** Attempts of a run driven here dispatched at or before `before` (epoch ms) with nothing heard of them: no start, no report. */
+  unstarted(runId: string, before: number): { dispatchId: string; epoch: number; dispatchedAt: number }[];
+  /** Dispatch such an attempt again now (its task message is gone: fleet/vanished-tasks.ts); counted like a watchdog re-dispatch. */
+  attemptLost(runId: string, dispatchId: string, reason: string): void;
   /** The record of a run started by this engine (undefined when unknown). */
   get(runId: string): RunRecord | undefined;
   /**
@@ -287,6 +292,8 @@ export function createEngine(options: EngineOptions): Engine {
         if (!checked.success) throw new InputValidationError(wf.name, toSchemaIssues(checked.error.issues));
         value = checked.data;
       }
+      // Refused here, naming the limit, rather than failing later at the first task that carries it.
+      if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = opts.data;
       if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
@@ -327,6 +334,8 @@ export function createEngine(options: EngineOptions): Engine {
     },
     keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),
+    unstarted: (runId, before) => coordinator.unstarted(runId, before),
+    attemptLost: (runId, dispatchId, reason) => coordinator.lost(runId, dispatchId, reason),
     get: (runId) => coordinator.get(runId),
     summary: (runId) => coordinator.summary(runId),
     kept: () => coordinator.kept(),
