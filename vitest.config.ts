@@ -42,6 +42,12 @@ export default defineConfig({
         test: {
           name: "isolated",
           include: ["tests/**/*.test.ts"],
+          // These tests start real processes (nats-server, coordinators, workers, the CLI).
+          // Loading one through tsx takes 1-2 s on an idle machine and took over 30 s on 2
+          // cores at load 20-25, so a test of a few such starts needs far more than the 30 s
+          // default there; a test that passes ends as soon as it is done, so this only
+          // changes how long a hung one takes to fail.
+          testTimeout: 120_000,
           exclude: ["**/node_modules/**", ...IN_MEMORY],
           // tests/integration and tests/faults start one nats-server for the whole run;
           // the global setup starts it (random free port, temp store) and kills it by PID.

@@ -3,7 +3,7 @@
  * 0 ok, 1 a run or a validation failed, 2 bad usage or input (flags, files, modules),
  * 130 stopped following a fleet run with Ctrl-C (the run goes on; the shell's code for SIGINT).
  */
-import { InputValidationError, ModuleLoadError, PhaseflowError, RegistryError, RunNotFoundError, UsageError } from "../errors/base.js";
+import { InputValidationError, ModuleLoadError, NatsPermissionError, PhaseflowError, RegistryError, RunInputTooLargeError, RunNotFoundError, TransportConnectError, UsageError } from "../errors/base.js";
 import { PlanHashMismatchError } from "../errors/fleet.js";
 import { OptionsError } from "../errors/options.js";
 import { WorkflowValidationError } from "../errors/validation.js";
@@ -15,12 +15,13 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 /** Errors that mean bad usage or input, also when a coordinator sent them back (deserializeError gives their class back). */
-const USAGE_ERRORS = [UsageError, OptionsError, ModuleLoadError, InputValidationError, RegistryError, RunNotFoundError, PlanHashMismatchError, SignalRefusedError, SignalPayloadInvalidError];
+const USAGE_ERRORS = [UsageError, OptionsError, ModuleLoadError, InputValidationError, RunInputTooLargeError, NatsPermissionError, RegistryError, RunNotFoundError, PlanHashMismatchError, SignalRefusedError, SignalPayloadInvalidError];
 
 /** The exit code for an error a command let escape. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof WorkflowValidationError) return EXIT_FAILED;
   if (USAGE_ERRORS.some((type) => err instanceof type)) return EXIT_USAGE;
+  if (err instanceof TransportConnectError && err.credentialsRefused) return EXIT_USAGE;
   return EXIT_FAILED;
 }
 

@@ -10,7 +10,7 @@ export const REPLICAS_FLAG = {
   replicas: {
     type: "string",
     valueName: "N",
-    description: `replicas of the streams and KV buckets, 1 to ${MAX_REPLICAS} (3 on a 3-node cluster); checked against existing ones (default: create with 1, use existing as they are)`,
+    description: `replicas of the streams and KV buckets, 1 to ${MAX_REPLICAS} (3 on a 3-node cluster); checked against existing ones (default: create with 3 on a cluster of 3+ JetStream servers, 1 on a single server; use existing as they are)`,
   },
 } as const satisfies Record<string, FlagSpec>;
 

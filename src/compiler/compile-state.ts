@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF, DEFAULT_MAX_VISITS, DEFAULT_RETRIES } from "./defaults
 import { buildGraph, criticalPath, findCycle, graphologyLayering, layer, phaseMembers, type IndexedGraph } from "./graph.js";
 import type { ToJsonSchema } from "./schemas.js";
 import { validateTask } from "./validate-task.js";
+import { validateStateOptionKeys, validateTaskOptionKeys } from "./validate-options.js";
 import { planWaitOf } from "./compile-wait.js";
 import { planMapOf, validateMapAndParams, validateMapRouters } from "./map.js";
 import { checkName, isFinal, ownState, validateTransitions } from "./validate-states.js";
@@ -32,6 +33,7 @@ export function compileState(ctx: StateContext, s: State<string, unknown>): Plan
   const sPath = `${wf.name}/${s.name}`;
   const before = issues.length;
   checkName("state", s.name, sPath, issues);
+  validateStateOptionKeys(s, sPath, issues);
   const maxVisits = s.options.maxVisits ?? DEFAULT_MAX_VISITS;
   if (!Number.isInteger(maxVisits) || maxVisits < 1) {
     issues.push({ code: "INVALID_MAX_VISITS", path: sPath, message: `state "${s.name}" has maxVisits ${String(maxVisits)}; use a whole number >= 1, or leave it out for the default ${DEFAULT_MAX_VISITS}` });
@@ -58,6 +60,7 @@ export function compileState(ctx: StateContext, s: State<string, unknown>): Plan
     index.set(t, i);
     parentCount += t.parents.length;
     validateTask(t, tPath, ctx.registry, issues, ctx.json);
+    validateTaskOptionKeys(t, tPath, issues);
     validateMapAndParams(t, tPath, issues);
   }
   validateMapRouters(s, sPath, issues);

@@ -15,6 +15,7 @@ import { DEFAULT_PRIORITY, PLAN_FORMAT_VERSION, type Plan, type PlanState } from
 import { compileState, type StateContext } from "./compile-state.js";
 import { createSchemaCache } from "./schemas.js";
 import { checkName, validateReachability } from "./validate-states.js";
+import { validateWorkflowOptionKeys } from "./validate-options.js";
 import { resolveTriggers } from "../triggers/resolve.js";
 
 export interface CompileOptions {
@@ -32,6 +33,7 @@ export interface CompileOptions {
 export function compile(wf: Workflow<unknown>, options: CompileOptions = {}): Plan {
   const issues: ValidationIssue[] = [];
   checkName("workflow", wf.name, wf.name, issues);
+  validateWorkflowOptionKeys(wf, issues);
   if (typeof wf.options.version !== "string" || wf.options.version.length === 0) {
     issues.push({ code: "INVALID_VERSION", path: wf.name, message: `workflow "${wf.name}" needs a non-empty version string; pass one, e.g. workflow("${wf.name}", { version: "1" })` });
   }

@@ -178,6 +178,14 @@ export interface RouteDef {
   readonly pathways: Readonly<Record<string, StateRef>>;
 }
 
+/** How a node of a state was declared. */
+export type NodeKind = "task" | "map" | "signal" | "sleep";
+
+/** The option keys of what the caller passed (none for a non-object: the compiler reports that elsewhere). */
+function optionKeys(options: unknown): string[] {
+  return typeof options === "object" && options !== null ? Object.keys(options) : [];
+}
+
 export class Task<S extends string, O = unknown, P = unknown> {
   /** Tasks this one waits for, as declared (possibly of other states: a compile error). */
   readonly parents: Task<string>[] = [];
@@ -185,6 +193,11 @@ export class Task<S extends string, O = unknown, P = unknown> {
   readonly map: MapDef | undefined;
   /** Only for typing `params`. */
   declare readonly __params?: P;
+  /**
+   * What was declared (`task`, `map`, `signal` or `sleep`) and the option keys the caller
+   * passed, so the compiler can report keys it does not know (`retry: 3` for `retries`).
+   */
+  declared: { readonly kind: NodeKind; readonly keys: readonly string[] } = { kind: "task", keys: [] };
 
   constructor(
     readonly state: State<S, unknown>,
@@ -236,6 +249,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
    */
   task<O = unknown, I = unknown, P = unknown>(name: string, options: TaskOptions<I, O, P>): Task<S, O, P> {
     const t = new Task<S, O, P>(this, name, options);
+    t.declared = { kind: "task", keys: optionKeys(options) };
     this.tasks.push(t);
     return t;
   }
@@ -261,6 +275,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
     }
     const { items: _items, maxConcurrency: _max, toleratedFailures: _tol, ...task } = options;
     const t = new Task<S>(this, name, task, map);
+    t.declared = { kind: "map", keys: optionKeys(options) };
     this.tasks.push(t);
     return t;
   }
@@ -291,6 +306,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
     if (options.backoff !== undefined) taskOptions.backoff = options.backoff;
     if (options.description !== undefined) taskOptions.description = options.description;
     const t = new Task<S, O>(this, name, taskOptions, undefined, { kind: "signal", signal: options.signal ?? name, schema: options.schema, timeoutMs: options.timeoutMs, onTimeout: options.onTimeout });
+    t.declared = { kind: "signal", keys: optionKeys(options) };
     this.tasks.push(t);
     return t;
   }
@@ -304,6 +320,7 @@ export class State<S extends string, TOut = Record<string, unknown>> implements 
     const taskOptions: TaskOptions<unknown, { sleptUntil: number }> = { executor: SLEEP_EXECUTOR };
     if (options.description !== undefined) taskOptions.description = options.description;
     const t = new Task<S, { sleptUntil: number }>(this, name, taskOptions, undefined, { kind: "sleep", ms: options.ms, until: options.until as ((input: never) => Date | number) | undefined });
+    t.declared = { kind: "sleep", keys: optionKeys(options) };
     this.tasks.push(t);
     return t;
   }

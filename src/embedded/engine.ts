@@ -32,6 +32,7 @@ import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
 import { createMemoryTransport } from "../transport/memory/index.js";
 import type { Transport } from "../transport/port.js";
+import { assertRunInputFits } from "../transport/json.js";
 import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "../support/clock.js";
 import { createCoordinator, type Coordinator } from "../runtime/shell/coordinator.js";
@@ -40,7 +41,7 @@ import type { StoredMessage } from "../transport/messages.js";
 import type { RetryFrom } from "../runtime/core/run-retry.js";
 import { createSilentLogger } from "../support/logger.js";
 import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js";
-import { resolveRunStart, type ResolvedRunStart, type RunOptions } from "../support/run-options.js";
+import { resolveRunInput, runOptionsSchema, type ResolvedRunStart, type RunOptions } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
 import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
@@ -149,6 +150,10 @@ export interface Engine {
   keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
   release(runId: string): void;
+  /** Attempts of a run driven here dispatched at or before `before` (epoch ms) with nothing heard of them: no start, no report. */
+  unstarted(runId: string, before: number): { dispatchId: string; epoch: number; dispatchedAt: number }[];
+  /** Dispatch such an attempt again now (its task message is gone: fleet/vanished-tasks.ts); counted like a watchdog re-dispatch. */
+  attemptLost(runId: string, dispatchId: string, reason: string): void;
   /** The record of a run started by this engine (undefined when unknown). */
   get(runId: string): RunRecord | undefined;
   /**
@@ -276,14 +281,18 @@ export function createEngine(options: EngineOptions): Engine {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const { version, ...runOptions } = startOptions;
       if (version !== undefined && (typeof version !== "string" || version === "")) throw new OptionsError("engine.run options", [{ path: ["version"], message: "must be a non-empty string" }]);
+      // Bad options are refused before the workflow is compiled or its version looked up.
+      const options = parseOptions(runOptionsSchema, runOptions, "engine.run options");
       planOf(workflow);
       const wf = versionOf(workflow, version);
       // The input is checked against the schema of the version that runs.
-      return this.start(wf, resolveRunStart(wf, input, runOptions, "engine.run options"));
+      return this.start(wf, { input: resolveRunInput(wf, input), options });
     },
     async start(wf, { input: value, options }) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const plan = planOf(wf);
+      // Refused here, naming the limit, rather than failing later at the first task that carries it.
+      if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = options;
       if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
@@ -324,6 +333,8 @@ export function createEngine(options: EngineOptions): Engine {
     },
     keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),
+    unstarted: (runId, before) => coordinator.unstarted(runId, before),
+    attemptLost: (runId, dispatchId, reason) => coordinator.lost(runId, dispatchId, reason),
     get: (runId) => coordinator.get(runId),
     summary: (runId) => coordinator.summary(runId),
     kept: () => coordinator.kept(),

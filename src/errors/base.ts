@@ -132,6 +132,21 @@ export class PayloadTooLargeError extends PhaseflowError {
   }
 }
 
+/**
+ * A run's input is larger than one message may be: it travels whole in the start request,
+ * the run's first decision and its first tasks' messages, so it is refused before anything
+ * is started (bad input: exit 2).
+ */
+export class RunInputTooLargeError extends PhaseflowError {
+  constructor(workflow: string, size: number, limit: number) {
+    super(
+      "INPUT_TOO_LARGE",
+      `the input of workflow "${workflow}" is ${size} bytes as JSON, over the limit of ${limit} bytes for a run input (the transport's largest message, NATS max_payload, less room for the message around it); pass a reference to the data (a file path, URL or object key) instead of the data itself`,
+      { retryable: false },
+    );
+  }
+}
+
 /** A message nests arrays and objects deeper than the wire allows (transport/decode.ts). */
 export class PayloadTooDeepError extends PhaseflowError {
   constructor(what: string, depth: number, limit: number) {
@@ -238,12 +253,27 @@ export class EngineClosedError extends PhaseflowError {
   }
 }
 
+/** The server refused an operation to the connected user (a permissions violation): it names the subject, the user and the role the operation needs. */
+export class NatsPermissionError extends PhaseflowError {
+  readonly subject: string;
+  constructor(message: string, subject: string, cause: unknown) {
+    super("NATS_PERMISSION_DENIED", message, { cause, retryable: false });
+    this.subject = subject;
+  }
+}
+
 /** The NATS transport could not reach its server, or the server lacks what phaseflow needs (JetStream). */
 export class TransportConnectError extends PhaseflowError {
   readonly servers: readonly string[];
-  constructor(code: "NATS_CONNECT_FAILED" | "NATS_JETSTREAM_UNAVAILABLE", servers: readonly string[], message: string, options: { cause?: unknown } = {}) {
-    super(code, message, { cause: options.cause, retryable: true });
+  constructor(code: "NATS_CONNECT_FAILED" | "NATS_JETSTREAM_UNAVAILABLE" | "NATS_AUTH_FAILED", servers: readonly string[], message: string, options: { cause?: unknown } = {}) {
+    // Refused credentials stay refused: retrying does not help.
+    super(code, message, { cause: options.cause, retryable: code !== "NATS_AUTH_FAILED" });
     this.servers = servers;
+  }
+
+  /** The server is up and refused the credentials (NATS_AUTH_FAILED): bad input, not a server to start. */
+  get credentialsRefused(): boolean {
+    return this.code === "NATS_AUTH_FAILED";
   }
 }
 

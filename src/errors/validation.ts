@@ -55,6 +55,8 @@ export const VALIDATION_CODES = [
   "CHILD_VERSION_MISMATCH",
   "CHILD_VERSION_INVALID",
   "CHILD_INPUT_NOT_FUNCTION",
+  // An option key the declaration does not take (compiler/validate-options.ts).
+  "UNKNOWN_OPTION",
 ] as const;
 
 export type ValidationCode = (typeof VALIDATION_CODES)[number];

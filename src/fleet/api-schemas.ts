@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
 import { planSchema } from "../plan/schema.js";
+import { runIdSchema } from "../transport/messages.js";
 import { runRecordSchema, runStatusSchema } from "../runtime/core/run-record-schema.js";
 
 export const startRunRequestSchema = z.object({
@@ -16,7 +17,7 @@ export const startRunRequestSchema = z.object({
     .object({
       schedule: z.enum(["phases", "eager"]).optional(),
       onFailure: z.enum(["fail-fast", "continue"]).optional(),
-      runId: z.string().optional(),
+      runId: runIdSchema.optional(),
       seed: z.number().int().nonnegative().optional(),
       key: z.string().optional(),
       /** 1 (first) .. 5 (last); default: the workflow's, else 3 (DESIGN §8). */
@@ -51,7 +52,7 @@ export const startRunReplySchema = z.discriminatedUnion("ok", [
 ]);
 export type StartRunReply = z.infer<typeof startRunReplySchema>;
 
-export const runIdRequestSchema = z.object({ runId: z.string().min(1) });
+export const runIdRequestSchema = z.object({ runId: runIdSchema });
 export const cancelRunRequestSchema = runIdRequestSchema.extend({ reason: z.string().optional() });
 
 export const cancelRunReplySchema = z.discriminatedUnion("ok", [

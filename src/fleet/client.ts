@@ -13,6 +13,7 @@ import { ApiRequestError, ReplyTooLargeError } from "../errors/fleet.js";
 import { routedOp } from "../transport/api-route.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import { decodeJsonText } from "../transport/decode.js";
+import { assertRunInputFits } from "../transport/json.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../support/logger.js";
 import type { Plan } from "../plan/schema.js";
@@ -22,9 +23,10 @@ import { decisionEvents, reportEvent } from "../runtime/core/history.js";
 import { recordOfHistory } from "../runtime/core/run-record.js";
 import type { LiveSignal, RunEvent, RunUpdate, StoredMessage } from "../transport/messages.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
+import { permissionErrorOf } from "../transport/nats/connect.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { NoRespondersError } from "../transport/fleet-port.js";
-import { natsNames } from "../transport/nats/names.js";
+import { assertRunId, natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "../transport/nats/permissions.js";
 import { pruneFinishedRuns, type PruneResult } from "./retention.js";
 import { readTriggerStates } from "./trigger-service.js";
@@ -144,6 +146,8 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     try {
       text = decoder.decode(await transport.api.request(op, encoder.encode(JSON.stringify(body)), { timeoutMs: requestTimeoutMs }));
     } catch (err) {
+      const denied = permissionErrorOf(err, transport.options, `the request "${op}"`);
+      if (denied !== undefined) throw denied;
       const noResponders = err instanceof NoRespondersError;
       throw new ApiRequestError(
         noResponders ? "NO_COORDINATOR" : "API_REQUEST_FAILED",
@@ -177,6 +181,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     transport,
     async start(workflow, input, startOptions = {}, check = {}) {
       const { version, ...runOptions } = startOptions;
+      // Checked here: a start request over the server's max_payload would never reach a coordinator.
+      if (runOptions.runId !== undefined) assertRunId(runOptions.runId);
+      assertRunInputFits(workflow, input, transport.capabilities.maxPayload);
       const body = { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}), ...(version !== undefined ? { version } : {}) };
       const r = await request("run.start", body, startRunReplySchema, { workflow, version });
       return { runId: r.runId, planHash: r.planHash, ...(r.version !== undefined ? { version: r.version } : {}), waitingFor: r.waitingFor, existing: r.existing === true };
@@ -185,6 +192,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("plan.get", { workflow, ...(version !== undefined ? { version } : {}) }, getPlanReplySchema, { workflow, version })).plan;
     },
     async get(runId) {
+      assertRunId(runId);
       return (await inspect(runId)).record;
     },
     inspect,
@@ -192,23 +200,29 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("run.list", listOptions, listRunsReplySchema)).runs;
     },
     async cancel(runId, reason) {
+      assertRunId(runId);
       return (await request("run.cancel", { runId, ...(reason !== undefined ? { reason } : {}) }, cancelRunReplySchema)).status;
     },
     async signal(runId, name, payload, signalOptions = {}) {
+      assertRunId(runId);
       const r = await request("run.signal", { runId, name, ...(payload !== undefined ? { payload } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
       return { runId: r.runId, name: r.name, id: r.id, duplicate: r.duplicate };
     },
     async retry(runId, from) {
+      assertRunId(runId);
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
       return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: false };
     },
     follow(runId, followOptions = {}) {
+      assertRunId(runId);
       return followRun(transport, runId, logger, followOptions.afterRetry === true, false) as AsyncIterable<RunEvent>;
     },
     followLive(runId, followOptions = {}) {
+      assertRunId(runId);
       return followRun(transport, runId, logger, followOptions.afterRetry === true, true);
     },
     async waitForEnd(runId) {
+      assertRunId(runId);
       let end: RunEnd | undefined;
       let wake!: () => void;
       const ended = new Promise<void>((resolve) => (wake = resolve));

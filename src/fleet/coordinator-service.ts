@@ -38,7 +38,8 @@ import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
 import { natsNames } from "../transport/nats/names.js";
 import { inboxPrefixOf } from "../transport/nats/permissions.js";
-import { REPLY_HEADROOM, serveEndpoint, type ApiCounters } from "./api-server.js";
+import { ApiGate, REPLY_HEADROOM, serveEndpoint, type ApiCounters, type EndpointOptions } from "./api-server.js";
+import { LogLimiter } from "../support/log-limiter.js";
 import { NoRespondersError, type ApiEndpoint } from "../transport/fleet-port.js";
 import {
   cancelRunReplySchema,
@@ -65,6 +66,7 @@ import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
+import { DEFAULT_VANISHED_CHECK_MS, startVanishedTaskWatch } from "./vanished-tasks.js";
 import { runStoreKv } from "./run-store.js";
 
 export interface CoordinatorServiceOptions {
@@ -87,6 +89,8 @@ export interface CoordinatorServiceOptions {
   keepFinishedBytes?: number;
   /** How often the tasks stream is swept of messages no run can use, and how old they must be (task-sweeper.ts). Default 60000 ms. */
   taskSweepMs?: number;
+  /** How often attempts waiting for their start are checked for a task message gone from the stream (vanished-tasks.ts); one gone on two checks is dispatched again. Default 2000 ms. */
+  vanishedCheckMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -94,12 +98,16 @@ export interface CoordinatorServiceOptions {
 export interface CoordinatorStats extends ApiCounters {
   /** Task messages deleted because no run can use them (unknown or finished run, bad ids, malformed, exhausted deliveries of such a run). */
   undeliverable: number;
+  /** Attempts dispatched again because their task message left the stream with no start and no report (a forged ack; vanished-tasks.ts). */
+  vanished: number;
   /** Malformed messages seen: API requests, advisories, and run events on the wire. */
   malformed: number;
   /** Runs this coordinator drives now. */
   runs: number;
   /** Reports of the runs it holds decoded and handed to their runs (each run reads only its own reports). */
   reportsDelivered: number;
+  /** Whole-history reads made (concurrent reads of one run share one). */
+  historyReads: number;
 }
 
 export interface CoordinatorService {
@@ -159,7 +167,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     logger,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
-  const taskCounters = { undeliverable: 0, malformed: 0 };
+  const limiter = new LogLimiter(logger);
+  // Client-facing endpoints go through one gate (see api-server.ts); the per-coordinator
+  // ones (stats, forwarded cancels) do not, so a storm never hides a coordinator's stats
+  // and two coordinators forwarding cancels to each other never wait on each other's gate.
+  const gated: EndpointOptions = { logger, counters, limiter, gate: new ApiGate() };
+  const direct: EndpointOptions = { logger, counters, limiter };
+  const taskCounters = { undeliverable: 0, malformed: 0, vanished: 0 };
   const port = transport.api;
   const queue = "coordinators";
   const api = (op: string): string => port.subject(op);
@@ -253,6 +267,18 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
+    // Refusals that need no history first: a run driven here and not failed, or one whose
+    // KV entry says it is not failed (the driver insists on both too), is refused without
+    // reading its whole history, so a storm of retries of a finished or re-running run
+    // costs nothing or one KV read each. A run held here may have failed a moment ago with
+    // its entry not yet saved: the driver waits for that.
+    const held = driver.handle(runId);
+    if (held !== undefined) {
+      if (held.summary().status !== "failed") throw new UsageError(`run "${runId}" is already being driven (a retry is under way)`);
+    } else {
+      const stored = (await driver.store.get(runId))?.value;
+      if (stored !== undefined && stored.status !== "failed") throw new UsageError(`run "${runId}" is ${stored.status}; only a failed run can be retried`);
+    }
     const { messages } = await transport.readHistory(runId);
     if (messages.length === 0) throw new RunNotFoundError(runId);
     const record = recordOfHistory(messages);
@@ -285,14 +311,14 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     },
   });
   const getPlan = (req: { workflow: string; version?: string | undefined }): Promise<object> => Promise.resolve({ ok: true, plan: served.resolve(req.workflow, req.version).plan });
-  subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, (req) => router.route("run.start", req, start), logger, counters));
-  subs.push(serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), logger, counters));
+  subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, (req) => router.route("run.start", req, start), gated));
+  subs.push(serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), direct));
   for (const name of served.names()) {
-    subs.push(serveEndpoint(port, routedOp("run.start", name), queue, startRunRequestSchema, (req) => router.route("run.start", req, start), logger, counters));
-    subs.push(serveEndpoint(port, routedOp("plan.get", name), queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), logger, counters));
+    subs.push(serveEndpoint(port, routedOp("run.start", name), queue, startRunRequestSchema, (req) => router.route("run.start", req, start), gated));
+    subs.push(serveEndpoint(port, routedOp("plan.get", name), queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), direct));
     for (const version of served.versionsOf(name)) {
-      subs.push(serveEndpoint(port, routedOp("run.start", name, version), queue, startRunRequestSchema, (req) => start({ ...req, version }), logger, counters));
-      subs.push(serveEndpoint(port, routedOp("plan.get", name, version), queue, getPlanRequestSchema, (req) => getPlan({ ...req, version }), logger, counters));
+      subs.push(serveEndpoint(port, routedOp("run.start", name, version), queue, startRunRequestSchema, (req) => start({ ...req, version }), gated));
+      subs.push(serveEndpoint(port, routedOp("plan.get", name, version), queue, getPlanRequestSchema, (req) => getPlan({ ...req, version }), direct));
     }
   }
   /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
@@ -310,10 +336,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const waiting = coordinatorWaitOf(record, beat.fleet());
     return { ok: true, record, ...(waiting !== undefined ? { waiting } : {}) };
   };
-  subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, logger, counters));
-  subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, logger, counters));
-  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, logger, counters));
-  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), logger, counters));
+  subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, gated));
+  subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, gated));
+  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, gated));
+  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(
@@ -326,8 +352,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         if (status === undefined) throw new RunNotFoundError(runId);
         return { ok: true, runId, status };
       },
-      logger,
-      counters,
+      direct,
     ),
   );
   subs.push(
@@ -356,12 +381,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
         while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
         return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
       },
-      logger,
-      counters,
+      gated,
     ),
   );
-  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0 });
-  subs.push(serveEndpoint(port, `coordinator.${id}.stats`, undefined, runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), logger, counters));
+  const stats = (): CoordinatorStats => ({ ...counters, malformed: counters.malformed + taskCounters.malformed + transport.stats().malformed, undeliverable: taskCounters.undeliverable, vanished: taskCounters.vanished, runs: driver.size, reportsDelivered: transport.stats().reportsDelivered ?? 0, historyReads: transport.stats().historyReads ?? 0 });
+  subs.push(serveEndpoint(port, `coordinator.${id}.stats`, undefined, runIdRequestSchema.partial(), () => Promise.resolve({ ok: true, id, ...stats() }), direct));
   subs.push(watchMaxDeliveries(transport, id, logger, counters, { kv, counters: taskCounters }));
   await port.flush();
   await driver.startBackground();
@@ -374,6 +398,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   const retention = startRetention({ transport, kv, retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS, logger });
   const sweeper = startTaskSweeper({ transport, kv, sweepMs: options.taskSweepMs ?? DEFAULT_TASK_SWEEP_MS, logger, counters: taskCounters });
+  const vanished = startVanishedTaskWatch({ transport, engine, runIds: () => driver.runIds(), checkMs: options.vanishedCheckMs ?? DEFAULT_VANISHED_CHECK_MS, logger, counters: taskCounters });
   logger.info({ coordinatorId: id, workflows: served.describe(), prefix: transport.names.prefix }, "coordinator started");
 
   return {
@@ -388,10 +413,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       closed = true;
       for (const s of subs) s.stop();
       await beat.stop();
+      limiter.flush();
       triggerLoop?.stop();
       await triggerLoop?.idle();
       retention.stop();
       sweeper.stop();
+      vanished.stop();
       await driver.close(() => engine.close());
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");

@@ -122,6 +122,11 @@ export class RunDriver {
     return this.handles.size;
   }
 
+  /** The runs driven here now. */
+  runIds(): string[] {
+    return [...this.handles.keys()];
+  }
+
   isWaiting(runId: string): boolean {
     return this.waiting.has(runId);
   }

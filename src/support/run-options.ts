@@ -47,9 +47,19 @@ export interface ResolvedRunStart {
  */
 export function resolveRunStart(workflow: { readonly name: string; readonly options: { readonly input?: z.ZodType | undefined } }, input: unknown, options: unknown = {}, subject = "run options"): ResolvedRunStart {
   const resolved = parseOptions(runOptionsSchema, options, subject);
+  return { input: resolveRunInput(workflow, input), options: resolved };
+}
+
+/**
+ * A run's input as the workflow's input schema parses it (the input itself without one):
+ * the half of `resolveRunStart` for a start whose options were parsed before its workflow
+ * was known (engine.run picks the version first).
+ * @throws InputValidationError for an input its schema refuses
+ */
+export function resolveRunInput(workflow: { readonly name: string; readonly options: { readonly input?: z.ZodType | undefined } }, input: unknown): unknown {
   const schema = workflow.options.input;
-  if (!schema) return { input, options: resolved };
+  if (!schema) return input;
   const checked = schema.safeParse(input);
   if (!checked.success) throw new InputValidationError(workflow.name, toSchemaIssues(checked.error.issues));
-  return { input: checked.data, options: resolved };
+  return checked.data;
 }

@@ -148,7 +148,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("run.failed"), error: serializedErrorSchema }),
   z.object({ type: z.literal("run.cancelled"), reason: z.string() }),
   /** A failed run re-runs `tasks` of `state` visit `visit` (their downstream included); the run is running again. */
-  z.object({ type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string() }),
+  // `keep`: map nodes among `tasks` whose succeeded instances keep their outputs and do not run again (only the others do).
+  z.object({ type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string(), keep: z.array(z.string()).optional() }),
   z.object({ type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown().optional() }),
   z.object({ type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
   /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */
@@ -170,7 +171,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
    * returned them, so no replay evaluates them again; a long list takes several events.
    * `tolerated`: how many failed instances it may have.
    */
-  z.object({ type: z.literal("map.items"), ...taskRef, count: z.number().int().nonnegative(), tolerated: z.number().int().nonnegative(), from: z.number().int().nonnegative(), items: z.array(z.unknown()) }),
+  // `keep` (from 0, a retry's re-expansion of the same count): the instances that succeeded before keep their records and outputs.
+  z.object({ type: z.literal("map.items"), ...taskRef, count: z.number().int().nonnegative(), tolerated: z.number().int().nonnegative(), from: z.number().int().nonnegative(), items: z.array(z.unknown()), keep: z.boolean().optional() }),
 ]);
 export type DecisionEvent = z.infer<typeof decisionEventSchema>;
 
@@ -244,7 +246,8 @@ export interface StoredMessage {
  * free of clock skew). Absent from older workers.
  */
 export const liveSignalSchema = z.discriminatedUnion("type", [
-  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), startedAt: z.number().optional() }),
+  // `delivery`: how many times the task message was delivered (1: the first), so a repeated signal never reads as a redelivery.
+  z.object({ v: wireVersionSchema, type: z.literal("attempt.started"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), startedAt: z.number().optional(), delivery: z.number().int().positive().optional() }),
   z.object({ v: wireVersionSchema, type: z.literal("attempt.progress"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), done: z.number(), total: z.number().optional(), startedAt: z.number().optional() }),
   z.object({ v: wireVersionSchema, type: z.literal("attempt.heartbeat"), runId: runIdSchema, at: z.number(), ...attemptRef, workerId: z.string(), startedAt: z.number().optional() }),
 ]);

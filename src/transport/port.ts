@@ -55,6 +55,8 @@ export interface TransportStats {
   refused: number;
   /** Reports decoded and handed to a `subscribeReports` handler (optional: adapters may not count it). */
   reportsDelivered?: number;
+  /** Whole-history reads made (concurrent reads of one run share one; optional: adapters may not count it). */
+  historyReads?: number;
 }
 
 export interface FollowOptions {

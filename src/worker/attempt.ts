@@ -81,7 +81,7 @@ export interface AttemptEnv {
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 type ReportBody = { type: "attempt.succeeded"; output: unknown; durationMs: number } | { type: "attempt.failed"; error: ReturnType<typeof serializeError>; durationMs: number };
-type LiveBody = { type: "attempt.started" } | { type: "attempt.heartbeat" } | { type: "attempt.progress"; done: number; total?: number };
+type LiveBody = { type: "attempt.started"; delivery: number } | { type: "attempt.heartbeat" } | { type: "attempt.progress"; done: number; total?: number };
 
 export class Attempt implements StrayTarget {
   readonly message: TaskMessage;
@@ -239,12 +239,12 @@ export class Attempt implements StrayTarget {
     const beat = (first: boolean): void => {
       this.liveTimer = clock.setTimeout(() => {
         if (this.settled || this.released) return;
-        this.live(first ? { type: "attempt.started" } : { type: "attempt.heartbeat" });
+        this.live(first ? { type: "attempt.started", delivery: this.delivery.deliveryCount } : { type: "attempt.heartbeat" });
         beat(false);
       }, first ? LIVE_START_MS : LIVE_HEARTBEAT_MS);
     };
     if (m.startBy !== undefined) {
-      this.live({ type: "attempt.started" });
+      this.live({ type: "attempt.started", delivery: this.delivery.deliveryCount });
       beat(false);
     } else {
       beat(true);

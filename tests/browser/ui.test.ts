@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createClient, type Client } from "../../src/fleet/client.js";
-import { ROOT, spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
+import { ROOT, STARTUP_TIMEOUT_MS, spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
 
 const CHROMIUM = process.env.PHASEFLOW_CHROMIUM ?? "/usr/bin/chromium";
 const url = inject("natsUrl");
@@ -38,11 +38,11 @@ describe("web view - in headless chromium", () => {
     workerId = "ui-worker-1";
     const ui = spawnPhaseflow(["ui", "--nats", url, "--prefix", PREFIX, "--port", "0", "--host", "0.0.0.0", "--auth-token", TOKEN]);
     processes.push(ui);
-    const started = await ui.waitForLog((l) => l.msg === "web view started");
+    const started = await ui.waitForLog((l) => l.msg === "web view started", STARTUP_TIMEOUT_MS);
     base = `http://127.0.0.1:${String(started.port)}/`;
     client = await createClient({ servers: url, prefix: PREFIX });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await browser?.close();

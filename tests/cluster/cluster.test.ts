@@ -39,7 +39,7 @@ describe("faults - a 3-node NATS cluster with 3 replicas", () => {
     const servers = cluster.urls.split(",");
     const prefix = "fcsetup";
     const names = natsNames(prefix);
-    const r1 = await createNatsTransport({ servers, prefix });
+    const r1 = await createNatsTransport({ servers, prefix, replicas: 1 });
     await r1.close();
     await expect(createNatsTransport({ servers, prefix, replicas: 3 })).rejects.toMatchObject({
       code: "NATS_INFRASTRUCTURE_MISMATCH",
@@ -64,10 +64,40 @@ describe("faults - a 3-node NATS cluster with 3 replicas", () => {
     }
   }, 60_000);
 
-  it("cluster - replicas > 1 on a single server are refused with the reason", async () => {
+  it("cluster - workers started before a --replicas 3 coordinator create 3 replicas on a 3-node cluster, so start order does not matter", async () => {
+    const prefix = "fcorder";
+    const names = natsNames(prefix);
+    const processes: PhaseflowProcess[] = [];
+    try {
+      // The workers come up first and create the streams and buckets (no --replicas: the default).
+      processes.push(await startWorkerProcess(cluster.nodes[1]!.url, prefix, [EXECUTORS], ["--id", "w1"]));
+      processes.push(await startWorkerProcess(cluster.nodes[2]!.url, prefix, [EXECUTORS], ["--id", "w2"]));
+      const t = await createNatsTransport({ servers: cluster.nodes[0]!.url, prefix, replicas: 3 }).catch((err: unknown) => err);
+      expect(t, String(t)).not.toBeInstanceOf(Error);
+      const transport = t as Awaited<ReturnType<typeof createNatsTransport>>;
+      try {
+        for (const stream of [names.streams.tasks, names.streams.events, `KV_${names.buckets.runs}`, `KV_${names.buckets.workers}`]) {
+          expect((await transport.jsm.streams.info(stream)).config.num_replicas, stream).toBe(3);
+        }
+      } finally {
+        await transport.close();
+      }
+      // And the coordinator that insists on 3 starts on them.
+      processes.push(await startCoordinatorProcess(cluster.nodes[0]!.url, prefix, [WORKFLOWS], ["--id", "c1", "--replicas", "3"]));
+    } finally {
+      await stopAll(processes);
+    }
+  }, 120_000);
+
+  it("cluster - replicas > 1 on a single server are refused with the reason; the default there is 1", async () => {
     const single = inject("natsUrl");
     await expect(createNatsTransport({ servers: single, prefix: "fcsingle", replicas: 3 })).rejects.toMatchObject({ code: "NATS_REPLICAS_UNAVAILABLE", replicas: 3 });
-    await createNatsTransport({ servers: single, prefix: "fcsingle" }).then((t) => t.close());
+    const t1 = await createNatsTransport({ servers: single, prefix: "fcsingle" });
+    try {
+      for (const stream of [natsNames("fcsingle").streams.tasks, `KV_${natsNames("fcsingle").buckets.runs}`]) expect((await t1.jsm.streams.info(stream)).config.num_replicas, stream).toBe(1);
+    } finally {
+      await t1.close();
+    }
     // nats-server 2.9 would accept this update and keep one copy; nats-setup refuses it.
     const setup = await cli(["nats-setup", "--nats", single, "--prefix", "fcsingle", "--replicas", "3"]);
     expect(setup.code).not.toBe(0);

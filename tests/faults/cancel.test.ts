@@ -18,7 +18,7 @@ describe("faults - cancel", () => {
     expect(record.status).toBe("cancelled");
     // The workers aborted the running attempts: each long task reports a cancelled attempt well before its 20 s.
     await expect
-      .poll(async () => (await fleet.history(runId)).filter((e) => e.type === "attempt.failed" && e.error.code === "TASK_CANCELLED").length, { timeout: 15_000 })
+      .poll(async () => (await fleet.history(runId)).filter((e) => e.type === "attempt.failed" && e.error.code === "TASK_CANCELLED").length, { timeout: 30_000 })
       .toBe(4);
     expect(events.some((e) => e.type === "task.dispatched" && e.task === "join")).toBe(false);
 

@@ -120,7 +120,7 @@ describe("faults - fencing: two coordinators given the same --id", () => {
     }
     // Each run finished at exactly one of them.
     const finishedBy = (p: PhaseflowProcess, runId: string): boolean => p.lines.some((l) => l.msg === "run finished" && l.runId === runId);
-    await expect.poll(() => runs.every(({ runId }) => finishedBy(one, runId) || finishedBy(two, runId)), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => runs.every(({ runId }) => finishedBy(one, runId) || finishedBy(two, runId)), { timeout: 30_000 }).toBe(true);
     for (const { runId } of runs) expect(finishedBy(one, runId) && finishedBy(two, runId), runId).toBe(false);
   }, 180_000);
 });
@@ -208,7 +208,7 @@ describe("faults - fencing: two coordinators split the reports", () => {
       expect(events.filter((e) => e.type === "attempt.succeeded" || e.type === "attempt.failed")).toHaveLength(K);
     }
     const finishedBy = (p: PhaseflowProcess): number => runs.filter(({ runId }) => p.lines.some((l) => l.msg === "run finished" && l.runId === runId)).length;
-    await expect.poll(() => finishedBy(a) + finishedBy(b), { timeout: 10_000 }).toBe(N);
+    await expect.poll(() => finishedBy(a) + finishedBy(b), { timeout: 30_000 }).toBe(N);
     const statsOf = async (p: PhaseflowProcess): Promise<{ ok: boolean; id: string; reportsDelivered: number; runs: number }> => {
       const id = await coordinatorIdOf(p);
       const reply = await fleet.client.transport.connection.request(fleet.client.transport.names.subjects.api(`coordinator.${id}.stats`), new TextEncoder().encode("{}"), { timeout: 10_000 });

@@ -1,6 +1,9 @@
 // SIGTERM once nats-server is gone: `coordinator`, `worker`, `run --nats` and `follow`
-// each exit within their --drain-timeout (checked by PID: the process no longer
-// exists), instead of waiting forever for a connection that cannot drain.
+// each exit once their --drain-timeout is up, instead of waiting forever for a
+// connection that cannot drain. What shows it is each process's own word (it gave up on
+// the drain after the 3000 ms it was given) and its exit; the time seen
+// from outside only has to rule out "forever" and the 10 s default, with slack for a
+// loaded machine (a poll from outside once read 3004 ms for a process that had honoured 3000).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type LogLine, type PhaseflowProcess } from "../support/processes.js";
@@ -9,6 +12,10 @@ const PREFIX = "fsigterm";
 const WORKFLOWS = "tests/fixtures/run/workflows.ts";
 const EXECUTORS = "tests/fixtures/run/executors.ts";
 const DRAIN_MS = 3000;
+/** How much later than its drain timeout a process may be seen gone on a loaded machine (below the 10 s default, which it must not have used). */
+const SLACK_MS = 5000;
+/** What a process logs when its drain timeout is up (src/cli/shutdown.ts). */
+const GAVE_UP = /not closed within the drain timeout .*exiting anyway/;
 
 function alive(pid: number): boolean {
   try {
@@ -61,9 +68,16 @@ describe("faults - SIGTERM with NATS down", () => {
     const all = { coordinator, worker, run, follow };
     for (const p of Object.values(all)) expect(alive(p.pid)).toBe(true);
     for (const p of Object.values(all)) p.kill("SIGTERM");
-    const took = await Promise.all(Object.values(all).map((p) => waitGone(p.pid, DRAIN_MS + 5000)));
+    const took = await Promise.all(Object.values(all).map((p) => waitGone(p.pid, DRAIN_MS + 20_000)));
     const byName = Object.fromEntries(Object.keys(all).map((k, i) => [k, took[i]]));
-    for (const [name, ms] of Object.entries(byName)) expect(ms, `${name} took ${ms} ms; drain timeout ${DRAIN_MS} ms\n${all[name as keyof typeof all].output().slice(-2000)}`).toBeLessThanOrEqual(DRAIN_MS);
+    for (const [name, ms] of Object.entries(byName)) {
+      const p = all[name as keyof typeof all];
+      const why = `${name} took ${ms} ms; drain timeout ${DRAIN_MS} ms\n${p.output().slice(-2000)}`;
+      expect(ms, why).toBeLessThanOrEqual(DRAIN_MS + SLACK_MS);
+      // With the server gone nothing can drain: each gave up once, on the timeout it was given (not the default).
+      const gaveUp = p.lines.filter((l) => typeof l.msg === "string" && GAVE_UP.test(l.msg));
+      expect(gaveUp.map((l) => l.timeoutMs), why).toEqual([DRAIN_MS]);
+    }
     expect(run.output()).toContain(`stopped following run ${String(progress.runId)}`);
-  }, 60_000);
+  }, 180_000);
 });

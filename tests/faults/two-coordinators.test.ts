@@ -17,7 +17,7 @@ describe("faults - two coordinators", () => {
       expect(record.status).toBe("succeeded");
       expectOneSucceededPerTask(events, record);
     }
-    await expect.poll(() => runs.every(({ runId }) => finishedBy(a, runId) || finishedBy(b, runId)), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => runs.every(({ runId }) => finishedBy(a, runId) || finishedBy(b, runId)), { timeout: 30_000 }).toBe(true);
     for (const { runId } of runs) expect(finishedBy(a, runId) && finishedBy(b, runId)).toBe(false);
   }, 150_000);
 

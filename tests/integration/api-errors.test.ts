@@ -12,6 +12,7 @@ import { ApiRequestError } from "../../src/errors/fleet.js";
 import { createSilentLogger } from "../../src/support/logger.js";
 import { NoRespondersError, type ApiPort } from "../../src/transport/fleet-port.js";
 import { natsApi } from "../../src/transport/nats/api.js";
+import { LogLimiter } from "../../src/support/log-limiter.js";
 import { natsNames } from "../../src/transport/nats/names.js";
 
 const decoder = new TextDecoder();
@@ -24,8 +25,10 @@ describe("fleet api - error codes", () => {
   beforeAll(async () => {
     nc = await connect({ servers: inject("natsUrl") });
     api = natsApi(nc, natsNames("apierr"));
-    serveEndpoint(api, "broken", undefined, z.object({}), () => Promise.reject(new Error("socket hang up")), createSilentLogger(), counters);
-    serveEndpoint(api, "huge", "coordinators", z.object({}), () => Promise.resolve({ ok: true, blob: "x".repeat(2 * 1024 * 1024) }), createSilentLogger(), counters);
+    const logger = createSilentLogger();
+    const endpoint = { logger, counters, limiter: new LogLimiter(logger) };
+    serveEndpoint(api, "broken", undefined, z.object({}), () => Promise.reject(new Error("socket hang up")), endpoint);
+    serveEndpoint(api, "huge", "coordinators", z.object({}), () => Promise.resolve({ ok: true, blob: "x".repeat(2 * 1024 * 1024) }), endpoint);
     await api.flush();
   });
   afterAll(() => nc?.close());

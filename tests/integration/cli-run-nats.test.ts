@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRecordSchema, type RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { createClient } from "../../src/fleet/client.js";
 import { waitForLive } from "../faults/support.js";
-import { spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
+import { STARTUP_TIMEOUT_MS, spawnPhaseflow, startCoordinatorProcess, startWorkerProcess, stopAll, type PhaseflowProcess } from "../support/processes.js";
 
 const url = inject("natsUrl");
 const PREFIX = "clirunnats";
@@ -62,7 +62,7 @@ describe("cli run - over NATS", () => {
     const { p } = runProcess("--workflow", "slow");
     processes.push(p);
     // The run's history has no attempt.started: wait for the worker's live signal (started or heartbeat) of the attempt.
-    const runId = String((await p.waitForLog((l) => l.event === "run.started")).runId);
+    const runId = String((await p.waitForLog((l) => l.event === "run.started", STARTUP_TIMEOUT_MS)).runId);
     const client = await createClient({ servers: url, prefix: PREFIX });
     try {
       await waitForLive(client, runId, (s) => s.task === "forever");
@@ -80,5 +80,5 @@ describe("cli run - over NATS", () => {
     const cancel = spawnPhaseflow(["cancel", runId, "--nats", url, "--prefix", PREFIX]);
     expect((await cancel.exited).code).toBe(0);
     expect(cancel.output()).toContain(`run ${runId}: cancelled`);
-  });
+  }, 120_000);
 });

@@ -6,6 +6,9 @@
 // cannot store a decision, start a run or touch the run records, ...).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run-cli.js";
 import { createClient, type Client } from "../../src/fleet/client.js";
@@ -89,7 +92,7 @@ describe("nats permissions - one user per role", () => {
     expect(workers.code).toBe(0);
 
     const long = await client.start("long-wide", { ms: 20_000 });
-    await expect.poll(async () => (await client.get(long.runId)).tasks.some((t) => t.task === "long-0" && t.status !== "pending"), { timeout: 15_000 }).toBe(true);
+    await expect.poll(async () => (await client.get(long.runId)).tasks.some((t) => t.task === "long-0" && t.status !== "pending"), { timeout: 30_000 }).toBe(true);
     expect(await client.cancel(long.runId, "permissions test")).toBe("cancelled");
     expect((await client.waitForEnd(long.runId)).status).toBe("cancelled");
 
@@ -147,6 +150,44 @@ describe("nats permissions - one user per role", () => {
       return err instanceof Error && /permissions violation/i.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`);
     }
   }
+
+  it("nats permissions - bad credentials, the wrong role, bad run ids and an oversized input each get a clear error and exit 2", async () => {
+    const fleet = ["--nats", server.url, "--prefix", PREFIX];
+    // A wrong password: the server is up, so "start a server" is not the fix.
+    const wrong = await cliWith({ PHASEFLOW_NATS_USER: "client", PHASEFLOW_NATS_PASS: "not-the-password" }, ["status", ...fleet]);
+    expect(wrong.code, wrong.stderr).toBe(2);
+    expect(wrong.stderr).toContain('refused the connection (Authorization Violation) with user "client"');
+    expect(wrong.stderr).not.toContain("nats-server -js");
+    // A client command with the worker's credentials names the refused subject and the role it needs.
+    const asWorker = { PHASEFLOW_NATS_USER: "worker", PHASEFLOW_NATS_PASS: passwords.worker };
+    for (const argv of [["status"], ["status", "run_x"], ["cancel", "run_x"]]) {
+      const r = await cliWith(asWorker, [...argv, ...fleet]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('NATS refused user "worker" permission to subscribe to "_INBOX_perm_client.');
+      expect(r.stderr).toContain("needs the client role");
+      expect(r.stderr).not.toContain("unexpected error");
+    }
+    // Run ids are subject tokens: checked before anything reaches the server.
+    const client = { PHASEFLOW_NATS_USER: "client", PHASEFLOW_NATS_PASS: passwords.client };
+    for (const command of ["status", "cancel", "follow", "retry"]) {
+      const r = await cliWith(client, [command, "../../x", ...fleet]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('run id "../../x" is not valid');
+    }
+    // None of them reached the server (the worker-role refusals above may still be logging: count only these).
+    expect(violations().filter((l) => l.includes("../../x") || l.includes(".x."))).toEqual([]);
+    // A 5 MB input cannot travel in one message: refused up front, naming the limit.
+    const dir = mkdtempSync(join(tmpdir(), "pf-perm-"));
+    const file = join(dir, "big.json");
+    writeFileSync(file, JSON.stringify({ ms: 1, blob: "x".repeat(5 * 1024 * 1024) }));
+    try {
+      const big = await cliWith(client, ["run", "--workflow", "fifty", "--input", `@${file}`, "--detach", ...fleet]);
+      expect(big.code, big.stderr).toBe(2);
+      expect(big.stderr).toMatch(/the input of workflow "fifty" is \d+ bytes as JSON, over the limit of \d+ bytes for a run input/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("nats permissions - a connection without credentials is refused", async () => {
     await expect(connect({ servers: server.url })).rejects.toThrow(/authorization/i);

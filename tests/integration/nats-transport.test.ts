@@ -386,7 +386,7 @@ describe("nats transport - delivery", () => {
     expect((await ok.promise).runId).toBe("run1");
     expect(t.stats().malformed).toBeGreaterThanOrEqual(1);
     // Terms and acks are not confirmed by the server: the stream empties shortly after.
-    await expect.poll(async () => (await t.jsm.streams.info(t.names.streams.tasks)).state.messages, { timeout: 10_000, interval: 50 }).toBe(0);
+    await expect.poll(async () => (await t.jsm.streams.info(t.names.streams.tasks)).state.messages, { timeout: 30_000, interval: 50 }).toBe(0);
   });
 });
 

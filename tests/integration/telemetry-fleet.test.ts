@@ -149,6 +149,6 @@ describe("fleet - OpenTelemetry", () => {
     expect(await otel.sum("phaseflow.tasks.failed", wfAttr)).toBe(0);
     expect(await otel.count("phaseflow.attempt.duration", wfAttr)).toBe(before.durations + attempts);
     // The run stops counting as active once its coordinator let it go (just after its end is stored).
-    await vi.waitFor(async () => expect(await otel.sum("phaseflow.runs.active", wfAttr)).toBe(0), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await otel.sum("phaseflow.runs.active", wfAttr)).toBe(0), { timeout: 30_000 });
   }, 60_000);
 });

@@ -111,18 +111,37 @@ export function spawnPhaseflow(args: string[], env: Record<string, string> = {})
   };
 }
 
+/**
+ * How long a process may take to come up. Loading the CLI and its modules through tsx
+ * takes 1-2 s on an idle machine, but once took over 30 s on a 2-core machine at load 20
+ * (a nats-restart run failed in its setup with no output at all); the wait ends as soon
+ * as the process is up, so the bound only has to rule out "never".
+ */
+export const STARTUP_TIMEOUT_MS = 90_000;
+
 /** Start a coordinator process and wait until it serves the API. */
 export async function startCoordinatorProcess(url: string, prefix: string, workflowFiles: string[], extra: string[] = [], env: Record<string, string> = {}): Promise<PhaseflowProcess> {
   const p = spawnPhaseflow(["coordinator", "--nats", url, "--prefix", prefix, ...extra, ...workflowFiles], env);
-  await p.waitForLog((l) => l.msg === "coordinator started");
+  await upOrKilled(p, "coordinator started");
   return p;
 }
 
 /** Start a worker process and wait until it takes tasks and has written its first heartbeat. */
 export async function startWorkerProcess(url: string, prefix: string, executorFiles: string[], extra: string[] = [], env: Record<string, string> = {}): Promise<PhaseflowProcess> {
   const p = spawnPhaseflow(["worker", "--nats", url, "--prefix", prefix, ...extra, ...executorFiles], env);
-  await p.waitForLog((l) => l.msg === "worker started");
+  await upOrKilled(p, "worker started");
   return p;
+}
+
+/** Wait for the process's start line; a process that never got there is killed (no caller holds it to stop it later). */
+async function upOrKilled(p: PhaseflowProcess, startedMsg: string): Promise<void> {
+  try {
+    await p.waitForLog((l) => l.msg === startedMsg, STARTUP_TIMEOUT_MS);
+  } catch (err) {
+    p.kill("SIGKILL");
+    await p.exited;
+    throw err;
+  }
 }
 
 /** SIGTERM every process and wait for them to exit (SIGKILL after `timeoutMs`). */

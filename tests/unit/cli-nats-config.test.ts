@@ -23,7 +23,7 @@ describe("cli - nats-config", () => {
       expect(stdout).toContain(`user: "${user}"\n      password: "${pass}"`);
     }
     expect(stdout).toContain('"prod.evt.*.d"');
-    expect(stdout).toContain('"$JS.ACK.PROD_TASKS.>"');
+    expect(stdout).toContain('"$JS.ACK.PROD_TASKS.*.>"');
     expect(stdout).toContain('"_INBOX_prod_client.>"');
     expect(stdout).not.toContain('"pf.');
     expect(stdout.match(/allow_responses: true/g)).toHaveLength(1);

@@ -399,6 +399,15 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/sources[0]",
     mentions: ['named "tick"', "unique name"],
   }),
+  UNKNOWN_OPTION: () => ({
+    // Options built away from the call (or in JavaScript) escape TypeScript's excess-property check.
+    wf: withState((_, s) => {
+      const options = { executor: "ns/a", retry: 3 } as { executor: "ns/a" };
+      s.task("a", options);
+    }),
+    path: "w/s/a",
+    mentions: ['task "a" in state "s"', 'unknown option "retry"', 'did you mean "retries"?'],
+  }),
   CHILD_WORKFLOW_INVALID: () => ({
     wf: withState((_, s) => void s.child("sub", { workflow: "has space" })),
     path: "w/s/sub",
@@ -420,6 +429,27 @@ const cases: Record<ValidationCode, () => Case> = {
     mentions: ['child node "sub"', "input of type object", "(i) => ({ id: i.id })"],
   }),
 };
+
+describe("compiler - unknown options", () => {
+  test("compiler - names the probable option of misspelt keys on tasks, maps, signals, sleeps, states and workflows", () => {
+    const wf = workflow("w", { version: "1", ...({ descripton: "x" } as object) });
+    const s = wf.state("s", { maxVisit: 3 } as object);
+    const a = s.task("a", { executor: "ns/a", timeout: 500 } as { executor: "ns/a" });
+    const m = s.map("m", { executor: "ns/m", items: () => [], concurrency: 4 } as { executor: "ns/m"; items: () => [] });
+    const g = s.signal("g", { timeout: 1000 } as object);
+    const z2 = s.sleep("z", { ms: 10, delayMs: 5 } as { ms: number });
+    a.then(m).then(g).then(z2);
+    const byKey = Object.fromEntries(issuesOf(wf).filter((i) => i.code === "UNKNOWN_OPTION").map((i) => [i.path, i.message]));
+    expect(byKey).toEqual({
+      w: expect.stringContaining('unknown option "descripton", which would be ignored; did you mean "description"?'),
+      "w/s": expect.stringContaining('unknown option "maxVisit", which would be ignored; did you mean "maxVisits"?'),
+      "w/s/a": expect.stringContaining('did you mean "timeoutMs"?'),
+      "w/s/m": expect.stringContaining('did you mean "maxConcurrency"?'),
+      "w/s/g": expect.stringContaining('signal node "g" in state "s" has unknown option "timeout", which would be ignored; did you mean "timeoutMs"?'),
+      "w/s/z": expect.stringContaining('sleep node "z" in state "s" has unknown option "delayMs"'),
+    });
+  });
+});
 
 describe("compiler - validation issues", () => {
   test("compiler - has a case for every validation code", () => {

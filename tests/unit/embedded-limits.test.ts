@@ -7,6 +7,9 @@ import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/embedded/engine.js";
 import { createRegistry } from "../../src/registry/registry.js";
+import { PayloadNotJsonError, PayloadTooDeepError, RunInputTooLargeError } from "../../src/errors/base.js";
+import { exitCodeFor } from "../../src/cli/exit-codes.js";
+import { toJsonText } from "../../src/transport/json.js";
 import { rebuildsFromParents } from "../../src/runtime/core/dataflow.js";
 
 let engine: Engine | undefined;
@@ -24,6 +27,12 @@ function setup(options: Omit<EngineOptions, "registry"> = {}) {
     .register("deep", () => {
       let v: unknown = 1;
       for (let i = 0; i < 200; i++) v = [v];
+      return v;
+    })
+    .register("abyss", () => {
+      // Deep enough that JSON.stringify overflows the stack: still "too deep", not "not JSON".
+      let v: unknown = 1;
+      for (let i = 0; i < 10_000; i++) v = [v];
       return v;
     })
     .register("echo", (input: unknown) => ({ got: typeof input }));
@@ -67,6 +76,28 @@ describe("embedded payload limits", () => {
     expect(bigint.tasks[0]!.error?.code).toBe("PAYLOAD_NOT_JSON");
     const deep = await (await e.run(single("t/deep"), { bytes: 0 })).result();
     expect(deep.tasks[0]!.error).toMatchObject({ code: "PAYLOAD_TOO_DEEP", message: expect.stringContaining('task "s/a"') });
+    const abyss = await (await e.run(single("t/abyss"), { bytes: 0 })).result();
+    expect(abyss.tasks[0]!.error).toMatchObject({ code: "PAYLOAD_TOO_DEEP", message: expect.stringContaining('task "s/a"') });
+  });
+
+  it("toJsonText names a value nested 10,000 deep as too deep, and a cycle as not JSON", () => {
+    let v: unknown = 1;
+    for (let i = 0; i < 10_000; i++) v = { v };
+    expect(() => toJsonText(v, "thing")).toThrow(PayloadTooDeepError);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => toJsonText(cycle, "thing")).toThrow(PayloadNotJsonError);
+  });
+
+  it("a run input over the limit is refused up front with INPUT_TOO_LARGE naming the limit, as on a fleet (nothing starts)", async () => {
+    const e = setup();
+    const wf = workflow("roomy", { version: "1", input: z.object({ bytes: z.number().int(), blob: z.string() }) });
+    wf.state("s").task("a", { executor: "t/echo" });
+    const run = e.run(wf, { bytes: 0, blob: "x".repeat(5 * 1024 * 1024) });
+    await expect(run).rejects.toThrow(RunInputTooLargeError);
+    await expect(run).rejects.toMatchObject({ code: "INPUT_TOO_LARGE", message: expect.stringMatching(/input of workflow "roomy" is \d+ bytes as JSON, over the limit of \d+ bytes/) });
+    expect(exitCodeFor(await run.catch((err: unknown) => err))).toBe(2);
+    expect(e.kept().runs).toBe(0);
   });
 
   it("the limit is configurable, and can be turned off", async () => {

@@ -16,6 +16,7 @@ import {
   InputValidationError,
   MaxVisitsExceededError,
   ModuleLoadError,
+  NatsPermissionError,
   NoTransitionError,
   NonRetryableError,
   OutputValidationError,
@@ -26,6 +27,7 @@ import {
   PlanMismatchError,
   RegistryError,
   ReplicasUnavailableError,
+  RunInputTooLargeError,
   RunNotFoundError,
   RunReleasedError,
   StateOutputValidationError,
@@ -94,6 +96,9 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [TransportClosedError, new TransportClosedError("memory", "publish")],
   [TransportConnectError, new TransportConnectError("NATS_CONNECT_FAILED", ["nats://x"], "cannot connect")],
   [TransportConnectError, new TransportConnectError("NATS_JETSTREAM_UNAVAILABLE", ["nats://x"], "no JetStream")],
+  [TransportConnectError, new TransportConnectError("NATS_AUTH_FAILED", ["nats://x"], "credentials refused")],
+  [NatsPermissionError, new NatsPermissionError('publishing to "pf.api.run.start" is not allowed for user "w"', "pf.api.run.start", new Error("permissions violation"))],
+  [RunInputTooLargeError, new RunInputTooLargeError("wf", 2_000_000, 1_043_000)],
   [TransportOperationError, new TransportOperationError("NATS_PUBLISH_FAILED", "not stored")],
   [TransportOperationError, new TransportOperationError("NATS_ACK_FAILED", "no ack")],
   [TransportOperationError, new TransportOperationError("NATS_READ_FAILED", "no read")],
@@ -157,6 +162,10 @@ describe("errors - matched by class across the wire", () => {
     expect(exitCodeFor(roundTrip(new PlanHashMismatchError("wf", "a".repeat(64), "b".repeat(64))))).toBe(2);
     expect(exitCodeFor(roundTrip(new SignalRefusedError("SIGNAL_UNKNOWN", "no such signal")))).toBe(2);
     expect(exitCodeFor(roundTrip(new OptionsError("run options", issues)))).toBe(2);
+    expect(exitCodeFor(roundTrip(new RunInputTooLargeError("wf", 2_000_000, 1_043_000)))).toBe(2);
+    expect(exitCodeFor(roundTrip(new NatsPermissionError("not allowed", "pf.api.run.start", new Error("x"))))).toBe(2);
+    expect(exitCodeFor(roundTrip(new TransportConnectError("NATS_AUTH_FAILED", ["nats://x"], "refused")))).toBe(2);
+    expect(exitCodeFor(roundTrip(new TransportConnectError("NATS_CONNECT_FAILED", ["nats://x"], "no server")))).toBe(1);
     expect(exitCodeFor(roundTrip(new TaskFailedError("s/a", 1, { code: "X", message: "x" })))).toBe(1);
     expect(exitCodeFor(roundTrip(new CoordinatorError("answer", new Error("x"))))).toBe(1);
   });

@@ -78,6 +78,9 @@ function memoryTaskStream() {
 const storedRun = (runId: string, status: StoredRun["status"]): StoredRun =>
   ({ runId, workflow: "wf", version: "1", planHash: "h", status, updatedAt: 0, tasks: { total: 1, succeeded: 0, failed: 0, running: 0 }, coordinator: "c1", epoch: 1, leaseUntil: 0 }) as StoredRun;
 
+/** No attempt sends live signals here: the watch finds every exhausted attempt silent (after `quietMs`). */
+const noLiveSignals = (): Promise<{ stop(): Promise<void> }> => Promise.resolve({ stop: () => Promise.resolve() });
+
 /** Resolve once `check` holds (the watch handles notices asynchronously). */
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
@@ -92,7 +95,7 @@ describe("fleet ports - the exhausted-delivery watch", () => {
     const reports: Report[] = [];
     const counters = { malformed: 0 };
     const runs = { kv, counters: { undeliverable: 0 } };
-    const watch = watchMaxDeliveries({ taskStream: stream.port, publishReport: (r) => (reports.push(r), Promise.resolve()) }, "c1", createSilentLogger(), counters, runs);
+    const watch = watchMaxDeliveries({ taskStream: stream.port, publishReport: (r) => (reports.push(r), Promise.resolve()), subscribeLive: noLiveSignals }, "c1", createSilentLogger(), counters, runs, { quietMs: 0 });
     const seq = stream.add(taskOf("r1"));
     stream.exhaust(seq, 7);
     await until(() => !stream.messages.has(seq));
@@ -110,7 +113,7 @@ describe("fleet ports - the exhausted-delivery watch", () => {
     const reports: Report[] = [];
     const counters = { malformed: 0 };
     const runs = { kv, counters: { undeliverable: 0 } };
-    watchMaxDeliveries({ taskStream: stream.port, publishReport: (r) => (reports.push(r), Promise.resolve()) }, "c1", createSilentLogger(), counters, runs);
+    watchMaxDeliveries({ taskStream: stream.port, publishReport: (r) => (reports.push(r), Promise.resolve()), subscribeLive: noLiveSignals }, "c1", createSilentLogger(), counters, runs);
     const orphan = stream.add(taskOf("gone"));
     const garbage = stream.add("{not json");
     stream.exhaust(orphan);
@@ -126,7 +129,7 @@ describe("fleet ports - the exhausted-delivery watch", () => {
     const stream = memoryTaskStream();
     const reports: Report[] = [];
     const counters = { malformed: 0 };
-    watchMaxDeliveries({ taskStream: stream.port, publishReport: (r) => (reports.push(r), Promise.resolve()) }, "c1", createSilentLogger(), counters);
+    watchMaxDeliveries({ taskStream: stream.port, publishReport: (r) => (reports.push(r), Promise.resolve()), subscribeLive: noLiveSignals }, "c1", createSilentLogger(), counters);
     stream.exhaust(42);
     await new Promise((r) => setTimeout(r, 20));
     expect(reports).toEqual([]);

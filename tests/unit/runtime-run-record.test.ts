@@ -112,6 +112,33 @@ describe("runtime - run record", () => {
     expect(record.tasks[0]).toMatchObject({ status: "succeeded", output: { n: 7 }, finishedAt: 6 });
   });
 
+  it("runtime - redeliveries come from the worker's delivery count: the same start seen twice is not a redelivery", () => {
+    const started = (workerId: string, delivery?: number) => ({ v: 3 as const, type: "attempt.started" as const, runId, at: 4, ...ref, attempt: 1, dispatchId: d(1), workerId, ...(delivery !== undefined ? { delivery } : {}) });
+    const once = createRecordFold(runId);
+    for (const e of history.slice(0, 4)) once.apply(e);
+    // One start, seen twice (a viewer and a coordinator after a cancel both replay live signals), then the cancel.
+    once.apply(started("w1", 1));
+    once.apply(started("w1", 1));
+    expect(once.state.record.tasks[0]!.redeliveries).toBeUndefined();
+    once.apply({ runId, at: 9, type: "task.cancelled", ...ref, reason: "stop" });
+    once.apply({ runId, at: 9, type: "run.cancelled", reason: "stop" });
+    expect(once.state.record.tasks[0]!.redeliveries).toBeUndefined();
+    // A real redelivery: the worker says it is the message's third delivery.
+    const again = createRecordFold(runId);
+    for (const e of history.slice(0, 4)) again.apply(e);
+    again.apply(started("w1", 1));
+    again.apply(started("w2", 3));
+    expect(again.state.record.tasks[0]!.redeliveries).toBe(2);
+    // A worker that sends no delivery count: a start on another worker counts, a repeat on the same one does not.
+    const legacy = createRecordFold(runId);
+    for (const e of history.slice(0, 4)) legacy.apply(e);
+    legacy.apply(started("w1"));
+    legacy.apply(started("w1"));
+    expect(legacy.state.record.tasks[0]!.redeliveries).toBeUndefined();
+    legacy.apply(started("w2"));
+    expect(legacy.state.record.tasks[0]!.redeliveries).toBe(1);
+  });
+
   it("runtime - a failed or cancelled run ends the running state with the same status", () => {
     const failed = reduceRunEvents([...history.slice(0, 4), { runId, at: 9, type: "run.failed", error: err }]);
     expect(failed.status).toBe("failed");

@@ -18,7 +18,7 @@
  * fail-fast (cancel in-flight work, fail the run) or continue (skip dependents);
  * guards, routes and visit bounds.
  */
-import { AttemptLostError, MaxVisitsExceededError, QueueTimeoutError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
+import { AttemptLostError, PhaseflowError, MaxVisitsExceededError, QueueTimeoutError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
 import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type ParentRef, type TaskMessage } from "../../transport/messages.js";
 import { checkSchema } from "./schema-check.js";
@@ -61,6 +61,8 @@ export type Trigger =
    * workflow model, so a coordinator that could not load one decides it on a plain fold.
    */
   | { type: "fail"; error: SerializedError }
+  /** The attempt's task message is gone from the transport with nothing heard of the attempt (a forged ack): dispatch it again now, as the watchdog would later. */
+  | { type: "lost"; dispatchId: string; reason: string }
   | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number };
 
 export type Effect =
@@ -272,7 +274,8 @@ class Decision implements WaitHost {
     }
     const count = result.items.length;
     const tolerated = toleratedOf(task.map!.toleratedFailures, count);
-    for (const [from, items] of chunkItems(result.items)) this.emit({ type: "map.items", ...this.ref(v, vt), count, tolerated, from, items });
+    const keep = this.st.keepMaps.has(taskKey(v.state, v.visit, task.name)) ? { keep: true } : {};
+    for (const [from, items] of chunkItems(result.items)) this.emit({ type: "map.items", ...this.ref(v, vt), count, tolerated, from, items, ...(from === 0 ? keep : {}) });
     this.fillMap(v, vt);
   }
 
@@ -296,6 +299,10 @@ class Decision implements WaitHost {
     const max = vt.layout.plan.map!.maxConcurrency;
     let parents: Record<string, unknown> | undefined;
     while (mp.open < max && mp.next < mp.count && mp.record.status === "running" && this.st.visit === v && !isFinished(this.st)) {
+      if (mp.kept?.has(mp.next) === true) {
+        mp.next++; // succeeded before a retry: its output stands
+        continue;
+      }
       parents ??= taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).parents;
       this.startInstance(v, vt, mp, mp.next, parents);
     }
@@ -566,15 +573,31 @@ class Decision implements WaitHost {
         this.effects.push({ type: "timer", key, at: heard + this.settings.watchdogMs });
         return;
       }
-      const error = serializeError(new AttemptLostError(vt.layout.plan.id, silent));
-      this.disarm(rest);
-      if (vt.lost >= this.settings.maxLost) {
-        this.failTask(v, vt, error, a.attempt);
-        return;
-      }
-      this.emit({ type: "task.retrying", ...this.ref(v, vt), attempt: a.attempt, nextAttempt: a.attempt + 1, dueAt: this.now, error });
-      this.timer(retryKey(v.state, v.visit, this.ref(v, vt).task), undefined);
+      this.lose(v, vt, a.attempt, rest, serializeError(new AttemptLostError(vt.layout.plan.id, silent)));
     }
+  }
+
+  /** An attempt nothing will come of: dispatch it again now (counted against maxLost), or fail its task. */
+  private lose(v: Visit, vt: VisitTask, attempt: number, dispatchId: string, error: SerializedError): void {
+    this.disarm(dispatchId);
+    if (vt.lost >= this.settings.maxLost) {
+      this.failTask(v, vt, error, attempt);
+      return;
+    }
+    this.emit({ type: "task.retrying", ...this.ref(v, vt), attempt, nextAttempt: attempt + 1, dueAt: this.now, error });
+    this.timer(retryKey(v.state, v.visit, this.ref(v, vt).task), undefined);
+  }
+
+  /** The `lost` trigger: only an attempt still waiting for its start (nothing heard, no report) is dispatched again. */
+  lostAttempt(dispatchId: string, reason: string): void {
+    const v = this.st.visit;
+    const a = this.st.attempts.get(dispatchId);
+    if (!v || !a || isFinished(this.st) || this.st.verdicts.has(dispatchId) || a.task.status !== "dispatched") return;
+    if (a.task.state !== v.state || a.task.visit !== v.visit) return;
+    const vt = v.tasks.get(a.task.task);
+    if (!vt) return;
+    const id = vt.instance ? `${vt.layout.plan.id}[${vt.instance.index}]` : vt.layout.plan.id;
+    this.lose(v, vt, a.attempt, dispatchId, serializeError(new PhaseflowError("ATTEMPT_LOST", `task "${id}" attempt ${a.attempt}: ${reason}; it is dispatched again`)));
   }
 
   /** Re-arm the timers of every attempt and retry of the visit under way (resume). */
@@ -683,6 +706,10 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
     }
     case "fail":
       if (!isFinished(state)) d.emit({ type: "run.failed", error: trigger.error });
+      break;
+    case "lost":
+      d.lostAttempt(trigger.dispatchId, trigger.reason);
+      d.pump();
       break;
     case "cancel":
       if (!isFinished(state)) {

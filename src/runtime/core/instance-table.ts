@@ -261,10 +261,10 @@ export class InstanceTable {
   }
 
   /** A re-run expands the map again: its first `count` instances' stored records start over (attempts, executor and place kept). */
-  resetStored(count: number): void {
+  resetStored(count: number, kept?: ReadonlySet<number>): void {
     const pending = CODE.get("pending")!;
     for (let k = 0; k < Math.min(count, this.capacity); k++) {
-      if (this.status[k] === 0 || this.live.has(k)) continue;
+      if (this.status[k] === 0 || this.live.has(k) || kept?.has(k) === true) continue;
       this.status[k] = pending;
       this.flags[k] = 0;
       this.worker[k] = 0;

@@ -36,6 +36,8 @@ export interface MapProgress {
   cancelled: number;
   /** The first failed instance's name, for the map's error. */
   firstFailure: string | undefined;
+  /** Instances that succeeded before a retry and keep their outputs: never started again. */
+  kept: Set<number> | undefined;
 }
 
 type MapItemsEvent = DecisionRunEvent & { type: "map.items" };
@@ -58,12 +60,20 @@ export const instanceName = (map: string, index: number): string => `${map}[${in
  * Fold a map.items event into the map's progress (creating it, or starting it over on a
  * re-run, when `from` is 0). Returns the progress and, on a re-run, the previous one.
  */
+/** Keep instance `index` (it succeeded before a retry): counted as succeeded, never started again. */
+export function keepInstance(mp: MapProgress, index: number): void {
+  (mp.kept ??= new Set()).add(index);
+  mp.succeeded++;
+  mp.items[index] = undefined;
+  mp.record.instances = countsOf(mp);
+}
+
 export function foldMapItems(maps: Map<string, MapProgress>, key: string, record: TaskRecord, e: MapItemsEvent): { progress: MapProgress; previous: MapProgress | undefined } {
   let mp = maps.get(key);
   let previous: MapProgress | undefined;
   if (e.from === 0 || !mp) {
     previous = mp;
-    mp = { state: e.state, visit: e.visit, task: e.task, record, count: e.count, tolerated: e.tolerated, items: new Array<unknown>(e.count), received: 0, next: 0, open: 0, succeeded: 0, failed: 0, cancelled: 0, firstFailure: undefined };
+    mp = { state: e.state, visit: e.visit, task: e.task, record, count: e.count, tolerated: e.tolerated, items: new Array<unknown>(e.count), received: 0, next: 0, open: 0, succeeded: 0, failed: 0, cancelled: 0, firstFailure: undefined, kept: undefined };
     maps.set(key, mp);
   }
   for (let i = 0; i < e.items.length && e.from + i < mp.count; i++) mp.items[e.from + i] = e.items[i];

@@ -12,6 +12,9 @@
  *   states after it run again as the run moves on.
  *
  * Every other task of the visit keeps its recorded output and is not executed again.
+ * Without `from`, a map node that was expanded re-runs only its instances that did not
+ * succeed (as Airflow's mapped tasks and Step Functions' redrive do): the succeeded ones
+ * keep their outputs (`keep`). With `from`, a map re-runs whole (its input may change).
  */
 import { UsageError } from "../../errors/base.js";
 import type { Plan, PlanState } from "../../plan/schema.js";
@@ -29,6 +32,8 @@ export interface RetryChoice {
   /** Task names to run again, in declaration order. */
   tasks: string[];
   reason: string;
+  /** Map nodes among `tasks` that keep their succeeded instances. */
+  keep?: string[];
 }
 
 const list = (names: readonly string[]): string => names.map((n) => `"${n}"`).join(", ");
@@ -72,7 +77,9 @@ export function chooseRetry(plan: Plan, st: RunState, from?: RetryFrom, reason?:
   }
   const state = plan.states.find((s) => s.name === where.name);
   if (!state) throw new UsageError(`run "${runId}" failed in state "${where.name}", which the given workflow does not have; retry it with the workflow it ran with`);
-  return { state: state.name, visit: where.visit, tasks: rerunOf(state, st, where.visit, []), reason: reason ?? `re-run of the tasks of state "${state.name}" that did not succeed` };
+  const tasks = rerunOf(state, st, where.visit, []);
+  const keep = tasks.filter((name) => st.maps.has(taskKey(state.name, where.visit, name)));
+  return { state: state.name, visit: where.visit, tasks, reason: reason ?? `re-run of the tasks of state "${state.name}" that did not succeed`, ...(keep.length > 0 ? { keep } : {}) };
 }
 
 /** `seeds`, every task of the visit without a recorded success, and all their descendants. */

@@ -26,7 +26,7 @@ import type { StateLayout, TaskLayout } from "./dataflow.js";
 import type { RunModel } from "./run-model.js";
 import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
 import type { RunRecord, SignalRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
-import { foldMapItems, instanceName, mapOutputOf, parseInstance, trackInstance, type MapProgress } from "./map-state.js";
+import { foldMapItems, instanceName, keepInstance, mapOutputOf, parseInstance, trackInstance, type MapProgress } from "./map-state.js";
 import { CompactInstances, isInFlight, type InstanceTable } from "./map-instances.js";
 
 /** One task of the visit under way, as the decider sees it. */
@@ -142,6 +142,8 @@ export interface RunState {
   readonly compact: CompactInstances | undefined;
   /** Signals sent to the run and not consumed yet, in stored order (run-waits.ts consumes them). */
   readonly signals: PendingSignal[];
+  /** Map nodes (task keys) the last run.retried re-runs keeping their succeeded instances. */
+  keepMaps: ReadonlySet<string>;
   /** Ids of every signal folded: a repeated id is refused. */
   readonly signalIds: Set<string>;
   /** Ends of child runs (child.ended), the first per child run id (children.ts consumes them). */
@@ -204,6 +206,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     compact: options.compact === true ? new CompactInstances() : undefined,
     signals: [],
     signalIds: new Set(),
+    keepMaps: new Set(),
     childEnds: new Map(),
   };
 }
@@ -333,11 +336,12 @@ function endRun(st: RunState, status: "succeeded" | "failed" | "cancelled", at: 
   st.verdicts.clear();
 }
 
-/** A map expanded again (a re-run): its earlier instances' records start over. */
-function resetInstances(st: RunState, previous: MapProgress): void {
+/** A map expanded again (a re-run): its earlier instances' records start over, but those in `kept`. */
+function resetInstances(st: RunState, previous: MapProgress, kept?: ReadonlySet<number>): void {
   const table = st.compact?.tables.get(taskKey(previous.state, previous.visit, previous.task));
-  table?.resetStored(previous.count);
+  table?.resetStored(previous.count, kept);
   for (let k = 0; k < previous.count; k++) {
+    if (kept?.has(k)) continue;
     const key = taskKey(previous.state, previous.visit, instanceName(previous.task, k));
     const t = st.tasks.get(key);
     if (!t) continue;
@@ -375,6 +379,7 @@ function reopen(st: RunState, e: RunEvent & { type: "run.retried" }): void {
     if (rec.name === e.state && rec.visit === e.visit) break;
   }
   const rerun = new Set(e.tasks);
+  st.keepMaps = new Set((e.keep ?? []).map((name) => taskKey(e.state, e.visit, name)));
   for (const name of e.tasks) {
     const t = st.tasks.get(taskKey(e.state, e.visit, name));
     if (!t) continue;
@@ -495,9 +500,15 @@ function evolveOne(st: RunState, e: FoldedEvent): RunState {
     case "map.items": {
       const t = taskOf(st, e);
       const key = taskKey(e.state, e.visit, e.task);
-      const { previous } = foldMapItems(st.maps, key, t, e);
+      const { progress, previous } = foldMapItems(st.maps, key, t, e);
       st.compact?.tableFor(key, st.runId, e.state, e.visit, e.task, e.count);
-      if (previous) resetInstances(st, previous);
+      // A retry that keeps the map's succeeded instances (same item count): only the others start over.
+      if (previous && e.keep === true && previous.count === e.count) {
+        for (let k = 0; k < e.count; k++) {
+          if (taskRecordOf(st, e.state, e.visit, instanceName(e.task, k))?.status === "succeeded") keepInstance(progress, k);
+        }
+      }
+      if (previous) resetInstances(st, previous, progress.kept);
       const vt = visitTask(st, e);
       if (vt && vt.status === "pending") {
         leavePending(st.visit!, vt);
@@ -718,8 +729,16 @@ export function applyLive(st: RunState, signal: LiveSignal): boolean {
   const a = st.attempts.get(signal.dispatchId);
   if (!a || st.verdicts.has(signal.dispatchId)) return false;
   const t = a.task;
-  // Another start of an attempt already running: its task message was delivered again (a worker died or was cut off).
-  if (signal.type === "attempt.started" && t.status === "running" && t.workerId !== undefined) t.redeliveries = (t.redeliveries ?? 0) + 1;
+  if (signal.type === "attempt.started") {
+    // Redeliveries are what the worker's delivery count says: the same signal seen twice (two
+    // subscriptions, a replay after a cancel) is not a second delivery.
+    if (signal.delivery !== undefined) {
+      if (signal.delivery > 1) t.redeliveries = Math.max(t.redeliveries ?? 0, signal.delivery - 1);
+    } else if (t.status === "running" && t.workerId !== undefined && t.workerId !== signal.workerId) {
+      // A worker that does not send its delivery count: a start on another worker is a redelivery.
+      t.redeliveries = (t.redeliveries ?? 0) + 1;
+    }
+  }
   if (t.status === "dispatched") t.status = "running";
   t.workerId = signal.workerId;
   t.startedAt ??= signal.startedAt ?? signal.at;

@@ -109,6 +109,10 @@ export interface Coordinator {
   handle(runId: string): RunHandle | undefined;
   /** The live state of a run driven here (for senders of signals), undefined when not driven here. */
   runState(runId: string): RunState | undefined;
+  /** Attempts of a run driven here dispatched at or before `before` with nothing heard of them (RunShell.unstarted). */
+  unstarted(runId: string, before: number): { dispatchId: string; epoch: number; dispatchedAt: number }[];
+  /** Dispatch an attempt of a run driven here again now: its task message is gone with nothing heard of it. */
+  lost(runId: string, dispatchId: string, reason: string): void;
   /** Finished runs' records kept for `get`: how many, and their estimated bytes. */
   kept(): { runs: number; bytes: number };
   close(): Promise<void>;
@@ -265,6 +269,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     kept: () => ({ runs: finishedById.size, bytes: keptBytes }),
     handle: (runId) => runs.get(runId),
     runState: (runId) => runs.get(runId)?.state,
+    unstarted: (runId, before) => runs.get(runId)?.unstarted(before) ?? [],
+    lost: (runId, dispatchId, reason) => runs.get(runId)?.attemptLost(dispatchId, reason),
     close() {
       if (!closed) {
         closed = true;

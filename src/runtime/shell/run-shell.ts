@@ -99,6 +99,25 @@ export class RunShell implements RunHandle {
     }
   }
 
+  /**
+   * Attempts dispatched at or before `before` (epoch ms) with nothing heard of them since:
+   * no start, no report. The transport's `msgID` of each is `dispatchId@epoch`.
+   */
+  unstarted(before: number): { dispatchId: string; epoch: number; dispatchedAt: number }[] {
+    const out: { dispatchId: string; epoch: number; dispatchedAt: number }[] = [];
+    if (this.stopped) return out;
+    for (const a of this.state.attempts.values()) {
+      if (a.task.status !== "dispatched" || a.dispatchedAt > before || this.state.verdicts.has(a.dispatchId) || this.heard.has(a.dispatchId)) continue;
+      out.push({ dispatchId: a.dispatchId, epoch: this.state.epoch, dispatchedAt: a.dispatchedAt });
+    }
+    return out;
+  }
+
+  /** The attempt's task message is gone with nothing heard of it: dispatch it again now. */
+  attemptLost(dispatchId: string, reason: string): void {
+    this.step({ type: "lost", dispatchId, reason });
+  }
+
   /** Decide on `trigger` and carry the decision out. */
   step(trigger: Trigger): void {
     if (this.stopped) return;

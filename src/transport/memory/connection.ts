@@ -186,7 +186,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
     return settle(() => {
       this.assertOpen("dispatch a task");
       const what = `task "${String(task.state)}/${String(task.task)}" (run "${String(task.runId)}", executor "${String(task.executor)}", attempt ${String(task.attempt)})`;
-      this.hub.wire.check(task, [task.input, task.parents], what);
+      const valuesText = this.hub.wire.check(task, [task.input, task.parents], what);
       const payload = this.hub.wire.encode(taskMessageSchema, task, what);
       const executor = String(task.executor);
       if (!this.validExecutors.has(executor)) {
@@ -195,7 +195,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
         this.validExecutors.add(executor);
       }
       const priority = typeof task.priority === "number" ? task.priority : undefined;
-      this.hub.queue.enqueue(executor.slice(0, executor.indexOf("/")), `${task.dispatchId}@${task.epoch}`, payload, priority);
+      this.hub.queue.enqueue(executor.slice(0, executor.indexOf("/")), `${task.dispatchId}@${task.epoch}`, payload, priority, valuesText);
     });
   }
 

@@ -12,12 +12,14 @@
  */
 import type { Subscription, TaskDelivery } from "../port.js";
 import { taskMessageSchema, type TaskMessage } from "../messages.js";
-import type { Payload, Wire } from "./wire.js";
+import { isolateTask, type Payload, type Wire } from "./wire.js";
 
 /** A message in a namespace queue; `message` is undefined until its payload is decoded (on first delivery). */
 export interface QueuedTask {
   readonly namespace: string;
   readonly payload: Payload;
+  /** Fast mode: the JSON text of `[input, parents]` made when the task was sent (wire.ts `isolateTask`). */
+  readonly valuesText?: string | undefined;
   message: TaskMessage | undefined;
   /** Deliveries so far. */
   deliveries: number;
@@ -130,7 +132,9 @@ export class TaskConsumer implements Subscription {
       entry.message = message;
     }
     entry.deliveries++;
-    const delivery = new MemoryDelivery(this, entry, message, this.backend.ackWaitMs, this.keepAliveMs);
+    // Every delivery gets its own input and parents' outputs, as a fleet worker parsing the message does.
+    const own = isolateTask(message, this.backend.wire.mode === "strict" ? JSON.stringify([message.input, message.parents]) : entry.valuesText);
+    const delivery = new MemoryDelivery(this, entry, own, this.backend.ackWaitMs, this.keepAliveMs);
     this.unsettled++;
     this.open.add(delivery);
     this.running++;

@@ -9,7 +9,10 @@
  * - `fast` (the embedded default): objects are passed by reference, with no JSON
  *   step and no schema parse, so an in-process phase costs far less than a network
  *   round trip. Senders must not mutate a message after handing it over, and
- *   receivers must not mutate what they get (it is the stored history itself).
+ *   receivers must not mutate what they get (it is the stored history itself) —
+ *   except a task's input and parents' outputs, which reach the executor as its own
+ *   copy per delivery (`isolateTask`), so an executor that mutates its input changes
+ *   neither the record nor a sibling's input, as on a fleet.
  *
  * A payload is what the hub stores and delivers: JSON text (strict), the message
  * itself (fast), or a `Malformed` marker for an injected message that failed its
@@ -19,7 +22,7 @@ import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
 import { assertEncodableDepth, decodeJsonText } from "../decode.js";
 import { toSchemaIssues } from "../../support/schema-issues.js";
-import { HEADER_ALLOWANCE, toJsonText } from "../json.js";
+import { ENVELOPE_ALLOWANCE, HEADER_ALLOWANCE, toJsonText } from "../json.js";
 
 export type WireMode = "strict" | "fast";
 
@@ -45,9 +48,10 @@ export interface Wire {
    * `PayloadTooLargeError`, naming `what`). `payload` holds the message's user values
    * (input and parents, output or error), at the message's own nesting: only they are
    * encoded unless they come near the limit, then the whole message is measured. Strict
-   * mode checks in `encode`; without limits, nothing.
+   * mode checks in `encode`; without limits, nothing. Returns the JSON text of `payload`
+   * when it was made (fast mode with limits), for `isolateTask` to parse per delivery.
    */
-  check(message: unknown, payload: readonly unknown[], what: string): void;
+  check(message: unknown, payload: readonly unknown[], what: string): string | undefined;
 }
 
 /**
@@ -60,17 +64,32 @@ export function createWire(mode: WireMode, maxPayload: number, payloadLimits = t
   return payloadLimits ? { ...FAST_WIRE, check: (message, payload, what) => checkTravels(message, payload, what, maxPayload) } : FAST_WIRE;
 }
 
-/** Room for a message's own fields (ids, token, times) around its user values. */
-const ENVELOPE_ALLOWANCE = 4096;
-
 /** The NATS adapter's checks of an outgoing message, without keeping the text. */
-function checkTravels(message: unknown, payload: readonly unknown[], what: string, maxPayload: number): void {
+function checkTravels(message: unknown, payload: readonly unknown[], what: string, maxPayload: number): string {
   const text = toJsonText(payload, what);
   assertEncodableDepth(text, what);
   // A UTF-8 byte is at most 3 per UTF-16 unit: measure the whole message only when it might matter.
-  if (text.length * 3 + ENVELOPE_ALLOWANCE + HEADER_ALLOWANCE <= maxPayload) return;
+  if (text.length * 3 + ENVELOPE_ALLOWANCE + HEADER_ALLOWANCE <= maxPayload) return text;
   const bytes = Buffer.byteLength(toJsonText(message, what));
   if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE);
+  return text;
+}
+
+/**
+ * The task message an executor gets in fast mode: its own `input` and `parents`, never
+ * the objects of the run's record nor another attempt's, as a worker on a fleet gets them
+ * (each delivery parsed anew from the wire). `valuesText` is the JSON text of
+ * `[input, parents]` that `check` made when the task was sent: parsing it gives exactly
+ * the values a fleet worker sees (Dates as strings, no undefined keys), for one parse per
+ * delivery and no second stringify. Without it (no payload limits) they are deep-copied.
+ * The envelope (ids, token, params) is shared: executors get it only through ctx.
+ */
+export function isolateTask<M extends { input?: unknown; parents: Record<string, unknown> }>(message: M, valuesText: string | undefined): M {
+  const [input, parents] = (valuesText !== undefined ? JSON.parse(valuesText) : structuredClone([message.input, message.parents])) as [unknown, Record<string, unknown>];
+  const copy: M = { ...message, parents };
+  // JSON turned a missing input (a message with `inputFrom`) into null: keep it missing.
+  if (message.input !== undefined) copy.input = input;
+  return copy;
 }
 
 function strictWire(maxPayload: number): Wire {

@@ -55,7 +55,7 @@ export class WorkQueue implements QueueBackend {
   }
 
   /** Queue a task payload; false when `dedupeKey` was seen within the window (dropped). */
-  enqueue(namespace: string, dedupeKey: string, payload: Payload, priority = DEFAULT_LEVEL): boolean {
+  enqueue(namespace: string, dedupeKey: string, payload: Payload, priority = DEFAULT_LEVEL, valuesText?: string): boolean {
     const now = this.options.now();
     for (const [id, until] of this.seen) {
       if (until > now) break;
@@ -63,14 +63,14 @@ export class WorkQueue implements QueueBackend {
     }
     if (this.seen.has(dedupeKey)) return false;
     this.seen.set(dedupeKey, now + this.options.duplicateWindowMs);
-    this.enqueueRaw(namespace, payload, priority);
+    this.enqueueRaw(namespace, payload, priority, valuesText);
     return true;
   }
 
   /** Queue a payload without dedupe (injected raw messages); the consumer that receives it decodes it. */
-  enqueueRaw(namespace: string, payload: Payload, priority = DEFAULT_LEVEL): void {
+  enqueueRaw(namespace: string, payload: Payload, priority = DEFAULT_LEVEL, valuesText?: string): void {
     const level = Number.isInteger(priority) && priority >= 1 && priority <= LEVELS ? priority : DEFAULT_LEVEL;
-    this.queue(namespace).fresh[level - 1]!.push({ namespace, payload, message: undefined, deliveries: 0 });
+    this.queue(namespace).fresh[level - 1]!.push({ namespace, payload, valuesText, message: undefined, deliveries: 0 });
     this.pumpSoon();
   }
 

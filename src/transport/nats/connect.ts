@@ -6,8 +6,11 @@
  * gone); the log tells an operator what happened meanwhile.
  */
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
-import { TransportConnectError, UsageError } from "../../errors/base.js";
+import { AuthorizationError, PermissionViolationError, UserAuthenticationExpiredError, connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { NatsPermissionError, PhaseflowError, TransportConnectError, UsageError } from "../../errors/base.js";
+
+// Its class lives with the other error classes (errors/base.ts): deserializeError gives it back.
+export { NatsPermissionError };
 import type { Logger } from "../../registry/types.js";
 import type { ResolvedNatsTransportOptions } from "./options.js";
 
@@ -58,6 +61,16 @@ export async function openConnection(options: ResolvedNatsTransportOptions): Pro
     return await connect(connectionOptionsOf(options));
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
+    if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
+      // The server is up and refused the credentials: starting a server is not the fix.
+      const given = options.credsFile !== undefined ? `credentials file "${options.credsFile}"` : options.user !== undefined ? `user "${options.user}" and its password` : options.token !== undefined ? "token" : "no credentials";
+      throw new TransportConnectError(
+        "NATS_AUTH_FAILED",
+        options.servers,
+        `NATS at ${options.servers.join(", ")} refused the connection (${detail}) with ${given}; check the user and password (--user/--pass or PHASEFLOW_NATS_USER/PHASEFLOW_NATS_PASS), token or credentials file against the server's authorization block`,
+        { cause: err },
+      );
+    }
     throw new TransportConnectError(
       "NATS_CONNECT_FAILED",
       options.servers,
@@ -101,4 +114,34 @@ export function logConnectionStatus(nc: NatsConnection, logger: Logger): void {
       }
     }
   })().catch((err: unknown) => logger.error({ err }, "NATS status loop ended"));
+}
+
+
+/** The PermissionViolationError in `err`'s cause chain (nats.js wraps it in a RequestError), if any. */
+function permissionViolationIn(err: unknown): PermissionViolationError | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e instanceof Error; i++) {
+    if (e instanceof PermissionViolationError) return e;
+    e = e.cause;
+  }
+  return undefined;
+}
+
+/**
+ * `err` as a NatsPermissionError naming the refused subject, the user and the role this
+ * process connects as (from its inbox prefix, `_INBOX_<prefix>_<role>`), when the server
+ * refused an operation for lack of permission; otherwise undefined.
+ */
+export function permissionErrorOf(err: unknown, options: Pick<ResolvedNatsTransportOptions, "user" | "inboxPrefix" | "prefix">, doing: string): NatsPermissionError | undefined {
+  if (err instanceof PhaseflowError) return err instanceof NatsPermissionError ? err : undefined; // already told
+  const violation = permissionViolationIn(err);
+  if (violation === undefined) return undefined;
+  const role = options.inboxPrefix?.startsWith(`_INBOX_${options.prefix}_`) === true ? options.inboxPrefix.slice(`_INBOX_${options.prefix}_`.length) : undefined;
+  const who = options.user !== undefined ? `user "${options.user}"` : "this connection's user";
+  const operation = violation.operation === "subscription" ? "subscribe to" : "publish to";
+  const fix =
+    role !== undefined
+      ? `${doing} needs the ${role} role: connect with the ${role} role's user from "phaseflow nats-config" (--user ${role} --pass ..., or PHASEFLOW_NATS_USER/PHASEFLOW_NATS_PASS)${options.user !== undefined && options.user !== role ? `, not ${who}` : ""}`
+      : `${doing} is not allowed to ${who}; connect with a user whose permissions allow it (see "phaseflow nats-config")`;
+  return new NatsPermissionError(`NATS refused ${who} permission to ${operation} "${violation.subject}" (permissions violation); ${fix}`, violation.subject, err);
 }

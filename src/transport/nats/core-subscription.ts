@@ -1,7 +1,7 @@
 /**
  * Core NATS (not stored) subscriptions with a zod-validated body: control
  * broadcasts on `<p>.ctl` and a run's live signals on `<p>.live.<runId>`. A
- * malformed message is counted, logged and dropped; a handler that throws is
+ * malformed message is counted, logged (rate-limited) and dropped; a handler that throws is
  * logged and the next message still arrives.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -9,10 +9,13 @@ import type { ZodType } from "zod";
 import type { Logger } from "../../registry/types.js";
 import type { Subscription } from "../port.js";
 import { decodeMessage } from "./codec.js";
+import type { LogLimiter } from "../../support/log-limiter.js";
 
 export interface CoreSubscriptionContext {
   connection: NatsConnection;
   logger: Logger;
+  /** Malformed messages are logged through it: counted, not one line each. */
+  limiter: LogLimiter;
   onMalformed(): void;
 }
 
@@ -38,7 +41,7 @@ export async function subscribeCore<T>(
       const decoded = decodeMessage(schema, msg.data);
       if (!decoded.ok) {
         ctx.onMalformed();
-        ctx.logger.warn({ subject: msg.subject, reason: decoded.reason }, `malformed ${what} dropped`);
+        ctx.limiter.warn(`malformed ${what}`, { subject: msg.subject, reason: decoded.reason }, `malformed ${what} dropped`);
         return;
       }
       try {

@@ -20,6 +20,7 @@ import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { childEndedMessageSchema, decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type ChildEndedMessage, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
+import type { LogLimiter } from "../../support/log-limiter.js";
 import type { NatsNames } from "./names.js";
 import type { PubAck, PublishOptions } from "./publisher.js";
 
@@ -42,6 +43,8 @@ export interface HistoryContext {
   publish(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PubAck>;
   names: NatsNames;
   logger: Logger;
+  /** Warnings about junk anyone may publish (malformed, refused), rate-limited: counted, not one line each. */
+  limiter: LogLimiter;
   maxPayload(): number | undefined;
   onMalformed(): void;
   onRefused(): void;
@@ -150,26 +153,27 @@ export async function appendChildEnd(ctx: HistoryContext, message: ChildEndedMes
 
 /**
  * Decode one stored message of `runId` (subject `<p>.evt.<runId>.<d|r>`). A body that fails its
- * schema is counted as malformed, one that names another run as refused; both are logged and
- * come back without a message (their seq still counts).
+ * schema is counted as malformed, one that names another run as refused; both are logged
+ * (rate-limited: a history full of junk, read again and again, gives a count, not a line
+ * per message) and come back without a message (their seq still counts).
  */
 export function decodeStored(ctx: HistoryContext, runId: string, subject: string, seq: number, data: Uint8Array): ReadMessage {
   const suffix = subject.slice(subject.lastIndexOf(".") + 1);
   const kind = suffix === "d" ? "decision" : suffix === "r" ? "report" : "unknown";
   if (kind === "unknown") {
     ctx.onMalformed();
-    ctx.logger.warn({ subject, seq }, "message on an unknown history subject skipped");
+    ctx.limiter.warn("history unknown subject", { subject, seq }, "message on an unknown history subject skipped");
     return { seq, kind, message: undefined };
   }
   const decoded = kind === "decision" ? decodeMessage(decisionSchema, data) : decodeMessage(reportSubjectSchema, data);
   if (!decoded.ok) {
     ctx.onMalformed();
-    ctx.logger.warn({ subject, seq, reason: decoded.reason }, `malformed ${kind} skipped`);
+    ctx.limiter.warn(`history malformed ${kind}`, { subject, seq, reason: decoded.reason }, `malformed ${kind} skipped`);
     return { seq, kind, message: undefined };
   }
   if (decoded.value.runId !== runId) {
     ctx.onRefused();
-    ctx.logger.warn({ subject, seq, runId: decoded.value.runId }, `${kind} stored under run "${runId}" names run "${decoded.value.runId}"; refused`);
+    ctx.limiter.warn(`history refused ${kind}`, { subject, seq, runId: decoded.value.runId }, `${kind} stored under run "${runId}" names run "${decoded.value.runId}"; refused`);
     return { seq, kind, message: undefined };
   }
   return { seq, kind, message: decoded.value };

@@ -14,7 +14,11 @@
  * storage, or another replica count than the one asked for) is never changed behind the
  * user's back: we throw `InfrastructureMismatchError` naming the resource, the field, both
  * values and the fix (for replicas: `phaseflow nats-setup --replicas N`, replicas.ts).
- * Streams and buckets are created with `replicas` Raft replicas (default 1).
+ * Streams and buckets are created with `replicas` Raft replicas. When none was asked
+ * for, every process (coordinator, worker, client) creates with the same default: 3
+ * when the server is part of a cluster with at least three JetStream servers, else 1
+ * (`defaultReplicas`), so on a cluster the start order does not matter and nobody gets
+ * one copy by accident.
  */
 import {
   AckPolicy,
@@ -43,8 +47,45 @@ export interface InfrastructureSettings {
   ackWaitMs: number;
   maxDeliver: number;
   workerTtlMs: number;
-  /** Replicas to create with, and to insist on when given; undefined: create with 1, accept any. */
+  /** Replicas to create with, and to insist on when given; undefined: create with the default (`defaultReplicas`), accept any. */
   replicas: number | undefined;
+}
+
+/** Replicas created on a cluster when none were asked for (what Raft needs to survive one node lost). */
+export const CLUSTER_DEFAULT_REPLICAS = 3;
+
+/**
+ * The replica count to create with when none was asked for: 3 when the server we are
+ * connected to is part of a cluster (its INFO names one), else 1. A cluster with fewer
+ * than three JetStream servers refuses 3 replicas; `ensureInfrastructure` then creates
+ * with 1 (see `Creating`).
+ */
+export function defaultReplicas(nc: Pick<NatsConnection, "info">): number {
+  const cluster = nc.info?.cluster;
+  return typeof cluster === "string" && cluster !== "" ? CLUSTER_DEFAULT_REPLICAS : 1;
+}
+
+/**
+ * The replica count resources are created with during one `ensureInfrastructure`: the
+ * asked count (refusals are errors), or the default, which falls to 1 for good once
+ * the server refuses it for want of JetStream servers (a cluster of one or two).
+ */
+class Creating {
+  constructor(
+    public replicas: number,
+    readonly asked: boolean,
+  ) {}
+
+  /** Run `create` with the current count; a defaulted count the server cannot place is retried with 1. */
+  async create<T>(resource: string, create: (replicas: number) => Promise<T>): Promise<T> {
+    try {
+      return await create(this.replicas);
+    } catch (err) {
+      if (this.asked || this.replicas === 1 || replicasErrorOf(err, resource, this.replicas) === undefined) throw err;
+      this.replicas = 1;
+      return create(1);
+    }
+  }
 }
 
 export interface Buckets {
@@ -69,24 +110,25 @@ export function streamSpecs(names: NatsNames, replicas = 1): StreamSpec[] {
  * const { runs, workers } = await ensureInfrastructure(nc, jsm, natsNames("pf"), { ackWaitMs: 30_000, maxDeliver: 5, workerTtlMs: 60_000 });
  */
 export async function ensureInfrastructure(nc: NatsConnection, jsm: JetStreamManager, names: NatsNames, settings: InfrastructureSettings): Promise<Buckets> {
-  const replicas = settings.replicas ?? 1;
-  for (const spec of streamSpecs(names, replicas)) await ensureStream(jsm, spec, names.prefix, settings.replicas);
+  const creating = new Creating(settings.replicas ?? defaultReplicas(nc), settings.replicas !== undefined);
+  for (const spec of streamSpecs(names)) await ensureStream(jsm, spec, names.prefix, settings.replicas, creating);
   const kvm = new Kvm(nc);
-  const bucketSpec = { storage: StorageType.File, replicas };
-  const runs = await ensureBucket(jsm, kvm, names.buckets.runs, { ...bucketSpec, history: RUNS_HISTORY }, names.prefix, settings.replicas);
-  const workers = await ensureBucket(jsm, kvm, names.buckets.workers, { ...bucketSpec, history: 1, ttl: settings.workerTtlMs }, names.prefix, settings.replicas);
+  const bucketSpec = { storage: StorageType.File };
+  const runs = await ensureBucket(jsm, kvm, names.buckets.runs, { ...bucketSpec, history: RUNS_HISTORY }, names.prefix, settings.replicas, creating);
+  const workers = await ensureBucket(jsm, kvm, names.buckets.workers, { ...bucketSpec, history: 1, ttl: settings.workerTtlMs }, names.prefix, settings.replicas, creating);
   return { runs, workers };
 }
 
-async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: string, required: number | undefined): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, prefix: string, required: number | undefined, creating: Creating): Promise<void> {
   let info = await streamInfo(jsm, spec.name);
   if (info === undefined) {
+    const resource = `stream "${spec.name}"`;
     try {
-      info = await jsm.streams.add(spec);
+      info = await creating.create(resource, (replicas) => jsm.streams.add({ ...spec, num_replicas: replicas }));
     } catch (err) {
       // Another process may have created it meanwhile: check what is there.
       info = await streamInfo(jsm, spec.name);
-      if (info === undefined) throw replicasErrorOf(err, `stream "${spec.name}"`, spec.num_replicas) ?? missing(`stream "${spec.name}"`, err);
+      if (info === undefined) throw replicasErrorOf(err, resource, creating.replicas) ?? missing(resource, err);
     }
   }
   checkStream(info, spec, prefix);
@@ -134,16 +176,18 @@ async function ensureBucket(
   jsm: JetStreamManager,
   kvm: Kvm,
   bucket: string,
-  opts: { history: number; storage: StorageType; ttl?: number; replicas: number },
+  opts: { history: number; storage: StorageType; ttl?: number },
   prefix: string,
   required: number | undefined,
+  creating: Creating,
 ): Promise<KV> {
   // Kvm.create opens an existing bucket as is, so check the parts we rely on.
   let kv: KV;
+  const resource = `KV bucket "${bucket}"`;
   try {
-    kv = await kvm.create(bucket, opts);
+    kv = await creating.create(resource, (replicas) => kvm.create(bucket, { ...opts, replicas }));
   } catch (err) {
-    const refused = replicasErrorOf(err, `KV bucket "${bucket}"`, opts.replicas);
+    const refused = replicasErrorOf(err, resource, creating.replicas);
     if (refused !== undefined) throw refused;
     if ((await streamInfo(jsm, bucketStream(bucket))) !== undefined) throw err;
     throw missing(`KV bucket "${bucket}"`, err);

@@ -58,6 +58,25 @@ export function isSubjectToken(value: string): boolean {
   return TOKEN.test(value);
 }
 
+/** Longest run id: it is one subject token, and a KV key part. */
+export const MAX_RUN_ID_LENGTH = 200;
+
+/**
+ * Throws `UsageError` for a run id that cannot be one subject token (`"../../x"`, `"a.b"`, `"*"`),
+ * before it reaches the server as a permissions violation or a malformed subject.
+ *
+ * @example
+ * assertRunId("run_0mxdeq"); // fine
+ * assertRunId("../../x");    // throws UsageError
+ */
+export function assertRunId(runId: string): void {
+  if (runId.length <= MAX_RUN_ID_LENGTH && isSubjectToken(runId)) return;
+  const shown = runId.length > 60 ? `${runId.slice(0, 60)}…` : runId;
+  throw new UsageError(
+    `run id "${shown}" is not valid: a run id is 1-${MAX_RUN_ID_LENGTH} letters, digits, '_' or '-' (it becomes a NATS subject token); copy it from "phaseflow status"`,
+  );
+}
+
 /**
  * Derive every name from a prefix; throws `UsageError` for a prefix that is not subject-safe.
  *

@@ -20,6 +20,15 @@
  * worker may pull from any namespace's consumer of the deployment; report subjects name
  * a run, so a worker may store a report for any run — the attempt token (never sent to
  * clients) is what makes such a report count.
+ *
+ * Acks: an ack subject (`$JS.ACK.<stream>.<consumer>.<delivered>.<seq>...`) names the
+ * consumer and the message but not who it was delivered to, and nats-server 2.9 removes
+ * a work-queue message on an ack of its sequence whoever sends it: a worker user could
+ * ack away tasks it was never given. With `workerNamespaces`, the worker user may pull,
+ * ack and manage only those namespaces' consumers (give each group of workers its own
+ * user), so a forged ack reaches no other namespace's tasks; within its namespaces the
+ * coordinators notice a task message gone with nothing heard of its attempt and dispatch
+ * it again (fleet/vanished-tasks.ts).
  */
 import type { NatsNames } from "./names.js";
 
@@ -61,7 +70,7 @@ function kvReader(bucket: string): string[] {
  * @example
  * rolePermissions(natsNames("pf")).client.publish; // ["$JS.API.INFO", ..., "pf.api.run.>", "pf.api.plan.get", "pf.api.plan.get.>"]
  */
-export function rolePermissions(names: NatsNames): Record<NatsRole, RolePermissions> {
+export function rolePermissions(names: NatsNames, options: { workerNamespaces?: readonly string[] | undefined } = {}): Record<NatsRole, RolePermissions> {
   const p = names.prefix;
   const { tasks, events } = names.streams;
   const runsKv = `KV_${names.buckets.runs}`;
@@ -69,6 +78,10 @@ export function rolePermissions(names: NatsNames): Record<NatsRole, RolePermissi
   // Every role opens the transport, which checks that the streams and buckets exist.
   const infra = ["$JS.API.INFO", ...[tasks, events, runsKv, workersKv].map((s) => `$JS.API.STREAM.INFO.${s}`)];
   const inbox = (role: NatsRole): string => `${inboxPrefixOf(names, role)}.>`;
+  const namespaces = options.workerNamespaces;
+  // The worker's consumers: every namespace's (`*`), or only the given namespaces' durable consumers.
+  const consumers = namespaces === undefined ? ["*"] : namespaces.map((ns) => names.namespaceConsumer(ns));
+  const filters = (consumer: string): string => (namespaces === undefined ? `${p}.task.>` : `${p}.task.${consumer.slice(`${p}_ns_`.length)}.>`);
   return {
     coordinator: {
       publish: [
@@ -100,13 +113,15 @@ export function rolePermissions(names: NatsNames): Record<NatsRole, RolePermissi
       publish: [
         ...infra,
         // The durable consumer of each namespace it serves (created or updated by the workers).
-        `$JS.API.CONSUMER.CREATE.${tasks}.*`,
-        `$JS.API.CONSUMER.CREATE.${tasks}.*.${p}.task.>`,
-        `$JS.API.CONSUMER.DURABLE.CREATE.${tasks}.*`,
-        `$JS.API.CONSUMER.INFO.${tasks}.*`,
-        `$JS.API.CONSUMER.MSG.NEXT.${tasks}.*`,
-        // Acks, working() and term of the task messages it holds.
-        `$JS.ACK.${tasks}.>`,
+        ...consumers.flatMap((c) => [
+          `$JS.API.CONSUMER.CREATE.${tasks}.${c}`,
+          `$JS.API.CONSUMER.CREATE.${tasks}.${c}.${filters(c)}`,
+          `$JS.API.CONSUMER.DURABLE.CREATE.${tasks}.${c}`,
+          `$JS.API.CONSUMER.INFO.${tasks}.${c}`,
+          `$JS.API.CONSUMER.MSG.NEXT.${tasks}.${c}`,
+          // Acks, working() and term of the task messages it holds.
+          `$JS.ACK.${tasks}.${c}.>`,
+        ]),
         `${p}.evt.*.r`,
         `${p}.live.*`,
         `$KV.${names.buckets.workers}.>`,
@@ -128,6 +143,8 @@ export interface NatsConfigOptions {
   passwords: Record<NatsRole, string>;
   /** User names. Default: the role names. */
   users?: Partial<Record<NatsRole, string>>;
+  /** Limit the worker user to these executor namespaces' consumers (pull, ack, manage). Default: every namespace. */
+  workerNamespaces?: readonly string[];
 }
 
 /** A quoted string for a nats-server config file. */
@@ -142,7 +159,7 @@ function quote(s: string): string {
  * natsAuthorizationBlock(natsNames("pf"), { passwords: { coordinator: "c", worker: "w", client: "k" } });
  */
 export function natsAuthorizationBlock(names: NatsNames, options: NatsConfigOptions): string {
-  const perms = rolePermissions(names);
+  const perms = rolePermissions(names, { workerNamespaces: options.workerNamespaces });
   const list = (items: string[], indent: string): string => `[\n${items.map((s) => `${indent}  ${quote(s)}`).join(",\n")}\n${indent}]`;
   const users = NATS_ROLES.map((role) => {
     const r = perms[role];

@@ -14,7 +14,7 @@
  * is counted in `stats().malformed` (one on another run's subject in
  * `stats().refused`), logged and dropped, never thrown.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TransportClosedError, TransportConnectError, TransportOperationError, UsageError, WireMessageInvalidError } from "../../errors/base.js";
@@ -41,10 +41,12 @@ import { natsApi } from "./api.js";
 import { natsTaskStream } from "./task-stream.js";
 import { typedKv } from "./typed-kv.js";
 import { encodeMessage } from "./codec.js";
-import { logConnectionStatus, openConnection } from "./connect.js";
+import { logConnectionStatus, openConnection, permissionErrorOf } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
 import { jsPublisher, type JsPublisher } from "./publisher.js";
+import { LogLimiter } from "../../support/log-limiter.js";
+import { SharedReads } from "../../support/shared-reads.js";
 import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
@@ -70,7 +72,16 @@ export interface NatsTransport extends FleetTransport {
   readonly buckets: Readonly<Buckets>;
   /** Create or check streams and buckets again (idempotent; `createNatsTransport` already did). */
   ensureInfrastructure(): Promise<void>;
+  /**
+   * Whether the task message this transport dispatched for `dispatchId` at `epoch` is still
+   * in the tasks stream: true or false, or undefined when this transport did not send it (or
+   * has forgotten it) or the server could not say. (fleet/vanished-tasks.ts)
+   */
+  taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined>;
 }
+
+/** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
+const MAX_REMEMBERED_DISPATCHES = 100_000;
 
 /**
  * Connect (or reuse `options.connection`), ensure the streams and buckets exist, and return the transport.
@@ -107,7 +118,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     return new NatsTransportImpl(resolved, names, nc, jetstream(nc), jsm, buckets, owned, logger);
   } catch (err) {
     if (owned) await nc.close().catch(() => undefined);
-    throw err;
+    throw permissionErrorOf(err, resolved, "this command") ?? err;
   }
 }
 
@@ -122,10 +133,15 @@ class NatsTransportImpl implements NatsTransport {
   private liveFailures = 0;
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
+  /** `dispatchId@epoch` -> stream sequence of the task messages sent here, oldest first. */
+  private readonly dispatchedSeqs = new Map<string, number>();
   private readonly history: HistoryContext;
   private readonly core: CoreSubscriptionContext;
   /** PubAcks of task messages and reports through one subscription; made on first use. */
   private publisher: JsPublisher | undefined;
+  private readonly limiter: LogLimiter;
+  /** Concurrent reads of one run's history share one read (shared-reads.ts). */
+  private readonly histories: SharedReads<{ messages: StoredMessage[]; lastDecisionSeq: number }>;
 
   constructor(
     readonly options: ResolvedNatsTransportOptions,
@@ -142,17 +158,20 @@ class NatsTransportImpl implements NatsTransport {
         return connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
       },
     };
+    this.limiter = new LogLimiter(logger);
     this.history = {
       js,
       jsm,
       publish: (subject, data, opts) => this.hotPublisher().publish(subject, data, opts),
       names,
       logger,
+      limiter: this.limiter,
       maxPayload: () => connection.info?.max_payload,
       onMalformed: () => this.malformed++,
       onRefused: () => this.refused++,
     };
-    this.core = { connection, logger, onMalformed: () => this.malformed++ };
+    this.core = { connection, logger, limiter: this.limiter, onMalformed: () => this.malformed++ };
+    this.histories = new SharedReads((runId) => readHistory(this.history, runId));
     this.api = natsApi(connection, names);
     this.taskStream = natsTaskStream(connection, () => this.jsm, names);
   }
@@ -200,7 +219,9 @@ class NatsTransportImpl implements NatsTransport {
 
   async readHistory(runId: string): Promise<{ messages: StoredMessage[]; lastDecisionSeq: number }> {
     this.assertOpen("read a run's history");
-    return readHistory(this.history, runId);
+    // Joined reads share the result: each caller gets its own array (the messages themselves are read-only).
+    const { messages, lastDecisionSeq } = await this.histories.get(runId);
+    return { messages: messages.slice(), lastDecisionSeq };
   }
 
   async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription> {
@@ -248,12 +269,28 @@ class NatsTransportImpl implements NatsTransport {
     try {
       const ack = await this.hotPublisher().publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
+      this.dispatchedSeqs.set(msgID, ack.seq);
+      if (this.dispatchedSeqs.size > MAX_REMEMBERED_DISPATCHES) this.dispatchedSeqs.delete(this.dispatchedSeqs.keys().next().value!);
     } catch (err) {
       throw new TransportOperationError(
         "NATS_PUBLISH_FAILED",
         `${what} was not stored in stream "${this.names.streams.tasks}": ${err instanceof Error ? err.message : String(err)}; check that nats-server is up with JetStream, then retry`,
         { cause: err },
       );
+    }
+  }
+
+  async taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined> {
+    const msgID = `${dispatchId}@${epoch}`;
+    const seq = this.dispatchedSeqs.get(msgID);
+    if (seq === undefined || this.closed) return undefined;
+    try {
+      // null: no message at that sequence (acked, terminated or deleted).
+      return (await this.jsm.streams.getMessage(this.names.streams.tasks, { seq })) !== null;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return false;
+      this.logger.debug({ err, msgID }, "could not look a task message up; asked again later");
+      return undefined;
     }
   }
 
@@ -299,12 +336,13 @@ class NatsTransportImpl implements NatsTransport {
   }
 
   stats(): TransportStats {
-    return { malformed: this.malformed, refused: this.refused, reportsDelivered: this.reportsDelivered };
+    return { malformed: this.malformed, refused: this.refused, reportsDelivered: this.reportsDelivered, historyReads: this.histories.reads };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.limiter.flush();
     await Promise.allSettled([...this.subscriptions].map((s) => s.stop()));
     this.subscriptions.clear();
     if (this.ownsConnection && !this.connection.isClosed()) {
