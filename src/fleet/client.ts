@@ -165,6 +165,8 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   }
 
   async function inspect(runId: string): Promise<{ record: RunRecord; waiting?: string }> {
+    // Checked before the request: a run id is a subject token.
+    assertRunId(runId);
     try {
       const { record, waiting } = await request("run.get", { runId }, getRunReplySchema);
       return waiting !== undefined ? { record, waiting } : { record };
@@ -192,7 +194,6 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("plan.get", { workflow, ...(version !== undefined ? { version } : {}) }, getPlanReplySchema, { workflow, version })).plan;
     },
     async get(runId) {
-      assertRunId(runId);
       return (await inspect(runId)).record;
     },
     inspect,
