@@ -363,7 +363,7 @@ export interface WorkflowOptions<TInput> {
   schedules?: readonly ScheduleOptions<NoInfer<TInput>>[];
   /** Start runs from polled work items: `[{ every: "60s", executor: "ns/list" }]`. Served by the coordinators. Default: none. */
   sources?: readonly SourceOptions[];
-  /** The default priority of its runs, 1 (first) to 5 (last): where tasks wait for worker slots, higher priority goes first (DESIGN §8). Default 3. */
+  /** The default priority of its runs, 1 (first) to 5 (last): where tasks wait for worker slots, higher priority goes first (README "Traffic control"). Default 3. */
   priority?: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Child runs of an embedded engine (DESIGN §10): started on the engine's own coordinator,
+ * Child runs of an embedded engine (README "Workflows that call workflows"): started on the engine's own coordinator,
  * as real runs with their own history. The workflow of a child is looked up among the
  * workflows the engine knows: every one it ran (and every workflow those call by handle,
  * transitively), and those given as `createEngine({ workflows })`. By name without a

@@ -85,7 +85,7 @@ export interface EngineOptions {
   /**
    * Workflows this engine knows by name and version: child nodes may name them
    * (`s.child("x", { workflow: "enrich" })`), `run(wf, input, { version })` starts one of
-   * them, and `resume`/`retry` of a run pinned to one of their plans use it (DESIGN §9).
+   * them, and `resume`/`retry` of a run pinned to one of their plans use it (README "Deploying new versions").
    * Those run with this engine, and those their child nodes name by handle, are known anyway. Default: none.
    */
   workflows?: readonly Workflow<never>[];

@@ -1,6 +1,6 @@
 /**
  * The workflows an engine or a coordinator serves: every version of every name it was
- * given, each with its compiled plan (DESIGN §9).
+ * given, each with its compiled plan (README "Deploying new versions").
  *
  * - `resolve(name, version?)`: a start's workflow — the one asked for, else the latest
  *   version (natural, semver-aware order: src/plan/versions.ts).

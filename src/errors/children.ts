@@ -1,5 +1,5 @@
 /**
- * Errors of child nodes (`state.child`, `state.map` over a workflow; DESIGN §10).
+ * Errors of child nodes (`state.child`, `state.map` over a workflow; README "Workflows that call workflows").
  */
 import { PhaseflowError } from "./base.js";
 import { deserializeError, type SerializedError } from "./serialize.js";

@@ -1,5 +1,5 @@
 /**
- * Errors of signal and sleep nodes, and of sending signals (DESIGN §1 "Waiting").
+ * Errors of signal and sleep nodes, and of sending signals (README "Waiting for people and time").
  */
 import { PhaseflowError, SchemaValidationError, type SchemaIssue } from "./base.js";
 

@@ -20,7 +20,7 @@ export const startRunRequestSchema = z.object({
       runId: runIdSchema.optional(),
       seed: z.number().int().nonnegative().optional(),
       key: z.string().optional(),
-      /** 1 (first) .. 5 (last); default: the workflow's, else 3 (DESIGN §8). */
+      /** 1 (first) .. 5 (last); default: the workflow's, else 3 (README "Traffic control"). */
       priority: z.number().int().min(1).max(5).optional(),
     })
     .strict()

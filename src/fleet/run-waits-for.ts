@@ -1,5 +1,5 @@
 /**
- * A run whose plan no live coordinator serves is never failed for it (DESIGN §9): it
+ * A run whose plan no live coordinator serves is never failed for it (README "Deploying new versions"): it
  * waits, and `status`, the run list and the web view say what for — "waiting for a
  * coordinator serving holdout@1 (plan 3f2a…)". Read from the coordinators' heartbeats
  * (coordinator-heartbeat.ts); the run resumes as soon as a coordinator serving its plan

@@ -1,6 +1,6 @@
 /**
  * Which coordinator answers a start (or a plan request) of a workflow version
- * (DESIGN §9). Requests go to `<p>.api.<op>.wf.<workflow>[.v.<version>]`, subscribed
+ * (README "Deploying new versions"). Requests go to `<p>.api.<op>.wf.<workflow>[.v.<version>]`, subscribed
  * (queue group) only by coordinators serving that workflow (and version), so a
  * coordinator never refuses a start for a workflow another one serves. The unrouted
  * `<p>.api.<op>` subject is still answered, by forwarding when needed.

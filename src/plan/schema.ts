@@ -22,7 +22,7 @@ export const backoffSchema = z.object({
 });
 
 /**
- * A wait node (DESIGN §1 "Waiting"): it holds no worker slot and is never dispatched. A
+ * A wait node (README "Waiting for people and time"): it holds no worker slot and is never dispatched. A
  * signal node waits for the signal `signal`; a sleep node for `ms` from when it is reached,
  * or until the time its `until` function (source text here, code in the workflow module,
  * like a guard) returns.
@@ -38,7 +38,7 @@ export const planWaitSchema = z.discriminatedUnion("kind", [
   }),
   z.object({ kind: z.literal("sleep"), ms: z.number().int().nonnegative().nullable(), until: z.string().nullable() }),
   /**
-   * A child node (DESIGN §10): starts a run of `workflow` (`version`: pinned, or null for the
+   * A child node (README "Workflows that call workflows"): starts a run of `workflow` (`version`: pinned, or null for the
    * latest served) and waits for its end. `input`: source text of its input function, or null
    * (the node's input, or for a map over a workflow the item, is the child's input).
    */
@@ -118,7 +118,7 @@ export const planStateSchema = z.object({
   description: z.string().nullable(),
 });
 
-/** A run's priority (DESIGN §8: 1 first .. 5 last) when neither the run nor its workflow gives one. */
+/** A run's priority (README "Traffic control": 1 first .. 5 last) when neither the run nor its workflow gives one. */
 export const DEFAULT_PRIORITY = 3;
 
 export const planSchema = z.object({

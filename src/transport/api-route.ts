@@ -1,5 +1,5 @@
 /**
- * Routed API operations (DESIGN §9): `<op>.wf.<workflow>[.v.<version>]`, e.g.
+ * Routed API operations (README "Deploying new versions"): `<op>.wf.<workflow>[.v.<version>]`, e.g.
  * `run.start.wf.etl.v.2`, served only by coordinators serving that workflow (and
  * version), so a start never lands on a coordinator that would refuse it. Names and
  * versions that are not plain tokens (letters, digits, `_`, `-`) are hex-encoded after

@@ -1,5 +1,5 @@
 /**
- * The fleet's ports (DESIGN §5): what src/fleet needs of a deployment beyond the
+ * The fleet's ports (docs/architecture.md "The parts"): what src/fleet needs of a deployment beyond the
  * Transport port — keyed stores for run summaries, leases, start keys, trigger states
  * and heartbeats; request/reply for the coordinator API; and the housekeeping of the
  * tasks stream (messages whose deliveries ran out, the sweep of messages no run can

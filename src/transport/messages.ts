@@ -1,5 +1,5 @@
 /**
- * Wire messages of protocol v2, as zod schemas. Every message in and out of a
+ * Wire messages of protocol v3 (receivers accept v2), as zod schemas. Every message in and out of a
  * transport is parsed with these (in the strict mode; see the memory adapter for the
  * embedded fast path); a message that fails is counted as malformed and dropped,
  * never thrown.
@@ -76,7 +76,7 @@ export const taskMessageSchema = z.object({
    */
   inputFrom: z.array(z.string()).min(1).optional(),
   /**
-   * Written null by this version (a task's timeout runs from its start, DESIGN §8). An older
+   * Written null by this version (a task's timeout runs from its start, README "Traffic control"). An older
    * coordinator's end-by time (dispatch + timeoutMs), which a worker still honours.
    */
   deadline: z.number().nullable(),
@@ -84,7 +84,7 @@ export const taskMessageSchema = z.object({
   timeoutMs: z.number().int().positive().nullable(),
   /** Epoch ms (coordinator's clock) by which the attempt must have started (`queueTimeoutMs`): later, it fails with QUEUE_TIMEOUT unrun. */
   startBy: z.number().optional(),
-  /** The run's priority, 1 (first) .. 5 (last); absent = 3. Where attempts wait for worker slots, higher priority is delivered first (DESIGN §8). */
+  /** The run's priority, 1 (first) .. 5 (last); absent = 3. Where attempts wait for worker slots, higher priority is delivered first (README "Traffic control"). */
   priority: z.number().int().min(1).max(5).optional(),
   dispatchedAt: z.number(),
   /** Which go of the run this attempt belongs to: 0 for the first, +1 per run.retried. */

@@ -1,5 +1,5 @@
 /**
- * The Transport port (protocol v2): everything the coordinator, workers and readers
+ * The Transport port (protocol v3; receivers accept v2): everything the coordinator, workers and readers
  * need from the wire. The runtime and the worker library talk only to this interface;
  * `memory/` runs it in-process, `nats/` over JetStream. One contract suite
  * (tests/contract) runs against both, so they behave the same.

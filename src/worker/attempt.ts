@@ -17,7 +17,7 @@
  *   even if the executor then returns a value;
  * - an executor that ignores the signal gets `abortGraceMs`, then the worker reports
  *   the failure, frees the slot and discards whatever the executor does later;
- * - the time budget is `timeoutMs` from the executor's start (DESIGN §8: the wait in the
+ * - the time budget is `timeoutMs` from the executor's start (README "Traffic control": the wait in the
  *   queue never counts); a message from an older coordinator may carry an end-by
  *   `deadline`, which still cuts it short; `startBy` is compared with this worker's clock
  *   (keep clocks in sync);

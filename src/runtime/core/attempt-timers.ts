@@ -1,5 +1,5 @@
 /**
- * When an attempt is judged as timed out, and by whom (DESIGN §8 "Timeouts"). Pure: the
+ * When an attempt is judged as timed out, and by whom (README "Traffic control"). Pure: the
  * decider (decide.ts) calls these with its own time and turns what they return into timer
  * effects and verdicts.
  *

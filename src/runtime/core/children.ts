@@ -1,5 +1,5 @@
 /**
- * The decider's rules for child nodes (DESIGN §10): `state.child` and `state.map` over a
+ * The decider's rules for child nodes (README "Workflows that call workflows"): `state.child` and `state.map` over a
  * workflow. Pure, like run-waits.ts, whose wait-node path calls in here: a child node is a
  * wait node that holds no worker slot and waits for the end of a run it started.
  *

@@ -1,5 +1,5 @@
 /**
- * Data flow inside a state (DESIGN §1), as pure functions over a plan state:
+ * Data flow inside a state (README "A workflow"), as pure functions over a plan state:
  *
  * - a root task's input is the state input;
  * - a task with one parent gets that parent's output as is;

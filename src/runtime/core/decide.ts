@@ -11,7 +11,7 @@
  * `resume` judges every report still waiting for a verdict, re-arms every timer and
  * dispatches whatever is ready, which is what the live path would have done next.
  *
- * Rules (DESIGN §3): phases (n+1 once n settled) or eager (a task once its parents
+ * Rules (docs/architecture.md "The run core"): phases (n+1 once n settled) or eager (a task once its parents
  * succeeded); data flow; input/output schemas; retries with jittered backoff;
  * per-attempt timeouts; a watchdog re-dispatching attempts nothing was heard of;
  * fail-fast (cancel in-flight work, fail the run) or continue (skip dependents);
@@ -250,7 +250,7 @@ class Decision implements WaitHost {
     this.sendAttempt(v, vt, vt.attempts + 1, checked.value, parents);
   }
 
-  // --- map nodes (DESIGN §1 "Fan-out at run time"; the fold is in map-state.ts)
+  // --- map nodes (README "Fan-out at run time"; the fold is in map-state.ts)
 
   /** Evaluate the map's items once, record them, and start its first instances. */
   private startMap(v: Visit, vt: VisitTask): void {

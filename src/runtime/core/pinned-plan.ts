@@ -1,5 +1,5 @@
 /**
- * The plan a stored run is pinned to (DESIGN §9): the one its `run.started` names.
+ * The plan a stored run is pinned to (README "Deploying new versions"): the one its `run.started` names.
  * Resume, retry, signals and takeover all use this plan, whichever versions of the
  * workflow are served now.
  */

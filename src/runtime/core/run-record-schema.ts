@@ -21,7 +21,7 @@ export type StateStatus = z.infer<typeof stateStatusSchema>;
 export const runOptionsRecordSchema = z.object({
   schedule: z.enum(["phases", "eager"]),
   onFailure: z.enum(["fail-fast", "continue"]),
-  /** 1 (first) .. 5 (last); absent = 3 (DESIGN §8). */
+  /** 1 (first) .. 5 (last); absent = 3 (README "Traffic control"). */
   priority: z.number().int().min(1).max(5).optional(),
 });
 

@@ -1,5 +1,5 @@
 /**
- * The decider's rules for signal and sleep nodes (DESIGN §1 "Waiting", §6). Pure, like
+ * The decider's rules for signal and sleep nodes (README "Waiting for people and time"). Pure, like
  * the rest of decide.ts, which calls in here at four points: a wait node is reached
  * (instead of dispatching it), a wait timer fires, a signal was folded, and resume.
  *

@@ -1,5 +1,5 @@
 /**
- * Sending a signal to a run (DESIGN §6): the checks every sender makes before anything
+ * Sending a signal to a run (README "Waiting for people and time"): the checks every sender makes before anything
  * is stored — `engine.signal`, and the coordinator API behind `client.signal` and
  * `phaseflow signal` — and the stored message itself.
  *

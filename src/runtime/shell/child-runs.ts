@@ -1,5 +1,5 @@
 /**
- * The port through which a run's shell starts and cancels child runs (DESIGN §10;
+ * The port through which a run's shell starts and cancels child runs (README "Workflows that call workflows";
  * the rules are in runtime/core/children.ts). An embedded engine starts children on its
  * own coordinator (embedded/child-runs.ts); a fleet coordinator asks the fleet, where any
  * coordinator serving the child's workflow takes it.

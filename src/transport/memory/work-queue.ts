@@ -3,7 +3,7 @@
  * the `PF_TASKS` work-queue stream with one durable consumer per namespace that
  * every worker of the namespace shares. Each message goes to exactly one consumer;
  * consumers are served round-robin; redeliveries (nak, given back) go before new
- * messages, as JetStream does. New messages are delivered by priority (DESIGN §8: the
+ * messages, as JetStream does. New messages are delivered by priority (README "Traffic control": the
  * task message's `priority`, 1 first .. 5 last, absent = 3), first in first out within
  * one: one FIFO per level, so picking the next is O(levels). Dispatch is deduplicated by `dispatchId@epoch`
  * within a window, like `Nats-Msg-Id` within the stream's duplicate window (a new

@@ -1,5 +1,5 @@
 /**
- * Run histories on the <P>_EVENTS stream (protocol v2): a run's decisions on
+ * Run histories on the <P>_EVENTS stream (protocol v3; receivers accept v2): a run's decisions on
  * `<p>.evt.<runId>.d`, its worker reports on `<p>.evt.<runId>.r`.
  *
  * Decisions are fenced with JetStream's expected-last-subject-sequence: the server

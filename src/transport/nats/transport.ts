@@ -1,5 +1,5 @@
 /**
- * The NATS JetStream adapter of the Transport port (docs/architecture.md, protocol v2):
+ * The NATS JetStream adapter of the Transport port (docs/architecture.md, protocol v3):
  * tasks on the work-queue stream <P>_TASKS (one durable pull consumer per
  * namespace, explicit ack, deduplicated by `Nats-Msg-Id` = `dispatchId@epoch`, so
  * a new leaseholder re-dispatching an attempt is not dropped as a duplicate of a
