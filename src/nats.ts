@@ -15,6 +15,7 @@ export { createClient } from "./fleet/client.js";
 export type { Client, ClientOptions, StartedRun, StartOptions } from "./fleet/client.js";
 export type { RunSummary } from "./fleet/api-schemas.js";
 export type { WorkerHeartbeat } from "./fleet/heartbeat.js";
+export type { VersionReport } from "./fleet/versions-report.js";
 export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError, ReplyTooLargeError, MaxDeliveriesExceededError } from "./errors/fleet.js";
 export { CoordinatorError } from "./errors/base.js";
 export { rolePermissions, natsAuthorizationBlock, inboxPrefixOf, NATS_ROLES } from "./transport/nats/permissions.js";

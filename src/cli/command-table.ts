@@ -15,6 +15,7 @@ export const COMMANDS: readonly CliCommand[] = [
   lazyCommand("follow", "Follow a run on the fleet to its end, with the live progress display", async () => (await import("./commands/follow.js")).followCommand),
   lazyCommand("coordinator", "Run a coordinator: serve the workflows of the given modules and drive their runs over NATS", async () => (await import("./commands/coordinator.js")).coordinatorCommand),
   lazyCommand("worker", "Run a worker: take tasks from NATS and run them with the executors of the given modules", async () => (await import("./commands/worker.js")).workerCommand),
+  lazyCommand("versions", "List each workflow version: plan hash, serving coordinators, runs in flight", async () => (await import("./commands/versions.js")).versionsCommand),
   lazyCommand("workers", "List the live workers of a fleet from their heartbeats", async () => (await import("./commands/workers.js")).workersCommand),
   lazyCommand("status", "List recent runs, or show one run per state and task", async () => (await import("./commands/status.js")).statusCommand),
   lazyCommand("cancel", "Cancel a run", async () => (await import("./commands/cancel.js")).cancelCommand),

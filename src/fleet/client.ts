@@ -33,6 +33,7 @@ import { readTriggerStates } from "./trigger-service.js";
 import type { TriggerState } from "../triggers/trigger-state.js";
 import { runStoreKv } from "./run-store.js";
 import { readLiveWorkers, workerHeartbeatSchema, type WorkerHeartbeat } from "./heartbeat.js";
+import { versionsReplySchema, type VersionReport } from "./versions-report.js";
 import {
   cancelRunReplySchema,
   getPlanReplySchema,
@@ -118,6 +119,12 @@ export interface Client {
   schedules(): Promise<TriggerState[]>;
   /** The live workers of the deployment, from their heartbeats. */
   workers(): Promise<WorkerHeartbeat[]>;
+  /**
+   * Each workflow version and plan the fleet knows of: the live coordinators serving it
+   * (from their heartbeats) and how many runs are in flight on it (from the active-run
+   * index). A coordinator answers (`run.versions`), so one must be up.
+   */
+  versions(): Promise<VersionReport[]>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -259,6 +266,9 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     workers() {
       return readLiveWorkers(transport.store("workers", workerHeartbeatSchema), Date.now());
+    },
+    async versions() {
+      return (await request("run.versions", {}, versionsReplySchema)).versions;
     },
     prune(olderThanMs) {
       return pruneFinishedRuns(transport, runStoreKv(transport), Date.now() - olderThanMs, logger);

@@ -60,6 +60,7 @@ import { RunDriver } from "./run-driver.js";
 import { sendSignal } from "./signal-endpoint.js";
 import { coordinatorHeartbeatSchema, startCoordinatorBeat } from "./coordinator-heartbeat.js";
 import { createStartRouter } from "./start-routing.js";
+import { readVersions, versionsRequestSchema } from "./versions-report.js";
 import { coordinatorWaitOf } from "./run-waits-for.js";
 import { routedOp } from "../transport/api-route.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
@@ -340,6 +341,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, gated));
   subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, gated));
   subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
+  subs.push(serveEndpoint(port, "run.versions", queue, versionsRequestSchema, async () => ({ ok: true, versions: await readVersions(transport, Date.now(), logger) }), gated));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(
