@@ -78,6 +78,7 @@ export {
   EngineClosedError,
 } from "./errors/base.js";
 export { SignalTimeoutError, SleepUntilError, SignalPayloadInvalidError, SignalRefusedError } from "./errors/waits.js";
+export { OptionsError } from "./errors/options.js";
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
 // Run archives (JSON or SQLite) of a run's stored history
 export { archiveOf } from "./archive/archive.js";

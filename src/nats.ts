@@ -16,7 +16,8 @@ export type { Client, ClientOptions, StartedRun, StartOptions } from "./fleet/cl
 export type { RunSummary } from "./fleet/api-schemas.js";
 export type { WorkerHeartbeat } from "./fleet/heartbeat.js";
 export type { VersionReport } from "./fleet/versions-report.js";
-export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError, CoordinatorError, ReplyTooLargeError } from "./fleet/errors.js";
+export { WorkersUnavailableError, ApiRequestError, PlanHashMismatchError, ReplyTooLargeError, MaxDeliveriesExceededError } from "./errors/fleet.js";
+export { CoordinatorError } from "./errors/base.js";
 export { rolePermissions, natsAuthorizationBlock, inboxPrefixOf, NATS_ROLES } from "./transport/nats/permissions.js";
 export type { NatsRole, RolePermissions, NatsConfigOptions } from "./transport/nats/permissions.js";
 export { ReplicasUnavailableError, InfrastructureMismatchError } from "./errors/base.js";

@@ -3,22 +3,25 @@
  * 0 ok, 1 a run or a validation failed, 2 bad usage or input (flags, files, modules),
  * 130 stopped following a fleet run with Ctrl-C (the run goes on; the shell's code for SIGINT).
  */
-import { InputValidationError, ModuleLoadError, PhaseflowError, RegistryError, UsageError } from "../errors/base.js";
+import { InputValidationError, ModuleLoadError, NatsPermissionError, PhaseflowError, RegistryError, RunInputTooLargeError, RunNotFoundError, TransportConnectError, UsageError } from "../errors/base.js";
+import { PlanHashMismatchError } from "../errors/fleet.js";
+import { OptionsError } from "../errors/options.js";
 import { WorkflowValidationError } from "../errors/validation.js";
+import { SignalPayloadInvalidError, SignalRefusedError } from "../errors/waits.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
-/** Codes of errors that mean bad usage or input, also when a coordinator sent them back. */
-const USAGE_CODES = new Set(["USAGE", "INPUT_INVALID", "INPUT_TOO_LARGE", "NATS_AUTH_FAILED", "NATS_PERMISSION_DENIED", "RUN_NOT_FOUND", "PLAN_HASH_MISMATCH", "SIGNAL_UNKNOWN", "SIGNAL_PAYLOAD_INVALID", "SIGNAL_RUN_FINISHED", "SIGNAL_INVALID"]);
+/** Errors that mean bad usage or input, also when a coordinator sent them back (deserializeError gives their class back). */
+const USAGE_ERRORS = [UsageError, OptionsError, ModuleLoadError, InputValidationError, RunInputTooLargeError, NatsPermissionError, RegistryError, RunNotFoundError, PlanHashMismatchError, SignalRefusedError, SignalPayloadInvalidError];
 
 /** The exit code for an error a command let escape. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof WorkflowValidationError) return EXIT_FAILED;
-  if (err instanceof PhaseflowError && USAGE_CODES.has(err.code)) return EXIT_USAGE;
-  if (err instanceof UsageError || err instanceof ModuleLoadError || err instanceof InputValidationError || err instanceof RegistryError) return EXIT_USAGE;
+  if (USAGE_ERRORS.some((type) => err instanceof type)) return EXIT_USAGE;
+  if (err instanceof TransportConnectError && err.credentialsRefused) return EXIT_USAGE;
   return EXIT_FAILED;
 }
 

@@ -11,6 +11,7 @@ import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Workflow } from "../dsl/workflow.js";
 import { InputValidationError, UsageError } from "../errors/base.js";
+import { toSchemaIssues } from "../support/schema-issues.js";
 
 /**
  * Parse the `--input` flag value: JSON text or `@file.json`. Undefined when absent.
@@ -56,7 +57,7 @@ export function checkRunInput(workflow: Workflow<unknown>, raw: unknown): unknow
   if (!checked.success) {
     throw new InputValidationError(
       workflow.name,
-      checked.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })),
+      toSchemaIssues(checked.error.issues),
     );
   }
   return value;

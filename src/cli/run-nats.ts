@@ -57,7 +57,7 @@ export async function startNatsRun(o: NatsRunOptions): Promise<NatsRunSession> {
 /**
  * Follow a run started anywhere. Resolves with the session and the run's record as the
  * coordinators have it now.
- * @throws RUN_NOT_FOUND (as a RemoteError) when no coordinator knows the run
+ * @throws RunNotFoundError when no coordinator knows the run
  */
 export async function attachNatsRun(o: { nats: NatsRunOptions["nats"]; runId: string; logger: Logger; pollMs?: number }): Promise<{ session: NatsRunSession; record: RunRecord }> {
   const client = await createClient({ ...o.nats, logger: o.logger });

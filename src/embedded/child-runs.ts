@@ -14,7 +14,7 @@ import { isWorkflow } from "../dsl/workflow.js";
 import { ChildStartError } from "../errors/children.js";
 import type { Logger } from "../registry/types.js";
 import type { Plan } from "../plan/schema.js";
-import { toSchemaIssues } from "../runtime/core/definition.js";
+import { formatIssues, toSchemaIssues } from "../support/schema-issues.js";
 import type { ChildStart } from "../runtime/core/children.js";
 import { storeStartFailure, type ChildRuns } from "../runtime/shell/child-runs.js";
 import type { Coordinator } from "../runtime/shell/coordinator.js";
@@ -111,7 +111,7 @@ export function embeddedChildRuns(d: EmbeddedChildRunsDeps): ChildRuns {
     if (wf.options.input) {
       const checked = wf.options.input.safeParse(input);
       if (!checked.success) {
-        const issues = toSchemaIssues(checked.error.issues).map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; ");
+        const issues = formatIssues(toSchemaIssues(checked.error.issues), "(input)");
         fail(start, new ChildStartError("CHILD_INPUT_INVALID", `child node "${start.parent.state}/${start.parent.task}": the input for workflow "${wf.name}" fails its input schema (${issues}); fix the node's input function or the items`));
         return;
       }

@@ -24,7 +24,9 @@ import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { compareVersions } from "../plan/versions.js";
 import { pinnedPlanHash } from "../runtime/core/pinned-plan.js";
-import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
+import { RunNotFoundError, UsageError } from "../errors/base.js";
+import { OptionsError } from "../errors/options.js";
+import { parseOptions } from "../support/options.js";
 import type { Plan } from "../plan/schema.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
@@ -37,10 +39,9 @@ import { createCoordinator, type Coordinator } from "../runtime/shell/coordinato
 import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { StoredMessage } from "../transport/messages.js";
 import type { RetryFrom } from "../runtime/core/run-retry.js";
-import { toSchemaIssues } from "../runtime/core/definition.js";
 import { createSilentLogger } from "../support/logger.js";
 import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js";
-import { runOptionsSchema, type RunOptions } from "../support/run-options.js";
+import { resolveRunInput, runOptionsSchema, type ResolvedRunStart, type RunOptions } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
 import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
@@ -108,9 +109,15 @@ export interface Engine {
   readonly coordinatorId: string;
   /**
    * Start a run of `workflow` with `input`.
-   * @throws InputValidationError (input fails the workflow's schema), WorkflowValidationError, UsageError
+   * @throws InputValidationError (input fails the workflow's schema), OptionsError, WorkflowValidationError, UsageError
    */
   run<I>(workflow: Workflow<I>, input: I, options?: EngineRunOptions): Promise<RunHandle>;
+  /**
+   * Start a run whose options and input were resolved already (`resolveRunStart`), as a
+   * fleet coordinator does with the start it accepted: nothing is parsed again.
+   * @throws WorkflowValidationError, UsageError
+   */
+  start(workflow: Workflow<unknown>, start: ResolvedRunStart): Promise<RunHandle>;
   /**
    * Pick a run up from its whole stored history (`transport.readHistory(runId)`):
    * after a crash, or to take over a run whose coordinator is gone. A finished run's
@@ -187,11 +194,6 @@ const engineOptionsSchema = z
   })
   .strict();
 
-function usage(what: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): UsageError {
-  const detail = issues.map((i) => `${i.path.map(String).join(".") || "(options)"}: ${i.message}`).join("; ");
-  return new UsageError(`${what} are invalid: ${detail}`);
-}
-
 /**
  * Create an engine.
  * @example
@@ -201,9 +203,7 @@ function usage(what: string, issues: readonly { path: readonly PropertyKey[]; me
  * await engine.close();
  */
 export function createEngine(options: EngineOptions): Engine {
-  const parsed = engineOptionsSchema.safeParse(options);
-  if (!parsed.success) throw usage("createEngine options", parsed.error.issues);
-  const o = parsed.data;
+  const o = parseOptions(engineOptionsSchema, options, "createEngine options");
   const ownTransport = o.transport === undefined;
   if (o.transport !== undefined && o.maxPayload !== undefined) throw new UsageError("maxPayload applies to embedded runs only; a transport you pass has its own limit (NATS: the server's max_payload)");
   const transport =
@@ -280,22 +280,21 @@ export function createEngine(options: EngineOptions): Engine {
     async run(workflow, input, startOptions = {}) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const { version, ...runOptions } = startOptions;
-      if (version !== undefined && (typeof version !== "string" || version === "")) throw new UsageError("engine.run options are invalid: version: must be a non-empty string");
-      const opts = runOptionsSchema.safeParse(runOptions);
-      if (!opts.success) throw usage("engine.run options", opts.error.issues);
+      if (version !== undefined && (typeof version !== "string" || version === "")) throw new OptionsError("engine.run options", [{ path: ["version"], message: "must be a non-empty string" }]);
+      // Bad options are refused before the workflow is compiled or its version looked up.
+      const options = parseOptions(runOptionsSchema, runOptions, "engine.run options");
       planOf(workflow);
       const wf = versionOf(workflow, version);
+      // The input is checked against the schema of the version that runs.
+      return this.start(wf, { input: resolveRunInput(wf, input), options });
+    },
+    async start(wf, { input: value, options }) {
+      if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const plan = planOf(wf);
-      let value: unknown = input;
-      if (wf.options.input) {
-        const checked = wf.options.input.safeParse(input);
-        if (!checked.success) throw new InputValidationError(wf.name, toSchemaIssues(checked.error.issues));
-        value = checked.data;
-      }
       // Refused here, naming the limit, rather than failing later at the first task that carries it.
       if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload);
       if (worker) await (workerReady ??= worker.start());
-      const { runId, key, ...resolved } = opts.data;
+      const { runId, key, ...resolved } = options;
       if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
       // Looked up and recorded in one synchronous step after the last await: two starts of one key cannot both start.
       const keyOf = `${wf.name}\u0000${key}`;

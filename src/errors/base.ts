@@ -253,6 +253,15 @@ export class EngineClosedError extends PhaseflowError {
   }
 }
 
+/** The server refused an operation to the connected user (a permissions violation): it names the subject, the user and the role the operation needs. */
+export class NatsPermissionError extends PhaseflowError {
+  readonly subject: string;
+  constructor(message: string, subject: string, cause: unknown) {
+    super("NATS_PERMISSION_DENIED", message, { cause, retryable: false });
+    this.subject = subject;
+  }
+}
+
 /** The NATS transport could not reach its server, or the server lacks what phaseflow needs (JetStream). */
 export class TransportConnectError extends PhaseflowError {
   readonly servers: readonly string[];
@@ -260,6 +269,11 @@ export class TransportConnectError extends PhaseflowError {
     // Refused credentials stay refused: retrying does not help.
     super(code, message, { cause: options.cause, retryable: code !== "NATS_AUTH_FAILED" });
     this.servers = servers;
+  }
+
+  /** The server is up and refused the credentials (NATS_AUTH_FAILED): bad input, not a server to start. */
+  get credentialsRefused(): boolean {
+    return this.code === "NATS_AUTH_FAILED";
   }
 }
 
@@ -326,10 +340,17 @@ export class AttemptLostError extends PhaseflowError {
   }
 }
 
-/** The coordinator could not drive a run (its own failure, not an executor's). */
+/**
+ * The coordinator failed at something for a reason of its own (NATS unreachable from it,
+ * a bug): never labelled as an executor's error, nor as the request's. The original
+ * error is the cause. Retryable by default (an API request may be asked again); a run
+ * its coordinator cannot drive any more fails with a non-retryable one.
+ */
 export class CoordinatorError extends PhaseflowError {
-  constructor(code: "COORDINATOR_FAILED" | "RUN_NOT_RESUMABLE", message: string, options: { cause?: unknown } = {}) {
-    super(code, message, { cause: options.cause, retryable: false });
+  readonly operation: string;
+  constructor(operation: string, cause: unknown, options: { retryable?: boolean } = {}) {
+    super("COORDINATOR_ERROR", `the coordinator could not ${operation}: ${cause instanceof Error ? cause.message : String(cause)}; retry, and check the coordinator's log if it persists`, { cause, retryable: options.retryable ?? true });
+    this.operation = operation;
   }
 }
 

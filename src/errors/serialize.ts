@@ -1,8 +1,10 @@
 /**
  * Errors cross process boundaries as plain JSON. `serializeError` keeps name, code,
  * message, stack, retryable and a cause chain; `deserializeError` turns that back
- * into a `PhaseflowError` whose `code` and `name` are preserved, so the coordinator
- * applies retry policy to errors thrown on another machine.
+ * into an error of the class phaseflow raises with that code (known.ts), or a
+ * `RemoteError` for any other code, with `code`, `name`, message and stack preserved:
+ * the coordinator applies retry policy to errors thrown on another machine, and the
+ * CLI and the web view match a coordinator's errors by class.
  *
  * Nothing here recurses without a bound, and nothing throws, whatever was thrown:
  * - on the way out, `serializeError` walks the cause chain in a loop, keeps the first
@@ -17,6 +19,8 @@
  */
 import { z } from "zod";
 import { PhaseflowError } from "./base.js";
+import { describeValue } from "./describe.js";
+import { errorClassOf } from "./known.js";
 
 export interface SerializedError {
   name: string;
@@ -59,39 +63,6 @@ function isInstance(value: unknown, type: abstract new (...args: never[]) => unk
     return value instanceof type;
   } catch {
     return false;
-  }
-}
-
-/** A printable text for any value; never throws. */
-export function describeValue(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return value;
-    case "number":
-    case "boolean":
-    case "bigint":
-    case "undefined":
-      return String(value);
-    case "symbol":
-      try {
-        return value.toString();
-      } catch {
-        return "a symbol";
-      }
-    default:
-      break;
-  }
-  if (value === null) return "null";
-  try {
-    const text = JSON.stringify(value);
-    if (typeof text === "string") return text;
-  } catch {
-    // a cycle, a BigInt inside, a throwing toJSON or getter, too deep: fall through
-  }
-  try {
-    return Object.prototype.toString.call(value);
-  } catch {
-    return "an unprintable value";
   }
 }
 
@@ -225,6 +196,22 @@ export class RemoteError extends PhaseflowError {
   }
 }
 
-export function deserializeError(data: SerializedError): RemoteError {
-  return new RemoteError(data);
+/**
+ * A serialized error as an error again: an instance of the class phaseflow raises with
+ * its code (`instanceof RunNotFoundError`), else a `RemoteError`; its cause chain too.
+ * Only what the wire carries comes back (code, name, message, stack, retryable, cause):
+ * a class's own typed fields (e.g. `RunNotFoundError.runId`) are not set.
+ * @example
+ * if (!reply.ok) throw deserializeError(reply.error);
+ */
+export function deserializeError(data: SerializedError): PhaseflowError {
+  const err = new RemoteError(data);
+  const chain: RemoteError[] = [];
+  for (let e: unknown = err; e instanceof RemoteError; e = e.cause) chain.push(e);
+  for (const e of chain) {
+    const known = errorClassOf(e.code);
+    // The error keeps its native Error internals (stack, cause); only its class is the known one.
+    if (known) Object.setPrototypeOf(e, known.prototype as object);
+  }
+  return err;
 }

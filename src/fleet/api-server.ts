@@ -17,8 +17,9 @@ import { serializeError } from "../errors/serialize.js";
 import { decodeJsonBytes } from "../transport/decode.js";
 import type { ApiEndpoint, ApiPort } from "../transport/fleet-port.js";
 import type { Logger } from "../registry/types.js";
+import { CoordinatorError } from "../errors/base.js";
+import { ReplyTooLargeError } from "../errors/fleet.js";
 import type { LogLimiter } from "../support/log-limiter.js";
-import { CoordinatorError, ReplyTooLargeError } from "./errors.js";
 
 /** Room left under max_payload for the protocol's own bytes. */
 export const REPLY_HEADROOM = 1024;

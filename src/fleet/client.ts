@@ -3,12 +3,13 @@
  * follow their events live from the durable history, read, list and cancel runs.
  * `phaseflow run --nats`, `status` and `cancel` are thin layers over this.
  *
- * Errors a coordinator returns come back as `RemoteError`s carrying the original
- * `code` (e.g. INPUT_INVALID, WORKERS_UNAVAILABLE, RUN_NOT_FOUND).
+ * Errors a coordinator returns come back as the classes it raised them with
+ * (`deserializeError`: InputValidationError, WorkersUnavailableError, RunNotFoundError,
+ * ...), so callers match them with `instanceof`.
  */
 import type { ZodType } from "zod";
 import { PhaseflowError, TransportOperationError } from "../errors/base.js";
-import { ApiRequestError } from "./errors.js";
+import { ApiRequestError, ReplyTooLargeError } from "../errors/fleet.js";
 import { routedOp } from "../transport/api-route.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import { decodeJsonText } from "../transport/decode.js";
@@ -97,7 +98,7 @@ export interface Client {
    * Send the signal `name` to a run: the first signal node of that name it reaches (or
    * that waits already) succeeds with `payload`. Resolves once the signal is stored in the
    * run's history. A repeated `options.id` is applied once (`duplicate: true`).
-   * @throws RemoteError-style PhaseflowErrors: SIGNAL_UNKNOWN, SIGNAL_PAYLOAD_INVALID (with issues), SIGNAL_RUN_FINISHED, RUN_NOT_FOUND
+   * @throws SignalRefusedError (SIGNAL_UNKNOWN, SIGNAL_RUN_FINISHED), SignalPayloadInvalidError, RunNotFoundError
    */
   signal(runId: string, name: string, payload?: unknown, options?: { id?: string }): Promise<SignalSent>;
   /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
@@ -171,11 +172,13 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   }
 
   async function inspect(runId: string): Promise<{ record: RunRecord; waiting?: string }> {
+    // Checked before the request: a run id is a subject token.
+    assertRunId(runId);
     try {
       const { record, waiting } = await request("run.get", { runId }, getRunReplySchema);
       return waiting !== undefined ? { record, waiting } : { record };
     } catch (err) {
-      if (!(err instanceof PhaseflowError && err.code === "REPLY_TOO_LARGE")) throw err;
+      if (!(err instanceof ReplyTooLargeError)) throw err;
       // A record over max_payload (many tasks, large values): fold the run's history here, the same fold the coordinator uses.
       logger.debug({ runId }, "run record too large for one reply; folding its history");
       const { messages } = await transport.readHistory(runId);
@@ -198,7 +201,6 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       return (await request("plan.get", { workflow, ...(version !== undefined ? { version } : {}) }, getPlanReplySchema, { workflow, version })).plan;
     },
     async get(runId) {
-      assertRunId(runId);
       return (await inspect(runId)).record;
     },
     inspect,

@@ -23,7 +23,7 @@
 import { hostname } from "node:os";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
-import { InputValidationError, RunNotFoundError, UsageError } from "../errors/base.js";
+import { RunNotFoundError, UsageError } from "../errors/base.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -31,7 +31,7 @@ import { defaultIdGenerator } from "../support/clock.js";
 import { createEngine, type Engine } from "../embedded/engine.js";
 import { versionLabel, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { createSilentLogger } from "../support/logger.js";
-import { runOptionsSchema } from "../support/run-options.js";
+import { resolveRunStart } from "../support/run-options.js";
 import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
@@ -52,7 +52,7 @@ import {
   startRunRequestSchema,
   runListEntryOf,
 } from "./api-schemas.js";
-import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./errors.js";
+import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "../errors/fleet.js";
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
@@ -186,16 +186,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash" | "version">): Promise<object> => {
     const entry = served.resolve(req.workflow, req.version);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
-    const parsedOptions = runOptionsSchema.safeParse(req.options);
-    if (!parsedOptions.success) throw new UsageError(`run options are invalid: ${parsedOptions.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    const { runId: askedId, key, ...runOptions } = parsedOptions.data;
-    // Validate the input here, so a bad input is an error reply rather than a pending run.
-    if (entry.workflow.options.input) {
-      const checked = entry.workflow.options.input.safeParse(req.input);
-      if (!checked.success) {
-        throw new InputValidationError(entry.workflow.name, checked.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })));
-      }
-    }
+    // Resolved once, here (a bad input is an error reply rather than a pending run); the engine starts it as resolved.
+    const resolved = resolveRunStart(entry.workflow, req.input, req.options);
+    const { runId: askedId, key, ...runOptions } = resolved.options;
     let runId = askedId ?? defaultIdGenerator();
     let startKey: string | undefined;
     if (key !== undefined) {
@@ -210,7 +203,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
     try {
-      const waitingFor = await driver.accept(entry, req.input, runOptions, runId, startKey);
+      const waitingFor = await driver.accept(entry, { input: resolved.input, options: runOptions }, runId, startKey);
       return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor };
     } catch (err) {
       // Two starts of one key racing: the one whose create of the run lost answers with the run the other created.

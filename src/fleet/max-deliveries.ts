@@ -20,7 +20,7 @@
  * is still there is reported failed (a late report of its worker, if any, comes after
  * the failure and is ignored as the attempt's second verdict).
  */
-import { PhaseflowError } from "../errors/base.js";
+import { MaxDeliveriesExceededError } from "../errors/fleet.js";
 import { serializeError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import type { ApiEndpoint, TaskStreamPort } from "../transport/fleet-port.js";
@@ -33,12 +33,6 @@ import { activeKey, type RunStoreKv } from "./run-store.js";
 export const EXHAUSTED_QUIET_MS = 2 * LIVE_HEARTBEAT_MS + 2_000;
 /** How often the watch looks whether the message was settled meanwhile. */
 const SETTLED_POLL_MS = 500;
-
-export class MaxDeliveriesExceededError extends PhaseflowError {
-  constructor(taskId: string, deliveries: number) {
-    super("MAX_DELIVERIES_EXCEEDED", `task "${taskId}" was delivered ${deliveries} times without a result (its workers died or timed out each time); check the workers' logs, or raise --max-deliver`, { retryable: true });
-  }
-}
 
 /** Watch the tasks stream for exhausted messages (one coordinator of the group handles each). */
 export function watchMaxDeliveries(

@@ -19,7 +19,9 @@ import { PhaseflowError, RunReleasedError, UsageError } from "../errors/base.js"
 import { serializeError } from "../errors/serialize.js";
 import { systemClock, type Clock } from "../support/clock.js";
 import { historyEvents } from "../runtime/core/history.js";
-import { reduceRunEvents } from "../runtime/core/run-record.js";
+import { decide, type DecideRandom } from "../runtime/core/decide.js";
+import { createRunState, foldEvents } from "../runtime/core/run-state.js";
+import { resolveRunStart, type ResolvedRunStart } from "../support/run-options.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
@@ -31,6 +33,14 @@ import type { Transport } from "../transport/port.js";
 import type { TypedEntry, TypedKv } from "../transport/fleet-port.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
 import { createRunStore, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
+
+/** A `fail` decision dispatches nothing: it draws no token and no jitter. */
+const NO_RANDOM: DecideRandom = {
+  jitter: () => 0,
+  token: () => {
+    throw new Error("phaseflow bug: a run failed by its coordinator dispatched an attempt");
+  },
+};
 
 export interface RunDriverOptions {
   id: string;
@@ -122,7 +132,7 @@ export class RunDriver {
   }
 
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
-  async accept(served: CatalogEntry, input: unknown, runOptions: Record<string, unknown>, runId: string, startKey?: string): Promise<string[]> {
+  async accept(served: CatalogEntry, start: ResolvedRunStart, runId: string, startKey?: string): Promise<string[]> {
     const missing = await this.missingFor(served.plan);
     const base = {
       runId,
@@ -132,7 +142,7 @@ export class RunDriver {
       status: "pending" as const,
       tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
       // The input is kept until run.started is stored, so a coordinator that takes the run over can start it.
-      pendingStart: { input, options: runOptions },
+      pendingStart: { input: start.input, options: start.options },
       ...(startKey !== undefined ? { startKey } : {}),
       ...(missing.length > 0 ? { waitingFor: missing } : {}),
     };
@@ -147,13 +157,13 @@ export class RunDriver {
       }
       if (missing.length === 0) {
         try {
-          await this.begin(served.workflow, input, runOptions, runId);
+          await this.begin(served.workflow, start, runId);
         } catch (err) {
           await this.fail(runId, err);
           throw err;
         }
       } else {
-        this.waitForWorkers(served, input, runOptions, runId, missing);
+        this.waitForWorkers(served, start, runId, missing);
       }
       return missing;
     } finally {
@@ -226,7 +236,11 @@ export class RunDriver {
     }
   }
 
-  /** End a run this coordinator cannot drive: run.failed in its history (a fenced decision, when it has one) and in KV. */
+  /**
+   * End a run this coordinator cannot drive: `decide` a `fail` on its folded history and
+   * store what it decides (run.failed, unless the history already ended; a fenced decision,
+   * appended after the last one read) and the summary in KV.
+   */
   private async fail(runId: string, err: unknown): Promise<void> {
     this.o.logger.error({ err, runId }, "run failed: it cannot be driven");
     const error = serializeError(err);
@@ -234,10 +248,11 @@ export class RunDriver {
       const { messages, lastDecisionSeq } = await this.o.transport.readHistory(runId);
       if (messages.length > 0) {
         const at = this.clock.now();
-        const events = historyEvents(messages);
-        const through = events.reduce((n, e) => ("seq" in e && e.seq > n ? e.seq : n), 0);
-        await this.o.transport.appendDecision({ v: WIRE_VERSION, kind: "decision", runId, by: this.o.id, epoch: 0, through, at, events: [{ type: "run.failed", error }] }, lastDecisionSeq);
-        await this.store.save(summarize(reduceRunEvents([...events, { type: "run.failed", runId, at, error }] as RunEvent[])));
+        const state = foldEvents(createRunState(runId), historyEvents(messages));
+        const { events } = decide(state, { type: "fail", error }, at, NO_RANDOM);
+        // epoch 0: no claim; the append is fenced by lastDecisionSeq instead.
+        if (events.length > 0) await this.o.transport.appendDecision({ v: WIRE_VERSION, kind: "decision", runId, by: this.o.id, epoch: 0, through: state.through, at, events }, lastDecisionSeq);
+        await this.store.save(summarize(state.record));
       } else {
         const stored = await this.store.get(runId);
         if (stored) {
@@ -280,7 +295,7 @@ export class RunDriver {
     return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(this.o.workersKv, this.clock.now(), HEARTBEAT_STALE_MS));
   }
 
-  private waitForWorkers(served: CatalogEntry, input: unknown, runOptions: Record<string, unknown>, runId: string, missing: string[]): void {
+  private waitForWorkers(served: CatalogEntry, start: ResolvedRunStart, runId: string, missing: string[]): void {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
     const timer = this.every(this.o.workerPollMs, async () => {
       if (this.closed || this.waiting.get(runId) !== timer) return;
@@ -290,13 +305,13 @@ export class RunDriver {
       timer.stop();
       this.waiting.delete(runId);
       this.o.logger.info({ runId }, "workers are available: starting the run");
-      await this.begin(served.workflow, input, runOptions, runId).catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
+      await this.begin(served.workflow, start, runId).catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
     });
     this.waiting.set(runId, timer);
   }
 
-  private async begin(wf: Workflow<unknown>, input: unknown, runOptions: Record<string, unknown>, runId: string): Promise<void> {
-    const handle = await this.o.engine.run(wf, input, { ...runOptions, runId });
+  private async begin(wf: Workflow<unknown>, start: ResolvedRunStart, runId: string): Promise<void> {
+    const handle = await this.o.engine.start(wf, { input: start.input, options: { ...start.options, runId } });
     this.track(handle);
   }
 
@@ -413,8 +428,10 @@ export class RunDriver {
       }
       if (messages.length === 0 && pending) {
         const missing = await this.missingFor(served.plan);
-        if (missing.length === 0) await this.begin(served.workflow, pending.input, pending.options, runId);
-        else this.waitForWorkers(served, pending.input, pending.options, runId, missing);
+        // Accepted by another coordinator: its start is resolved here, once, from what it kept.
+        const start = resolveRunStart(served.workflow, pending.input, pending.options);
+        if (missing.length === 0) await this.begin(served.workflow, start, runId);
+        else this.waitForWorkers(served, start, runId, missing);
         return true;
       }
       if (messages.length === 0) {

@@ -3,6 +3,9 @@
  * `coordinator.start`) and passed around resolved from then on.
  */
 import { z } from "zod";
+import { InputValidationError } from "../errors/base.js";
+import { parseOptions } from "./options.js";
+import { toSchemaIssues } from "./schema-issues.js";
 
 export const runOptionsSchema = z
   .object({
@@ -29,3 +32,34 @@ export const runOptionsSchema = z
 
 export type RunOptions = z.input<typeof runOptionsSchema>;
 export type ResolvedRunOptions = z.output<typeof runOptionsSchema>;
+
+/** A run's start resolved once: its options, and its input as the workflow's input schema parsed it. */
+export interface ResolvedRunStart {
+  readonly input: unknown;
+  readonly options: ResolvedRunOptions;
+}
+
+/**
+ * Resolve a run's options and input, once per start (engine.run, or the fleet coordinator
+ * that accepts it; the engine then starts it as resolved).
+ * @throws OptionsError for bad options, InputValidationError for an input its schema refuses
+ * @example const start = resolveRunStart(wf, { day: "2024-01-01" }, { schedule: "eager" });
+ */
+export function resolveRunStart(workflow: { readonly name: string; readonly options: { readonly input?: z.ZodType | undefined } }, input: unknown, options: unknown = {}, subject = "run options"): ResolvedRunStart {
+  const resolved = parseOptions(runOptionsSchema, options, subject);
+  return { input: resolveRunInput(workflow, input), options: resolved };
+}
+
+/**
+ * A run's input as the workflow's input schema parses it (the input itself without one):
+ * the half of `resolveRunStart` for a start whose options were parsed before its workflow
+ * was known (engine.run picks the version first).
+ * @throws InputValidationError for an input its schema refuses
+ */
+export function resolveRunInput(workflow: { readonly name: string; readonly options: { readonly input?: z.ZodType | undefined } }, input: unknown): unknown {
+  const schema = workflow.options.input;
+  if (!schema) return input;
+  const checked = schema.safeParse(input);
+  if (!checked.success) throw new InputValidationError(workflow.name, toSchemaIssues(checked.error.issues));
+  return checked.data;
+}

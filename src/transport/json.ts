@@ -3,7 +3,7 @@
  * what a distributed one does: a value that has no JSON form (BigInt, a cycle, a
  * bare function or `undefined`) is a `PayloadNotJsonError` naming the message.
  */
-import { PayloadNotJsonError, PayloadTooDeepError, RunInputTooLargeError, type SchemaIssue } from "../errors/base.js";
+import { PayloadNotJsonError, PayloadTooDeepError, RunInputTooLargeError } from "../errors/base.js";
 import { MAX_ENCODE_DEPTH } from "./decode.js";
 
 /** Room kept for headers (Nats-Msg-Id, expected-sequence headers and the NATS/1.0 preamble) when checking a payload's size. */
@@ -53,11 +53,6 @@ export function assertRunInputFits(workflow: string, input: unknown, maxPayload:
   if (text.length * 3 <= limit) return;
   const bytes = Buffer.byteLength(text);
   if (bytes > limit) throw new RunInputTooLargeError(workflow, bytes, limit);
-}
-
-/** zod issues as the errors module's plain `SchemaIssue`s. */
-export function schemaIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): SchemaIssue[] {
-  return issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
 }
 
 /**

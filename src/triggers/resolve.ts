@@ -3,6 +3,7 @@
  * compiler reports every problem as a validation issue (resolveTriggers collects
  * them); the coordinators serve what it returns.
  */
+import { formatIssues, toSchemaIssues } from "../support/schema-issues.js";
 import type { Workflow } from "../dsl/workflow.js";
 import type { ValidationIssue } from "../errors/validation.js";
 import type { Registry } from "../registry/registry.js";
@@ -64,7 +65,7 @@ export function resolveTriggers(wf: Workflow<unknown>, issues: ValidationIssue[]
         // No input given: {} (so the schema's defaults apply), as `phaseflow run` does.
         const checked = wf.options.input.safeParse(s.input ?? {});
         if (!checked.success) {
-          const detail = checked.error.issues.map((x) => `${x.path.map(String).join(".") || "(input)"}: ${x.message}`).join("; ");
+          const detail = formatIssues(toSchemaIssues(checked.error.issues), "(input)");
           issues.push({ code: "SCHEDULE_INPUT_INVALID", path, message: `schedule "${resolved.schedule.id}" of workflow "${wf.name}" has an input the workflow's input schema rejects (${detail}); fix its input` });
           return;
         }

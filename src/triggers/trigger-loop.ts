@@ -23,6 +23,7 @@
  */
 import { z } from "zod";
 import { InputValidationError } from "../errors/base.js";
+import { formatIssues, toSchemaIssues } from "../support/schema-issues.js";
 import type { Logger } from "../registry/types.js";
 import type { Clock } from "../support/clock.js";
 import type { ResolvedSource } from "./resolve.js";
@@ -148,7 +149,7 @@ export function createTriggerLoop(o: TriggerLoopOptions): TriggerLoop {
     if (outcome.status !== "succeeded") return { at, listed: 0, started: 0, invalid: 0, error: `the pass ${outcome.status}: ${outcome.reason}` };
     const items = sourceItemsSchema.safeParse(outcome.output);
     if (!items.success) {
-      const error = `executor "${src.executor}" must return [{ key, input }]: ${items.error.issues.map((i) => `${i.path.join(".") || "(output)"}: ${i.message}`).join("; ")}`;
+      const error = `executor "${src.executor}" must return [{ key, input }]: ${formatIssues(toSchemaIssues(items.error.issues), "(output)")}`;
       o.logger.error({ workflow, source: src.id }, error);
       return { at, listed: 0, started: 0, invalid: 0, error };
     }
@@ -160,7 +161,7 @@ export function createTriggerLoop(o: TriggerLoopOptions): TriggerLoop {
         const r = await o.starter.start(workflow, item.input, item.key, undefined);
         if (r.created) started++;
       } catch (err) {
-        if (!(err instanceof InputValidationError || (err instanceof Error && "code" in err && err.code === "INPUT_INVALID"))) throw err;
+        if (!(err instanceof InputValidationError)) throw err;
         invalid++;
         o.logger.warn({ workflow, source: src.id, key: item.key, err }, "a source item's input fails the workflow's input schema; skipped");
       }

@@ -36,7 +36,7 @@ export interface UiBackend {
   /** "fleet" or "embedded": the page says which. */
   readonly mode: "fleet" | "embedded";
   listRuns(query: RunListQuery): Promise<RunListPage>;
-  /** @throws RemoteError RUN_NOT_FOUND (fleet), RunNotFoundError (embedded) */
+  /** @throws RunNotFoundError */
   getRun(runId: string): Promise<RunRecord>;
   /** The record and, for a run that cannot move, what it waits for (fleet: a coordinator serving its version). */
   inspectRun?(runId: string): Promise<{ record: RunRecord; waiting?: string }>;

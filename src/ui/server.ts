@@ -14,7 +14,9 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { PhaseflowError } from "../errors/base.js";
+import { PhaseflowError, RunNotFoundError, UsageError } from "../errors/base.js";
+import { ApiRequestError } from "../errors/fleet.js";
+import { formatIssues, toSchemaIssues } from "../support/schema-issues.js";
 import { runStatusSchema } from "../runtime/core/run-record-schema.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../support/logger.js";
@@ -113,7 +115,7 @@ export async function startUiServer(options: CreateUiServerOptions): Promise<UiS
     if (url.pathname === "/api/info") return json(res, 200, { mode: backend.mode, auth: token !== undefined });
     if (url.pathname === "/api/runs") {
       const q = listQuerySchema.safeParse(Object.fromEntries(url.searchParams));
-      if (!q.success) throw new HttpError(400, "BAD_QUERY", q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+      if (!q.success) throw new HttpError(400, "BAD_QUERY", formatIssues(toSchemaIssues(q.error.issues), "(query)"));
       const { before, workflow, status, limit } = q.data;
       const cursor = before === undefined ? undefined : { at: Number(before.slice(0, before.indexOf("~"))), runId: before.slice(before.indexOf("~") + 1) };
       const page = await backend.listRuns({ limit, ...(workflow !== undefined ? { workflow } : {}), ...(status !== undefined ? { status } : {}), ...(cursor ? { before: cursor } : {}) });
@@ -197,7 +199,7 @@ export async function startUiServer(options: CreateUiServerOptions): Promise<UiS
 function describe(err: unknown): { status: number; code: string; message: string } {
   if (err instanceof HttpError) return { status: err.status, code: err.code, message: err.message };
   if (err instanceof PhaseflowError) {
-    const status = err.code === "RUN_NOT_FOUND" ? 404 : err.code === "USAGE" ? 409 : err.code === "NO_COORDINATOR" ? 503 : 502;
+    const status = err instanceof RunNotFoundError ? 404 : err instanceof UsageError ? 409 : err instanceof ApiRequestError && err.isNoCoordinator() ? 503 : 502;
     return { status, code: err.code, message: err.message };
   }
   return { status: 500, code: "INTERNAL", message: err instanceof Error ? err.message : String(err) };

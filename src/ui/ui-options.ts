@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { UsageError } from "../errors/base.js";
+import { parseOptions } from "../support/options.js";
 
 /** The environment variable `phaseflow ui` and `run --ui` read the token from. */
 export const UI_TOKEN_ENV = "PHASEFLOW_UI_TOKEN";
@@ -53,15 +54,11 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * Check and default the options.
- * @throws UsageError (bad port or token; a non-loopback host without a token)
+ * @throws OptionsError (bad port or token), UsageError (a non-loopback host without a token)
  * @example resolveUiServerOptions({ host: "0.0.0.0", authToken: process.env.PHASEFLOW_UI_TOKEN })
  */
 export function resolveUiServerOptions(options: UiServerOptions): ResolvedUiServerOptions {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new UsageError(`web view options are invalid: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ")}`);
-  }
-  const { host, port, authToken } = parsed.data;
+  const { host, port, authToken } = parseOptions(optionsSchema, options, "web view options");
   const loopback = isLoopbackHost(host);
   if (!loopback && authToken === undefined) {
     throw new UsageError(

@@ -50,6 +50,7 @@ import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
 import { openAttemptScope, type AttemptScope, type StrayTarget } from "./stray-errors.js";
+import { toSchemaIssues } from "../support/schema-issues.js";
 
 /** An attempt running longer than this sends a live attempt.started. */
 export const LIVE_START_MS = 200;
@@ -426,5 +427,5 @@ async function parseWith(schema: ZodType, value: unknown): Promise<{ ok: true; v
     result = await schema.safeParseAsync(value);
   }
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message })) };
+  return { ok: false, issues: toSchemaIssues(result.error.issues) };
 }

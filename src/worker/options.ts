@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { UsageError } from "../errors/base.js";
+import { parseOptions } from "../support/options.js";
 import { isRegistry, type Registry } from "../registry/registry.js";
 import type { Logger } from "../registry/types.js";
 import { systemClock, type Clock } from "../support/clock.js";
@@ -74,14 +74,9 @@ export function defaultWorkerId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
-/** Parse and complete the options; a `UsageError` names every bad field. */
+/** Parse and complete the options; an `OptionsError` names every bad field. */
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
-  const parsed = workerOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ");
-    throw new UsageError(`createWorker options are invalid: ${detail}`);
-  }
-  const o = parsed.data;
+  const o = parseOptions(workerOptionsSchema, options, "createWorker options");
   return {
     transport: o.transport,
     registry: o.registry,

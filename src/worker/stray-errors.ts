@@ -28,8 +28,9 @@
  * own process is left as Node would run it.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { PhaseflowError } from "../errors/base.js";
-import { describeValue } from "../errors/serialize.js";
+import type { PhaseflowError } from "../errors/base.js";
+import { describeValue } from "../errors/describe.js";
+import { ExecutorStrayError, type StrayKind } from "../errors/executor.js";
 import type { Logger } from "../registry/types.js";
 
 /** What the guard needs from an attempt. */
@@ -39,23 +40,6 @@ export interface StrayTarget {
   describe(): Record<string, unknown>;
   /** Fail the attempt with `error`; false when it had already settled. */
   strayFailure(error: PhaseflowError): boolean;
-}
-
-export class ExecutorStrayError extends PhaseflowError {
-  constructor(taskId: string, kind: StrayKind, thrown: unknown) {
-    const what = kind === "uncaughtException" ? "threw outside its call (from a timer or callback)" : "left a promise rejected with no handler";
-    super("EXECUTOR_STRAY_ERROR", `the executor of task "${taskId}" ${what}: ${describeValue(messageOf(thrown)).slice(0, 2000)}; await every promise and catch errors inside callbacks`, { cause: thrown });
-  }
-}
-
-export type StrayKind = "uncaughtException" | "unhandledRejection";
-
-function messageOf(thrown: unknown): unknown {
-  try {
-    return thrown instanceof Error ? thrown.message : thrown;
-  } catch {
-    return thrown;
-  }
 }
 
 let scope: AsyncLocalStorage<StrayTarget> | undefined;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { serveEndpoint, type ApiCounters } from "../../src/fleet/api-server.js";
 import { createClient } from "../../src/fleet/client.js";
-import { ApiRequestError } from "../../src/fleet/errors.js";
+import { ApiRequestError } from "../../src/errors/fleet.js";
 import { createSilentLogger } from "../../src/support/logger.js";
 import { NoRespondersError, type ApiPort } from "../../src/transport/fleet-port.js";
 import { natsApi } from "../../src/transport/nats/api.js";

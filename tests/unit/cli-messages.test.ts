@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { exitCodeFor } from "../../src/cli/exit-codes.js";
 import { runCli } from "../../src/cli/run-cli.js";
-import { RemoteError } from "../../src/errors/serialize.js";
+import { deserializeError } from "../../src/errors/serialize.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "phaseflow-cli-messages-"));
@@ -67,8 +67,8 @@ describe("cli - messages stay whole", () => {
   });
 
   it("cli messages - a usage error sent back by a coordinator (e.g. retry --from naming no task) exits 2", () => {
-    const remote = new RemoteError({ name: "UsageError", code: "USAGE", message: 'cannot retry run "r" from task "nope"', retryable: false });
+    const remote = deserializeError({ name: "UsageError", code: "USAGE", message: 'cannot retry run "r" from task "nope"', retryable: false });
     expect(exitCodeFor(remote)).toBe(2);
-    expect(exitCodeFor(new RemoteError({ name: "RemoteError", code: "TASK_FAILED", message: "x", retryable: false }))).toBe(1);
+    expect(exitCodeFor(deserializeError({ name: "TaskFailedError", code: "TASK_FAILED", message: "x", retryable: false }))).toBe(1);
   });
 });

@@ -15,7 +15,7 @@ describe("cli - --replicas and archive formats", () => {
   it("nats options - replicas is optional (existing streams used as they are) and validated when given", () => {
     expect(resolveNatsTransportOptions({ servers: "nats://a:4222" }).replicas).toBeUndefined();
     expect(resolveNatsTransportOptions({ servers: ["nats://a:4222", "nats://b:4222"], replicas: 3 })).toMatchObject({ replicas: 3, servers: ["nats://a:4222", "nats://b:4222"] });
-    expect(() => resolveNatsTransportOptions({ servers: "nats://a:4222", replicas: 7 })).toThrow(expect.objectContaining({ code: "NATS_OPTIONS_INVALID" }));
+    expect(() => resolveNatsTransportOptions({ servers: "nats://a:4222", replicas: 7 })).toThrow(expect.objectContaining({ code: "OPTIONS_INVALID" }));
   });
 
   it("archive - the format comes from the flag, else from the extension, else a usage error", () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { workflow } from "../../src/dsl/workflow.js";
 import { InputValidationError, UsageError } from "../../src/errors/base.js";
+import { OptionsError } from "../../src/errors/options.js";
 import { createEngine } from "../../src/embedded/engine.js";
 import { recordOfHistory } from "../../src/runtime/core/run-record.js";
 import { createMemoryHub } from "../../src/transport/memory/index.js";
@@ -152,7 +153,7 @@ describe("runtime - engine", () => {
     expect(seen.at(-1)?.type).toBe("run.succeeded");
     expect(seen.every((e) => e.runId === "my-run-1")).toBe(true);
     await expect(t.engine.run(etl(), { day: "d", rows: 2 }, { runId: "my-run-1" })).rejects.toBeInstanceOf(UsageError);
-    await expect(t.engine.run(etl(), { day: "d", rows: 2 }, { runId: "bad.id" })).rejects.toBeInstanceOf(UsageError);
+    await expect(t.engine.run(etl(), { day: "d", rows: 2 }, { runId: "bad.id" })).rejects.toBeInstanceOf(OptionsError);
   });
 
   it("runtime - the embedded engine needs no transport and closes cleanly", async () => {
@@ -196,8 +197,8 @@ describe("runtime - engine", () => {
     }
   });
 
-  it("runtime - createEngine rejects bad options with a UsageError", () => {
-    expect(() => createEngine({ registry: createRegistry(), concurrency: 0 })).toThrow(UsageError);
+  it("runtime - createEngine rejects bad options with an OptionsError", () => {
+    expect(() => createEngine({ registry: createRegistry(), concurrency: 0 })).toThrow(OptionsError);
     expect(() => createEngine({})).toThrow(/needs a registry/);
   });
 });

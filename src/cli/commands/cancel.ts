@@ -2,8 +2,7 @@
  * `phaseflow cancel <runId> --nats URL`: cancel a run; in-flight attempts are aborted
  * on the workers and nothing more is dispatched. Prints the run's status after.
  */
-import { UsageError } from "../../errors/base.js";
-import { RemoteError } from "../../errors/serialize.js";
+import { RunNotFoundError, UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
@@ -32,7 +31,7 @@ export const cancelCommand = defineCommand({
       );
       return EXIT_OK;
     } catch (err) {
-      if (!(err instanceof RemoteError && err.code === "RUN_NOT_FOUND")) throw err;
+      if (!(err instanceof RunNotFoundError)) throw err;
       io.stderr.write(`phaseflow cancel: ${describeUnknownRun(positionals[0] ?? "", natsFlagsText(values))}\n`);
       return EXIT_USAGE;
     } finally {

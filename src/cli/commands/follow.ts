@@ -6,8 +6,7 @@
  * Exit codes: 0 the run succeeded, 1 it failed or was cancelled, 2 bad usage or an
  * unknown run, 130 stopped following.
  */
-import { UsageError } from "../../errors/base.js";
-import { RemoteError } from "../../errors/serialize.js";
+import { RunNotFoundError, UsageError } from "../../errors/base.js";
 import { defineCommand } from "../command.js";
 import { EXIT_USAGE } from "../exit-codes.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
@@ -42,7 +41,7 @@ export const followCommand = defineCommand({
     try {
       attached = await attachNatsRun({ nats: natsOptionsFrom(values), runId, logger: log.logger });
     } catch (err) {
-      if (err instanceof RemoteError && err.code === "RUN_NOT_FOUND") {
+      if (err instanceof RunNotFoundError) {
         io.stderr.write(`phaseflow follow: ${describeUnknownRun(runId, natsFlagsText(values))}\n`);
         return EXIT_USAGE;
       }

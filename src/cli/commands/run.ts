@@ -18,7 +18,7 @@ import { archiveOf } from "../../archive/archive.js";
 import { archiveFormatOf, writeArchive, type ArchiveFormat } from "../../archive/write.js";
 import { compile } from "../../compiler/compile.js";
 import { InputValidationError, UsageError } from "../../errors/base.js";
-import { RemoteError } from "../../errors/serialize.js";
+import { PlanHashMismatchError } from "../../errors/fleet.js";
 import type { Workflow } from "../../dsl/workflow.js";
 import type { Plan } from "../../plan/schema.js";
 import { defineCommand, type CliIo } from "../command.js";
@@ -156,7 +156,7 @@ export const runCommand = defineCommand({
       const version = local?.workflow.version ?? values.version;
       session = await startNatsRun({ nats, workflow: name, input, options: { ...options, ...(version !== undefined && values.force !== true ? { version } : values.version !== undefined ? { version: values.version } : {}) }, planHash: values.force === true ? undefined : plan?.planHash, logger: log.logger });
     } catch (err) {
-      if (err instanceof RemoteError && (err.code === "PLAN_HASH_MISMATCH" || err.code === "INPUT_INVALID")) {
+      if (err instanceof PlanHashMismatchError || err instanceof InputValidationError) {
         io.stderr.write(`phaseflow run: ${err.message}\n`);
         return EXIT_USAGE;
       }

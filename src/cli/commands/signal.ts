@@ -6,8 +6,7 @@
  * node's schema (every issue is printed) or a finished run exit 2 and change nothing.
  * With `--id`, sending again is harmless: a repeated id is applied once.
  */
-import { UsageError } from "../../errors/base.js";
-import { RemoteError } from "../../errors/serialize.js";
+import { RunNotFoundError, UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
@@ -35,7 +34,7 @@ export const signalCommand = defineCommand({
       io.stdout.write(`run ${runId}: signal "${name}" ${sent.duplicate ? "was sent before with this id; applied once" : "sent"} (id ${sent.id})\n`);
       return EXIT_OK;
     } catch (err) {
-      if (!(err instanceof RemoteError && err.code === "RUN_NOT_FOUND")) throw err;
+      if (!(err instanceof RunNotFoundError)) throw err;
       io.stderr.write(`phaseflow signal: ${describeUnknownRun(runId, natsFlagsText(values))}\n`);
       return EXIT_USAGE;
     } finally {

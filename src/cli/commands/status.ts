@@ -4,8 +4,7 @@
  * (status, attempts, worker, duration, error), including the plan's tasks not started
  * yet and every failed attempt's error; a state visit of more than 20 tasks is grouped.
  */
-import { UsageError } from "../../errors/base.js";
-import { RemoteError } from "../../errors/serialize.js";
+import { RunNotFoundError, UsageError } from "../../errors/base.js";
 import { createClient } from "../../fleet/client.js";
 import { historyEvents } from "../../runtime/core/history.js";
 import { runStatusSchema } from "../../runtime/core/run-record-schema.js";
@@ -65,7 +64,7 @@ export const statusCommand = defineCommand({
       }
       return EXIT_OK;
     } catch (err) {
-      if (!(err instanceof RemoteError && err.code === "RUN_NOT_FOUND")) throw err;
+      if (!(err instanceof RunNotFoundError)) throw err;
       io.stderr.write(`phaseflow status: ${describeUnknownRun(positionals[0] ?? "", natsFlagsText(values))}\n`);
       return EXIT_USAGE;
     } finally {

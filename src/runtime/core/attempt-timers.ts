@@ -56,12 +56,12 @@ export function timersAtResume(a: Pick<AttemptInfo, "startBy" | "startedAt" | "d
 /**
  * A start heard of for `a` (coordinator's clock). Returns the timers to set instead of the
  * queue deadline (and, with a timeout, instead of the watchdog), or undefined when it
- * changes nothing (an earlier or the same start).
+ * changes nothing (an earlier or the same start). It records nothing: the decider folds
+ * the start it learned (an `attempt.start` note).
  */
-export function learnStart(a: AttemptInfo, startedAt: number, timeoutMs: number | null, s: AttemptTimerSettings): { timers: AttemptTimer[]; drop: AttemptTimer["kind"][] } | undefined {
+export function learnStart(a: Pick<AttemptInfo, "startedAt">, startedAt: number, timeoutMs: number | null, s: AttemptTimerSettings): { timers: AttemptTimer[]; drop: AttemptTimer["kind"][] } | undefined {
   if (a.startedAt !== undefined && startedAt <= a.startedAt) return undefined;
   const first = a.startedAt === undefined;
-  a.startedAt = startedAt;
   const drop: AttemptTimer["kind"][] = first ? ["queue"] : [];
   if (timeoutMs === null) return { timers: [], drop };
   if (first) drop.push("watchdog");

@@ -7,7 +7,8 @@
  *
  * Triggers: start, report (a report was just folded), timer (a timeout, a retry
  * coming due, the watchdog), cancel, retry (a partial re-run), resume (the history
- * was folded by a new holder: take it from there). Resume and live share one path:
+ * was folded by a new holder: take it from there), undeliverable (a task message that
+ * cannot be sent), fail (the coordinator cannot drive the run). Resume and live share one path:
  * `resume` judges every report still waiting for a verdict, re-arms every timer and
  * dispatches whatever is ready, which is what the live path would have done next.
  *
@@ -23,7 +24,8 @@ import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type
 import { checkSchema } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
-import { decideNext, toSchemaIssues } from "./definition.js";
+import { decideNext } from "./definition.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
 import { chooseRetry, type RetryFrom } from "./run-retry.js";
 import { MapFailedError } from "../../errors/map.js";
 import { chunkItems, evaluateItems, toleratedOf } from "./map-decide.js";
@@ -53,6 +55,12 @@ export type Trigger =
   | { type: "cancel"; reason: string }
   /** A task message could not be sent and never will be (too large, not JSON): the attempt failed with `error`. */
   | { type: "undeliverable"; dispatchId: string; error: SerializedError }
+  /**
+   * The coordinator cannot drive the run (its start or resume failed for good, e.g. the
+   * plan it serves is not the run's): the run fails as it stands, with `error`. Needs no
+   * workflow model, so a coordinator that could not load one decides it on a plain fold.
+   */
+  | { type: "fail"; error: SerializedError }
   /** The attempt's task message is gone from the transport with nothing heard of the attempt (a forged ack): dispatch it again now, as the watchdog would later. */
   | { type: "lost"; dispatchId: string; reason: string }
   | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number };
@@ -153,6 +161,8 @@ class Decision implements WaitHost {
    * pending task the current phase allows, which a live run would have started already.
    */
   pump(scan = false): void {
+    // The phase this call got to: the visit's (evolve's) lags it when a phase it started had nothing left to start.
+    let phase = -1;
     for (;;) {
       const v = this.st.visit;
       if (!v || isFinished(this.st)) return;
@@ -163,29 +173,29 @@ class Decision implements WaitHost {
       this.fillMaps(v);
       if (this.st.visit !== v || isFinished(this.st)) return;
       if (this.options.schedule === "eager") {
-        // evolve queues a task once its last parent succeeded; start them in that order.
-        while (v.ready.length > 0 && this.st.visit === v && !isFinished(this.st)) {
-          for (const name of v.ready.splice(0)) {
-            const vt = v.tasks.get(name)!;
-            if (vt.status === "pending" && vt.waitingFor === 0 && this.st.visit === v && !isFinished(this.st)) this.startTask(v, vt);
-          }
+        // evolve queues a task once its last parent succeeded, and drops it once it is started
+        // (a Set's iteration goes on to the ones queued meanwhile): start them in that order.
+        for (const name of v.ready) {
+          if (this.st.visit !== v || isFinished(this.st)) return;
+          this.startTask(v, v.tasks.get(name)!);
         }
         if (this.st.visit !== v || v.open > 0) return;
         continue;
       }
       const phases = v.layout.state.phases;
-      if (v.phase < 0) {
-        v.phase = 0;
+      phase = Math.max(phase, v.phase);
+      if (phase < 0) {
+        phase = 0;
         this.startPhase(v, 0);
       } else if (scan) {
-        for (let p = 0; p <= v.phase && p < phases.length; p++) this.startPhase(v, p);
+        for (let p = 0; p <= phase && p < phases.length; p++) this.startPhase(v, p);
         scan = false;
       }
       if (this.st.visit !== v || isFinished(this.st)) return;
       if (v.open === 0) continue;
-      if ((v.phaseOpen[v.phase] ?? 0) > 0 || v.phase >= phases.length - 1) return;
-      v.phase++;
-      this.startPhase(v, v.phase);
+      if ((v.phaseOpen[phase] ?? 0) > 0 || phase >= phases.length - 1) return;
+      phase++;
+      this.startPhase(v, phase);
     }
   }
 
@@ -322,8 +332,8 @@ class Decision implements WaitHost {
     const name = instanceName(node.layout.name, index);
     const record = taskRecordOf(this.st, v.state, v.visit, name);
     const attempts = record?.attempts ?? 0;
+    // The instance as it is about to start: evolve adds it to the visit when its dispatch is folded.
     const vt: VisitTask = { layout: node.layout, status: "pending", attempts, firstAttempt: attempts + 1, lost: 0, waitingFor: 0, record, instance: { name, index } };
-    v.tasks.set(name, vt);
     const checked = this.checkInput(v, vt, mp.items[index]);
     if (!checked.ok) this.failTask(v, vt, checked.error);
     else this.sendAttempt(v, vt, attempts + 1, checked.value, parents);
@@ -381,8 +391,8 @@ class Decision implements WaitHost {
     const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
     const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
     this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged });
-    // The decider knows its own tokens: its shell checks their reports without hashing.
-    this.st.attempts.get(dispatchId)!.token = token;
+    // The decider knows its own tokens (folded, never stored): its shell checks their reports without hashing.
+    evolve(this.st, { type: "attempt.token", dispatchId, token });
     const message: TaskMessage = {
       v: WIRE_VERSION,
       runId,
@@ -427,6 +437,7 @@ class Decision implements WaitHost {
     if (!vt) return;
     const learned = learnStart(a, startedAt, vt.layout.plan.timeoutMs, this.settings);
     if (!learned) return;
+    evolve(this.st, { type: "attempt.start", dispatchId, startedAt });
     for (const kind of learned.drop) this.effects.push({ type: "cancelTimer", key: attemptTimerKey(kind, dispatchId) });
     this.armAttempt(dispatchId, learned.timers);
   }
@@ -693,6 +704,9 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
       }
       break;
     }
+    case "fail":
+      if (!isFinished(state)) d.emit({ type: "run.failed", error: trigger.error });
+      break;
     case "lost":
       d.lostAttempt(trigger.dispatchId, trigger.reason);
       d.pump();

@@ -13,7 +13,7 @@
  */
 import type { ZodType } from "zod";
 import type { WaitDef, Workflow } from "../../dsl/workflow.js";
-import { GuardFailedError, NoTransitionError, type SchemaIssue } from "../../errors/base.js";
+import { GuardFailedError, NoTransitionError } from "../../errors/base.js";
 import type { PlanState } from "../../plan/schema.js";
 import { isPlainObject } from "./dataflow.js";
 
@@ -56,11 +56,6 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
   };
   cache.set(wf, defs);
   return defs;
-}
-
-/** zod issues as the errors module's plain `SchemaIssue`s. */
-export function toSchemaIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): SchemaIssue[] {
-  return issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
 }
 
 /**

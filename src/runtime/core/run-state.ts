@@ -61,8 +61,11 @@ export interface Visit {
   readonly outputs: Map<string, unknown>;
   /** Tasks failed after their last attempt, in order. */
   readonly failures: string[];
-  /** Pending tasks whose parents all succeeded, in the order they became ready (eager scheduling drains it). */
-  readonly ready: string[];
+  /**
+   * Pending tasks whose parents all succeeded, in the order they became ready: a task
+   * leaves it as soon as it is no longer pending. Eager scheduling starts them in order.
+   */
+  readonly ready: Set<string>;
 }
 
 export interface AttemptInfo {
@@ -83,11 +86,25 @@ export interface AttemptInfo {
    */
   startedAt?: number | undefined;
   /**
-   * The token itself, known only to the decider that made it (never folded from a
-   * history): it checks its own attempts' reports without hashing. Readers check the hash.
+   * The token itself, known only to the decider that made it (folded from its
+   * `attempt.token` note, a DeciderNote, never from a history): it checks its own attempts' reports
+   * without hashing. Readers check the hash.
    */
   token?: string;
 }
+
+/**
+ * What only the deciding coordinator knows of an attempt, never stored nor sent, so no
+ * reader's fold has it: its token (`decide` folds it right after the attempt's
+ * task.dispatched; the history holds the token's hash), and when a worker started it
+ * (learned from a live signal, attempt-timers.ts).
+ */
+export type DeciderNote =
+  | { readonly type: "attempt.token"; readonly dispatchId: string; readonly token: string }
+  | { readonly type: "attempt.start"; readonly dispatchId: string; readonly startedAt: number };
+
+/** What `evolve` folds: a run event, or (the decider's own fold only) a note of its own. */
+export type FoldedEvent = RunEvent | DeciderNote;
 
 export type PendingVerdict =
   | { kind: "succeeded"; attempt: AttemptInfo; output: unknown }
@@ -231,9 +248,15 @@ function visitTask(st: RunState, e: { state: string; visit: number; task: string
 function markVisitTask(st: RunState, e: { state: string; visit: number; task: string; attempt: number }, status: "dispatched" | "running"): void {
   const vt = visitTask(st, e);
   if (!vt) return;
+  leavePending(st.visit!, vt);
   vt.status = status;
   vt.attempts = Math.max(vt.attempts, e.attempt);
   if (vt.layout.plan.phase > st.visit!.phase) st.visit!.phase = vt.layout.plan.phase;
+}
+
+/** A task of the visit is decided on: it is no longer waiting to be started. */
+function leavePending(v: Visit, vt: VisitTask): void {
+  if (vt.status === "pending" && vt.instance === undefined) v.ready.delete(vt.layout.name);
 }
 
 /** A visit's scheduling view, from its records (entry: none yet; re-run: the recorded ones). */
@@ -242,7 +265,7 @@ function openVisit(st: RunState, state: string, visit: number, input: unknown, r
   if (!model) return undefined;
   const layout = model.layout(state);
   const phases = layout.state.phases.length;
-  const v: Visit = { state, visit, input, layout, tasks: new Map(), phase: -1, open: 0, phaseOpen: new Array<number>(phases).fill(0), outputs: new Map(), failures: [], ready: [] };
+  const v: Visit = { state, visit, input, layout, tasks: new Map(), phase: -1, open: 0, phaseOpen: new Array<number>(phases).fill(0), outputs: new Map(), failures: [], ready: new Set() };
   for (const tl of layout.tasks) {
     const record = st.tasks.get(taskKey(state, visit, tl.name));
     const again = rerun === undefined || rerun.has(tl.name) || record === undefined;
@@ -257,7 +280,7 @@ function openVisit(st: RunState, state: string, visit: number, input: unknown, r
     }
   }
   for (const vt of v.tasks.values()) if (vt.status === "succeeded") for (const c of vt.layout.children) v.tasks.get(c)!.waitingFor--;
-  for (const vt of v.tasks.values()) if (vt.status === "pending" && vt.waitingFor === 0) v.ready.push(vt.layout.name);
+  for (const vt of v.tasks.values()) if (vt.status === "pending" && vt.waitingFor === 0) v.ready.add(vt.layout.name);
   return v;
 }
 
@@ -275,6 +298,7 @@ function settle(st: RunState, e: { state: string; visit: number; task: string },
     v.open--;
     v.phaseOpen[vt.layout.plan.phase]!--;
   }
+  leavePending(v, vt);
   vt.status = status;
   // A skip is decided ahead, for tasks of later phases: it says nothing of how far the visit got.
   if (status !== "skipped" && vt.layout.plan.phase > v.phase) v.phase = vt.layout.plan.phase;
@@ -282,7 +306,7 @@ function settle(st: RunState, e: { state: string; visit: number; task: string },
     v.outputs.set(vt.layout.name, output);
     for (const c of vt.layout.children) {
       const child = v.tasks.get(c)!;
-      if (--child.waitingFor === 0 && child.status === "pending") v.ready.push(c);
+      if (--child.waitingFor === 0 && child.status === "pending") v.ready.add(c);
     }
   } else if (status === "failed") {
     v.failures.push(vt.layout.name);
@@ -383,7 +407,7 @@ function currentAttempt(st: RunState, e: RunEvent & { type: "attempt.succeeded" 
  * const state = createRunState(runId, model);
  * for (const e of historyEvents(messages)) evolve(state, e);
  */
-export function evolve(st: RunState, e: RunEvent): RunState {
+export function evolve(st: RunState, e: FoldedEvent): RunState {
   if (!("task" in e) || e.type === "map.items") return evolveOne(st, e);
   const inst = parseInstance(e.task);
   if (!inst) return evolveOne(st, e);
@@ -458,11 +482,21 @@ function openInstance(st: RunState, e: { state: string; visit: number; task: str
   v.tasks.set(e.task, { layout: node.layout, status: "pending", attempts: record?.attempts ?? 0, firstAttempt: e.attempt, lost: 0, waitingFor: 0, record, instance: { name: e.task, index } });
 }
 
-function evolveOne(st: RunState, e: RunEvent): RunState {
+function evolveOne(st: RunState, e: FoldedEvent): RunState {
   const r = st.record;
   switch (e.type) {
     case "through":
       break;
+    case "attempt.token": {
+      const a = st.attempts.get(e.dispatchId);
+      if (a) a.token = e.token;
+      break;
+    }
+    case "attempt.start": {
+      const a = st.attempts.get(e.dispatchId);
+      if (a) a.startedAt = e.startedAt;
+      break;
+    }
     case "map.items": {
       const t = taskOf(st, e);
       const key = taskKey(e.state, e.visit, e.task);
@@ -476,7 +510,11 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       }
       if (previous) resetInstances(st, previous, progress.kept);
       const vt = visitTask(st, e);
-      if (vt && vt.status === "pending") vt.status = "running";
+      if (vt && vt.status === "pending") {
+        leavePending(st.visit!, vt);
+        vt.status = "running";
+        if (vt.layout.plan.phase > st.visit!.phase) st.visit!.phase = vt.layout.plan.phase;
+      }
       if (e.from === 0 && e.count === 0) {
         t.status = "succeeded";
         t.output = [];
@@ -558,6 +596,7 @@ function evolveOne(st: RunState, e: RunEvent): RunState {
       delete t.wait;
       const vt = visitTask(st, e);
       if (vt) {
+        leavePending(st.visit!, vt);
         vt.status = "retrying";
         if (e.error.code === "ATTEMPT_LOST") vt.lost++;
       }

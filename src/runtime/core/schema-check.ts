@@ -5,7 +5,7 @@
 import type { ZodType } from "zod";
 import type { SchemaIssue } from "../../errors/base.js";
 import { serializeError, type SerializedError } from "../../errors/serialize.js";
-import { toSchemaIssues } from "./definition.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
 
 export type Checked = { ok: true; value: unknown } | { ok: false; error: SerializedError };
 

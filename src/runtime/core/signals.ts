@@ -15,7 +15,8 @@ import { randomBase64Url } from "../../support/hash.js";
 import { SignalPayloadInvalidError, SignalRefusedError } from "../../errors/waits.js";
 import type { Plan } from "../../plan/schema.js";
 import { WIRE_VERSION, signalNameSchema, type SignalMessage } from "../../transport/messages.js";
-import { toSchemaIssues, type Definitions } from "./definition.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
+import type { Definitions } from "./definition.js";
 import { isFinished, type RunState } from "./run-state.js";
 
 export interface SendSignalOptions {

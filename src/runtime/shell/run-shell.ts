@@ -323,7 +323,7 @@ export class RunShell implements RunHandle {
       this.d.log.warn({ runId: this.runId }, "another coordinator holds this run now (our decision was fenced); letting it go");
       this.stopWith(new RunReleasedError(this.runId), "released");
     } else {
-      this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)), "broken");
+      this.stopWith(err instanceof Error ? err : new CoordinatorError("store the run's decisions", err, { retryable: false }), "broken");
     }
   }
 
@@ -331,7 +331,7 @@ export class RunShell implements RunHandle {
   break(err: unknown): void {
     if (this.stopped) return;
     this.d.log.error({ err, runId: this.runId }, `run "${this.runId}" stopped: the coordinator failed under it`);
-    this.stopWith(err instanceof Error ? err : new CoordinatorError("COORDINATOR_FAILED", String(err)), "broken");
+    this.stopWith(err instanceof Error ? err : new CoordinatorError("drive the run", err, { retryable: false }), "broken");
   }
 
   /** Another coordinator drives the run now: stop at once, publishing nothing more. */

@@ -8,7 +8,7 @@ import type { ZodType } from "zod";
 import { TransportClosedError, UsageError, WireMessageInvalidError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { checkExecutorKey, checkKeyPart } from "../../registry/keys.js";
-import { schemaIssues } from "../json.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
 import {
   controlMessageSchema,
   decisionSchema,
@@ -191,7 +191,7 @@ export class MemoryConnection implements Transport, ConsumerOwner {
       const executor = String(task.executor);
       if (!this.validExecutors.has(executor)) {
         const keyProblem = checkExecutorKey(executor);
-        if (keyProblem !== undefined) throw new WireMessageInvalidError(what, schemaIssues([{ path: ["executor"], message: `executor "${executor}" ${keyProblem}` }]));
+        if (keyProblem !== undefined) throw new WireMessageInvalidError(what, toSchemaIssues([{ path: ["executor"], message: `executor "${executor}" ${keyProblem}` }]));
         this.validExecutors.add(executor);
       }
       const priority = typeof task.priority === "number" ? task.priority : undefined;

@@ -14,7 +14,8 @@
  * a limits stream.
  */
 import { z } from "zod";
-import { TransportClosedError, UsageError } from "../../errors/base.js";
+import { TransportClosedError } from "../../errors/base.js";
+import { parseOptions } from "../../support/options.js";
 import type { Logger } from "../../registry/types.js";
 import { DEFAULT_MAX_PAYLOAD } from "../json.js";
 import { controlMessageSchema, decisionSchema, reportSubjectSchema, taskMessageSchema } from "../messages.js";
@@ -118,11 +119,7 @@ export function createMemoryTransport(options: MemoryHubOptions = {}): Transport
 }
 
 function buildHub(options: MemoryHubOptions): { hub: MemoryHub; connect: (onClose?: () => Promise<void>) => MemoryConnection } {
-  const parsed = hubOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new UsageError(`memory hub options are invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  }
-  const resolved = parsed.data;
+  const resolved = parseOptions(hubOptionsSchema, options, "memory hub options");
   const logger = resolved.logger;
   const wire = createWire(resolved.wire, resolved.maxPayload, resolved.payloadLimits);
   const drain = new Drain((err) => logger?.error({ err }, "memory transport: a delivery failed; handlers should catch their own errors"));

@@ -9,7 +9,7 @@
 import type { ZodType } from "zod";
 import { PhaseflowError, WireMessageInvalidError } from "../../errors/base.js";
 import type { StoreName, TypedEntry, TypedKv } from "../fleet-port.js";
-import { schemaIssues } from "../json.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
 
 /** A create of a key that exists, or an update from a revision that is no longer the key's. */
 export class StoreConflictError extends PhaseflowError {
@@ -60,7 +60,7 @@ export function createMemoryStores(): { store<T>(name: StoreName, schema: ZodTyp
 function memoryKv<T>(name: string, b: MemoryBucket, schema: ZodType<T>): TypedKv<T> {
   const checked = (key: string, value: T): unknown => {
     const parsed = schema.safeParse(JSON.parse(JSON.stringify(value)));
-    if (!parsed.success) throw new WireMessageInvalidError(`value of key "${key}" in store "${name}"`, schemaIssues(parsed.error.issues));
+    if (!parsed.success) throw new WireMessageInvalidError(`value of key "${key}" in store "${name}"`, toSchemaIssues(parsed.error.issues));
     return parsed.data;
   };
   const write = (key: string, value: T): number => {

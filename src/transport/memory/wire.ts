@@ -21,7 +21,8 @@
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
 import { assertEncodableDepth, decodeJsonText } from "../decode.js";
-import { ENVELOPE_ALLOWANCE, HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
+import { ENVELOPE_ALLOWANCE, HEADER_ALLOWANCE, toJsonText } from "../json.js";
 
 export type WireMode = "strict" | "fast";
 
@@ -98,7 +99,7 @@ function strictWire(maxPayload: number): Wire {
       const text = toJsonText(value, what);
       assertEncodableDepth(text, what);
       const parsed = schema.safeParse(JSON.parse(text));
-      if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
+      if (!parsed.success) throw new WireMessageInvalidError(what, toSchemaIssues(parsed.error.issues));
       const bytes = Buffer.byteLength(text);
       if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE);
       return text;

@@ -8,8 +8,9 @@
 import type { ZodType } from "zod";
 import { PayloadTooLargeError, WireMessageInvalidError } from "../../errors/base.js";
 import { assertEncodableDepth, decodeJsonBytes, type Decoded } from "../decode.js";
+import { toSchemaIssues } from "../../support/schema-issues.js";
 import { FAST_CHECKS, passesBeforeEncoding } from "../message-checks.js";
-import { HEADER_ALLOWANCE, schemaIssues, toJsonText } from "../json.js";
+import { HEADER_ALLOWANCE, toJsonText } from "../json.js";
 
 const encoder = new TextEncoder();
 
@@ -32,7 +33,7 @@ export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: strin
     const raw: unknown = JSON.parse(text);
     if (FAST_CHECKS.get(schema)?.(raw) === undefined) {
       const parsed = schema.safeParse(raw);
-      if (!parsed.success) throw new WireMessageInvalidError(what, schemaIssues(parsed.error.issues));
+      if (!parsed.success) throw new WireMessageInvalidError(what, toSchemaIssues(parsed.error.issues));
     }
   }
   const bytes = encoder.encode(text);

@@ -7,7 +7,10 @@
  */
 import { readFileSync } from "node:fs";
 import { AuthorizationError, PermissionViolationError, UserAuthenticationExpiredError, connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
-import { PhaseflowError, TransportConnectError, UsageError } from "../../errors/base.js";
+import { NatsPermissionError, PhaseflowError, TransportConnectError, UsageError } from "../../errors/base.js";
+
+// Its class lives with the other error classes (errors/base.ts): deserializeError gives it back.
+export { NatsPermissionError };
 import type { Logger } from "../../registry/types.js";
 import type { ResolvedNatsTransportOptions } from "./options.js";
 
@@ -113,14 +116,6 @@ export function logConnectionStatus(nc: NatsConnection, logger: Logger): void {
   })().catch((err: unknown) => logger.error({ err }, "NATS status loop ended"));
 }
 
-/** The server refused an operation to the connected user (a permissions violation): it names the subject, the user and the role the operation needs. */
-export class NatsPermissionError extends PhaseflowError {
-  readonly subject: string;
-  constructor(message: string, subject: string, cause: unknown) {
-    super("NATS_PERMISSION_DENIED", message, { cause, retryable: false });
-    this.subject = subject;
-  }
-}
 
 /** The PermissionViolationError in `err`'s cause chain (nats.js wraps it in a RequestError), if any. */
 function permissionViolationIn(err: unknown): PermissionViolationError | undefined {

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
-import { SchemaValidationError } from "../../errors/base.js";
+import { parseOptions } from "../../support/options.js";
 import type { Logger } from "../../registry/types.js";
 import { createSilentLogger } from "../../support/logger.js";
 import { checkPrefix, DEFAULT_PREFIX } from "./names.js";
@@ -129,19 +129,14 @@ export const natsTransportOptionsSchema = z
   });
 
 /**
- * Validate and fill in defaults; throws `SchemaValidationError` (code NATS_OPTIONS_INVALID).
+ * Validate and fill in defaults; throws `OptionsError` (code OPTIONS_INVALID).
  *
  * @example
  * const resolved = resolveNatsTransportOptions({ servers: "nats://127.0.0.1:4222", prefix: "staging" });
  * resolved.ackWaitMs; // 30000
  */
 export function resolveNatsTransportOptions(options: NatsTransportOptions): ResolvedNatsTransportOptions {
-  const parsed = natsTransportOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
-    throw new SchemaValidationError("NATS_OPTIONS_INVALID", "NATS transport options", issues, { retryable: false });
-  }
-  const o = parsed.data;
+  const o = parseOptions(natsTransportOptionsSchema, options, "NATS transport options");
   return {
     servers: o.servers === undefined ? [] : Array.isArray(o.servers) ? o.servers : [o.servers],
     name: o.name,

@@ -1,5 +1,5 @@
-/** Errors of the fleet layer (coordinator service, client), with stable codes. */
-import { PhaseflowError } from "../errors/base.js";
+/** Errors of the fleet layer (coordinator service, client, task deliveries), with stable codes. */
+import { PhaseflowError } from "./base.js";
 
 /** A run needs executors that no live worker serves (with `requireWorkers`). */
 export class WorkersUnavailableError extends PhaseflowError {
@@ -19,6 +19,11 @@ export class ApiRequestError extends PhaseflowError {
   constructor(code: "NO_COORDINATOR" | "API_REQUEST_FAILED" | "API_REPLY_INVALID", message: string, options: { cause?: unknown } = {}) {
     super(code, message, { cause: options.cause, retryable: code !== "API_REPLY_INVALID" });
   }
+
+  /** No coordinator answered at all (none runs on this prefix, or none can be reached). */
+  isNoCoordinator(): boolean {
+    return this.code === "NO_COORDINATOR";
+  }
 }
 
 /** A submitter's copy of a workflow compiles to another plan than the one the coordinator serves. */
@@ -37,16 +42,6 @@ export class PlanHashMismatchError extends PhaseflowError {
 }
 
 /**
- * A coordinator could not serve a request for a reason of its own (NATS unreachable from
- * it, a bug): never labelled as an executor's error. The original error is the cause.
- */
-export class CoordinatorError extends PhaseflowError {
-  constructor(operation: string, cause: unknown) {
-    super("COORDINATOR_ERROR", `the coordinator could not ${operation}: ${cause instanceof Error ? cause.message : String(cause)}; retry, and check the coordinator's log if it persists`, { cause, retryable: true });
-  }
-}
-
-/**
  * An API reply would not fit in one NATS message (a run record of many tasks or large
  * values). The client then folds the run's history itself (`client.get` does).
  */
@@ -57,5 +52,12 @@ export class ReplyTooLargeError extends PhaseflowError {
     super("REPLY_TOO_LARGE", `the reply on ${subject} is ${bytes} bytes, over the server's max_payload of ${limit}; read the run's history instead (client.get does so by itself)`, { retryable: false });
     this.bytes = bytes;
     this.limit = limit;
+  }
+}
+
+/** A task message was delivered as often as the stream allows without a result: its task fails with this (retried per its policy). */
+export class MaxDeliveriesExceededError extends PhaseflowError {
+  constructor(taskId: string, deliveries: number) {
+    super("MAX_DELIVERIES_EXCEEDED", `task "${taskId}" was delivered ${deliveries} times without a result (its workers died or timed out each time); check the workers' logs, or raise --max-deliver`, { retryable: true });
   }
 }
