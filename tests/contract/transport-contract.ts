@@ -272,15 +272,21 @@ export function describeTransportContract(name: string, features: ContractFeatur
           await expect(t.dispatch({ ...task(1), attempt: 0 })).rejects.toMatchObject({ code: "WIRE_MESSAGE_INVALID" });
         });
       } else {
-        // The fast wire (embedded default) has no JSON step: payloads arrive as the very objects sent.
-        it(`${name} transport - hands task payloads over by reference, with no JSON step`, async () => {
+        // The fast wire (embedded default) parses no message schema, but each delivery gets its
+        // own copy of the payload, as a fleet worker parsing its message does: an executor that
+        // changes its input never changes what the sender (the run's record) holds.
+        it(`${name} transport - hands each delivery its own copy of the task payload`, async () => {
           const t = await connect();
           const got = new Collector<TaskDelivery>();
           await t.consumeTasks({ namespaces: [ns], concurrency: 1 }, ackAll(got));
           const input = { when: new Date(0), nested: [1, "two", null] };
           await t.dispatch(task(1, { input }));
           await got.waitFor(1, "delivery");
-          expect(got.items[0]!.message.input).toBe(input);
+          const delivered = got.items[0]!.message.input as { nested: unknown[] };
+          expect(delivered).not.toBe(input);
+          expect(JSON.parse(JSON.stringify(delivered))).toEqual({ when: "1970-01-01T00:00:00.000Z", nested: [1, "two", null] });
+          delivered.nested.push("changed by the executor");
+          expect(input.nested).toEqual([1, "two", null]);
         });
       }
     });
