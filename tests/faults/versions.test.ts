@@ -62,7 +62,12 @@ describe("faults - versions side by side", () => {
       // Deploy: a coordinator serving both versions comes up, the v1-only one dies.
       const both = await fleet.coordinatorOf([V1, V2], [...COORDINATOR, "--id", "both"]);
       old.kill("SIGKILL");
-      expect((await fleet.client.get(long.runId)).status, "the v1 run is still in flight when its coordinator dies").toBe("running");
+      await old.exited;
+      // A read sent while the server still routes to the dead coordinator's subscription times
+      // out (seen once under load): poll, which asks again.
+      await expect
+        .poll(async () => (await fleet.client.get(long.runId)).status, { timeout: 30_000, interval: 500, message: "the v1 run is still in flight when its coordinator dies" })
+        .toBe("running");
       await tookOver(both, long.runId);
       const { record } = await fleet.finish(long.runId);
       expect(record.status).toBe("succeeded");
@@ -93,6 +98,7 @@ describe("faults - versions side by side", () => {
       await waitForExecution(fleet.log, runId, (e) => e.taskId === "main/prep");
       await fleet.coordinatorOf([V2], [...COORDINATOR, "--id", "new"]);
       old.kill("SIGKILL");
+      await old.exited;
       const waiting = `waiting for a coordinator serving holdout@1 (plan ${v1Hash.slice(0, 12)}…)`;
       // Once the dead coordinator's heartbeat is stale the run says what it waits for.
       await expect.poll(async () => (await fleet.client.inspect(runId)).waiting, { timeout: 30_000, interval: 500 }).toBe(waiting);
