@@ -11,6 +11,7 @@ import type { CliCommand, CliIo } from "./command.js";
 import { WorkflowValidationError } from "../errors/validation.js";
 import { UsageError } from "../errors/base.js";
 import { formatIssues } from "./format-issues.js";
+import { editDistance } from "../support/edit-distance.js";
 
 export type { CliIo } from "./command.js";
 
@@ -107,16 +108,4 @@ function closest(input: string, names: readonly string[]): string | undefined {
     }
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }

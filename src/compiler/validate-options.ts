@@ -9,6 +9,7 @@
  */
 import type { NodeKind, State, Task, Workflow } from "../dsl/workflow.js";
 import type { ValidationIssue } from "../errors/validation.js";
+import { editDistance } from "../support/edit-distance.js";
 
 /** The options each kind of declaration takes (dsl/workflow.ts). */
 export const KNOWN_OPTIONS: Readonly<Record<NodeKind | "state" | "workflow", readonly string[]>> = {
@@ -101,16 +102,4 @@ export function validateStateOptionKeys(s: State<string, unknown>, path: string,
 export function validateWorkflowOptionKeys(wf: Workflow<unknown>, issues: ValidationIssue[]): void {
   const keys = typeof wf.options === "object" && wf.options !== null ? Object.keys(wf.options) : [];
   unknownKeys(keys, KNOWN_OPTIONS.workflow, `workflow "${wf.name}"`, "workflow()", wf.name, issues);
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
