@@ -76,6 +76,21 @@ function writerProblems(runId: string, decisions: readonly Decision[]): string[]
   return problems;
 }
 
+/**
+ * Call `fn` again while it fails with a retryable error (an API request that timed out while
+ * the coordinators were being killed and restarted), until the deadline.
+ */
+async function retrying<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err as { retryable?: boolean }).retryable || Date.now() > deadline) throw err;
+      await sleep(500);
+    }
+  }
+}
+
 /** Follow every run to its end (or the deadline), then check each one's record and history. */
 async function checkRuns(fleet: Fleet, runIds: readonly string[], deadline: number, fencing: boolean): Promise<{ succeeded: number; problems: string[] }> {
   const problems: string[] = [];
@@ -83,20 +98,30 @@ async function checkRuns(fleet: Fleet, runIds: readonly string[], deadline: numb
   for (const runId of runIds) {
     const ended = await Promise.race([
       (async () => {
-        for await (const _ of fleet.client.follow(runId)) void _;
-        return true;
+        return retrying(deadline, async () => {
+          for await (const _ of fleet.client.follow(runId)) void _;
+          return true;
+        });
       })(),
       sleep(Math.max(0, deadline - Date.now())).then(() => false),
     ]);
     if (!ended) {
-      problems.push(`${runId}: did not end before the campaign's deadline (wedged?)`);
-      continue;
+      // Past the deadline: a run that ended meanwhile is checked like the others (the wait
+      // for an earlier, wedged run may have used the time up); one still going is wedged.
+      const record = await fleet.client.get(runId).catch(() => undefined);
+      if (!record || record.status === "running" || record.status === "pending") {
+        const open = record?.tasks.filter((t) => t.status !== "succeeded").map((t) => `${taskKey(t)} ${t.status}`) ?? [];
+        const tail = (await fleet.history(runId).catch(() => [] as RunEvent[])).slice(-6).map((e) => JSON.stringify(e).slice(0, 300));
+        const logs = fleet.processes.flatMap((p) => p.lines.filter((l) => l.runId === runId).map((l) => `pid ${p.pid}: ${JSON.stringify(l).slice(0, 300)}`)).slice(-12);
+        problems.push(`${runId}: did not end before the campaign's deadline (wedged): ${record?.status ?? "unreadable"}; ${open.join(", ")}\n    last events:\n    ${tail.join("\n    ")}\n    logs:\n    ${logs.join("\n    ")}`);
+        continue;
+      }
     }
-    const record = await fleet.client.get(runId);
-    const events = await fleet.history(runId);
+    const record = await retrying(deadline, () => fleet.client.get(runId));
+    const events = await retrying(deadline, () => fleet.history(runId));
     const found = runProblems(runId, record, events);
     if (fencing) {
-      const messages = (await fleet.client.transport.readHistory(runId)).messages;
+      const messages = (await retrying(deadline, () => fleet.client.transport.readHistory(runId))).messages;
       found.push(...writerProblems(runId, messages.flatMap((m) => (m.message.kind === "decision" ? [m.message] : []))));
     }
     if (found.length === 0) succeeded++;
@@ -123,7 +148,7 @@ async function kill9(server: NatsServer, runs: number, random: () => number): Pr
   let chaos = true;
   const chaosLoop = (async () => {
     while (chaos) {
-      await sleep(1000 + random() * 2000);
+      await sleep(2000 + random() * 3000);
       if (!chaos) break;
       const names = [...alive.keys()];
       const name = names[Math.floor(random() * names.length)]!;
@@ -138,19 +163,21 @@ async function kill9(server: NatsServer, runs: number, random: () => number): Pr
   try {
     for (let i = 0; i < runs; i++) {
       const pick = i % 3;
-      const { runId } =
-        pick === 0 ? await fleet.client.start("fifty", { ms: 20 }) : pick === 1 ? await fleet.client.start("long-wide", { ms: 1500 }) : await fleet.client.start("long-map", { ms: 800, n: 4 });
+      // A start key, so a start retried after a timeout (its coordinator killed) is the same run.
+      const key = { key: `campaign-${i}` };
+      const { runId } = await retrying(Date.now() + 120_000, () =>
+        pick === 0 ? fleet.client.start("fifty", { ms: 20 }, key) : pick === 1 ? fleet.client.start("long-wide", { ms: 1500 }, key) : fleet.client.start("long-map", { ms: 800, n: 4 }, key),
+      );
       runIds.push(runId);
-      if (i % 10 === 9) await sleep(1500); // waves, so kills land mid-run rather than only on a queue
+      if (i % 10 === 9) await sleep(3000); // waves, so kills land mid-run rather than only on a queue
     }
-    const deadline = Date.now() + Math.max(300_000, runs * 5_000);
-    // Keep breaking things while the runs go on, then let the fleet finish in peace.
-    const firstHalf = checkRuns(fleet, runIds.slice(0, Math.floor(runIds.length / 2)), deadline, false);
-    const done = await firstHalf;
+    // Keep breaking things until a kill per three runs has landed, then let the fleet finish in peace:
+    // a run that does not end within five minutes of the last kill is wedged.
+    while (kills < Math.ceil(runs / 3)) await sleep(200);
     chaos = false;
     await chaosLoop;
-    const rest = await checkRuns(fleet, runIds.slice(Math.floor(runIds.length / 2)), deadline, false);
-    return { scenario: "kill9", runs, succeeded: done.succeeded + rest.succeeded, faults: kills, problems: [...done.problems, ...rest.problems], seconds: (Date.now() - started) / 1000 };
+    const res = await checkRuns(fleet, runIds, Date.now() + 300_000, false);
+    return { scenario: "kill9", runs, succeeded: res.succeeded, faults: kills, problems: res.problems, seconds: (Date.now() - started) / 1000 };
   } finally {
     chaos = false;
     await chaosLoop.catch(() => undefined);
