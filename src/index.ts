@@ -8,6 +8,7 @@
 export { z } from "zod";
 export { workflow, isWorkflow, Workflow, State, Task } from "./dsl/workflow.js";
 export type { BackoffOptions, ExecutorKey, JsonValue, MapOptions, SignalOptions, SleepOptions, StateOptions, TaskOptions, TaskParams, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+export type { ConcurrencyLimit, RateLimit } from "./dsl/limits.js";
 export type { CatchUp, CronSchedule, EverySchedule, ScheduleOptions, SourceOptions } from "./dsl/triggers.js";
 
 // Compiling
