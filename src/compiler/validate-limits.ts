@@ -14,6 +14,7 @@ export const MAX_LIMIT = 1_000_000;
 const SCOPE = /^[A-Za-z0-9_.:/-]{1,200}$/;
 
 const isInt = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n);
+const show = (v: unknown): string => (typeof v === "function" ? "a function" : (JSON.stringify(v) ?? typeof v));
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Checks `concurrency` and `rateLimit` of one task (`name`: how messages name it). */
@@ -24,7 +25,7 @@ export function validateLimits(o: TaskOptions, name: string, path: string, issue
     if (!isObject(value)) {
       const example = option === "concurrency" ? "{ limit: 8 }" : "{ limit: 60, periodMs: 60_000 }";
       const mapHint = option === "concurrency" && typeof value === "number" ? " (instances of a map in flight at once are maxConcurrency)" : "";
-      issues.push({ code: option === "concurrency" ? "INVALID_CONCURRENCY" : "INVALID_RATE_LIMIT", path, message: `${name} has ${option} ${String(value)}; give an object such as ${example}${mapHint}, or leave it out for no limit` });
+      issues.push({ code: option === "concurrency" ? "INVALID_CONCURRENCY" : "INVALID_RATE_LIMIT", path, message: `${name} has ${option} ${typeof value === "string" ? value : show(value)}; give an object such as ${example}${mapHint}, or leave it out for no limit` });
       continue;
     }
     const limit = value.limit;
@@ -38,10 +39,10 @@ export function validateLimits(o: TaskOptions, name: string, path: string, issue
       }
     }
     if (value.key !== undefined && typeof value.key !== "function") {
-      issues.push({ code: "INVALID_LIMIT_KEY", path, message: `${name} has ${option}.key ${JSON.stringify(value.key) ?? String(value.key)}; give a function of the task's input, e.g. key: (input) => input.tenant, or leave it out for one key` });
+      issues.push({ code: "INVALID_LIMIT_KEY", path, message: `${name} has ${option}.key ${show(value.key)}; give a function of the task's input, e.g. key: (input) => input.tenant, or leave it out for one key` });
     }
     if (value.scope !== undefined && (typeof value.scope !== "string" || !SCOPE.test(value.scope))) {
-      issues.push({ code: "INVALID_LIMIT_SCOPE", path, message: `${name} has ${option}.scope ${JSON.stringify(value.scope) ?? String(value.scope)}; use 1-200 letters, digits, '_', '.', ':', '/' or '-' (e.g. "openai/chat"), or leave it out to share the limit by executor` });
+      issues.push({ code: "INVALID_LIMIT_SCOPE", path, message: `${name} has ${option}.scope ${show(value.scope)}; use 1-200 letters, digits, '_', '.', ':', '/' or '-' (e.g. "openai/chat"), or leave it out to share the limit by executor` });
     }
     const known = option === "concurrency" ? ["limit", "key", "scope"] : ["limit", "periodMs", "key", "scope"];
     for (const k of Object.keys(value)) {
