@@ -11,7 +11,7 @@ export interface ConcurrencyLimit<I = unknown> {
   /** Attempts in flight at once per key value: a whole number >= 1. */
   limit: number;
   /** The key value of an attempt from the task's input (e.g. the tenant). Default: one key for every attempt. */
-  key?(input: I): string | number;
+  key?(this: void, input: I): string | number;
   /** Tasks naming the same scope share the limit (e.g. two workflows calling one API). Default: the executor key. */
   scope?: string;
 }
@@ -23,7 +23,7 @@ export interface RateLimit<I = unknown> {
   /** The window, in ms (sliding: no burst of 2 × limit across a window's edge). */
   periodMs: number;
   /** The key value of an attempt from the task's input. Default: one key for every attempt. */
-  key?(input: I): string | number;
+  key?(this: void, input: I): string | number;
   /** Tasks naming the same scope share the limit. Default: the executor key. */
   scope?: string;
 }

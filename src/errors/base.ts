@@ -48,6 +48,13 @@ export class QueueTimeoutError extends PhaseflowError {
 }
 
 /** The attempt was cancelled (run cancelled, or fail-fast after another task failed). */
+/** A task limit's key function failed on an attempt's input. Not retryable: the same input gives the same key. */
+export class LimitKeyError extends PhaseflowError {
+  constructor(taskId: string, option: "concurrency" | "rateLimit", problem: string, options: { cause?: unknown } = {}) {
+    super("LIMIT_KEY_FAILED", `task "${taskId}": its ${option}.key ${problem}; make the key a function returning a string or number for every input (e.g. (input) => input.tenant)`, { cause: options.cause, retryable: false });
+  }
+}
+
 export class TaskCancelledError extends PhaseflowError {
   constructor(taskId: string, reason: string) {
     super("TASK_CANCELLED", `task "${taskId}" was cancelled: ${reason}`, { retryable: false });

@@ -20,6 +20,8 @@
  */
 import { AttemptLostError, PhaseflowError, MaxVisitsExceededError, QueueTimeoutError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError, TaskTimeoutError } from "../../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
+import type { LimitRef } from "./limit-state.js";
+import { limitsOf } from "./limit-keys.js";
 import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type ControlMessage, type DecisionEvent, type DecisionRunEvent, type ParentRef, type TaskMessage } from "../../transport/messages.js";
 import { checkSchema } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
@@ -66,7 +68,8 @@ export type Trigger =
   | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number };
 
 export type Effect =
-  | { type: "dispatch"; message: TaskMessage }
+  /** `limits`: the task's concurrency and rate limits at this attempt's key values; the shell sends the message once it holds them (limit-gate.ts). */
+  | { type: "dispatch"; message: TaskMessage; limits?: LimitRef[] }
   /** Sent only once every event decided before it is stored (a fenced-out writer sends none). */
   | { type: "control"; message: ControlMessage }
   | { type: "timer"; key: string; at: number }
@@ -378,6 +381,11 @@ class Decision implements WaitHost {
     }
     const { plan, defs } = this.model();
     const task = vt.layout.plan;
+    const limits = limitsOf(task, v.state, defs, input);
+    if (!limits.ok) {
+      this.failTask(v, vt, serializeError(limits.error));
+      return;
+    }
     const runId = this.st.runId;
     const name = vt.instance?.name ?? task.name;
     const dispatchId = dispatchIdOf(runId, v.state, v.visit, name, attempt);
@@ -420,7 +428,7 @@ class Decision implements WaitHost {
     if (priority !== undefined) message.priority = priority;
     if (task.params !== undefined) message.params = task.params;
     if (vt.instance) message.item = { index: vt.instance.index, count: this.mapOf(v, vt)?.count ?? 0 };
-    this.effects.push({ type: "dispatch", message });
+    this.effects.push(limits.limits.length > 0 ? { type: "dispatch", message, limits: limits.limits } : { type: "dispatch", message });
     this.armAttempt(dispatchId, timersAtDispatch({ startBy }, this.now, this.settings));
   }
 

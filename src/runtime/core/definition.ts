@@ -45,7 +45,7 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
     if (!states.has(s.name)) states.set(s.name, s);
     for (const t of s.tasks) {
       const key = `${s.name}/${t.name}`;
-      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, items: t.map?.items, wait: t.wait, keys: { concurrency: t.options.concurrency?.key as ((input: unknown) => unknown) | undefined, rateLimit: t.options.rateLimit?.key as ((input: unknown) => unknown) | undefined } });
+      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, items: t.map?.items, wait: t.wait, keys: { concurrency: t.options.concurrency?.key, rateLimit: t.options.rateLimit?.key } });
     }
   }
   const defs: Definitions = {

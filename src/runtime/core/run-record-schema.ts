@@ -71,6 +71,8 @@ export const taskRecordSchema = z.object({
   reason: z.string().optional(),
   /** A signal or sleep node waiting (status running): what for, and until when. */
   wait: waitSchema.optional(),
+  /** An attempt held back by a task limit (status dispatched, not sent to workers yet): what for, e.g. "waiting for limit llm/complete[acme]: 8/8 in use". */
+  waitingFor: z.string().optional(),
   /** A child node: the run id of its (last) child run. */
   child: z.string().optional(),
   /** A map instance (`run[3]`): the name of its map node, and its index in the items. */

@@ -36,6 +36,7 @@ import { runRecordOf, summaryOf, type HeldRecord } from "../core/run-record.js";
 import { chooseRetry, type RetryFrom } from "../core/run-retry.js";
 import { estimateBytes } from "../core/record-size.js";
 import { RunShell } from "./run-shell.js";
+import { createMemoryLimitGate, type LimitGate } from "./limit-gate.js";
 import { createRunState, foldEvents, isFinished, type RunState } from "../core/run-state.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
 
@@ -62,6 +63,8 @@ export interface CoordinatorOptions {
   keepFinishedBytes?: number;
   /** Starts and cancels child runs for child nodes. Default: none (a child node fails with CHILD_START_FAILED). */
   children?: ChildRuns;
+  /** Where runs' attempts take their task limits. Default: a gate in memory for this coordinator's runs (embedded); a fleet shares one in its KV store. */
+  limits?: LimitGate;
 }
 
 export interface StartRunParams {
@@ -151,6 +154,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const owner = `${options.id ?? "coordinator"}~${randomBytes(4).toString("hex")}`;
   const runs = new Map<string, RunShell>();
   const children = options.children ?? noChildRuns(transport, () => clock.now(), logger);
+  const limits = options.limits ?? createMemoryLimitGate(clock);
   const budget = options.keepFinishedBytes ?? DEFAULT_KEEP_FINISHED_BYTES;
   // Oldest first; Map keeps insertion order, so dropping the oldest is taking the first key.
   const finishedById = new Map<string, { held: HeldRecord; bytes: number }>();
@@ -188,7 +192,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   };
 
   const shellFor = (state: ReturnType<typeof createRunState>, lastSeq: number, folded: Parameters<typeof foldEvents>[1] extends Iterable<infer E> ? readonly E[] : never): RunShell => {
-    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children }, folded);
+    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children, limits }, folded);
     runs.set(state.runId, shell);
     dropFinished(state.runId);
     return shell;
@@ -275,6 +279,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       if (!closed) {
         closed = true;
         for (const shell of [...runs.values()]) shell.abandon();
+        if (options.limits === undefined) limits.close();
       }
       return Promise.resolve();
     },
