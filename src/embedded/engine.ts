@@ -36,6 +36,7 @@ import { assertRunInputFits } from "../transport/json.js";
 import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "../support/clock.js";
 import { createCoordinator, type Coordinator } from "../runtime/shell/coordinator.js";
+import type { LimitGate } from "../runtime/shell/limit-gate.js";
 import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { StoredMessage } from "../transport/messages.js";
 import type { RetryFrom } from "../runtime/core/run-retry.js";
@@ -96,6 +97,12 @@ export interface EngineOptions {
    * its child nodes fail with CHILD_START_FAILED instead of running unleased.
    */
   childRuns?: boolean;
+  /**
+   * Where attempts take their tasks' concurrency and rate limits. Default: in memory, shared
+   * by every run of this engine. A fleet coordinator passes one kept in the fleet's KV store,
+   * shared by every coordinator (README "Traffic control").
+   */
+  limits?: LimitGate;
 }
 
 /** `engine.run` options: the run's options, and which version of the workflow's name to start. */
@@ -190,6 +197,7 @@ const engineOptionsSchema = z
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
     childRuns: z.boolean().optional(),
+    limits: obj<LimitGate>("a LimitGate", (v) => typeof v.request === "function" && typeof v.release === "function").optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
@@ -224,6 +232,7 @@ export function createEngine(options: EngineOptions): Engine {
   const children = o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
     ...(children ? { children } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),

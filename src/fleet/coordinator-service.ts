@@ -27,7 +27,8 @@ import { RunNotFoundError, UsageError } from "../errors/base.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
-import { defaultIdGenerator } from "../support/clock.js";
+import { defaultIdGenerator, systemClock } from "../support/clock.js";
+import { createKvLimitGate, limitStateSchema } from "./kv-limit-gate.js";
 import { createEngine, type Engine } from "../embedded/engine.js";
 import { versionLabel, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { createSilentLogger } from "../support/logger.js";
@@ -80,6 +81,8 @@ export interface CoordinatorServiceOptions {
   workerPollMs?: number;
   /** How long a run's lease lasts without renewal; another coordinator takes the run over after it. Default 15000 ms. */
   leaseMs?: number;
+  /** How long a task limit holding lasts without renewal (README "Traffic control"). Default 3 × leaseMs (at least 5000 ms). */
+  limitLeaseMs?: number;
   /** Default `<hostname>-<pid>`; a per-process nonce is always appended, so two processes given one id are still two writers. */
   coordinatorId?: string;
   /** How long histories and summaries of finished runs are kept. Default 7 days. */
@@ -146,8 +149,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
     inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
   });
+  const leaseMs = options.leaseMs ?? 15_000;
+  // Task limits are shared by the fleet: their holdings outlive a run's takeover (2 run leases and then some) before they lapse.
+  const limits = createKvLimitGate({ store: transport.store("runs", limitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000) });
   // Child runs are not yet started through the fleet (leases, run store): child nodes fail with CHILD_START_FAILED.
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: false,
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: false, limits,
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
   });
@@ -163,7 +169,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     workflows: served,
     kv,
     workersKv,
-    leaseMs: options.leaseMs ?? 15_000,
+    leaseMs,
     workerPollMs: options.workerPollMs ?? 1000,
     logger,
   });
@@ -422,6 +428,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       sweeper.stop();
       vanished.stop();
       await driver.close(() => engine.close());
+      limits.close();
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");
     },

@@ -52,8 +52,14 @@ export class LimitQueue {
     }
     const turn = turnOf(w);
     const list = level.get(turn);
-    if (list) list.push(w);
-    else level.set(turn, [w]);
+    if (!list) {
+      level.set(turn, [w]);
+      return;
+    }
+    // In order of `since`: one put back (a fleet coordinator lost a compare-and-set race) takes its old place.
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.since > w.since) i--;
+    list.splice(i, 0, w);
   }
 
   /** Stop waiting (cancelled, timed out, run gone); false when it was not waiting. */
