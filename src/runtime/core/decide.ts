@@ -38,6 +38,7 @@ import type { RunModel } from "./run-model.js";
 import type { Definitions } from "./definition.js";
 import { matchSignals, rearmWaits, startWait, waitKey, waitTimer, type WaitHost } from "./run-waits.js";
 import { cancelChildOf, ensureChildren, matchChildren, type ChildEffect } from "./children.js";
+import { carryOf, upgradeIssues } from "./upgrade.js";
 import { learnStart, queueDue, timeoutDue, timersAtDispatch, timersAtResume, type AttemptTimer } from "./attempt-timers.js";
 
 export type Trigger =
@@ -63,7 +64,13 @@ export type Trigger =
   | { type: "fail"; error: SerializedError }
   /** The attempt's task message is gone from the transport with nothing heard of the attempt (a forged ack): dispatch it again now, as the watchdog would later. */
   | { type: "lost"; dispatchId: string; reason: string }
-  | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number };
+  | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number }
+  /**
+   * Move the run onto the plan with this hash (`state.models` knows it; upgrade.ts): when
+   * `upgradeIssues` finds nothing against it, run.upgraded, then whatever the new plan
+   * starts from where the run stands. Otherwise nothing (the caller reports the issues).
+   */
+  | { type: "upgrade"; planHash: string };
 
 export type Effect =
   | { type: "dispatch"; message: TaskMessage }
@@ -615,6 +622,15 @@ class Decision implements WaitHost {
     rearmWaits(this);
   }
 
+  /** The run is on another plan now: its timers follow the new plan's settings, and what it has that is ready starts. */
+  upgraded(): void {
+    if (isFinished(this.st) || !this.st.visit) return;
+    this.rearm();
+    matchSignals(this);
+    if (isFinished(this.st)) return;
+    this.pump(true);
+  }
+
   /** Where a folded history stands -> go on from there. */
   resume(): void {
     if (isFinished(this.st)) return;
@@ -717,6 +733,15 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
         d.emit({ type: "run.cancelled", reason: trigger.reason });
       }
       break;
+    case "upgrade": {
+      const to = state.models?.(trigger.planHash);
+      const r = state.record;
+      if (isFinished(state) || !to?.defs || to.plan.planHash === r.planHash || upgradeIssues(r, to.plan, state.model?.plan).length > 0) break;
+      const carry = carryOf(state.visit);
+      d.emit({ type: "run.upgraded", from: { version: r.version, planHash: r.planHash }, version: to.plan.version, planHash: to.plan.planHash, ...(carry.length > 0 ? { carry } : {}) });
+      d.upgraded();
+      break;
+    }
     case "retry": {
       const choice = chooseRetry(d.model().plan, state, trigger.from, trigger.reason);
       d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });

@@ -24,7 +24,7 @@ import type { SerializedError } from "../../errors/serialize.js";
 import type { LiveSignal, RunEvent } from "../../transport/messages.js";
 import type { StateLayout, TaskLayout } from "./dataflow.js";
 import type { RunModel } from "./run-model.js";
-import { initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
+import { PENDING, initialRunSnapshot, stepRunMachine, type RunMachineSnapshot } from "./run-machine.js";
 import type { RunRecord, SignalRecord, StateRecord, TaskRecord, TaskStatus } from "./run-record-schema.js";
 import { foldMapItems, instanceName, keepInstance, mapOutputOf, parseInstance, trackInstance, type MapProgress } from "./map-state.js";
 import { CompactInstances, isInFlight, type InstanceTable } from "./map-instances.js";
@@ -113,7 +113,10 @@ export type PendingVerdict =
 export interface RunState {
   readonly runId: string;
   readonly record: RunRecord;
-  readonly model: RunModel | undefined;
+  /** The model of the plan the run is on at this point of the fold (it changes at run.upgraded); undefined: a plain fold. */
+  model: RunModel | undefined;
+  /** The models this fold may use by plan hash (the run's start and its upgrades): undefined for one it does not know. */
+  readonly models: ((planHash: string) => RunModel | undefined) | undefined;
   machine: RunMachineSnapshot | undefined;
   /** Which go of the run: 0, +1 per run.retried. */
   round: number;
@@ -179,6 +182,12 @@ export function tokenHashOf(token: string): string {
 export interface RunStateOptions {
   /** Keep map instances that are not in flight in compact columns rather than task records (a coordinator's memory); default false. */
   compact?: boolean;
+  /**
+   * Models of other plans by hash, for a run that was upgraded (`run.upgraded`): the fold
+   * switches to the plan each run.started and run.upgraded names, and folds plainly
+   * (no model) where it knows none. Without it, `model` is used throughout.
+   */
+  models?: (planHash: string) => RunModel | undefined;
 }
 
 /**
@@ -190,6 +199,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     runId,
     record: { runId, workflow: "", version: "", planHash: "", status: "pending", states: [], tasks: [] },
     model,
+    models: options.models === undefined ? undefined : (hash) => (model?.plan.planHash === hash ? model : options.models!(hash)),
     machine: model ? initialRunSnapshot(model.machine) : undefined,
     round: 0,
     owner: undefined,
@@ -390,6 +400,55 @@ function reopen(st: RunState, e: RunEvent & { type: "run.retried" }): void {
   st.visit = openVisit(st, e.state, e.visit, s?.input, rerun);
 }
 
+/**
+ * The run is on another plan from here on (upgrade.ts): the record names it, and a fold
+ * with models rebuilds the visit under way on the new plan's layout from its task
+ * records (and the in-flight tasks' retry counts the event carries), as every fold of
+ * the history does at this event, live or replayed.
+ */
+function upgraded(st: RunState, e: RunEvent & { type: "run.upgraded" }): void {
+  const r = st.record;
+  r.version = e.version;
+  r.planHash = e.planHash;
+  (r.upgrades ??= []).push({ at: e.at, from: e.from, version: e.version, planHash: e.planHash });
+  if (!st.models && !st.model) return;
+  const model = st.models ? st.models(e.planHash) : st.model?.plan.planHash === e.planHash ? st.model : undefined;
+  st.model = model;
+  st.visit = undefined;
+  if (!model) {
+    st.machine = undefined;
+    return;
+  }
+  const current = isFinished(st) ? undefined : [...r.states].reverse().find((s) => s.status === "running");
+  const visits: Record<string, number> = {};
+  for (const s of r.states) visits[s.name] = (visits[s.name] ?? 0) + 1;
+  st.machine = model.machine.resolveState({ value: current?.name ?? PENDING, context: { visits } });
+  if (!current) return;
+  const v = openVisit(st, current.name, current.visit, current.input, new Set());
+  if (!v) return;
+  // In-flight map instances are not nodes of the layout: the decider's view of each is rebuilt too.
+  for (const t of st.tasks.values()) {
+    if (t.state !== v.state || t.visit !== v.visit || !isOpenStatus(t.status)) continue;
+    const inst = parseInstance(t.task);
+    const node = inst && v.tasks.get(inst.map);
+    if (inst && node) v.tasks.set(t.task, { layout: node.layout, status: t.status, attempts: t.attempts, firstAttempt: 1, lost: 0, waitingFor: 0, record: t, instance: { name: t.task, index: inst.index } });
+  }
+  // A first go unless the event says otherwise (a partial re-run's go, attempts lost).
+  for (const vt of v.tasks.values()) {
+    if (!isOpenStatus(vt.status) || vt.status === "pending") continue;
+    vt.firstAttempt = 1;
+    vt.lost = 0;
+  }
+  for (const c of e.carry ?? []) {
+    const vt = v.tasks.get(c.task);
+    if (!vt) continue;
+    vt.firstAttempt = c.firstAttempt;
+    vt.lost = c.lost;
+  }
+  for (const vt of v.tasks.values()) if (vt.status !== "pending" && vt.status !== "skipped" && vt.instance === undefined && vt.layout.plan.phase > v.phase) v.phase = vt.layout.plan.phase;
+  st.visit = v;
+}
+
 /** A report for the current attempt with the right token, or undefined (refused). */
 function currentAttempt(st: RunState, e: RunEvent & { type: "attempt.succeeded" | "attempt.failed" }): AttemptInfo | undefined {
   const a = st.attempts.get(e.dispatchId);
@@ -524,6 +583,11 @@ function evolveOne(st: RunState, e: FoldedEvent): RunState {
       break;
     }
     case "run.started":
+      if (st.models && st.model?.plan.planHash !== e.planHash) {
+        // An upgraded run folded with its current plan's model: until its upgrade, the plan it started on.
+        st.model = st.models(e.planHash);
+        st.machine = st.model ? initialRunSnapshot(st.model.machine) : undefined;
+      }
       r.workflow = e.workflow;
       r.version = e.version;
       r.planHash = e.planHash;
@@ -552,6 +616,9 @@ function evolveOne(st: RunState, e: FoldedEvent): RunState {
       break;
     case "run.retried":
       reopen(st, e);
+      break;
+    case "run.upgraded":
+      upgraded(st, e);
       break;
     case "state.entered": {
       const s: StateRecord = { name: e.state, visit: e.visit, status: "running", enteredAt: e.at, input: e.input };
