@@ -47,6 +47,8 @@ import { SignalRefusedError } from "../errors/waits.js";
 import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
 import { upgradeReportOf, type UpgradeReport } from "../runtime/core/upgrade.js";
 import { UpgradeRefusedError } from "../errors/upgrade.js";
+import type { ChildRuns } from "../runtime/shell/child-runs.js";
+import type { ParentRef } from "../transport/messages.js";
 
 export const DEFAULT_ENGINE_CONCURRENCY = 16;
 /** Start keys an embedded engine remembers (the newest); the fleet keeps them in KV for the retention period. */
@@ -93,11 +95,12 @@ export interface EngineOptions {
    */
   workflows?: readonly Workflow<never>[];
   /**
-   * Start child runs (child nodes) on this engine's coordinator. Default true. A fleet
-   * coordinator turns it off until children go through the fleet's leases and run store:
-   * its child nodes fail with CHILD_START_FAILED instead of running unleased.
+   * Where child runs (child nodes) start. Default true: on this engine's coordinator.
+   * A `ChildRuns` port starts them elsewhere (a fleet coordinator's: through the fleet's
+   * API, leases and run store, src/fleet/child-runs.ts); false: child nodes fail with
+   * CHILD_START_FAILED.
    */
-  childRuns?: boolean;
+  childRuns?: boolean | ChildRuns;
 }
 
 /** `engine.run` options: the run's options, and which version of the workflow's name to start. */
@@ -127,7 +130,7 @@ export interface Engine {
    * fleet coordinator does with the start it accepted: nothing is parsed again.
    * @throws WorkflowValidationError, UsageError
    */
-  start(workflow: Workflow<unknown>, start: ResolvedRunStart): Promise<RunHandle>;
+  start(workflow: Workflow<unknown>, start: ResolvedRunStart & { parent?: ParentRef | undefined }): Promise<RunHandle>;
   /**
    * Pick a run up from its whole stored history (`transport.readHistory(runId)`):
    * after a crash, or to take over a run whose coordinator is gone. A finished run's
@@ -211,7 +214,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
-    childRuns: z.boolean().optional(),
+    childRuns: z.union([z.boolean(), obj<ChildRuns>("a ChildRuns port { start, cancel }", (v) => typeof v.start === "function" && typeof v.cancel === "function")]).optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
@@ -243,7 +246,7 @@ export function createEngine(options: EngineOptions): Engine {
   const catalog = new WorkflowCatalog();
   for (const wf of o.workflows ?? []) catalog.add(wf);
   const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
-  const children = o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
+  const children = typeof o.childRuns === "object" ? o.childRuns : o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
     ...(children ? { children } : {}),
     // Upgraded runs fold on each plan they were on that this engine knows.
@@ -316,14 +319,14 @@ export function createEngine(options: EngineOptions): Engine {
       // The input is checked against the schema of the version that runs.
       return this.start(wf, { input: resolveRunInput(wf, input), options });
     },
-    async start(wf, { input: value, options }) {
+    async start(wf, { input: value, options, parent }) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const plan = planOf(wf);
       // Refused here, naming the limit, rather than failing later at the first task that carries it.
       if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = options;
-      if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
+      if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}), ...(parent !== undefined ? { parent } : {}) });
       // Looked up and recorded in one synchronous step after the last await: two starts of one key cannot both start.
       const keyOf = `${wf.name}\u0000${key}`;
       const existing = keyed.get(keyOf);

@@ -132,6 +132,8 @@ export interface RunSummary {
   startedAt?: number;
   finishedAt?: number;
   error?: RunRecord["error"];
+  /** A child run: its parent's run id. */
+  parent?: string;
   /** Task records (map instances included): all, succeeded, failed, and dispatched or running. */
   tasks: { total: number; succeeded: number; failed: number; running: number };
 }
