@@ -232,19 +232,21 @@ export function createKvLimitGate(o: KvLimitGateOptions): LimitGate {
       mine.delete(holder);
       if (refs) giveBack(holder, refs);
     },
-    adopt(w) {
+    adopt(w, onMissing) {
       const conc = w.limits.filter((l) => l.kind === "concurrency");
       if (conc.length === 0 || mine.has(w.holder)) return;
       mine.set(w.holder, conc);
-      // The attempt is in flight already: keep (or put back) its holding, room or not.
-      for (const ref of conc) {
-        void cas(ref, (s) => {
-          const renewed = renew(s, w.holder, o.clock.now(), leaseMs);
-          if (renewed) return renewed;
-          if (!fits(s, ref, w.holder, o.clock.now())) o.log.warn({ limit: limitName(ref), holder: w.holder }, "an attempt in flight lost its limit holding while its run had no coordinator; holding it again over the limit");
-          return { holders: { ...s.holders, [w.holder]: o.clock.now() + leaseMs }, starts: s.starts };
-        }).catch((err: unknown) => o.log.warn({ err, limit: limitName(ref) }, "could not hold a taken-over attempt's task limit again"));
-      }
+      // A holding outlives a run's takeover, so an attempt that was sent still has one: keep it alive. One
+      // without (its coordinator died before the attempt got its limits, so it was never sent) takes nothing:
+      // the attempt is found missing from the work queue and dispatched again, through the limits.
+      void (async () => {
+        let missing = false;
+        for (const ref of conc) if (!(await cas(ref, (s) => renew(s, w.holder, o.clock.now(), leaseMs)))) missing = true;
+        if (!missing) return;
+        o.log.info({ holder: w.holder }, "a taken-over attempt holds no task limit: it was never sent, so it is dispatched again");
+        mine.delete(w.holder);
+        onMissing?.();
+      })().catch((err: unknown) => o.log.warn({ err, holder: w.holder }, "could not renew a taken-over attempt's task limits"));
     },
     forget(holder) {
       mine.delete(holder);

@@ -109,6 +109,12 @@ export const taskMessageSchema = z.object({
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
+/** A task limit an attempt holds (runtime/core/limit-state.ts `LimitRef`). */
+export const limitRefSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("concurrency"), scope: z.string(), key: z.string(), limit: z.number().int().positive() }),
+  z.object({ kind: z.literal("rate"), scope: z.string(), key: z.string(), limit: z.number().int().positive(), periodMs: z.number().int().positive() }),
+]);
+
 /** What a waiting node waits for (runtime/core/run-waits.ts). */
 export const waitSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("signal"), name: z.string(), deadline: z.number().nullable() }),
@@ -167,7 +173,8 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */
   /** `judged`: the task has an output schema, so its success is recorded as task.succeeded after the report (not taken from the report). */
   /** `deadline`: null since timeouts run from the start (an older history's dispatch + timeoutMs); `startBy`: the queue deadline (queueTimeoutMs). */
-  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), startBy: z.number().optional(), tokenHash: z.string(), judged: z.boolean() }),
+  /** `limits`: the task limits the attempt holds once sent (README "Traffic control"); a coordinator that takes the run over keeps them alive. */
+  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), startBy: z.number().optional(), tokenHash: z.string(), judged: z.boolean(), limits: z.array(limitRefSchema).optional() }),
   z.object({ type: z.literal("task.retrying"), ...taskRef, attempt: z.number().int().positive(), nextAttempt: z.number().int().positive(), dueAt: z.number(), error: serializedErrorSchema }),
   /** Recorded only when the verdict differs from the report: the task's output schema parsed (and may have rewritten) the output. */
   z.object({ type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown().optional() }),

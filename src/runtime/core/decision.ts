@@ -216,7 +216,7 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     // Not for a map instance (its input is its item), nor after a map (the worker's merge does not know a map's output goes under its name).
     const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
     const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
-    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged });
+    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged, ...(limits.limits.length > 0 ? { limits: limits.limits } : {}) });
     // The decider knows its own tokens (folded, never stored): its shell checks their reports without hashing.
     evolve(this.st, { type: "attempt.token", dispatchId, token });
     const message: TaskMessage = {

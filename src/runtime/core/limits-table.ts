@@ -75,6 +75,18 @@ export class LimitsTable {
     return false;
   }
 
+  /** An attempt in flight already (a run resumed): it holds its concurrency limits, room or not. */
+  hold(w: Waiter, now: number): void {
+    const ids: string[] = [];
+    for (const ref of w.limits) {
+      if (ref.kind !== "concurrency") continue;
+      const e = this.entry(ref);
+      e.state = { holders: { ...e.state.holders, [w.holder]: now + this.leaseMs }, starts: e.state.starts };
+      ids.push(limitId(ref));
+    }
+    if (ids.length > 0) this.held.set(w.holder, ids);
+  }
+
   /** Let through every waiter that has room now, in order (priority, keys round-robin, age). */
   grant(now: number): Waiter[] {
     if (this.queue.size === 0) return [];

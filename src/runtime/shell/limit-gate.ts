@@ -22,10 +22,11 @@ export interface LimitGate {
   /** The attempt ended or will never start: free its holdings, or stop its waiting. */
   release(holder: string): void;
   /**
-   * An attempt in flight that a new holder of its run found (a takeover): keep its holdings
-   * alive. Embedded engines never take runs over, so theirs does nothing.
+   * An attempt in flight that a new holder of its run found (a takeover or a resume): keep
+   * the holdings it has alive. One without them on a fleet was never sent (its coordinator
+   * died while it waited): it takes none, and `onMissing` is called.
    */
-  adopt(w: Waiter): void;
+  adopt(w: Waiter, onMissing?: () => void): void;
   /** The run left this coordinator with the attempt still in flight: stop keeping its holdings alive, without freeing them. */
   forget(holder: string): void;
   /** What the attempt waits for (`limit llm/complete[acme]: 8/8 in use`), or undefined. */
@@ -81,7 +82,9 @@ export function createMemoryLimitGate(clock: Clock): LimitGate {
       table.release(holder);
       if (waiting.size > 0) pump();
     },
-    adopt() {},
+    adopt(w) {
+      table.hold(w, clock.now());
+    },
     forget() {},
     waitingFor: (holder) => table.waitingFor(holder, clock.now()),
     uses: () => table.uses(clock.now()),

@@ -100,6 +100,16 @@ export class RunShell implements RunHandle {
         await this.unsubscribe();
         return;
       }
+      // Attempts in flight when this holder took the run: their task limits stay held (renewed from here) until their reports.
+      for (const a of this.state.attempts.values()) {
+        if (a.limits === undefined || this.state.verdicts.has(a.dispatchId)) continue;
+        this.holding.add(a.dispatchId);
+        const holder = a.dispatchId;
+        this.d.limits.adopt({ holder, limits: a.limits, priority: this.state.record.options?.priority ?? 3, since: a.dispatchedAt }, () => {
+          this.holding.delete(holder);
+          this.step({ type: "lost", dispatchId: holder, reason: "the coordinator that dispatched it stopped while it waited for its task limits, so it was never sent" });
+        });
+      }
       this.step(this.telemetry.begin(trigger));
     } catch (err) {
       this.break(err);

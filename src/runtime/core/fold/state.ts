@@ -5,6 +5,7 @@
  * (run.ts, tasks.ts, attempts.ts, maps.ts, waits.ts, with visit.ts for the decider's
  * view of the visit under way); run-state.ts dispatches to them.
  */
+import type { LimitRef } from "../limit-state.js";
 import { sha256Hex } from "../../../support/hash.js";
 import type { SerializedError } from "../../../errors/serialize.js";
 import type { RunEvent } from "../../../transport/messages.js";
@@ -63,6 +64,8 @@ export interface AttemptInfo {
   /** An older history's end-by time (dispatch + timeoutMs); null from this version on, and not acted on (timeouts run from the start). */
   readonly deadline: number | null;
   readonly dispatchedAt: number;
+  /** The task limits it holds once sent (README "Traffic control"). */
+  readonly limits?: readonly LimitRef[];
   /** The queue deadline (`queueTimeoutMs`): the attempt must have started by then. */
   readonly startBy: number | undefined;
   /**
