@@ -46,6 +46,10 @@ import { resolveRunInput, runOptionsSchema, type ResolvedRunStart, type RunOptio
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
 import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
+import { upgradeReportOf, type UpgradeReport } from "../runtime/core/upgrade.js";
+import { UpgradeRefusedError } from "../errors/upgrade.js";
+import type { ChildRuns } from "../runtime/shell/child-runs.js";
+import type { ParentRef } from "../transport/messages.js";
 
 export const DEFAULT_ENGINE_CONCURRENCY = 16;
 /** Start keys an embedded engine remembers (the newest); the fleet keeps them in KV for the retention period. */
@@ -93,11 +97,12 @@ export interface EngineOptions {
    */
   workflows?: readonly Workflow<never>[];
   /**
-   * Start child runs (child nodes) on this engine's coordinator. Default true. A fleet
-   * coordinator turns it off until children go through the fleet's leases and run store:
-   * its child nodes fail with CHILD_START_FAILED instead of running unleased.
+   * Where child runs (child nodes) start. Default true: on this engine's coordinator.
+   * A `ChildRuns` port starts them elsewhere (a fleet coordinator's: through the fleet's
+   * API, leases and run store, src/fleet/child-runs.ts); false: child nodes fail with
+   * CHILD_START_FAILED.
    */
-  childRuns?: boolean;
+  childRuns?: boolean | ChildRuns;
 }
 
 /** `engine.run` options: the run's options, and which version of the workflow's name to start. */
@@ -105,6 +110,14 @@ export type EngineRunOptions = RunOptions & {
   /** Start this version of the workflow's name (one the engine knows: `workflows`, or run before) instead of the one passed. */
   version?: string;
 };
+
+/** `upgrade` options. */
+export interface UpgradeOptions {
+  /** The version of the run's workflow to move it onto. */
+  toVersion: string;
+  /** Only check and report; change nothing. Default false. */
+  dryRun?: boolean;
+}
 
 export interface Engine {
   /** The coordinator's writer identity in histories: its id with a per-process nonce. */
@@ -119,7 +132,7 @@ export interface Engine {
    * fleet coordinator does with the start it accepted: nothing is parsed again.
    * @throws WorkflowValidationError, UsageError
    */
-  start(workflow: Workflow<unknown>, start: ResolvedRunStart): Promise<RunHandle>;
+  start(workflow: Workflow<unknown>, start: ResolvedRunStart & { parent?: ParentRef | undefined }): Promise<RunHandle>;
   /**
    * Pick a run up from its whole stored history (`transport.readHistory(runId)`):
    * after a crash, or to take over a run whose coordinator is gone. A finished run's
@@ -148,6 +161,16 @@ export interface Engine {
    * @example await engine.signal(run.runId, "verdict", { ok: true, note: "fine" });
    */
   signal(runId: string, name: string, payload?: unknown, options?: SendSignalOptions): Promise<SignalSent>;
+  /**
+   * Move a running run driven by this engine onto another version of its workflow (one
+   * the engine knows: `workflows`, or run before), when that version's plan can carry on
+   * from where the run stands (README "Deploying new versions"). The move is stored in the run's
+   * history (`run.upgraded`), so resuming the run uses the new plan. With `dryRun`,
+   * only reports what it would do. Resolves once the move is stored.
+   * @throws UpgradeRefusedError (every incompatibility in `issues`; nothing changed), RunNotFoundError, UsageError (ended run, unknown version)
+   * @example const report = await engine.upgrade(run.runId, { toVersion: "2" }); // report.upgraded === true
+   */
+  upgrade(runId: string, options: UpgradeOptions): Promise<UpgradeReport>;
   /** The id of the run `key` started for `workflow` (a start key this engine remembers), else undefined. */
   keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
@@ -176,6 +199,8 @@ const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => type
 const obj = <T>(what: string, test: (v: Record<string, unknown>) => boolean) =>
   z.custom<T>((v) => typeof v === "object" && v !== null && test(v as Record<string, unknown>), { message: `must be ${what}` });
 
+const upgradeOptionsSchema = z.object({ toVersion: z.string().min(1, "must be a non-empty version"), dryRun: z.boolean().optional() }).strict();
+
 const engineOptionsSchema = z
   .object({
     registry: z.custom<Registry>((v) => isRegistry(v), { message: "must be a registry from createRegistry()" }).optional(),
@@ -191,7 +216,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
-    childRuns: z.boolean().optional(),
+    childRuns: z.union([z.boolean(), obj<ChildRuns>("a ChildRuns port { start, cancel }", (v) => typeof v.start === "function" && typeof v.cancel === "function")]).optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
@@ -223,9 +248,15 @@ export function createEngine(options: EngineOptions): Engine {
   const catalog = new WorkflowCatalog();
   for (const wf of o.workflows ?? []) catalog.add(wf);
   const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
-  const children = o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
+  const children = typeof o.childRuns === "object" ? o.childRuns : o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
     ...(children ? { children } : {}),
+    // Upgraded runs fold on each plan they were on that this engine knows.
+    plans: (hash) => {
+      learnGiven();
+      const wf = byPlanHash.get(hash);
+      return wf && { workflow: wf, plan: planOf(wf) };
+    },
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),
@@ -290,7 +321,7 @@ export function createEngine(options: EngineOptions): Engine {
       // The input is checked against the schema of the version that runs.
       return this.start(wf, { input: resolveRunInput(wf, input), options });
     },
-    async start(wf, { input: value, options }) {
+    async start(wf, { input: value, options, parent }) {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const plan = planOf(wf);
       // Refused here, naming the limit, rather than failing later at the first task that carries it.
@@ -298,7 +329,7 @@ export function createEngine(options: EngineOptions): Engine {
       else if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload, ownTransport ? "maxPayload" : undefined);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = options;
-      if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
+      if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}), ...(parent !== undefined ? { parent } : {}) });
       // Looked up and recorded in one synchronous step after the last await: two starts of one key cannot both start.
       const keyOf = `${wf.name}\u0000${key}`;
       const existing = keyed.get(keyOf);
@@ -333,6 +364,29 @@ export function createEngine(options: EngineOptions): Engine {
       if (message === "duplicate") return { runId, name, id: signalOptions.id!, duplicate: true };
       const { duplicate } = await transport.appendSignal(message);
       return { runId, name, id: message.id, duplicate };
+    },
+    async upgrade(runId, upgradeOptions) {
+      const { toVersion, dryRun = false } = parseOptions(upgradeOptionsSchema, upgradeOptions, "engine.upgrade options");
+      const state = coordinator.runState(runId);
+      if (!state) {
+        const ended = coordinator.get(runId);
+        if (ended) throw new UsageError(`run "${runId}" has ended (${ended.status}); only a running run can be upgraded`);
+        throw new RunNotFoundError(runId);
+      }
+      const r = state.record;
+      learnGiven();
+      const target = catalog.find(r.workflow, toVersion);
+      if (!target) {
+        const known = [...new Set([...byPlanHash.values()].filter((w) => w.name === r.workflow).map((w) => w.version))].sort(compareVersions);
+        throw new UsageError(`version "${toVersion}" of workflow "${r.workflow}" is not known to this engine (known: ${known.join(", ")}); pass it in createEngine({ workflows })`);
+      }
+      const plan = planOf(target);
+      if (plan.planHash === r.planHash) throw new UsageError(`run "${runId}" is on ${r.workflow}@${r.version} (plan ${r.planHash.slice(0, 12)}) already`);
+      const report = upgradeReportOf(r, plan, state.model?.plan, dryRun);
+      if (dryRun) return report;
+      if (report.issues.length > 0) throw new UpgradeRefusedError(runId, r.workflow, r.version, plan.version, report.issues);
+      await coordinator.upgrade(runId, { workflow: target, plan });
+      return { ...report, upgraded: true };
     },
     keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
 import { planSchema } from "../plan/schema.js";
-import { runIdSchema } from "../transport/messages.js";
+import { parentRefSchema, runIdSchema } from "../transport/messages.js";
 import { runRecordSchema, runStatusSchema } from "../runtime/core/run-record-schema.js";
 
 export const startRunRequestSchema = z.object({
@@ -33,6 +33,11 @@ export const startRunRequestSchema = z.object({
   planHash: z.string().optional(),
   /** The workflow version to start. Absent: the latest version served (natural, semver-aware order). */
   version: z.string().min(1).optional(),
+  /**
+   * A child run's place in its parent (sent by the parent's coordinator, fleet/child-runs.ts).
+   * A start of a child whose run id exists starts nothing: it answers `existing`.
+   */
+  parent: parentRefSchema.optional(),
 });
 export type StartRunRequest = z.input<typeof startRunRequestSchema>;
 
@@ -89,6 +94,8 @@ export const listRunsRequestSchema = z.object({
   status: runStatusSchema.optional(),
   /** Only runs of this workflow. */
   workflow: z.string().min(1).optional(),
+  /** Only the child runs of this run. */
+  parent: runIdSchema.optional(),
   /** A page after this one: only runs older than the run at this cursor (its start time and id). */
   before: z.object({ at: z.number(), runId: z.string() }).optional(),
 });
@@ -105,12 +112,14 @@ export const runSummarySchema = z.object({
   currentState: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
+  /** A child run: its parent's run id. */
+  parent: z.string().optional(),
   tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number() }),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
 /** A run list entry from anything shaped like one (a stored run, an engine's summary): only its fields, none absent. */
-export function runListEntryOf(r: { runId: string; workflow: string; version?: string | undefined; status: RunSummary["status"]; currentState?: string | undefined; startedAt?: number | undefined; finishedAt?: number | undefined; tasks: RunSummary["tasks"] }): RunSummary {
+export function runListEntryOf(r: { runId: string; workflow: string; version?: string | undefined; status: RunSummary["status"]; currentState?: string | undefined; startedAt?: number | undefined; finishedAt?: number | undefined; parent?: string | undefined; tasks: RunSummary["tasks"] }): RunSummary {
   return {
     runId: r.runId,
     workflow: r.workflow,
@@ -119,6 +128,7 @@ export function runListEntryOf(r: { runId: string; workflow: string; version?: s
     ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
     ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
     ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+    ...(r.parent !== undefined ? { parent: r.parent } : {}),
     tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
   };
 }

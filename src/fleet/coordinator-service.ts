@@ -70,6 +70,9 @@ import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
 import { DEFAULT_VANISHED_CHECK_MS, startVanishedTaskWatch } from "./vanished-tasks.js";
 import { runStoreKv } from "./run-store.js";
+import { fleetChildRuns } from "./child-runs.js";
+import { childEndedOf } from "../runtime/shell/child-runs.js";
+import type { ParentRef } from "../transport/messages.js";
 
 export interface CoordinatorServiceOptions {
   nats: Omit<NatsTransportOptions, "logger">;
@@ -147,8 +150,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
     inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
   });
-  // Child runs are not yet started through the fleet (leases, run store): child nodes fail with CHILD_START_FAILED.
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: false,
+  // Child runs go through the fleet's API: any coordinator serving the child's workflow takes it (child-runs.ts).
+  const children = fleetChildRuns({ api: transport.api, transport, now: () => Date.now(), log: logger });
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children,
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
   });
@@ -184,7 +188,22 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const servedVersions = served.entries().map((e) => ({ workflow: e.workflow.name, version: e.plan.version, planHash: e.plan.planHash }));
   let closed = false;
 
-  const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash" | "version">): Promise<object> => {
+  /**
+   * A child run asked for again (its parent was resumed, or two asks raced): start nothing,
+   * and when it has ended store its end on the parent again (the parent may have missed it).
+   * True when the run exists.
+   */
+  const childExists = async (runId: string, parent: ParentRef): Promise<boolean> => {
+    if (driver.handle(runId) !== undefined) return true;
+    if ((await driver.store.get(runId)) === undefined) return false;
+    const { messages } = await transport.readHistory(runId);
+    if (messages.length === 0) return true; // accepted, not begun: its holder (or a takeover) starts it
+    const record = recordOfHistory(messages);
+    if (isRunFinished(record)) await transport.appendChildEnd(childEndedOf(record, parent.runId, Date.now()));
+    return true;
+  };
+
+  const start = async (req: Pick<ReturnType<typeof startRunRequestSchema.parse>, "workflow" | "input" | "options" | "planHash" | "version" | "parent">): Promise<object> => {
     const entry = served.resolve(req.workflow, req.version);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     // Resolved once, here (a bad input is an error reply rather than a pending run); the engine starts it as resolved.
@@ -194,6 +213,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const runInput = input !== req.input && JSON.stringify(resolved.input) === JSON.stringify(input) ? req.input : resolved.input;
     const { runId: askedId, key, ...runOptions } = resolved.options;
     let runId = askedId ?? defaultIdGenerator();
+    const { parent } = req;
+    if (parent !== undefined && (await childExists(runId, parent))) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
     let startKey: string | undefined;
     if (key !== undefined) {
       const claim = await claimStartKey(startKeys, req.workflow, key, runId, Date.now());
@@ -207,9 +228,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
     try {
-      const waitingFor = await driver.accept(entry, { input: runInput, options: runOptions }, runId, startKey);
+      const waitingFor = await driver.accept(entry, { input: runInput, options: runOptions, ...(parent !== undefined ? { parent } : {}) }, runId, startKey);
       return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor };
     } catch (err) {
+      // Two asks for one child racing: the one whose create lost answers with the run the other created.
+      if (parent !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
       // Two starts of one key racing: the one whose create of the run lost answers with the run the other created.
       if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
       throw err;
@@ -367,12 +390,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       "run.list",
       queue,
       listRunsRequestSchema,
-      async ({ limit, status, workflow, before }) => {
+      async ({ limit, status, workflow, parent, before }) => {
         const at = (r: { startedAt?: number | undefined; updatedAt: number }): number => r.startedAt ?? r.updatedAt;
         // A key listing may yield a key again when it is written while listed: once each.
         const runs = (await Promise.all([...new Set(await kv.runs.keys("run.>"))].map((k) => kv.runs.get(k))))
           .flatMap((e) => (e ? [e.value] : []))
-          .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow))
+          .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow) && (parent === undefined || r.parent === parent))
           .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
           .sort((a, b) => compareNewestFirst({ at: at(a), runId: a.runId }, { at: at(b), runId: b.runId }))
           .slice(0, limit)
@@ -422,6 +445,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       limiter.flush();
       triggerLoop?.stop();
       await triggerLoop?.idle();
+      children.close();
       retention.stop();
       sweeper.stop();
       vanished.stop();

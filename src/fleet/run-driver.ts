@@ -28,11 +28,14 @@ import type { Logger } from "../registry/types.js";
 import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { Engine } from "../embedded/engine.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
-import { WIRE_VERSION, type RunEvent, type StoredMessage } from "../transport/messages.js";
+import { WIRE_VERSION, type ParentRef, type RunEvent, type StoredMessage } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 import type { TypedEntry, TypedKv } from "../transport/fleet-port.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
 import { createRunStore, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
+
+/** A run's resolved start, and its parent when it is a child run. */
+export type StartOfRun = ResolvedRunStart & { parent?: ParentRef | undefined };
 
 /** A `fail` decision dispatches nothing: it draws no token and no jitter. */
 const NO_RANDOM: DecideRandom = {
@@ -132,7 +135,7 @@ export class RunDriver {
   }
 
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
-  async accept(served: CatalogEntry, start: ResolvedRunStart, runId: string, startKey?: string): Promise<string[]> {
+  async accept(served: CatalogEntry, start: StartOfRun, runId: string, startKey?: string): Promise<string[]> {
     const missing = await this.missingFor(served.plan);
     const base = {
       runId,
@@ -142,7 +145,8 @@ export class RunDriver {
       status: "pending" as const,
       tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
       // The input is kept until run.started is stored, so a coordinator that takes the run over can start it.
-      pendingStart: { input: start.input, options: start.options },
+      pendingStart: { input: start.input, options: start.options, ...(start.parent !== undefined ? { parent: start.parent } : {}) },
+      ...(start.parent !== undefined ? { parent: start.parent.runId } : {}),
       ...(startKey !== undefined ? { startKey } : {}),
       ...(missing.length > 0 ? { waitingFor: missing } : {}),
     };
@@ -295,7 +299,7 @@ export class RunDriver {
     return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(this.o.workersKv, this.clock.now(), HEARTBEAT_STALE_MS));
   }
 
-  private waitForWorkers(served: CatalogEntry, start: ResolvedRunStart, runId: string, missing: string[]): void {
+  private waitForWorkers(served: CatalogEntry, start: StartOfRun, runId: string, missing: string[]): void {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
     const timer = this.every(this.o.workerPollMs, async () => {
       if (this.closed || this.waiting.get(runId) !== timer) return;
@@ -310,8 +314,8 @@ export class RunDriver {
     this.waiting.set(runId, timer);
   }
 
-  private async begin(wf: Workflow<unknown>, start: ResolvedRunStart, runId: string): Promise<void> {
-    const handle = await this.o.engine.start(wf, { input: start.input, options: { ...start.options, runId } });
+  private async begin(wf: Workflow<unknown>, start: StartOfRun, runId: string): Promise<void> {
+    const handle = await this.o.engine.start(wf, { input: start.input, options: { ...start.options, runId }, ...(start.parent !== undefined ? { parent: start.parent } : {}) });
     this.track(handle);
   }
 
@@ -429,7 +433,7 @@ export class RunDriver {
       if (messages.length === 0 && pending) {
         const missing = await this.missingFor(served.plan);
         // Accepted by another coordinator: its start is resolved here, once, from what it kept.
-        const start = resolveRunStart(served.workflow, pending.input, pending.options);
+        const start: StartOfRun = { ...resolveRunStart(served.workflow, pending.input, pending.options), ...(pending.parent !== undefined ? { parent: pending.parent } : {}) };
         if (missing.length === 0) await this.begin(served.workflow, start, runId);
         else this.waitForWorkers(served, start, runId, missing);
         return true;

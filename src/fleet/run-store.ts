@@ -23,6 +23,7 @@ import type { Logger } from "../registry/types.js";
 import { summaryOf } from "../runtime/core/run-record.js";
 import { runStatusSchema, type RunRecord } from "../runtime/core/run-record-schema.js";
 import type { FleetTransport, TypedEntry, TypedKv } from "../transport/fleet-port.js";
+import { parentRefSchema } from "../transport/messages.js";
 
 export const storedRunSchema = z.object({
   runId: z.string(),
@@ -39,7 +40,9 @@ export const storedRunSchema = z.object({
   /** Executors a pending run waits for. */
   waitingFor: z.array(z.string()).optional(),
   /** A pending run's input and options, so another coordinator can start it if this one dies. */
-  pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()) }).optional(),
+  pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()), parent: parentRefSchema.optional() }).optional(),
+  /** A child run: its parent's run id (the run list filters by it). */
+  parent: z.string().optional(),
   /** A cancel accepted while no one could apply it at once: whoever holds (or next takes) the run applies it. */
   cancelRequested: z.string().optional(),
   /** The `key.<hash>` entry of the start key that started the run (start-keys.ts): removed with the run. */

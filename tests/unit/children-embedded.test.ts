@@ -154,7 +154,7 @@ describe("children - embedded", () => {
     }
   });
 
-  it("children - an engine without child runs (a fleet coordinator, for now) fails a child node with CHILD_START_FAILED instead of waiting", async () => {
+  it("children - an engine created with childRuns: false fails a child node with CHILD_START_FAILED instead of waiting", async () => {
     hub = createMemoryHub();
     const e = engine({ childRuns: false });
     const record = await (await e.run(callsWaiter, {})).result();

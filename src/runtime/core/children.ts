@@ -10,7 +10,7 @@
  *   the child twice; a retry of the node (a new attempt) starts a new child run.
  * - The child's end is stored on the parent's report subject (`child.ended`, like a signal)
  *   by whoever drove the child to its end. The fold keeps the first end per child
- *   (run-state.ts); the waiting node takes it here: success -> `task.waited` with the child's
+ *   (fold/waits.ts); the waiting node takes it here: success -> `task.waited` with the child's
  *   output; failure or cancel -> a failed attempt (CHILD_FAILED / CHILD_CANCELLED), retried
  *   per the node's retries.
  * - Resume (a takeover) asks again for every child still waited for: the start is
@@ -46,7 +46,7 @@ export interface ChildStart {
 export type ChildEffect = { type: "startChild"; start: ChildStart } | { type: "cancelChild"; runId: string; reason: string };
 
 
-/** What of the decision under way these rules use (decide.ts's Decision). */
+/** What of the decision under way these rules use (decision.ts). */
 export interface ChildHost {
   readonly st: RunState;
   readonly now: number;

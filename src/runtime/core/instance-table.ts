@@ -20,7 +20,7 @@ const HAS_DISPATCH = 2;
 const COLUMNS: ReadonlySet<string> = new Set(["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "output", "map", "index"]);
 /** The key order of a record whose shape did not fit the string table. */
 const CANONICAL: readonly string[] = ["id", "state", "visit", "task", "status", "attempts", "executor", "dispatchId", "map", "index", "workerId", "startedAt", "durationMs", "output", "finishedAt", "dueAt", "error", "progress", "redeliveries", "reason", "wait", "child", "instances"];
-/** What a re-run of the map clears on its instances (as run-state.ts does on a plain record). */
+/** What a re-run of the map clears on its instances (as fold/tasks.ts does on a plain record). */
 const CLEARED_ON_RERUN = ["dispatchId", "workerId", "startedAt", "finishedAt", "durationMs", "dueAt", "output", "error", "progress", "redeliveries", "reason", "wait"] as const;
 const CLEARED: ReadonlySet<string> = new Set(CLEARED_ON_RERUN);
 

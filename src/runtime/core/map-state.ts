@@ -1,5 +1,5 @@
 /**
- * The fold of map nodes (`state.map`), kept apart from run-state.ts: how far a map's
+ * The fold of map nodes (`state.map`), kept apart from the run fold (fold/maps.ts calls in here): how far a map's
  * expansion and its instances got, as compact counters per map rather than bookkeeping
  * per instance. Works without a model (a CLI follower, a status query), like the rest
  * of the record: the map's `map.items` events say how many items there are and how many

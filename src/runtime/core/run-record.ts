@@ -87,6 +87,7 @@ export function summaryOf(held: HeldRecord): RunSummary {
     ...(record.startedAt !== undefined ? { startedAt: record.startedAt } : {}),
     ...(record.finishedAt !== undefined ? { finishedAt: record.finishedAt } : {}),
     ...(record.error !== undefined ? { error: record.error } : {}),
+    ...(record.parent !== undefined ? { parent: record.parent.runId } : {}),
     tasks: { total, succeeded: counts.succeeded, failed: counts.failed, running: counts.running + counts.dispatched },
   };
 }

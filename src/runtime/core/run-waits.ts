@@ -1,6 +1,6 @@
 /**
  * The decider's rules for signal and sleep nodes (README "Waiting for people and time"). Pure, like
- * the rest of decide.ts, which calls in here at four points: a wait node is reached
+ * the rest of the decider (decide.ts, decision.ts, decide-timers.ts), which calls in here at four points: a wait node is reached
  * (instead of dispatching it), a wait timer fires, a signal was folded, and resume.
  *
  * - A wait node holds no worker slot and sends no task message. Reached, it records
@@ -8,7 +8,7 @@
  *   history, and arms a timer `wait:<task key>` at it. Resume re-arms it from the
  *   record, so a sleep that came due while no coordinator was up fires at once.
  * - Signals are stored by their senders on the run's report subject and folded in
- *   stored order (run-state.ts keeps those not consumed yet). A signal node reached
+ *   stored order (fold/waits.ts keeps those not consumed yet). A signal node reached
  *   takes the oldest pending signal of its name at once; one that waits takes the next
  *   one folded. Either way `task.waited` records which signal (its seq) it consumed,
  *   so a later visit of the node (a loop) waits for a new one.
@@ -34,7 +34,7 @@ export const MAX_TIMER_STEP_MS = 2 ** 31 - 1 - 60_000;
 
 type WaitEffect = { type: "timer"; key: string; at: number } | { type: "cancelTimer"; key: string } | ChildEffect;
 
-/** What of the decision under way these rules use (decide.ts's Decision). */
+/** What of the decision under way these rules use (decision.ts). */
 export interface WaitHost {
   readonly st: RunState;
   readonly now: number;

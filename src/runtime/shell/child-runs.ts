@@ -15,6 +15,7 @@ import type { Logger } from "../../registry/types.js";
 import { WIRE_VERSION, type ChildEndedMessage } from "../../transport/messages.js";
 import type { Transport } from "../../transport/port.js";
 import type { ChildStart } from "../core/children.js";
+import type { RunRecord } from "../core/run-record-schema.js";
 import { ChildStartError } from "../../errors/children.js";
 
 export interface ChildRuns {
@@ -22,6 +23,20 @@ export interface ChildRuns {
   start(start: ChildStart): void;
   /** Cancel a child run (best effort: a child that ended already is left alone). */
   cancel(runId: string, reason: string): void;
+}
+
+/**
+ * The `child.ended` message that stores the end of child run `record` on its parent `parentRunId`.
+ * A cancelled run without an error carries RUN_CANCELLED with its reason.
+ * @example await transport.appendChildEnd(childEndedOf(record, record.parent.runId, Date.now()));
+ */
+export function childEndedOf(record: RunRecord, parentRunId: string, at: number): ChildEndedMessage {
+  const status = record.status === "succeeded" ? "succeeded" : record.status === "cancelled" ? "cancelled" : "failed";
+  const message: ChildEndedMessage = { v: WIRE_VERSION, kind: "child", type: "child.ended", runId: parentRunId, at, child: record.runId, status };
+  if (record.output !== undefined) message.output = record.output;
+  if (record.error !== undefined) message.error = record.error;
+  else if (record.status === "cancelled") message.error = { name: "CancelledError", code: "RUN_CANCELLED", message: record.reason ?? "cancelled", retryable: true };
+  return message;
 }
 
 /**

@@ -13,8 +13,8 @@
 import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunReleasedError } from "../../errors/base.js";
 import { serializeError } from "../../errors/serialize.js";
 import type { Logger } from "../../registry/types.js";
-import { WIRE_VERSION, type ChildEndedMessage, type DecisionEvent, type LiveSignal, type ReportSubjectMessage, type RunEvent, type RunUpdate, type SignalMessage, type TaskMessage } from "../../transport/messages.js";
-import type { ChildRuns } from "./child-runs.js";
+import { type ChildEndedMessage, type DecisionEvent, type LiveSignal, type ReportSubjectMessage, type RunEvent, type RunUpdate, type SignalMessage, type TaskMessage } from "../../transport/messages.js";
+import { childEndedOf, type ChildRuns } from "./child-runs.js";
 import type { Subscription, Transport } from "../../transport/port.js";
 import type { Clock, TimerHandle } from "../../support/clock.js";
 import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "../core/decide.js";
@@ -215,12 +215,8 @@ export class RunShell implements RunHandle {
   private async reportEnd(): Promise<void> {
     const r = this.state.record;
     if (!r.parent || !isFinished(this.state)) return;
-    const message: ChildEndedMessage = { v: WIRE_VERSION, kind: "child", type: "child.ended", runId: r.parent.runId, at: this.d.clock.now(), child: this.runId, status: r.status as ChildEndedMessage["status"] };
-    if (r.output !== undefined) message.output = r.output;
-    if (r.error !== undefined) message.error = r.error;
-    else if (r.status === "cancelled") message.error = { name: "CancelledError", code: "RUN_CANCELLED", message: r.reason ?? "cancelled", retryable: true };
     try {
-      await this.d.transport.appendChildEnd(message);
+      await this.d.transport.appendChildEnd(childEndedOf(r, r.parent.runId, this.d.clock.now()));
     } catch (err) {
       this.d.log.error({ err, parent: r.parent.runId }, `child run "${this.runId}" ended but its end could not be stored on parent run "${r.parent.runId}"; the parent finds it when it is resumed`);
     }
@@ -401,6 +397,21 @@ export class RunShell implements RunHandle {
 
   on(listener: (event: RunEvent) => void): () => void {
     return this.feed.on(listener);
+  }
+
+  /**
+   * Move the run onto the plan with this hash (its model known to the state: upgrade.ts);
+   * resolves once the move is stored. The caller checked it is compatible.
+   * @throws RunReleasedError or the store's error when the move could not be stored
+   */
+  async upgrade(planHash: string): Promise<void> {
+    if (this.stopped) throw new RunReleasedError(this.runId);
+    const before = this.state.record.planHash;
+    this.step({ type: "upgrade", planHash });
+    await this.outbox.idle();
+    if (this.state.record.planHash === before) throw new CoordinatorError("upgrade the run", new Error(`the run stayed on plan ${before.slice(0, 12)}`), { retryable: false });
+    // Closed while storing: the move may not be in the history; the result says why.
+    if (this.stopped && !isFinished(this.state)) await this.feed.settled;
   }
 
   async cancel(reason = "cancelled by request"): Promise<void> {

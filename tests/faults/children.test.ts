@@ -1,0 +1,111 @@
+// Child workflows on a fleet (DESIGN §10): two coordinators serving the parent and the
+// child workflows and a worker, as real processes. A parent with a child node and a map
+// over 3 child runs ends with the same output as embedded; the children are real fleet
+// runs naming their parent (and listed by it); a cancelled parent cancels its running
+// child; and a parent whose coordinator is killed with kill -9 while its children run is
+// taken over and finishes, with no child started twice.
+import { describe, expect, it } from "vitest";
+import { createEngine } from "../../src/embedded/engine.js";
+import { childRunIdOf } from "../../src/runtime/core/children.js";
+import { historyEvents } from "../../src/runtime/core/history.js";
+import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
+import { startWorkerProcess, type PhaseflowProcess } from "../support/processes.js";
+import { registry } from "../fixtures/children/executors.js";
+import { family } from "../fixtures/children/workflows.js";
+import { COORDINATOR, expectOneSucceededPerTask, tookOver, useFleet, waitForEvent } from "./support.js";
+
+const WORKFLOWS = "tests/fixtures/children/workflows.ts";
+const EXECUTORS = "tests/fixtures/children/executors.ts";
+
+/** The child run ids a parent's record names, by node (instances `each[k]` included). */
+const childrenOf = (record: RunRecord): Map<string, string> => new Map(record.tasks.flatMap((t) => (t.child !== undefined ? [[t.task, t.child] as const] : [])));
+
+describe("faults - child workflows on a fleet", () => {
+  // The fleet's own coordinators serve the fault workflows; these serve the children's.
+  const fleet = useFleet("fkids", {});
+  const coordinators: PhaseflowProcess[] = [];
+  const up = async (): Promise<void> => {
+    if (coordinators.length > 0) return;
+    const [a, b] = await Promise.all([fleet.coordinatorOf([WORKFLOWS], [...COORDINATOR, "--id", "k-a"]), fleet.coordinatorOf([WORKFLOWS], [...COORDINATOR, "--id", "k-b"])]);
+    coordinators.push(a, b);
+    fleet.processes.push(await startWorkerProcess(fleet.url, fleet.prefix, [EXECUTORS], ["--id", "kw", "--concurrency", "8", "--ack-wait", "2000"], fleet.env));
+  };
+
+  it("faults - a parent with a child node and a map over 3 child runs ends with the same output embedded and on the fleet; records and the run list link parent and children", async () => {
+    await up();
+    const engine = createEngine({ registry });
+    let embedded: RunRecord;
+    try {
+      embedded = await (await engine.run(family, { base: 7, ms: 0 })).result();
+    } finally {
+      await engine.close();
+    }
+    expect(embedded.status).toBe("succeeded");
+
+    const { runId } = await fleet.client.start("family", { base: 7, ms: 0 });
+    const { record } = await fleet.finish(runId);
+    expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+    expect(record.output).toEqual(embedded.output);
+
+    const children = childrenOf(record);
+    expect([...children.keys()].sort()).toEqual(["each[0]", "each[1]", "each[2]", "one"]);
+    for (const [task, child] of children) {
+      expect(child).toBe(childRunIdOf(runId, "main", 1, task, 1));
+      const c = await fleet.client.get(child);
+      expect(c.workflow).toBe("enrich");
+      expect(c.status).toBe("succeeded");
+      expect(c.parent).toMatchObject({ runId, state: "main", task, attempt: 1, depth: 1 });
+    }
+    const listed = await fleet.client.list({ parent: runId });
+    expect(listed.map((r) => r.runId).sort()).toEqual([...children.values()].sort());
+    for (const r of listed) expect(r.parent).toBe(runId);
+  }, 150_000);
+
+  it("faults - cancelling a parent cancels its running child", async () => {
+    await up();
+    const { runId } = await fleet.client.start("family", { base: 1, ms: 60_000 });
+    const started = await waitForEvent(fleet.client, runId, (e) => e.type === "task.waiting" && e.task === "one");
+    const childId = (started as { wait: { runId: string } }).wait.runId;
+    await waitForEvent(fleet.client, childId, (e) => e.type === "task.dispatched");
+    const before = Date.now();
+    await fleet.client.cancel(runId, "enough");
+    const ended = await waitForEvent(fleet.client, childId, (e) => e.type === "run.cancelled");
+    expect(ended.type).toBe("run.cancelled");
+    // Generous slack for a loaded machine (the cascade is two API requests).
+    expect(Date.now() - before).toBeLessThan(20_000);
+    expect((await fleet.finish(runId)).record.status).toBe("cancelled");
+    expect((await fleet.client.get(childId)).status).toBe("cancelled");
+  }, 150_000);
+
+  it("faults - kill -9 of the parent's coordinator while its children run: the other takes it over, no child starts twice, the parent finishes", async () => {
+    await up();
+    const { runId } = await fleet.client.start("family", { base: 3, ms: 4000 });
+    const waiting = await waitForEvent(fleet.client, runId, (e) => e.type === "task.waiting" && e.task === "one");
+    const childId = (waiting as { wait: { runId: string } }).wait.runId;
+    await waitForEvent(fleet.client, childId, (e) => e.type === "task.dispatched");
+    const stored = await fleet.client.transport.buckets.runs.get(`run.${runId}`);
+    const holder = (JSON.parse(new TextDecoder().decode(stored!.value)) as { coordinator: string }).coordinator;
+    const [a, b] = coordinators as [PhaseflowProcess, PhaseflowProcess];
+    const [victim, survivor] = holder.startsWith("k-a~") ? [a, b] : [b, a];
+    victim.kill("SIGKILL");
+    await victim.exited;
+    await tookOver(survivor, runId);
+    const { record } = await fleet.finish(runId);
+    expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+    expect(record.output).toEqual({ one: 6, each: [8, 10, 12], total: 36 });
+    const children = childrenOf(record);
+    expect(children.size).toBe(4);
+    // Exactly the 4 children exist, each started once and run to one success per task.
+    const listed = await fleet.client.list({ parent: runId });
+    expect(listed.map((r) => r.runId).sort()).toEqual([...children.values()].sort());
+    for (const child of children.values()) {
+      const events = historyEvents((await fleet.client.transport.readHistory(child)).messages);
+      expect(events.filter((e) => e.type === "run.started"), child).toHaveLength(1);
+      expectOneSucceededPerTask(events, await fleet.foldedRecord(child));
+    }
+    // The parent took each child's end once (the first stored), and asked for no other child.
+    const parentEvents = await fleet.history(runId);
+    const waited = parentEvents.filter((e) => e.type === "task.waiting").map((e) => (e as { wait: { runId: string } }).wait.runId);
+    expect(new Set(waited)).toEqual(new Set(children.values()));
+  }, 180_000);
+});
