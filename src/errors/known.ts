@@ -44,6 +44,7 @@ import { ExecutorStrayError } from "./executor.js";
 import { ApiRequestError, MaxDeliveriesExceededError, PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./fleet.js";
 import { MapFailedError, MapItemsError } from "./map.js";
 import { OptionsError } from "./options.js";
+import { UpgradeRefusedError } from "./upgrade.js";
 import { WorkflowValidationError } from "./validation.js";
 import { SignalPayloadInvalidError, SignalRefusedError, SignalTimeoutError, SleepUntilError } from "./waits.js";
 
@@ -117,6 +118,7 @@ export const KNOWN_ERRORS: Readonly<Record<string, PhaseflowErrorClass>> = {
   PLAN_HASH_MISMATCH: PlanHashMismatchError,
   REPLY_TOO_LARGE: ReplyTooLargeError,
   MAX_DELIVERIES_EXCEEDED: MaxDeliveriesExceededError,
+  UPGRADE_INCOMPATIBLE: UpgradeRefusedError,
 };
 
 /** The class phaseflow raises with `code`, if it is one of its own. */
