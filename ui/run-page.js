@@ -248,6 +248,7 @@ export async function showRun(main, runId, announce) {
         h("dt", {}, "Executor"), h("dd", {}, r?.executor ?? t.planTask?.executor ?? "—"),
         h("dt", {}, "Attempts"), h("dd", {}, String(r?.attempts ?? 0)),
         r?.durationMs !== undefined ? [h("dt", {}, "Last duration"), h("dd", {}, duration(r.durationMs))] : null,
+        r?.waitingFor ? [h("dt", {}, "Waiting"), h("dd", { class: "waiting", "data-task-waiting": "" }, r.waitingFor)] : null,
         r?.dueAt ? [h("dt", {}, "Next attempt"), h("dd", {}, time(r.dueAt))] : null,
         r?.child ? [h("dt", {}, "Child run"), h("dd", {}, runLink(r.child, "task-child-run"))] : null,
         r?.reason ? [h("dt", {}, "Reason"), h("dd", {}, r.reason)] : null,
