@@ -39,6 +39,8 @@ import { chooseRetry, type RetryFrom } from "../core/run-retry.js";
 import { estimateBytes } from "../core/record-size.js";
 import { RunShell } from "./run-shell.js";
 import { createMemoryLimitGate, type LimitGate } from "./limit-gate.js";
+import { limitName } from "../core/limit-state.js";
+import { observeLimits, phaseflowInstruments } from "../../telemetry/otel.js";
 import { createRunState, foldEvents, isFinished, type RunState } from "../core/run-state.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
 
@@ -169,6 +171,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const runs = new Map<string, RunShell>();
   const children = options.children ?? noChildRuns(transport, () => clock.now(), logger);
   const limits = options.limits ?? createMemoryLimitGate(clock);
+  const unobserve = observeLimits(() => limits.uses().map((u) => ({ name: limitName(u.ref), kind: u.ref.kind, used: u.used, waiting: u.waiting })));
+  // Gauges are read only while a meter provider is registered: make the instruments now, so a provider set earlier sees them.
+  phaseflowInstruments();
   const budget = options.keepFinishedBytes ?? DEFAULT_KEEP_FINISHED_BYTES;
   // Oldest first; Map keeps insertion order, so dropping the oldest is taking the first key.
   const finishedById = new Map<string, { held: HeldRecord; bytes: number }>();
@@ -317,6 +322,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         closed = true;
         for (const shell of [...runs.values()]) shell.abandon();
         if (options.limits === undefined) limits.close();
+        unobserve();
       }
       return Promise.resolve();
     },
