@@ -16,6 +16,7 @@ import { routedOp } from "../transport/api-route.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import { decodeJsonText } from "../transport/decode.js";
 import { assertRunInputFits } from "../transport/json.js";
+import { defaultIdGenerator } from "../support/clock.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../support/logger.js";
 import type { Plan } from "../plan/schema.js";
@@ -203,8 +204,15 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       const { version, ...runOptions } = startOptions;
       // Checked here: a start request over the server's max_payload would never reach a coordinator.
       if (runOptions.runId !== undefined) assertRunId(runOptions.runId);
-      assertRunInputFits(workflow, input, transport.capabilities.maxPayload);
-      const body = { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}), ...(version !== undefined ? { version } : {}) };
+      // Over inlineBytes the input travels as a payload reference (README "Payloads of any size"), held by the run it starts.
+      const payloads = transport.payloads;
+      assertRunInputFits(workflow, input, payloads.maxPayload, "maxPayload");
+      let sent = input;
+      if (input !== null && typeof input === "object" || typeof input === "string") {
+        const runId = (runOptions.runId ??= defaultIdGenerator());
+        sent = await payloads.reference(runId, input, `the input of workflow "${workflow}"`);
+      }
+      const body = { workflow, input: sent, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}), ...(version !== undefined ? { version } : {}) };
       const r = await request("run.start", body, startRunReplySchema, { workflow, version });
       return { runId: r.runId, planHash: r.planHash, ...(r.version !== undefined ? { version: r.version } : {}), waitingFor: r.waitingFor, existing: r.existing === true };
     },
@@ -224,7 +232,8 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async signal(runId, name, payload, signalOptions = {}) {
       assertRunId(runId);
-      const r = await request("run.signal", { runId, name, ...(payload !== undefined ? { payload } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
+      const sent = payload === undefined ? undefined : await transport.payloads.reference(runId, payload, `the payload of signal "${name}"`);
+      const r = await request("run.signal", { runId, name, ...(sent !== undefined ? { payload: sent } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
       return { runId: r.runId, name: r.name, id: r.id, duplicate: r.duplicate };
     },
     async retry(runId, from) {

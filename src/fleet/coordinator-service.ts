@@ -66,6 +66,7 @@ import { createUpgradeEndpoint } from "./upgrade-endpoint.js";
 import { readVersions, versionsRequestSchema } from "./versions-report.js";
 import { coordinatorWaitOf } from "./run-waits-for.js";
 import { routedOp } from "../transport/api-route.js";
+import { isPayloadRef } from "../transport/payloads.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
@@ -210,7 +211,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const entry = served.resolve(req.workflow, req.version);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     // Resolved once, here (a bad input is an error reply rather than a pending run); the engine starts it as resolved.
-    const resolved = resolveRunStart(entry.workflow, req.input, req.options);
+    // An input sent as a payload reference is checked by its value; the run keeps the reference unless the schema changed the value.
+    const input = isPayloadRef(req.input) ? await transport.payloads.resolve(req.input) : req.input;
+    const resolved = resolveRunStart(entry.workflow, input, req.options);
+    const runInput = input !== req.input && JSON.stringify(resolved.input) === JSON.stringify(input) ? req.input : resolved.input;
     const { runId: askedId, key, ...runOptions } = resolved.options;
     let runId = askedId ?? defaultIdGenerator();
     const { parent } = req;
@@ -228,7 +232,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
     try {
-      const waitingFor = await driver.accept(entry, { input: resolved.input, options: runOptions, ...(parent !== undefined ? { parent } : {}) }, runId, startKey);
+      const waitingFor = await driver.accept(entry, { input: runInput, options: runOptions, ...(parent !== undefined ? { parent } : {}) }, runId, startKey);
       return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor };
     } catch (err) {
       // Two asks for one child racing: the one whose create lost answers with the run the other created.
