@@ -93,7 +93,10 @@ export async function showRun(main, runId, announce) {
       h(
         "dl",
         { class: "meta" },
-        h("dt", {}, "Workflow"), h("dd", {}, `${r.workflow}${r.version ? ` v${r.version}` : ""}`),
+        h("dt", {}, "Workflow"), h("dd", {}, `${r.workflow}${r.version ? ` v${r.version}` : ""}`, r.planHash ? h("span", { class: "plan-hash", title: r.planHash }, ` (plan ${r.planHash.slice(0, 12)})`) : null),
+        // A run moved onto another version's plan (phaseflow upgrade): where it came from.
+        r.upgrades?.length ? h("dt", {}, "Upgraded") : null,
+        r.upgrades?.length ? h("dd", { id: "run-upgrades" }, r.upgrades.map((u) => `from v${u.from.version} to v${u.version} at ${time(u.at)}`).join("; ")) : null,
         h("dt", {}, "Status"), h("dd", {}, badge(r.status, { id: "run-status", "data-status": r.status }), loaded.waiting && (r.status === "running" || r.status === "pending") ? h("div", { class: "waiting" }, loaded.waiting) : null),
         r.parent ? [h("dt", {}, "Parent run"), h("dd", {}, runLink(r.parent.runId, "parent-run"), ` (node ${r.parent.state}/${r.parent.task}, attempt ${r.parent.attempt})`)] : null,
         childRuns(),

@@ -46,7 +46,8 @@ import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js
 import { resolveRunInput, runOptionsSchema, type ResolvedRunStart, type RunOptions } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
-import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
+import { embeddedChildRuns } from "./child-runs.js";
+import { WorkflowCatalog } from "./workflow-catalog.js";
 import { upgradeReportOf, type UpgradeReport } from "../runtime/core/upgrade.js";
 import { UpgradeRefusedError } from "../errors/upgrade.js";
 import type { ChildRuns } from "../runtime/shell/child-runs.js";
@@ -253,8 +254,9 @@ export function createEngine(options: EngineOptions): Engine {
     registry === undefined
       ? undefined
       : createWorker({ transport, registry, logger, concurrency: o.concurrency, ...(o.clock ? { clock: o.clock } : {}) });
-  const catalog = new WorkflowCatalog();
-  for (const wf of o.workflows ?? []) catalog.add(wf);
+  // The engine's one catalog (workflow-catalog.ts): every workflow it meets, compiled on first use.
+  const catalog = new WorkflowCatalog((wf) => planOf(wf));
+  for (const wf of o.workflows ?? []) catalog.know(wf);
   const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
   const children = typeof o.childRuns === "object" ? o.childRuns : o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
@@ -289,7 +291,7 @@ export function createEngine(options: EngineOptions): Engine {
     if (!plan) {
       plan = compile(wf, registry ? { registry } : {});
       plans.set(wf, plan);
-      catalog.add(wf);
+      catalog.know(wf);
       byPlanHash.set(plan.planHash, wf);
     }
     return plan;
@@ -304,7 +306,7 @@ export function createEngine(options: EngineOptions): Engine {
   const versionOf = (wf: Workflow<unknown>, version: string | undefined): Workflow<unknown> => {
     if (version === undefined || version === wf.version) return wf;
     const other = catalog.find(wf.name, version);
-    if (other) return other;
+    if (other) return other.workflow;
     learnGiven();
     const versions = [...byPlanHash.values()].filter((w) => w.name === wf.name).map((w) => w.version).sort(compareVersions);
     throw new UsageError(`engine.run: version "${version}" of workflow "${wf.name}" is not known to this engine (known: ${[...new Set(versions)].join(", ")}); pass it in createEngine({ workflows })`);
@@ -384,7 +386,7 @@ export function createEngine(options: EngineOptions): Engine {
       }
       const r = state.record;
       learnGiven();
-      const target = catalog.find(r.workflow, toVersion);
+      const target = catalog.find(r.workflow, toVersion)?.workflow;
       if (!target) {
         const known = [...new Set([...byPlanHash.values()].filter((w) => w.name === r.workflow).map((w) => w.version))].sort(compareVersions);
         throw new UsageError(`version "${toVersion}" of workflow "${r.workflow}" is not known to this engine (known: ${known.join(", ")}); pass it in createEngine({ workflows })`);

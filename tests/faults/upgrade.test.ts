@@ -5,6 +5,7 @@
 import { describe, expect, inject, it } from "vitest";
 import { compile } from "../../src/compiler/compile.js";
 import { UpgradeRefusedError } from "../../src/errors/upgrade.js";
+import { RunNotFoundError, UsageError } from "../../src/errors/base.js";
 import { spawnPhaseflow } from "../support/processes.js";
 import { holdout as holdoutV1 } from "../fixtures/versions/holdout-v1.js";
 import { holdout as holdoutV2 } from "../fixtures/versions/holdout-v2.js";
@@ -38,19 +39,17 @@ describe("faults - upgrade", () => {
     await withFleet("fvupgrade", async (fleet) => {
       await Promise.all([fleet.coordinatorOf([V1, V2, V3]), fleet.worker("w1", ["--concurrency", "4"])]);
       await fleet.connect();
-      // prep outlasts the CLI calls below on a loaded machine.
-      const { runId } = await fleet.client.start("holdout", { ms: 20_000 }, { version: "1" });
+      // prep outlasts the three CLI calls below on a loaded machine (each one a process start).
+      const { runId } = await fleet.client.start("holdout", { ms: 40_000 }, { version: "1" });
       await waitForExecution(fleet.log, runId, (e) => e.taskId === "main/prep");
 
       const refused = await cli(fleet, ["upgrade", runId, "--to-version", "3"]);
       expect(refused.code, refused.output).toBe(1);
       expect(refused.output).toMatch(/\[EXECUTOR_CHANGED\] holdout\/main\/prep: task "prep" \(under way\) ran executor "faults\/long"; in holdout@3 it runs "faults\/quick"/);
       await expect(fleet.client.upgrade(runId, { toVersion: "3" })).rejects.toBeInstanceOf(UpgradeRefusedError);
-      const unknown = await cli(fleet, ["upgrade", runId, "--to-version", "9"]);
-      expect(unknown.code, unknown.output).toBe(2);
-      expect(unknown.output).toMatch(/no live coordinator serves holdout@9 \(served versions of "holdout": 1, 2, 3\)/);
-      const nobody = await cli(fleet, ["upgrade", "run_nope", "--to-version", "2"]);
-      expect(nobody.code, nobody.output).toBe(2);
+      await expect(fleet.client.upgrade(runId, { toVersion: "9" })).rejects.toThrow(/no live coordinator serves holdout@9 \(served versions of "holdout": 1, 2, 3\)/);
+      await expect(fleet.client.upgrade(runId, { toVersion: "9" })).rejects.toBeInstanceOf(UsageError);
+      await expect(fleet.client.upgrade("run_nope", { toVersion: "2" })).rejects.toBeInstanceOf(RunNotFoundError);
       // Nothing changed: no upgrade in the history.
       expect((await fleet.history(runId)).some((e) => e.type === "run.upgraded")).toBe(false);
       expect((await fleet.client.get(runId)).planHash).toBe(v1Hash);
