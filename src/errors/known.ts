@@ -34,6 +34,7 @@ import {
   TaskFailedError,
   TaskInputValidationError,
   TaskTimeoutError,
+  LimitKeyError,
   TransportClosedError,
   TransportConnectError,
   TransportOperationError,
@@ -55,6 +56,7 @@ export type PhaseflowErrorClass = abstract new (...args: never[]) => PhaseflowEr
 export const KNOWN_ERRORS: Readonly<Record<string, PhaseflowErrorClass>> = {
   NON_RETRYABLE: NonRetryableError,
   TASK_TIMEOUT: TaskTimeoutError,
+  LIMIT_KEY_FAILED: LimitKeyError,
   TASK_CANCELLED: TaskCancelledError,
   INPUT_INVALID: InputValidationError,
   INPUT_TOO_LARGE: RunInputTooLargeError,

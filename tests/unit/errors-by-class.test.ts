@@ -35,6 +35,7 @@ import {
   TaskFailedError,
   TaskInputValidationError,
   TaskTimeoutError,
+  LimitKeyError,
   TransportClosedError,
   TransportConnectError,
   TransportOperationError,
@@ -58,6 +59,7 @@ const issues = [{ path: ["a", 0], message: "Expected number" }];
 const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [NonRetryableError, new NonRetryableError("no")],
   [TaskTimeoutError, new TaskTimeoutError("s/a", 100)],
+  [LimitKeyError, new LimitKeyError("s/a", "concurrency", "threw: boom")],
   [TaskCancelledError, new TaskCancelledError("s/a", "cancelled")],
   [InputValidationError, new InputValidationError("wf", issues)],
   [OutputValidationError, new OutputValidationError("s/a", issues)],
