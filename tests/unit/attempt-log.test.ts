@@ -82,7 +82,7 @@ describe("attempt log - the one attempts fold", () => {
     const live: RunUpdate = { v: 3, type: "attempt.progress", runId, at: 11, ...ref, attempt: 2, dispatchId: d(2), workerId: "w2", done: 1, total: 4 };
     const entries = logOf([...history.slice(0, 7), live]);
     expect(entries[1]).toMatchObject({ status: "running", startedAt: 11, workerId: "w2", progress: { done: 1, total: 4 } });
-    const retried: RunEvent = { runId, at: 40, type: "run.retried", state: "s", visit: 1, tasks: ["a"] };
+    const retried: RunEvent = { runId, at: 40, type: "run.retried", state: "s", visit: 1, tasks: ["a"], reason: "again" };
     const again = logOf([...history, retried, dispatched(4, 41)]);
     expect(again.map((a) => a.round)).toEqual([0, 0, 0, 1]);
   });
