@@ -31,6 +31,10 @@ export interface RunArchive {
   exportedAt: number;
   /** The run record folded from `history`. */
   record: RunRecord;
+  /** A child run: its parent's run id (the whole reference is `record.parent`). */
+  parent?: string;
+  /** The child runs this run started, in task record order (`record.tasks[].child`): export each by its id. */
+  children: string[];
   /** Every stored message of the run (decision batches and worker reports), in stored order. */
   history: StoredMessage[];
 }
@@ -74,7 +78,9 @@ export interface AttemptRow {
  * const archive = archiveOf(runId, (await transport.readHistory(runId)).messages);
  */
 export function archiveOf(runId: string, history: readonly StoredMessage[], exportedAt = Date.now()): RunArchive {
-  return { format: ARCHIVE_FORMAT, formatVersion: ARCHIVE_FORMAT_VERSION, runId, exportedAt, record: recordOfHistory(history), history: [...history] };
+  const record = recordOfHistory(history);
+  const children = record.tasks.flatMap((t) => (t.child !== undefined ? [t.child] : []));
+  return { format: ARCHIVE_FORMAT, formatVersion: ARCHIVE_FORMAT_VERSION, runId, exportedAt, record, ...(record.parent !== undefined ? { parent: record.parent.runId } : {}), children, history: [...history] };
 }
 
 /** The run's events in decided order, each with its message's seq. */

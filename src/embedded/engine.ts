@@ -45,6 +45,8 @@ import { resolveRunInput, runOptionsSchema, type ResolvedRunStart, type RunOptio
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
 import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
+import { upgradeReportOf, type UpgradeReport } from "../runtime/core/upgrade.js";
+import { UpgradeRefusedError } from "../errors/upgrade.js";
 import type { ChildRuns } from "../runtime/shell/child-runs.js";
 import type { ParentRef } from "../transport/messages.js";
 
@@ -107,6 +109,14 @@ export type EngineRunOptions = RunOptions & {
   version?: string;
 };
 
+/** `upgrade` options. */
+export interface UpgradeOptions {
+  /** The version of the run's workflow to move it onto. */
+  toVersion: string;
+  /** Only check and report; change nothing. Default false. */
+  dryRun?: boolean;
+}
+
 export interface Engine {
   /** The coordinator's writer identity in histories: its id with a per-process nonce. */
   readonly coordinatorId: string;
@@ -149,6 +159,16 @@ export interface Engine {
    * @example await engine.signal(run.runId, "verdict", { ok: true, note: "fine" });
    */
   signal(runId: string, name: string, payload?: unknown, options?: SendSignalOptions): Promise<SignalSent>;
+  /**
+   * Move a running run driven by this engine onto another version of its workflow (one
+   * the engine knows: `workflows`, or run before), when that version's plan can carry on
+   * from where the run stands (README "Deploying new versions"). The move is stored in the run's
+   * history (`run.upgraded`), so resuming the run uses the new plan. With `dryRun`,
+   * only reports what it would do. Resolves once the move is stored.
+   * @throws UpgradeRefusedError (every incompatibility in `issues`; nothing changed), RunNotFoundError, UsageError (ended run, unknown version)
+   * @example const report = await engine.upgrade(run.runId, { toVersion: "2" }); // report.upgraded === true
+   */
+  upgrade(runId: string, options: UpgradeOptions): Promise<UpgradeReport>;
   /** The id of the run `key` started for `workflow` (a start key this engine remembers), else undefined. */
   keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
@@ -176,6 +196,8 @@ export interface Engine {
 const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: `must be ${what}` });
 const obj = <T>(what: string, test: (v: Record<string, unknown>) => boolean) =>
   z.custom<T>((v) => typeof v === "object" && v !== null && test(v as Record<string, unknown>), { message: `must be ${what}` });
+
+const upgradeOptionsSchema = z.object({ toVersion: z.string().min(1, "must be a non-empty version"), dryRun: z.boolean().optional() }).strict();
 
 const engineOptionsSchema = z
   .object({
@@ -227,6 +249,12 @@ export function createEngine(options: EngineOptions): Engine {
   const children = typeof o.childRuns === "object" ? o.childRuns : o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
     ...(children ? { children } : {}),
+    // Upgraded runs fold on each plan they were on that this engine knows.
+    plans: (hash) => {
+      learnGiven();
+      const wf = byPlanHash.get(hash);
+      return wf && { workflow: wf, plan: planOf(wf) };
+    },
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),
@@ -333,6 +361,29 @@ export function createEngine(options: EngineOptions): Engine {
       if (message === "duplicate") return { runId, name, id: signalOptions.id!, duplicate: true };
       const { duplicate } = await transport.appendSignal(message);
       return { runId, name, id: message.id, duplicate };
+    },
+    async upgrade(runId, upgradeOptions) {
+      const { toVersion, dryRun = false } = parseOptions(upgradeOptionsSchema, upgradeOptions, "engine.upgrade options");
+      const state = coordinator.runState(runId);
+      if (!state) {
+        const ended = coordinator.get(runId);
+        if (ended) throw new UsageError(`run "${runId}" has ended (${ended.status}); only a running run can be upgraded`);
+        throw new RunNotFoundError(runId);
+      }
+      const r = state.record;
+      learnGiven();
+      const target = catalog.find(r.workflow, toVersion);
+      if (!target) {
+        const known = [...new Set([...byPlanHash.values()].filter((w) => w.name === r.workflow).map((w) => w.version))].sort(compareVersions);
+        throw new UsageError(`version "${toVersion}" of workflow "${r.workflow}" is not known to this engine (known: ${known.join(", ")}); pass it in createEngine({ workflows })`);
+      }
+      const plan = planOf(target);
+      if (plan.planHash === r.planHash) throw new UsageError(`run "${runId}" is on ${r.workflow}@${r.version} (plan ${r.planHash.slice(0, 12)}) already`);
+      const report = upgradeReportOf(r, plan, state.model?.plan, dryRun);
+      if (dryRun) return report;
+      if (report.issues.length > 0) throw new UpgradeRefusedError(runId, r.workflow, r.version, plan.version, report.issues);
+      await coordinator.upgrade(runId, { workflow: target, plan });
+      return { ...report, upgraded: true };
     },
     keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),

@@ -46,6 +46,7 @@ import { ChildDepthError, ChildInputError, ChildRunFailedError, ChildStartError 
 import { ApiRequestError, MaxDeliveriesExceededError, NoRespondersError, PlanHashMismatchError, ReplyTooLargeError, StoreConflictError, WorkersUnavailableError } from "./fleet.js";
 import { MapFailedError, MapItemsError } from "./map.js";
 import { OptionsError } from "./options.js";
+import { UpgradeRefusedError } from "./upgrade.js";
 import { WorkflowValidationError } from "./validation.js";
 import { SignalPayloadInvalidError, SignalRefusedError, SignalTimeoutError, SleepUntilError } from "./waits.js";
 
@@ -129,6 +130,7 @@ export const KNOWN_ERRORS: Readonly<Record<string, PhaseflowErrorClass>> = {
   CHILD_WORKFLOW_UNKNOWN: ChildStartError,
   CHILD_INPUT_INVALID: ChildStartError,
   CHILD_START_FAILED: ChildStartError,
+  UPGRADE_INCOMPATIBLE: UpgradeRefusedError,
 };
 
 /** The class phaseflow raises with `code`, if it is one of its own. */

@@ -150,6 +150,18 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   /** A failed run re-runs `tasks` of `state` visit `visit` (their downstream included); the run is running again. */
   // `keep`: map nodes among `tasks` whose succeeded instances keep their outputs and do not run again (only the others do).
   z.object({ type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string(), keep: z.array(z.string()).optional() }),
+  /**
+   * The run moved onto another version's plan (README "Deploying new versions"): from here on,
+   * `version` and `planHash` are its plan. `carry`: retry bookkeeping of the current visit's
+   * tasks in flight (the first attempt of their go, lost attempts), which the new plan's visit keeps.
+   */
+  z.object({
+    type: z.literal("run.upgraded"),
+    from: z.object({ version: z.string(), planHash: z.string() }),
+    version: z.string(),
+    planHash: z.string(),
+    carry: z.array(z.object({ task: z.string(), firstAttempt: z.number().int().positive(), lost: z.number().int().nonnegative() })).optional(),
+  }),
   z.object({ type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown().optional() }),
   z.object({ type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
   /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */

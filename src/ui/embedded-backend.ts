@@ -18,6 +18,7 @@ import { summaryFieldsOf } from "../runtime/core/run-record.js";
 import type { Transport } from "../transport/port.js";
 import type { UiBackend } from "./backend.js";
 import { followRunUpdates } from "./follow.js";
+import { DEFAULT_MAX_CHILD_DEPTH } from "../runtime/core/children.js";
 
 export interface EmbeddedBackendOptions {
   engine: Engine;
@@ -44,8 +45,14 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
   const runs = new Set<string>();
   let plan: Plan | undefined;
   const planOfWorkflow = (): Plan => (plan ??= compile(o.workflow, { registry: o.registry }));
+  /** A run started here, or a child run (at any depth) of one: the page links parent and children. */
+  const known = (runId: string, depth = 0): boolean => {
+    if (runs.has(runId)) return true;
+    const parent = depth <= DEFAULT_MAX_CHILD_DEPTH ? o.engine.summary(runId)?.parent : undefined;
+    return parent !== undefined && known(parent, depth + 1);
+  };
   const recordOf = (runId: string): RunRecord => {
-    const record = runs.has(runId) ? o.engine.get(runId) : undefined;
+    const record = known(runId) ? o.engine.get(runId) : undefined;
     if (!record) throw new RunNotFoundError(runId);
     return record;
   };
@@ -55,13 +62,15 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
   return {
     mode: "embedded",
     track: (runId) => void runs.add(runId),
-    listRuns({ limit, workflow, status, before }) {
-      const all = [...runs]
+    listRuns({ limit, workflow, status, parent, before }) {
+      // A parent's children are listed from its record (the engine names them in its task records).
+      const children = parent !== undefined && known(parent) ? (o.engine.get(parent)?.tasks ?? []).flatMap((t) => (t.child !== undefined ? [t.child] : [])) : [];
+      const all = [...new Set([...runs, ...children])]
         .flatMap((id) => {
           const r = o.engine.summary(id);
           return r ? [summaryOf(r)] : [];
         })
-        .filter((s) => (workflow === undefined || s.workflow === workflow) && (status === undefined || s.status === status))
+        .filter((s) => (workflow === undefined || s.workflow === workflow) && (status === undefined || s.status === status) && (parent === undefined || s.parent === parent))
         .filter((s) => before === undefined || isAfterCursor(cursorOf(s), before))
         .sort((a, b) => compareNewestFirst(cursorOf(a), cursorOf(b)));
       const page = all.slice(0, limit);

@@ -53,6 +53,8 @@ import * as mapErrors from "../../src/errors/map.js";
 import * as optionsErrors from "../../src/errors/options.js";
 import * as validationErrors from "../../src/errors/validation.js";
 import * as waitErrors from "../../src/errors/waits.js";
+import * as upgradeErrors from "../../src/errors/upgrade.js";
+import { UpgradeRefusedError } from "../../src/errors/upgrade.js";
 import { KNOWN_ERRORS, type PhaseflowErrorClass } from "../../src/errors/known.js";
 import { MapFailedError, MapItemsError } from "../../src/errors/map.js";
 import { OptionsError } from "../../src/errors/options.js";
@@ -122,6 +124,7 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [ReplyTooLargeError, new ReplyTooLargeError("pf.api.run.get", 2_000_000, 1_048_576)],
   [MaxDeliveriesExceededError, new MaxDeliveriesExceededError("s/a", 5)],
   [QueueTimeoutError, new QueueTimeoutError("s/a", 100)],
+  [UpgradeRefusedError, new UpgradeRefusedError("r1", "wf", "1", "2", [{ code: "STATE_MISSING", path: "wf/s", message: "no state s" }])],
   [NoRespondersError, new NoRespondersError("pf.api.run.get")],
   [StoreConflictError, new StoreConflictError('key "r1" exists in store "runs"')],
   [ChildRunFailedError, new ChildRunFailedError("s/c", "r1-c-0", "child", "failed", new TaskTimeoutError("s/a", 5))],
@@ -147,7 +150,7 @@ describe("errors - matched by class across the wire", () => {
   });
 
   it("errors - every error class errors/ exports is known by code, so none comes back as a RemoteError", () => {
-    const modules = [baseErrors, childErrors, executorErrors, fleetErrors, mapErrors, optionsErrors, validationErrors, waitErrors];
+    const modules = [baseErrors, childErrors, executorErrors, fleetErrors, mapErrors, optionsErrors, upgradeErrors, validationErrors, waitErrors];
     const classes = modules.flatMap((m) => Object.values(m)).filter((v): v is PhaseflowErrorClass => typeof v === "function" && v.prototype instanceof PhaseflowError);
     const known = new Set(Object.values(KNOWN_ERRORS));
     expect(classes.filter((c) => !NOT_RAISED.has(c) && !known.has(c)).map((c) => c.name)).toEqual([]);

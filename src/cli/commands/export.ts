@@ -39,6 +39,9 @@ export const exportCommand = defineCommand({
       const archive = archiveOf(runId, messages);
       await writeArchive(archive, file, format);
       io.stdout.write(`exported run ${runId} (${archive.record.status}, ${archive.record.tasks.length} tasks, ${messages.length} stored messages) to ${values.out} as ${format}\n`);
+      if (archive.parent !== undefined) io.stdout.write(`  a child run of run ${archive.parent}\n`);
+      // Each child has its own history and archive: named here so they can be exported too.
+      if (archive.children.length > 0) io.stdout.write(`  child runs (${archive.children.length}, in the archive's "children"): ${archive.children.join(" ")}\n`);
       return EXIT_OK;
     } finally {
       await client.close();

@@ -33,7 +33,13 @@ export type Trigger =
   | { type: "fail"; error: SerializedError }
   /** The attempt's task message is gone from the transport with nothing heard of the attempt (a forged ack): dispatch it again now, as the watchdog would later. */
   | { type: "lost"; dispatchId: string; reason: string }
-  | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number };
+  | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number }
+  /**
+   * Move the run onto the plan with this hash (`state.models` knows it; upgrade.ts): when
+   * `upgradeIssues` finds nothing against it, run.upgraded, then whatever the new plan
+   * starts from where the run stands. Otherwise nothing (the caller reports the issues).
+   */
+  | { type: "upgrade"; planHash: string };
 
 export type Effect =
   | { type: "dispatch"; message: TaskMessage }

@@ -322,6 +322,15 @@ export class Decision implements TimerHost, MapHost, ChildHost {
 
   // --- resume
 
+  /** The run is on another plan now (upgrade.ts): its timers follow the new plan's settings, and what it has that is ready starts. */
+  upgraded(): void {
+    if (isFinished(this.st) || !this.st.visit) return;
+    rearm(this);
+    matchSignals(this);
+    if (isFinished(this.st)) return;
+    this.pump(true);
+  }
+
   /** Where a folded history stands -> go on from there. */
   resume(): void {
     if (isFinished(this.st)) return;

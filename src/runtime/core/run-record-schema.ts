@@ -114,6 +114,8 @@ export const runRecordSchema = z.object({
   states: z.array(stateRecordSchema),
   /** One entry per task per state visit, in order of its first event. */
   tasks: z.array(taskRecordSchema),
+  /** Moves onto another version's plan (`phaseflow upgrade`), oldest first; `version` and `planHash` above are the plan it runs now. Absent: none. */
+  upgrades: z.array(z.object({ at: z.number(), from: z.object({ version: z.string(), planHash: z.string() }), version: z.string(), planHash: z.string() })).optional(),
   /** Signals sent to the run, in stored order (each id once); `consumedBy`: the node (`state/task`) that took it. Absent: none sent. */
   signals: z.array(signalRecordSchema).optional(),
 });

@@ -399,6 +399,21 @@ export class RunShell implements RunHandle {
     return this.feed.on(listener);
   }
 
+  /**
+   * Move the run onto the plan with this hash (its model known to the state: upgrade.ts);
+   * resolves once the move is stored. The caller checked it is compatible.
+   * @throws RunReleasedError or the store's error when the move could not be stored
+   */
+  async upgrade(planHash: string): Promise<void> {
+    if (this.stopped) throw new RunReleasedError(this.runId);
+    const before = this.state.record.planHash;
+    this.step({ type: "upgrade", planHash });
+    await this.outbox.idle();
+    if (this.state.record.planHash === before) throw new CoordinatorError("upgrade the run", new Error(`the run stayed on plan ${before.slice(0, 12)}`), { retryable: false });
+    // Closed while storing: the move may not be in the history; the result says why.
+    if (this.stopped && !isFinished(this.state)) await this.feed.settled;
+  }
+
   async cancel(reason = "cancelled by request"): Promise<void> {
     if (!this.stopped) {
       const ended = new Promise<void>((resolve) => this.endWaiters.push(resolve));

@@ -99,7 +99,10 @@ export type PendingVerdict =
 export interface RunState {
   readonly runId: string;
   readonly record: RunRecord;
-  readonly model: RunModel | undefined;
+  /** The model of the plan the run is on at this point of the fold (it changes at run.upgraded); undefined: a plain fold. */
+  model: RunModel | undefined;
+  /** The models this fold may use by plan hash (the run's start and its upgrades): undefined for one it does not know. */
+  readonly models: ((planHash: string) => RunModel | undefined) | undefined;
   machine: RunMachineSnapshot | undefined;
   /** Which go of the run: 0, +1 per run.retried. */
   round: number;
@@ -166,6 +169,12 @@ export function tokenHashOf(token: string): string {
 export interface RunStateOptions {
   /** Keep map instances that are not in flight in compact columns rather than task records (a coordinator's memory); default false. */
   compact?: boolean;
+  /**
+   * Models of other plans by hash, for a run that was upgraded (`run.upgraded`): the fold
+   * switches to the plan each run.started and run.upgraded names, and folds plainly
+   * (no model) where it knows none. Without it, `model` is used throughout.
+   */
+  models?: (planHash: string) => RunModel | undefined;
 }
 
 /**
@@ -177,6 +186,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     runId,
     record: { runId, workflow: "", version: "", planHash: "", status: "pending", states: [], tasks: [] },
     model,
+    models: options.models === undefined ? undefined : (hash) => (model?.plan.planHash === hash ? model : options.models!(hash)),
     machine: model ? initialRunSnapshot(model.machine) : undefined,
     round: 0,
     owner: undefined,
