@@ -33,6 +33,7 @@ import type { Logger } from "../registry/types.js";
 import { createMemoryTransport } from "../transport/memory/index.js";
 import type { Transport } from "../transport/port.js";
 import { assertRunInputFits } from "../transport/json.js";
+import { DEFAULT_MAX_VALUE_BYTES } from "../transport/payloads.js";
 import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "../support/clock.js";
 import { createCoordinator, type Coordinator } from "../runtime/shell/coordinator.js";
@@ -81,9 +82,10 @@ export interface EngineOptions {
   keepFinishedBytes?: number;
   /**
    * Embedded only (no `transport`): the largest task message (input and parents' outputs)
-   * and report (output) in bytes, as on a fleet (nats-server's max_payload). A task whose
+   * and report (output) in bytes, as on a fleet (the fleet's `maxPayload`: values over 256 KiB
+   * travel there through its payload store; embedded keeps them in memory as they are). A task whose
    * input or output is larger, not JSON, or nested too deep fails with PAYLOAD_TOO_LARGE,
-   * PAYLOAD_NOT_JSON or PAYLOAD_TOO_DEEP naming it, as it would on NATS. Default 1048576;
+   * PAYLOAD_NOT_JSON or PAYLOAD_TOO_DEEP naming it, as it would on NATS. Default 67108864 (64 MiB);
    * false: no checks (and no JSON.stringify per message).
    */
   maxPayload?: number | false;
@@ -232,7 +234,7 @@ export function createEngine(options: EngineOptions): Engine {
   const ownTransport = o.transport === undefined;
   if (o.transport !== undefined && o.maxPayload !== undefined) throw new UsageError("maxPayload applies to embedded runs only; a transport you pass has its own limit (NATS: the server's max_payload)");
   const transport =
-    o.transport ?? createMemoryTransport(o.maxPayload === false ? { payloadLimits: false } : o.maxPayload !== undefined ? { maxPayload: o.maxPayload } : {});
+    o.transport ?? createMemoryTransport(o.maxPayload === false ? { payloadLimits: false } : { maxPayload: o.maxPayload ?? DEFAULT_MAX_VALUE_BYTES });
   const logger = o.logger ?? createSilentLogger();
   const runWorker = o.worker ?? ownTransport;
   if (runWorker && o.registry === undefined) {
@@ -323,7 +325,8 @@ export function createEngine(options: EngineOptions): Engine {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const plan = planOf(wf);
       // Refused here, naming the limit, rather than failing later at the first task that carries it.
-      if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload);
+      if (transport.payloads !== undefined) assertRunInputFits(wf.name, value, transport.payloads.maxPayload, "maxPayload");
+      else if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload, ownTransport ? "maxPayload" : undefined);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = options;
       if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}), ...(parent !== undefined ? { parent } : {}) });

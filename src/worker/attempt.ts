@@ -82,7 +82,8 @@ type ReportBody = { type: "attempt.succeeded"; output: unknown; durationMs: numb
 type LiveBody = { type: "attempt.started"; delivery: number } | { type: "attempt.heartbeat" } | { type: "attempt.progress"; done: number; total?: number };
 
 export class Attempt implements StrayTarget {
-  readonly message: TaskMessage;
+  /** The task message; its input and parents resolved once payload references in them are (transport/payloads.ts). */
+  message: TaskMessage;
   readonly taskId: string;
   /** Made on first read of `ctx.signal`: most executors never look at it. */
   private controller: AbortController | undefined;
@@ -223,7 +224,17 @@ export class Attempt implements StrayTarget {
       budget = budget === null ? left : Math.min(budget, left);
     }
 
-    let input = inputOfMessage(m);
+    const payloads = this.env.options.transport.payloads;
+    if (this.delivery.payloadRefs === true && payloads !== undefined) {
+      // Values over inlineBytes travel as references: fetched here, when the executor is about to need them.
+      try {
+        const [input, parents] = await payloads.resolve([m.input, m.parents] as const);
+        this.message = m.input === undefined ? { ...m, parents } : { ...m, input, parents };
+      } catch (err) {
+        return this.finish({ ok: false, error: err }, 0);
+      }
+    }
+    let input = inputOfMessage(this.message);
     if (entry.input !== undefined) {
       const parsed = await parseWith(entry.input, input);
       if (!parsed.ok) return this.finish({ ok: false, error: new TaskInputValidationError(this.taskId, parsed.issues) }, 0);

@@ -10,7 +10,7 @@ import { deserializeError, serializeError, type SerializedError } from "../../er
 import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
 import { toSchemaIssues } from "../../support/schema-issues.js";
-import { checkSchema, type Checked } from "./schema-check.js";
+import { checkSchema, holdsPayload, type Checked } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
 import { decideNext, type Definitions } from "./definition.js";
@@ -135,7 +135,7 @@ export class Decision implements TimerHost, MapHost, ChildHost {
       return;
     }
     const raw = stateOutputOf(v.layout, v.input, v.outputs);
-    const parsed = defs.stateOutput(v.state)?.safeParse(raw);
+    const parsed = holdsPayload(raw) ? undefined : defs.stateOutput(v.state)?.safeParse(raw);
     if (parsed && !parsed.success) {
       this.emit({ type: "run.failed", error: serializeError(new StateOutputValidationError(v.state, toSchemaIssues(parsed.error.issues))) });
       return;
