@@ -54,7 +54,6 @@ import * as optionsErrors from "../../src/errors/options.js";
 import * as validationErrors from "../../src/errors/validation.js";
 import * as waitErrors from "../../src/errors/waits.js";
 import * as upgradeErrors from "../../src/errors/upgrade.js";
-import { UpgradeRefusedError } from "../../src/errors/upgrade.js";
 import { KNOWN_ERRORS, type PhaseflowErrorClass } from "../../src/errors/known.js";
 import { MapFailedError, MapItemsError } from "../../src/errors/map.js";
 import { OptionsError } from "../../src/errors/options.js";
@@ -126,7 +125,6 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [ReplyTooLargeError, new ReplyTooLargeError("pf.api.run.get", 2_000_000, 1_048_576)],
   [MaxDeliveriesExceededError, new MaxDeliveriesExceededError("s/a", 5)],
   [QueueTimeoutError, new QueueTimeoutError("s/a", 100)],
-  [UpgradeRefusedError, new UpgradeRefusedError("r1", "wf", "1", "2", [{ code: "STATE_MISSING", path: "wf/s", message: "no state s" }])],
   [NoRespondersError, new NoRespondersError("pf.api.run.get")],
   [StoreConflictError, new StoreConflictError('key "r1" exists in store "runs"')],
   [ChildRunFailedError, new ChildRunFailedError("s/c", "r1-c-0", "child", "failed", new TaskTimeoutError("s/a", 5))],
