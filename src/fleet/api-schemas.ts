@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
+import { UPGRADE_ISSUE_CODES } from "../errors/upgrade.js";
 import { planSchema } from "../plan/schema.js";
 import { parentRefSchema, runIdSchema } from "../transport/messages.js";
 import { runRecordSchema, runStatusSchema } from "../runtime/core/run-record-schema.js";
@@ -166,3 +167,32 @@ export const signalRunReplySchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(true), runId: z.string(), name: z.string(), id: z.string(), duplicate: z.boolean() }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
+
+/** `<p>.api.run.upgrade`: move a running run onto another version of its workflow (README "Deploying new versions"). */
+export const upgradeRunRequestSchema = runIdRequestSchema.extend({
+  toVersion: z.string().min(1),
+  /** Only check and report what would happen; change nothing. */
+  dryRun: z.boolean().optional(),
+});
+export type UpgradeRunRequest = z.input<typeof upgradeRunRequestSchema>;
+
+const versionPlanSchema = z.object({ version: z.string(), planHash: z.string() });
+
+/** What an upgrade did or would do: every incompatibility in `issues` (empty: compatible). */
+export const upgradeReportSchema = z.object({
+  runId: z.string(),
+  workflow: z.string(),
+  from: versionPlanSchema,
+  to: versionPlanSchema,
+  state: z.string().optional(),
+  dryRun: z.boolean(),
+  upgraded: z.boolean(),
+  issues: z.array(z.object({ code: z.enum(UPGRADE_ISSUE_CODES), path: z.string(), message: z.string() })),
+});
+
+/** An incompatible upgrade is an ok reply with `upgraded: false` and its issues (the client raises UpgradeRefusedError), so the issues travel as data. */
+export const upgradeRunReplySchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), report: upgradeReportSchema }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);
+export type UpgradeRunReply = z.infer<typeof upgradeRunReplySchema>;

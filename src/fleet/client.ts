@@ -8,7 +8,9 @@
  * ...), so callers match them with `instanceof`.
  */
 import type { ZodType } from "zod";
-import { PhaseflowError, TransportOperationError } from "../errors/base.js";
+import { PhaseflowError, TransportOperationError, UsageError } from "../errors/base.js";
+import { UpgradeRefusedError } from "../errors/upgrade.js";
+import type { UpgradeReport } from "../runtime/core/upgrade.js";
 import { ApiRequestError, ReplyTooLargeError } from "../errors/fleet.js";
 import { routedOp } from "../transport/api-route.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
@@ -42,6 +44,7 @@ import {
   listRunsReplySchema,
   signalRunReplySchema,
   startRunReplySchema,
+  upgradeRunReplySchema,
   type ListRunsRequest,
   type RunSummary,
   type StartRunRequest,
@@ -104,6 +107,14 @@ export interface Client {
   signal(runId: string, name: string, payload?: unknown, options?: { id?: string }): Promise<SignalSent>;
   /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
   retry(runId: string, from?: { state: string; task: string }): Promise<StartedRun>;
+  /**
+   * Move a running run onto another version of its workflow when that version's plan can
+   * carry on from where the run stands (README "Deploying new versions"); with `dryRun`, only report
+   * what would happen. The move is stored in the run's history before this resolves.
+   * @throws UpgradeRefusedError (every incompatibility in `issues`; nothing changed), RunNotFoundError, UsageError (ended run, no live coordinator serving the version)
+   * @example const report = await client.upgrade(runId, { toVersion: "2", dryRun: true }); // report.issues
+   */
+  upgrade(runId: string, options: { toVersion: string; dryRun?: boolean }): Promise<UpgradeReport>;
   /**
    * Every event of the run from its start, live; ends after the run's terminal event.
    * With `afterRetry`, a terminal event only ends it once a `run.retried` was seen (to follow a retry).
@@ -229,6 +240,14 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       assertRunId(runId);
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
       return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: false };
+    },
+    async upgrade(runId, upgradeOptions) {
+      assertRunId(runId);
+      const { toVersion, dryRun } = upgradeOptions;
+      if (typeof toVersion !== "string" || toVersion === "") throw new UsageError("client.upgrade: toVersion must be a non-empty version");
+      const { report } = await request("run.upgrade", { runId, toVersion, ...(dryRun === true ? { dryRun } : {}) }, upgradeRunReplySchema);
+      if (!report.dryRun && !report.upgraded && report.issues.length > 0) throw new UpgradeRefusedError(runId, report.workflow, report.from.version, report.to.version, report.issues);
+      return report;
     },
     follow(runId, followOptions = {}) {
       assertRunId(runId);

@@ -49,6 +49,7 @@ import {
   retryRunRequestSchema,
   signalRunRequestSchema,
   runIdRequestSchema,
+  upgradeRunRequestSchema,
   startRunRequestSchema,
   runListEntryOf,
 } from "./api-schemas.js";
@@ -59,7 +60,9 @@ import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { sendSignal } from "./signal-endpoint.js";
 import { coordinatorHeartbeatSchema, startCoordinatorBeat } from "./coordinator-heartbeat.js";
-import { createStartRouter } from "./start-routing.js";
+import { createStartRouter, type ForwardOutcome } from "./start-routing.js";
+import { createRunRouter } from "./run-routing.js";
+import { createUpgradeEndpoint } from "./upgrade-endpoint.js";
 import { readVersions, versionsRequestSchema } from "./versions-report.js";
 import { coordinatorWaitOf } from "./run-waits-for.js";
 import { routedOp } from "../transport/api-route.js";
@@ -152,7 +155,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   // Child runs go through the fleet's API: any coordinator serving the child's workflow takes it (child-runs.ts).
   const children = fleetChildRuns({ api: transport.api, transport, now: () => Date.now(), log: logger });
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children,
+  // It knows every version served: a run resumed after an upgrade folds on each plan it was on, and `upgrade` finds its target.
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children, workflows: served.entries().map((e) => e.workflow) as unknown as Workflow<never>[],
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
   });
@@ -324,20 +328,19 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     () => ({ coordinatorId: id, host: hostname(), pid: process.pid, served: servedVersions, runs: driver.size, startedAt, intervalMs: HEARTBEAT_INTERVAL_MS, at: Date.now() }),
     logger,
   );
-  const router = createStartRouter({
-    served,
-    fleet: () => beat.fleet(),
-    op: routedOp,
-    subject: (op) => port.subject(op),
-    forward: async (op, body) => {
-      try {
-        return { kind: "reply", body: JSON.parse(decoder.decode(await port.request(op, encoder.encode(JSON.stringify(body)), { timeoutMs: 10_000 }))) as object };
-      } catch (err) {
-        if (err instanceof NoRespondersError) return { kind: "no-responders" };
-        throw err;
-      }
-    },
-  });
+  const forward = async (op: string, body: unknown): Promise<ForwardOutcome> => {
+    try {
+      return { kind: "reply", body: JSON.parse(decoder.decode(await port.request(op, encoder.encode(JSON.stringify(body)), { timeoutMs: 10_000 }))) as object };
+    } catch (err) {
+      if (err instanceof NoRespondersError) return { kind: "no-responders" };
+      throw err;
+    }
+  };
+  const router = createStartRouter({ served, fleet: () => beat.fleet(), op: routedOp, subject: (op) => port.subject(op), forward });
+  // Signals and retries reach a coordinator serving the run's own plan (run-routing.ts); upgrades one serving the target (upgrade-endpoint.ts).
+  const runRouter = createRunRouter({ served, store: driver.store, op: routedOp, subject: (op) => port.subject(op), forward });
+  const upgrades = createUpgradeEndpoint({ id, served, driver, engine, transport, fleet: () => beat.fleet(), routed: (wf, v) => routedOp("run.upgrade", wf, v), subject: (op) => port.subject(op), forward, now: () => Date.now() });
+  const signal = (req: ReturnType<typeof signalRunRequestSchema.parse>): Promise<object> => sendSignal(transport, served, driver.store, req);
   const getPlan = (req: { workflow: string; version?: string | undefined }): Promise<object> => Promise.resolve({ ok: true, plan: served.resolve(req.workflow, req.version).plan });
   subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, (req) => router.route("run.start", req, start), gated));
   subs.push(serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), direct));
@@ -347,6 +350,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     for (const version of served.versionsOf(name)) {
       subs.push(serveEndpoint(port, routedOp("run.start", name, version), queue, startRunRequestSchema, (req) => start({ ...req, version }), gated));
       subs.push(serveEndpoint(port, routedOp("plan.get", name, version), queue, getPlanRequestSchema, (req) => getPlan({ ...req, version }), direct));
+      subs.push(serveEndpoint(port, routedOp("run.signal", name, version), queue, signalRunRequestSchema, signal, gated));
+      subs.push(serveEndpoint(port, routedOp("run.retry", name, version), queue, retryRunRequestSchema, retry, gated));
+      subs.push(serveEndpoint(port, routedOp("run.upgrade", name, version), queue, upgradeRunRequestSchema, (req) => upgrades.answer(req, true), gated));
     }
   }
   /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
@@ -366,8 +372,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
   subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, gated));
   subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, gated));
-  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, gated));
-  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
+  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, (req) => runRouter.route("run.retry", req, retry), gated));
+  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => runRouter.route("run.signal", req, signal), gated));
+  subs.push(serveEndpoint(port, "run.upgrade", queue, upgradeRunRequestSchema, (req) => upgrades.answer(req, false), gated));
+  // Upgrades forwarded to this coordinator as the run's holder (no queue group: only we listen here).
+  subs.push(serveEndpoint(port, `coordinator.${id}.upgrade`, undefined, upgradeRunRequestSchema, (req) => upgrades.asHolder(req), direct));
   subs.push(serveEndpoint(port, "run.versions", queue, versionsRequestSchema, async () => ({ ok: true, versions: await readVersions(transport, Date.now(), logger) }), gated));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(

@@ -104,6 +104,27 @@ describe("faults - child workflows on a fleet", () => {
     expect((await fleet.client.get(childId)).status).toBe("cancelled");
   }, 150_000);
 
+  it("faults - a retried child node starts a new child run per attempt; a child of a workflow no coordinator serves fails its node clearly", async () => {
+    await up();
+    const { runId } = await fleet.client.start("calls-broken", {});
+    const { record } = await fleet.finish(runId);
+    expect(record.status).toBe("failed");
+    const sub = record.tasks.find((t) => t.task === "sub")!;
+    expect(sub.error).toMatchObject({ code: "CHILD_FAILED" });
+    expect(sub.attempts).toBe(2);
+    const asked = (await fleet.history(runId)).filter((e) => e.type === "task.waiting").map((e) => (e as { wait: { runId: string } }).wait.runId);
+    expect(asked).toEqual([1, 2].map((attempt) => childRunIdOf(runId, "main", 1, "sub", attempt)));
+    const listed = await fleet.client.list({ parent: runId });
+    expect(listed.map((r) => [r.runId, r.status]).sort()).toEqual(asked.map((id) => [id, "failed"]).sort());
+
+    const nobody = await fleet.client.start("calls-nobody", {});
+    const ended = (await fleet.finish(nobody.runId)).record;
+    expect(ended.status).toBe("failed");
+    expect(ended.tasks[0]?.error?.message).toContain("CHILD_WORKFLOW_UNKNOWN");
+    expect(ended.tasks[0]?.error?.message).toContain('"nobody"');
+    expect(ended.tasks[0]?.attempts).toBe(1);
+  }, 150_000);
+
   it("faults - kill -9 of the parent's coordinator while its children run: the other takes it over, no child starts twice, the parent finishes", async () => {
     await up();
     const { runId } = await fleet.client.start("family", { base: 3, ms: 4000 });

@@ -48,6 +48,7 @@ import { MapFailedError, MapItemsError } from "../../src/errors/map.js";
 import { OptionsError } from "../../src/errors/options.js";
 import { RemoteError, deserializeError, serializeError, serializedErrorSchema } from "../../src/errors/serialize.js";
 import { WorkflowValidationError } from "../../src/errors/validation.js";
+import { UpgradeRefusedError } from "../../src/errors/upgrade.js";
 import { SignalPayloadInvalidError, SignalRefusedError, SignalTimeoutError, SleepUntilError } from "../../src/errors/waits.js";
 import { exitCodeFor } from "../../src/cli/exit-codes.js";
 
@@ -77,6 +78,7 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [UsageError, new UsageError("bad flag")],
   ...(["MODULE_NOT_FOUND", "MODULE_UNSUPPORTED", "MODULE_IMPORT_FAILED", "MODULE_NO_WORKFLOW", "MODULE_NO_REGISTRY", "WORKFLOW_AMBIGUOUS", "WORKFLOW_NOT_FOUND"] as const).map((code): [PhaseflowErrorClass, PhaseflowError] => [ModuleLoadError, new ModuleLoadError(code, "wf.ts", "cannot load")]),
   [WorkflowValidationError, new WorkflowValidationError("wf", [{ code: "CYCLE", path: "wf/s", message: "a cycle" }])],
+  [UpgradeRefusedError, new UpgradeRefusedError("run_1", "wf", "1", "2", [{ code: "STATE_MISSING", path: "wf/s", message: "no state s" }])],
   [TaskFailedError, new TaskFailedError("s/a", 2, { code: "BOOM", message: "boom" }, { cause: new TaskTimeoutError("s/a", 5) })],
   [MapItemsError, new MapItemsError("s/m", "returned 3")],
   [MapFailedError, new MapFailedError("s/m", 2, 10, 1, { id: "s/m[0]", code: "BOOM", message: "boom" })],
