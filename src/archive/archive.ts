@@ -9,10 +9,11 @@
  * Rows derived here for the `events` and `attempts` tables:
  * - events, in the order the run's writer decided them (`historyEvents`), each with the
  *   stored sequence number of its message (a decision batch's events share one);
- * - attempts, one per `task.dispatched`, with the first report of that attempt that
- *   carries its token (the one the fold accepts) and how many reports it got in all.
+ * - attempts, one per `task.dispatched`, with the report of that attempt the fold accepts
+ *   (the first with its token while the attempt was open) and how many reports it got in
+ *   all: the one attempts fold (runtime/core/attempt-log.ts) the web view reads too.
  */
-import { tokenHashOf } from "../runtime/core/run-state.js";
+import { createAttemptLog } from "../runtime/core/attempt-log.js";
 import { historyEvents } from "../runtime/core/history.js";
 import { recordOfHistory } from "../runtime/core/run-record.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
@@ -99,40 +100,27 @@ const SEQ = Symbol("seq");
 
 /** One row per dispatched attempt, with its accepted report. */
 export function attemptRows(events: readonly RunEvent[]): AttemptRow[] {
-  const rows = new Map<string, AttemptRow & { tokenHash: string }>();
-  for (const e of events) {
-    if (e.type === "task.dispatched") {
-      rows.set(e.dispatchId, {
-        dispatchId: e.dispatchId,
-        taskId: `${e.state}/${e.task}`,
-        state: e.state,
-        visit: e.visit,
-        task: e.task,
-        attempt: e.attempt,
-        executor: e.executor,
-        dispatchedAt: e.at,
-        deadline: e.deadline,
-        outcome: "none",
-        workerId: undefined,
-        reportedAt: undefined,
-        durationMs: undefined,
-        output: undefined,
-        error: undefined,
-        reports: 0,
-        tokenHash: e.tokenHash,
-      });
-    } else if (e.type === "attempt.succeeded" || e.type === "attempt.failed") {
-      const row = rows.get(e.dispatchId);
-      if (!row) continue;
-      row.reports++;
-      if (row.outcome !== "none" || tokenHashOf(e.token) !== row.tokenHash) continue;
-      row.outcome = e.type === "attempt.succeeded" ? "succeeded" : "failed";
-      row.workerId = e.workerId;
-      row.reportedAt = e.at;
-      row.durationMs = e.durationMs;
-      if (e.type === "attempt.succeeded") row.output = e.output;
-      else row.error = e.error;
-    }
-  }
-  return [...rows.values()].map(({ tokenHash: _hash, ...row }) => row);
+  const log = createAttemptLog();
+  for (const e of events) log.apply(e);
+  return log.all().map((a): AttemptRow => {
+    const r = a.report;
+    return {
+      dispatchId: a.dispatchId,
+      taskId: `${a.state}/${a.task}`,
+      state: a.state,
+      visit: a.visit,
+      task: a.task,
+      attempt: a.attempt,
+      executor: a.executor,
+      dispatchedAt: a.dispatchedAt,
+      deadline: a.deadline,
+      outcome: r?.outcome ?? "none",
+      workerId: r?.workerId,
+      reportedAt: r?.at,
+      durationMs: r?.durationMs,
+      output: r?.outcome === "succeeded" ? r.output : undefined,
+      error: r?.outcome === "failed" ? r.error : undefined,
+      reports: a.reports,
+    };
+  });
 }

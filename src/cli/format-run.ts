@@ -177,7 +177,7 @@ export function formatRunList(runs: readonly RunSummary[], planTasks: ReadonlyMa
   for (const r of runs) {
     rows.push([
       r.runId,
-      r.version !== undefined ? `${r.workflow}@${r.version}` : r.workflow,
+      r.version !== "" ? `${r.workflow}@${r.version}` : r.workflow,
       r.waiting !== undefined ? `${r.status} (${r.waiting})` : r.status,
       r.currentState ?? "-",
       // The plan's task count when known: tasks not started yet count too.

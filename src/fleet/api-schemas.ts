@@ -9,7 +9,7 @@ import { serializedErrorSchema } from "../errors/serialize.js";
 import { UPGRADE_ISSUE_CODES } from "../errors/upgrade.js";
 import { planSchema } from "../plan/schema.js";
 import { parentRefSchema, runIdSchema } from "../transport/messages.js";
-import { runRecordSchema, runStatusSchema } from "../runtime/core/run-record-schema.js";
+import { runRecordSchema, runStatusSchema, runSummarySchema, type RunSummary } from "../runtime/core/run-record-schema.js";
 
 export const startRunRequestSchema = z.object({
   workflow: z.string().min(1),
@@ -102,42 +102,22 @@ export const listRunsRequestSchema = z.object({
 });
 export type ListRunsRequest = z.input<typeof listRunsRequestSchema>;
 
-export const runSummarySchema = z.object({
-  runId: z.string(),
-  workflow: z.string(),
-  /** The workflow version the run is pinned to. */
-  version: z.string().optional(),
-  status: runStatusSchema,
-  /** Why an unfinished run is not moving: "waiting for a coordinator serving etl@1 (plan 3f2a…)". */
-  waiting: z.string().optional(),
-  currentState: z.string().optional(),
-  startedAt: z.number().optional(),
-  finishedAt: z.number().optional(),
-  /** A child run: its parent's run id. */
-  parent: z.string().optional(),
-  tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number() }),
+/**
+ * A run of a run list: the one `RunSummary` shape (runtime/core/run-record-schema.ts). A
+ * coordinator of an earlier version sent no plan hash, no running count and no version
+ * for some runs: they read as "" and 0.
+ */
+export const listedRunSchema = runSummarySchema.extend({
+  version: z.string().default(""),
+  planHash: z.string().default(""),
+  tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), running: z.number().default(0) }),
 });
-export type RunSummary = z.infer<typeof runSummarySchema>;
-
-/** A run list entry from anything shaped like one (a stored run, an engine's summary): only its fields, none absent. */
-export function runListEntryOf(r: { runId: string; workflow: string; version?: string | undefined; status: RunSummary["status"]; currentState?: string | undefined; startedAt?: number | undefined; finishedAt?: number | undefined; parent?: string | undefined; tasks: RunSummary["tasks"] }): RunSummary {
-  return {
-    runId: r.runId,
-    workflow: r.workflow,
-    ...(r.version !== undefined && r.version !== "" ? { version: r.version } : {}),
-    status: r.status,
-    ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
-    ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
-    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-    ...(r.parent !== undefined ? { parent: r.parent } : {}),
-    tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
-  };
-}
+export type { RunSummary };
 
 export const listRunsReplySchema = z.discriminatedUnion("ok", [
   z.object({
     ok: z.literal(true),
-    runs: z.array(runSummarySchema),
+    runs: z.array(listedRunSchema),
     /** More runs matched than fit in one reply: these are the newest. */
     truncated: z.boolean().optional(),
   }),

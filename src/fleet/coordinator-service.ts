@@ -33,7 +33,7 @@ import { createEngine, type Engine } from "../embedded/engine.js";
 import { versionLabel, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { createSilentLogger } from "../support/logger.js";
 import { resolveRunStart } from "../support/run-options.js";
-import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
+import { isRunFinished, recordOfHistory, summaryFieldsOf } from "../runtime/core/run-record.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
@@ -52,7 +52,6 @@ import {
   runIdRequestSchema,
   upgradeRunRequestSchema,
   startRunRequestSchema,
-  runListEntryOf,
 } from "./api-schemas.js";
 import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "../errors/fleet.js";
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
@@ -416,7 +415,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
           .slice(0, limit)
           .map((r) => {
             const waiting = coordinatorWaitOf(r, beat.fleet());
-            return { ...runListEntryOf(r), ...(waiting !== undefined ? { waiting } : {}) };
+            return { ...summaryFieldsOf(r, { error: false }), ...(waiting !== undefined ? { waiting } : {}) };
           });
         // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
         const room = port.maxPayload - REPLY_HEADROOM - 64;

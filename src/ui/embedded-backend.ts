@@ -8,13 +8,13 @@ import { hostname } from "node:os";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { RunNotFoundError } from "../errors/base.js";
-import { runListEntryOf, type RunSummary } from "../fleet/api-schemas.js";
 import type { WorkerHeartbeat } from "../fleet/heartbeat.js";
 import { compareNewestFirst, cursorOf, isAfterCursor } from "../fleet/run-list-order.js";
 import type { Plan } from "../plan/schema.js";
 import type { Registry } from "../registry/registry.js";
 import type { Engine } from "../embedded/engine.js";
-import type { RunRecord, RunSummary as EngineRunSummary } from "../runtime/core/run-record-schema.js";
+import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js";
+import { summaryFieldsOf } from "../runtime/core/run-record.js";
 import type { Transport } from "../transport/port.js";
 import type { UiBackend } from "./backend.js";
 import { followRunUpdates } from "./follow.js";
@@ -57,7 +57,7 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
     return record;
   };
   // From the engine's counts: a list never builds every task record of a big map.
-  const summaryOf = (r: EngineRunSummary): RunSummary => runListEntryOf(r);
+  const summaryOf = (r: RunSummary): RunSummary => summaryFieldsOf(r, { error: false });
 
   return {
     mode: "embedded",

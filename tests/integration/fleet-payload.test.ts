@@ -3,13 +3,24 @@
 // reference; the worker that needs the value fetches it. The run's PF_EVENTS history stays
 // small, retention and prune remove a run's payloads (one several runs share stays while
 // one of them is kept), and a value over maxPayload fails with an error naming the limit.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/run-cli.js";
 import { createClient } from "../../src/fleet/client.js";
 import { isPayloadRef } from "../../src/transport/payloads.js";
 import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
 import { COORDINATOR, useFleet, waitForExecution } from "../faults/support.js";
 
 const MB = 1_000_000;
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, isTTY: false });
+  return { code, stdout, stderr };
+}
 
 describe("fleet - payloads of any size", () => {
   const fleet = useFleet("fpayload", { coordinators: [COORDINATOR], workers: ["w1", "w2"] });
@@ -40,6 +51,17 @@ describe("fleet - payloads of any size", () => {
     const bytes = await historyBytes(runId);
     console.log(`5 MB output: PF_EVENTS history of the run is ${bytes} bytes`);
     expect(bytes).toBeLessThan(16_000);
+
+    // status --json shows the reference, --resolve the value; export writes values.
+    const nats = ["--nats", fleet.url, "--prefix", fleet.prefix];
+    const plain = JSON.parse((await cli(["status", runId, ...nats, "--json"])).stdout) as RunRecord;
+    expect(isPayloadRef(task(plain, "big").output)).toBe(true);
+    const resolved = JSON.parse((await cli(["status", runId, ...nats, "--json", "--resolve"])).stdout) as RunRecord;
+    expect((task(resolved, "big").output as { blob: string }).blob).toHaveLength(5 * MB);
+    const out = join(mkdtempSync(join(tmpdir(), "pf-payload-")), "run.json");
+    expect((await cli(["export", runId, ...nats, "--out", out])).code).toBe(0);
+    const archive = JSON.parse(readFileSync(out, "utf8")) as { record: RunRecord };
+    expect((task(archive.record, "big").output as { blob: string }).blob).toHaveLength(5 * MB);
   }, 120_000);
 
   it("fleet - two referenced outputs merge into the input of their common child", async () => {
