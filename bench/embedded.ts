@@ -141,6 +141,10 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions = {}): Prom
 
   const chain = chainWorkflow(chainPhases);
   const chainEngine = await engineSamples(chain, concurrency, runs, warmup);
+
+  // The same shapes with a task concurrency and rate limit that never bind (README "Traffic control"): goal at most 10% slower.
+  const wideLimited = await engineSamples(wideWorkflow(wideTasks, true), concurrency, runs, warmup);
+  const chainLimited = await engineSamples(chainWorkflow(chainPhases, true), concurrency, runs, warmup);
   const chainBase = await sample(() => msPerRepetition(() => promiseChain(chainPhases, noop), minBaselineMs), runs, warmup);
 
   return [
@@ -171,6 +175,26 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions = {}): Prom
       better: "lower",
       baselineLabel: "sequential await chain calling the same no-op",
       samples: { phaseflow: chainEngine.map((ms) => ms / chainPhases), baseline: chainBase.map((ms) => ms / chainPhases) },
+      notes,
+    }),
+    compare({
+      bench: "embedded",
+      case: `wide with limits that never bind: ${wideTasks.toLocaleString("en-US")} tasks, each with concurrency and rateLimit`,
+      unit: "tasks/s",
+      better: "higher",
+      baselineLabel: "the wide phase above without limits, same engine settings",
+      samples: { phaseflow: wideLimited.map((ms) => perSecond(wideTasks, ms)), baseline: wideEngine.map((ms) => perSecond(wideTasks, ms)) },
+      goal: { op: ">=", value: 1 / 1.1 },
+      notes,
+    }),
+    compare({
+      bench: "embedded",
+      case: `chain with limits that never bind: ${chainPhases} phases, each task with concurrency and rateLimit`,
+      unit: "ms/phase",
+      better: "lower",
+      baselineLabel: "the chain above without limits, same engine settings",
+      samples: { phaseflow: chainLimited.map((ms) => ms / chainPhases), baseline: chainEngine.map((ms) => ms / chainPhases) },
+      goal: { op: "<=", value: 1.1 },
       notes,
     }),
   ];

@@ -8,6 +8,7 @@
 export { z } from "zod";
 export { workflow, isWorkflow, Workflow, State, Task } from "./dsl/workflow.js";
 export type { BackoffOptions, ExecutorKey, JsonValue, MapOptions, SignalOptions, SleepOptions, StateOptions, TaskOptions, TaskParams, WorkflowInput, WorkflowOptions } from "./dsl/workflow.js";
+export type { ConcurrencyLimit, RateLimit } from "./dsl/limits.js";
 export type { CatchUp, CronSchedule, EverySchedule, ScheduleOptions, SourceOptions } from "./dsl/triggers.js";
 
 // Compiling
@@ -25,7 +26,9 @@ export type { ExecutorEntry, ExecutorFn, ExecutorOptions, Logger, MapItemInfo, T
 
 // Running
 export { createEngine } from "./embedded/engine.js";
-export type { Engine, EngineOptions, EngineRunOptions } from "./embedded/engine.js";
+export type { Engine, EngineOptions, EngineRunOptions, UpgradeOptions } from "./embedded/engine.js";
+export { upgradeIssues } from "./runtime/core/upgrade.js";
+export type { UpgradeReport } from "./runtime/core/upgrade.js";
 export { compareVersions, latestVersion } from "./plan/versions.js";
 export type { RunHandle } from "./runtime/shell/run-handle.js";
 export { createCoordinator } from "./runtime/shell/coordinator.js";
@@ -80,6 +83,8 @@ export {
 export { SignalTimeoutError, SleepUntilError, SignalPayloadInvalidError, SignalRefusedError } from "./errors/waits.js";
 export { OptionsError } from "./errors/options.js";
 export { WorkflowValidationError, VALIDATION_CODES } from "./errors/validation.js";
+export { UpgradeRefusedError, UPGRADE_ISSUE_CODES } from "./errors/upgrade.js";
+export type { UpgradeIssue, UpgradeIssueCode } from "./errors/upgrade.js";
 // Run archives (JSON or SQLite) of a run's stored history
 export { archiveOf } from "./archive/archive.js";
 export type { RunArchive } from "./archive/archive.js";

@@ -1,4 +1,5 @@
-// The run list: newest first, filtered by workflow and status, paged by cursor (the
+// The run list: newest first, filtered by workflow and status (and to one run's child
+// runs: `#/?parent=<runId>`, linked from the run page), paged by cursor (the
 // server reads the runs' summaries, never their histories). Refreshed every few
 // seconds while shown.
 import { api } from "./api.js";
@@ -13,6 +14,7 @@ export function showRunList(main, params) {
   const status = params.get("status") ?? "";
   const before = params.get("before") ?? "";
   const back = params.get("back") ?? "";
+  const parent = params.get("parent") ?? "";
   let timer;
   let stopped = false;
 
@@ -33,16 +35,19 @@ export function showRunList(main, params) {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const data = new FormData(form);
-    location.hash = hashFor({ workflow: String(data.get("workflow") ?? "").trim(), status: String(data.get("status") ?? "") });
+    location.hash = hashFor({ workflow: String(data.get("workflow") ?? "").trim(), status: String(data.get("status") ?? ""), parent });
   });
   const table = h("div", { id: "run-table" }, h("p", { class: "loading" }, "Loading runs…"));
-  main.replaceChildren(h("h1", {}, "Runs"), form, table);
+  const title = parent
+    ? [h("h1", {}, "Child runs of ", h("a", { href: `#/runs/${encodeURIComponent(parent)}`, id: "parent-run" }, parent)), h("p", {}, h("a", { href: "#/" }, "All runs"))]
+    : [h("h1", {}, "Runs")];
+  main.replaceChildren(...title, form, table);
 
   async function load() {
     if (stopped) return;
     let page;
     try {
-      page = await api.runs({ ...(workflow ? { workflow } : {}), ...(status ? { status } : {}), ...(before ? { before } : {}), limit: "25" });
+      page = await api.runs({ ...(workflow ? { workflow } : {}), ...(status ? { status } : {}), ...(parent ? { parent } : {}), ...(before ? { before } : {}), limit: "25" });
     } catch (err) {
       table.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not list the runs: ${err.code}: ${err.message}`));
       timer = setTimeout(load, REFRESH_MS);
@@ -65,8 +70,8 @@ export function showRunList(main, params) {
     const pager = h(
       "nav",
       { class: "pager", "aria-label": "pages" },
-      before ? h("a", { href: back ? hashFor({ workflow, status, before: back.split(",").pop(), back: back.split(",").slice(0, -1).join(",") }) : hashFor({ workflow, status }) }, "← Newer") : null,
-      page.next ? h("a", { href: hashFor({ workflow, status, before: page.next, back: [back, before].filter(Boolean).join(",") }) }, "Older →") : null,
+      before ? h("a", { href: back ? hashFor({ workflow, status, parent, before: back.split(",").pop(), back: back.split(",").slice(0, -1).join(",") }) : hashFor({ workflow, status, parent }) }, "← Newer") : null,
+      page.next ? h("a", { href: hashFor({ workflow, status, parent, before: page.next, back: [back, before].filter(Boolean).join(",") }) }, "Older →") : null,
     );
     table.replaceChildren(
       rows.length
@@ -77,7 +82,7 @@ export function showRunList(main, params) {
             h("thead", {}, h("tr", {}, ["Run", "Workflow", "Status", "State", "Tasks", "Started", "Duration"].map((c) => h("th", { scope: "col" }, c)))),
             h("tbody", {}, rows),
           )
-        : h("p", {}, workflow || status ? "No run matches these filters." : "No runs yet. Start one with: phaseflow run <file> --nats URL"),
+        : h("p", {}, workflow || status || parent ? "No run matches these filters." : "No runs yet. Start one with: phaseflow run <file> --nats URL"),
       pager,
     );
     timer = setTimeout(load, REFRESH_MS);

@@ -7,6 +7,9 @@ import { badge, duration, h, time } from "./dom.js";
 import { drawDag, drawStateMachine, layoutDag, layoutStateMachine } from "./graph.js";
 
 const keyOf = (state, visit, task) => `${state}/${visit}/${task}`;
+/** Child runs linked one by one in the run's header; the rest are a link to the run list filtered by parent. */
+const MAX_CHILD_LINKS = 20;
+const runLink = (runId, id) => h("a", { href: `#/runs/${encodeURIComponent(runId)}`, ...(id ? { id } : {}) }, runId);
 
 /** Render the page of run `runId` into `main`; returns a function that stops its stream. */
 export async function showRun(main, runId, announce) {
@@ -90,8 +93,13 @@ export async function showRun(main, runId, announce) {
       h(
         "dl",
         { class: "meta" },
-        h("dt", {}, "Workflow"), h("dd", {}, `${r.workflow}${r.version ? ` v${r.version}` : ""}`),
+        h("dt", {}, "Workflow"), h("dd", {}, `${r.workflow}${r.version ? ` v${r.version}` : ""}`, r.planHash ? h("span", { class: "plan-hash", title: r.planHash }, ` (plan ${r.planHash.slice(0, 12)})`) : null),
+        // A run moved onto another version's plan (phaseflow upgrade): where it came from.
+        r.upgrades?.length ? h("dt", {}, "Upgraded") : null,
+        r.upgrades?.length ? h("dd", { id: "run-upgrades" }, r.upgrades.map((u) => `from v${u.from.version} to v${u.version} at ${time(u.at)}`).join("; ")) : null,
         h("dt", {}, "Status"), h("dd", {}, badge(r.status, { id: "run-status", "data-status": r.status }), loaded.waiting && (r.status === "running" || r.status === "pending") ? h("div", { class: "waiting" }, loaded.waiting) : null),
+        r.parent ? [h("dt", {}, "Parent run"), h("dd", {}, runLink(r.parent.runId, "parent-run"), ` (node ${r.parent.state}/${r.parent.task}, attempt ${r.parent.attempt})`)] : null,
+        childRuns(),
         h("dt", {}, "Current state"), h("dd", {}, r.currentState ?? "—"),
         h("dt", {}, "Started"), h("dd", {}, time(r.startedAt)),
         h("dt", {}, "Duration"), h("dd", {}, r.startedAt ? duration((r.finishedAt ?? Date.now()) - r.startedAt) : ""),
@@ -122,6 +130,18 @@ export async function showRun(main, runId, announce) {
       r.reason ? h("p", {}, `Cancelled: ${r.reason}`) : null,
       r.status === "succeeded" && r.output !== undefined ? details("run:output", "Output of the run", jsonBlock(r.output)) : null,
     );
+  }
+
+  /** The child runs the run's task records name (the newest attempt's of each node), the first few linked. */
+  function childRuns() {
+    const children = [...view.tasks.values()].map((e) => e.record).filter((t) => t.child);
+    if (children.length === 0) return null;
+    const shown = children.slice(0, MAX_CHILD_LINKS);
+    const all = h("a", { href: `#/?parent=${encodeURIComponent(view.run.runId)}`, id: "child-runs-all" }, children.length > shown.length ? `all ${children.length}` : "list");
+    return [
+      h("dt", {}, "Child runs"),
+      h("dd", {}, h("ul", { class: "child-runs", id: "child-runs" }, shown.map((t) => h("li", { "data-child": t.child }, h("code", {}, t.task), " ", runLink(t.child), " ", badge(t.status)))), all),
+    ];
   }
 
   function machine() {
@@ -231,7 +251,9 @@ export async function showRun(main, runId, announce) {
         h("dt", {}, "Executor"), h("dd", {}, r?.executor ?? t.planTask?.executor ?? "—"),
         h("dt", {}, "Attempts"), h("dd", {}, String(r?.attempts ?? 0)),
         r?.durationMs !== undefined ? [h("dt", {}, "Last duration"), h("dd", {}, duration(r.durationMs))] : null,
+        r?.waitingFor ? [h("dt", {}, "Waiting"), h("dd", { class: "waiting", "data-task-waiting": "" }, r.waitingFor)] : null,
         r?.dueAt ? [h("dt", {}, "Next attempt"), h("dd", {}, time(r.dueAt))] : null,
+        r?.child ? [h("dt", {}, "Child run"), h("dd", {}, runLink(r.child, "task-child-run"))] : null,
         r?.reason ? [h("dt", {}, "Reason"), h("dd", {}, r.reason)] : null,
         t.planTask?.description ? [h("dt", {}, "About"), h("dd", {}, t.planTask.description)] : null,
       ),

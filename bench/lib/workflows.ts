@@ -13,23 +13,29 @@ export const NOOP_EXECUTOR = "bench/noop" as const;
  * One state holding `tasks` independent no-op tasks: a single phase.
  * @example const wf = wideWorkflow(10_000); // name "bench-wide-10000"
  */
-export function wideWorkflow(tasks: number): Workflow<unknown> {
-  const wf = workflow(`bench-wide-${tasks}`, { version: "1" });
+export function wideWorkflow(tasks: number, limited = false): Workflow<unknown> {
+  const wf = workflow(`bench-wide-${tasks}${limited ? "-limited" : ""}`, { version: "1" });
   const s = wf.state("wide");
-  for (let i = 0; i < tasks; i++) s.task(`t${i}`, { executor: NOOP_EXECUTOR });
+  for (let i = 0; i < tasks; i++) s.task(`t${i}`, { executor: NOOP_EXECUTOR, ...(limited ? NEVER_BINDS : {}) });
   return wf;
 }
+
+/** A task concurrency limit (keyed) and a rate limit that no bench run ever reaches: what limits cost when they do not bind. */
+export const NEVER_BINDS = {
+  concurrency: { limit: 1_000_000, key: () => "bench" },
+  rateLimit: { limit: 1_000_000, periodMs: 1000 },
+} as const;
 
 /**
  * One state holding `phases` no-op tasks chained one after the other: `phases` phases of one task.
  * @example const wf = chainWorkflow(200); // name "bench-chain-200"
  */
-export function chainWorkflow(phases: number): Workflow<unknown> {
-  const wf = workflow(`bench-chain-${phases}`, { version: "1" });
+export function chainWorkflow(phases: number, limited = false): Workflow<unknown> {
+  const wf = workflow(`bench-chain-${phases}${limited ? "-limited" : ""}`, { version: "1" });
   const s = wf.state("chain");
   let prev: Task<"chain"> | undefined;
   for (let i = 0; i < phases; i++) {
-    const t = s.task(`t${i}`, { executor: NOOP_EXECUTOR });
+    const t = s.task(`t${i}`, { executor: NOOP_EXECUTOR, ...(limited ? NEVER_BINDS : {}) });
     prev?.then(t);
     prev = t;
   }

@@ -9,10 +9,11 @@
  * Rows derived here for the `events` and `attempts` tables:
  * - events, in the order the run's writer decided them (`historyEvents`), each with the
  *   stored sequence number of its message (a decision batch's events share one);
- * - attempts, one per `task.dispatched`, with the first report of that attempt that
- *   carries its token (the one the fold accepts) and how many reports it got in all.
+ * - attempts, one per `task.dispatched`, with the report of that attempt the fold accepts
+ *   (the first with its token while the attempt was open) and how many reports it got in
+ *   all: the one attempts fold (runtime/core/attempt-log.ts) the web view reads too.
  */
-import { tokenHashOf } from "../runtime/core/run-state.js";
+import { createAttemptLog } from "../runtime/core/attempt-log.js";
 import { historyEvents } from "../runtime/core/history.js";
 import { recordOfHistory } from "../runtime/core/run-record.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
@@ -30,6 +31,10 @@ export interface RunArchive {
   exportedAt: number;
   /** The run record folded from `history`. */
   record: RunRecord;
+  /** A child run: its parent's run id (the whole reference is `record.parent`). */
+  parent?: string;
+  /** The child runs this run started, in task record order (`record.tasks[].child`): export each by its id. */
+  children: string[];
   /** Every stored message of the run (decision batches and worker reports), in stored order. */
   history: StoredMessage[];
 }
@@ -73,7 +78,9 @@ export interface AttemptRow {
  * const archive = archiveOf(runId, (await transport.readHistory(runId)).messages);
  */
 export function archiveOf(runId: string, history: readonly StoredMessage[], exportedAt = Date.now()): RunArchive {
-  return { format: ARCHIVE_FORMAT, formatVersion: ARCHIVE_FORMAT_VERSION, runId, exportedAt, record: recordOfHistory(history), history: [...history] };
+  const record = recordOfHistory(history);
+  const children = record.tasks.flatMap((t) => (t.child !== undefined ? [t.child] : []));
+  return { format: ARCHIVE_FORMAT, formatVersion: ARCHIVE_FORMAT_VERSION, runId, exportedAt, record, ...(record.parent !== undefined ? { parent: record.parent.runId } : {}), children, history: [...history] };
 }
 
 /** The run's events in decided order, each with its message's seq. */
@@ -93,40 +100,27 @@ const SEQ = Symbol("seq");
 
 /** One row per dispatched attempt, with its accepted report. */
 export function attemptRows(events: readonly RunEvent[]): AttemptRow[] {
-  const rows = new Map<string, AttemptRow & { tokenHash: string }>();
-  for (const e of events) {
-    if (e.type === "task.dispatched") {
-      rows.set(e.dispatchId, {
-        dispatchId: e.dispatchId,
-        taskId: `${e.state}/${e.task}`,
-        state: e.state,
-        visit: e.visit,
-        task: e.task,
-        attempt: e.attempt,
-        executor: e.executor,
-        dispatchedAt: e.at,
-        deadline: e.deadline,
-        outcome: "none",
-        workerId: undefined,
-        reportedAt: undefined,
-        durationMs: undefined,
-        output: undefined,
-        error: undefined,
-        reports: 0,
-        tokenHash: e.tokenHash,
-      });
-    } else if (e.type === "attempt.succeeded" || e.type === "attempt.failed") {
-      const row = rows.get(e.dispatchId);
-      if (!row) continue;
-      row.reports++;
-      if (row.outcome !== "none" || tokenHashOf(e.token) !== row.tokenHash) continue;
-      row.outcome = e.type === "attempt.succeeded" ? "succeeded" : "failed";
-      row.workerId = e.workerId;
-      row.reportedAt = e.at;
-      row.durationMs = e.durationMs;
-      if (e.type === "attempt.succeeded") row.output = e.output;
-      else row.error = e.error;
-    }
-  }
-  return [...rows.values()].map(({ tokenHash: _hash, ...row }) => row);
+  const log = createAttemptLog();
+  for (const e of events) log.apply(e);
+  return log.all().map((a): AttemptRow => {
+    const r = a.report;
+    return {
+      dispatchId: a.dispatchId,
+      taskId: `${a.state}/${a.task}`,
+      state: a.state,
+      visit: a.visit,
+      task: a.task,
+      attempt: a.attempt,
+      executor: a.executor,
+      dispatchedAt: a.dispatchedAt,
+      deadline: a.deadline,
+      outcome: r?.outcome ?? "none",
+      workerId: r?.workerId,
+      reportedAt: r?.at,
+      durationMs: r?.durationMs,
+      output: r?.outcome === "succeeded" ? r.output : undefined,
+      error: r?.outcome === "failed" ? r.error : undefined,
+      reports: a.reports,
+    };
+  });
 }

@@ -33,7 +33,8 @@ CREATE TABLE runs (
   record TEXT NOT NULL,
   exported_at INTEGER NOT NULL,
   archive_format TEXT NOT NULL,
-  archive_version INTEGER NOT NULL
+  archive_version INTEGER NOT NULL,
+  parent_run_id TEXT
 );
 CREATE TABLE states (
   run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -64,6 +65,7 @@ CREATE TABLE tasks (
   output TEXT,
   error TEXT,
   reason TEXT,
+  child_run_id TEXT,
   PRIMARY KEY (run_id, task_id, visit)
 );
 CREATE TABLE attempts (
@@ -142,7 +144,7 @@ export async function writeSqliteArchive(archive: RunArchive, file: string): Pro
     const runId = archive.runId;
     const insertAll = db.transaction(() => {
       db.prepare(
-        `INSERT INTO runs VALUES (@run_id, @workflow, @version, @plan_hash, @status, @current_state, @started_at, @finished_at, @input, @output, @error, @reason, @options, @record, @exported_at, @archive_format, @archive_version)`,
+        `INSERT INTO runs VALUES (@run_id, @workflow, @version, @plan_hash, @status, @current_state, @started_at, @finished_at, @input, @output, @error, @reason, @options, @record, @exported_at, @archive_format, @archive_version, @parent_run_id)`,
       ).run({
         run_id: runId,
         workflow: r.workflow,
@@ -161,12 +163,13 @@ export async function writeSqliteArchive(archive: RunArchive, file: string): Pro
         exported_at: archive.exportedAt,
         archive_format: archive.format,
         archive_version: archive.formatVersion,
+        parent_run_id: r.parent?.runId ?? null,
       });
       const state = db.prepare(`INSERT INTO states VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const s of r.states) state.run(runId, s.name, s.visit, s.status, s.enteredAt, s.exitedAt ?? null, json(s.input), json(s.output), s.next ?? null);
-      const task = db.prepare(`INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      const task = db.prepare(`INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const t of r.tasks) {
-        task.run(runId, t.id, t.state, t.visit, t.task, t.executor ?? null, t.status, t.attempts, t.dispatchId ?? null, t.workerId ?? null, t.startedAt ?? null, t.finishedAt ?? null, t.durationMs ?? null, json(t.output), json(t.error), t.reason ?? null);
+        task.run(runId, t.id, t.state, t.visit, t.task, t.executor ?? null, t.status, t.attempts, t.dispatchId ?? null, t.workerId ?? null, t.startedAt ?? null, t.finishedAt ?? null, t.durationMs ?? null, json(t.output), json(t.error), t.reason ?? null, t.child ?? null);
       }
       const events = archivedEvents(archive.history);
       const attempt = db.prepare(`INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);

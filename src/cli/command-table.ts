@@ -20,6 +20,7 @@ export const COMMANDS: readonly CliCommand[] = [
   lazyCommand("status", "List recent runs, or show one run per state and task", async () => (await import("./commands/status.js")).statusCommand),
   lazyCommand("cancel", "Cancel a run", async () => (await import("./commands/cancel.js")).cancelCommand),
   lazyCommand("retry", "Re-run a failed run from its failed tasks (or from --from) and everything downstream", async () => (await import("./commands/retry.js")).retryCommand),
+  lazyCommand("upgrade", "Move a running run onto another version of its workflow, when compatible", async () => (await import("./commands/upgrade.js")).upgradeCommand),
   lazyCommand("signal", "Send a signal to a run (a signal node waiting for it succeeds with the payload)", async () => (await import("./commands/signal.js")).signalCommand),
   lazyCommand("prune", "Remove finished runs older than an age from NATS", async () => (await import("./commands/prune.js")).pruneCommand),
   lazyCommand("export", "Write a run's history and record to a JSON or SQLite archive", async () => (await import("./commands/export.js")).exportCommand),

@@ -64,6 +64,7 @@ export function formatRunRecord(record: RunRecord, options: FormatRunOptions = {
   if (record.error) lines.push(`  error [${record.error.code}] ${record.error.message.trimEnd().split("\n").join("\n    ")}`);
   if (record.reason) lines.push(`  reason: ${record.reason}`);
   if (options.waiting !== undefined) lines.push(`  ${options.waiting}`);
+  lines.push(...familyLines(record));
   lines.push(...waitLines(record));
   for (const s of record.states) {
     const multi = record.states.filter((x) => x.name === s.name).length > 1;
@@ -86,6 +87,23 @@ export function formatRunRecord(record: RunRecord, options: FormatRunOptions = {
     lines.push(...taskRows(p.tasks.map((t) => notStarted(p.name, 1, t.name)), options));
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** Child runs named one by one in a run's view; the rest are counted (`status --parent` lists them all). */
+export const MAX_CHILD_ROWS = 20;
+
+/** A child run's parent, and a parent's child runs (the newest attempt's of each node). */
+function familyLines(record: RunRecord): string[] {
+  const lines: string[] = [];
+  const p = record.parent;
+  if (p) lines.push(`  parent: run ${p.runId} (node ${p.state}/${p.task}, attempt ${p.attempt}, depth ${p.depth})`);
+  const children = record.tasks.filter((t) => t.child !== undefined);
+  if (children.length === 0) return lines;
+  lines.push(`  child runs (${children.length}; all: phaseflow status --parent ${record.runId}):`);
+  const rows = children.slice(0, MAX_CHILD_ROWS).map((t) => [`    ${t.id}`, t.child!, t.status]);
+  lines.push(...table(rows));
+  if (children.length > MAX_CHILD_ROWS) lines.push(`    ... and ${children.length - MAX_CHILD_ROWS} more`);
+  return lines;
 }
 
 /** What a running run waits for: its waiting signal and sleep nodes, and signals sent that no node took yet. */
@@ -159,7 +177,7 @@ export function formatRunList(runs: readonly RunSummary[], planTasks: ReadonlyMa
   for (const r of runs) {
     rows.push([
       r.runId,
-      r.version !== undefined ? `${r.workflow}@${r.version}` : r.workflow,
+      r.version !== "" ? `${r.workflow}@${r.version}` : r.workflow,
       r.waiting !== undefined ? `${r.status} (${r.waiting})` : r.status,
       r.currentState ?? "-",
       // The plan's task count when known: tasks not started yet count too.

@@ -3,6 +3,7 @@
  * TLS), and their translation into NatsTransportOptions.
  */
 import type { FlagSpec } from "./command.js";
+import { parseSize } from "./size.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 
 export const NATS_FLAGS = {
@@ -15,6 +16,7 @@ export const NATS_FLAGS = {
   "tls-ca": { type: "string", valueName: "FILE", description: "CA certificate to verify the server" },
   "tls-cert": { type: "string", valueName: "FILE", description: "client certificate (mutual TLS)" },
   "tls-key": { type: "string", valueName: "FILE", description: "client key (mutual TLS)" },
+  "max-payload": { type: "string", valueName: "SIZE", description: "largest task input or output, run input or output, or signal payload accepted, e.g. 128MB (default 64MB); values over 256KB travel through the pf_payloads object store" },
 } as const satisfies Record<string, FlagSpec>;
 
 type NatsFlagValues = { -readonly [K in keyof typeof NATS_FLAGS]?: string | undefined };
@@ -45,6 +47,7 @@ export function natsOptionsFrom(flags: NatsFlagValues, env: NodeJS.ProcessEnv = 
     ...(values.token !== undefined ? { token: values.token } : {}),
     ...(values.creds !== undefined ? { credsFile: values.creds } : {}),
     ...(tls ? { tls } : {}),
+    ...(values["max-payload"] !== undefined ? { maxPayload: parseSize(values["max-payload"], "--max-payload") } : {}),
   };
 }
 

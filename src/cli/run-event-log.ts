@@ -40,6 +40,8 @@ export function describeEvent(e: RunUpdate): EventLogLine {
       return { level: "warn", fields: { ...fields, reason: e.reason }, msg: `run cancelled: ${e.reason}` };
     case "run.retried":
       return { level: "warn", fields: { ...fields, tasks: e.tasks, reason: e.reason }, msg: `run retried from state ${e.state} (visit ${e.visit}): ${e.reason}` };
+    case "run.upgraded":
+      return { level: "warn", fields: { ...fields, from: e.from, version: e.version, planHash: e.planHash }, msg: `run upgraded from version ${e.from.version} to ${e.version} (plan ${e.planHash.slice(0, 12)})` };
     case "state.entered":
       return { level: "info", fields, msg: `state ${e.state} entered` };
     case "state.exited":

@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF, DEFAULT_MAX_VISITS, DEFAULT_RETRIES } from "./defaults
 import { buildGraph, criticalPath, findCycle, graphologyLayering, layer, phaseMembers, type IndexedGraph } from "./graph.js";
 import type { ToJsonSchema } from "./schemas.js";
 import { validateTask } from "./validate-task.js";
+import { planLimitsOf } from "./validate-limits.js";
 import { validateStateOptionKeys, validateTaskOptionKeys } from "./validate-options.js";
 import { planWaitOf } from "./compile-wait.js";
 import { planMapOf, validateMapAndParams, validateMapRouters } from "./map.js";
@@ -166,6 +167,7 @@ function planTask(s: State<string, unknown>, t: Task<string>, i: number, g: Inde
     },
     timeoutMs: o.timeoutMs ?? null,
     ...(o.queueTimeoutMs !== undefined ? { queueTimeoutMs: o.queueTimeoutMs } : {}),
+    ...planLimitsOf(o),
     parents,
     children,
     phase,

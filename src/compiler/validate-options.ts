@@ -13,8 +13,8 @@ import { editDistance } from "../support/edit-distance.js";
 
 /** The options each kind of declaration takes (dsl/workflow.ts). */
 export const KNOWN_OPTIONS: Readonly<Record<NodeKind | "state" | "workflow", readonly string[]>> = {
-  task: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "queueTimeoutMs", "description"],
-  map: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "queueTimeoutMs", "description", "items", "maxConcurrency", "toleratedFailures"],
+  task: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "queueTimeoutMs", "concurrency", "rateLimit", "description"],
+  map: ["executor", "params", "input", "output", "retries", "backoff", "timeoutMs", "queueTimeoutMs", "concurrency", "rateLimit", "description", "items", "maxConcurrency", "toleratedFailures"],
   signal: ["schema", "timeoutMs", "onTimeout", "signal", "retries", "backoff", "description"],
   sleep: ["ms", "until", "description"],
   state: ["initial", "final", "maxVisits", "output", "description"],
@@ -35,8 +35,9 @@ const ALIASES: Readonly<Record<string, string>> = {
   executiontimeout: "timeoutMs",
   retrybackoff: "backoff",
   retrypolicy: "retries",
-  concurrency: "maxConcurrency",
   parallelism: "maxConcurrency",
+  ratelimit: "rateLimit",
+  throttle: "rateLimit",
   maxvisit: "maxVisits",
   schema: "output",
   param: "params",

@@ -4,6 +4,7 @@ import type { Task } from "../dsl/workflow.js";
 import type { Registry } from "../registry/registry.js";
 import { checkExecutorKey } from "../registry/keys.js";
 import { validateWait } from "./compile-wait.js";
+import { validateLimits } from "./validate-limits.js";
 import { MAX_RETRIES, MAX_TIMEOUT_MS } from "./defaults.js";
 import { toJsonSchema, topLevelKeys, type JsonSchema, type ToJsonSchema } from "./schemas.js";
 
@@ -49,6 +50,7 @@ export function validateTask(task: Task<string>, path: string, registry: Registr
   if (o.queueTimeoutMs !== undefined && (!isInt(o.queueTimeoutMs) || o.queueTimeoutMs <= 0 || o.queueTimeoutMs > MAX_TIMEOUT_MS)) {
     issues.push({ code: "INVALID_QUEUE_TIMEOUT", path, message: `${name} has queueTimeoutMs ${String(o.queueTimeoutMs)}; use a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, or leave it out to wait for a worker without limit` });
   }
+  validateLimits(o, name, path, issues);
 }
 
 function compareSchemas(kind: "input" | "output", declared: JsonSchema | null, registered: JsonSchema | null, name: string, executor: string, path: string, issues: ValidationIssue[]): void {

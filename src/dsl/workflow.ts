@@ -9,6 +9,7 @@
  * fails to type-check, and `when` is typed by the state's `output` schema.
  */
 import type { ZodType } from "zod";
+import type { ConcurrencyLimit, RateLimit } from "./limits.js";
 import type { ScheduleOptions, SourceOptions } from "./triggers.js";
 
 const WORKFLOW_BRAND = Symbol.for("phaseflow.workflow");
@@ -48,6 +49,10 @@ export interface TaskOptions<I = unknown, O = unknown, P = unknown> {
   timeoutMs?: number;
   /** Longest wait of an attempt from dispatch to its start on a worker, in ms; past it the attempt fails with QUEUE_TIMEOUT (retried per `retries`). Default: none. */
   queueTimeoutMs?: number;
+  /** At most `limit` attempts in flight per key value, across every run (README "Traffic control"). Default: no limit. */
+  concurrency?: ConcurrencyLimit<I>;
+  /** At most `limit` attempt starts per `periodMs` per key value, across every run. Default: no limit. */
+  rateLimit?: RateLimit<I>;
   description?: string;
 }
 

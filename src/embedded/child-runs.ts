@@ -1,7 +1,7 @@
 /**
  * Child runs of an embedded engine (README "Workflows that call workflows"): started on the engine's own coordinator,
  * as real runs with their own history. The workflow of a child is looked up among the
- * workflows the engine knows: every one it ran (and every workflow those call by handle,
+ * workflows the engine knows (its catalog, workflow-catalog.ts): every one it ran (and every workflow those call by handle,
  * transitively), and those given as `createEngine({ workflows })`. By name without a
  * version, the latest version known (versions ordered naturally: "2" < "10").
  *
@@ -10,7 +10,7 @@
  * again (the parent may have missed it); unfinished (its engine died), it is resumed here.
  */
 import type { Workflow } from "../dsl/workflow.js";
-import { isWorkflow } from "../dsl/workflow.js";
+import type { WorkflowCatalog } from "./workflow-catalog.js";
 import { ChildStartError } from "../errors/children.js";
 import type { Logger } from "../registry/types.js";
 import type { Plan } from "../plan/schema.js";
@@ -22,41 +22,6 @@ import { WIRE_VERSION, type ChildEndedMessage } from "../transport/messages.js";
 import { recordOfHistory } from "../runtime/core/run-record.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { Transport } from "../transport/port.js";
-
-const byVersion = new Intl.Collator("en", { numeric: true }).compare;
-
-/** The workflows an engine knows, by name and version. */
-export class WorkflowCatalog {
-  private readonly byName = new Map<string, Map<string, Workflow<unknown>>>();
-  private readonly seen = new WeakSet<object>();
-
-  /** Know `wf` and every workflow its child nodes name by handle. */
-  add(wf: Workflow<unknown>): void {
-    const stack: unknown[] = [wf];
-    while (stack.length > 0) {
-      const w = stack.pop();
-      if (!isWorkflow(w) || this.seen.has(w)) continue;
-      this.seen.add(w);
-      let versions = this.byName.get(w.name);
-      if (!versions) this.byName.set(w.name, (versions = new Map<string, Workflow<unknown>>()));
-      if (!versions.has(w.version)) versions.set(w.version, w);
-      for (const s of w.states) for (const t of s.tasks) if (t.wait?.kind === "child") stack.push(t.wait.workflow);
-    }
-  }
-
-  /** The workflow `name` at `version`, or its latest version known (null). */
-  find(name: string, version: string | null): Workflow<unknown> | undefined {
-    const versions = this.byName.get(name);
-    if (!versions) return undefined;
-    if (version !== null) return versions.get(version);
-    const latest = [...versions.keys()].sort(byVersion).pop();
-    return latest === undefined ? undefined : versions.get(latest);
-  }
-
-  names(): string[] {
-    return [...this.byName.keys()].sort();
-  }
-}
 
 export interface EmbeddedChildRunsDeps {
   transport: Transport;
@@ -86,13 +51,13 @@ export function embeddedChildRuns(d: EmbeddedChildRunsDeps): ChildRuns {
     if (coordinator.handle(start.runId)) return;
     const kept = coordinator.get(start.runId);
     if (kept) return storeEnd(start, kept);
-    const wf = d.catalog.find(start.workflow, start.version);
+    const wf = d.catalog.find(start.workflow, start.version)?.workflow;
     const { messages } = await d.transport.readHistory(start.runId);
     if (coordinator.handle(start.runId)) return;
     if (messages.length > 0) {
       const stored = recordOfHistory(messages);
       if (stored.status === "succeeded" || stored.status === "failed" || stored.status === "cancelled") return storeEnd(start, stored);
-      const own = stored.workflow === wf?.name && stored.version === wf.version ? wf : d.catalog.find(stored.workflow, stored.version);
+      const own = stored.workflow === wf?.name && stored.version === wf.version ? wf : d.catalog.find(stored.workflow, stored.version)?.workflow;
       if (!own) return fail(start, new ChildStartError("CHILD_WORKFLOW_UNKNOWN", `child run "${start.runId}" of workflow "${stored.workflow}" version "${stored.version}" is unfinished, and this engine does not know that workflow to resume it`));
       // Its engine died under it: carry it on here.
       coordinator.resume({ workflow: own, plan: d.planOf(own), history: messages });
@@ -103,7 +68,7 @@ export function embeddedChildRuns(d: EmbeddedChildRunsDeps): ChildRuns {
   const create = (start: ChildStart, wf: Workflow<unknown> | undefined): void => {
     const coordinator = d.coordinator();
     if (!wf) {
-      const known = d.catalog.names();
+      const known = d.catalog.names().sort();
       fail(start, new ChildStartError("CHILD_WORKFLOW_UNKNOWN", `child node "${start.parent.state}/${start.parent.task}" of run "${start.parent.runId}" runs workflow "${start.workflow}"${start.version === null ? "" : ` version "${start.version}"`}, which this engine does not know (known: ${known.join(", ") || "none"}); pass its handle, or createEngine({ workflows: [...] })`));
       return;
     }

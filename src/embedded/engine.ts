@@ -33,9 +33,11 @@ import type { Logger } from "../registry/types.js";
 import { createMemoryTransport } from "../transport/memory/index.js";
 import type { Transport } from "../transport/port.js";
 import { assertRunInputFits } from "../transport/json.js";
+import { DEFAULT_MAX_VALUE_BYTES } from "../transport/payloads.js";
 import { createWorker, type Worker } from "../worker/index.js";
 import type { Clock, IdGenerator, RandomSource } from "../support/clock.js";
 import { createCoordinator, type Coordinator } from "../runtime/shell/coordinator.js";
+import type { LimitGate } from "../runtime/shell/limit-gate.js";
 import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { StoredMessage } from "../transport/messages.js";
 import type { RetryFrom } from "../runtime/core/run-retry.js";
@@ -44,7 +46,10 @@ import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js
 import { resolveRunInput, runOptionsSchema, type ResolvedRunStart, type RunOptions } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { SignalRefusedError } from "../errors/waits.js";
-import { WorkflowCatalog, embeddedChildRuns } from "./child-runs.js";
+import { embeddedChildRuns } from "./child-runs.js";
+import { WorkflowCatalog } from "./workflow-catalog.js";
+import { upgradeReportOf, type UpgradeReport } from "../runtime/core/upgrade.js";
+import { UpgradeRefusedError } from "../errors/upgrade.js";
 import type { ChildRuns } from "../runtime/shell/child-runs.js";
 import type { ParentRef } from "../transport/messages.js";
 
@@ -79,9 +84,10 @@ export interface EngineOptions {
   keepFinishedBytes?: number;
   /**
    * Embedded only (no `transport`): the largest task message (input and parents' outputs)
-   * and report (output) in bytes, as on a fleet (nats-server's max_payload). A task whose
+   * and report (output) in bytes, as on a fleet (the fleet's `maxPayload`: values over 256 KiB
+   * travel there through its payload store; embedded keeps them in memory as they are). A task whose
    * input or output is larger, not JSON, or nested too deep fails with PAYLOAD_TOO_LARGE,
-   * PAYLOAD_NOT_JSON or PAYLOAD_TOO_DEEP naming it, as it would on NATS. Default 1048576;
+   * PAYLOAD_NOT_JSON or PAYLOAD_TOO_DEEP naming it, as it would on NATS. Default 67108864 (64 MiB);
    * false: no checks (and no JSON.stringify per message).
    */
   maxPayload?: number | false;
@@ -99,6 +105,12 @@ export interface EngineOptions {
    * CHILD_START_FAILED.
    */
   childRuns?: boolean | ChildRuns;
+  /**
+   * Where attempts take their tasks' concurrency and rate limits. Default: in memory, shared
+   * by every run of this engine. A fleet coordinator passes one kept in the fleet's KV store,
+   * shared by every coordinator (README "Traffic control").
+   */
+  limits?: LimitGate;
 }
 
 /** `engine.run` options: the run's options, and which version of the workflow's name to start. */
@@ -106,6 +118,14 @@ export type EngineRunOptions = RunOptions & {
   /** Start this version of the workflow's name (one the engine knows: `workflows`, or run before) instead of the one passed. */
   version?: string;
 };
+
+/** `upgrade` options. */
+export interface UpgradeOptions {
+  /** The version of the run's workflow to move it onto. */
+  toVersion: string;
+  /** Only check and report; change nothing. Default false. */
+  dryRun?: boolean;
+}
 
 export interface Engine {
   /** The coordinator's writer identity in histories: its id with a per-process nonce. */
@@ -149,6 +169,16 @@ export interface Engine {
    * @example await engine.signal(run.runId, "verdict", { ok: true, note: "fine" });
    */
   signal(runId: string, name: string, payload?: unknown, options?: SendSignalOptions): Promise<SignalSent>;
+  /**
+   * Move a running run driven by this engine onto another version of its workflow (one
+   * the engine knows: `workflows`, or run before), when that version's plan can carry on
+   * from where the run stands (README "Deploying new versions"). The move is stored in the run's
+   * history (`run.upgraded`), so resuming the run uses the new plan. With `dryRun`,
+   * only reports what it would do. Resolves once the move is stored.
+   * @throws UpgradeRefusedError (every incompatibility in `issues`; nothing changed), RunNotFoundError, UsageError (ended run, unknown version)
+   * @example const report = await engine.upgrade(run.runId, { toVersion: "2" }); // report.upgraded === true
+   */
+  upgrade(runId: string, options: UpgradeOptions): Promise<UpgradeReport>;
   /** The id of the run `key` started for `workflow` (a start key this engine remembers), else undefined. */
   keyedRun(workflow: string, key: string): string | undefined;
   /** Stop driving a run at once, publishing nothing more (another coordinator took it over); its result() rejects with RunReleasedError. */
@@ -177,6 +207,8 @@ const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => type
 const obj = <T>(what: string, test: (v: Record<string, unknown>) => boolean) =>
   z.custom<T>((v) => typeof v === "object" && v !== null && test(v as Record<string, unknown>), { message: `must be ${what}` });
 
+const upgradeOptionsSchema = z.object({ toVersion: z.string().min(1, "must be a non-empty version"), dryRun: z.boolean().optional() }).strict();
+
 const engineOptionsSchema = z
   .object({
     registry: z.custom<Registry>((v) => isRegistry(v), { message: "must be a registry from createRegistry()" }).optional(),
@@ -193,6 +225,7 @@ const engineOptionsSchema = z
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
     childRuns: z.union([z.boolean(), obj<ChildRuns>("a ChildRuns port { start, cancel }", (v) => typeof v.start === "function" && typeof v.cancel === "function")]).optional(),
+    limits: obj<LimitGate>("a LimitGate", (v) => typeof v.request === "function" && typeof v.release === "function").optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
@@ -210,7 +243,7 @@ export function createEngine(options: EngineOptions): Engine {
   const ownTransport = o.transport === undefined;
   if (o.transport !== undefined && o.maxPayload !== undefined) throw new UsageError("maxPayload applies to embedded runs only; a transport you pass has its own limit (NATS: the server's max_payload)");
   const transport =
-    o.transport ?? createMemoryTransport(o.maxPayload === false ? { payloadLimits: false } : o.maxPayload !== undefined ? { maxPayload: o.maxPayload } : {});
+    o.transport ?? createMemoryTransport(o.maxPayload === false ? { payloadLimits: false } : { maxPayload: o.maxPayload ?? DEFAULT_MAX_VALUE_BYTES });
   const logger = o.logger ?? createSilentLogger();
   const runWorker = o.worker ?? ownTransport;
   if (runWorker && o.registry === undefined) {
@@ -221,12 +254,20 @@ export function createEngine(options: EngineOptions): Engine {
     registry === undefined
       ? undefined
       : createWorker({ transport, registry, logger, concurrency: o.concurrency, ...(o.clock ? { clock: o.clock } : {}) });
-  const catalog = new WorkflowCatalog();
-  for (const wf of o.workflows ?? []) catalog.add(wf);
+  // The engine's one catalog (workflow-catalog.ts): every workflow it meets, compiled on first use.
+  const catalog = new WorkflowCatalog((wf) => planOf(wf));
+  for (const wf of o.workflows ?? []) catalog.know(wf);
   const clockNow = (): number => (o.clock ? o.clock.now() : Date.now());
   const children = typeof o.childRuns === "object" ? o.childRuns : o.childRuns === false ? undefined : embeddedChildRuns({ transport, catalog, coordinator: () => coordinator, planOf: (wf) => planOf(wf), now: clockNow, log: logger });
   const coordinator: Coordinator = createCoordinator({
     ...(children ? { children } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+    // Upgraded runs fold on each plan they were on that this engine knows.
+    plans: (hash) => {
+      learnGiven();
+      const wf = byPlanHash.get(hash);
+      return wf && { workflow: wf, plan: planOf(wf) };
+    },
     transport,
     logger,
     ...(o.clock ? { clock: o.clock } : {}),
@@ -250,7 +291,7 @@ export function createEngine(options: EngineOptions): Engine {
     if (!plan) {
       plan = compile(wf, registry ? { registry } : {});
       plans.set(wf, plan);
-      catalog.add(wf);
+      catalog.know(wf);
       byPlanHash.set(plan.planHash, wf);
     }
     return plan;
@@ -265,7 +306,7 @@ export function createEngine(options: EngineOptions): Engine {
   const versionOf = (wf: Workflow<unknown>, version: string | undefined): Workflow<unknown> => {
     if (version === undefined || version === wf.version) return wf;
     const other = catalog.find(wf.name, version);
-    if (other) return other;
+    if (other) return other.workflow;
     learnGiven();
     const versions = [...byPlanHash.values()].filter((w) => w.name === wf.name).map((w) => w.version).sort(compareVersions);
     throw new UsageError(`engine.run: version "${version}" of workflow "${wf.name}" is not known to this engine (known: ${[...new Set(versions)].join(", ")}); pass it in createEngine({ workflows })`);
@@ -295,7 +336,8 @@ export function createEngine(options: EngineOptions): Engine {
       if (closed) throw new UsageError("the engine is closed; create a new engine to start runs");
       const plan = planOf(wf);
       // Refused here, naming the limit, rather than failing later at the first task that carries it.
-      if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload);
+      if (transport.payloads !== undefined) assertRunInputFits(wf.name, value, transport.payloads.maxPayload, "maxPayload");
+      else if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload, ownTransport ? "maxPayload" : undefined);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = options;
       if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}), ...(parent !== undefined ? { parent } : {}) });
@@ -333,6 +375,29 @@ export function createEngine(options: EngineOptions): Engine {
       if (message === "duplicate") return { runId, name, id: signalOptions.id!, duplicate: true };
       const { duplicate } = await transport.appendSignal(message);
       return { runId, name, id: message.id, duplicate };
+    },
+    async upgrade(runId, upgradeOptions) {
+      const { toVersion, dryRun = false } = parseOptions(upgradeOptionsSchema, upgradeOptions, "engine.upgrade options");
+      const state = coordinator.runState(runId);
+      if (!state) {
+        const ended = coordinator.get(runId);
+        if (ended) throw new UsageError(`run "${runId}" has ended (${ended.status}); only a running run can be upgraded`);
+        throw new RunNotFoundError(runId);
+      }
+      const r = state.record;
+      learnGiven();
+      const target = catalog.find(r.workflow, toVersion)?.workflow;
+      if (!target) {
+        const known = [...new Set([...byPlanHash.values()].filter((w) => w.name === r.workflow).map((w) => w.version))].sort(compareVersions);
+        throw new UsageError(`version "${toVersion}" of workflow "${r.workflow}" is not known to this engine (known: ${known.join(", ")}); pass it in createEngine({ workflows })`);
+      }
+      const plan = planOf(target);
+      if (plan.planHash === r.planHash) throw new UsageError(`run "${runId}" is on ${r.workflow}@${r.version} (plan ${r.planHash.slice(0, 12)}) already`);
+      const report = upgradeReportOf(r, plan, state.model?.plan, dryRun);
+      if (dryRun) return report;
+      if (report.issues.length > 0) throw new UpgradeRefusedError(runId, r.workflow, r.version, plan.version, report.issues);
+      await coordinator.upgrade(runId, { workflow: target, plan });
+      return { ...report, upgraded: true };
     },
     keyedRun: (workflow, key) => keyed.get(`${workflow}\u0000${key}`)?.runId,
     release: (runId) => coordinator.release(runId),

@@ -48,6 +48,13 @@ export class QueueTimeoutError extends PhaseflowError {
 }
 
 /** The attempt was cancelled (run cancelled, or fail-fast after another task failed). */
+/** A task limit's key function failed on an attempt's input. Not retryable: the same input gives the same key. */
+export class LimitKeyError extends PhaseflowError {
+  constructor(taskId: string, option: "concurrency" | "rateLimit", problem: string, options: { cause?: unknown } = {}) {
+    super("LIMIT_KEY_FAILED", `task "${taskId}": its ${option}.key ${problem}; make the key a function returning a string or number for every input (e.g. (input) => input.tenant)`, { cause: options.cause, retryable: false });
+  }
+}
+
 export class TaskCancelledError extends PhaseflowError {
   constructor(taskId: string, reason: string) {
     super("TASK_CANCELLED", `task "${taskId}" was cancelled: ${reason}`, { retryable: false });
@@ -127,8 +134,17 @@ export class NoTransitionError extends PhaseflowError {
 
 /** A message or payload is larger than the transport can carry. */
 export class PayloadTooLargeError extends PhaseflowError {
-  constructor(what: string, size: number, limit: number) {
-    super("PAYLOAD_TOO_LARGE", `${what} is ${size} bytes, over the transport's limit of ${limit} bytes; store large data elsewhere and pass a reference`, { retryable: false });
+  /**
+   * @param option the option that sets `limit`, when one does (`maxPayload`): the message names it.
+   */
+  constructor(what: string, size: number, limit: number, option?: string) {
+    super(
+      "PAYLOAD_TOO_LARGE",
+      option === undefined
+        ? `${what} is ${size} bytes, over the transport's limit of ${limit} bytes; store large data elsewhere and pass a reference`
+        : `${what} is ${size} bytes, over the limit ${option} = ${limit} bytes (${(limit / 1048576).toFixed(1)} MiB); raise ${option} (the transport option, --max-payload on the command line) or store large data elsewhere and pass a reference`,
+      { retryable: false },
+    );
   }
 }
 
@@ -138,10 +154,13 @@ export class PayloadTooLargeError extends PhaseflowError {
  * is started (bad input: exit 2).
  */
 export class RunInputTooLargeError extends PhaseflowError {
-  constructor(workflow: string, size: number, limit: number) {
+  /** @param option the option that sets `limit` (`maxPayload` where a payload store carries large inputs). */
+  constructor(workflow: string, size: number, limit: number, option?: string) {
     super(
       "INPUT_TOO_LARGE",
-      `the input of workflow "${workflow}" is ${size} bytes as JSON, over the limit of ${limit} bytes for a run input (the transport's largest message, NATS max_payload, less room for the message around it); pass a reference to the data (a file path, URL or object key) instead of the data itself`,
+      option === undefined
+        ? `the input of workflow "${workflow}" is ${size} bytes as JSON, over the limit of ${limit} bytes for a run input (the transport's largest message, NATS max_payload, less room for the message around it); pass a reference to the data (a file path, URL or object key) instead of the data itself`
+        : `the input of workflow "${workflow}" is ${size} bytes as JSON, over the limit ${option} = ${limit} bytes (${(limit / 1048576).toFixed(1)} MiB); raise ${option} (--max-payload on the command line) or pass a reference to the data (a file path, URL or object key) instead of the data itself`,
       { retryable: false },
     );
   }

@@ -2,17 +2,17 @@
  * Errors of child nodes (`state.child`, `state.map` over a workflow; README "Workflows that call workflows").
  */
 import { PhaseflowError } from "./base.js";
-import { deserializeError, type SerializedError } from "./serialize.js";
 
 const START_CODES: ReadonlySet<string> = new Set(["CHILD_WORKFLOW_UNKNOWN", "CHILD_INPUT_INVALID", "CHILD_START_FAILED", "CHILD_DEPTH_EXCEEDED"]);
 
 /** The child run failed or was cancelled: the node's attempt failed (retried per its retries, with a new child run). */
 export class ChildRunFailedError extends PhaseflowError {
   readonly childRunId: string;
-  constructor(taskId: string, childRunId: string, workflow: string, status: "failed" | "cancelled", error: SerializedError | undefined) {
+  /** `error`: the child run's error, deserialized (errors/ cannot deserialize here: known.ts lists this class). */
+  constructor(taskId: string, childRunId: string, workflow: string, status: "failed" | "cancelled", error: PhaseflowError | undefined) {
     const why = error ? `: ${error.code}: ${error.message}` : "";
     super(status === "failed" ? "CHILD_FAILED" : "CHILD_CANCELLED", `child node "${taskId}": child run "${childRunId}" of workflow "${workflow}" ${status}${why}; see "phaseflow status ${childRunId}"`, {
-      cause: error ? deserializeError(error) : undefined,
+      cause: error,
       // A child that never started (unknown workflow, input refused) would fail the same way again.
       retryable: !(error !== undefined && START_CODES.has(error.code)),
     });

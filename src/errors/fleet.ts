@@ -61,3 +61,19 @@ export class MaxDeliveriesExceededError extends PhaseflowError {
     super("MAX_DELIVERIES_EXCEEDED", `task "${taskId}" was delivered ${deliveries} times without a result (its workers died or timed out each time); check the workers' logs, or raise --max-deliver`, { retryable: true });
   }
 }
+
+/** Nobody serves the operation a request was sent to (NATS: "no responders"). */
+export class NoRespondersError extends PhaseflowError {
+  readonly subject: string;
+  constructor(subject: string, options: { cause?: unknown } = {}) {
+    super("NO_RESPONDERS", `nobody answers on ${subject}`, { cause: options.cause, retryable: true });
+    this.subject = subject;
+  }
+}
+
+/** A create of a key that exists, or an update from a revision that is no longer the key's. */
+export class StoreConflictError extends PhaseflowError {
+  constructor(message: string) {
+    super("STORE_CONFLICT", message, { retryable: true });
+  }
+}

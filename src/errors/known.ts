@@ -24,6 +24,7 @@ import {
   PayloadTooLargeError,
   type PhaseflowError,
   PlanMismatchError,
+  QueueTimeoutError,
   RegistryError,
   ReplicasUnavailableError,
   RunNotFoundError,
@@ -34,6 +35,7 @@ import {
   TaskFailedError,
   TaskInputValidationError,
   TaskTimeoutError,
+  LimitKeyError,
   TransportClosedError,
   TransportConnectError,
   TransportOperationError,
@@ -41,9 +43,11 @@ import {
   WireMessageInvalidError,
 } from "./base.js";
 import { ExecutorStrayError } from "./executor.js";
-import { ApiRequestError, MaxDeliveriesExceededError, PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "./fleet.js";
+import { ChildDepthError, ChildInputError, ChildRunFailedError, ChildStartError } from "./children.js";
+import { ApiRequestError, MaxDeliveriesExceededError, NoRespondersError, PlanHashMismatchError, ReplyTooLargeError, StoreConflictError, WorkersUnavailableError } from "./fleet.js";
 import { MapFailedError, MapItemsError } from "./map.js";
 import { OptionsError } from "./options.js";
+import { UpgradeRefusedError } from "./upgrade.js";
 import { WorkflowValidationError } from "./validation.js";
 import { SignalPayloadInvalidError, SignalRefusedError, SignalTimeoutError, SleepUntilError } from "./waits.js";
 
@@ -54,6 +58,8 @@ export type PhaseflowErrorClass = abstract new (...args: never[]) => PhaseflowEr
 export const KNOWN_ERRORS: Readonly<Record<string, PhaseflowErrorClass>> = {
   NON_RETRYABLE: NonRetryableError,
   TASK_TIMEOUT: TaskTimeoutError,
+  LIMIT_KEY_FAILED: LimitKeyError,
+  QUEUE_TIMEOUT: QueueTimeoutError,
   TASK_CANCELLED: TaskCancelledError,
   INPUT_INVALID: InputValidationError,
   INPUT_TOO_LARGE: RunInputTooLargeError,
@@ -117,6 +123,16 @@ export const KNOWN_ERRORS: Readonly<Record<string, PhaseflowErrorClass>> = {
   PLAN_HASH_MISMATCH: PlanHashMismatchError,
   REPLY_TOO_LARGE: ReplyTooLargeError,
   MAX_DELIVERIES_EXCEEDED: MaxDeliveriesExceededError,
+  NO_RESPONDERS: NoRespondersError,
+  STORE_CONFLICT: StoreConflictError,
+  CHILD_FAILED: ChildRunFailedError,
+  CHILD_CANCELLED: ChildRunFailedError,
+  CHILD_DEPTH_EXCEEDED: ChildDepthError,
+  CHILD_INPUT_FAILED: ChildInputError,
+  CHILD_WORKFLOW_UNKNOWN: ChildStartError,
+  CHILD_INPUT_INVALID: ChildStartError,
+  CHILD_START_FAILED: ChildStartError,
+  UPGRADE_INCOMPATIBLE: UpgradeRefusedError,
 };
 
 /** The class phaseflow raises with `code`, if it is one of its own. */

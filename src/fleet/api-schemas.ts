@@ -6,9 +6,10 @@
  */
 import { z } from "zod";
 import { serializedErrorSchema } from "../errors/serialize.js";
+import { UPGRADE_ISSUE_CODES } from "../errors/upgrade.js";
 import { planSchema } from "../plan/schema.js";
 import { parentRefSchema, runIdSchema } from "../transport/messages.js";
-import { runRecordSchema, runStatusSchema } from "../runtime/core/run-record-schema.js";
+import { runRecordSchema, runStatusSchema, runSummarySchema, type RunSummary } from "../runtime/core/run-record-schema.js";
 
 export const startRunRequestSchema = z.object({
   workflow: z.string().min(1),
@@ -101,42 +102,22 @@ export const listRunsRequestSchema = z.object({
 });
 export type ListRunsRequest = z.input<typeof listRunsRequestSchema>;
 
-export const runSummarySchema = z.object({
-  runId: z.string(),
-  workflow: z.string(),
-  /** The workflow version the run is pinned to. */
-  version: z.string().optional(),
-  status: runStatusSchema,
-  /** Why an unfinished run is not moving: "waiting for a coordinator serving etl@1 (plan 3f2a…)". */
-  waiting: z.string().optional(),
-  currentState: z.string().optional(),
-  startedAt: z.number().optional(),
-  finishedAt: z.number().optional(),
-  /** A child run: its parent's run id. */
-  parent: z.string().optional(),
-  tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number() }),
+/**
+ * A run of a run list: the one `RunSummary` shape (runtime/core/run-record-schema.ts). A
+ * coordinator of an earlier version sent no plan hash, no running count and no version
+ * for some runs: they read as "" and 0.
+ */
+export const listedRunSchema = runSummarySchema.extend({
+  version: z.string().default(""),
+  planHash: z.string().default(""),
+  tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), running: z.number().default(0) }),
 });
-export type RunSummary = z.infer<typeof runSummarySchema>;
-
-/** A run list entry from anything shaped like one (a stored run, an engine's summary): only its fields, none absent. */
-export function runListEntryOf(r: { runId: string; workflow: string; version?: string | undefined; status: RunSummary["status"]; currentState?: string | undefined; startedAt?: number | undefined; finishedAt?: number | undefined; parent?: string | undefined; tasks: RunSummary["tasks"] }): RunSummary {
-  return {
-    runId: r.runId,
-    workflow: r.workflow,
-    ...(r.version !== undefined && r.version !== "" ? { version: r.version } : {}),
-    status: r.status,
-    ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
-    ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
-    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-    ...(r.parent !== undefined ? { parent: r.parent } : {}),
-    tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed },
-  };
-}
+export type { RunSummary };
 
 export const listRunsReplySchema = z.discriminatedUnion("ok", [
   z.object({
     ok: z.literal(true),
-    runs: z.array(runSummarySchema),
+    runs: z.array(listedRunSchema),
     /** More runs matched than fit in one reply: these are the newest. */
     truncated: z.boolean().optional(),
   }),
@@ -166,3 +147,32 @@ export const signalRunReplySchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(true), runId: z.string(), name: z.string(), id: z.string(), duplicate: z.boolean() }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);
+
+/** `<p>.api.run.upgrade`: move a running run onto another version of its workflow (README "Deploying new versions"). */
+export const upgradeRunRequestSchema = runIdRequestSchema.extend({
+  toVersion: z.string().min(1),
+  /** Only check and report what would happen; change nothing. */
+  dryRun: z.boolean().optional(),
+});
+export type UpgradeRunRequest = z.input<typeof upgradeRunRequestSchema>;
+
+const versionPlanSchema = z.object({ version: z.string(), planHash: z.string() });
+
+/** What an upgrade did or would do: every incompatibility in `issues` (empty: compatible). */
+export const upgradeReportSchema = z.object({
+  runId: z.string(),
+  workflow: z.string(),
+  from: versionPlanSchema,
+  to: versionPlanSchema,
+  state: z.string().optional(),
+  dryRun: z.boolean(),
+  upgraded: z.boolean(),
+  issues: z.array(z.object({ code: z.enum(UPGRADE_ISSUE_CODES), path: z.string(), message: z.string() })),
+});
+
+/** An incompatible upgrade is an ok reply with `upgraded: false` and its issues (the client raises UpgradeRefusedError), so the issues travel as data. */
+export const upgradeRunReplySchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), report: upgradeReportSchema }),
+  z.object({ ok: z.literal(false), error: serializedErrorSchema }),
+]);
+export type UpgradeRunReply = z.infer<typeof upgradeRunReplySchema>;

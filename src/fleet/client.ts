@@ -8,12 +8,15 @@
  * ...), so callers match them with `instanceof`.
  */
 import type { ZodType } from "zod";
-import { PhaseflowError, TransportOperationError } from "../errors/base.js";
+import { PhaseflowError, TransportOperationError, UsageError } from "../errors/base.js";
+import { UpgradeRefusedError } from "../errors/upgrade.js";
+import type { UpgradeReport } from "../runtime/core/upgrade.js";
 import { ApiRequestError, ReplyTooLargeError } from "../errors/fleet.js";
 import { routedOp } from "../transport/api-route.js";
 import { deserializeError, type SerializedError } from "../errors/serialize.js";
 import { decodeJsonText } from "../transport/decode.js";
 import { assertRunInputFits } from "../transport/json.js";
+import { defaultIdGenerator } from "../support/clock.js";
 import type { Logger } from "../registry/types.js";
 import { createSilentLogger } from "../support/logger.js";
 import type { Plan } from "../plan/schema.js";
@@ -41,6 +44,7 @@ import {
   listRunsReplySchema,
   signalRunReplySchema,
   startRunReplySchema,
+  upgradeRunReplySchema,
   type ListRunsRequest,
   type RunSummary,
   type StartRunRequest,
@@ -103,6 +107,14 @@ export interface Client {
   signal(runId: string, name: string, payload?: unknown, options?: { id?: string }): Promise<SignalSent>;
   /** Re-run a failed run from its failed tasks, or from `from` (a task and everything downstream). */
   retry(runId: string, from?: { state: string; task: string }): Promise<StartedRun>;
+  /**
+   * Move a running run onto another version of its workflow when that version's plan can
+   * carry on from where the run stands (README "Deploying new versions"); with `dryRun`, only report
+   * what would happen. The move is stored in the run's history before this resolves.
+   * @throws UpgradeRefusedError (every incompatibility in `issues`; nothing changed), RunNotFoundError, UsageError (ended run, no live coordinator serving the version)
+   * @example const report = await client.upgrade(runId, { toVersion: "2", dryRun: true }); // report.issues
+   */
+  upgrade(runId: string, options: { toVersion: string; dryRun?: boolean }): Promise<UpgradeReport>;
   /**
    * Every event of the run from its start, live; ends after the run's terminal event.
    * With `afterRetry`, a terminal event only ends it once a `run.retried` was seen (to follow a retry).
@@ -192,8 +204,15 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       const { version, ...runOptions } = startOptions;
       // Checked here: a start request over the server's max_payload would never reach a coordinator.
       if (runOptions.runId !== undefined) assertRunId(runOptions.runId);
-      assertRunInputFits(workflow, input, transport.capabilities.maxPayload);
-      const body = { workflow, input, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}), ...(version !== undefined ? { version } : {}) };
+      // Over inlineBytes the input travels as a payload reference (README "Payloads of any size"), held by the run it starts.
+      const payloads = transport.payloads;
+      assertRunInputFits(workflow, input, payloads.maxPayload, "maxPayload");
+      let sent = input;
+      if (input !== null && typeof input === "object" || typeof input === "string") {
+        const runId = (runOptions.runId ??= defaultIdGenerator());
+        sent = await payloads.reference(runId, input, `the input of workflow "${workflow}"`);
+      }
+      const body = { workflow, input: sent, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}), ...(version !== undefined ? { version } : {}) };
       const r = await request("run.start", body, startRunReplySchema, { workflow, version });
       return { runId: r.runId, planHash: r.planHash, ...(r.version !== undefined ? { version: r.version } : {}), waitingFor: r.waitingFor, existing: r.existing === true };
     },
@@ -213,13 +232,22 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async signal(runId, name, payload, signalOptions = {}) {
       assertRunId(runId);
-      const r = await request("run.signal", { runId, name, ...(payload !== undefined ? { payload } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
+      const sent = payload === undefined ? undefined : await transport.payloads.reference(runId, payload, `the payload of signal "${name}"`);
+      const r = await request("run.signal", { runId, name, ...(sent !== undefined ? { payload: sent } : {}), ...(signalOptions.id !== undefined ? { id: signalOptions.id } : {}) }, signalRunReplySchema);
       return { runId: r.runId, name: r.name, id: r.id, duplicate: r.duplicate };
     },
     async retry(runId, from) {
       assertRunId(runId);
       const r = await request("run.retry", { runId, ...(from ? { from } : {}) }, startRunReplySchema);
       return { runId: r.runId, planHash: r.planHash, waitingFor: r.waitingFor, existing: false };
+    },
+    async upgrade(runId, upgradeOptions) {
+      assertRunId(runId);
+      const { toVersion, dryRun } = upgradeOptions;
+      if (typeof toVersion !== "string" || toVersion === "") throw new UsageError("client.upgrade: toVersion must be a non-empty version");
+      const { report } = await request("run.upgrade", { runId, toVersion, ...(dryRun === true ? { dryRun } : {}) }, upgradeRunReplySchema);
+      if (!report.dryRun && !report.upgraded && report.issues.length > 0) throw new UpgradeRefusedError(runId, report.workflow, report.from.version, report.to.version, report.issues);
+      return report;
     },
     follow(runId, followOptions = {}) {
       assertRunId(runId);

@@ -27,12 +27,13 @@ import { RunNotFoundError, UsageError } from "../errors/base.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
-import { defaultIdGenerator } from "../support/clock.js";
+import { defaultIdGenerator, systemClock } from "../support/clock.js";
+import { createKvLimitGate, limitStateSchema } from "./kv-limit-gate.js";
 import { createEngine, type Engine } from "../embedded/engine.js";
 import { versionLabel, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { createSilentLogger } from "../support/logger.js";
 import { resolveRunStart } from "../support/run-options.js";
-import { isRunFinished, recordOfHistory } from "../runtime/core/run-record.js";
+import { isRunFinished, recordOfHistory, summaryFieldsOf } from "../runtime/core/run-record.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { NatsTransportOptions } from "../transport/nats/options.js";
 import { createNatsTransport, type NatsTransport } from "../transport/nats/transport.js";
@@ -49,8 +50,8 @@ import {
   retryRunRequestSchema,
   signalRunRequestSchema,
   runIdRequestSchema,
+  upgradeRunRequestSchema,
   startRunRequestSchema,
-  runListEntryOf,
 } from "./api-schemas.js";
 import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "../errors/fleet.js";
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, workerHeartbeatSchema } from "./heartbeat.js";
@@ -59,10 +60,13 @@ import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { sendSignal } from "./signal-endpoint.js";
 import { coordinatorHeartbeatSchema, startCoordinatorBeat } from "./coordinator-heartbeat.js";
-import { createStartRouter } from "./start-routing.js";
+import { createStartRouter, type ForwardOutcome } from "./start-routing.js";
+import { createRunRouter } from "./run-routing.js";
+import { createUpgradeEndpoint } from "./upgrade-endpoint.js";
 import { readVersions, versionsRequestSchema } from "./versions-report.js";
 import { coordinatorWaitOf } from "./run-waits-for.js";
 import { routedOp } from "../transport/api-route.js";
+import { isPayloadRef } from "../transport/payloads.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { claimStartKey, startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
@@ -83,6 +87,8 @@ export interface CoordinatorServiceOptions {
   workerPollMs?: number;
   /** How long a run's lease lasts without renewal; another coordinator takes the run over after it. Default 15000 ms. */
   leaseMs?: number;
+  /** How long a task limit holding lasts without renewal (README "Traffic control"). Default 3 × leaseMs (at least 5000 ms). */
+  limitLeaseMs?: number;
   /** Default `<hostname>-<pid>`; a per-process nonce is always appended, so two processes given one id are still two writers. */
   coordinatorId?: string;
   /** How long histories and summaries of finished runs are kept. Default 7 days. */
@@ -149,9 +155,13 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     name: options.nats.name ?? `phaseflow-coordinator ${baseId}`,
     inboxPrefix: options.nats.inboxPrefix ?? inboxPrefixOf(natsNames(options.nats.prefix), "coordinator"),
   });
+  const leaseMs = options.leaseMs ?? 15_000;
+  // Task limits are shared by the fleet: their holdings outlive a run's takeover (2 run leases and then some) before they lapse.
+  const limits = createKvLimitGate({ store: transport.store("runs", limitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000) });
   // Child runs go through the fleet's API: any coordinator serving the child's workflow takes it (child-runs.ts).
   const children = fleetChildRuns({ api: transport.api, transport, now: () => Date.now(), log: logger });
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children,
+  // It knows every version served: a run resumed after an upgrade folds on each plan it was on, and `upgrade` finds its target.
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children, limits, workflows: served.entries().map((e) => e.workflow) as unknown as Workflow<never>[],
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
   });
@@ -167,7 +177,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     workflows: served,
     kv,
     workersKv,
-    leaseMs: options.leaseMs ?? 15_000,
+    leaseMs,
     workerPollMs: options.workerPollMs ?? 1000,
     logger,
   });
@@ -206,7 +216,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const entry = served.resolve(req.workflow, req.version);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
     // Resolved once, here (a bad input is an error reply rather than a pending run); the engine starts it as resolved.
-    const resolved = resolveRunStart(entry.workflow, req.input, req.options);
+    // An input sent as a payload reference is checked by its value; the run keeps the reference unless the schema changed the value.
+    const input = isPayloadRef(req.input) ? await transport.payloads.resolve(req.input) : req.input;
+    const resolved = resolveRunStart(entry.workflow, input, req.options);
+    const runInput = input !== req.input && JSON.stringify(resolved.input) === JSON.stringify(input) ? req.input : resolved.input;
     const { runId: askedId, key, ...runOptions } = resolved.options;
     let runId = askedId ?? defaultIdGenerator();
     const { parent } = req;
@@ -224,7 +237,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
     try {
-      const waitingFor = await driver.accept(entry, { input: resolved.input, options: runOptions, ...(parent !== undefined ? { parent } : {}) }, runId, startKey);
+      const waitingFor = await driver.accept(entry, { input: runInput, options: runOptions, ...(parent !== undefined ? { parent } : {}) }, runId, startKey);
       return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor };
     } catch (err) {
       // Two asks for one child racing: the one whose create lost answers with the run the other created.
@@ -320,20 +333,19 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     () => ({ coordinatorId: id, host: hostname(), pid: process.pid, served: servedVersions, runs: driver.size, startedAt, intervalMs: HEARTBEAT_INTERVAL_MS, at: Date.now() }),
     logger,
   );
-  const router = createStartRouter({
-    served,
-    fleet: () => beat.fleet(),
-    op: routedOp,
-    subject: (op) => port.subject(op),
-    forward: async (op, body) => {
-      try {
-        return { kind: "reply", body: JSON.parse(decoder.decode(await port.request(op, encoder.encode(JSON.stringify(body)), { timeoutMs: 10_000 }))) as object };
-      } catch (err) {
-        if (err instanceof NoRespondersError) return { kind: "no-responders" };
-        throw err;
-      }
-    },
-  });
+  const forward = async (op: string, body: unknown): Promise<ForwardOutcome> => {
+    try {
+      return { kind: "reply", body: JSON.parse(decoder.decode(await port.request(op, encoder.encode(JSON.stringify(body)), { timeoutMs: 10_000 }))) as object };
+    } catch (err) {
+      if (err instanceof NoRespondersError) return { kind: "no-responders" };
+      throw err;
+    }
+  };
+  const router = createStartRouter({ served, fleet: () => beat.fleet(), op: routedOp, subject: (op) => port.subject(op), forward });
+  // Signals and retries reach a coordinator serving the run's own plan (run-routing.ts); upgrades one serving the target (upgrade-endpoint.ts).
+  const runRouter = createRunRouter({ served, store: driver.store, op: routedOp, subject: (op) => port.subject(op), forward });
+  const upgrades = createUpgradeEndpoint({ id, served, driver, engine, transport, fleet: () => beat.fleet(), routed: (wf, v) => routedOp("run.upgrade", wf, v), subject: (op) => port.subject(op), forward, now: () => Date.now() });
+  const signal = (req: ReturnType<typeof signalRunRequestSchema.parse>): Promise<object> => sendSignal(transport, served, driver.store, req);
   const getPlan = (req: { workflow: string; version?: string | undefined }): Promise<object> => Promise.resolve({ ok: true, plan: served.resolve(req.workflow, req.version).plan });
   subs.push(serveEndpoint(port, "run.start", queue, startRunRequestSchema, (req) => router.route("run.start", req, start), gated));
   subs.push(serveEndpoint(port, "plan.get", queue, getPlanRequestSchema, (req) => router.route("plan.get", req, getPlan), direct));
@@ -343,6 +355,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     for (const version of served.versionsOf(name)) {
       subs.push(serveEndpoint(port, routedOp("run.start", name, version), queue, startRunRequestSchema, (req) => start({ ...req, version }), gated));
       subs.push(serveEndpoint(port, routedOp("plan.get", name, version), queue, getPlanRequestSchema, (req) => getPlan({ ...req, version }), direct));
+      subs.push(serveEndpoint(port, routedOp("run.signal", name, version), queue, signalRunRequestSchema, signal, gated));
+      subs.push(serveEndpoint(port, routedOp("run.retry", name, version), queue, retryRunRequestSchema, retry, gated));
+      subs.push(serveEndpoint(port, routedOp("run.upgrade", name, version), queue, upgradeRunRequestSchema, (req) => upgrades.answer(req, true), gated));
     }
   }
   /** A record of this many tasks cannot fit one reply (a task takes well over 100 bytes): say so before reading its history. */
@@ -362,8 +377,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
   subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, gated));
   subs.push(serveEndpoint(port, "run.cancel", queue, cancelRunRequestSchema, cancel, gated));
-  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, retry, gated));
-  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => sendSignal(transport, served, driver.store, req), gated));
+  subs.push(serveEndpoint(port, "run.retry", queue, retryRunRequestSchema, (req) => runRouter.route("run.retry", req, retry), gated));
+  subs.push(serveEndpoint(port, "run.signal", queue, signalRunRequestSchema, (req) => runRouter.route("run.signal", req, signal), gated));
+  subs.push(serveEndpoint(port, "run.upgrade", queue, upgradeRunRequestSchema, (req) => upgrades.answer(req, false), gated));
+  // Upgrades forwarded to this coordinator as the run's holder (no queue group: only we listen here).
+  subs.push(serveEndpoint(port, `coordinator.${id}.upgrade`, undefined, upgradeRunRequestSchema, (req) => upgrades.asHolder(req), direct));
   subs.push(serveEndpoint(port, "run.versions", queue, versionsRequestSchema, async () => ({ ok: true, versions: await readVersions(transport, Date.now(), logger) }), gated));
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
@@ -397,7 +415,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
           .slice(0, limit)
           .map((r) => {
             const waiting = coordinatorWaitOf(r, beat.fleet());
-            return { ...runListEntryOf(r), ...(waiting !== undefined ? { waiting } : {}) };
+            return { ...summaryFieldsOf(r, { error: false }), ...(waiting !== undefined ? { waiting } : {}) };
           });
         // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
         const room = port.maxPayload - REPLY_HEADROOM - 64;
@@ -446,6 +464,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       sweeper.stop();
       vanished.stop();
       await driver.close(() => engine.close());
+      limits.close();
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");
     },

@@ -19,6 +19,8 @@ import { PhaseflowError, RunReleasedError, UsageError } from "../errors/base.js"
 import { serializeError } from "../errors/serialize.js";
 import { systemClock, type Clock } from "../support/clock.js";
 import { historyEvents } from "../runtime/core/history.js";
+import { pinnedPlanHash } from "../runtime/core/pinned-plan.js";
+import { recordOfHistory } from "../runtime/core/run-record.js";
 import { decide, type DecideRandom } from "../runtime/core/decide.js";
 import { createRunState, foldEvents } from "../runtime/core/run-state.js";
 import { resolveRunStart, type ResolvedRunStart } from "../support/run-options.js";
@@ -440,6 +442,14 @@ export class RunDriver {
       }
       if (messages.length === 0) {
         await this.fail(runId, new UsageError(`run "${runId}" was accepted but neither its start nor its input was recorded`));
+        return false;
+      }
+      const pinned = pinnedPlanHash(messages);
+      if (pinned !== undefined && this.o.workflows.byPlan(pinned) === undefined) {
+        // Upgraded onto a plan not served here, and its holder died before its summary said so: say so now, and leave it (its lease runs out) to a coordinator serving that plan.
+        this.o.logger.warn({ runId, planHash: pinned }, "the run was upgraded onto a plan this coordinator does not serve; left for one that does");
+        await this.store.save(summarize(recordOfHistory(messages)));
+        this.store.forget(runId);
         return false;
       }
       this.track(await this.o.engine.resume(served.workflow, messages));

@@ -57,6 +57,13 @@ export const planTaskSchema = z.object({
   timeoutMs: z.number().int().positive().nullable(),
   /** Longest wait from dispatch to start; absent = no limit (absent, so plans without it hash as before). */
   queueTimeoutMs: z.number().int().positive().optional(),
+  /**
+   * Traffic control (README "Traffic control"): the limit's scope (default the executor key),
+   * its numbers, and whether a key function splits it per key value (the function stays with
+   * the definition). Absent = no limit, so plans without them hash as before.
+   */
+  concurrency: z.object({ scope: z.string(), limit: z.number().int().positive(), keyed: z.boolean() }).optional(),
+  rateLimit: z.object({ scope: z.string(), limit: z.number().int().positive(), periodMs: z.number().int().positive(), keyed: z.boolean() }).optional(),
   /** Names of tasks of the same state this one waits for, in task declaration order. */
   parents: z.array(z.string()),
   /** Names of tasks of the same state that wait for this one, in task declaration order. */

@@ -7,5 +7,8 @@ import { hash, randomBytes } from "node:crypto";
 /** The SHA-256 of `text`, as lowercase hex. */
 export const sha256Hex = (text: string): string => hash("sha256", text);
 
+/** The SHA-256 of bytes, as lowercase hex. */
+export const sha256HexOfBytes = (data: Uint8Array): string => hash("sha256", data);
+
 /** `bytes` random bytes, base64url (letters, digits, `-`, `_`: subject- and URL-safe). */
 export const randomBase64Url = (bytes: number): string => randomBytes(bytes).toString("base64url");

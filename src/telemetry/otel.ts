@@ -72,7 +72,23 @@ export const METRIC = {
   attemptDuration: "phaseflow.attempt.duration",
   queueWait: "phaseflow.attempt.queue_wait",
   runsActive: "phaseflow.runs.active",
+  limitInUse: "phaseflow.limits.in_use",
+  limitWaiting: "phaseflow.limits.waiting",
 } as const;
+
+/** One task limit's use, as a coordinator's limit gate sees it (README "Traffic control"). */
+export interface LimitGaugeSource {
+  (): Iterable<{ name: string; kind: string; used: number; waiting: number }>;
+}
+
+/** The coordinators' limit gates whose use the limit gauges report. */
+const limitSources = new Set<LimitGaugeSource>();
+
+/** Report a gate's limits on the gauges `phaseflow.limits.in_use` and `phaseflow.limits.waiting`; returns the way to stop. */
+export function observeLimits(source: LimitGaugeSource): () => void {
+  limitSources.add(source);
+  return () => limitSources.delete(source);
+}
 
 /** The tracer (a proxy: it follows whatever provider is registered, even later). */
 export function phaseflowTracer(): Tracer {
@@ -141,6 +157,14 @@ export function phaseflowInstruments(): Instruments | undefined {
     queueWait: meter.createHistogram(METRIC.queueWait, { description: "From dispatch to the worker starting the attempt", unit: "s", advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }),
     runsActive: meter.createUpDownCounter(METRIC.runsActive, { description: "Runs driven by this coordinator now", unit: "{run}" }),
   };
+  const inUse = meter.createObservableGauge(METRIC.limitInUse, { description: "Task limit use: attempts holding a concurrency limit, or starts in a rate limit's window", unit: "{attempt}" });
+  const waiting = meter.createObservableGauge(METRIC.limitWaiting, { description: "Attempts of this coordinator waiting for a task limit", unit: "{attempt}" });
+  inUse.addCallback((result) => {
+    for (const source of limitSources) for (const l of source()) result.observe(l.used, { "phaseflow.limit": l.name, "phaseflow.limit.kind": l.kind });
+  });
+  waiting.addCallback((result) => {
+    for (const source of limitSources) for (const l of source()) result.observe(l.waiting, { "phaseflow.limit": l.name, "phaseflow.limit.kind": l.kind });
+  });
   return cachedInstruments;
 }
 

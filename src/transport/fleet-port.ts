@@ -9,7 +9,6 @@
  * manager or bucket.
  */
 import type { ZodType } from "zod";
-import { PhaseflowError } from "../errors/base.js";
 import type { Decoded } from "./decode.js";
 import type { TaskMessage } from "./messages.js";
 import type { Transport } from "./port.js";
@@ -78,14 +77,8 @@ export interface ApiPort {
   flush(): Promise<void>;
 }
 
-/** Nobody serves the operation a request was sent to (NATS: "no responders"). */
-export class NoRespondersError extends PhaseflowError {
-  readonly subject: string;
-  constructor(subject: string, options: { cause?: unknown } = {}) {
-    super("NO_RESPONDERS", `nobody answers on ${subject}`, { cause: options.cause, retryable: true });
-    this.subject = subject;
-  }
-}
+/** Nobody serves the operation a request was sent to (NATS: "no responders"); in errors/ so it comes back by class from the wire. */
+export { NoRespondersError } from "../errors/fleet.js";
 
 /** A message of the tasks stream, read by its stream sequence. */
 export interface StoredTask {

@@ -45,14 +45,15 @@ export function runInputLimit(maxPayload: number): number {
  * Refuse a run input too large for one message, up front, the same way embedded and on
  * a fleet (`RunInputTooLargeError`, exit 2); also `PayloadNotJsonError` / `PayloadTooDeepError`.
  */
-export function assertRunInputFits(workflow: string, input: unknown, maxPayload: number): void {
+export function assertRunInputFits(workflow: string, input: unknown, maxPayload: number, valueLimitOption?: string): void {
   if (input === undefined) return;
   const text = toJsonText(input, `the input of workflow "${workflow}"`);
-  const limit = runInputLimit(maxPayload);
+  // With a payload store (`valueLimitOption` names its limit), the input itself may be `maxPayload` bytes.
+  const limit = valueLimitOption === undefined ? runInputLimit(maxPayload) : maxPayload;
   // A UTF-8 byte is at most 3 per UTF-16 unit: count bytes only when it might matter.
   if (text.length * 3 <= limit) return;
   const bytes = Buffer.byteLength(text);
-  if (bytes > limit) throw new RunInputTooLargeError(workflow, bytes, limit);
+  if (bytes > limit) throw new RunInputTooLargeError(workflow, bytes, limit, valueLimitOption);
 }
 
 /**

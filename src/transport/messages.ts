@@ -109,6 +109,12 @@ export const taskMessageSchema = z.object({
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
+/** A task limit an attempt holds (runtime/core/limit-state.ts `LimitRef`). */
+export const limitRefSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("concurrency"), scope: z.string(), key: z.string(), limit: z.number().int().positive() }),
+  z.object({ kind: z.literal("rate"), scope: z.string(), key: z.string(), limit: z.number().int().positive(), periodMs: z.number().int().positive() }),
+]);
+
 /** What a waiting node waits for (runtime/core/run-waits.ts). */
 export const waitSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("signal"), name: z.string(), deadline: z.number().nullable() }),
@@ -150,12 +156,25 @@ export const decisionEventSchema = z.discriminatedUnion("type", [
   /** A failed run re-runs `tasks` of `state` visit `visit` (their downstream included); the run is running again. */
   // `keep`: map nodes among `tasks` whose succeeded instances keep their outputs and do not run again (only the others do).
   z.object({ type: z.literal("run.retried"), state: z.string(), visit: z.number().int().positive(), tasks: z.array(z.string()), reason: z.string(), keep: z.array(z.string()).optional() }),
+  /**
+   * The run moved onto another version's plan (README "Deploying new versions"): from here on,
+   * `version` and `planHash` are its plan. `carry`: retry bookkeeping of the current visit's
+   * tasks in flight (the first attempt of their go, lost attempts), which the new plan's visit keeps.
+   */
+  z.object({
+    type: z.literal("run.upgraded"),
+    from: z.object({ version: z.string(), planHash: z.string() }),
+    version: z.string(),
+    planHash: z.string(),
+    carry: z.array(z.object({ task: z.string(), firstAttempt: z.number().int().positive(), lost: z.number().int().nonnegative() })).optional(),
+  }),
   z.object({ type: z.literal("state.entered"), state: z.string(), visit: z.number().int().positive(), input: z.unknown().optional() }),
   z.object({ type: z.literal("state.exited"), state: z.string(), visit: z.number().int().positive(), output: z.unknown().optional(), next: z.string().nullable() }),
   /** `tokenHash`: the first 32 hex digits of sha-256 of the attempt's token. */
   /** `judged`: the task has an output schema, so its success is recorded as task.succeeded after the report (not taken from the report). */
   /** `deadline`: null since timeouts run from the start (an older history's dispatch + timeoutMs); `startBy`: the queue deadline (queueTimeoutMs). */
-  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), startBy: z.number().optional(), tokenHash: z.string(), judged: z.boolean() }),
+  /** `limits`: the task limits the attempt holds once sent (README "Traffic control"); a coordinator that takes the run over keeps them alive. */
+  z.object({ type: z.literal("task.dispatched"), ...attemptRef, executor: z.string(), deadline: z.number().nullable(), startBy: z.number().optional(), tokenHash: z.string(), judged: z.boolean(), limits: z.array(limitRefSchema).optional() }),
   z.object({ type: z.literal("task.retrying"), ...taskRef, attempt: z.number().int().positive(), nextAttempt: z.number().int().positive(), dueAt: z.number(), error: serializedErrorSchema }),
   /** Recorded only when the verdict differs from the report: the task's output schema parsed (and may have rewritten) the output. */
   z.object({ type: z.literal("task.succeeded"), ...attemptRef, output: z.unknown().optional() }),

@@ -12,6 +12,7 @@
  * ack deadline passed), so workers report per `dispatchId` and a report settles only
  * the attempt it names, once.
  */
+import type { Payloads } from "./payloads.js";
 import type { ChildEndedMessage, ControlMessage, Decision, LiveSignal, Report, ReportSubjectMessage, SignalMessage, StoredMessage, TaskMessage } from "./messages.js";
 
 export interface Subscription {
@@ -26,6 +27,8 @@ export interface TaskDelivery {
   readonly message: TaskMessage;
   /** 1 on first delivery. */
   readonly deliveryCount: number;
+  /** The message may carry payload references (transport/payloads.ts): resolve its input and parents through `Transport.payloads` before use. */
+  readonly payloadRefs?: boolean;
   /** Tell the transport the attempt is alive (NATS: `working()`, resets ack_wait). */
   working(): void;
   /** Settle: done with this message (after its report is stored). */
@@ -73,6 +76,12 @@ export interface Transport {
   /** `memory` or `nats`, for logs and diagnostics. */
   readonly kind: string;
   readonly capabilities: TransportCapabilities;
+  /**
+   * Where user values over `inlineBytes` are stored while messages carry references to them
+   * (README "Payloads of any size"). Absent: every value travels in its message (the memory
+   * transport keeps values in memory as they are).
+   */
+  readonly payloads?: Payloads;
 
   /**
    * Store a decision batch on its run's decision subject, fenced: it is stored only when

@@ -16,6 +16,8 @@ import type { RunUpdate } from "../transport/messages.js";
 export interface RunListQuery {
   workflow?: string;
   status?: RunStatus;
+  /** Only the child runs of this run. */
+  parent?: string;
   /** Most runs returned. */
   limit: number;
   /** Runs strictly older than this cursor (the last run of the previous page). */

@@ -8,16 +8,17 @@ import { hostname } from "node:os";
 import { compile } from "../compiler/compile.js";
 import type { Workflow } from "../dsl/workflow.js";
 import { RunNotFoundError } from "../errors/base.js";
-import { runListEntryOf, type RunSummary } from "../fleet/api-schemas.js";
 import type { WorkerHeartbeat } from "../fleet/heartbeat.js";
 import { compareNewestFirst, cursorOf, isAfterCursor } from "../fleet/run-list-order.js";
 import type { Plan } from "../plan/schema.js";
 import type { Registry } from "../registry/registry.js";
 import type { Engine } from "../embedded/engine.js";
-import type { RunRecord, RunSummary as EngineRunSummary } from "../runtime/core/run-record-schema.js";
+import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js";
+import { summaryFieldsOf } from "../runtime/core/run-record.js";
 import type { Transport } from "../transport/port.js";
 import type { UiBackend } from "./backend.js";
 import { followRunUpdates } from "./follow.js";
+import { DEFAULT_MAX_CHILD_DEPTH } from "../runtime/core/children.js";
 
 export interface EmbeddedBackendOptions {
   engine: Engine;
@@ -44,24 +45,32 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
   const runs = new Set<string>();
   let plan: Plan | undefined;
   const planOfWorkflow = (): Plan => (plan ??= compile(o.workflow, { registry: o.registry }));
+  /** A run started here, or a child run (at any depth) of one: the page links parent and children. */
+  const known = (runId: string, depth = 0): boolean => {
+    if (runs.has(runId)) return true;
+    const parent = depth <= DEFAULT_MAX_CHILD_DEPTH ? o.engine.summary(runId)?.parent : undefined;
+    return parent !== undefined && known(parent, depth + 1);
+  };
   const recordOf = (runId: string): RunRecord => {
-    const record = runs.has(runId) ? o.engine.get(runId) : undefined;
+    const record = known(runId) ? o.engine.get(runId) : undefined;
     if (!record) throw new RunNotFoundError(runId);
     return record;
   };
   // From the engine's counts: a list never builds every task record of a big map.
-  const summaryOf = (r: EngineRunSummary): RunSummary => runListEntryOf(r);
+  const summaryOf = (r: RunSummary): RunSummary => summaryFieldsOf(r, { error: false });
 
   return {
     mode: "embedded",
     track: (runId) => void runs.add(runId),
-    listRuns({ limit, workflow, status, before }) {
-      const all = [...runs]
+    listRuns({ limit, workflow, status, parent, before }) {
+      // A parent's children are listed from its record (the engine names them in its task records).
+      const children = parent !== undefined && known(parent) ? (o.engine.get(parent)?.tasks ?? []).flatMap((t) => (t.child !== undefined ? [t.child] : [])) : [];
+      const all = [...new Set([...runs, ...children])]
         .flatMap((id) => {
           const r = o.engine.summary(id);
           return r ? [summaryOf(r)] : [];
         })
-        .filter((s) => (workflow === undefined || s.workflow === workflow) && (status === undefined || s.status === status))
+        .filter((s) => (workflow === undefined || s.workflow === workflow) && (status === undefined || s.status === status) && (parent === undefined || s.parent === parent))
         .filter((s) => before === undefined || isAfterCursor(cursorOf(s), before))
         .sort((a, b) => compareNewestFirst(cursorOf(a), cursorOf(b)));
       const page = all.slice(0, limit);

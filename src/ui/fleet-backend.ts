@@ -23,9 +23,9 @@ export function createFleetBackend(client: Client, logger: Logger): UiBackend {
 
   return {
     mode: "fleet",
-    async listRuns({ limit, workflow, status, before }) {
+    async listRuns({ limit, workflow, status, parent, before }) {
       // One more than asked says whether there is a next page.
-      const runs = await client.list({ limit: limit + 1, ...(workflow !== undefined ? { workflow } : {}), ...(status !== undefined ? { status } : {}), ...(before ? { before } : {}) });
+      const runs = await client.list({ limit: limit + 1, ...(workflow !== undefined ? { workflow } : {}), ...(status !== undefined ? { status } : {}), ...(parent !== undefined ? { parent } : {}), ...(before ? { before } : {}) });
       const page = runs.slice(0, limit);
       const last = page[page.length - 1];
       return runs.length > limit && last ? { runs: page, next: cursorOf(last) } : { runs: page };

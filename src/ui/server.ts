@@ -54,6 +54,8 @@ const retryBodySchema = z.object({ from: z.object({ state: z.string().min(1), ta
 const listQuerySchema = z.object({
   workflow: z.string().min(1).max(200).optional(),
   status: runStatusSchema.optional(),
+  /** Only the child runs of this run. */
+  parent: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be a run id").optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(25),
   before: z.string().regex(/^\d+~[A-Za-z0-9_-]{1,200}$/, "must be <ms>~<runId>").optional(),
 });
@@ -116,9 +118,9 @@ export async function startUiServer(options: CreateUiServerOptions): Promise<UiS
     if (url.pathname === "/api/runs") {
       const q = listQuerySchema.safeParse(Object.fromEntries(url.searchParams));
       if (!q.success) throw new HttpError(400, "BAD_QUERY", formatIssues(toSchemaIssues(q.error.issues), "(query)"));
-      const { before, workflow, status, limit } = q.data;
+      const { before, workflow, status, parent, limit } = q.data;
       const cursor = before === undefined ? undefined : { at: Number(before.slice(0, before.indexOf("~"))), runId: before.slice(before.indexOf("~") + 1) };
-      const page = await backend.listRuns({ limit, ...(workflow !== undefined ? { workflow } : {}), ...(status !== undefined ? { status } : {}), ...(cursor ? { before: cursor } : {}) });
+      const page = await backend.listRuns({ limit, ...(workflow !== undefined ? { workflow } : {}), ...(status !== undefined ? { status } : {}), ...(parent !== undefined ? { parent } : {}), ...(cursor ? { before: cursor } : {}) });
       return json(res, 200, { runs: page.runs, ...(page.next ? { next: `${page.next.at}~${page.next.runId}` } : {}) });
     }
     if (url.pathname === "/api/workers") return json(res, 200, { workers: await backend.workers(), now: Date.now() });

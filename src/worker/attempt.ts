@@ -28,7 +28,6 @@
  * - an executor returning `undefined` reports `null` (JSON has no `undefined`);
  * - a result that cannot travel (not JSON, too large) is reported as that error.
  */
-import type { ZodType } from "zod";
 import {
   ExecutorNotFoundError,
   OutputValidationError,
@@ -37,7 +36,6 @@ import {
   TaskCancelledError,
   TaskInputValidationError,
   TaskTimeoutError,
-  type SchemaIssue,
 } from "../errors/base.js";
 import { serializeError } from "../errors/serialize.js";
 import type { ExecutorEntry, Logger } from "../registry/types.js";
@@ -50,7 +48,7 @@ import { AttemptContext } from "./context.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { ProgressThrottle } from "./progress.js";
 import { openAttemptScope, type AttemptScope, type StrayTarget } from "./stray-errors.js";
-import { toSchemaIssues } from "../support/schema-issues.js";
+import { afterMacrotask, isThenable, parseWith } from "./executor-call.js";
 
 /** An attempt running longer than this sends a live attempt.started. */
 export const LIVE_START_MS = 200;
@@ -84,7 +82,8 @@ type ReportBody = { type: "attempt.succeeded"; output: unknown; durationMs: numb
 type LiveBody = { type: "attempt.started"; delivery: number } | { type: "attempt.heartbeat" } | { type: "attempt.progress"; done: number; total?: number };
 
 export class Attempt implements StrayTarget {
-  readonly message: TaskMessage;
+  /** The task message; its input and parents resolved once payload references in them are (transport/payloads.ts). */
+  message: TaskMessage;
   readonly taskId: string;
   /** Made on first read of `ctx.signal`: most executors never look at it. */
   private controller: AbortController | undefined;
@@ -225,7 +224,17 @@ export class Attempt implements StrayTarget {
       budget = budget === null ? left : Math.min(budget, left);
     }
 
-    let input = inputOfMessage(m);
+    const payloads = this.env.options.transport.payloads;
+    if (this.delivery.payloadRefs === true && payloads !== undefined) {
+      // Values over inlineBytes travel as references: fetched here, when the executor is about to need them.
+      try {
+        const [input, parents] = await payloads.resolve([m.input, m.parents] as const);
+        this.message = m.input === undefined ? { ...m, parents } : { ...m, input, parents };
+      } catch (err) {
+        return this.finish({ ok: false, error: err }, 0);
+      }
+    }
+    let input = inputOfMessage(this.message);
     if (entry.input !== undefined) {
       const parsed = await parseWith(entry.input, input);
       if (!parsed.ok) return this.finish({ ok: false, error: new TaskInputValidationError(this.taskId, parsed.issues) }, 0);
@@ -384,48 +393,4 @@ export class Attempt implements StrayTarget {
     if (this.liveTimer !== undefined) clock.clearTimeout(this.liveTimer);
     this.throttle?.close();
   }
-}
-
-/**
- * Executor calls waiting for their macrotask boundary. One `setImmediate` runs every
- * call queued before it, instead of one each: the reports of executors that return at
- * once are then published in the same turn and leave in one socket write (the NATS
- * client flushes once per microtask checkpoint), not one write per task.
- */
-let startQueue: (() => void)[] = [];
-
-function afterMacrotask(start: () => void): void {
-  startQueue.push(start);
-  if (startQueue.length === 1) setImmediate(runStarts);
-}
-
-function runStarts(): void {
-  const starts = startQueue;
-  startQueue = [];
-  for (const start of starts) {
-    try {
-      start();
-    } catch (err) {
-      // As uncaught as it was from a setImmediate of its own, without losing the other starts.
-      setImmediate(() => {
-        throw err;
-      });
-    }
-  }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
-}
-
-/** Parse with a registered schema (sync when it can be, async when it has async refinements). */
-async function parseWith(schema: ZodType, value: unknown): Promise<{ ok: true; value: unknown } | { ok: false; issues: SchemaIssue[] }> {
-  let result;
-  try {
-    result = schema.safeParse(value);
-  } catch {
-    result = await schema.safeParseAsync(value);
-  }
-  if (result.success) return { ok: true, value: result.data };
-  return { ok: false, issues: toSchemaIssues(result.error.issues) };
 }

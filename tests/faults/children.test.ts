@@ -4,7 +4,11 @@
 // runs naming their parent (and listed by it); a cancelled parent cancels its running
 // child; and a parent whose coordinator is killed with kill -9 while its children run is
 // taken over and finishes, with no child started twice.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/run-cli.js";
 import { createEngine } from "../../src/embedded/engine.js";
 import { childRunIdOf } from "../../src/runtime/core/children.js";
 import { historyEvents } from "../../src/runtime/core/history.js";
@@ -16,6 +20,14 @@ import { COORDINATOR, expectOneSucceededPerTask, tookOver, useFleet, waitForEven
 
 const WORKFLOWS = "tests/fixtures/children/workflows.ts";
 const EXECUTORS = "tests/fixtures/children/executors.ts";
+
+/** The CLI in-process, its output collected. */
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, isTTY: false });
+  return { code, stdout, stderr };
+}
 
 /** The child run ids a parent's record names, by node (instances `each[k]` included). */
 const childrenOf = (record: RunRecord): Map<string, string> => new Map(record.tasks.flatMap((t) => (t.child !== undefined ? [[t.task, t.child] as const] : [])));
@@ -59,6 +71,21 @@ describe("faults - child workflows on a fleet", () => {
     const listed = await fleet.client.list({ parent: runId });
     expect(listed.map((r) => r.runId).sort()).toEqual([...children.values()].sort());
     for (const r of listed) expect(r.parent).toBe(runId);
+
+    // The same through the CLI: the list by parent, the parent's view, a child's view, export.
+    const flags = ["--nats", fleet.url, "--prefix", fleet.prefix];
+    const byParent = await cli(["status", "--parent", runId, "--json", ...flags]);
+    expect(byParent.code, byParent.stderr).toBe(0);
+    expect((JSON.parse(byParent.stdout) as { runId: string }[]).map((r) => r.runId).sort()).toEqual([...children.values()].sort());
+    const shown = await cli(["status", runId, ...flags]);
+    expect(shown.code, shown.stderr).toBe(0);
+    for (const child of children.values()) expect(shown.stdout).toContain(child);
+    const childShown = await cli(["status", children.get("one")!, ...flags]);
+    expect(childShown.stdout).toContain(`parent: run ${runId} (node main/one`);
+    const out = join(mkdtempSync(join(tmpdir(), "phaseflow-kids-")), "family.json");
+    const exported = await cli(["export", runId, "--out", out, ...flags]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect((JSON.parse(readFileSync(out, "utf8")) as { children: string[] }).children.sort()).toEqual([...children.values()].sort());
   }, 150_000);
 
   it("faults - cancelling a parent cancels its running child", async () => {
@@ -75,6 +102,27 @@ describe("faults - child workflows on a fleet", () => {
     expect(Date.now() - before).toBeLessThan(20_000);
     expect((await fleet.finish(runId)).record.status).toBe("cancelled");
     expect((await fleet.client.get(childId)).status).toBe("cancelled");
+  }, 150_000);
+
+  it("faults - a retried child node starts a new child run per attempt; a child of a workflow no coordinator serves fails its node clearly", async () => {
+    await up();
+    const { runId } = await fleet.client.start("calls-broken", {});
+    const { record } = await fleet.finish(runId);
+    expect(record.status).toBe("failed");
+    const sub = record.tasks.find((t) => t.task === "sub")!;
+    expect(sub.error).toMatchObject({ code: "CHILD_FAILED" });
+    expect(sub.attempts).toBe(2);
+    const asked = (await fleet.history(runId)).filter((e) => e.type === "task.waiting").map((e) => (e as { wait: { runId: string } }).wait.runId);
+    expect(asked).toEqual([1, 2].map((attempt) => childRunIdOf(runId, "main", 1, "sub", attempt)));
+    const listed = await fleet.client.list({ parent: runId });
+    expect(listed.map((r) => [r.runId, r.status]).sort()).toEqual(asked.map((id) => [id, "failed"]).sort());
+
+    const nobody = await fleet.client.start("calls-nobody", {});
+    const ended = (await fleet.finish(nobody.runId)).record;
+    expect(ended.status).toBe("failed");
+    expect(ended.tasks[0]?.error?.message).toContain("CHILD_WORKFLOW_UNKNOWN");
+    expect(ended.tasks[0]?.error?.message).toContain('"nobody"');
+    expect(ended.tasks[0]?.attempts).toBe(1);
   }, 150_000);
 
   it("faults - kill -9 of the parent's coordinator while its children run: the other takes it over, no child starts twice, the parent finishes", async () => {

@@ -240,14 +240,23 @@ describe("nats transport - isolation and limits", () => {
     expect((await a.readHistory("runA")).messages.map((m) => m.message)).toEqual([report("runA")]);
   });
 
-  it("nats transport - a task over the server's max payload is refused with PayloadTooLargeError naming the task", async () => {
-    const t = await transport({ prefix: uniquePrefix() });
+  it("nats transport - a task input over the server's max payload travels as a payload reference; one over maxPayload is refused naming the task and the option", async () => {
+    const t = await transport({ prefix: uniquePrefix(), maxPayload: 2 * 1024 * 1024 });
     const max = t.connection.info?.max_payload ?? 1024 * 1024;
-    const err = await t.dispatch(task({ input: "x".repeat(max + 1) })).catch((e: unknown) => e);
+    await t.dispatch(task({ input: "x".repeat(max + 1) }));
+    const err = await t.dispatch(task({ input: "x".repeat(2 * 1024 * 1024 + 1), dispatchId: "other" })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect((err as PayloadTooLargeError).code).toBe("PAYLOAD_TOO_LARGE");
     expect((err as Error).message).toContain('task "ingest/load"');
     expect((err as Error).message).toContain('run "run1"');
+    expect((err as Error).message).toContain("maxPayload");
+    const got = signal<string>();
+    await t.consumeTasks({ namespaces: ["etl"], concurrency: 1 }, async (d) => {
+      expect(d.payloadRefs).toBe(true);
+      got.resolve(await t.payloads.resolve(d.message.input as string));
+      await d.ack();
+    });
+    expect(await got.promise).toHaveLength(max + 1);
   });
 
   it("nats transport - a re-published dispatchId is delivered once", async () => {

@@ -48,7 +48,7 @@ describe("cli format run - status view", () => {
   });
 
   it("cli format run - list totals count every task of the plan, not only the started ones", () => {
-    const text = formatRunList([{ runId: "run_1", workflow: "w", status: "running", tasks: { total: 1, succeeded: 0, failed: 0 } }], new Map([["w", 3]]));
+    const text = formatRunList([{ runId: "run_1", workflow: "w", version: "", planHash: "h", status: "running", tasks: { total: 1, succeeded: 0, failed: 0, running: 1 } }], new Map([["w", 3]]));
     expect(text).toContain("0/0/3");
   });
 });

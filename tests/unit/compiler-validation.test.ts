@@ -242,6 +242,48 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/s/a",
     mentions: ['task "a"', "queueTimeoutMs 1.5", "whole number of milliseconds"],
   }),
+  INVALID_CONCURRENCY: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", concurrency: 8 as never });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "concurrency 8", "{ limit: 8 }"],
+  }),
+  INVALID_RATE_LIMIT: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", rateLimit: "5/s" as never });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "rateLimit 5/s", "periodMs: 60_000"],
+  }),
+  INVALID_LIMIT: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", concurrency: { limit: 0 } });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "concurrency.limit 0", "whole number from 1"],
+  }),
+  INVALID_RATE_PERIOD: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", rateLimit: { limit: 5, periodMs: -1 } });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', "rateLimit.periodMs -1", "positive whole number of milliseconds"],
+  }),
+  INVALID_LIMIT_KEY: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", concurrency: { limit: 2, key: "tenant" as never } });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', 'concurrency.key "tenant"', "key: (input) => input.tenant"],
+  }),
+  INVALID_LIMIT_SCOPE: () => ({
+    wf: withState((_, s) => {
+      s.task("a", { executor: "ns/a", rateLimit: { limit: 2, periodMs: 1000, scope: "my api" } });
+    }),
+    path: "w/s/a",
+    mentions: ['task "a"', 'rateLimit.scope "my api"', "share the limit by executor"],
+  }),
   INVALID_MAX_VISITS: () => ({
     wf: (() => {
       const wf = workflow("w", { version: "1" });
@@ -435,7 +477,7 @@ describe("compiler - unknown options", () => {
     const wf = workflow("w", { version: "1", ...({ descripton: "x" } as object) });
     const s = wf.state("s", { maxVisit: 3 } as object);
     const a = s.task("a", { executor: "ns/a", timeout: 500 } as { executor: "ns/a" });
-    const m = s.map("m", { executor: "ns/m", items: () => [], concurrency: 4 } as { executor: "ns/m"; items: () => [] });
+    const m = s.map("m", { executor: "ns/m", items: () => [], parallelism: 4 } as { executor: "ns/m"; items: () => [] });
     const g = s.signal("g", { timeout: 1000 } as object);
     const z2 = s.sleep("z", { ms: 10, delayMs: 5 } as { ms: number });
     a.then(m).then(g).then(z2);

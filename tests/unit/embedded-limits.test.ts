@@ -35,7 +35,7 @@ function setup(options: Omit<EngineOptions, "registry"> = {}) {
       for (let i = 0; i < 10_000; i++) v = [v];
       return v;
     })
-    .register("echo", (input: unknown) => ({ got: typeof input }));
+    .register("echo", (input: unknown) => ({ got: typeof input, ...(typeof (input as { blob?: unknown })?.blob === "string" ? { length: (input as { blob: string }).blob.length } : {}) }));
   engine = createEngine({ registry, ...options });
   return engine;
 }
@@ -54,14 +54,27 @@ const pair = () => {
 };
 
 describe("embedded payload limits", () => {
-  it("an output over 1 MiB fails its task with PAYLOAD_TOO_LARGE naming it, as on NATS", async () => {
-    const record = await (await setup().run(single("t/big"), { bytes: 1_200_000 })).result();
+  it("an output over maxPayload (here 1 MiB) fails its task with PAYLOAD_TOO_LARGE naming it and the option, as on NATS", async () => {
+    const record = await (await setup({ maxPayload: 1 << 20 }).run(single("t/big"), { bytes: 1_200_000 })).result();
     expect(record.status).toBe("failed");
     expect(record.tasks[0]!.error).toMatchObject({ code: "PAYLOAD_TOO_LARGE", message: expect.stringContaining('task "s/a"') });
+    expect(record.tasks[0]!.error?.message).toMatch(/over the limit maxPayload = \d+ bytes/);
+  });
+
+  it("by default (64 MiB, as a fleet with its payload store) a 5 MB and a 50 MB output reach the next task", async () => {
+    const e = setup();
+    const chain = workflow("chain", { version: "1", input: z.object({ bytes: z.number().int() }) });
+    const s = chain.state("s");
+    s.task("b", { executor: "t/big" }).then(s.task("after", { executor: "t/echo" }));
+    for (const bytes of [5_000_000, 50_000_000]) {
+      const record = await (await e.run(chain, { bytes })).result();
+      expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+      expect(record.tasks.find((t) => t.task === "after")!.output).toEqual({ got: "object", length: bytes });
+    }
   });
 
   it("parents' outputs over the limit fail the child; one 600 KB parent output does not (it travels once)", async () => {
-    const e = setup();
+    const e = setup({ maxPayload: 1 << 20 });
     const failed = await (await e.run(pair(), { bytes: 600_000 })).result();
     expect(failed.status).toBe("failed");
     const after = failed.tasks.find((t) => t.task === "after")!;
@@ -90,12 +103,12 @@ describe("embedded payload limits", () => {
   });
 
   it("a run input over the limit is refused up front with INPUT_TOO_LARGE naming the limit, as on a fleet (nothing starts)", async () => {
-    const e = setup();
+    const e = setup({ maxPayload: 1 << 20 });
     const wf = workflow("roomy", { version: "1", input: z.object({ bytes: z.number().int(), blob: z.string() }) });
     wf.state("s").task("a", { executor: "t/echo" });
     const run = e.run(wf, { bytes: 0, blob: "x".repeat(5 * 1024 * 1024) });
     await expect(run).rejects.toThrow(RunInputTooLargeError);
-    await expect(run).rejects.toMatchObject({ code: "INPUT_TOO_LARGE", message: expect.stringMatching(/input of workflow "roomy" is \d+ bytes as JSON, over the limit of \d+ bytes/) });
+    await expect(run).rejects.toMatchObject({ code: "INPUT_TOO_LARGE", message: expect.stringMatching(/input of workflow "roomy" is \d+ bytes as JSON, over the limit maxPayload = \d+ bytes/) });
     expect(exitCodeFor(await run.catch((err: unknown) => err))).toBe(2);
     expect(e.kept().runs).toBe(0);
   });

@@ -25,6 +25,7 @@ import {
   PayloadTooLargeError,
   PhaseflowError,
   PlanMismatchError,
+  QueueTimeoutError,
   RegistryError,
   ReplicasUnavailableError,
   RunInputTooLargeError,
@@ -35,6 +36,7 @@ import {
   TaskFailedError,
   TaskInputValidationError,
   TaskTimeoutError,
+  LimitKeyError,
   TransportClosedError,
   TransportConnectError,
   TransportOperationError,
@@ -42,12 +44,23 @@ import {
   WireMessageInvalidError,
 } from "../../src/errors/base.js";
 import { ExecutorStrayError } from "../../src/errors/executor.js";
-import { ApiRequestError, MaxDeliveriesExceededError, PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "../../src/errors/fleet.js";
+import { ChildDepthError, ChildInputError, ChildRunFailedError, ChildStartError } from "../../src/errors/children.js";
+import { ApiRequestError, MaxDeliveriesExceededError, NoRespondersError, PlanHashMismatchError, ReplyTooLargeError, StoreConflictError, WorkersUnavailableError } from "../../src/errors/fleet.js";
+import * as baseErrors from "../../src/errors/base.js";
+import * as childErrors from "../../src/errors/children.js";
+import * as executorErrors from "../../src/errors/executor.js";
+import * as fleetErrors from "../../src/errors/fleet.js";
+import * as mapErrors from "../../src/errors/map.js";
+import * as optionsErrors from "../../src/errors/options.js";
+import * as validationErrors from "../../src/errors/validation.js";
+import * as waitErrors from "../../src/errors/waits.js";
+import * as upgradeErrors from "../../src/errors/upgrade.js";
 import { KNOWN_ERRORS, type PhaseflowErrorClass } from "../../src/errors/known.js";
 import { MapFailedError, MapItemsError } from "../../src/errors/map.js";
 import { OptionsError } from "../../src/errors/options.js";
 import { RemoteError, deserializeError, serializeError, serializedErrorSchema } from "../../src/errors/serialize.js";
 import { WorkflowValidationError } from "../../src/errors/validation.js";
+import { UpgradeRefusedError } from "../../src/errors/upgrade.js";
 import { SignalPayloadInvalidError, SignalRefusedError, SignalTimeoutError, SleepUntilError } from "../../src/errors/waits.js";
 import { exitCodeFor } from "../../src/cli/exit-codes.js";
 
@@ -57,6 +70,7 @@ const issues = [{ path: ["a", 0], message: "Expected number" }];
 const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [NonRetryableError, new NonRetryableError("no")],
   [TaskTimeoutError, new TaskTimeoutError("s/a", 100)],
+  [LimitKeyError, new LimitKeyError("s/a", "concurrency", "threw: boom")],
   [TaskCancelledError, new TaskCancelledError("s/a", "cancelled")],
   [InputValidationError, new InputValidationError("wf", issues)],
   [OutputValidationError, new OutputValidationError("s/a", issues)],
@@ -77,6 +91,7 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [UsageError, new UsageError("bad flag")],
   ...(["MODULE_NOT_FOUND", "MODULE_UNSUPPORTED", "MODULE_IMPORT_FAILED", "MODULE_NO_WORKFLOW", "MODULE_NO_REGISTRY", "WORKFLOW_AMBIGUOUS", "WORKFLOW_NOT_FOUND"] as const).map((code): [PhaseflowErrorClass, PhaseflowError] => [ModuleLoadError, new ModuleLoadError(code, "wf.ts", "cannot load")]),
   [WorkflowValidationError, new WorkflowValidationError("wf", [{ code: "CYCLE", path: "wf/s", message: "a cycle" }])],
+  [UpgradeRefusedError, new UpgradeRefusedError("run_1", "wf", "1", "2", [{ code: "STATE_MISSING", path: "wf/s", message: "no state s" }])],
   [TaskFailedError, new TaskFailedError("s/a", 2, { code: "BOOM", message: "boom" }, { cause: new TaskTimeoutError("s/a", 5) })],
   [MapItemsError, new MapItemsError("s/m", "returned 3")],
   [MapFailedError, new MapFailedError("s/m", 2, 10, 1, { id: "s/m[0]", code: "BOOM", message: "boom" })],
@@ -111,7 +126,18 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [PlanHashMismatchError, new PlanHashMismatchError("wf", "a".repeat(64), "b".repeat(64))],
   [ReplyTooLargeError, new ReplyTooLargeError("pf.api.run.get", 2_000_000, 1_048_576)],
   [MaxDeliveriesExceededError, new MaxDeliveriesExceededError("s/a", 5)],
+  [QueueTimeoutError, new QueueTimeoutError("s/a", 100)],
+  [NoRespondersError, new NoRespondersError("pf.api.run.get")],
+  [StoreConflictError, new StoreConflictError('key "r1" exists in store "runs"')],
+  [ChildRunFailedError, new ChildRunFailedError("s/c", "r1-c-0", "child", "failed", new TaskTimeoutError("s/a", 5))],
+  [ChildRunFailedError, new ChildRunFailedError("s/c", "r1-c-0", "child", "cancelled", undefined)],
+  [ChildDepthError, new ChildDepthError("s/c", "child", 10)],
+  [ChildInputError, new ChildInputError("s/c", new Error("threw"))],
+  ...(["CHILD_WORKFLOW_UNKNOWN", "CHILD_INPUT_INVALID", "CHILD_START_FAILED"] as const).map((code): [PhaseflowErrorClass, PhaseflowError] => [ChildStartError, new ChildStartError(code, "cannot start")]),
 ];
+
+/** Classes that are no error of their own: the base, what an unknown code comes back as, and bases of several. */
+const NOT_RAISED: ReadonlySet<unknown> = new Set([PhaseflowError, RemoteError, baseErrors.SchemaValidationError]);
 
 /** What a coordinator's reply does to an error: serialize, JSON over the wire, parse, deserialize. */
 function roundTrip(err: unknown): PhaseflowError {
@@ -123,6 +149,13 @@ describe("errors - matched by class across the wire", () => {
     const sampled = new Set(SAMPLES.map(([, e]) => e.code));
     const legacy = new Set(["COORDINATOR_FAILED", "RUN_NOT_RESUMABLE"]);
     expect(Object.keys(KNOWN_ERRORS).filter((code) => !sampled.has(code) && !legacy.has(code))).toEqual([]);
+  });
+
+  it("errors - every error class errors/ exports is known by code, so none comes back as a RemoteError", () => {
+    const modules = [baseErrors, childErrors, executorErrors, fleetErrors, mapErrors, optionsErrors, upgradeErrors, validationErrors, waitErrors];
+    const classes = modules.flatMap((m) => Object.values(m)).filter((v): v is PhaseflowErrorClass => typeof v === "function" && v.prototype instanceof PhaseflowError);
+    const known = new Set(Object.values(KNOWN_ERRORS));
+    expect(classes.filter((c) => !NOT_RAISED.has(c) && !known.has(c)).map((c) => c.name)).toEqual([]);
   });
 
   it("errors - each known error round-trips through serialize/deserialize to its class and code", () => {

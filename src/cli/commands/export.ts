@@ -2,7 +2,8 @@
  * `phaseflow export <runId> --nats URL --out FILE [--format json|sqlite]`: write a run's
  * whole stored history and the record folded from it to an archive file (README "Run
  * archives"). It reads the history straight from the run's stream, so it needs no
- * coordinator and works on running runs too (the archive then shows them running).
+ * coordinator and works on running runs too (the archive then shows them running). Values
+ * stored as payloads (over 256 KB) are written resolved.
  */
 import { archiveOf } from "../../archive/archive.js";
 import { archiveFormatOf, writeArchive } from "../../archive/write.js";
@@ -36,9 +37,13 @@ export const exportCommand = defineCommand({
       if (messages.length === 0) {
         throw new UsageError(`no stored history of run "${runId}": check the id and --prefix (phaseflow status ${natsFlagsText(values)}); finished runs are pruned after their retention`);
       }
-      const archive = archiveOf(runId, messages);
+      // The archive holds values, not payload references: it must read without the fleet's payload store.
+      const archive = archiveOf(runId, await client.transport.payloads.resolve(messages));
       await writeArchive(archive, file, format);
       io.stdout.write(`exported run ${runId} (${archive.record.status}, ${archive.record.tasks.length} tasks, ${messages.length} stored messages) to ${values.out} as ${format}\n`);
+      if (archive.parent !== undefined) io.stdout.write(`  a child run of run ${archive.parent}\n`);
+      // Each child has its own history and archive: named here so they can be exported too.
+      if (archive.children.length > 0) io.stdout.write(`  child runs (${archive.children.length}, in the archive's "children"): ${archive.children.join(" ")}\n`);
       return EXIT_OK;
     } finally {
       await client.close();

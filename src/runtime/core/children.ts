@@ -22,7 +22,7 @@
  */
 import { sha256Hex } from "../../support/hash.js";
 import { ChildDepthError, ChildInputError, ChildRunFailedError } from "../../errors/children.js";
-import { serializeError, type SerializedError } from "../../errors/serialize.js";
+import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
 import type { DecisionEvent, ParentRef } from "../../transport/messages.js";
 import { taskInputOf } from "./dataflow.js";
 import type { Definitions } from "./definition.js";
@@ -117,7 +117,7 @@ function settleChild(h: ChildHost, v: Visit, vt: VisitTask, runId: string, end: 
   }
   const wait = vt.record?.wait;
   const workflow = wait?.kind === "child" ? wait.workflow : "?";
-  h.attemptFailed(v, vt, attempt, serializeError(new ChildRunFailedError(vt.layout.plan.id, runId, workflow, end.status, end.error)));
+  h.attemptFailed(v, vt, attempt, serializeError(new ChildRunFailedError(vt.layout.plan.id, runId, workflow, end.status, end.error && deserializeError(end.error))));
 }
 
 /** Waiting child nodes of the visit under way, with their child's run id. */

@@ -10,11 +10,14 @@
  * - the state's output is its single sink's output as is, or the same merge over
  *   all its sinks; a state without tasks passes its input through;
  * - a map node's output (the array of its instances' outputs) takes part in both
- *   under the map's name: a task after map "run" gets `{ run: [...] }`.
+ *   under the map's name: a task after map "run" gets `{ run: [...] }`;
+ * - an output stored as a payload (a reference, transport/payloads.ts) is not opened
+ *   here: a merge with one is a merge reference, done by whoever resolves it.
  *
  * `layoutOf` precomputes, once per plan state, the orders these rules need.
  */
 import type { PlanState, PlanTask } from "../../plan/schema.js";
+import { isPayloadMerge, isPayloadRef, type PayloadMerge } from "../../transport/payloads.js";
 
 export interface TaskLayout {
   readonly plan: PlanTask;
@@ -81,13 +84,20 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  */
 export function mergeOutputs(names: readonly string[], outputs: ReadonlyMap<string, unknown>, maps: ReadonlySet<string> = NO_MAPS): unknown {
   if (names.length === 1 && !maps.has(names[0]!)) return outputs.get(names[0]!);
-  const merged: Record<string, unknown> = {};
+  let merged: Record<string, unknown> = {};
+  let parts: unknown[] | undefined;
   for (const name of names) {
     const out = outputs.get(name);
     if (maps.has(name)) merged[name] = out;
-    else if (isPlainObject(out)) Object.assign(merged, out);
+    else if (isPlainObject(out)) {
+      if (isPayloadRef(out) || isPayloadMerge(out)) {
+        // A value stored as a payload is merged by whoever resolves it (transport/payloads.ts).
+        (parts ??= []).push(merged, out);
+        merged = {};
+      } else Object.assign(merged, out);
+    }
   }
-  return merged;
+  return parts === undefined ? merged : ({ $pfmerge: [...parts, merged] } satisfies PayloadMerge);
 }
 
 const NO_MAPS: ReadonlySet<string> = new Set();

@@ -4,6 +4,7 @@
  * the decider's rule modules (decision.ts, decide-timers.ts, map-decide.ts, run-waits.ts,
  * children.ts) and the shell all name the same types.
  */
+import type { LimitRef } from "./limit-state.js";
 import type { SerializedError } from "../../errors/serialize.js";
 import type { ControlMessage, DecisionEvent, DecisionRunEvent, ParentRef, TaskMessage } from "../../transport/messages.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
@@ -33,10 +34,17 @@ export type Trigger =
   | { type: "fail"; error: SerializedError }
   /** The attempt's task message is gone from the transport with nothing heard of the attempt (a forged ack): dispatch it again now, as the watchdog would later. */
   | { type: "lost"; dispatchId: string; reason: string }
-  | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number };
+  | { type: "retry"; from?: RetryFrom | undefined; reason?: string | undefined; owner: string; epoch: number }
+  /**
+   * Move the run onto the plan with this hash (`state.models` knows it; upgrade.ts): when
+   * `upgradeIssues` finds nothing against it, run.upgraded, then whatever the new plan
+   * starts from where the run stands. Otherwise nothing (the caller reports the issues).
+   */
+  | { type: "upgrade"; planHash: string };
 
 export type Effect =
-  | { type: "dispatch"; message: TaskMessage }
+  /** `limits`: the task's concurrency and rate limits at this attempt's key values; the shell sends the message once it holds them (shell/limit-gate.ts). */
+  | { type: "dispatch"; message: TaskMessage; limits?: LimitRef[] }
   /** Sent only once every event decided before it is stored (a fenced-out writer sends none). */
   | { type: "control"; message: ControlMessage }
   | { type: "timer"; key: string; at: number }

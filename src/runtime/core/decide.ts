@@ -8,7 +8,8 @@
  * Triggers: start, report (a report was just folded), timer (a timeout, a retry
  * coming due, the watchdog), cancel, retry (a partial re-run), resume (the history
  * was folded by a new holder: take it from there), undeliverable (a task message that
- * cannot be sent), fail (the coordinator cannot drive the run). Resume and live share one path:
+ * cannot be sent), fail (the coordinator cannot drive the run), upgrade (move onto
+ * another version's plan: upgrade.ts). Resume and live share one path:
  * `resume` judges every report still waiting for a verdict, re-arms every timer and
  * dispatches whatever is ready, which is what the live path would have done next.
  *
@@ -32,6 +33,7 @@ import { matchChildren } from "./children.js";
 import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Decided, type Trigger } from "./decide-api.js";
 import { attemptStarted, lostAttempt, timerFired } from "./decide-timers.js";
 import { Decision } from "./decision.js";
+import { carryOf, upgradeIssues } from "./upgrade.js";
 
 export { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Decided, type Effect, type Trigger } from "./decide-api.js";
 
@@ -106,6 +108,15 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
         d.emit({ type: "run.cancelled", reason: trigger.reason });
       }
       break;
+    case "upgrade": {
+      const to = state.models?.(trigger.planHash);
+      const r = state.record;
+      if (isFinished(state) || !to?.defs || to.plan.planHash === r.planHash || upgradeIssues(r, to.plan, state.model?.plan).length > 0) break;
+      const carry = carryOf(state.visit);
+      d.emit({ type: "run.upgraded", from: { version: r.version, planHash: r.planHash }, version: to.plan.version, planHash: to.plan.planHash, ...(carry.length > 0 ? { carry } : {}) });
+      d.upgraded();
+      break;
+    }
     case "retry": {
       const choice = chooseRetry(d.model().plan, state, trigger.from, trigger.reason);
       d.emit({ type: "run.claimed", owner: trigger.owner, epoch: trigger.epoch });

@@ -10,7 +10,7 @@ import { deserializeError, serializeError, type SerializedError } from "../../er
 import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
 import { toSchemaIssues } from "../../support/schema-issues.js";
-import { checkSchema, type Checked } from "./schema-check.js";
+import { checkSchema, holdsPayload, type Checked } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
 import { decideNext, type Definitions } from "./definition.js";
@@ -23,6 +23,7 @@ import { fillMaps, instanceFailed, mapOf, startMap, type MapHost } from "./map-d
 import { matchSignals, startWait, waitKey } from "./run-waits.js";
 import { cancelChildOf, ensureChildren, matchChildren, type ChildHost } from "./children.js";
 import { timersAtDispatch } from "./attempt-timers.js";
+import { limitsOf } from "./limit-keys.js";
 
 /**
  * One call of `decide`: the state it advances, the events and effects it gathers, and the
@@ -135,7 +136,7 @@ export class Decision implements TimerHost, MapHost, ChildHost {
       return;
     }
     const raw = stateOutputOf(v.layout, v.input, v.outputs);
-    const parsed = defs.stateOutput(v.state)?.safeParse(raw);
+    const parsed = holdsPayload(raw) ? undefined : defs.stateOutput(v.state)?.safeParse(raw);
     if (parsed && !parsed.success) {
       this.emit({ type: "run.failed", error: serializeError(new StateOutputValidationError(v.state, toSchemaIssues(parsed.error.issues))) });
       return;
@@ -198,6 +199,11 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     }
     const { plan, defs } = this.model();
     const task = vt.layout.plan;
+    const limits = limitsOf(task, v.state, defs, input);
+    if (!limits.ok) {
+      this.failTask(v, vt, serializeError(limits.error));
+      return;
+    }
     const runId = this.st.runId;
     const name = vt.instance?.name ?? task.name;
     const dispatchId = dispatchIdOf(runId, v.state, v.visit, name, attempt);
@@ -210,7 +216,7 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     // Not for a map instance (its input is its item), nor after a map (the worker's merge does not know a map's output goes under its name).
     const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
     const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
-    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged });
+    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged, ...(limits.limits.length > 0 ? { limits: limits.limits } : {}) });
     // The decider knows its own tokens (folded, never stored): its shell checks their reports without hashing.
     evolve(this.st, { type: "attempt.token", dispatchId, token });
     const message: TaskMessage = {
@@ -240,7 +246,7 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     if (priority !== undefined) message.priority = priority;
     if (task.params !== undefined) message.params = task.params;
     if (vt.instance) message.item = { index: vt.instance.index, count: mapOf(this.st, v, vt)?.count ?? 0 };
-    this.effects.push({ type: "dispatch", message });
+    this.effects.push(limits.limits.length > 0 ? { type: "dispatch", message, limits: limits.limits } : { type: "dispatch", message });
     armAttempt(this.effects, dispatchId, timersAtDispatch({ startBy }, this.now, this.settings));
   }
 
@@ -321,6 +327,15 @@ export class Decision implements TimerHost, MapHost, ChildHost {
   }
 
   // --- resume
+
+  /** The run is on another plan now (upgrade.ts): its timers follow the new plan's settings, and what it has that is ready starts. */
+  upgraded(): void {
+    if (isFinished(this.st) || !this.st.visit) return;
+    rearm(this);
+    matchSignals(this);
+    if (isFinished(this.st)) return;
+    this.pump(true);
+  }
 
   /** Where a folded history stands -> go on from there. */
   resume(): void {

@@ -25,6 +25,8 @@ export interface Definitions {
   stateOutput(state: string): ZodType | undefined;
   /** A map node's `items` function. */
   mapItems(state: string, task: string): ((input: unknown) => unknown) | undefined;
+  /** The key function of a task's `concurrency` or `rateLimit`, when it declares one. */
+  limitKey(state: string, task: string, kind: "concurrency" | "rateLimit"): ((input: unknown) => unknown) | undefined;
   /** The `when` of the state's transition number `index`, or undefined for a fallback. */
   guard(state: string, index: number): Guard | undefined;
   /** What a signal or sleep node waits for, as declared (its `until` function included). */
@@ -38,12 +40,12 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
   const cached = cache.get(wf);
   if (cached) return cached;
   const states = new Map<string, Workflow<unknown>["states"][number]>();
-  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined; items?: ((input: unknown) => unknown) | undefined; wait?: WaitDef | undefined }>();
+  const tasks = new Map<string, { input?: ZodType | undefined; output?: ZodType | undefined; items?: ((input: unknown) => unknown) | undefined; wait?: WaitDef | undefined; keys: { concurrency?: ((input: unknown) => unknown) | undefined; rateLimit?: ((input: unknown) => unknown) | undefined } }>();
   for (const s of wf.states) {
     if (!states.has(s.name)) states.set(s.name, s);
     for (const t of s.tasks) {
       const key = `${s.name}/${t.name}`;
-      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, items: t.map?.items, wait: t.wait });
+      if (!tasks.has(key)) tasks.set(key, { input: t.options.input, output: t.options.output, items: t.map?.items, wait: t.wait, keys: { concurrency: t.options.concurrency?.key, rateLimit: t.options.rateLimit?.key } });
     }
   }
   const defs: Definitions = {
@@ -51,6 +53,7 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
     taskOutput: (state, task) => tasks.get(`${state}/${task}`)?.output,
     stateOutput: (state) => states.get(state)?.options.output,
     mapItems: (state, task) => tasks.get(`${state}/${task}`)?.items,
+    limitKey: (state, task, kind) => tasks.get(`${state}/${task}`)?.keys[kind],
     guard: (state, index) => states.get(state)?.transitions[index]?.when as Guard | undefined,
     wait: (state, task) => tasks.get(`${state}/${task}`)?.wait,
   };

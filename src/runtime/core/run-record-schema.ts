@@ -71,6 +71,8 @@ export const taskRecordSchema = z.object({
   reason: z.string().optional(),
   /** A signal or sleep node waiting (status running): what for, and until when. */
   wait: waitSchema.optional(),
+  /** An attempt held back by a task limit (status dispatched, not sent to workers yet): what for, e.g. "waiting for limit llm/complete[acme]: 8/8 in use". */
+  waitingFor: z.string().optional(),
   /** A child node: the run id of its (last) child run. */
   child: z.string().optional(),
   /** A map instance (`run[3]`): the name of its map node, and its index in the items. */
@@ -114,24 +116,35 @@ export const runRecordSchema = z.object({
   states: z.array(stateRecordSchema),
   /** One entry per task per state visit, in order of its first event. */
   tasks: z.array(taskRecordSchema),
+  /** Moves onto another version's plan (`phaseflow upgrade`), oldest first; `version` and `planHash` above are the plan it runs now. Absent: none. */
+  upgrades: z.array(z.object({ at: z.number(), from: z.object({ version: z.string(), planHash: z.string() }), version: z.string(), planHash: z.string() })).optional(),
   /** Signals sent to the run, in stored order (each id once); `consumedBy`: the node (`state/task`) that took it. Absent: none sent. */
   signals: z.array(signalRecordSchema).optional(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
-/** A run's status and task counts, without its task records: what the KV summary and a status check need. */
-export interface RunSummary {
-  runId: string;
-  workflow: string;
-  version: string;
-  planHash: string;
-  status: RunRecord["status"];
-  currentState?: string;
-  startedAt?: number;
-  finishedAt?: number;
-  error?: RunRecord["error"];
+/**
+ * A run's status and task counts, without its task records: the one summary shape of a
+ * run, for the KV summary, `handle.summary()`, a status check, the fleet's run list
+ * (which adds `waiting`), the CLI and the web view.
+ */
+export const runSummarySchema = z.object({
+  runId: z.string(),
+  workflow: z.string(),
+  /** The workflow version the run is pinned to ("" before its start is folded). */
+  version: z.string(),
+  planHash: z.string(),
+  status: runStatusSchema,
+  currentState: z.string().optional(),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  /** Why the run failed; a run list leaves it out to keep its replies small (a run's record has it). */
+  error: serializedErrorSchema.optional(),
   /** A child run: its parent's run id. */
-  parent?: string;
+  parent: z.string().optional(),
+  /** Why an unfinished run is not moving: "waiting for a coordinator serving etl@1 (plan 3f2a…)" (a fleet's run list). */
+  waiting: z.string().optional(),
   /** Task records (map instances included): all, succeeded, failed, and dispatched or running. */
-  tasks: { total: number; succeeded: number; failed: number; running: number };
-}
+  tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), running: z.number() }),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;

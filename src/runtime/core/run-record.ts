@@ -92,6 +92,29 @@ export function summaryOf(held: HeldRecord): RunSummary {
   };
 }
 
+/**
+ * Only the summary fields of something that holds them (a fleet's stored run, which
+ * holds a lease and more besides), none absent-but-undefined, and `error` only when asked
+ * for (a run list leaves it out to keep its replies small).
+ * @example const entry = summaryFieldsOf(storedRun, { error: false });
+ */
+export function summaryFieldsOf(r: RunSummary, options: { error?: boolean } = {}): RunSummary {
+  return {
+    runId: r.runId,
+    workflow: r.workflow,
+    version: r.version,
+    planHash: r.planHash,
+    status: r.status,
+    ...(r.currentState !== undefined ? { currentState: r.currentState } : {}),
+    ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
+    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+    ...(r.error !== undefined && options.error !== false ? { error: r.error } : {}),
+    ...(r.parent !== undefined ? { parent: r.parent } : {}),
+    ...(r.waiting !== undefined ? { waiting: r.waiting } : {}),
+    tasks: { total: r.tasks.total, succeeded: r.tasks.succeeded, failed: r.tasks.failed, running: r.tasks.running },
+  };
+}
+
 /** Whether the record's run has ended (succeeded, failed or cancelled). */
 export function isRunFinished(record: Pick<RunRecord, "status">): boolean {
   return isFinished({ record: record as RunRecord });

@@ -77,6 +77,7 @@ function evolveOne(st: RunState, e: FoldedEvent): RunState {
     case "run.failed":
     case "run.cancelled":
     case "run.retried":
+    case "run.upgraded":
     case "state.entered":
     case "state.exited":
       foldLifecycleEvent(st, e);

@@ -25,6 +25,7 @@ import { SignalTimeoutError, SleepUntilError } from "../../errors/waits.js";
 import type { PlanWait } from "../../plan/schema.js";
 import type { DecisionEvent } from "../../transport/messages.js";
 import type { Definitions } from "./definition.js";
+import { holdsPayload } from "./schema-check.js";
 import type { RunModel } from "./run-model.js";
 import { isFinished, taskKey, type PendingSignal, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import { startChild, type ChildEffect } from "./children.js";
@@ -64,7 +65,7 @@ function pendingFor(h: WaitHost, v: Visit, vt: VisitTask, name: string): { signa
   const schema = signalSchema(h, v, vt);
   for (const s of h.st.signals) {
     if (s.name !== name) continue;
-    if (!schema) return { signal: s, payload: s.payload };
+    if (!schema || holdsPayload(s.payload)) return { signal: s, payload: s.payload };
     // Senders check payloads; one stored past them (a raw publish) that fails is left alone.
     const parsed = schema.safeParse(s.payload);
     if (parsed.success) return { signal: s, payload: parsed.data };

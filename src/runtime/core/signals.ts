@@ -17,6 +17,7 @@ import type { Plan } from "../../plan/schema.js";
 import { WIRE_VERSION, signalNameSchema, type SignalMessage } from "../../transport/messages.js";
 import { toSchemaIssues } from "../../support/schema-issues.js";
 import type { Definitions } from "./definition.js";
+import { holdsPayload } from "./schema-check.js";
 import { isFinished, type RunState } from "./run-state.js";
 
 export interface SendSignalOptions {
@@ -65,7 +66,8 @@ export function prepareSignal(args: { state: RunState; plan: Plan; defs: Definit
   }
   for (const n of nodes) {
     const schema = defs.taskOutput(n.state, n.task);
-    const parsed = schema?.safeParse(payload);
+    // A payload stored as a payload reference is checked where it is opened, not here (schema-check.ts).
+    const parsed = holdsPayload(payload) ? undefined : schema?.safeParse(payload);
     if (parsed && !parsed.success) throw new SignalPayloadInvalidError(runId, name, toSchemaIssues(parsed.error.issues));
   }
   const message: SignalMessage = { v: WIRE_VERSION, kind: "signal", type: "signal.received", runId, at: args.now, name, id };

@@ -30,12 +30,17 @@ import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type T
 import { historyEvents, lastDecisionSeqOf } from "../core/history.js";
 import { createSilentLogger } from "../../support/logger.js";
 import type { RunHandle } from "./run-handle.js";
-import { runModelOf } from "../core/run-model.js";
+import { runModelOf, type RunModel } from "../core/run-model.js";
+import { upgradeIssues } from "../core/upgrade.js";
+import { UpgradeRefusedError } from "../../errors/upgrade.js";
 import type { RunRecord, RunSummary } from "../core/run-record-schema.js";
 import { runRecordOf, summaryOf, type HeldRecord } from "../core/run-record.js";
 import { chooseRetry, type RetryFrom } from "../core/run-retry.js";
 import { estimateBytes } from "../core/record-size.js";
 import { RunShell } from "./run-shell.js";
+import { createMemoryLimitGate, type LimitGate } from "./limit-gate.js";
+import { limitName } from "../core/limit-state.js";
+import { observeLimits, phaseflowInstruments } from "../../telemetry/otel.js";
 import { createRunState, foldEvents, isFinished, type RunState } from "../core/run-state.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
 
@@ -62,6 +67,14 @@ export interface CoordinatorOptions {
   keepFinishedBytes?: number;
   /** Starts and cancels child runs for child nodes. Default: none (a child node fails with CHILD_START_FAILED). */
   children?: ChildRuns;
+  /** Where runs' attempts take their task limits. Default: a gate in memory for this coordinator's runs (embedded); a fleet shares one in its KV store. */
+  limits?: LimitGate;
+  /**
+   * The workflow and plan of every plan hash this coordinator knows, for runs that were
+   * upgraded (README "Deploying new versions"): their history folds on the plan of each part, and
+   * `upgrade` moves a run onto one of them. Default: only the plan each run is given with.
+   */
+  plans?: (planHash: string) => { workflow: Workflow<unknown>; plan: Plan } | undefined;
 }
 
 export interface StartRunParams {
@@ -100,6 +113,12 @@ export interface Coordinator {
   resume(params: ResumeRunParams): RunHandle;
   /** @throws UsageError (the run did not fail, bad `from`), PlanMismatchError */
   retry(params: RetryRunParams): RunHandle;
+  /**
+   * Move a run driven here onto `plan` (another version of its workflow, known to `plans`)
+   * when it is compatible; resolves once the move is stored.
+   * @throws RunNotFoundError (not driven here), UpgradeRefusedError (every incompatibility; nothing changed), UsageError
+   */
+  upgrade(runId: string, target: { workflow: Workflow<unknown>; plan: Plan }): Promise<void>;
   release(runId: string): void;
   /** Cancel a run driven here; resolves when it has ended. @throws RunNotFoundError */
   cancel(runId: string, reason?: string): Promise<void>;
@@ -151,6 +170,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const owner = `${options.id ?? "coordinator"}~${randomBytes(4).toString("hex")}`;
   const runs = new Map<string, RunShell>();
   const children = options.children ?? noChildRuns(transport, () => clock.now(), logger);
+  const limits = options.limits ?? createMemoryLimitGate(clock);
+  const unobserve = observeLimits(() => limits.uses().map((u) => ({ name: limitName(u.ref), kind: u.ref.kind, used: u.used, waiting: u.waiting })));
+  // Gauges are read only while a meter provider is registered: make the instruments now, so a provider set earlier sees them.
+  phaseflowInstruments();
   const budget = options.keepFinishedBytes ?? DEFAULT_KEEP_FINISHED_BYTES;
   // Oldest first; Map keeps insertion order, so dropping the oldest is taking the first key.
   const finishedById = new Map<string, { held: HeldRecord; bytes: number }>();
@@ -187,8 +210,14 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     }
   };
 
+  const models = (hash: string): RunModel | undefined => {
+    const known = options.plans?.(hash);
+    return known && runModelOf(known.plan, known.workflow);
+  };
+  const newState = (runId: string, params: { workflow: Workflow<unknown>; plan: Plan }): RunState => createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true, models });
+
   const shellFor = (state: ReturnType<typeof createRunState>, lastSeq: number, folded: Parameters<typeof foldEvents>[1] extends Iterable<infer E> ? readonly E[] : never): RunShell => {
-    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children }, folded);
+    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children, limits }, folded);
     runs.set(state.runId, shell);
     dropFinished(state.runId);
     return shell;
@@ -206,9 +235,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     if (first.workflow !== params.plan.workflow) {
       throw new UsageError(`run "${runId}" is a run of workflow "${first.workflow}", not "${params.plan.workflow}"; pass the workflow it was started with`);
     }
-    if (first.planHash !== params.plan.planHash) throw new PlanMismatchError(runId, first.workflow, first.planHash, params.plan.planHash);
+    // The plan it is on now: the one it started with, or the one its last upgrade moved it onto.
+    let pinned = first.planHash;
+    for (const e of events) if (e.type === "run.upgraded") pinned = e.planHash;
+    if (pinned !== params.plan.planHash) throw new PlanMismatchError(runId, first.workflow, pinned, params.plan.planHash);
     if (runs.has(runId)) throw new UsageError(`run "${runId}" is already driven by this coordinator; use its handle, or release(runId) first`);
-    const state = foldEvents(createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true }), events);
+    const state = foldEvents(newState(runId, params), events);
     return { state, events, lastSeq: lastDecisionSeqOf(params.history) };
   };
 
@@ -223,7 +255,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       checkUsable(params);
       const runId = params.runId ?? ids();
       if (runs.has(runId) || finishedById.has(runId)) throw new UsageError(`run id "${runId}" is already in use; choose another runId or leave it out`);
-      const state = createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true });
+      const state = newState(runId, params);
       return launch(shellFor(state, 0, []), { type: "start", input: params.input, options: params.options, owner, epoch: 1, parent: params.parent });
     },
     resume(params) {
@@ -242,6 +274,20 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       // Checked before anything is registered or stored, so a bad request changes nothing.
       chooseRetry(params.plan, state, params.from, params.reason);
       return launch(shellFor(state, lastSeq, events), trigger);
+    },
+    async upgrade(runId, target) {
+      checkUsable(target);
+      const shell = runs.get(runId);
+      if (!shell) throw new RunNotFoundError(runId);
+      const st = shell.state;
+      const r = st.record;
+      if (isFinished(st)) throw new UsageError(`run "${runId}" has ended (${r.status}); only a running run can be upgraded`);
+      if (target.plan.workflow !== r.workflow) throw new UsageError(`run "${runId}" is a run of workflow "${r.workflow}", not "${target.plan.workflow}"`);
+      if (target.plan.planHash === r.planHash) return;
+      if (st.models?.(target.plan.planHash)?.plan.planHash !== target.plan.planHash) throw new UsageError(`plan ${target.plan.planHash.slice(0, 12)} of ${r.workflow}@${target.plan.version} is not known to this coordinator; give it in its plans`);
+      const issues = upgradeIssues(r, target.plan, st.model?.plan);
+      if (issues.length > 0) throw new UpgradeRefusedError(runId, r.workflow, r.version, target.plan.version, issues);
+      await shell.upgrade(target.plan.planHash);
     },
     release(runId) {
       runs.get(runId)?.release();
@@ -275,6 +321,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       if (!closed) {
         closed = true;
         for (const shell of [...runs.values()]) shell.abandon();
+        if (options.limits === undefined) limits.close();
+        unobserve();
       }
       return Promise.resolve();
     },

@@ -25,6 +25,8 @@ import { RunOutbox } from "./run-outbox.js";
 import { RunTelemetry, type StopKind } from "./run-telemetry.js";
 import type { RunRecord } from "../core/run-record-schema.js";
 import { applyLive, evolve, isFinished, type RunState } from "../core/run-state.js";
+import type { LimitGate } from "./limit-gate.js";
+import type { LimitRef } from "../core/limit-state.js";
 
 const WATCHDOG = "watchdog:";
 
@@ -41,6 +43,8 @@ export interface ShellDeps {
   onStop: (shell: RunShell) => void;
   /** Starts and cancels child runs (child nodes). */
   children: ChildRuns;
+  /** Task concurrency and rate limits, shared by every run of the coordinator (limit-gate.ts). */
+  limits: LimitGate;
 }
 
 export class RunShell implements RunHandle {
@@ -58,6 +62,9 @@ export class RunShell implements RunHandle {
   private stopped = false;
   private readonly endWaiters: (() => void)[] = [];
   private readonly telemetry: RunTelemetry;
+  /** Attempts waiting for their limits (not sent yet), and attempts holding them (sent, no report yet). */
+  private readonly gated = new Set<string>();
+  private readonly holding = new Set<string>();
 
   constructor(
     readonly state: RunState,
@@ -93,6 +100,16 @@ export class RunShell implements RunHandle {
         await this.unsubscribe();
         return;
       }
+      // Attempts in flight when this holder took the run: their task limits stay held (renewed from here) until their reports.
+      for (const a of this.state.attempts.values()) {
+        if (a.limits === undefined || this.state.verdicts.has(a.dispatchId)) continue;
+        this.holding.add(a.dispatchId);
+        const holder = a.dispatchId;
+        this.d.limits.adopt({ holder, limits: a.limits, priority: this.state.record.options?.priority ?? 3, since: a.dispatchedAt }, () => {
+          this.holding.delete(holder);
+          this.step({ type: "lost", dispatchId: holder, reason: "the coordinator that dispatched it stopped while it waited for its task limits, so it was never sent" });
+        });
+      }
       this.step(this.telemetry.begin(trigger));
     } catch (err) {
       this.break(err);
@@ -107,7 +124,7 @@ export class RunShell implements RunHandle {
     const out: { dispatchId: string; epoch: number; dispatchedAt: number }[] = [];
     if (this.stopped) return out;
     for (const a of this.state.attempts.values()) {
-      if (a.task.status !== "dispatched" || a.dispatchedAt > before || this.state.verdicts.has(a.dispatchId) || this.heard.has(a.dispatchId)) continue;
+      if (a.task.status !== "dispatched" || a.dispatchedAt > before || this.state.verdicts.has(a.dispatchId) || this.heard.has(a.dispatchId) || this.gated.has(a.dispatchId)) continue;
       out.push({ dispatchId: a.dispatchId, epoch: this.state.epoch, dispatchedAt: a.dispatchedAt });
     }
     return out;
@@ -130,9 +147,12 @@ export class RunShell implements RunHandle {
       return;
     }
     this.apply(decided.events, decided.stamped, decided.effects, now);
+    // Attempts given up without a report of theirs (timed out, cancelled, the run ended) give their limits back.
+    if (trigger.type !== "report" && trigger.type !== "started") this.settleLimits();
   }
 
   private apply(events: DecisionEvent[], stamped: readonly RunEvent[], effects: Effect[], at: number): void {
+    let cancels = false;
     if (events.length > 0) {
       // Stored with the time they were decided at, which is the time decide folded them with.
       this.outbox.events(events, at);
@@ -142,10 +162,14 @@ export class RunShell implements RunHandle {
     for (const fx of effects) {
       switch (fx.type) {
         case "dispatch":
-          this.telemetry.dispatching(fx.message);
-          this.outbox.dispatch(fx.message);
+          if (fx.limits !== undefined && fx.limits.length > 0) this.dispatchLimited(fx.message, fx.limits, at);
+          else {
+            this.telemetry.dispatching(fx.message);
+            this.outbox.dispatch(fx.message);
+          }
           break;
         case "control":
+          cancels = true;
           this.outbox.control(fx.message);
           break;
         case "timer":
@@ -162,7 +186,40 @@ export class RunShell implements RunHandle {
           break;
       }
     }
+    if (cancels) this.settleLimits();
     if (isFinished(this.state)) void this.finish();
+  }
+
+  /** Send the attempt once it holds its limits; until then it waits here, holding no worker slot. */
+  private dispatchLimited(message: TaskMessage, limits: LimitRef[], at: number): void {
+    const holder = message.dispatchId;
+    this.gated.add(holder);
+    this.d.limits.request({ holder, limits, priority: message.priority ?? 3, since: at }, () => {
+      this.gated.delete(holder);
+      if (this.stopped || !this.inFlight(holder)) {
+        this.d.limits.release(holder);
+        return;
+      }
+      this.holding.add(holder);
+      this.telemetry.dispatching(message);
+      this.outbox.dispatch(message);
+    });
+  }
+
+  private inFlight(dispatchId: string): boolean {
+    return this.state.attempts.has(dispatchId) && !this.state.verdicts.has(dispatchId);
+  }
+
+  /** Give back the limits of attempts that are over (or will never be sent). */
+  private settleLimits(): void {
+    if (this.gated.size === 0 && this.holding.size === 0) return;
+    for (const set of [this.gated, this.holding]) {
+      for (const holder of set) {
+        if (this.inFlight(holder) && !this.stopped) continue;
+        set.delete(holder);
+        this.d.limits.release(holder);
+      }
+    }
   }
 
   private onReport(seq: number, message: ReportSubjectMessage): void {
@@ -187,6 +244,8 @@ export class RunShell implements RunHandle {
     this.feed.push(event);
     this.telemetry.reported(event);
     this.heard.delete(report.dispatchId);
+    // The attempt ended on its worker: its limits are free for the next one.
+    if (this.holding.delete(report.dispatchId)) this.d.limits.release(report.dispatchId);
     this.step({ type: "report", dispatchId: report.dispatchId });
   }
 
@@ -259,6 +318,11 @@ export class RunShell implements RunHandle {
 
   private fire(key: string): void {
     const dispatchId = key.slice(key.indexOf(":") + 1);
+    // An attempt waiting for its limits is not lost: its watchdog starts once it is sent.
+    if (key.startsWith(WATCHDOG) && this.gated.has(dispatchId)) {
+      this.arm(key, this.d.clock.now() + this.d.settings.watchdogMs);
+      return;
+    }
     this.step({ type: "timer", key, lastHeardAt: this.heard.get(dispatchId) });
   }
 
@@ -307,6 +371,7 @@ export class RunShell implements RunHandle {
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimers();
+    this.settleLimits();
     await this.unsubscribe();
     this.feed.end(runRecordOf(this.state));
     this.telemetry.stopped("finished");
@@ -347,11 +412,27 @@ export class RunShell implements RunHandle {
     this.stopped = true;
     this.outbox.close();
     this.clearTimers();
+    this.dropLimits(kind);
     void this.unsubscribe();
     this.telemetry.stopped(kind, err);
     this.feed.fail(err);
     this.d.onStop(this);
     for (const w of this.endWaiters.splice(0)) w();
+  }
+
+  /**
+   * Stopped without finishing. Waiting attempts were never sent: their places go. Attempts
+   * sent are still in flight when another coordinator took the run over (it keeps their
+   * holdings alive), so they are only forgotten; otherwise they are given back.
+   */
+  private dropLimits(kind: StopKind): void {
+    for (const holder of this.gated) this.d.limits.release(holder);
+    this.gated.clear();
+    for (const holder of this.holding) {
+      if (kind === "released") this.d.limits.forget(holder);
+      else this.d.limits.release(holder);
+    }
+    this.holding.clear();
   }
 
   private clearTimers(): void {
@@ -380,7 +461,14 @@ export class RunShell implements RunHandle {
   }
 
   status(): RunRecord {
-    return runRecordOf(this.state, { snapshot: true });
+    const record = runRecordOf(this.state, { snapshot: true });
+    if (this.gated.size > 0) {
+      for (const t of record.tasks) {
+        const waits = t.dispatchId !== undefined && this.gated.has(t.dispatchId) ? this.d.limits.waitingFor(t.dispatchId) : undefined;
+        if (waits !== undefined) t.waitingFor = `waiting for ${waits}`;
+      }
+    }
+    return record;
   }
 
   summary(): RunSummary {
@@ -397,6 +485,21 @@ export class RunShell implements RunHandle {
 
   on(listener: (event: RunEvent) => void): () => void {
     return this.feed.on(listener);
+  }
+
+  /**
+   * Move the run onto the plan with this hash (its model known to the state: upgrade.ts);
+   * resolves once the move is stored. The caller checked it is compatible.
+   * @throws RunReleasedError or the store's error when the move could not be stored
+   */
+  async upgrade(planHash: string): Promise<void> {
+    if (this.stopped) throw new RunReleasedError(this.runId);
+    const before = this.state.record.planHash;
+    this.step({ type: "upgrade", planHash });
+    await this.outbox.idle();
+    if (this.state.record.planHash === before) throw new CoordinatorError("upgrade the run", new Error(`the run stayed on plan ${before.slice(0, 12)}`), { retryable: false });
+    // Closed while storing: the move may not be in the history; the result says why.
+    if (this.stopped && !isFinished(this.state)) await this.feed.settled;
   }
 
   async cancel(reason = "cancelled by request"): Promise<void> {

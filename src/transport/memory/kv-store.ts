@@ -7,16 +7,13 @@
  * exhausted-delivery watch and the task sweep).
  */
 import type { ZodType } from "zod";
-import { PhaseflowError, WireMessageInvalidError } from "../../errors/base.js";
+import { WireMessageInvalidError } from "../../errors/base.js";
+import { StoreConflictError } from "../../errors/fleet.js";
 import type { StoreName, TypedEntry, TypedKv } from "../fleet-port.js";
 import { toSchemaIssues } from "../../support/schema-issues.js";
 
-/** A create of a key that exists, or an update from a revision that is no longer the key's. */
-export class StoreConflictError extends PhaseflowError {
-  constructor(message: string) {
-    super("STORE_CONFLICT", message, { retryable: true });
-  }
-}
+/** A create of a key that exists, or an update from a revision that is no longer the key's (errors/fleet.ts). */
+export { StoreConflictError };
 
 interface Slot {
   value: unknown;

@@ -71,7 +71,7 @@ function checkTravels(message: unknown, payload: readonly unknown[], what: strin
   // A UTF-8 byte is at most 3 per UTF-16 unit: measure the whole message only when it might matter.
   if (text.length * 3 + ENVELOPE_ALLOWANCE + HEADER_ALLOWANCE <= maxPayload) return text;
   const bytes = Buffer.byteLength(toJsonText(message, what));
-  if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE);
+  if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE, "maxPayload");
   return text;
 }
 
@@ -101,7 +101,7 @@ function strictWire(maxPayload: number): Wire {
       const parsed = schema.safeParse(JSON.parse(text));
       if (!parsed.success) throw new WireMessageInvalidError(what, toSchemaIssues(parsed.error.issues));
       const bytes = Buffer.byteLength(text);
-      if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE);
+      if (bytes + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, bytes, maxPayload - HEADER_ALLOWANCE, "maxPayload");
       return text;
     },
     decode(schema, payload) {

@@ -11,6 +11,7 @@ import { assertEncodableDepth, decodeJsonBytes, type Decoded } from "../decode.j
 import { toSchemaIssues } from "../../support/schema-issues.js";
 import { FAST_CHECKS, passesBeforeEncoding } from "../message-checks.js";
 import { HEADER_ALLOWANCE, toJsonText } from "../json.js";
+import { shrinkMessage, type Payloads, type ValueMessage } from "../payloads.js";
 
 const encoder = new TextEncoder();
 
@@ -42,6 +43,21 @@ export function encodeMessage<T>(schema: ZodType<T>, value: unknown, what: strin
     if (size > maxPayload) throw new PayloadTooLargeError(what, bytes.byteLength, maxPayload - HEADER_ALLOWANCE);
   }
   return bytes;
+}
+
+/**
+ * `encodeMessage` for a message that carries user values: one over `payloads.inlineBytes` is
+ * stored in the payload store and the message carries a reference (transport/payloads.ts).
+ * Below it the only extra cost is comparing the encoded length. Without `payloads`, exactly `encodeMessage`.
+ */
+export async function encodeFitting<M extends ValueMessage>(schema: ZodType<M>, message: M, what: string, maxPayload: number | undefined, payloads: Payloads | undefined): Promise<Uint8Array> {
+  if (payloads === undefined) return encodeMessage(schema, message, what, maxPayload);
+  const data = encodeMessage(schema, message, what);
+  if (data.byteLength <= payloads.inlineBytes) {
+    if (maxPayload !== undefined && maxPayload > 0 && data.byteLength + HEADER_ALLOWANCE > maxPayload) throw new PayloadTooLargeError(what, data.byteLength, maxPayload - HEADER_ALLOWANCE);
+    return data;
+  }
+  return encodeMessage(schema, await shrinkMessage(payloads, message, what), what, maxPayload);
 }
 
 /** Parse bytes as JSON (depth-checked first) and then with `schema`; never throws. */

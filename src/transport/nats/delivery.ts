@@ -13,11 +13,13 @@ import { ClosedConnectionError, DrainingConnectionError } from "@nats-io/transpo
 import { TransportOperationError } from "../../errors/base.js";
 import type { TaskMessage } from "../messages.js";
 import type { TaskDelivery } from "../port.js";
+import { mayHoldReferences } from "../payloads.js";
 
 type State = "held" | "settled";
 
 export class NatsDelivery implements TaskDelivery {
   readonly deliveryCount: number;
+  readonly payloadRefs: boolean;
   private state: State = "held";
   /** The connection is gone: nothing left to keep alive (the server redelivers after ack_wait). */
   private keepAliveDead = false;
@@ -35,6 +37,7 @@ export class NatsDelivery implements TaskDelivery {
     private readonly onKeepAliveFailed: (err: unknown) => void,
   ) {
     this.deliveryCount = msg.info.deliveryCount;
+    this.payloadRefs = mayHoldReferences(msg.data);
   }
 
   /** Still holding its slot: not settled. */

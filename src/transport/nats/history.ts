@@ -19,7 +19,8 @@ import { TimeoutError } from "@nats-io/transport-node";
 import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { childEndedMessageSchema, decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type ChildEndedMessage, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
-import { decodeMessage, encodeMessage } from "./codec.js";
+import { decodeMessage, encodeFitting } from "./codec.js";
+import type { Payloads } from "../payloads.js";
 import type { LogLimiter } from "../../support/log-limiter.js";
 import type { NatsNames } from "./names.js";
 import type { PubAck, PublishOptions } from "./publisher.js";
@@ -46,6 +47,8 @@ export interface HistoryContext {
   /** Warnings about junk anyone may publish (malformed, refused), rate-limited: counted, not one line each. */
   limiter: LogLimiter;
   maxPayload(): number | undefined;
+  /** Where values over its `inlineBytes` go (transport/payloads.ts). */
+  payloads: Payloads | undefined;
   onMalformed(): void;
   onRefused(): void;
 }
@@ -82,7 +85,7 @@ function publishFailed(ctx: HistoryContext, what: string, err: unknown): Transpo
  */
 export async function appendDecision(ctx: HistoryContext, decision: Decision, expectedLastSeq: number): Promise<number> {
   const what = describeDecision(decision);
-  const data = encodeMessage(decisionSchema, decision, what, ctx.maxPayload());
+  const data = await encodeFitting(decisionSchema, decision, what, ctx.maxPayload(), ctx.payloads);
   try {
     // The msgID makes a retried publish (PUBLISH_RETRIES) idempotent: a batch stored before its lost ack comes back as a duplicate with its seq, not as fenced.
     const ack = await ctx.js.publish(ctx.names.subjects.decisions(decision.runId), data, {
@@ -108,7 +111,7 @@ export async function appendDecision(ctx: HistoryContext, decision: Decision, ex
  */
 export async function publishReport(ctx: HistoryContext, report: Report): Promise<void> {
   const what = describeReport(report);
-  const data = encodeMessage(reportSchema, report, what, ctx.maxPayload());
+  const data = await encodeFitting(reportSchema, report, what, ctx.maxPayload(), ctx.payloads);
   try {
     // A report stored twice (retried after a lost ack) is harmless: the fold takes an attempt's first verdict.
     await ctx.publish(ctx.names.subjects.reports(report.runId), data, { retries: PUBLISH_RETRIES });
@@ -126,7 +129,7 @@ export async function publishReport(ctx: HistoryContext, report: Report): Promis
  */
 export async function appendSignal(ctx: HistoryContext, signal: SignalMessage): Promise<{ duplicate: boolean }> {
   const what = `signal "${signal.name}" (id "${signal.id}") of run "${signal.runId}"`;
-  const data = encodeMessage(signalMessageSchema, signal, what, ctx.maxPayload());
+  const data = await encodeFitting(signalMessageSchema, signal, what, ctx.maxPayload(), ctx.payloads);
   try {
     const ack = await ctx.js.publish(ctx.names.subjects.reports(signal.runId), data, { msgID: `signal:${signal.runId}:${signal.id}`, retries: PUBLISH_RETRIES });
     return { duplicate: ack.duplicate };
@@ -142,7 +145,7 @@ export async function appendSignal(ctx: HistoryContext, signal: SignalMessage): 
  */
 export async function appendChildEnd(ctx: HistoryContext, message: ChildEndedMessage): Promise<{ duplicate: boolean }> {
   const what = `end of child run "${message.child}" of run "${message.runId}"`;
-  const data = encodeMessage(childEndedMessageSchema, message, what, ctx.maxPayload());
+  const data = await encodeFitting(childEndedMessageSchema, message, what, ctx.maxPayload(), ctx.payloads);
   try {
     const ack = await ctx.js.publish(ctx.names.subjects.reports(message.runId), data, { msgID: `child:${message.runId}:${message.child}`, retries: PUBLISH_RETRIES });
     return { duplicate: ack.duplicate };
@@ -248,6 +251,8 @@ async function openReader(ctx: HistoryContext, runId: string): Promise<Consumer>
 export async function deleteHistory(ctx: HistoryContext, runId: string): Promise<void> {
   try {
     await ctx.jsm.streams.purge(ctx.names.streams.events, { filter: ctx.names.subjects.historyPurge(runId) });
+    // The run's payloads go with it; one another kept run also holds stays (payload-store.ts).
+    await ctx.payloads?.release(runId);
   } catch (err) {
     throw new TransportOperationError("NATS_PUBLISH_FAILED", `the history of run "${runId}" was not purged from stream "${ctx.names.streams.events}": ${err instanceof Error ? err.message : String(err)}; retry`, {
       cause: err,

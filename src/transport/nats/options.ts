@@ -2,6 +2,7 @@
  * Options of the NATS transport, parsed once with zod into a fully resolved
  * object (defaults filled in) that the rest of the adapter passes around.
  */
+import { DEFAULT_INLINE_BYTES, DEFAULT_MAX_VALUE_BYTES } from "../payloads.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { parseOptions } from "../../support/options.js";
@@ -63,6 +64,15 @@ export interface NatsTransportOptions {
    * not redelivered to another worker while it still runs (stall-keeper.ts). Default true.
    */
   stallKeeper?: boolean;
+  /**
+   * A user value (task input or output, run input or output, signal payload) whose JSON is
+   * larger travels as a reference to the object store bucket `<p>_payloads` instead of in
+   * the message (README "Payloads of any size"). Default 262144 (256 KiB); at most the
+   * server's max_payload minus room for the message around it.
+   */
+  inlineBytes?: number;
+  /** The largest user value accepted, in bytes of JSON: a larger one fails with PAYLOAD_TOO_LARGE naming this option. Default 67108864 (64 MiB). */
+  maxPayload?: number;
   /** Default: a silent logger. */
   logger?: Logger;
   /** Reuse an open connection instead of connecting; `close()` then leaves it open. */
@@ -84,6 +94,8 @@ export interface ResolvedNatsTransportOptions {
   workerTtlMs: number;
   replicas: number | undefined;
   stallKeeper: boolean;
+  inlineBytes: number;
+  maxPayload: number;
   logger: Logger;
   connection: NatsConnection | undefined;
 }
@@ -112,6 +124,8 @@ export const natsTransportOptionsSchema = z
     workerTtlMs: z.number().int().min(1000).default(60_000),
     replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
     stallKeeper: z.boolean().default(true),
+    inlineBytes: z.number().int().min(1024).max(512 * 1024).default(DEFAULT_INLINE_BYTES),
+    maxPayload: z.number().int().min(1024).default(DEFAULT_MAX_VALUE_BYTES),
     logger: z.custom<Logger>(isLogger, "must be a pino-like logger (info, warn, error, debug, child)").optional(),
     connection: z.custom<NatsConnection>(isConnection, "must be a NatsConnection").optional(),
   })
@@ -152,6 +166,8 @@ export function resolveNatsTransportOptions(options: NatsTransportOptions): Reso
     workerTtlMs: o.workerTtlMs,
     replicas: o.replicas,
     stallKeeper: o.stallKeeper,
+    inlineBytes: o.inlineBytes,
+    maxPayload: o.maxPayload,
     logger: o.logger ?? createSilentLogger(),
     connection: o.connection,
   };

@@ -40,7 +40,10 @@ import type { ConsumeOptions, FollowOptions, Subscription, TaskDelivery, Transpo
 import { natsApi } from "./api.js";
 import { natsTaskStream } from "./task-stream.js";
 import { typedKv } from "./typed-kv.js";
-import { encodeMessage } from "./codec.js";
+import { encodeFitting, encodeMessage } from "./codec.js";
+import { createPayloads, type Payloads } from "../payloads.js";
+import { natsPayloadStore } from "./payload-store.js";
+import { sha256HexOfBytes } from "../../support/hash.js";
 import { logConnectionStatus, openConnection, permissionErrorOf } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
@@ -63,6 +66,8 @@ import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 export interface NatsTransport extends FleetTransport {
   readonly kind: "nats";
   readonly options: ResolvedNatsTransportOptions;
+  /** Values over `options.inlineBytes` live in the object store `<p>_payloads` (payload-store.ts). */
+  readonly payloads: Payloads;
   /** Streams, buckets, subjects and consumer names derived from the prefix. */
   readonly names: NatsNames;
   readonly connection: NatsConnection;
@@ -127,6 +132,7 @@ class NatsTransportImpl implements NatsTransport {
   readonly capabilities: TransportCapabilities;
   readonly api: ApiPort;
   readonly taskStream: TaskStreamPort;
+  readonly payloads: Payloads;
   private malformed = 0;
   private refused = 0;
   private reportsDelivered = 0;
@@ -159,6 +165,7 @@ class NatsTransportImpl implements NatsTransport {
       },
     };
     this.limiter = new LogLimiter(logger);
+    this.payloads = createPayloads(natsPayloadStore(connection, jsm, names, logger), { inlineBytes: options.inlineBytes, maxPayload: options.maxPayload, sha256: sha256HexOfBytes });
     this.history = {
       js,
       jsm,
@@ -167,6 +174,7 @@ class NatsTransportImpl implements NatsTransport {
       logger,
       limiter: this.limiter,
       maxPayload: () => connection.info?.max_payload,
+      payloads: this.payloads,
       onMalformed: () => this.malformed++,
       onRefused: () => this.refused++,
     };
@@ -264,7 +272,7 @@ class NatsTransportImpl implements NatsTransport {
     // The trace context goes in headers (traceparent, tracestate), the rest in the body.
     const { body, headers } = splitTraceContext(task);
     const max = this.connection.info?.max_payload;
-    const data = encodeMessage(taskMessageSchema, body, what, max === undefined || headers === undefined ? max : max - traceHeaderBytes(task));
+    const data = await encodeFitting(taskMessageSchema, body, what, max === undefined || headers === undefined ? max : max - traceHeaderBytes(task), this.payloads);
     const msgID = `${task.dispatchId}@${task.epoch}`;
     try {
       const ack = await this.hotPublisher().publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });

@@ -1,22 +1,28 @@
 /**
  * The fold of a run's and its states' lifecycle: started, claimed, ended (succeeded,
- * failed, cancelled), retried, and each state visit entered and exited. These move the
+ * failed, cancelled), retried, upgraded (upgrade.ts), and each state visit entered and exited. These move the
  * run machine (run-machine.ts) and open or close the decider's view of a visit (visit.ts).
  */
 import type { RunEventOf } from "../../../transport/messages.js";
-import { stepRunMachine } from "../run-machine.js";
+import { initialRunSnapshot, stepRunMachine } from "../run-machine.js";
+import { foldUpgrade } from "./upgrade.js";
 import type { StateRecord } from "../run-record-schema.js";
 import { stateKey, taskKey, type RunState } from "./state.js";
 import { resetForRerun } from "./tasks.js";
 import { openVisit } from "./visit.js";
 
 /** The events folded here. */
-export type LifecycleEvent = RunEventOf<"run.started" | "run.claimed" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.retried" | "state.entered" | "state.exited">;
+export type LifecycleEvent = RunEventOf<"run.started" | "run.claimed" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.retried" | "run.upgraded" | "state.entered" | "state.exited">;
 
 export function foldLifecycleEvent(st: RunState, e: LifecycleEvent): void {
   const r = st.record;
   switch (e.type) {
     case "run.started":
+      if (st.models && st.model?.plan.planHash !== e.planHash) {
+        // An upgraded run folded with its current plan's model: until its upgrade, the plan it started on.
+        st.model = st.models(e.planHash);
+        st.machine = st.model ? initialRunSnapshot(st.model.machine) : undefined;
+      }
       r.workflow = e.workflow;
       r.version = e.version;
       r.planHash = e.planHash;
@@ -45,6 +51,9 @@ export function foldLifecycleEvent(st: RunState, e: LifecycleEvent): void {
       break;
     case "run.retried":
       reopen(st, e);
+      break;
+    case "run.upgraded":
+      foldUpgrade(st, e);
       break;
     case "state.entered": {
       const s: StateRecord = { name: e.state, visit: e.visit, status: "running", enteredAt: e.at, input: e.input };

@@ -5,6 +5,7 @@
  * (run.ts, tasks.ts, attempts.ts, maps.ts, waits.ts, with visit.ts for the decider's
  * view of the visit under way); run-state.ts dispatches to them.
  */
+import type { LimitRef } from "../limit-state.js";
 import { sha256Hex } from "../../../support/hash.js";
 import type { SerializedError } from "../../../errors/serialize.js";
 import type { RunEvent } from "../../../transport/messages.js";
@@ -63,6 +64,8 @@ export interface AttemptInfo {
   /** An older history's end-by time (dispatch + timeoutMs); null from this version on, and not acted on (timeouts run from the start). */
   readonly deadline: number | null;
   readonly dispatchedAt: number;
+  /** The task limits it holds once sent (README "Traffic control"). */
+  readonly limits?: readonly LimitRef[];
   /** The queue deadline (`queueTimeoutMs`): the attempt must have started by then. */
   readonly startBy: number | undefined;
   /**
@@ -99,7 +102,10 @@ export type PendingVerdict =
 export interface RunState {
   readonly runId: string;
   readonly record: RunRecord;
-  readonly model: RunModel | undefined;
+  /** The model of the plan the run is on at this point of the fold (it changes at run.upgraded); undefined: a plain fold. */
+  model: RunModel | undefined;
+  /** The models this fold may use by plan hash (the run's start and its upgrades): undefined for one it does not know. */
+  readonly models: ((planHash: string) => RunModel | undefined) | undefined;
   machine: RunMachineSnapshot | undefined;
   /** Which go of the run: 0, +1 per run.retried. */
   round: number;
@@ -166,6 +172,12 @@ export function tokenHashOf(token: string): string {
 export interface RunStateOptions {
   /** Keep map instances that are not in flight in compact columns rather than task records (a coordinator's memory); default false. */
   compact?: boolean;
+  /**
+   * Models of other plans by hash, for a run that was upgraded (`run.upgraded`): the fold
+   * switches to the plan each run.started and run.upgraded names, and folds plainly
+   * (no model) where it knows none. Without it, `model` is used throughout.
+   */
+  models?: (planHash: string) => RunModel | undefined;
 }
 
 /**
@@ -177,6 +189,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     runId,
     record: { runId, workflow: "", version: "", planHash: "", status: "pending", states: [], tasks: [] },
     model,
+    models: options.models === undefined ? undefined : (hash) => (model?.plan.planHash === hash ? model : options.models!(hash)),
     machine: model ? initialRunSnapshot(model.machine) : undefined,
     round: 0,
     owner: undefined,

@@ -52,7 +52,7 @@ export function foldTaskEvent(st: RunState, e: TaskEvent): void {
       t.dispatchId = e.dispatchId;
       delete t.dueAt;
       delete t.redeliveries;
-      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at, startBy: e.startBy });
+      st.attempts.set(e.dispatchId, { task: t, dispatchId: e.dispatchId, attempt: e.attempt, tokenHash: e.tokenHash, judged: e.judged, deadline: e.deadline, dispatchedAt: e.at, startBy: e.startBy, ...(e.limits !== undefined ? { limits: e.limits } : {}) });
       markVisitTask(st, e, "dispatched");
       break;
     }
