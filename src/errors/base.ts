@@ -67,6 +67,15 @@ export interface SchemaIssue {
   message: string;
 }
 
+/**
+ * Issues on one line: `path: message; path: message`, with `root` naming an issue of the
+ * whole value.
+ * @example formatIssues(toSchemaIssues(parsed.error.issues), "(options)") // "concurrency: Too small: expected number to be >=1"
+ */
+export function formatIssues(issues: readonly SchemaIssue[], root = "(root)"): string {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : root}: ${i.message}`).join("; ");
+}
+
 export class SchemaValidationError extends PhaseflowError {
   readonly issues: SchemaIssue[];
   readonly subject: string;

@@ -1,6 +1,5 @@
 /** The one error of bad options, whichever component's they are (support/options.ts parses them all). */
-import { formatIssues } from "../support/schema-issues.js";
-import { PhaseflowError, type SchemaIssue } from "./base.js";
+import { formatIssues, PhaseflowError, type SchemaIssue } from "./base.js";
 
 /**
  * Options given to a component (createEngine, engine.run, createWorker, the NATS

@@ -10,11 +10,5 @@ export function toSchemaIssues(issues: readonly { path: readonly PropertyKey[]; 
   return issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message }));
 }
 
-/**
- * Issues on one line: `path: message; path: message`, with `root` naming an issue of the
- * whole value.
- * @example formatIssues(toSchemaIssues(parsed.error.issues), "(options)") // "concurrency: Too small: expected number to be >=1"
- */
-export function formatIssues(issues: readonly SchemaIssue[], root = "(root)"): string {
-  return issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : root}: ${i.message}`).join("; ");
-}
+/** Issues on one line (the errors module defines it: errors stand below everything, this module included). */
+export { formatIssues } from "../errors/base.js";
