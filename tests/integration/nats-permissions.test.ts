@@ -176,14 +176,17 @@ describe("nats permissions - one user per role", () => {
     }
     // None of them reached the server (the worker-role refusals above may still be logging: count only these).
     expect(violations().filter((l) => l.includes("../../x") || l.includes(".x."))).toEqual([]);
-    // A 5 MB input cannot travel in one message: refused up front, naming the limit.
+    // A 5 MB input travels through the payload store, with the client role's credentials;
+    // one over the client's --max-payload is refused up front, naming the limit.
     const dir = mkdtempSync(join(tmpdir(), "pf-perm-"));
     const file = join(dir, "big.json");
     writeFileSync(file, JSON.stringify({ ms: 1, blob: "x".repeat(5 * 1024 * 1024) }));
     try {
-      const big = await cliWith(client, ["run", "--workflow", "fifty", "--input", `@${file}`, "--detach", ...fleet]);
+      const accepted = await cliWith(client, ["run", "--workflow", "fifty", "--input", `@${file}`, "--detach", ...fleet]);
+      expect(accepted.code, accepted.stderr).toBe(0);
+      const big = await cliWith(client, ["run", "--workflow", "fifty", "--input", `@${file}`, "--detach", "--max-payload", "1MB", ...fleet]);
       expect(big.code, big.stderr).toBe(2);
-      expect(big.stderr).toMatch(/the input of workflow "fifty" is \d+ bytes as JSON, over the limit of \d+ bytes for a run input/);
+      expect(big.stderr).toMatch(/the input of workflow "fifty" is \d+ bytes as JSON, over the limit maxPayload = \d+ bytes/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

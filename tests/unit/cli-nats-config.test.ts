@@ -47,10 +47,15 @@ describe("cli - nats-config", () => {
     const perms = rolePermissions(natsNames("pf"));
     expect(perms.coordinator.publish).toContain("pf.evt.*.d");
     expect(perms.worker.publish).not.toContain("pf.evt.*.d");
-    expect(perms.client.publish.some((s) => s.startsWith("pf.evt") || s.startsWith("pf.task") || s.startsWith("$KV") || (s.includes("KV_pf_runs") && !s.startsWith("$JS.API.STREAM.INFO.")) || s.startsWith("$JS.ACK"))).toBe(false);
+    expect(perms.client.publish.some((s) => s.startsWith("pf.evt") || s.startsWith("pf.task") || (s.startsWith("$KV") && s !== "$KV.pf_payload_refs.>") || (s.includes("KV_pf_runs") && !s.startsWith("$JS.API.STREAM.INFO.")) || s.startsWith("$JS.ACK"))).toBe(false);
     expect(perms.client.publish.filter((s) => s.startsWith("pf.api"))).toEqual(["pf.api.run.>", "pf.api.plan.get", "pf.api.plan.get.>"]);
     expect(perms.coordinator.publish.some((s) => s.startsWith("$JS.ACK") || s.includes("CONSUMER.MSG.NEXT.PF_TASKS"))).toBe(false);
     expect(perms.worker.subscribe).not.toContain("pf.api.>");
+    // Large payloads: every role stores and reads them; only the coordinator (retention, prune) deletes.
+    for (const role of ["coordinator", "worker", "client"] as const) expect(perms[role].publish).toContain("$O.pf_payloads.>");
+    expect(perms.coordinator.publish).toContain("$JS.API.STREAM.PURGE.OBJ_pf_payloads");
+    expect(perms.worker.publish.some((s) => s.startsWith("$JS.API.STREAM.PURGE"))).toBe(false);
+    expect(perms.client.publish.some((s) => s.startsWith("$JS.API.STREAM.PURGE"))).toBe(false);
   });
 
   it("cli - credential flags fall back to PHASEFLOW_NATS_* environment variables; a flag wins", () => {

@@ -10,6 +10,8 @@
  *   stores reports, sends live signals, hears control messages, writes heartbeats.
  * - **client**: calls the API (start, get, list, cancel, retry, plan), reads histories
  *   and live signals, and reads heartbeats (`phaseflow workers`, the web view).
+ * - every role stores and reads large payloads (`<p>_payloads`, `<p>_payload_refs`); only
+ *   the coordinator deletes them (retention, prune).
  *
  * Each role gets its own inbox prefix (`_INBOX_<p>_<role>`, set by the services and the
  * client through `inboxPrefix`), so nobody but workers sees task deliveries — which
@@ -31,6 +33,7 @@
  * it again (fleet/vanished-tasks.ts).
  */
 import type { NatsNames } from "./names.js";
+import { payloadBucketNames } from "./payload-store.js";
 
 export type NatsRole = "coordinator" | "worker" | "client";
 export const NATS_ROLES: readonly NatsRole[] = ["coordinator", "worker", "client"];
@@ -62,6 +65,28 @@ function consumerReader(stream: string, filter: string): string[] {
 function kvReader(bucket: string): string[] {
   const stream = `KV_${bucket}`;
   return [`$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`, `$JS.API.STREAM.MSG.GET.${stream}`, ...consumerReader(stream, `$KV.${bucket}.>`)];
+}
+
+/**
+ * Payloads over `inlineBytes` (the object store and its holders' KV bucket): every role
+ * stores and reads them (a client a large run input or signal payload, a worker a large
+ * output, the coordinator the run inputs it checks) and opens the buckets on first use,
+ * which creates them when missing. Only `release` deletes (objects no kept run holds):
+ * that is retention and prune, the coordinator's work.
+ */
+function payloadAccess(names: NatsNames, release: boolean): string[] {
+  const { objects, holders } = payloadBucketNames(names);
+  return [`OBJ_${objects}`, `KV_${holders}`].flatMap((stream) => [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.CREATE.${stream}`,
+    `$JS.API.STREAM.UPDATE.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.CONSUMER.*.${stream}`,
+    `$JS.API.CONSUMER.*.${stream}.>`,
+    ...(release ? [`$JS.API.STREAM.PURGE.${stream}`] : []),
+  ]).concat([`$O.${objects}.>`, `$KV.${holders}.>`]);
 }
 
 /**
@@ -105,6 +130,7 @@ export function rolePermissions(names: NatsNames, options: { workerNamespaces?: 
         `$JS.API.STREAM.PURGE.${runsKv}`,
         ...kvReader(names.buckets.runs),
         ...kvReader(names.buckets.workers),
+        ...payloadAccess(names, true),
       ],
       subscribe: [inbox("coordinator"), `${p}.api.>`, `${p}.live.*`, `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${tasks}.*`],
       allowResponses: true,
@@ -125,13 +151,14 @@ export function rolePermissions(names: NatsNames, options: { workerNamespaces?: 
         `${p}.evt.*.r`,
         `${p}.live.*`,
         `$KV.${names.buckets.workers}.>`,
+        ...payloadAccess(names, false),
       ],
       subscribe: [inbox("worker"), `${p}.ctl`],
       allowResponses: false,
     },
     client: {
       // Heartbeats are read too: `phaseflow workers` and the web view list the live workers.
-      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, `${p}.api.plan.get.>`, ...consumerReader(events, `${p}.evt.>`), ...kvReader(names.buckets.workers)],
+      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, `${p}.api.plan.get.>`, ...consumerReader(events, `${p}.evt.>`), ...kvReader(names.buckets.workers), ...payloadAccess(names, false)],
       subscribe: [inbox("client"), `${p}.live.*`],
       allowResponses: false,
     },
