@@ -64,6 +64,9 @@ describe("faults - task limits through kill -9", () => {
     const victim = [...fleet.workers.values()].find((w) => started.some((s) => s.pid === w.pid)) ?? fleet.workers.get("w1")!;
     const killedAt = Date.now();
     victim.kill("SIGKILL");
+    // Both are gone before any API request is sent: a request delivered to the dying
+    // coordinator in its last instant would wait out the client's timeout.
+    await Promise.all([coordinator.exited, victim.exited]);
     const records = await Promise.all(runs.map(async ({ runId }) => (await fleet.finish(runId)).record));
     expect(records.map((r) => r.status)).toEqual(records.map(() => "succeeded"));
     const all = spans(fleet.log);
