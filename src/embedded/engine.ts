@@ -106,6 +106,12 @@ export interface EngineOptions {
    */
   childRuns?: boolean | ChildRuns;
   /**
+   * How long a parent run waits on a child before this engine reads the child's history for
+   * an end that never reached the parent (its coordinator died in between) and stores it on
+   * the parent itself. Default 30000 (30 s).
+   */
+  childCheckMs?: number;
+  /**
    * Where attempts take their tasks' concurrency and rate limits. Default: in memory, shared
    * by every run of this engine. A fleet coordinator passes one kept in the fleet's KV store,
    * shared by every coordinator (README "Traffic control").
@@ -224,6 +230,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
+    childCheckMs: z.number().int().min(100).optional(),
     childRuns: z.union([z.boolean(), obj<ChildRuns>("a ChildRuns port { start, cancel }", (v) => typeof v.start === "function" && typeof v.cancel === "function")]).optional(),
     limits: obj<LimitGate>("a LimitGate", (v) => typeof v.request === "function" && typeof v.release === "function").optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
@@ -277,6 +284,7 @@ export function createEngine(options: EngineOptions): Engine {
     ...(o.watchdogMs !== undefined ? { settings: { watchdogMs: o.watchdogMs } } : {}),
     ...(o.keepHistory !== undefined ? { keepHistory: o.keepHistory } : {}),
     ...(o.keepFinishedBytes !== undefined ? { keepFinishedBytes: o.keepFinishedBytes } : {}),
+    ...(o.childCheckMs !== undefined ? { childCheckMs: o.childCheckMs } : {}),
   });
   const plans = new WeakMap<Workflow<unknown>, Plan>();
   /** Start keys of this engine (workflow name + key -> its run's handle), the newest KEEP_START_KEYS. */

@@ -42,7 +42,7 @@ export function childEndedOf(record: RunRecord, parentRunId: string, at: number)
 /**
  * Store the end of child run `record` on its parent's report subject (after the child's own
  * end is stored, so the parent never learns of an end the child's history lacks). A failure
- * is logged: the parent finds the end when it is resumed.
+ * is logged: the parent's coordinator finds the end when it checks on its children.
  */
 export async function storeChildEnd(transport: Transport, record: RunRecord, at: number, log: Logger): Promise<void> {
   if (!record.parent) return;
@@ -50,7 +50,7 @@ export async function storeChildEnd(transport: Transport, record: RunRecord, at:
   try {
     await transport.appendChildEnd(childEndedOf(record, parent, at));
   } catch (err) {
-    log.error({ err, parent }, `child run "${record.runId}" ended but its end could not be stored on parent run "${parent}"; the parent finds it when it is resumed`);
+    log.error({ err, parent }, `child run "${record.runId}" ended but its end could not be stored on parent run "${parent}"; the parent's coordinator finds it when it checks on its children (child-watch.ts)`);
   }
 }
 

@@ -263,6 +263,8 @@ export class RunShell implements RunHandle {
     if (this.stopped) return;
     await this.outbox.idle();
     if (this.stopped) return;
+    // Fault tests only (tests/faults/children.test.ts): die exactly between storing a child's end in its history and on its parent.
+    if (this.state.record.parent && process.env.PHASEFLOW_FAULT_KILL_BEFORE_CHILD_END === "1") process.kill(process.pid, "SIGKILL");
     // Our end is stored: now tell the parent, if any (child-runs.ts).
     await storeChildEnd(this.d.transport, this.state.record, this.d.clock.now(), this.d.log);
     if (this.stopped) return;
