@@ -64,6 +64,7 @@ import { createStartRouter, type ForwardOutcome } from "./start-routing.js";
 import { createRunRouter } from "./run-routing.js";
 import { createUpgradeEndpoint } from "./upgrade-endpoint.js";
 import { readVersions, versionsRequestSchema } from "./versions-report.js";
+import { coordinatorLimitsReplySchema, limitsReplyOf, queueRows, queuesRequestSchema } from "./queues-report.js";
 import { coordinatorWaitOf } from "./run-waits-for.js";
 import { routedOp } from "../transport/api-route.js";
 import { isPayloadRef } from "../transport/payloads.js";
@@ -157,7 +158,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   const leaseMs = options.leaseMs ?? 15_000;
   // Task limits are shared by the fleet: their holdings outlive a run's takeover (2 run leases and then some) before they lapse.
-  const limits = createKvLimitGate({ store: transport.store("runs", limitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000) });
+  const limitStore = transport.store("runs", limitStateSchema);
+  const limits = createKvLimitGate({ store: limitStore, clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000) });
   // Child runs go through the fleet's API: any coordinator serving the child's workflow takes it (child-runs.ts).
   const children = fleetChildRuns({ api: transport.api, transport, now: () => Date.now(), log: logger });
   // It knows every version served: a run resumed after an upgrade folds on each plan it was on, and `upgrade` finds its target.
@@ -383,6 +385,35 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   // Upgrades forwarded to this coordinator as the run's holder (no queue group: only we listen here).
   subs.push(serveEndpoint(port, `coordinator.${id}.upgrade`, undefined, upgradeRunRequestSchema, (req) => upgrades.asHolder(req), direct));
   subs.push(serveEndpoint(port, "run.versions", queue, versionsRequestSchema, async () => ({ ok: true, versions: await readVersions(transport, Date.now(), logger) }), gated));
+  // `phaseflow queues`: this coordinator's limits and waiting attempts (no queue group: asked by name), and the fleet's table gathered from all.
+  subs.push(serveEndpoint(port, `coordinator.${id}.limits`, undefined, queuesRequestSchema, () => Promise.resolve(limitsReplyOf(limits.uses())), direct));
+  subs.push(
+    serveEndpoint(
+      port,
+      "run.queues",
+      queue,
+      queuesRequestSchema,
+      async () => {
+        const known = [limitsReplyOf(limits.uses()).limits];
+        const unanswered: string[] = [];
+        const others = beat.fleet().filter((c) => c.coordinatorId !== id);
+        await Promise.all(
+          others.map(async (c) => {
+            try {
+              const reply = coordinatorLimitsReplySchema.parse(JSON.parse(decoder.decode(await port.request(`coordinator.${c.coordinatorId}.limits`, encoder.encode("{}"), { timeoutMs: 3_000 }))));
+              if (reply.ok) known.push(reply.limits);
+              else unanswered.push(c.coordinatorId);
+            } catch (err) {
+              logger.debug({ err, coordinator: c.coordinatorId }, "a coordinator did not tell its task limits for queues");
+              unanswered.push(c.coordinatorId);
+            }
+          }),
+        );
+        return { ok: true, rows: await queueRows(known, limitStore, Date.now(), logger), unanswered: unanswered.sort() };
+      },
+      gated,
+    ),
+  );
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(
     serveEndpoint(
