@@ -277,7 +277,7 @@ export class RunShell implements RunHandle {
     try {
       await this.d.transport.appendChildEnd(childEndedOf(r, r.parent.runId, this.d.clock.now()));
     } catch (err) {
-      this.d.log.error({ err, parent: r.parent.runId }, `child run "${this.runId}" ended but its end could not be stored on parent run "${r.parent.runId}"; the parent finds it when it is resumed`);
+      this.d.log.error({ err, parent: r.parent.runId }, `child run "${this.runId}" ended but its end could not be stored on parent run "${r.parent.runId}"; the parent's coordinator finds it when it checks on its children (child-watch.ts)`);
     }
   }
 
@@ -366,6 +366,8 @@ export class RunShell implements RunHandle {
     if (this.stopped) return;
     await this.outbox.idle();
     if (this.stopped) return;
+    // Fault tests only (tests/faults/children.test.ts): die exactly between storing a child's end in its history and on its parent.
+    if (this.state.record.parent && process.env.PHASEFLOW_FAULT_KILL_BEFORE_CHILD_END === "1") process.kill(process.pid, "SIGKILL");
     // Our end is stored: now tell the parent, if any (after, so the parent never learns of an end the child's history lacks).
     await this.reportEnd();
     if (this.stopped) return;
