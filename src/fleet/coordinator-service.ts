@@ -59,7 +59,7 @@ import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { sendSignal } from "./signal-endpoint.js";
-import { coordinatorHeartbeatSchema, startCoordinatorBeat } from "./coordinator-heartbeat.js";
+import { coordinatorHeartbeatSchema, readLiveCoordinators, startCoordinatorBeat } from "./coordinator-heartbeat.js";
 import { createStartRouter, type ForwardOutcome } from "./start-routing.js";
 import { createRunRouter } from "./run-routing.js";
 import { createUpgradeEndpoint } from "./upgrade-endpoint.js";
@@ -399,7 +399,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       async () => {
         const known = [limitsReplyOf(limits.uses()).limits];
         const unanswered: string[] = [];
-        const others = beat.fleet().filter((c) => c.coordinatorId !== id);
+        // Read afresh: the view of the last beat misses a coordinator that started since.
+        const others = (await readLiveCoordinators(transport.store("runs", coordinatorHeartbeatSchema), Date.now(), logger)).filter((c) => c.coordinatorId !== id);
         await Promise.all(
           others.map(async (c) => {
             try {
