@@ -160,8 +160,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   const leaseMs = options.leaseMs ?? 15_000;
   // Task limits are shared by the fleet: their holdings outlive a run's takeover (2 run leases and then some) before they lapse.
-  const limitStore = transport.store("runs", limitStateSchema);
-  const limits = createKvLimitGate({ store: limitStore, clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000) });
+  const limits = createKvLimitGate({ store: transport.store("runs", limitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000) });
   // Child runs go through the fleet's API: any coordinator serving the child's workflow takes it (child-runs.ts).
   const children = fleetChildRuns({ api: transport.api, transport, now: () => Date.now(), log: logger });
   // It knows every version served: a run resumed after an upgrade folds on each plan it was on, and `upgrade` finds its target.
@@ -413,7 +412,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
             }
           }),
         );
-        return { ok: true, rows: await queueRows(known, limitStore, Date.now(), logger), unanswered: unanswered.sort() };
+        return { ok: true, rows: await queueRows(known, transport.store("runs", limitStateSchema), Date.now(), logger), unanswered: unanswered.sort() };
       },
       gated,
     ),

@@ -53,9 +53,10 @@ import { SharedReads } from "../../support/shared-reads.js";
 import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumers, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
+import type { NamespaceConsumers } from "./task-consumer.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
 import { startStallKeeper } from "./stall-keeper.js";
-import { startTaskConsumer, type NamespaceConsumers } from "./task-consumer.js";
+import { startTaskConsumer } from "./task-consumer.js";
 import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 
 /**
