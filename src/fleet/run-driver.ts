@@ -33,6 +33,9 @@ import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import { WIRE_VERSION, type ParentRef, type RunEvent, type StoredMessage } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 import type { TypedEntry, TypedKv } from "../transport/fleet-port.js";
+import { runLimitKey } from "../embedded/run-limits.js";
+import type { RunLimitRef } from "../runtime/core/run-limit-state.js";
+import type { KvRunGate, RunAdmission } from "./kv-run-gate.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
 import { createRunStore, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
 
@@ -60,6 +63,8 @@ export interface RunDriverOptions {
   logger: Logger;
   /** Default: the system clock. Leases, scans and waits run on it. */
   clock?: Clock;
+  /** Runs in flight per key of workflows with `concurrency`, shared by the fleet (kv-run-gate.ts). Without: not enforced. */
+  runGate?: KvRunGate;
 }
 
 export class RunDriver {
@@ -139,6 +144,10 @@ export class RunDriver {
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
   async accept(served: CatalogEntry, start: StartOfRun, runId: string, startKey?: string): Promise<string[]> {
     const missing = await this.missingFor(served.plan);
+    // Runs in flight per key: a place now, a place in the queue, or (onLimit "drop") a refusal before anything is stored.
+    const admission = this.admissionOf(served.workflow, start);
+    const queuedAt = this.clock.now();
+    const queued = admission !== undefined && this.o.runGate !== undefined && !(await this.o.runGate.start(runId, admission, queuedAt));
     const base = {
       runId,
       workflow: served.workflow.name,
@@ -151,17 +160,21 @@ export class RunDriver {
       ...(start.parent !== undefined ? { parent: start.parent.runId } : {}),
       ...(startKey !== undefined ? { startKey } : {}),
       ...(missing.length > 0 ? { waitingFor: missing } : {}),
+      ...(admission !== undefined ? { runLimit: { key: admission.ref.key, limit: admission.ref.limit, queuedAt } } : {}),
     };
     this.starting.add(runId);
     try {
       try {
         await this.store.create(base);
       } catch (err) {
+        if (admission !== undefined) this.o.runGate?.release(runId, admission.ref);
         // KV create fails when the key exists; anything else (bad value, server away) is not "in use".
         if (err instanceof PhaseflowError || (await this.store.get(runId).catch(() => undefined)) === undefined) throw err;
         throw new UsageError(`run id "${runId}" is already in use; choose another or leave it out`);
       }
-      if (missing.length === 0) {
+      if (queued) {
+        this.queue(served, start, runId, admission, queuedAt);
+      } else if (missing.length === 0) {
         try {
           await this.begin(served.workflow, start, runId);
         } catch (err) {
@@ -177,10 +190,59 @@ export class RunDriver {
     }
   }
 
+  /** How a run of `wf` meets its workflow's `concurrency` (undefined: it has none, or no gate enforces it here). */
+  private admissionOf(wf: Workflow<unknown>, start: StartOfRun): RunAdmission | undefined {
+    const c = wf.options.concurrency;
+    if (c === undefined || this.o.runGate === undefined) return undefined;
+    const priority = typeof start.options.priority === "number" ? start.options.priority : (wf.options.priority ?? 3);
+    return { ref: { workflow: wf.name, key: runLimitKey(wf, start.input), limit: c.limit }, onLimit: c.onLimit ?? "queue", priority };
+  }
+
+  /** The limit a stored run holds a place of (or is queued for). */
+  private static refOf(run: StoredRun): RunLimitRef | undefined {
+    return run.runLimit === undefined ? undefined : { workflow: run.workflow, key: run.runLimit.key, limit: run.runLimit.limit };
+  }
+
+  /** A queued run held here: it waits in the gate (a pending run in the store) and starts once it has a place. */
+  private queue(served: CatalogEntry, start: StartOfRun, runId: string, admission: RunAdmission, at: number): void {
+    const gate = this.o.runGate!;
+    this.o.logger.info({ runId, workflow: served.workflow.name, key: admission.ref.key, limit: admission.ref.limit }, "run queued: its key has as many runs in flight as its workflow's concurrency allows");
+    const marker = { stop: () => gate.stopWaiting(runId) };
+    this.waiting.set(runId, marker);
+    gate.wait(runId, admission, at, () => {
+      if (this.closed || this.waiting.get(runId) !== marker) {
+        gate.release(runId, admission.ref);
+        return;
+      }
+      this.waiting.delete(runId);
+      this.starting.add(runId);
+      void this.proceed(served, start, runId)
+        .catch((err: unknown) => this.o.logger.error({ err, runId }, "a queued run could not start"))
+        .finally(() => this.starting.delete(runId));
+    });
+  }
+
+  /** A run with its place (or none needed): start it now, or once its workers appear. */
+  private async proceed(served: CatalogEntry, start: StartOfRun, runId: string): Promise<void> {
+    const missing = await this.missingFor(served.plan);
+    if (missing.length > 0) {
+      this.waitForWorkers(served, start, runId, missing);
+      return;
+    }
+    try {
+      await this.begin(served.workflow, start, runId);
+    } catch (err) {
+      await this.fail(runId, err);
+      throw err;
+    }
+  }
+
   /** Cancel a run we drive or hold pending; false when we do not hold it. */
   async cancelHeld(runId: string, reason: string): Promise<RunRecord["status"] | undefined> {
     const timer = this.waiting.get(runId);
     if (timer) {
+      // Queued or waiting for workers: it never ran; its place (or queue entry) goes back.
+      this.o.runGate?.release(runId);
       timer.stop();
       this.waiting.delete(runId);
       const stored = await this.store.get(runId);
@@ -232,6 +294,8 @@ export class RunDriver {
       if (!(await this.store.takeOver({ ...entry, value }))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
       try {
         await this.o.kv.active.put(`active.${runId}`, { workflow: wf.name, since: this.clock.now() });
+        const ref = RunDriver.refOf(entry.value);
+        if (ref !== undefined) await this.o.runGate?.hold(runId, ref);
         this.track(await this.o.engine.retry(wf, history, from));
       } catch (err) {
         this.store.forget(runId);
@@ -271,6 +335,7 @@ export class RunDriver {
     } finally {
       this.store.forget(runId);
       this.unresumable.add(runId);
+      this.o.runGate?.release(runId);
     }
   }
 
@@ -345,6 +410,7 @@ export class RunDriver {
         if (timer) clearTimeout(timer);
         if (this.handles.get(runId) !== handle) return;
         this.o.logger.info({ runId, status: record.status }, "run finished");
+        this.o.runGate?.release(runId);
         const saved = this.store.save(summarize(record)).then(() => undefined);
         this.ending.set(runId, saved.catch(() => undefined));
         try {
@@ -362,6 +428,7 @@ export class RunDriver {
         if (err instanceof RunReleasedError) {
           // Fenced out: another coordinator holds the run now. Recording anything would undo its work.
           this.store.forget(runId);
+          this.o.runGate?.forget(runId);
           this.o.logger.warn({ runId }, "run released: another coordinator holds it now");
           return;
         }
@@ -372,6 +439,7 @@ export class RunDriver {
         }
         // Stop renewing: once the lease expires the run is resumed from its history (by us or another coordinator).
         this.store.forget(runId);
+        this.o.runGate?.forget(runId);
         this.o.logger.warn({ err, runId }, "run stopped without finishing here; it will be resumed from its history");
       },
     );
@@ -430,12 +498,23 @@ export class RunDriver {
         const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = entry.value;
         await this.store.save({ ...rest, status: "cancelled", finishedAt: this.clock.now() });
         this.store.forget(runId);
+        const ref = RunDriver.refOf(entry.value);
+        if (ref !== undefined) this.o.runGate?.release(runId, ref);
         return true;
       }
       if (messages.length === 0 && pending) {
         const missing = await this.missingFor(served.plan);
         // Accepted by another coordinator: its start is resolved here, once, from what it kept.
         const start: StartOfRun = { ...resolveRunStart(served.workflow, pending.input, pending.options), ...(pending.parent !== undefined ? { parent: pending.parent } : {}) };
+        // Queued (or admitted, not yet begun) by a coordinator that died: it keeps its place, or its place in the queue.
+        const admission = this.admissionOf(served.workflow, start);
+        if (admission !== undefined && entry.value.runLimit !== undefined) {
+          const at = entry.value.runLimit.queuedAt;
+          if (!(await this.o.runGate!.requeue(runId, admission, at))) {
+            this.queue(served, start, runId, admission, at);
+            return true;
+          }
+        }
         if (missing.length === 0) await this.begin(served.workflow, start, runId);
         else this.waitForWorkers(served, start, runId, missing);
         return true;
@@ -452,6 +531,9 @@ export class RunDriver {
         this.store.forget(runId);
         return false;
       }
+      // In flight: it keeps its place (the lease outlives a takeover; one that lapsed is counted again).
+      const ref = RunDriver.refOf(entry.value);
+      if (ref !== undefined) await this.o.runGate?.hold(runId, ref);
       this.track(await this.o.engine.resume(served.workflow, messages));
       if (cancelRequested !== undefined) {
         // Accepted by a coordinator while the run's previous holder was gone: applied now, by its new holder.
@@ -478,6 +560,7 @@ export class RunDriver {
       timer.stop();
       this.waiting.delete(runId);
     }
+    this.o.runGate?.forget(runId);
     if (this.handles.delete(runId)) this.o.engine.release(runId);
   }
 }
