@@ -11,6 +11,7 @@
  * `Symbol.for`, so copies of phaseflow loaded twice still recognise each other).
  */
 import { statSync } from "node:fs";
+import * as nodeModule from "node:module";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ModuleLoadError } from "../errors/base.js";
@@ -35,8 +36,18 @@ async function ensureTypeScriptLoader(): Promise<void> {
   // round trip per module); workflow modules import phaseflow itself, so load it first,
   // directly: the same file a user module's `import "phaseflow"` resolves to.
   await import("../index.js");
-  const { register } = await import("tsx/esm/api");
-  register();
+  if (typeof (nodeModule as { registerHooks?: unknown }).registerHooks === "function") {
+    // Node 22.15 and later: tsx's API runs its hooks in this thread, with no loader thread.
+    const { register } = await import("tsx/esm/api");
+    register();
+    return;
+  }
+  // Node 20: hooks run on a loader thread. Register tsx's hooks module there directly, as
+  // `node --import tsx/esm` ends up doing, so this thread never loads tsx and esbuild
+  // itself (tsx's API would, only to call this). What that API adds here is for its
+  // namespaced imports, which are not used; its source-map switch is repeated.
+  nodeModule.register("tsx/esm", import.meta.url, { data: {} });
+  process.setSourceMapsEnabled(true);
 }
 
 export interface LoadModuleOptions {

@@ -107,6 +107,12 @@ export interface EngineOptions {
    */
   childRuns?: boolean | ChildRuns;
   /**
+   * How long a parent run waits on a child before this engine reads the child's history for
+   * an end that never reached the parent (its coordinator died in between) and stores it on
+   * the parent itself. Default 30000 (30 s).
+   */
+  childCheckMs?: number;
+  /**
    * Where attempts take their tasks' concurrency and rate limits. Default: in memory, shared
    * by every run of this engine. A fleet coordinator passes one kept in the fleet's KV store,
    * shared by every coordinator (README "Traffic control").
@@ -231,6 +237,7 @@ const engineOptionsSchema = z
     keepHistory: z.boolean().optional(),
     keepFinishedBytes: z.number().int().nonnegative().optional(),
     maxPayload: z.union([z.number().int().min(1024), z.literal(false)]).optional(),
+    childCheckMs: z.number().int().min(100).optional(),
     childRuns: z.union([z.boolean(), obj<ChildRuns>("a ChildRuns port { start, cancel }", (v) => typeof v.start === "function" && typeof v.cancel === "function")]).optional(),
     limits: obj<LimitGate>("a LimitGate", (v) => typeof v.request === "function" && typeof v.release === "function").optional(),
     runLimits: z.boolean().optional(),
@@ -285,6 +292,7 @@ export function createEngine(options: EngineOptions): Engine {
     ...(o.watchdogMs !== undefined ? { settings: { watchdogMs: o.watchdogMs } } : {}),
     ...(o.keepHistory !== undefined ? { keepHistory: o.keepHistory } : {}),
     ...(o.keepFinishedBytes !== undefined ? { keepFinishedBytes: o.keepFinishedBytes } : {}),
+    ...(o.childCheckMs !== undefined ? { childCheckMs: o.childCheckMs } : {}),
   });
   const plans = new WeakMap<Workflow<unknown>, Plan>();
   /** Start keys of this engine (workflow name + key -> its run's handle), the newest KEEP_START_KEYS. */

@@ -98,6 +98,8 @@ export interface CoordinatorServiceOptions {
   watchdogMs?: number;
   /** Estimated heap bytes of finished runs' records kept in memory to answer `run.get` without reading histories. Default 64 MiB. */
   keepFinishedBytes?: number;
+  /** How long a parent run waits on a child before its coordinator reads the child's history for an end that never reached it (runtime/shell/child-watch.ts). Default 30000 ms. */
+  childCheckMs?: number;
   /** How often the tasks stream is swept of messages no run can use, and how old they must be (task-sweeper.ts). Default 60000 ms. */
   taskSweepMs?: number;
   /** How often attempts waiting for their start are checked for a task message gone from the stream (vanished-tasks.ts); one gone on two checks is dispatched again. Default 2000 ms. */
@@ -169,6 +171,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children, limits, runLimits: false, workflows: served.entries().map((e) => e.workflow) as unknown as Workflow<never>[],
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
+    ...(options.childCheckMs !== undefined ? { childCheckMs: options.childCheckMs } : {}),
   });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;

@@ -13,7 +13,7 @@ import { createEngine } from "../../src/embedded/engine.js";
 import { childRunIdOf } from "../../src/runtime/core/children.js";
 import { historyEvents } from "../../src/runtime/core/history.js";
 import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
-import { startWorkerProcess, type PhaseflowProcess } from "../support/processes.js";
+import { startCoordinatorProcess, startWorkerProcess, type PhaseflowProcess } from "../support/processes.js";
 import { registry } from "../fixtures/children/executors.js";
 import { family } from "../fixtures/children/workflows.js";
 import { COORDINATOR, expectOneSucceededPerTask, tookOver, useFleet, waitForEvent } from "./support.js";
@@ -156,4 +156,34 @@ describe("faults - child workflows on a fleet", () => {
     const waited = parentEvents.filter((e) => e.type === "task.waiting").map((e) => (e as { wait: { runId: string } }).wait.runId);
     expect(new Set(waited)).toEqual(new Set(children.values()));
   }, 180_000);
+});
+
+describe("faults - a child's end lost between the child's history and its parent", () => {
+  // The parent's coordinator serves the parent only; the child's serves the child only and
+  // kills itself (SIGKILL, by the gated fault knob) right after storing the child's end in
+  // the child's history, before storing it on the parent. Nobody else serves the child, so
+  // only the parent's coordinator checking on its child can end the parent.
+  const fleet = useFleet("fkidsend", {});
+
+  it("faults - the parent's coordinator finds the end in the child's history and the parent finishes, the end folded once", async () => {
+    const parentCoordinator = await fleet.coordinatorOf(["tests/fixtures/children/awaits-enrich.ts"], [...COORDINATOR, "--id", "kp", "--child-check-ms", "1000"]);
+    const childCoordinator = await startCoordinatorProcess(fleet.url, fleet.prefix, ["tests/fixtures/children/enrich-only.ts"], [...COORDINATOR, "--id", "kc"], { ...fleet.env, PHASEFLOW_FAULT_KILL_BEFORE_CHILD_END: "1" });
+    fleet.processes.push(childCoordinator);
+    fleet.processes.push(await startWorkerProcess(fleet.url, fleet.prefix, [EXECUTORS], ["--id", "kw2", "--ack-wait", "2000"], fleet.env));
+
+    const { runId } = await fleet.client.start("awaits-enrich", { n: 21 });
+    const died = await childCoordinator.exited;
+    expect(died.signal).toBe("SIGKILL");
+    const childId = childRunIdOf(runId, "main", 1, "sub", 1);
+    // The window: the child's end is in its own history, and not on its parent.
+    const child = await fleet.foldedRecord(childId);
+    expect(child.status).toBe("succeeded");
+    await parentCoordinator.waitForLog((l) => l.child === childId && typeof l.msg === "string" && l.msg.includes("storing it on the parent now"), 60_000);
+
+    const { record, events } = await fleet.finish(runId);
+    expect(record.status, JSON.stringify(record.error)).toBe("succeeded");
+    expect(record.output).toEqual({ id: "sub", doubled: 42 });
+    expect(events.filter((e) => e.type === "task.waited")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "child.ended" && e.child === childId).length).toBeGreaterThanOrEqual(1);
+  }, 150_000);
 });

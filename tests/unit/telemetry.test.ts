@@ -10,6 +10,7 @@ import { createRegistry } from "../../src/registry/registry.js";
 import { createEngine } from "../../src/embedded/engine.js";
 import { historyEvents } from "../../src/runtime/core/history.js";
 import { parseTraceparent, tracingEnabled } from "../../src/telemetry/otel.js";
+import { telemetryRegistered } from "../../src/telemetry/registered.js";
 import type { TaskMessage } from "../../src/transport/messages.js";
 import { createMemoryHub } from "../../src/transport/memory/index.js";
 import { childrenOf, installTestTelemetry, parentIdOf, spansOf, type TestTelemetry } from "../support/otel.js";
@@ -72,6 +73,10 @@ function engineWithTap(options: { worker?: boolean } = {}) {
 }
 
 describe("telemetry - without an SDK", () => {
+  it("telemetry - the CLI's check sees no registered SDK (so it never loads the API to flush)", () => {
+    expect(telemetryRegistered()).toBe(false);
+  });
+
   it("telemetry - with no SDK registered no span is made and no task message carries a trace context", async () => {
     expect(tracingEnabled()).toBe(false);
     const t = engineWithTap();
@@ -114,6 +119,10 @@ describe("telemetry - embedded runs", () => {
   });
   afterAll(async () => {
     await otel.shutdown();
+  });
+
+  it("telemetry - the CLI's check sees the registered SDK (so it flushes before exiting)", () => {
+    expect(telemetryRegistered()).toBe(true);
   });
 
   it("telemetry - an embedded run yields run -> state -> task -> attempt spans, linked by the task messages' traceparent", async () => {

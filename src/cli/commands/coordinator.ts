@@ -20,7 +20,7 @@ import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
 export const coordinatorCommand = defineCommand({
   name: "coordinator",
   summary: "Run a coordinator: serve the workflows of the given modules and drive their runs over NATS",
-  usage: "--nats URL[,URL...] [--replicas N] [--require-workers] [--lease-ms MS] [--watchdog-ms MS] [--keep-finished-bytes SIZE] <workflow modules...>",
+  usage: "--nats URL[,URL...] [--replicas N] [--require-workers] [--lease-ms MS] [--watchdog-ms MS] [--child-check-ms MS] [--keep-finished-bytes SIZE] <workflow modules...>",
   details: "Every workflow a module exports is served. Logs are pino JSON lines on stderr.",
   flags: {
     ...NATS_FLAGS,
@@ -31,6 +31,7 @@ export const coordinatorCommand = defineCommand({
     "keep-finished-bytes": { type: "string", valueName: "SIZE", description: "memory for finished runs' records kept to answer status quickly, e.g. 64MB, 1GB, 0 (default 64MB)" },
     "task-sweep-ms": { type: "string", valueName: "MS", description: "how often (and past what age) task messages no run can use are deleted from the tasks stream (default 60000)" },
     "watchdog-ms": { type: "string", valueName: "MS", description: "re-dispatch an attempt without a timeout after this long with nothing heard of it (default 600000)" },
+    "child-check-ms": { type: "string", valueName: "MS", description: "how long a parent run waits on a child before its coordinator reads the child's history for an end that never reached the parent (default 30000)" },
     ...REPLICAS_FLAG,
     ...DRAIN_FLAG,
   },
@@ -41,6 +42,8 @@ export const coordinatorCommand = defineCommand({
     if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 500)) throw new UsageError(`--lease-ms "${values["lease-ms"]}" must be a whole number of milliseconds >= 500`);
     const watchdogMs = values["watchdog-ms"] === undefined ? undefined : Number(values["watchdog-ms"]);
     if (watchdogMs !== undefined && (!Number.isInteger(watchdogMs) || watchdogMs < 500)) throw new UsageError(`--watchdog-ms "${values["watchdog-ms"]}" must be a whole number of milliseconds >= 500`);
+    const childCheckMs = values["child-check-ms"] === undefined ? undefined : Number(values["child-check-ms"]);
+    if (childCheckMs !== undefined && (!Number.isInteger(childCheckMs) || childCheckMs < 100)) throw new UsageError(`--child-check-ms "${values["child-check-ms"]}" must be a whole number of milliseconds >= 100`);
     const keepFinishedBytes = values["keep-finished-bytes"] === undefined ? undefined : parseSize(values["keep-finished-bytes"], "--keep-finished-bytes");
     const taskSweepMs = values["task-sweep-ms"] === undefined ? undefined : Number(values["task-sweep-ms"]);
     if (taskSweepMs !== undefined && (!Number.isInteger(taskSweepMs) || taskSweepMs < 100)) throw new UsageError(`--task-sweep-ms "${values["task-sweep-ms"]}" must be a whole number of milliseconds >= 100`);
@@ -63,6 +66,7 @@ export const coordinatorCommand = defineCommand({
       ...(retentionMs !== undefined ? { retentionMs } : {}),
       ...(watchdogMs !== undefined ? { watchdogMs } : {}),
       ...(keepFinishedBytes !== undefined ? { keepFinishedBytes } : {}),
+      ...(childCheckMs !== undefined ? { childCheckMs } : {}),
       ...(taskSweepMs !== undefined ? { taskSweepMs } : {}),
       logger,
       ...(values.id !== undefined ? { coordinatorId: values.id } : {}),

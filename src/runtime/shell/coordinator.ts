@@ -24,6 +24,7 @@ import type { Plan } from "../../plan/schema.js";
 import type { Logger } from "../../registry/types.js";
 import type { ParentRef, StoredMessage } from "../../transport/messages.js";
 import { noChildRuns, type ChildRuns } from "./child-runs.js";
+import { watchChildren } from "./child-watch.js";
 import type { Transport } from "../../transport/port.js";
 import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type RandomSource } from "../../support/clock.js";
 import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Trigger } from "../core/decide.js";
@@ -67,6 +68,8 @@ export interface CoordinatorOptions {
   keepFinishedBytes?: number;
   /** Starts and cancels child runs for child nodes. Default: none (a child node fails with CHILD_START_FAILED). */
   children?: ChildRuns;
+  /** How long a parent waits on a child before its coordinator reads the child's history for an end that never reached it (child-watch.ts). Default 30000. */
+  childCheckMs?: number;
   /** Where runs' attempts take their task limits. Default: a gate in memory for this coordinator's runs (embedded); a fleet shares one in its KV store. */
   limits?: LimitGate;
   /**
@@ -169,7 +172,14 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const settings: DecideSettings = { ...DEFAULT_DECIDE_SETTINGS, ...options.settings };
   const owner = `${options.id ?? "coordinator"}~${randomBytes(4).toString("hex")}`;
   const runs = new Map<string, RunShell>();
-  const children = options.children ?? noChildRuns(transport, () => clock.now(), logger);
+  // The parent checks on children it waited on a while: an end their coordinator stored but died before telling it of is not lost.
+  const children = watchChildren(options.children ?? noChildRuns(transport, () => clock.now(), logger), {
+    transport,
+    clock,
+    log: logger,
+    ...(options.childCheckMs !== undefined ? { checkMs: options.childCheckMs } : {}),
+    folded: (parentRunId, childRunId) => runs.get(parentRunId)?.state.childEnds.has(childRunId),
+  });
   const limits = options.limits ?? createMemoryLimitGate(clock);
   const unobserve = observeLimits(() => limits.uses().map((u) => ({ name: limitName(u.ref), kind: u.ref.kind, used: u.used, waiting: u.waiting })));
   // Gauges are read only while a meter provider is registered: make the instruments now, so a provider set earlier sees them.
@@ -321,6 +331,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       if (!closed) {
         closed = true;
         for (const shell of [...runs.values()]) shell.abandon();
+        children.close();
         if (options.limits === undefined) limits.close();
         unobserve();
       }
