@@ -65,7 +65,6 @@ import { createRunRouter } from "./run-routing.js";
 import { createUpgradeEndpoint } from "./upgrade-endpoint.js";
 import { readVersions, versionsRequestSchema } from "./versions-report.js";
 import { coordinatorWaitOf } from "./run-waits-for.js";
-import { createKvRunGate, runLimitStateSchema } from "./kv-run-gate.js";
 import { routedOp } from "../transport/api-route.js";
 import { isPayloadRef } from "../transport/payloads.js";
 import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
@@ -75,6 +74,7 @@ import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
 import { DEFAULT_VANISHED_CHECK_MS, startVanishedTaskWatch } from "./vanished-tasks.js";
 import { runStoreKv, type StoredRun } from "./run-store.js";
 import { fleetChildRuns } from "./child-runs.js";
+import { createKvRunGate, runLimitStateSchema } from "./kv-run-gate.js";
 import { childEndedOf } from "../runtime/shell/child-runs.js";
 import type { ParentRef } from "../transport/messages.js";
 
@@ -161,10 +161,6 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const leaseMs = options.leaseMs ?? 15_000;
   // Task limits are shared by the fleet: their holdings outlive a run's takeover (2 run leases and then some) before they lapse.
   const limits = createKvLimitGate({ store: transport.store("runs", limitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000) });
-  // Runs in flight per key (workflow concurrency), the same way: places leased in KV, outliving a run's takeover.
-  // "cancel-in-progress" cancels through the normal cancel path below (bound once it exists).
-  let cancelRun: (runId: string, reason: string) => Promise<void> = () => Promise.reject(new Error("the coordinator is still starting"));
-  const runGate = createKvRunGate({ store: transport.store("runs", runLimitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000), cancel: (runId, reason) => cancelRun(runId, reason) });
   // Child runs go through the fleet's API: any coordinator serving the child's workflow takes it (child-runs.ts).
   const children = fleetChildRuns({ api: transport.api, transport, now: () => Date.now(), log: logger });
   // It knows every version served: a run resumed after an upgrade folds on each plan it was on, and `upgrade` finds its target.
@@ -175,6 +171,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
+  // Runs in flight per key (workflow concurrency), like task limits: places leased in KV, outliving a run's takeover.
+  // "cancel-in-progress" cancels through the normal cancel path below (bound once it exists).
+  let cancelRun: (runId: string, reason: string) => Promise<void> = () => Promise.reject(new Error("the coordinator is still starting"));
+  const runGate = createKvRunGate({ store: transport.store("runs", runLimitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000), cancel: (runId, reason) => cancelRun(runId, reason) });
   const startKeys = transport.store("runs", startKeyEntrySchema);
   const workersKv = transport.store("workers", workerHeartbeatSchema);
   const kv = runStoreKv(transport);
