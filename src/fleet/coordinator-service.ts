@@ -73,8 +73,9 @@ import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
 import { coordinatorLimitsReplySchema, limitsReplyOf, queueRows, queuesRequestSchema } from "./queues-report.js";
 import { DEFAULT_VANISHED_CHECK_MS, startVanishedTaskWatch } from "./vanished-tasks.js";
-import { runStoreKv } from "./run-store.js";
+import { runStoreKv, type StoredRun } from "./run-store.js";
 import { fleetChildRuns } from "./child-runs.js";
+import { createKvRunGate, runLimitStateSchema } from "./kv-run-gate.js";
 import { childEndedOf } from "../runtime/shell/child-runs.js";
 import type { ParentRef } from "../transport/messages.js";
 
@@ -88,7 +89,7 @@ export interface CoordinatorServiceOptions {
   workerPollMs?: number;
   /** How long a run's lease lasts without renewal; another coordinator takes the run over after it. Default 15000 ms. */
   leaseMs?: number;
-  /** How long a task limit holding lasts without renewal (README "Traffic control"). Default 3 × leaseMs (at least 5000 ms). */
+  /** How long a task limit holding, or a run's place in its workflow's concurrency, lasts without renewal (README "Traffic control"). Default 3 × leaseMs (at least 5000 ms). */
   limitLeaseMs?: number;
   /** Default `<hostname>-<pid>`; a per-process nonce is always appended, so two processes given one id are still two writers. */
   coordinatorId?: string;
@@ -171,6 +172,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
+  // Runs in flight per key (workflow concurrency), like task limits: places leased in KV, outliving a run's takeover.
+  // "cancel-in-progress" cancels through the normal cancel path below (bound once it exists).
+  let cancelRun: (runId: string, reason: string) => Promise<void> = () => Promise.reject(new Error("the coordinator is still starting"));
+  const runGate = createKvRunGate({ store: transport.store("runs", runLimitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000), cancel: (runId, reason) => cancelRun(runId, reason) });
   const startKeys = transport.store("runs", startKeyEntrySchema);
   const workersKv = transport.store("workers", workerHeartbeatSchema);
   const kv = runStoreKv(transport);
@@ -184,6 +189,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     leaseMs,
     workerPollMs: options.workerPollMs ?? 1000,
     logger,
+    runGate,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
   const limiter = new LogLimiter(logger);
@@ -252,6 +258,12 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     }
   };
 
+  /** What a pending run of a workflow with `concurrency` waits for, read from its limit now; undefined once it has its place. */
+  const runLimitWaitOf = async (run: Pick<StoredRun, "runId" | "workflow" | "status" | "runLimit">): Promise<string | undefined> => {
+    if (run.status !== "pending" || run.runLimit === undefined) return undefined;
+    return runGate.describe(run.runId, { workflow: run.workflow, key: run.runLimit.key, limit: run.runLimit.limit }).catch(() => undefined);
+  };
+
   /** The full record: from memory when this coordinator drives the run, else rebuilt from the event history. */
   const recordOf = async (runId: string): Promise<RunRecord> => {
     const handle = driver.handle(runId);
@@ -266,7 +278,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const { messages } = await transport.readHistory(runId);
     if (messages.length > 0) return recordOfHistory(messages);
     const stored = (await driver.store.get(runId))?.value;
-    if (stored) return { runId, workflow: stored.workflow, version: stored.version, planHash: stored.planHash, status: stored.status, states: [], tasks: [] };
+    if (stored) {
+      // Not started yet: a queued run says what it waits for (kv-run-gate.ts).
+      const waitingFor = stored.status === "pending" ? await runLimitWaitOf(stored) : undefined;
+      return { runId, workflow: stored.workflow, version: stored.version, planHash: stored.planHash, status: stored.status, ...(waitingFor !== undefined ? { waitingFor } : {}), states: [], tasks: [] };
+    }
     throw new RunNotFoundError(runId);
   };
 
@@ -305,6 +321,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       logger.warn({ err, runId, owner: entry.value.coordinator }, "the run's holder did not answer; the cancel stays recorded and its next holder applies it");
     }
     return { ok: true, runId, status: entry.value.status, requested: true };
+  };
+  cancelRun = async (runId, reason) => {
+    await cancel({ runId, reason });
   };
 
   const retry = async ({ runId, from }: ReturnType<typeof retryRunRequestSchema.parse>): Promise<object> => {
@@ -376,7 +395,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     const limit = total !== undefined ? surelyTooLarge(total) : undefined;
     if (total !== undefined && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), total * 100, limit);
     const record = await recordOf(runId);
-    const waiting = coordinatorWaitOf(record, beat.fleet());
+    const waiting = coordinatorWaitOf(record, beat.fleet()) ?? record.waitingFor;
     return { ok: true, record, ...(waiting !== undefined ? { waiting } : {}) };
   };
   subs.push(serveEndpoint(port, "run.get", queue, runIdRequestSchema, get, gated));
@@ -446,17 +465,19 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
           .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow) && (parent === undefined || r.parent === parent))
           .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
           .sort((a, b) => compareNewestFirst({ at: at(a), runId: a.runId }, { at: at(b), runId: b.runId }))
-          .slice(0, limit)
-          .map((r) => {
-            const waiting = coordinatorWaitOf(r, beat.fleet());
+          .slice(0, limit);
+        const rows = await Promise.all(
+          runs.map(async (r) => {
+            const waiting = coordinatorWaitOf(r, beat.fleet()) ?? (await runLimitWaitOf(r));
             return { ...summaryFieldsOf(r, { error: false }), ...(waiting !== undefined ? { waiting } : {}) };
-          });
+          }),
+        );
         // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
         const room = port.maxPayload - REPLY_HEADROOM - 64;
         let bytes = 0;
         let fit = 0;
-        while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
-        return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
+        while (fit < rows.length && (bytes += encoder.encode(JSON.stringify(rows[fit])).length + 1) <= room) fit++;
+        return fit < rows.length ? { ok: true, runs: rows.slice(0, fit), truncated: true } : { ok: true, runs: rows };
       },
       gated,
     ),
@@ -499,6 +520,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       vanished.stop();
       await driver.close(() => engine.close());
       limits.close();
+      runGate.close();
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");
     },
