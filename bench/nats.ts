@@ -7,6 +7,8 @@
  *   map:   one map node over 10,000 items on the wide case's fleet, right after it, as
  *          tasks/s against that wide phase (goal: >= 1/1.5 of it);
  *   chain: 200 phases of one task each, reported as ms per phase (goal: <= 1.5x the baseline);
+ *   wide and chain again with a task concurrency and rate limit that never bind, against the
+ *          same shapes without on the same fleet (goal: at most 10% slower);
  * against a baseline measured in the same run on the same server: the same messaging
  * with no engine (bench/nats-baseline.ts: task messages of the same shape and size on a
  * work-queue stream, 2 raw-client worker processes that pull, publish a result and ack,
@@ -103,6 +105,8 @@ export interface NatsBenchResult {
 interface CaseSpec {
   name: "wide" | "chain";
   workflow: Workflow<unknown>;
+  /** The same shape with a task concurrency and rate limit that never bind (README "Traffic control"). */
+  limited: Workflow<unknown>;
   warmup: Workflow<unknown>;
   /** Tasks (wide) or steps (chain) of a timed run. */
   size: number;
@@ -138,10 +142,12 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
   const warmWide = Math.max(1, Math.round(wideTasks / 10));
   const mapCase = mapWorkflow(wideTasks);
   const mapTimes: number[] = [];
+  /** The shapes with limits that never bind, timed on the same fleet right after the plain ones. */
+  const limitedTimes = { wide: [] as number[], chain: [] as number[] };
   const chain = chainWorkflow(chainPhases);
   const cases: CaseSpec[] = [
-    { name: "wide", workflow: wideWorkflow(wideTasks), warmup: wideWorkflow(warmWide), size: wideTasks, warmupSize: warmWide, phases: 1 },
-    { name: "chain", workflow: chain, warmup: chain, size: chainPhases, warmupSize: chainPhases, phases: chainPhases },
+    { name: "wide", workflow: wideWorkflow(wideTasks), limited: wideWorkflow(wideTasks, true), warmup: wideWorkflow(warmWide), size: wideTasks, warmupSize: warmWide, phases: 1 },
+    { name: "chain", workflow: chain, limited: chainWorkflow(chainPhases, true), warmup: chain, size: chainPhases, warmupSize: chainPhases, phases: chainPhases },
   ];
 
   const server = await startNatsServer();
@@ -187,12 +193,17 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
 
   try {
     for (const c of cases) {
-      const workflows = c.warmup === c.workflow ? [c.workflow] : [c.workflow, c.warmup];
+      const workflows = c.warmup === c.workflow ? [c.workflow, c.limited] : [c.workflow, c.warmup, c.limited];
       if (c.name === "wide") workflows.push(mapCase);
       const fleet = await startFleet({ url: server.url, prefix: uniqueId(`b${c.name[0]!}`), workflows, workers, concurrency, ...(options.workerNodeArgs ? { workerNodeArgs: options.workerNodeArgs } : {}) });
       try {
         log(`nats ${c.name}: phaseflow warm-up: ${fmtMs((await fleet.run(c.warmup.name, timeoutMs)).ms)}`);
         await timed(c, "phaseflow", fleet.workerPids, () => fleet.run(c.workflow.name, timeoutMs));
+        for (let r = 1; r <= runs; r++) {
+          const { ms } = await fleet.run(c.limited.name, timeoutMs);
+          limitedTimes[c.name].push(ms);
+          log(`nats ${c.name}: phaseflow with limits that never bind, run ${r}/${runs}: ${fmtMs(ms)}`);
+        }
         if (c.name === "wide") {
           for (let r = 1; r <= runs; r++) {
             const { ms, stored: s } = await fleet.run(mapCase.name, timeoutMs);
@@ -260,6 +271,29 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
       notes,
     }),
   ];
+  // What task limits cost on a fleet when they never bind (the limit gate's KV compare-and-set per attempt): goal at most 10% more.
+  comparisons.push(
+    compare({
+      bench: "nats",
+      case: `wide with limits that never bind: ${wideTasks.toLocaleString("en-US")} tasks, each with concurrency and rateLimit`,
+      unit: "tasks/s",
+      better: "higher",
+      baselineLabel: "phaseflow's wide phase above without limits, same fleet",
+      samples: { phaseflow: limitedTimes.wide.map((ms) => perSecond(wideTasks, ms)), baseline: timings.wide.phaseflow.map((ms) => perSecond(wideTasks, ms)) },
+      goal: { op: ">=", value: 1 / 1.1 },
+      notes,
+    }),
+    compare({
+      bench: "nats",
+      case: `chain with limits that never bind: ${chainPhases} phases, each task with concurrency and rateLimit`,
+      unit: "ms/phase",
+      better: "lower",
+      baselineLabel: "phaseflow's chain above without limits, same fleet",
+      samples: { phaseflow: limitedTimes.chain.map((ms) => ms / chainPhases), baseline: timings.chain.phaseflow.map((ms) => ms / chainPhases) },
+      goal: { op: "<=", value: 1.1 },
+      notes,
+    }),
+  );
   if (cpuTotals.wide.phaseflow.length > 0 && cpuTotals.wide.baseline.length > 0) {
     comparisons.push(
       compare({
