@@ -122,7 +122,8 @@ export class RunShell implements RunHandle {
    */
   unstarted(before: number): { dispatchId: string; epoch: number; dispatchedAt: number }[] {
     const out: { dispatchId: string; epoch: number; dispatchedAt: number }[] = [];
-    if (this.stopped) return out;
+    // Before the claim is stored, this holder's task messages are held back, not lost.
+    if (this.stopped || !this.outbox.sending) return out;
     for (const a of this.state.attempts.values()) {
       if (a.task.status !== "dispatched" || a.dispatchedAt > before || this.state.verdicts.has(a.dispatchId) || this.heard.has(a.dispatchId) || this.gated.has(a.dispatchId)) continue;
       out.push({ dispatchId: a.dispatchId, epoch: this.state.epoch, dispatchedAt: a.dispatchedAt });
