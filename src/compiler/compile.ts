@@ -16,6 +16,7 @@ import { compileState, type StateContext } from "./compile-state.js";
 import { createSchemaCache } from "./schemas.js";
 import { checkName, validateReachability } from "./validate-states.js";
 import { validateWorkflowOptionKeys } from "./validate-options.js";
+import { validateRunConcurrency } from "./validate-run-concurrency.js";
 import { resolveTriggers } from "../triggers/resolve.js";
 
 export interface CompileOptions {
@@ -53,6 +54,7 @@ export function compile(wf: Workflow<unknown>, options: CompileOptions = {}): Pl
   if (priority !== undefined && !(Number.isInteger(priority) && priority >= 1 && priority <= 5)) {
     issues.push({ code: "INVALID_PRIORITY", path: wf.name, message: `workflow "${wf.name}" has priority ${String(priority)}; use a whole number from 1 (first) to 5 (last), or leave it out for 3` });
   }
+  validateRunConcurrency(wf, issues);
   const initials = wf.states.filter((s) => s.options.initial === true);
   if (initials.length > 1) {
     issues.push({ code: "MULTIPLE_INITIAL_STATES", path: wf.name, message: `states ${initials.map((s) => `"${s.name}"`).join(", ")} of workflow "${wf.name}" are all marked initial; mark exactly one` });

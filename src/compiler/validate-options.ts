@@ -18,7 +18,7 @@ export const KNOWN_OPTIONS: Readonly<Record<NodeKind | "state" | "workflow", rea
   signal: ["schema", "timeoutMs", "onTimeout", "signal", "retries", "backoff", "description"],
   sleep: ["ms", "until", "description"],
   state: ["initial", "final", "maxVisits", "output", "description"],
-  workflow: ["version", "input", "description", "schedules", "sources", "priority"],
+  workflow: ["version", "input", "description", "schedules", "sources", "priority", "concurrency"],
 };
 
 /** Names users bring from other engines, and what they are called here. */

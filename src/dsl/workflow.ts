@@ -370,6 +370,28 @@ export interface WorkflowOptions<TInput> {
   sources?: readonly SourceOptions[];
   /** The default priority of its runs, 1 (first) to 5 (last): where tasks wait for worker slots, higher priority goes first (README "Traffic control"). Default 3. */
   priority?: number;
+  /**
+   * Runs in flight per key (README "Traffic control"): at most `limit` runs of this workflow with
+   * the same `key(input)` are running at once (`key` omitted: one key for all its runs). Default: no limit.
+   * @example concurrency: { limit: 1, key: (input) => input.user, onLimit: "queue" }
+   */
+  concurrency?: RunConcurrencyOptions<NoInfer<TInput>>;
+}
+
+/** What a start does when its key already has `limit` runs in flight. */
+export type OnRunLimit = "queue" | "cancel-in-progress" | "drop";
+
+export interface RunConcurrencyOptions<TInput> {
+  /** Runs in flight per key; a positive whole number. */
+  limit: number;
+  /** The key of a run from its input (e.g. the user it works for). Default: one key for every run of the workflow. */
+  key?(input: TInput): string;
+  /**
+   * `"queue"` (default): the run waits, status pending, and starts when one of its key ends, in start order;
+   * `"cancel-in-progress"`: the oldest running run of the key is cancelled, then the new one starts;
+   * `"drop"`: the start is refused with RunLimitReachedError (code RUN_LIMIT_REACHED).
+   */
+  onLimit?: OnRunLimit;
 }
 
 export class Workflow<TInput = unknown> implements WorkflowRef {

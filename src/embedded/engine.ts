@@ -35,7 +35,8 @@ import type { Transport } from "../transport/port.js";
 import { assertRunInputFits } from "../transport/json.js";
 import { DEFAULT_MAX_VALUE_BYTES } from "../transport/payloads.js";
 import { createWorker, type Worker } from "../worker/index.js";
-import type { Clock, IdGenerator, RandomSource } from "../support/clock.js";
+import { defaultIdGenerator, type Clock, type IdGenerator, type RandomSource } from "../support/clock.js";
+import { RunGate } from "./run-limits.js";
 import { createCoordinator, type Coordinator } from "../runtime/shell/coordinator.js";
 import type { LimitGate } from "../runtime/shell/limit-gate.js";
 import type { RunHandle } from "../runtime/shell/run-handle.js";
@@ -117,6 +118,12 @@ export interface EngineOptions {
    * shared by every coordinator (README "Traffic control").
    */
   limits?: LimitGate;
+  /**
+   * Hold workflows' `concurrency` (runs in flight per key) in this engine. Default true. A
+   * fleet coordinator passes false: its run driver holds them in the fleet's KV store,
+   * across every coordinator (README "Traffic control").
+   */
+  runLimits?: boolean;
 }
 
 /** `engine.run` options: the run's options, and which version of the workflow's name to start. */
@@ -233,6 +240,7 @@ const engineOptionsSchema = z
     childCheckMs: z.number().int().min(100).optional(),
     childRuns: z.union([z.boolean(), obj<ChildRuns>("a ChildRuns port { start, cancel }", (v) => typeof v.start === "function" && typeof v.cancel === "function")]).optional(),
     limits: obj<LimitGate>("a LimitGate", (v) => typeof v.request === "function" && typeof v.release === "function").optional(),
+    runLimits: z.boolean().optional(),
     workflows: z.array(z.custom<Workflow<never>>((v) => typeof v === "object" && v !== null && Array.isArray((v as { states?: unknown }).states), { message: "must be a workflow from workflow()" })).optional(),
   })
   .strict();
@@ -288,7 +296,10 @@ export function createEngine(options: EngineOptions): Engine {
   });
   const plans = new WeakMap<Workflow<unknown>, Plan>();
   /** Start keys of this engine (workflow name + key -> its run's handle), the newest KEEP_START_KEYS. */
-  const keyed = new Map<string, RunHandle>();
+  const keyed = new Map<string, { runId: string; handle: RunHandle | Promise<RunHandle> }>();
+  /** Runs in flight per key of workflows with `concurrency`. */
+  const gate = new RunGate();
+  const runIds: IdGenerator = (o.ids as IdGenerator | undefined) ?? defaultIdGenerator;
   let workerReady: Promise<void> | undefined;
   let closed = false;
 
@@ -348,13 +359,19 @@ export function createEngine(options: EngineOptions): Engine {
       else if (o.maxPayload !== false) assertRunInputFits(wf.name, value, transport.capabilities.maxPayload, ownTransport ? "maxPayload" : undefined);
       if (worker) await (workerReady ??= worker.start());
       const { runId, key, ...resolved } = options;
-      if (key === undefined) return coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}), ...(parent !== undefined ? { parent } : {}) });
+      const launch = (id: string | undefined): RunHandle =>
+        coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(id !== undefined ? { runId: id } : {}), ...(parent !== undefined ? { parent } : {}) });
+      // Runs in flight per key (the workflow's concurrency, run-limits.ts): the run id is drawn now, so a queued run has it before it starts.
+      const limited = wf.options.concurrency !== undefined && o.runLimits !== false;
+      const id = limited ? (runId ?? runIds()) : runId;
+      const gated = (): RunHandle | Promise<RunHandle> => (limited ? gate.admit(wf, value, id!, plan.planHash, resolved.priority ?? wf.options.priority ?? 3, () => launch(id)) : launch(id));
+      if (key === undefined) return gated();
       // Looked up and recorded in one synchronous step after the last await: two starts of one key cannot both start.
       const keyOf = `${wf.name}\u0000${key}`;
       const existing = keyed.get(keyOf);
-      if (existing) return existing;
-      const handle = coordinator.start({ workflow: wf, plan, input: value, options: resolved, ...(runId !== undefined ? { runId } : {}) });
-      keyed.set(keyOf, handle);
+      if (existing) return existing.handle;
+      const handle = gated();
+      keyed.set(keyOf, { runId: id ?? (handle as RunHandle).runId, handle });
       if (keyed.size > KEEP_START_KEYS) keyed.delete(keyed.keys().next().value!);
       return handle;
     },

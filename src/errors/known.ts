@@ -45,6 +45,7 @@ import {
 import { ExecutorStrayError } from "./executor.js";
 import { ChildDepthError, ChildInputError, ChildRunFailedError, ChildStartError } from "./children.js";
 import { ApiRequestError, MaxDeliveriesExceededError, NoRespondersError, PlanHashMismatchError, ReplyTooLargeError, StoreConflictError, WorkersUnavailableError } from "./fleet.js";
+import { RunLimitReachedError } from "./limits.js";
 import { MapFailedError, MapItemsError } from "./map.js";
 import { OptionsError } from "./options.js";
 import { UpgradeRefusedError } from "./upgrade.js";
@@ -59,6 +60,7 @@ export const KNOWN_ERRORS: Readonly<Record<string, PhaseflowErrorClass>> = {
   NON_RETRYABLE: NonRetryableError,
   TASK_TIMEOUT: TaskTimeoutError,
   LIMIT_KEY_FAILED: LimitKeyError,
+  RUN_LIMIT_REACHED: RunLimitReachedError,
   QUEUE_TIMEOUT: QueueTimeoutError,
   TASK_CANCELLED: TaskCancelledError,
   INPUT_INVALID: InputValidationError,

@@ -37,6 +37,11 @@ export const VALIDATION_CODES = [
   "INVALID_LIMIT_KEY",
   "INVALID_LIMIT_SCOPE",
   "INVALID_PRIORITY",
+  // Workflow concurrency: runs in flight per key (compiler/validate-run-concurrency.ts).
+  "INVALID_RUN_CONCURRENCY",
+  "INVALID_RUN_LIMIT",
+  "INVALID_RUN_LIMIT_KEY",
+  "INVALID_ON_LIMIT",
   "INVALID_MAX_VISITS",
   "INVALID_NAME",
   "INVALID_VERSION",

@@ -163,7 +163,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   // Child runs go through the fleet's API: any coordinator serving the child's workflow takes it (child-runs.ts).
   const children = fleetChildRuns({ api: transport.api, transport, now: () => Date.now(), log: logger });
   // It knows every version served: a run resumed after an upgrade folds on each plan it was on, and `upgrade` finds its target.
-  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children, limits, workflows: served.entries().map((e) => e.workflow) as unknown as Workflow<never>[],
+  const engine = createEngine({ transport, worker: false, logger, coordinatorId: baseId, keepHistory: false, childRuns: children, limits, runLimits: false, workflows: served.entries().map((e) => e.workflow) as unknown as Workflow<never>[],
     ...(options.watchdogMs !== undefined ? { watchdogMs: options.watchdogMs } : {}),
     ...(options.keepFinishedBytes !== undefined ? { keepFinishedBytes: options.keepFinishedBytes } : {}),
     ...(options.childCheckMs !== undefined ? { childCheckMs: options.childCheckMs } : {}),

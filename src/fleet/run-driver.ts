@@ -12,40 +12,28 @@
  *
  * Runs accepted while their executors had no live worker are `pending`: their input
  * is kept in the KV entry so a coordinator that takes the run over can still start it.
+ * What a takeover does is run-takeover.ts; how a run that cannot be driven ends, run-failure.ts.
  */
 import type { Workflow } from "../dsl/workflow.js";
 import type { CatalogEntry, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { PhaseflowError, RunReleasedError, UsageError } from "../errors/base.js";
-import { serializeError } from "../errors/serialize.js";
 import { systemClock, type Clock } from "../support/clock.js";
-import { historyEvents } from "../runtime/core/history.js";
-import { pinnedPlanHash } from "../runtime/core/pinned-plan.js";
-import { recordOfHistory } from "../runtime/core/run-record.js";
-import { decide, type DecideRandom } from "../runtime/core/decide.js";
-import { createRunState, foldEvents } from "../runtime/core/run-state.js";
-import { resolveRunStart, type ResolvedRunStart } from "../support/run-options.js";
 import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
 import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { Engine } from "../embedded/engine.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
-import { WIRE_VERSION, type ParentRef, type RunEvent, type StoredMessage } from "../transport/messages.js";
+import type { RunEvent, StoredMessage } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 import type { TypedEntry, TypedKv } from "../transport/fleet-port.js";
+import { every, type BackgroundJob } from "./background-job.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
-import { createRunStore, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
+import { recordRunFailure } from "./run-failure.js";
+import { createRunStore, endedUnstarted, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
+import { isOrphan, takeOver, type StartOfRun, type TakeoverDeps, type TakeoverHost } from "./run-takeover.js";
 
-/** A run's resolved start, and its parent when it is a child run. */
-export type StartOfRun = ResolvedRunStart & { parent?: ParentRef | undefined };
-
-/** A `fail` decision dispatches nothing: it draws no token and no jitter. */
-const NO_RANDOM: DecideRandom = {
-  jitter: () => 0,
-  token: () => {
-    throw new Error("phaseflow bug: a run failed by its coordinator dispatched an attempt");
-  },
-};
+export type { StartOfRun } from "./run-takeover.js";
 
 export interface RunDriverOptions {
   id: string;
@@ -65,8 +53,8 @@ export interface RunDriverOptions {
 export class RunDriver {
   readonly store: RunStore;
   private readonly handles = new Map<string, RunHandle>();
-  private readonly waiting = new Map<string, { stop(): void }>();
-  private readonly timers: { stop(): void }[] = [];
+  private readonly waiting = new Map<string, BackgroundJob>();
+  private readonly timers: BackgroundJob[] = [];
   private readonly clock: Clock;
   private scanning = false;
   /** Runs whose resume failed for good here (e.g. PLAN_MISMATCH after an upgrade): left for another coordinator. */
@@ -76,6 +64,20 @@ export class RunDriver {
   /** Runs that ended here and whose final summary is being saved: until then the handle is still held. */
   private readonly ending = new Map<string, Promise<void>>();
   private closed = false;
+  private readonly takeover: TakeoverDeps;
+  /** What a takeover (run-takeover.ts) asks of this driver. */
+  private readonly host: TakeoverHost = {
+    knows: (id) => this.handles.has(id) || this.waiting.has(id) || this.starting.has(id) || this.unresumable.has(id),
+    startOrWait: async (served, start, runId) => {
+      const missing = await this.missingFor(served.plan);
+      if (missing.length === 0) await this.begin(served.workflow, start, runId);
+      else this.waitForWorkers(served, start, runId, missing);
+    },
+    track: (handle) => this.track(handle),
+    cancelHeld: (runId, reason) => this.cancelHeld(runId, reason),
+    fail: (runId, err) => this.fail(runId, err),
+    giveUp: (runId) => this.unresumable.add(runId),
+  };
 
   constructor(private readonly o: RunDriverOptions) {
     this.clock = o.clock ?? systemClock;
@@ -87,36 +89,14 @@ export class RunDriver {
       onLost: (runId, newOwner) => this.lost(runId, newOwner),
       onCancelRequested: (runId, reason) => this.applyCancelRequest(runId, reason),
     });
+    this.takeover = { id: o.id, engine: o.engine, transport: o.transport, workflows: o.workflows, store: this.store, clock: this.clock, logger: o.logger };
   }
 
   /** Start renewing leases and scanning for orphaned runs (one scan right away). */
   async startBackground(): Promise<void> {
-    this.timers.push(this.every(Math.max(200, Math.floor(this.o.leaseMs / 3)), () => this.store.renewAll()));
-    this.timers.push(this.every(Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.scanOrphans()));
+    this.timers.push(every(this.clock, Math.max(200, Math.floor(this.o.leaseMs / 3)), () => this.store.renewAll(), this.o.logger));
+    this.timers.push(every(this.clock, Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.scanOrphans(), this.o.logger));
     await this.scanOrphans();
-  }
-
-  /** Run `job` every `ms` on the injected clock (the next one after the last has settled). */
-  private every(ms: number, job: () => Promise<void>): { stop(): void } {
-    let handle: unknown;
-    let stopped = false;
-    const tick = (): void => {
-      handle = this.clock.setTimeout(() => {
-        void job()
-          .catch((err: unknown) => this.o.logger.warn({ err }, "a background job of the coordinator failed; it runs again"))
-          .finally(() => {
-            if (!stopped) tick();
-          });
-      }, ms);
-      (handle as { unref?: () => void } | undefined)?.unref?.();
-    };
-    tick();
-    return {
-      stop: () => {
-        stopped = true;
-        this.clock.clearTimeout(handle);
-      },
-    };
   }
 
   handle(runId: string): RunHandle | undefined {
@@ -184,10 +164,7 @@ export class RunDriver {
       timer.stop();
       this.waiting.delete(runId);
       const stored = await this.store.get(runId);
-      if (stored) {
-        const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = stored.value;
-        await this.store.save({ ...rest, status: "cancelled", finishedAt: this.clock.now() });
-      }
+      if (stored) await this.store.save(endedUnstarted(stored.value, { status: "cancelled", finishedAt: this.clock.now() }));
       this.store.forget(runId);
       return "cancelled";
     }
@@ -207,7 +184,7 @@ export class RunDriver {
   /** Take a run over now if its lease expired; true when we now drive it. */
   async adoptIfOrphaned(runId: string): Promise<boolean> {
     const entry = await this.store.get(runId);
-    if (!entry || !this.isOrphan(entry)) return false;
+    if (!entry || !isOrphan(entry, this.takeover, this.host)) return false;
     return this.adopt(entry);
   }
 
@@ -242,32 +219,10 @@ export class RunDriver {
     }
   }
 
-  /**
-   * End a run this coordinator cannot drive: `decide` a `fail` on its folded history and
-   * store what it decides (run.failed, unless the history already ended; a fenced decision,
-   * appended after the last one read) and the summary in KV.
-   */
+  /** End a run this coordinator cannot drive (run-failure.ts); it is left alone here from then on. */
   private async fail(runId: string, err: unknown): Promise<void> {
-    this.o.logger.error({ err, runId }, "run failed: it cannot be driven");
-    const error = serializeError(err);
     try {
-      const { messages, lastDecisionSeq } = await this.o.transport.readHistory(runId);
-      if (messages.length > 0) {
-        const at = this.clock.now();
-        const state = foldEvents(createRunState(runId), historyEvents(messages));
-        const { events } = decide(state, { type: "fail", error }, at, NO_RANDOM);
-        // epoch 0: no claim; the append is fenced by lastDecisionSeq instead.
-        if (events.length > 0) await this.o.transport.appendDecision({ v: WIRE_VERSION, kind: "decision", runId, by: this.o.id, epoch: 0, through: state.through, at, events }, lastDecisionSeq);
-        await this.store.save(summarize(state.record));
-      } else {
-        const stored = await this.store.get(runId);
-        if (stored) {
-          const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = stored.value;
-          await this.store.save({ ...rest, status: "failed", error, finishedAt: this.clock.now() });
-        }
-      }
-    } catch (e) {
-      this.o.logger.warn({ err: e, runId }, "could not record the run's failure");
+      await recordRunFailure(this.takeover, runId, err);
     } finally {
       this.store.forget(runId);
       this.unresumable.add(runId);
@@ -303,7 +258,7 @@ export class RunDriver {
 
   private waitForWorkers(served: CatalogEntry, start: StartOfRun, runId: string, missing: string[]): void {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
-    const timer = this.every(this.o.workerPollMs, async () => {
+    const timer = every(this.clock, this.o.workerPollMs, async () => {
       if (this.closed || this.waiting.get(runId) !== timer) return;
       const stillMissing = (await this.missingFor(served.plan)).length > 0;
       // Cancelled, lost or closed while we looked: do not start it.
@@ -312,7 +267,7 @@ export class RunDriver {
       this.waiting.delete(runId);
       this.o.logger.info({ runId }, "workers are available: starting the run");
       await this.begin(served.workflow, start, runId).catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
-    });
+    }, this.o.logger);
     this.waiting.set(runId, timer);
   }
 
@@ -377,23 +332,13 @@ export class RunDriver {
     );
   }
 
-  private isOrphan(entry: TypedEntry<StoredRun>): boolean {
-    const run = entry.value;
-    const id = run.runId;
-    if (!isUnfinished(run)) return false;
-    if (this.handles.has(id) || this.waiting.has(id) || this.starting.has(id) || this.unresumable.has(id)) return false;
-    // Pinned to its plan: only a coordinator serving that plan resumes it; the run waits for one (run-waits-for.ts).
-    if (this.o.workflows.byPlan(run.planHash) === undefined) return false;
-    return run.leaseUntil < this.clock.now() || run.coordinator === this.o.id;
-  }
-
   private async scanOrphans(): Promise<void> {
     if (this.scanning || this.closed) return;
     this.scanning = true;
     try {
       for (const entry of await this.store.active()) {
         if (this.closed) return;
-        if (this.isOrphan(entry)) await this.adopt(entry);
+        if (isOrphan(entry, this.takeover, this.host)) await this.adopt(entry);
       }
     } catch (err) {
       this.o.logger.warn({ err }, "scan for orphaned runs failed; will retry");
@@ -407,67 +352,9 @@ export class RunDriver {
     if (this.starting.has(id)) return false;
     this.starting.add(id);
     try {
-      return await this.adoptClaimed(entry);
+      return await takeOver(entry, this.takeover, this.host);
     } finally {
       this.starting.delete(id);
-    }
-  }
-
-  private async adoptClaimed(entry: TypedEntry<StoredRun>): Promise<boolean> {
-    const runId = entry.value.runId;
-    const previous = entry.value.coordinator;
-    const served = this.o.workflows.byPlan(entry.value.planHash);
-    if (served === undefined) return false;
-    if (!(await this.store.takeOver(entry))) return false;
-    this.o.logger.warn({ runId: runId, previous }, "took over a run whose coordinator stopped renewing its lease");
-    const cancelRequested = entry.value.cancelRequested;
-    try {
-      const pending = entry.value.pendingStart;
-      const { messages } = await this.o.transport.readHistory(runId);
-      if (messages.length === 0 && pending && cancelRequested !== undefined) {
-        // Cancelled before it ever started: nothing to run, nothing to stop.
-        this.o.logger.info({ runId, reason: cancelRequested }, "a run cancelled before it started is recorded cancelled");
-        const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = entry.value;
-        await this.store.save({ ...rest, status: "cancelled", finishedAt: this.clock.now() });
-        this.store.forget(runId);
-        return true;
-      }
-      if (messages.length === 0 && pending) {
-        const missing = await this.missingFor(served.plan);
-        // Accepted by another coordinator: its start is resolved here, once, from what it kept.
-        const start: StartOfRun = { ...resolveRunStart(served.workflow, pending.input, pending.options), ...(pending.parent !== undefined ? { parent: pending.parent } : {}) };
-        if (missing.length === 0) await this.begin(served.workflow, start, runId);
-        else this.waitForWorkers(served, start, runId, missing);
-        return true;
-      }
-      if (messages.length === 0) {
-        await this.fail(runId, new UsageError(`run "${runId}" was accepted but neither its start nor its input was recorded`));
-        return false;
-      }
-      const pinned = pinnedPlanHash(messages);
-      if (pinned !== undefined && this.o.workflows.byPlan(pinned) === undefined) {
-        // Upgraded onto a plan not served here, and its holder died before its summary said so: say so now, and leave it (its lease runs out) to a coordinator serving that plan.
-        this.o.logger.warn({ runId, planHash: pinned }, "the run was upgraded onto a plan this coordinator does not serve; left for one that does");
-        await this.store.save(summarize(recordOfHistory(messages)));
-        this.store.forget(runId);
-        return false;
-      }
-      this.track(await this.o.engine.resume(served.workflow, messages));
-      if (cancelRequested !== undefined) {
-        // Accepted by a coordinator while the run's previous holder was gone: applied now, by its new holder.
-        this.o.logger.info({ runId, reason: cancelRequested }, "applying the cancel recorded while the run had no live holder");
-        await this.cancelHeld(runId, cancelRequested);
-      }
-      return true;
-    } catch (err) {
-      this.store.forget(runId);
-      if (err instanceof PhaseflowError && !err.retryable) {
-        this.unresumable.add(runId);
-        this.o.logger.error({ err, runId: runId }, "this coordinator cannot resume the run (left for a coordinator that can, e.g. one serving the run's plan)");
-      } else {
-        this.o.logger.error({ err, runId: runId }, "could not resume the run; its lease will expire and another try follows");
-      }
-      return false;
     }
   }
 

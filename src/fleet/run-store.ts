@@ -18,7 +18,7 @@
  * a coordinator that lost it from changing it.
  */
 import { z } from "zod";
-import { serializedErrorSchema } from "../errors/serialize.js";
+import { serializedErrorSchema, type SerializedError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import { summaryOf } from "../runtime/core/run-record.js";
 import { runStatusSchema, type RunRecord } from "../runtime/core/run-record-schema.js";
@@ -76,6 +76,15 @@ export const isUnfinished = (run: Pick<StoredRun, "status">): boolean => UNFINIS
 /** The summary of a run record, for KV (a held run's: `handle.summary()`, which builds no task record). */
 export function summarize(record: RunRecord): RunSummaryBody {
   return summaryOf({ record, compact: undefined });
+}
+
+/**
+ * The final summary of a run that ended before it started (cancelled while pending, or
+ * failed with no history): no pending start, no workers waited for, no lease.
+ */
+export function endedUnstarted(run: StoredRun, end: { status: "cancelled" | "failed"; finishedAt: number; error?: SerializedError }): RunSummaryBody {
+  const { pendingStart: _input, waitingFor: _missing, coordinator: _c, leaseUntil: _l, updatedAt: _u, ...rest } = run;
+  return { ...rest, ...end };
 }
 
 export interface RunStoreKv {

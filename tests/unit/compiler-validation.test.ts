@@ -300,6 +300,42 @@ const cases: Record<ValidationCode, () => Case> = {
     path: "w/s/load data",
     mentions: ['task name "load data"', 'rename it, e.g. "load-data"'],
   }),
+  INVALID_RUN_CONCURRENCY: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", concurrency: 1 as never });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['workflow "w"', "concurrency 1", "{ limit: 1"],
+  }),
+  INVALID_RUN_LIMIT: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", concurrency: { limit: 0 } });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['workflow "w"', "concurrency.limit 0", "1 or more"],
+  }),
+  INVALID_RUN_LIMIT_KEY: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", concurrency: { limit: 1, key: "user" as never } });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['workflow "w"', 'concurrency.key "user"', "give a function"],
+  }),
+  INVALID_ON_LIMIT: () => ({
+    wf: (() => {
+      const wf = workflow("w", { version: "1", concurrency: { limit: 1, onLimit: "wait" as never } });
+      wf.state("s").task("a", { executor: "ns/a" });
+      return wf;
+    })(),
+    path: "w",
+    mentions: ['workflow "w"', 'concurrency.onLimit "wait"', '"queue", "cancel-in-progress" or "drop"'],
+  }),
   INVALID_PRIORITY: () => ({
     wf: (() => {
       const wf = workflow("w", { version: "1", priority: 0 });

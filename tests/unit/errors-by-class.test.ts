@@ -5,6 +5,7 @@
  * back as RemoteError. The CLI's exit codes and the web view's statuses follow the class.
  */
 import { describe, expect, it } from "vitest";
+import { RunLimitReachedError } from "../../src/errors/limits.js";
 import {
   AttemptLostError,
   CoordinatorError,
@@ -120,6 +121,7 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [InfrastructureMismatchError, new InfrastructureMismatchError('stream "PF_TASKS"', "retention", "limits", "workqueue", "delete it")],
   [ReplicasUnavailableError, new ReplicasUnavailableError('stream "PF_TASKS"', 3, "one server")],
   [WorkersUnavailableError, new WorkersUnavailableError("wf", ["t/a"])],
+  [RunLimitReachedError, new RunLimitReachedError("sync", "ann", 1)],
   [ApiRequestError, new ApiRequestError("NO_COORDINATOR", "nobody answers")],
   [ApiRequestError, new ApiRequestError("API_REQUEST_FAILED", "failed")],
   [ApiRequestError, new ApiRequestError("API_REPLY_INVALID", "malformed")],

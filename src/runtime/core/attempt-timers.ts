@@ -25,7 +25,8 @@
  *   `startBy` when no start was heard of (a worker announces the start of such an attempt at
  *   once). After a takeover it gives the workers `startNoticeMs` to be heard from first.
  */
-import type { AttemptInfo } from "./run-state.js";
+import type { LiveSignal } from "../../transport/messages.js";
+import type { AttemptInfo, RunState } from "./run-state.js";
 
 export interface AttemptTimerSettings {
   /** Re-dispatch an attempt after this long with nothing heard of it. */
@@ -76,4 +77,34 @@ export function timeoutDue(a: Pick<AttemptInfo, "startedAt">, timeoutMs: number 
 /** Whether `a` waited past its queue deadline without a start heard of. */
 export function queueDue(a: Pick<AttemptInfo, "startBy" | "startedAt">, now: number): boolean {
   return a.startBy !== undefined && a.startedAt === undefined && now >= a.startBy;
+}
+
+/**
+ * The start (coordinator's clock, at `now`) a live signal tells of an attempt whose known
+ * start is `known`, or undefined when it tells none to learn: `now` less the time run so
+ * far as the worker measured it, so skew cannot make it earlier than the real start. An
+ * `attempt.started` always tells one (a redelivered attempt starts again); a heartbeat
+ * only while no start is known (after a takeover).
+ */
+export function startHeardOf(signal: LiveSignal, known: number | undefined, now: number): number | undefined {
+  const restart = signal.type === "attempt.started";
+  if (known !== undefined && !restart) return undefined;
+  const ran = signal.startedAt === undefined ? (restart ? 0 : undefined) : Math.max(0, signal.at - signal.startedAt);
+  return ran === undefined ? undefined : now - ran;
+}
+
+/** An attempt the task sweep asks about: its task message's `msgID` is `dispatchId@epoch`. */
+export type UnstartedAttempt = { dispatchId: string; epoch: number; dispatchedAt: number };
+
+/**
+ * Attempts dispatched at or before `before` (epoch ms) that are still out, with nothing
+ * `heard` of them since (no start, no report). `heard` also leaves out attempts not sent yet.
+ */
+export function unstartedAttempts(state: RunState, before: number, heard: (dispatchId: string) => boolean): UnstartedAttempt[] {
+  const out: UnstartedAttempt[] = [];
+  for (const a of state.attempts.values()) {
+    if (a.task.status !== "dispatched" || a.dispatchedAt > before || state.verdicts.has(a.dispatchId) || heard(a.dispatchId)) continue;
+    out.push({ dispatchId: a.dispatchId, epoch: state.epoch, dispatchedAt: a.dispatchedAt });
+  }
+  return out;
 }

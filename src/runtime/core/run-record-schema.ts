@@ -104,6 +104,8 @@ export const runRecordSchema = z.object({
   error: serializedErrorSchema.optional(),
   /** Why the run was cancelled. */
   reason: z.string().optional(),
+  /** What a pending run waits for before it starts, e.g. "waiting for run limit sync[ann]: 1/1 in flight, 0 queued ahead" (README "Traffic control"). */
+  waitingFor: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
   /** A child run: its parent run, and the node and attempt that started it. */

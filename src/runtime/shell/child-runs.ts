@@ -40,6 +40,21 @@ export function childEndedOf(record: RunRecord, parentRunId: string, at: number)
 }
 
 /**
+ * Store the end of child run `record` on its parent's report subject (after the child's own
+ * end is stored, so the parent never learns of an end the child's history lacks). A failure
+ * is logged: the parent's coordinator finds the end when it checks on its children.
+ */
+export async function storeChildEnd(transport: Transport, record: RunRecord, at: number, log: Logger): Promise<void> {
+  if (!record.parent) return;
+  const parent = record.parent.runId;
+  try {
+    await transport.appendChildEnd(childEndedOf(record, parent, at));
+  } catch (err) {
+    log.error({ err, parent }, `child run "${record.runId}" ended but its end could not be stored on parent run "${parent}"; the parent's coordinator finds it when it checks on its children (child-watch.ts)`);
+  }
+}
+
+/**
  * Store on the parent that the child `start` could not be started (`error`), so its node fails.
  * @example await storeStartFailure(transport, start, new ChildStartError("CHILD_WORKFLOW_UNKNOWN", "..."), Date.now(), log);
  */

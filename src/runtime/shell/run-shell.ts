@@ -14,11 +14,12 @@ import { CoordinatorError, EngineClosedError, FencedError, PhaseflowError, RunRe
 import { serializeError } from "../../errors/serialize.js";
 import type { Logger } from "../../registry/types.js";
 import { type ChildEndedMessage, type DecisionEvent, type LiveSignal, type ReportSubjectMessage, type RunEvent, type RunUpdate, type SignalMessage, type TaskMessage } from "../../transport/messages.js";
-import { childEndedOf, type ChildRuns } from "./child-runs.js";
+import { storeChildEnd, type ChildRuns } from "./child-runs.js";
 import type { Subscription, Transport } from "../../transport/port.js";
-import type { Clock, TimerHandle } from "../../support/clock.js";
+import type { Clock } from "../../support/clock.js";
 import { decide, type DecideRandom, type DecideSettings, type Effect, type Trigger } from "../core/decide.js";
 import { reportEvent } from "../core/history.js";
+import { startHeardOf, unstartedAttempts, type UnstartedAttempt } from "../core/attempt-timers.js";
 import { RunFeed, type RunHandle } from "./run-handle.js";
 import { runRecordOf, summaryOf, type RunSummary } from "../core/run-record.js";
 import { RunOutbox } from "./run-outbox.js";
@@ -26,9 +27,8 @@ import { RunTelemetry, type StopKind } from "./run-telemetry.js";
 import type { RunRecord } from "../core/run-record-schema.js";
 import { applyLive, evolve, isFinished, type RunState } from "../core/run-state.js";
 import type { LimitGate } from "./limit-gate.js";
-import type { LimitRef } from "../core/limit-state.js";
-
-const WATCHDOG = "watchdog:";
+import { RunLimitHolds } from "./run-limit-holds.js";
+import { dispatchIdOfKey, RunTimers, WATCHDOG } from "./run-timers.js";
 
 export interface ShellDeps {
   transport: Transport;
@@ -51,20 +51,14 @@ export class RunShell implements RunHandle {
   readonly runId: string;
   private readonly feed: RunFeed;
   private readonly outbox: RunOutbox;
-  private readonly timers = new Map<string, TimerHandle>();
-  /** Watchdog timers in due order, on one clock timer. */
-  private readonly timersFifo = new Map<string, number>();
-  private fifoTail = 0;
-  private fifoTimer: TimerHandle = undefined;
+  private readonly timers: RunTimers;
   private readonly heard = new Map<string, number>();
-  private reports: Subscription | undefined;
-  private live: Subscription | undefined;
+  /** This run's reports and live signals. */
+  private subs: Subscription[] = [];
   private stopped = false;
   private readonly endWaiters: (() => void)[] = [];
   private readonly telemetry: RunTelemetry;
-  /** Attempts waiting for their limits (not sent yet), and attempts holding them (sent, no report yet). */
-  private readonly gated = new Set<string>();
-  private readonly holding = new Set<string>();
+  private readonly holds: RunLimitHolds;
 
   constructor(
     readonly state: RunState,
@@ -76,6 +70,8 @@ export class RunShell implements RunHandle {
     this.feed = new RunFeed(d.log, d.keepHistory);
     this.feed.seed(folded);
     this.telemetry = new RunTelemetry(state, folded, d.owner);
+    this.timers = new RunTimers(d.clock, (key) => this.fire(key));
+    this.holds = new RunLimitHolds(d.limits, (dispatchId) => !this.stopped && this.inFlight(dispatchId));
     this.outbox = new RunOutbox({
       runId: state.runId,
       transport: d.transport,
@@ -94,22 +90,15 @@ export class RunShell implements RunHandle {
   async begin(trigger: Trigger): Promise<void> {
     try {
       const after = this.state.through;
-      this.reports = await this.d.transport.subscribeReports(this.runId, after, (seq, report) => this.onReport(seq, report));
-      this.live = await this.d.transport.subscribeLive(this.runId, (signal) => this.onLive(signal));
+      this.subs.push(await this.d.transport.subscribeReports(this.runId, after, (seq, report) => this.onReport(seq, report)));
+      this.subs.push(await this.d.transport.subscribeLive(this.runId, (signal) => this.onLive(signal)));
       if (this.stopped) {
         await this.unsubscribe();
         return;
       }
-      // Attempts in flight when this holder took the run: their task limits stay held (renewed from here) until their reports.
-      for (const a of this.state.attempts.values()) {
-        if (a.limits === undefined || this.state.verdicts.has(a.dispatchId)) continue;
-        this.holding.add(a.dispatchId);
-        const holder = a.dispatchId;
-        this.d.limits.adopt({ holder, limits: a.limits, priority: this.state.record.options?.priority ?? 3, since: a.dispatchedAt }, () => {
-          this.holding.delete(holder);
-          this.step({ type: "lost", dispatchId: holder, reason: "the coordinator that dispatched it stopped while it waited for its task limits, so it was never sent" });
-        });
-      }
+      this.holds.adopt(this.state, (dispatchId) =>
+        this.step({ type: "lost", dispatchId, reason: "the coordinator that dispatched it stopped while it waited for its task limits, so it was never sent" }),
+      );
       this.step(this.telemetry.begin(trigger));
     } catch (err) {
       this.break(err);
@@ -120,15 +109,10 @@ export class RunShell implements RunHandle {
    * Attempts dispatched at or before `before` (epoch ms) with nothing heard of them since:
    * no start, no report. The transport's `msgID` of each is `dispatchId@epoch`.
    */
-  unstarted(before: number): { dispatchId: string; epoch: number; dispatchedAt: number }[] {
-    const out: { dispatchId: string; epoch: number; dispatchedAt: number }[] = [];
+  unstarted(before: number): UnstartedAttempt[] {
     // Before the claim is stored, this holder's task messages are held back, not lost.
-    if (this.stopped || !this.outbox.sending) return out;
-    for (const a of this.state.attempts.values()) {
-      if (a.task.status !== "dispatched" || a.dispatchedAt > before || this.state.verdicts.has(a.dispatchId) || this.heard.has(a.dispatchId) || this.gated.has(a.dispatchId)) continue;
-      out.push({ dispatchId: a.dispatchId, epoch: this.state.epoch, dispatchedAt: a.dispatchedAt });
-    }
-    return out;
+    if (this.stopped || !this.outbox.sending) return [];
+    return unstartedAttempts(this.state, before, (dispatchId) => this.heard.has(dispatchId) || this.holds.waiting(dispatchId));
   }
 
   /** The attempt's task message is gone with nothing heard of it: dispatch it again now. */
@@ -149,7 +133,7 @@ export class RunShell implements RunHandle {
     }
     this.apply(decided.events, decided.stamped, decided.effects, now);
     // Attempts given up without a report of theirs (timed out, cancelled, the run ended) give their limits back.
-    if (trigger.type !== "report" && trigger.type !== "started") this.settleLimits();
+    if (trigger.type !== "report" && trigger.type !== "started") this.holds.settle();
   }
 
   private apply(events: DecisionEvent[], stamped: readonly RunEvent[], effects: Effect[], at: number): void {
@@ -163,21 +147,21 @@ export class RunShell implements RunHandle {
     for (const fx of effects) {
       switch (fx.type) {
         case "dispatch":
-          if (fx.limits !== undefined && fx.limits.length > 0) this.dispatchLimited(fx.message, fx.limits, at);
-          else {
-            this.telemetry.dispatching(fx.message);
-            this.outbox.dispatch(fx.message);
-          }
+          if (fx.limits !== undefined && fx.limits.length > 0) {
+            // Sent once it holds its limits; until then it waits here, holding no worker slot.
+            const message = fx.message;
+            this.holds.request(message, fx.limits, at, () => this.send(message));
+          } else this.send(fx.message);
           break;
         case "control":
           cancels = true;
           this.outbox.control(fx.message);
           break;
         case "timer":
-          this.arm(fx.key, fx.at);
+          this.timers.arm(fx.key, fx.at);
           break;
         case "cancelTimer":
-          this.disarm(fx.key);
+          this.timers.disarm(fx.key);
           break;
         case "startChild":
           this.d.children.start(fx.start);
@@ -187,40 +171,17 @@ export class RunShell implements RunHandle {
           break;
       }
     }
-    if (cancels) this.settleLimits();
+    if (cancels) this.holds.settle();
     if (isFinished(this.state)) void this.finish();
   }
 
-  /** Send the attempt once it holds its limits; until then it waits here, holding no worker slot. */
-  private dispatchLimited(message: TaskMessage, limits: LimitRef[], at: number): void {
-    const holder = message.dispatchId;
-    this.gated.add(holder);
-    this.d.limits.request({ holder, limits, priority: message.priority ?? 3, since: at }, () => {
-      this.gated.delete(holder);
-      if (this.stopped || !this.inFlight(holder)) {
-        this.d.limits.release(holder);
-        return;
-      }
-      this.holding.add(holder);
-      this.telemetry.dispatching(message);
-      this.outbox.dispatch(message);
-    });
+  private send(message: TaskMessage): void {
+    this.telemetry.dispatching(message);
+    this.outbox.dispatch(message);
   }
 
   private inFlight(dispatchId: string): boolean {
     return this.state.attempts.has(dispatchId) && !this.state.verdicts.has(dispatchId);
-  }
-
-  /** Give back the limits of attempts that are over (or will never be sent). */
-  private settleLimits(): void {
-    if (this.gated.size === 0 && this.holding.size === 0) return;
-    for (const set of [this.gated, this.holding]) {
-      for (const holder of set) {
-        if (this.inFlight(holder) && !this.stopped) continue;
-        set.delete(holder);
-        this.d.limits.release(holder);
-      }
-    }
   }
 
   private onReport(seq: number, message: ReportSubjectMessage): void {
@@ -236,50 +197,38 @@ export class RunShell implements RunHandle {
     }
     const report = message;
     const event = reportEvent(seq, report);
-    const refusedBefore = this.state.refused;
-    evolve(this.state, event);
-    if (this.state.refused !== refusedBefore) {
+    if (!this.fold(event)) {
       this.d.log.debug({ dispatchId: report.dispatchId, seq }, "report refused: not for a current attempt of this run, or a wrong token");
       return;
     }
-    this.feed.push(event);
     this.telemetry.reported(event);
     this.heard.delete(report.dispatchId);
-    // The attempt ended on its worker: its limits are free for the next one.
-    if (this.holding.delete(report.dispatchId)) this.d.limits.release(report.dispatchId);
+    this.holds.reported(report.dispatchId);
     this.step({ type: "report", dispatchId: report.dispatchId });
   }
 
   /** A signal was stored for this run: fold it (a repeated id is refused by the fold) and let the decider consume it. */
   private onSignal(seq: number, signal: SignalMessage): void {
-    const event = reportEvent(seq, signal);
-    const refusedBefore = this.state.refused;
-    evolve(this.state, event);
-    if (this.state.refused !== refusedBefore) {
+    if (!this.fold(reportEvent(seq, signal))) {
       this.d.log.info({ signal: signal.name, id: signal.id, seq }, "signal ignored: its id was applied already, or the run has ended");
       return;
     }
-    this.feed.push(event);
     this.step({ type: "signal", seq });
   }
 
   /** A child run's end was stored on this run: fold it and let the decider settle the node waiting for it. */
   private onChildEnd(seq: number, message: ChildEndedMessage): void {
-    const event = reportEvent(seq, message);
-    evolve(this.state, event);
-    this.feed.push(event);
+    this.fold(reportEvent(seq, message));
     this.step({ type: "child", seq });
   }
 
-  /** This run is a child: store its end on its parent's report subject (children.ts). A failure is logged; the parent's takeover asks again. */
-  private async reportEnd(): Promise<void> {
-    const r = this.state.record;
-    if (!r.parent || !isFinished(this.state)) return;
-    try {
-      await this.d.transport.appendChildEnd(childEndedOf(r, r.parent.runId, this.d.clock.now()));
-    } catch (err) {
-      this.d.log.error({ err, parent: r.parent.runId }, `child run "${this.runId}" ended but its end could not be stored on parent run "${r.parent.runId}"; the parent's coordinator finds it when it checks on its children (child-watch.ts)`);
-    }
+  /** Fold a stored message into the run's state and show it; false when the fold refused it (it changed nothing). */
+  private fold(event: RunEvent): boolean {
+    const refusedBefore = this.state.refused;
+    evolve(this.state, event);
+    if (this.state.refused !== refusedBefore) return false;
+    this.feed.push(event);
+    return true;
   }
 
   private onLive(signal: LiveSignal): void {
@@ -287,70 +236,18 @@ export class RunShell implements RunHandle {
     const now = this.d.clock.now();
     this.heard.set(signal.dispatchId, now);
     this.feed.push(signal);
-    // The start by this clock: now, less the time run so far as the worker measured it (skew-free, never earlier than the real start).
-    const known = this.state.attempts.get(signal.dispatchId)?.startedAt;
-    const restart = signal.type === "attempt.started";
-    if (known !== undefined && !restart) return;
-    const ran = signal.startedAt === undefined ? (restart ? 0 : undefined) : Math.max(0, signal.at - signal.startedAt);
-    if (ran !== undefined) this.step({ type: "started", dispatchId: signal.dispatchId, startedAt: now - ran });
-  }
-
-  private arm(key: string, at: number): void {
-    // Watchdogs come due in the order they were armed (dispatch time + one window), so they
-    // share one timer: a FIFO whose head is the next due. One that would come due before
-    // the tail (a re-arm after a heartbeat) gets a timer of its own instead.
-    if (key.startsWith(WATCHDOG) && at >= this.fifoTail) {
-      this.timersFifo.delete(key);
-      this.timersFifo.set(key, at);
-      this.fifoTail = at;
-      this.scheduleFifo();
-      return;
-    }
-    this.disarm(key);
-    const ms = Math.max(0, at - this.d.clock.now());
-    this.timers.set(
-      key,
-      this.d.clock.setTimeout(() => {
-        this.timers.delete(key);
-        this.fire(key);
-      }, ms),
-    );
+    const startedAt = startHeardOf(signal, this.state.attempts.get(signal.dispatchId)?.startedAt, now);
+    if (startedAt !== undefined) this.step({ type: "started", dispatchId: signal.dispatchId, startedAt });
   }
 
   private fire(key: string): void {
-    const dispatchId = key.slice(key.indexOf(":") + 1);
+    const dispatchId = dispatchIdOfKey(key);
     // An attempt waiting for its limits is not lost: its watchdog starts once it is sent.
-    if (key.startsWith(WATCHDOG) && this.gated.has(dispatchId)) {
-      this.arm(key, this.d.clock.now() + this.d.settings.watchdogMs);
+    if (key.startsWith(WATCHDOG) && this.holds.waiting(dispatchId)) {
+      this.timers.arm(key, this.d.clock.now() + this.d.settings.watchdogMs);
       return;
     }
     this.step({ type: "timer", key, lastHeardAt: this.heard.get(dispatchId) });
-  }
-
-  private disarm(key: string): void {
-    if (this.timersFifo.delete(key)) return;
-    const h = this.timers.get(key);
-    if (h === undefined) return;
-    this.d.clock.clearTimeout(h);
-    this.timers.delete(key);
-  }
-
-  private scheduleFifo(): void {
-    if (this.fifoTimer !== undefined || this.stopped) return;
-    const head = this.timersFifo.values().next();
-    if (head.done === true) return;
-    this.fifoTimer = this.d.clock.setTimeout(() => {
-      this.fifoTimer = undefined;
-      const now = this.d.clock.now();
-      for (const [key, at] of this.timersFifo) {
-        if (at > now) break;
-        this.timersFifo.delete(key);
-        this.fire(key);
-        if (this.stopped) return;
-      }
-      if (this.timersFifo.size === 0) this.fifoTail = 0;
-      this.scheduleFifo();
-    }, Math.max(0, head.value - this.d.clock.now()));
   }
 
   /** A task message was not sent: fail its task (too large, not JSON) or stop the run (the wire is down). */
@@ -369,12 +266,12 @@ export class RunShell implements RunHandle {
     if (this.stopped) return;
     // Fault tests only (tests/faults/children.test.ts): die exactly between storing a child's end in its history and on its parent.
     if (this.state.record.parent && process.env.PHASEFLOW_FAULT_KILL_BEFORE_CHILD_END === "1") process.kill(process.pid, "SIGKILL");
-    // Our end is stored: now tell the parent, if any (after, so the parent never learns of an end the child's history lacks).
-    await this.reportEnd();
+    // Our end is stored: now tell the parent, if any (child-runs.ts).
+    await storeChildEnd(this.d.transport, this.state.record, this.d.clock.now(), this.d.log);
     if (this.stopped) return;
     this.stopped = true;
-    this.clearTimers();
-    this.settleLimits();
+    this.timers.close();
+    this.holds.settle();
     await this.unsubscribe();
     this.feed.end(runRecordOf(this.state));
     this.telemetry.stopped("finished");
@@ -414,8 +311,8 @@ export class RunShell implements RunHandle {
     if (this.stopped) return;
     this.stopped = true;
     this.outbox.close();
-    this.clearTimers();
-    this.dropLimits(kind);
+    this.timers.close();
+    this.holds.drop(kind);
     void this.unsubscribe();
     this.telemetry.stopped(kind, err);
     this.feed.fail(err);
@@ -423,34 +320,8 @@ export class RunShell implements RunHandle {
     for (const w of this.endWaiters.splice(0)) w();
   }
 
-  /**
-   * Stopped without finishing. Waiting attempts were never sent: their places go. Attempts
-   * sent are still in flight when another coordinator took the run over (it keeps their
-   * holdings alive), so they are only forgotten; otherwise they are given back.
-   */
-  private dropLimits(kind: StopKind): void {
-    for (const holder of this.gated) this.d.limits.release(holder);
-    this.gated.clear();
-    for (const holder of this.holding) {
-      if (kind === "released") this.d.limits.forget(holder);
-      else this.d.limits.release(holder);
-    }
-    this.holding.clear();
-  }
-
-  private clearTimers(): void {
-    for (const h of this.timers.values()) this.d.clock.clearTimeout(h);
-    this.timers.clear();
-    this.timersFifo.clear();
-    if (this.fifoTimer !== undefined) this.d.clock.clearTimeout(this.fifoTimer);
-    this.fifoTimer = undefined;
-  }
-
   private async unsubscribe(): Promise<void> {
-    const subs = [this.reports, this.live];
-    this.reports = this.live = undefined;
-    for (const s of subs) {
-      if (!s) continue;
+    for (const s of this.subs.splice(0)) {
       await s.stop().catch((err: unknown) => this.d.log.warn({ err, runId: this.runId }, "could not stop a run subscription"));
     }
   }
@@ -464,14 +335,7 @@ export class RunShell implements RunHandle {
   }
 
   status(): RunRecord {
-    const record = runRecordOf(this.state, { snapshot: true });
-    if (this.gated.size > 0) {
-      for (const t of record.tasks) {
-        const waits = t.dispatchId !== undefined && this.gated.has(t.dispatchId) ? this.d.limits.waitingFor(t.dispatchId) : undefined;
-        if (waits !== undefined) t.waitingFor = `waiting for ${waits}`;
-      }
-    }
-    return record;
+    return this.holds.annotate(runRecordOf(this.state, { snapshot: true }));
   }
 
   summary(): RunSummary {
