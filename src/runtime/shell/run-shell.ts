@@ -110,7 +110,8 @@ export class RunShell implements RunHandle {
    * no start, no report. The transport's `msgID` of each is `dispatchId@epoch`.
    */
   unstarted(before: number): UnstartedAttempt[] {
-    if (this.stopped) return [];
+    // Before the claim is stored, this holder's task messages are held back, not lost.
+    if (this.stopped || !this.outbox.sending) return [];
     return unstartedAttempts(this.state, before, (dispatchId) => this.heard.has(dispatchId) || this.holds.waiting(dispatchId));
   }
 
