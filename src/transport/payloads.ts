@@ -22,6 +22,7 @@
  * map in transport/memory. Pure apart from the store: no Node built-ins here.
  */
 import { PayloadTooLargeError } from "../errors/base.js";
+import { payloadCorrupt, PayloadStoreError } from "../errors/payloads.js";
 import type { ChildEndedMessage, Decision, DecisionEvent, Report, SignalMessage, TaskMessage } from "./messages.js";
 
 /** Default `inlineBytes`: values whose JSON is larger travel as references. */
@@ -89,10 +90,10 @@ export interface PayloadsOptions {
   sha256: (data: Uint8Array) => string;
 }
 
-/** A referenced object that is gone (its runs were pruned) or unreadable. */
-export class PayloadMissingError extends Error {
+/** A referenced object that is gone (its runs were pruned): a `PayloadStoreError` with code PAYLOAD_MISSING. */
+export class PayloadMissingError extends PayloadStoreError {
   constructor(readonly id: string) {
-    super(`payload ${id} is not in the payload store (its runs were removed by retention or prune)`);
+    super("PAYLOAD_MISSING", id, `payload ${id} is not in the payload store (its runs were removed by retention or prune)`);
   }
 }
 
@@ -112,6 +113,9 @@ export function createPayloads(store: PayloadStore, options: PayloadsOptions): P
   async function fetch(ref: PayloadRef): Promise<unknown> {
     const data = await store.get(ref.$pfref);
     if (data === undefined) throw new PayloadMissingError(ref.$pfref);
+    // Content-addressed: what was read must hash to its name, or it is not the value referenced.
+    const actual = `sha256:${options.sha256(data)}`;
+    if (actual !== ref.$pfref) throw payloadCorrupt(ref.$pfref, actual, data.byteLength);
     return JSON.parse(decoder.decode(data)) as unknown;
   }
 
