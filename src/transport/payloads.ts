@@ -67,6 +67,12 @@ export interface PayloadStore {
   release(runId: string): Promise<number>;
   /** Every stored object with its holders (tests, housekeeping). */
   list(): Promise<StoredPayload[]>;
+  /**
+   * Remove what uploads that never finished left behind (the uploader died mid-put): parts
+   * of no stored object, the newest written over `olderThanMs` ago (an upload under way
+   * keeps writing). Resolves with how many uploads were removed. Absent: the store leaves none.
+   */
+  sweepIncomplete?(olderThanMs: number): Promise<number>;
 }
 
 /** What senders and readers need: the limits, and storing and resolving values. */
@@ -79,7 +85,12 @@ export interface Payloads {
   resolve<T>(value: T): Promise<T>;
   release(runId: string): Promise<number>;
   list(): Promise<StoredPayload[]>;
+  /** The store's `sweepIncomplete` (0 when it leaves no incomplete uploads). */
+  sweepIncomplete(olderThanMs: number): Promise<number>;
 }
+
+/** How long an upload may write nothing before retention and prune take it for dead: 2 minutes. */
+export const INCOMPLETE_UPLOAD_AGE_MS = 2 * 60_000;
 
 export interface PayloadsOptions {
   /** Values whose JSON is larger travel as references. Default 256 KiB. */
@@ -175,6 +186,7 @@ export function createPayloads(store: PayloadStore, options: PayloadsOptions): P
       return store.release(runId);
     },
     list: () => store.list(),
+    sweepIncomplete: (olderThanMs) => store.sweepIncomplete?.(olderThanMs) ?? Promise.resolve(0),
   };
 }
 

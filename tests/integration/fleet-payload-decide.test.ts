@@ -64,4 +64,26 @@ describe("fleet - the coordinator decides on values over inlineBytes", () => {
       expect(events.filter((e) => e.type === "map.items").reduce((a, e) => a + (e as { items: unknown[] }).items.length, 0)).toBe(input.n);
     }, 150_000);
   }
+
+  it("fleet - chunks of an upload cut short (its uploader died mid-put) are swept; stored payloads and an upload still writing stay", async () => {
+    const t = fleet.client.transport;
+    const stored = await t.payloads.reference("orphan-sweep", { blob: "k".repeat(300_000) }, "a kept payload");
+    expect(isPayloadRef(stored)).toBe(true);
+    // What a putBlob killed after its first chunks leaves: chunks under a nuid no object's metadata names.
+    const bucket = `${t.names.prefix}_payloads`;
+    const stream = `OBJ_${bucket}`;
+    const orphan = `$O.${bucket}.C.deadupload${Date.now()}`;
+    for (let i = 0; i < 3; i++) await t.js.publish(orphan, new Uint8Array(1024).fill(i));
+    const subjects = async (): Promise<string[]> => Object.keys((await t.jsm.streams.info(stream, { subjects_filter: `$O.${bucket}.C.>` })).state.subjects ?? {});
+    expect(await subjects()).toContain(orphan);
+
+    // Retention and prune sweep with a grace of minutes: a fresh upload (maybe still writing) is left alone.
+    await fleet.client.prune(7 * 86_400_000);
+    expect(await subjects()).toContain(orphan);
+    // Past the grace (0 here), the orphan's chunks go; the stored payload keeps its chunks and resolves.
+    expect(await t.payloads.sweepIncomplete(0)).toBe(1);
+    expect(await subjects()).not.toContain(orphan);
+    expect(((await t.payloads.resolve(stored)) as { blob: string }).blob).toHaveLength(300_000);
+    expect(await t.payloads.sweepIncomplete(0)).toBe(0);
+  }, 60_000);
 });

@@ -20,6 +20,7 @@ function fakePayloads(values: Record<string, unknown>): Payloads & { fetched: st
     },
     release: () => Promise.resolve(0),
     list: () => Promise.resolve([]),
+    sweepIncomplete: () => Promise.resolve(0),
   };
 }
 
