@@ -65,6 +65,23 @@ describe("fleet - the coordinator decides on values over inlineBytes", () => {
     }, 150_000);
   }
 
+  it("fleet - a keyed start answered with the run its key started before releases the input payload it stored", async () => {
+    await start();
+    const t = fleet.client.transport;
+    const input = { n: 2, flag: false, pad: "q".repeat(300_000) };
+    const key = `dup-${Date.now()}`;
+    const first = await fleet.client.start("big-decide", input, { key });
+    const second = await fleet.client.start("big-decide", input, { key });
+    expect(second).toMatchObject({ runId: first.runId, existing: true });
+    const ref = await t.payloads.reference("probe", input, "probe");
+    await t.payloads.release("probe");
+    expect(isPayloadRef(ref)).toBe(true);
+    // Held by the run the key started, and by no run id that never existed.
+    const object = (await t.payloads.list()).find((p) => isPayloadRef(ref) && p.id === ref.$pfref);
+    expect(object?.runs).toEqual([first.runId]);
+    expect((await fleet.finish(first.runId)).record.status).toBe("succeeded");
+  }, 60_000);
+
   it("fleet - chunks of an upload cut short (its uploader died mid-put) are swept; stored payloads and an upload still writing stay", async () => {
     const t = fleet.client.transport;
     const stored = await t.payloads.reference("orphan-sweep", { blob: "k".repeat(300_000) }, "a kept payload");

@@ -42,7 +42,15 @@ export interface ChildStart {
   readonly version: string | null;
   readonly input: unknown;
   readonly parent: ParentRef;
+  /** The parent's priority when it has one other than the default: the child runs at it (else at its own workflow's default). */
+  readonly priority?: number | undefined;
 }
+
+/** What every child start of this run carries from the run itself: its priority, when not the default. */
+const inherited = (st: RunState): { priority?: number } => {
+  const priority = st.record.options?.priority;
+  return priority === undefined ? {} : { priority };
+};
 
 export type ChildEffect = { type: "startChild"; start: ChildStart } | { type: "cancelChild"; runId: string; reason: string };
 
@@ -124,7 +132,7 @@ export function startChild(h: ChildHost, v: Visit, vt: VisitTask, attempt: numbe
     settleChild(h, v, vt, runId, end);
     return;
   }
-  h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.value, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt, depth } } });
+  h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.value, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt, depth }, ...inherited(h.st) } });
 }
 
 function settleChild(h: ChildHost, v: Visit, vt: VisitTask, runId: string, end: ChildEnd): void {
@@ -180,7 +188,7 @@ export function ensureChildren(h: ChildHost): void {
       continue;
     }
     const depth = (h.st.record.parent?.depth ?? 0) + 1;
-    h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.ok ? input.value : undefined, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt: vt.attempts, depth } } });
+    h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.ok ? input.value : undefined, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt: vt.attempts, depth }, ...inherited(h.st) } });
   }
 }
 
