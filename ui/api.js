@@ -30,6 +30,7 @@ export const api = {
   cancel: (runId, reason) => post(`/api/runs/${encodeURIComponent(runId)}/cancel`, reason ? { reason } : {}),
   retry: (runId, from) => post(`/api/runs/${encodeURIComponent(runId)}/retry`, from ? { from } : {}),
   workers: () => request("/api/workers"),
+  queues: () => request("/api/queues"),
   /** Follow a run: `onPatch` gets each push; returns a function that stops. */
   follow(runId, onPatch, onState) {
     const source = new EventSource(`/api/runs/${encodeURIComponent(runId)}/events`);

@@ -17,6 +17,7 @@ export const COMMANDS: readonly CliCommand[] = [
   lazyCommand("worker", "Run a worker: take tasks from NATS and run them with the executors of the given modules", async () => (await import("./commands/worker.js")).workerCommand),
   lazyCommand("versions", "List each workflow version: plan hash, serving coordinators, runs in flight", async () => (await import("./commands/versions.js")).versionsCommand),
   lazyCommand("workers", "List the live workers of a fleet from their heartbeats", async () => (await import("./commands/workers.js")).workersCommand),
+  lazyCommand("queues", "Show waiting, running and rate use per task limit and key on a fleet", async () => (await import("./commands/queues.js")).queuesCommand),
   lazyCommand("status", "List recent runs, or show one run per state and task", async () => (await import("./commands/status.js")).statusCommand),
   lazyCommand("cancel", "Cancel a run", async () => (await import("./commands/cancel.js")).cancelCommand),
   lazyCommand("retry", "Re-run a failed run from its failed tasks (or from --from) and everything downstream", async () => (await import("./commands/retry.js")).retryCommand),

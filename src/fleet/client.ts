@@ -37,6 +37,7 @@ import type { TriggerState } from "../triggers/trigger-state.js";
 import { runStoreKv } from "./run-store.js";
 import { readLiveWorkers, workerHeartbeatSchema, type WorkerHeartbeat } from "./heartbeat.js";
 import { versionsReplySchema, type VersionReport } from "./versions-report.js";
+import { queuesReplySchema, type QueueRow } from "./queues-report.js";
 import {
   cancelRunReplySchema,
   getPlanReplySchema,
@@ -137,6 +138,8 @@ export interface Client {
    * index). A coordinator answers (`run.versions`), so one must be up.
    */
   versions(): Promise<VersionReport[]>;
+  /** Waiting, running and rate use per task limit and key, across the fleet's coordinators (`phaseflow queues`). */
+  queues(): Promise<{ rows: QueueRow[]; unanswered: string[] }>;
   /** Remove the histories and summaries of runs that finished more than `olderThanMs` ago. */
   prune(olderThanMs: number): Promise<PruneResult>;
   close(): Promise<void>;
@@ -297,6 +300,10 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
     async versions() {
       return (await request("run.versions", {}, versionsReplySchema)).versions;
+    },
+    async queues() {
+      const { rows, unanswered } = await request("run.queues", {}, queuesReplySchema);
+      return { rows, unanswered };
     },
     prune(olderThanMs) {
       return pruneFinishedRuns(transport, runStoreKv(transport), Date.now() - olderThanMs, logger);

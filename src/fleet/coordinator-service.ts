@@ -53,7 +53,7 @@ import { watchMaxDeliveries } from "./max-deliveries.js";
 import { RunDriver } from "./run-driver.js";
 import { createRunApi } from "./run-api.js";
 import { sendSignal } from "./signal-endpoint.js";
-import { coordinatorHeartbeatSchema, startCoordinatorBeat } from "./coordinator-heartbeat.js";
+import { coordinatorHeartbeatSchema, readLiveCoordinators, startCoordinatorBeat } from "./coordinator-heartbeat.js";
 import { createStartRouter, type ForwardOutcome } from "./start-routing.js";
 import { createRunRouter } from "./run-routing.js";
 import { createUpgradeEndpoint } from "./upgrade-endpoint.js";
@@ -63,6 +63,7 @@ import { startRetention, DEFAULT_RETENTION_MS } from "./retention.js";
 import { startKeyEntrySchema } from "./start-keys.js";
 import { startTriggerService, triggersOf } from "./trigger-service.js";
 import { DEFAULT_TASK_SWEEP_MS, startTaskSweeper } from "./task-sweeper.js";
+import { coordinatorLimitsReplySchema, limitsReplyOf, queueRows, queuesRequestSchema } from "./queues-report.js";
 import { DEFAULT_VANISHED_CHECK_MS, startVanishedTaskWatch } from "./vanished-tasks.js";
 import { runStoreKv } from "./run-store.js";
 import { fleetChildRuns } from "./child-runs.js";
@@ -234,6 +235,36 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   // Upgrades forwarded to this coordinator as the run's holder (no queue group: only we listen here).
   subs.push(serveEndpoint(port, `coordinator.${id}.upgrade`, undefined, upgradeRunRequestSchema, (req) => upgrades.asHolder(req), direct));
   subs.push(serveEndpoint(port, "run.versions", queue, versionsRequestSchema, async () => ({ ok: true, versions: await readVersions(transport, Date.now(), logger) }), gated));
+  // `phaseflow queues`: this coordinator's limits and waiting attempts (no queue group: asked by name), and the fleet's table gathered from all.
+  subs.push(serveEndpoint(port, `coordinator.${id}.limits`, undefined, queuesRequestSchema, () => Promise.resolve(limitsReplyOf(limits.uses())), direct));
+  subs.push(
+    serveEndpoint(
+      port,
+      "run.queues",
+      queue,
+      queuesRequestSchema,
+      async () => {
+        const known = [limitsReplyOf(limits.uses()).limits];
+        const unanswered: string[] = [];
+        // Read afresh: the view of the last beat misses a coordinator that started since.
+        const others = (await readLiveCoordinators(transport.store("runs", coordinatorHeartbeatSchema), Date.now(), logger)).filter((c) => c.coordinatorId !== id);
+        await Promise.all(
+          others.map(async (c) => {
+            try {
+              const reply = coordinatorLimitsReplySchema.parse(JSON.parse(decoder.decode(await port.request(`coordinator.${c.coordinatorId}.limits`, encoder.encode("{}"), { timeoutMs: 3_000 }))));
+              if (reply.ok) known.push(reply.limits);
+              else unanswered.push(c.coordinatorId);
+            } catch (err) {
+              logger.debug({ err, coordinator: c.coordinatorId }, "a coordinator did not tell its task limits for queues");
+              unanswered.push(c.coordinatorId);
+            }
+          }),
+        );
+        return { ok: true, rows: await queueRows(known, transport.store("runs", limitStateSchema), Date.now(), logger), unanswered: unanswered.sort() };
+      },
+      gated,
+    ),
+  );
   // Cancels forwarded to this coordinator by name (no queue group: only we listen here).
   subs.push(serveEndpoint(port, `coordinator.${id}.cancel`, undefined, cancelRunRequestSchema, runApi.cancelHeld, direct));
   subs.push(serveEndpoint(port, "run.list", queue, listRunsRequestSchema, runApi.list, gated));

@@ -7,6 +7,7 @@
  * speaks to this interface, so nothing else of NATS is reachable through it.
  */
 import type { WorkerHeartbeat } from "../fleet/heartbeat.js";
+import type { QueueRow } from "../fleet/queues-report.js";
 import type { RunSummary } from "../fleet/api-schemas.js";
 import type { RunListCursor } from "../fleet/run-list-order.js";
 import type { Plan } from "../plan/schema.js";
@@ -51,5 +52,7 @@ export interface UiBackend {
   retry(runId: string, from?: { state: string; task: string }): Promise<void>;
   /** Live workers from their heartbeats (embedded: the in-process worker). */
   workers(): Promise<WorkerHeartbeat[]>;
+  /** A fleet's task limits per key: running, waiting, rate use (`phaseflow queues`). Absent: not shown. */
+  queues?(): Promise<{ rows: QueueRow[]; unanswered: string[] }>;
   close(): Promise<void>;
 }

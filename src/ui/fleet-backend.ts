@@ -54,6 +54,7 @@ export function createFleetBackend(client: Client, logger: Logger): UiBackend {
       await client.retry(runId, from);
     },
     workers: () => client.workers(),
+    queues: () => client.queues(),
     close: () => client.close(),
   };
 }

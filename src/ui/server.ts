@@ -124,6 +124,10 @@ export async function startUiServer(options: CreateUiServerOptions): Promise<UiS
       return json(res, 200, { runs: page.runs, ...(page.next ? { next: `${page.next.at}~${page.next.runId}` } : {}) });
     }
     if (url.pathname === "/api/workers") return json(res, 200, { workers: await backend.workers(), now: Date.now() });
+    if (url.pathname === "/api/queues") {
+      if (!backend.queues) throw new HttpError(404, "NOT_FOUND", "task limits are shown for a fleet (phaseflow ui --nats URL)");
+      return json(res, 200, await backend.queues());
+    }
     const run = /^\/api\/runs\/([A-Za-z0-9_-]{1,200})(\/events)?$/.exec(url.pathname);
     if (run) {
       const runId = run[1]!;

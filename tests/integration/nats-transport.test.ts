@@ -2,7 +2,7 @@
 // isolation by prefix, payload limits, ack_wait / working() / redelivery, bounded
 // prefetch, and surviving a server restart. The shared contract lives in
 // tests/contract; this file covers what only the NATS adapter has.
-import { jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { AckPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, inject, it } from "vitest";
@@ -115,6 +115,13 @@ describe("nats transport - names and options", () => {
     expect(n.subjects.control).toBe("x.ctl");
     expect(n.subjects.api("run.start")).toBe("x.api.run.start");
     expect(n.namespaceConsumer("etl")).toBe("x_ns_etl");
+    // Priority levels: 3 keeps the plain subject and consumer; the others get their own.
+    expect(n.subjects.task("etl", "load", 3)).toBe("x.task.etl.load");
+    expect(n.subjects.task("etl", "load", 1)).toBe("x.task.etl.load.p1");
+    expect(n.subjects.levelTasks("etl", 3)).toBe("x.task.etl.*");
+    expect(n.subjects.levelTasks("etl", 5)).toBe("x.task.etl.*.p5");
+    expect(n.levelConsumer("etl", 3)).toBe("x_ns_etl");
+    expect(n.levelConsumer("etl", 2)).toBe("x_ns_etl_p2");
   });
 
   it("nats transport - rejects a prefix or token that is not subject-safe", async () => {
@@ -153,7 +160,62 @@ describe("nats transport - infrastructure", () => {
     const consumer = await c.jsm.consumers.info(c.names.streams.tasks, c.names.namespaceConsumer("etl"));
     expect(consumer.config.ack_wait).toBe(2000 * 1_000_000);
     expect(consumer.config.max_deliver).toBe(3);
-    expect(consumer.config.filter_subject).toBe(`${prefix}.task.etl.>`);
+    expect(consumer.config.filter_subject).toBe(`${prefix}.task.etl.*`);
+  });
+
+  it("nats transport - a namespace consumer from before priority levels is replaced, and its waiting task still delivered", async () => {
+    const prefix = uniquePrefix();
+    const a = await transport({ prefix });
+    // The old layout: one consumer over every task subject of the namespace.
+    await a.jsm.consumers.add(a.names.streams.tasks, { durable_name: a.names.namespaceConsumer("etl"), filter_subject: `${prefix}.task.etl.>`, ack_policy: AckPolicy.Explicit });
+    await a.dispatch(task());
+    const got = signal<TaskMessage>();
+    await a.consumeTasks({ namespaces: ["etl"], concurrency: 1 }, async (d) => {
+      await d.ack();
+      got.resolve(d.message);
+    });
+    expect((await got.promise).dispatchId).toBe("run1/ingest/1/load/1");
+    expect((await a.jsm.consumers.info(a.names.streams.tasks, a.names.namespaceConsumer("etl"))).config.filter_subject).toBe(`${prefix}.task.etl.*`);
+  });
+
+  it("nats transport - a worker takes priority 1 first, FIFO within a priority, also for tasks queued before it", async () => {
+    const prefix = uniquePrefix();
+    const a = await transport({ prefix });
+    const b = await transport({ prefix });
+    // A backlog: six of priority 5, two of the default 3, then two of priority 1, all stored before any worker pulls.
+    for (let i = 1; i <= 6; i++) await a.dispatch(task({ runId: `low${i}`, priority: 5 }));
+    for (let i = 1; i <= 2; i++) await a.dispatch(task({ runId: `mid${i}` }));
+    for (let i = 1; i <= 2; i++) await a.dispatch(task({ runId: `high${i}`, priority: 1 }));
+    const order: string[] = [];
+    const all = signal<void>();
+    await b.consumeTasks({ namespaces: ["etl"], concurrency: 1 }, async (d) => {
+      order.push(d.message.runId);
+      // A priority-2 task arrives while the first one runs: it goes before the backlog of 3 and 5.
+      if (order.length === 1) await a.dispatch(task({ runId: "late2", priority: 2 }));
+      await d.ack();
+      if (order.length === 11) all.resolve();
+    });
+    await all.promise;
+    expect(order).toEqual(["high1", "high2", "late2", "mid1", "mid2", "low1", "low2", "low3", "low4", "low5", "low6"]);
+  });
+
+  it("nats transport - an idle worker hears new work at every level at once", async () => {
+    const prefix = uniquePrefix();
+    const a = await transport({ prefix });
+    const b = await transport({ prefix });
+    const got: string[] = [];
+    let next = signal<void>();
+    await b.consumeTasks({ namespaces: ["etl"], concurrency: 2 }, async (d) => {
+      got.push(d.message.runId);
+      await d.ack();
+      next.resolve();
+    });
+    for (const priority of [5, 1, 3, 2, 4]) {
+      next = signal<void>();
+      await a.dispatch(task({ runId: `p${priority}`, priority }));
+      await next.promise;
+    }
+    expect(got).toEqual(["p5", "p1", "p3", "p2", "p4"]);
   });
 
   it("nats transport - an unreachable server is reported with its URL and how to start one", async () => {

@@ -8,12 +8,12 @@
  * it alive. Only a handler that throws gives its message back (nak); a consumer
  * that stops gives back what is unsettled. Settling twice does nothing.
  */
-import type { JsMsg } from "@nats-io/jetstream";
 import { ClosedConnectionError, DrainingConnectionError } from "@nats-io/transport-node";
 import { TransportOperationError } from "../../errors/base.js";
 import type { TaskMessage } from "../messages.js";
 import type { TaskDelivery } from "../port.js";
 import { mayHoldReferences } from "../payloads.js";
+import type { PulledMessage } from "./pull.js";
 
 type State = "held" | "settled";
 
@@ -31,7 +31,7 @@ export class NatsDelivery implements TaskDelivery {
    * await handler(d).finally(() => d.handlerFinished(false));
    */
   constructor(
-    private readonly msg: JsMsg,
+    private readonly msg: PulledMessage,
     readonly message: TaskMessage,
     private readonly onRelease: () => void,
     private readonly onKeepAliveFailed: (err: unknown) => void,

@@ -35,7 +35,7 @@ import {
 import { Kvm, type KV } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { InfrastructureMismatchError, TransportConnectError } from "../../errors/base.js";
-import type { NatsNames } from "./names.js";
+import { PRIORITY_LEVELS, type NatsNames } from "./names.js";
 import { checkReplicas, replicasErrorOf } from "./replicas.js";
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop a re-published task. */
@@ -204,21 +204,48 @@ async function ensureBucket(
 export const bucketStream = (bucket: string): string => `KV_${bucket}`;
 
 /**
- * Create (or update to the given ack settings) the durable pull consumer of one namespace.
+ * Create (or update to the given ack settings) the durable pull consumers of one namespace,
+ * one per priority level (names.ts), and return them first level to last.
  * nats-server 2.9 treats a create of an existing durable as an update when only updatable
  * fields (ack_wait, max_deliver) differ, so every worker may call this.
  *
+ * A deployment from before priority levels has one consumer `<p>_ns_<ns>` filtering
+ * `<p>.task.<ns>.>`, which overlaps every level (a work-queue stream refuses overlapping
+ * consumers) and whose filter 2.9 cannot change: it is deleted and made again with the
+ * priority-3 filter. Its unacked messages stay in the stream and are delivered again by the
+ * new consumer (an attempt already running may so run twice; executors get an idempotencyKey).
+ *
  * @example
- * await ensureNamespaceConsumer(jsm, names, "etl", { ackWaitMs: 30_000, maxDeliver: 5 });
+ * await ensureNamespaceConsumers(jsm, names, "etl", { ackWaitMs: 30_000, maxDeliver: 5 }); // ["pf_ns_etl_p1", ..., "pf_ns_etl", ..., "pf_ns_etl_p5"]
  */
-export async function ensureNamespaceConsumer(
+export async function ensureNamespaceConsumers(
   jsm: JetStreamManager,
   names: NatsNames,
   namespace: string,
   settings: Pick<InfrastructureSettings, "ackWaitMs" | "maxDeliver">,
+): Promise<string[]> {
+  const plain = names.namespaceConsumer(namespace);
+  const legacy = await jsm.consumers.info(names.streams.tasks, plain).catch(() => undefined);
+  if (legacy !== undefined && legacy.config.filter_subject === names.subjects.namespaceTasks(namespace)) {
+    await jsm.consumers.delete(names.streams.tasks, plain).catch(async (err: unknown) => {
+      // Another worker of the namespace may have replaced it first.
+      if ((await jsm.consumers.info(names.streams.tasks, plain).catch(() => undefined))?.config.filter_subject === names.subjects.namespaceTasks(namespace)) throw err;
+    });
+  }
+  const durables: string[] = [];
+  for (const level of PRIORITY_LEVELS) durables.push(await ensureLevelConsumer(jsm, names, namespace, level, settings));
+  return durables;
+}
+
+async function ensureLevelConsumer(
+  jsm: JetStreamManager,
+  names: NatsNames,
+  namespace: string,
+  level: number,
+  settings: Pick<InfrastructureSettings, "ackWaitMs" | "maxDeliver">,
 ): Promise<string> {
-  const durable = names.namespaceConsumer(namespace);
-  const filter = names.subjects.namespaceTasks(namespace);
+  const durable = names.levelConsumer(namespace, level);
+  const filter = names.subjects.levelTasks(namespace, level);
   const config = {
     durable_name: durable,
     filter_subject: filter,

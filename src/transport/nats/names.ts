@@ -5,6 +5,12 @@
  * pf.evt.<runId>.d (decisions), pf.evt.<runId>.r (reports), pf.live.<runId>,
  * pf.ctl and pf.api.*. The coordinator service and the CLI read
  * names from here rather than spelling them out.
+ *
+ * Priority (README "Traffic control"): a task of priority 3 (the default) is stored on
+ * `pf.task.<ns>.<executor>`, one of priority p != 3 on `pf.task.<ns>.<executor>.p<p>`. Each
+ * level of a namespace has its own durable consumer (`pf_ns_<ns>` for 3, `pf_ns_<ns>_p<p>`
+ * otherwise; filters `pf.task.<ns>.*` and `pf.task.<ns>.*.p<p>` never overlap, as a work-queue
+ * stream requires), so workers can pull level 1 before level 5 (task-consumer.ts).
  */
 import { UsageError } from "../../errors/base.js";
 
@@ -14,6 +20,15 @@ const PREFIX = /^[a-z][a-z0-9_-]{0,31}$/;
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 export const DEFAULT_PREFIX = "pf";
+
+/** Priority levels, first to last; 3 is the default and keeps the plain subject and consumer name. */
+export const PRIORITY_LEVELS = [1, 2, 3, 4, 5] as const;
+const PLAIN_LEVEL = 3;
+
+/** The level a priority is stored at: anything but a whole number 1..5 counts as 3. */
+export function priorityLevel(priority: number | undefined): number {
+  return priority !== undefined && Number.isInteger(priority) && priority >= 1 && priority <= 5 ? priority : PLAIN_LEVEL;
+}
 
 export interface NatsNames {
   readonly prefix: string;
@@ -26,10 +41,14 @@ export interface NatsNames {
     readonly events: string;
     /** `<p>.ctl`: control broadcasts (core NATS, not stored). */
     readonly control: string;
-    /** `<p>.task.<ns>.<name>` for executor key `ns/name`. */
-    task(namespace: string, name: string): string;
-    /** `<p>.task.<ns>.>`: the filter of a namespace's consumer. */
+    /** `<p>.task.<ns>.<name>` for executor key `ns/name` at priority 3 (or none); `<p>.task.<ns>.<name>.p<N>` at priority N. */
+    task(namespace: string, name: string, priority?: number): string;
+    /** `<p>.task.<ns>.>`: every task of a namespace, at every level (the idle worker's doorbell). */
     namespaceTasks(namespace: string): string;
+    /** The filter of a namespace's consumer for one priority level: `<p>.task.<ns>.*` (3) or `<p>.task.<ns>.*.p<N>`. */
+    levelTasks(namespace: string, level: number): string;
+    /** `<p>.task.<ns>.*.*`: the tasks of every level but 3 (a worker's bell; default tasks never match it). */
+    otherLevelTasks(namespace: string): string;
     /** `<p>.evt.<runId>.d`: the run's decisions, written only by its leaseholder (fenced). */
     decisions(runId: string): string;
     /** `<p>.evt.<runId>.r`: the run's worker reports. */
@@ -43,8 +62,10 @@ export interface NatsNames {
     /** `<p>.api.<operation>`, e.g. `pf.api.run.start`. */
     api(operation: string): string;
   };
-  /** Durable consumer shared by every worker serving `namespace`: `<p>_ns_<ns>`. */
+  /** Durable consumer shared by every worker serving `namespace`, for its priority-3 tasks: `<p>_ns_<ns>`. */
   namespaceConsumer(namespace: string): string;
+  /** Durable consumer of one priority level of `namespace`: `<p>_ns_<ns>` for 3, `<p>_ns_<ns>_p<N>` otherwise. */
+  levelConsumer(namespace: string, level: number): string;
 }
 
 /** Returns why `prefix` cannot be used, or undefined when it can. */
@@ -97,8 +118,13 @@ export function natsNames(prefix: string = DEFAULT_PREFIX): NatsNames {
       tasks: `${prefix}.task.>`,
       events: `${prefix}.evt.>`,
       control: `${prefix}.ctl`,
-      task: (namespace, name) => `${prefix}.task.${token(namespace, "namespace")}.${token(name, "executor name")}`,
+      task: (namespace, name, priority) => {
+        const level = priorityLevel(priority);
+        return `${prefix}.task.${token(namespace, "namespace")}.${token(name, "executor name")}${level === PLAIN_LEVEL ? "" : `.p${level}`}`;
+      },
       namespaceTasks: (namespace) => `${prefix}.task.${token(namespace, "namespace")}.>`,
+      otherLevelTasks: (namespace) => `${prefix}.task.${token(namespace, "namespace")}.*.*`,
+      levelTasks: (namespace, level) => `${prefix}.task.${token(namespace, "namespace")}.*${priorityLevel(level) === PLAIN_LEVEL ? "" : `.p${priorityLevel(level)}`}`,
       decisions: (runId) => `${prefix}.evt.${token(runId, "run id")}.d`,
       reports: (runId) => `${prefix}.evt.${token(runId, "run id")}.r`,
       history: (runId) => `${prefix}.evt.${token(runId, "run id")}.*`,
@@ -107,6 +133,7 @@ export function natsNames(prefix: string = DEFAULT_PREFIX): NatsNames {
       api: (operation) => `${prefix}.api.${operation}`,
     },
     namespaceConsumer: (namespace) => `${prefix}_ns_${token(namespace, "namespace")}`,
+    levelConsumer: (namespace, level) => `${prefix}_ns_${token(namespace, "namespace")}${priorityLevel(level) === PLAIN_LEVEL ? "" : `_p${priorityLevel(level)}`}`,
   };
 }
 

@@ -6,8 +6,8 @@
  *   the API (`allow_responses`), keeps `<p>_runs`, reads heartbeats and advisories, and
  *   manages the streams (creates them, purges expired histories, deletes exhausted task
  *   messages).
- * - **worker**: takes tasks from its namespaces' durable consumers (pull and ack),
- *   stores reports, sends live signals, hears control messages, writes heartbeats.
+ * - **worker**: takes tasks from its namespaces' durable consumers (pull and ack, one consumer
+ *   per priority level), hears its namespaces' task subjects while idle, stores reports, sends live signals, hears control messages, writes heartbeats.
  * - **client**: calls the API (start, get, list, cancel, retry, plan), reads histories
  *   and live signals, and reads heartbeats (`phaseflow workers`, the web view).
  * - every role stores and reads large payloads (`<p>_payloads`, `<p>_payload_refs`); only
@@ -32,8 +32,8 @@
  * coordinators notice a task message gone with nothing heard of its attempt and dispatch
  * it again (fleet/vanished-tasks.ts).
  */
-import type { NatsNames } from "./names.js";
 import { payloadBucketNames } from "./payload-store.js";
+import { PRIORITY_LEVELS, type NatsNames } from "./names.js";
 
 export type NatsRole = "coordinator" | "worker" | "client";
 export const NATS_ROLES: readonly NatsRole[] = ["coordinator", "worker", "client"];
@@ -104,9 +104,15 @@ export function rolePermissions(names: NatsNames, options: { workerNamespaces?: 
   const infra = ["$JS.API.INFO", ...[tasks, events, runsKv, workersKv].map((s) => `$JS.API.STREAM.INFO.${s}`)];
   const inbox = (role: NatsRole): string => `${inboxPrefixOf(names, role)}.>`;
   const namespaces = options.workerNamespaces;
-  // The worker's consumers: every namespace's (`*`), or only the given namespaces' durable consumers.
-  const consumers = namespaces === undefined ? ["*"] : namespaces.map((ns) => names.namespaceConsumer(ns));
-  const filters = (consumer: string): string => (namespaces === undefined ? `${p}.task.>` : `${p}.task.${consumer.slice(`${p}_ns_`.length)}.>`);
+  // The worker's consumers (one per priority level of a namespace, names.ts): every namespace's (`*`), or only the given namespaces'.
+  const consumers: { name: string; filter: string }[] =
+    namespaces === undefined
+      ? [{ name: "*", filter: `${p}.task.>` }]
+      : namespaces.flatMap((ns) => PRIORITY_LEVELS.map((level) => ({ name: names.levelConsumer(ns, level), filter: names.subjects.levelTasks(ns, level) })));
+  // An idle worker hears its namespaces' task subjects to know when to pull (task-consumer.ts); it sees those messages when it pulls anyway.
+  const doorbells = namespaces === undefined ? [`${p}.task.>`] : namespaces.map((ns) => names.subjects.namespaceTasks(ns));
+  // The consumer of priority 3 keeps the name consumers had before priority levels; a worker replaces such an old one (infrastructure.ts).
+  const legacy = namespaces === undefined ? ["*"] : namespaces.map((ns) => names.namespaceConsumer(ns));
   return {
     coordinator: {
       publish: [
@@ -139,21 +145,22 @@ export function rolePermissions(names: NatsNames, options: { workerNamespaces?: 
       publish: [
         ...infra,
         // The durable consumer of each namespace it serves (created or updated by the workers).
-        ...consumers.flatMap((c) => [
+        ...consumers.flatMap(({ name: c, filter }) => [
           `$JS.API.CONSUMER.CREATE.${tasks}.${c}`,
-          `$JS.API.CONSUMER.CREATE.${tasks}.${c}.${filters(c)}`,
+          `$JS.API.CONSUMER.CREATE.${tasks}.${c}.${filter}`,
           `$JS.API.CONSUMER.DURABLE.CREATE.${tasks}.${c}`,
           `$JS.API.CONSUMER.INFO.${tasks}.${c}`,
           `$JS.API.CONSUMER.MSG.NEXT.${tasks}.${c}`,
           // Acks, working() and term of the task messages it holds.
           `$JS.ACK.${tasks}.${c}.>`,
         ]),
+        ...legacy.map((c) => `$JS.API.CONSUMER.DELETE.${tasks}.${c}`),
         `${p}.evt.*.r`,
         `${p}.live.*`,
         `$KV.${names.buckets.workers}.>`,
         ...payloadAccess(names, false),
       ],
-      subscribe: [inbox("worker"), `${p}.ctl`],
+      subscribe: [inbox("worker"), `${p}.ctl`, ...doorbells],
       allowResponses: false,
     },
     client: {

@@ -51,8 +51,9 @@ import { jsPublisher, type JsPublisher } from "./publisher.js";
 import { LogLimiter } from "../../support/log-limiter.js";
 import { SharedReads } from "../../support/shared-reads.js";
 import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
-import { ensureInfrastructure, ensureNamespaceConsumer, type Buckets } from "./infrastructure.js";
+import { ensureInfrastructure, ensureNamespaceConsumers, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
+import type { NamespaceConsumers } from "./task-consumer.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
 import { startStallKeeper } from "./stall-keeper.js";
 import { startTaskConsumer } from "./task-consumer.js";
@@ -268,7 +269,7 @@ class NatsTransportImpl implements NatsTransport {
     const what = describeTask(task);
     const slash = typeof task.executor === "string" ? task.executor.indexOf("/") : -1;
     if (slash <= 0) throw new WireMessageInvalidError(what, [{ path: ["executor"], message: `must be "namespace/name", got ${JSON.stringify(task.executor)}` }]);
-    const subject = this.names.subjects.task(task.executor.slice(0, slash), task.executor.slice(slash + 1));
+    const subject = this.names.subjects.task(task.executor.slice(0, slash), task.executor.slice(slash + 1), task.priority);
     // The trace context goes in headers (traceparent, tracestate), the rest in the body.
     const { body, headers } = splitTraceContext(task);
     const max = this.connection.info?.max_payload;
@@ -313,13 +314,25 @@ class NatsTransportImpl implements NatsTransport {
       throw new UsageError(`consumeTasks keepAliveMs must be above 0 and below ackWaitMs (${this.options.ackWaitMs}), got ${keepAliveMs}; leave it out for ackWaitMs / 3`);
     }
     const namespaces = [...new Set(options.namespaces)];
-    const durables: string[] = [];
-    for (const ns of namespaces) durables.push(await ensureNamespaceConsumer(this.jsm, this.names, ns, this.options));
+    const consumers: NamespaceConsumers[] = [];
+    for (const ns of namespaces) {
+      const durables = await ensureNamespaceConsumers(this.jsm, this.names, ns, this.options);
+      consumers.push({ durables, otherLevels: this.names.subjects.otherLevelTasks(ns), defaultLevel: this.names.subjects.levelTasks(ns, 3) });
+    }
     // A thread of its own keeps deliveries alive while an executor blocks the event loop (needs servers to connect to).
     const stallKeeper = this.options.stallKeeper && this.options.servers.length > 0 ? startStallKeeper(this.options, keepAliveMs, this.logger) : undefined;
     const sub = await startTaskConsumer(
-      { js: this.js, isClosed: () => this.connection.isClosed(), stream: this.names.streams.tasks, keepAliveMs, logger: this.logger, onMalformed: () => this.malformed++, stallKeeper },
-      durables,
+      {
+        connection: this.connection,
+        inboxPrefix: this.options.inboxPrefix ?? (this.connection as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix,
+        isClosed: () => this.connection.isClosed(),
+        stream: this.names.streams.tasks,
+        keepAliveMs,
+        logger: this.logger,
+        onMalformed: () => this.malformed++,
+        stallKeeper,
+      },
+      consumers,
       { namespaces, concurrency: options.concurrency },
       handler,
     );
