@@ -97,7 +97,7 @@ export async function showRun(main, runId, announce) {
         // A run moved onto another version's plan (phaseflow upgrade): where it came from.
         r.upgrades?.length ? h("dt", {}, "Upgraded") : null,
         r.upgrades?.length ? h("dd", { id: "run-upgrades" }, r.upgrades.map((u) => `from v${u.from.version} to v${u.version} at ${time(u.at)}`).join("; ")) : null,
-        h("dt", {}, "Status"), h("dd", {}, badge(r.status, { id: "run-status", "data-status": r.status }), loaded.waiting && (r.status === "running" || r.status === "pending") ? h("div", { class: "waiting" }, loaded.waiting) : null),
+        h("dt", {}, "Status"), h("dd", {}, badge(r.status, { id: "run-status", "data-status": r.status }), (loaded.waiting ?? r.waitingFor) && (r.status === "running" || r.status === "pending") ? h("div", { class: "waiting", "data-run-waiting": "" }, loaded.waiting ?? r.waitingFor) : null),
         r.parent ? [h("dt", {}, "Parent run"), h("dd", {}, runLink(r.parent.runId, "parent-run"), ` (node ${r.parent.state}/${r.parent.task}, attempt ${r.parent.attempt})`)] : null,
         childRuns(),
         h("dt", {}, "Current state"), h("dd", {}, r.currentState ?? "—"),

@@ -1,10 +1,12 @@
 /**
  * The CLI's exit codes, one meaning each, so scripts can branch on them:
- * 0 ok, 1 a run or a validation failed, 2 bad usage or input (flags, files, modules),
+ * 0 ok, 1 a run or a validation failed, 2 bad usage or input (flags, files, modules; a start
+ * refused by its workflow's concurrency, onLimit "drop"),
  * 130 stopped following a fleet run with Ctrl-C (the run goes on; the shell's code for SIGINT).
  */
 import { InputValidationError, ModuleLoadError, NatsPermissionError, PhaseflowError, RegistryError, RunInputTooLargeError, RunNotFoundError, TransportConnectError, UsageError } from "../errors/base.js";
 import { PlanHashMismatchError } from "../errors/fleet.js";
+import { RunLimitReachedError } from "../errors/limits.js";
 import { OptionsError } from "../errors/options.js";
 import { WorkflowValidationError } from "../errors/validation.js";
 import { SignalPayloadInvalidError, SignalRefusedError } from "../errors/waits.js";
@@ -15,7 +17,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 /** Errors that mean bad usage or input, also when a coordinator sent them back (deserializeError gives their class back). */
-const USAGE_ERRORS = [UsageError, OptionsError, ModuleLoadError, InputValidationError, RunInputTooLargeError, NatsPermissionError, RegistryError, RunNotFoundError, PlanHashMismatchError, SignalRefusedError, SignalPayloadInvalidError];
+const USAGE_ERRORS = [UsageError, OptionsError, ModuleLoadError, InputValidationError, RunInputTooLargeError, NatsPermissionError, RegistryError, RunNotFoundError, PlanHashMismatchError, RunLimitReachedError, SignalRefusedError, SignalPayloadInvalidError];
 
 /** The exit code for an error a command let escape. */
 export function exitCodeFor(err: unknown): number {

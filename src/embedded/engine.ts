@@ -314,7 +314,7 @@ export function createEngine(options: EngineOptions): Engine {
     release: (runId) => coordinator.release(runId),
     unstarted: (runId, before) => coordinator.unstarted(runId, before),
     attemptLost: (runId, dispatchId, reason) => coordinator.lost(runId, dispatchId, reason),
-    get: (runId) => coordinator.get(runId),
+    get: (runId) => coordinator.get(runId) ?? gate.queued(runId),
     summary: (runId) => coordinator.summary(runId),
     kept: () => coordinator.kept(),
     cancel: (runId, reason) => coordinator.cancel(runId, reason),

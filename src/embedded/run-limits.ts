@@ -44,6 +44,13 @@ interface Group {
  */
 export class RunGate {
   private readonly groups = new Map<string, Group>();
+  /** Runs waiting for a place, by run id (their records answer `engine.get` until they start). */
+  private readonly queuedById = new Map<string, QueuedRun>();
+
+  /** The record of a run waiting for a place (status pending, `waitingFor` saying what for); undefined once it started or was never queued. */
+  queued(runId: string): RunRecord | undefined {
+    return this.queuedById.get(runId)?.status();
+  }
 
   /** Start a run through its workflow's limit (`start` starts it; `runId` is the id it will get). */
   admit(wf: Workflow<unknown>, input: unknown, runId: string, planHash: string, priority: number, start: () => RunHandle): Promise<RunHandle> {
@@ -58,7 +65,7 @@ export class RunGate {
     }
     const g = group;
     const onLimit: OnRunLimit = c.onLimit ?? "queue";
-    const label = `${wf.name}[${key}]`;
+    const label = key === "" ? wf.name : `${wf.name}[${key}]`;
     const launch = (): RunHandle => {
       const handle = start();
       g.running.push(handle);
@@ -82,9 +89,22 @@ export class RunGate {
         }
         return launch();
       }
-      const queued: QueuedRun = new QueuedRun(runId, wf, planHash, priority, (): string => `waiting for run limit ${label}: ${g.running.length}/${c.limit} in flight, ${g.queued.indexOf(queued)} queued ahead`, launch, () => {
-        g.queued = g.queued.filter((q) => q !== queued);
-      });
+      const queued: QueuedRun = new QueuedRun(
+        runId,
+        wf,
+        planHash,
+        priority,
+        (): string => `queued: workflow limit ${label} ${g.running.length}/${c.limit} in use, ${g.queued.indexOf(queued)} queued ahead`,
+        () => {
+          this.queuedById.delete(runId);
+          return launch();
+        },
+        () => {
+          this.queuedById.delete(runId);
+          g.queued = g.queued.filter((q) => q !== queued);
+        },
+      );
+      this.queuedById.set(runId, queued);
       // Priority 1 first, then start order.
       const after = g.queued.findIndex((q) => q.priority > priority);
       if (after < 0) g.queued.push(queued);

@@ -67,6 +67,7 @@ import { coordinatorLimitsReplySchema, limitsReplyOf, queueRows, queuesRequestSc
 import { DEFAULT_VANISHED_CHECK_MS, startVanishedTaskWatch } from "./vanished-tasks.js";
 import { runStoreKv } from "./run-store.js";
 import { fleetChildRuns } from "./child-runs.js";
+import { createKvRunGate, runLimitStateSchema } from "./kv-run-gate.js";
 
 export interface CoordinatorServiceOptions {
   nats: Omit<NatsTransportOptions, "logger">;
@@ -78,7 +79,7 @@ export interface CoordinatorServiceOptions {
   workerPollMs?: number;
   /** How long a run's lease lasts without renewal; another coordinator takes the run over after it. Default 15000 ms. */
   leaseMs?: number;
-  /** How long a task limit holding lasts without renewal (README "Traffic control"). Default 3 × leaseMs (at least 5000 ms). */
+  /** How long a task limit holding, or a run's place in its workflow's concurrency, lasts without renewal (README "Traffic control"). Default 3 × leaseMs (at least 5000 ms). */
   limitLeaseMs?: number;
   /** Default `<hostname>-<pid>`; a per-process nonce is always appended, so two processes given one id are still two writers. */
   coordinatorId?: string;
@@ -161,6 +162,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   });
   // The engine's id carries a per-process nonce: two processes given one --id are still two writers and two leaseholders.
   const id = engine.coordinatorId;
+  // Runs in flight per key (workflow concurrency), like task limits: places leased in KV, outliving a run's takeover.
+  // "cancel-in-progress" cancels through the normal cancel path below (bound once it exists).
+  let cancelRun: (runId: string, reason: string) => Promise<void> = () => Promise.reject(new Error("the coordinator is still starting"));
+  const runGate = createKvRunGate({ store: transport.store("runs", runLimitStateSchema), clock: systemClock, log: logger, leaseMs: options.limitLeaseMs ?? Math.max(3 * leaseMs, 5_000), cancel: (runId, reason) => cancelRun(runId, reason) });
   const startKeys = transport.store("runs", startKeyEntrySchema);
   const workersKv = transport.store("workers", workerHeartbeatSchema);
   const kv = runStoreKv(transport);
@@ -174,6 +179,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     leaseMs,
     workerPollMs: options.workerPollMs ?? 1000,
     logger,
+    runGate,
   });
   const counters: ApiCounters = { requests: 0, malformed: 0, errors: 0 };
   const limiter = new LogLimiter(logger);
@@ -191,8 +197,11 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   let closed = false;
 
   // The run API's answers (run-api.ts); the heartbeats below tell them which coordinators are live.
-  const runApi = createRunApi({ id, served, driver, engine, transport, kv, startKeys, workersKv, requireWorkers: options.requireWorkers ?? false, fleet: () => beat.fleet(), logger });
+  const runApi = createRunApi({ id, served, driver, engine, transport, kv, startKeys, workersKv, runGate, requireWorkers: options.requireWorkers ?? false, fleet: () => beat.fleet(), logger });
   const { start, get, cancel, retry } = runApi;
+  cancelRun = async (runId, reason) => {
+    await cancel({ runId, reason });
+  };
 
   // Starts and plan requests reach a coordinator serving the workflow version asked for (start-routing.ts).
   const beat = await startCoordinatorBeat(
@@ -306,6 +315,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       vanished.stop();
       await driver.close(() => engine.close());
       limits.close();
+      runGate.close();
       await transport.close();
       logger.info({ coordinatorId: id }, "coordinator stopped");
     },

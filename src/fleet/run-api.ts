@@ -25,7 +25,8 @@ import type { CoordinatorHeartbeat } from "./coordinator-heartbeat.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
 import type { RunDriver } from "./run-driver.js";
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
-import type { RunStoreKv } from "./run-store.js";
+import type { KvRunGate } from "./kv-run-gate.js";
+import type { RunStoreKv, StoredRun } from "./run-store.js";
 import { coordinatorWaitOf } from "./run-waits-for.js";
 import { claimStartKey, type StartKeyEntry } from "./start-keys.js";
 
@@ -39,6 +40,8 @@ export interface RunApiDeps {
   kv: RunStoreKv;
   startKeys: TypedKv<StartKeyEntry>;
   workersKv: TypedKv<WorkerHeartbeat>;
+  /** Runs in flight per key of workflows with `concurrency` (kv-run-gate.ts): what a queued run waits for. */
+  runGate: KvRunGate;
   /** Reject a start whose executors no live worker serves, instead of accepting it pending. */
   requireWorkers: boolean;
   /** The live coordinators, as their heartbeats say (to tell why a run waits). */
@@ -121,6 +124,12 @@ export function createRunApi(d: RunApiDeps): RunApi {
     }
   };
 
+  /** What a pending run of a workflow with `concurrency` waits for, read from its limit now; undefined once it has its place. */
+  const runLimitWaitOf = async (run: Pick<StoredRun, "runId" | "workflow" | "status" | "runLimit">): Promise<string | undefined> => {
+    if (run.status !== "pending" || run.runLimit === undefined) return undefined;
+    return d.runGate.describe(run.runId, { workflow: run.workflow, key: run.runLimit.key, limit: run.runLimit.limit }).catch(() => undefined);
+  };
+
   /** The full record: from memory when this coordinator drives the run, else rebuilt from the event history. */
   const recordOf = async (runId: string): Promise<RunRecord> => {
     const handle = driver.handle(runId);
@@ -135,7 +144,11 @@ export function createRunApi(d: RunApiDeps): RunApi {
     const { messages } = await transport.readHistory(runId);
     if (messages.length > 0) return recordOfHistory(messages);
     const stored = (await driver.store.get(runId))?.value;
-    if (stored) return { runId, workflow: stored.workflow, version: stored.version, planHash: stored.planHash, status: stored.status, states: [], tasks: [] };
+    if (stored) {
+      // Not started yet: a queued run says what it waits for (kv-run-gate.ts).
+      const waitingFor = stored.status === "pending" ? await runLimitWaitOf(stored) : undefined;
+      return { runId, workflow: stored.workflow, version: stored.version, planHash: stored.planHash, status: stored.status, ...(waitingFor !== undefined ? { waitingFor } : {}), states: [], tasks: [] };
+    }
     throw new RunNotFoundError(runId);
   };
 
@@ -213,7 +226,7 @@ export function createRunApi(d: RunApiDeps): RunApi {
     const limit = total !== undefined ? surelyTooLarge(total) : undefined;
     if (total !== undefined && limit !== undefined) throw new ReplyTooLargeError(api("run.get"), total * 100, limit);
     const record = await recordOf(runId);
-    const waiting = coordinatorWaitOf(record, d.fleet());
+    const waiting = coordinatorWaitOf(record, d.fleet()) ?? record.waitingFor;
     return { ok: true, record, ...(waiting !== undefined ? { waiting } : {}) };
   };
 
@@ -225,17 +238,19 @@ export function createRunApi(d: RunApiDeps): RunApi {
       .filter((r) => (status === undefined || r.status === status) && (workflow === undefined || r.workflow === workflow) && (parent === undefined || r.parent === parent))
       .filter((r) => before === undefined || isAfterCursor({ at: at(r), runId: r.runId }, before))
       .sort((a, b) => compareNewestFirst({ at: at(a), runId: a.runId }, { at: at(b), runId: b.runId }))
-      .slice(0, limit)
-      .map((r) => {
-        const waiting = coordinatorWaitOf(r, d.fleet());
+      .slice(0, limit);
+    const rows = await Promise.all(
+      runs.map(async (r) => {
+        const waiting = coordinatorWaitOf(r, d.fleet()) ?? (await runLimitWaitOf(r));
         return { ...summaryFieldsOf(r, { error: false }), ...(waiting !== undefined ? { waiting } : {}) };
-      });
+      }),
+    );
     // Summaries carry no outputs, but 10,000 of them may still exceed one message: keep the newest that fit.
     const room = port.maxPayload - REPLY_HEADROOM - 64;
     let bytes = 0;
     let fit = 0;
-    while (fit < runs.length && (bytes += encoder.encode(JSON.stringify(runs[fit])).length + 1) <= room) fit++;
-    return fit < runs.length ? { ok: true, runs: runs.slice(0, fit), truncated: true } : { ok: true, runs };
+    while (fit < rows.length && (bytes += encoder.encode(JSON.stringify(rows[fit])).length + 1) <= room) fit++;
+    return fit < rows.length ? { ok: true, runs: rows.slice(0, fit), truncated: true } : { ok: true, runs: rows };
   };
 
   const cancelHeld = async ({ runId, reason }: ReturnType<typeof cancelRunRequestSchema.parse>): Promise<object> => {

@@ -27,6 +27,9 @@ import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import type { RunEvent, StoredMessage } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 import type { TypedEntry, TypedKv } from "../transport/fleet-port.js";
+import { runLimitKey } from "../embedded/run-limits.js";
+import type { RunLimitRef } from "../runtime/core/run-limit-state.js";
+import type { KvRunGate, RunAdmission } from "./kv-run-gate.js";
 import { every, type BackgroundJob } from "./background-job.js";
 import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
 import { recordRunFailure } from "./run-failure.js";
@@ -48,6 +51,8 @@ export interface RunDriverOptions {
   logger: Logger;
   /** Default: the system clock. Leases, scans and waits run on it. */
   clock?: Clock;
+  /** Runs in flight per key of workflows with `concurrency`, shared by the fleet (kv-run-gate.ts). Without: not enforced. */
+  runGate?: KvRunGate;
 }
 
 export class RunDriver {
@@ -68,10 +73,25 @@ export class RunDriver {
   /** What a takeover (run-takeover.ts) asks of this driver. */
   private readonly host: TakeoverHost = {
     knows: (id) => this.handles.has(id) || this.waiting.has(id) || this.starting.has(id) || this.unresumable.has(id),
-    startOrWait: async (served, start, runId) => {
+    startOrWait: async (served, start, runId, run) => {
+      // Queued (or admitted, not yet begun) by a coordinator that died: it keeps its place, or its place in the queue.
+      const admission = this.admissionOf(served.workflow, start);
+      if (admission !== undefined && run.runLimit !== undefined && !(await this.o.runGate!.requeue(runId, admission, run.runLimit.queuedAt))) {
+        this.queue(served, start, runId, admission, run.runLimit.queuedAt);
+        return;
+      }
       const missing = await this.missingFor(served.plan);
       if (missing.length === 0) await this.begin(served.workflow, start, runId);
       else this.waitForWorkers(served, start, runId, missing);
+    },
+    keepPlace: async (run) => {
+      // In flight: it keeps its place (the lease outlives a takeover; one that lapsed is counted again).
+      const ref = RunDriver.refOf(run);
+      if (ref !== undefined) await this.o.runGate?.hold(run.runId, ref);
+    },
+    givePlaceBack: (run) => {
+      const ref = RunDriver.refOf(run);
+      if (ref !== undefined) this.o.runGate?.release(run.runId, ref);
     },
     track: (handle) => this.track(handle),
     cancelHeld: (runId, reason) => this.cancelHeld(runId, reason),
@@ -119,6 +139,10 @@ export class RunDriver {
   /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
   async accept(served: CatalogEntry, start: StartOfRun, runId: string, startKey?: string): Promise<string[]> {
     const missing = await this.missingFor(served.plan);
+    // Runs in flight per key: a place now, a place in the queue, or (onLimit "drop") a refusal before anything is stored.
+    const admission = this.admissionOf(served.workflow, start);
+    const queuedAt = this.clock.now();
+    const queued = admission !== undefined && this.o.runGate !== undefined && !(await this.o.runGate.start(runId, admission, queuedAt));
     const base = {
       runId,
       workflow: served.workflow.name,
@@ -131,17 +155,21 @@ export class RunDriver {
       ...(start.parent !== undefined ? { parent: start.parent.runId } : {}),
       ...(startKey !== undefined ? { startKey } : {}),
       ...(missing.length > 0 ? { waitingFor: missing } : {}),
+      ...(admission !== undefined ? { runLimit: { key: admission.ref.key, limit: admission.ref.limit, queuedAt } } : {}),
     };
     this.starting.add(runId);
     try {
       try {
         await this.store.create(base);
       } catch (err) {
+        if (admission !== undefined) this.o.runGate?.release(runId, admission.ref);
         // KV create fails when the key exists; anything else (bad value, server away) is not "in use".
         if (err instanceof PhaseflowError || (await this.store.get(runId).catch(() => undefined)) === undefined) throw err;
         throw new UsageError(`run id "${runId}" is already in use; choose another or leave it out`);
       }
-      if (missing.length === 0) {
+      if (queued) {
+        this.queue(served, start, runId, admission, queuedAt);
+      } else if (missing.length === 0) {
         try {
           await this.begin(served.workflow, start, runId);
         } catch (err) {
@@ -157,10 +185,59 @@ export class RunDriver {
     }
   }
 
+  /** How a run of `wf` meets its workflow's `concurrency` (undefined: it has none, or no gate enforces it here). */
+  private admissionOf(wf: Workflow<unknown>, start: StartOfRun): RunAdmission | undefined {
+    const c = wf.options.concurrency;
+    if (c === undefined || this.o.runGate === undefined) return undefined;
+    const priority = typeof start.options.priority === "number" ? start.options.priority : (wf.options.priority ?? 3);
+    return { ref: { workflow: wf.name, key: runLimitKey(wf, start.input), limit: c.limit }, onLimit: c.onLimit ?? "queue", priority };
+  }
+
+  /** The limit a stored run holds a place of (or is queued for). */
+  private static refOf(run: StoredRun): RunLimitRef | undefined {
+    return run.runLimit === undefined ? undefined : { workflow: run.workflow, key: run.runLimit.key, limit: run.runLimit.limit };
+  }
+
+  /** A queued run held here: it waits in the gate (a pending run in the store) and starts once it has a place. */
+  private queue(served: CatalogEntry, start: StartOfRun, runId: string, admission: RunAdmission, at: number): void {
+    const gate = this.o.runGate!;
+    this.o.logger.info({ runId, workflow: served.workflow.name, key: admission.ref.key, limit: admission.ref.limit }, "run queued: its key has as many runs in flight as its workflow's concurrency allows");
+    const marker = { stop: () => gate.stopWaiting(runId) };
+    this.waiting.set(runId, marker);
+    gate.wait(runId, admission, at, () => {
+      if (this.closed || this.waiting.get(runId) !== marker) {
+        gate.release(runId, admission.ref);
+        return;
+      }
+      this.waiting.delete(runId);
+      this.starting.add(runId);
+      void this.proceed(served, start, runId)
+        .catch((err: unknown) => this.o.logger.error({ err, runId }, "a queued run could not start"))
+        .finally(() => this.starting.delete(runId));
+    });
+  }
+
+  /** A run with its place (or none needed): start it now, or once its workers appear. */
+  private async proceed(served: CatalogEntry, start: StartOfRun, runId: string): Promise<void> {
+    const missing = await this.missingFor(served.plan);
+    if (missing.length > 0) {
+      this.waitForWorkers(served, start, runId, missing);
+      return;
+    }
+    try {
+      await this.begin(served.workflow, start, runId);
+    } catch (err) {
+      await this.fail(runId, err);
+      throw err;
+    }
+  }
+
   /** Cancel a run we drive or hold pending; false when we do not hold it. */
   async cancelHeld(runId: string, reason: string): Promise<RunRecord["status"] | undefined> {
     const timer = this.waiting.get(runId);
     if (timer) {
+      // Queued or waiting for workers: it never ran; its place (or queue entry) goes back.
+      this.o.runGate?.release(runId);
       timer.stop();
       this.waiting.delete(runId);
       const stored = await this.store.get(runId);
@@ -209,6 +286,8 @@ export class RunDriver {
       if (!(await this.store.takeOver({ ...entry, value }))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
       try {
         await this.o.kv.active.put(`active.${runId}`, { workflow: wf.name, since: this.clock.now() });
+        const ref = RunDriver.refOf(entry.value);
+        if (ref !== undefined) await this.o.runGate?.hold(runId, ref);
         this.track(await this.o.engine.retry(wf, history, from));
       } catch (err) {
         this.store.forget(runId);
@@ -226,6 +305,7 @@ export class RunDriver {
     } finally {
       this.store.forget(runId);
       this.unresumable.add(runId);
+      this.o.runGate?.release(runId);
     }
   }
 
@@ -300,6 +380,7 @@ export class RunDriver {
         if (timer) clearTimeout(timer);
         if (this.handles.get(runId) !== handle) return;
         this.o.logger.info({ runId, status: record.status }, "run finished");
+        this.o.runGate?.release(runId);
         const saved = this.store.save(summarize(record)).then(() => undefined);
         this.ending.set(runId, saved.catch(() => undefined));
         try {
@@ -317,6 +398,7 @@ export class RunDriver {
         if (err instanceof RunReleasedError) {
           // Fenced out: another coordinator holds the run now. Recording anything would undo its work.
           this.store.forget(runId);
+          this.o.runGate?.forget(runId);
           this.o.logger.warn({ runId }, "run released: another coordinator holds it now");
           return;
         }
@@ -327,6 +409,7 @@ export class RunDriver {
         }
         // Stop renewing: once the lease expires the run is resumed from its history (by us or another coordinator).
         this.store.forget(runId);
+        this.o.runGate?.forget(runId);
         this.o.logger.warn({ err, runId }, "run stopped without finishing here; it will be resumed from its history");
       },
     );
@@ -365,6 +448,7 @@ export class RunDriver {
       timer.stop();
       this.waiting.delete(runId);
     }
+    this.o.runGate?.forget(runId);
     if (this.handles.delete(runId)) this.o.engine.release(runId);
   }
 }

@@ -34,6 +34,8 @@ export const storedRunSchema = runSummarySchema.omit({ waiting: true }).extend({
   pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()), parent: parentRefSchema.optional() }).optional(),
   /** A cancel accepted while no one could apply it at once: whoever holds (or next takes) the run applies it. */
   cancelRequested: z.string().optional(),
+  /** A run of a workflow with `concurrency`: its key value and limit, and when it asked for a place (its age in the limit's queue; kv-run-gate.ts). */
+  runLimit: z.object({ key: z.string(), limit: z.number(), queuedAt: z.number() }).optional(),
   /** The `key.<hash>` entry of the start key that started the run (start-keys.ts): removed with the run. */
   startKey: z.string().optional(),
   /** Id of the coordinator driving the run. */
@@ -199,6 +201,7 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
           ...stamp(run),
           ...(kept?.cancelRequested !== undefined ? { cancelRequested: kept.cancelRequested } : {}),
           ...(kept?.startKey !== undefined && run.startKey === undefined ? { startKey: kept.startKey } : {}),
+          ...(kept?.runLimit !== undefined && run.runLimit === undefined ? { runLimit: kept.runLimit } : {}),
         }),
       );
     },

@@ -38,8 +38,12 @@ export interface TakeoverDeps {
 export interface TakeoverHost {
   /** The run is driven, waits for workers, is being started or was given up on here. */
   knows(runId: string): boolean;
-  /** Start the run now, or once workers for its executors are live. */
-  startOrWait(served: CatalogEntry, start: StartOfRun, runId: string): Promise<void>;
+  /** Start the run now, or once workers for its executors are live (a run of a workflow with `concurrency`: once it has its place, kv-run-gate.ts). */
+  startOrWait(served: CatalogEntry, start: StartOfRun, runId: string, run: StoredRun): Promise<void>;
+  /** A run in flight taken over keeps its place in its workflow's concurrency. */
+  keepPlace(run: StoredRun): Promise<void>;
+  /** A run that ended before it started gives its place (or queue entry) back. */
+  givePlaceBack(run: StoredRun): void;
   /** Drive the run's handle: keep its summary saved until it ends. */
   track(handle: RunHandle): void;
   cancelHeld(runId: string, reason: string): Promise<unknown>;
@@ -78,12 +82,13 @@ export async function takeOver(entry: TypedEntry<StoredRun>, d: TakeoverDeps, ho
       d.logger.info({ runId, reason: cancelRequested }, "a run cancelled before it started is recorded cancelled");
       await d.store.save(endedUnstarted(entry.value, { status: "cancelled", finishedAt: d.clock.now() }));
       d.store.forget(runId);
+      host.givePlaceBack(entry.value);
       return true;
     }
     if (messages.length === 0 && pending) {
       // Accepted by another coordinator: its start is resolved here, once, from what it kept.
       const start: StartOfRun = { ...resolveRunStart(served.workflow, pending.input, pending.options), ...(pending.parent !== undefined ? { parent: pending.parent } : {}) };
-      await host.startOrWait(served, start, runId);
+      await host.startOrWait(served, start, runId, entry.value);
       return true;
     }
     if (messages.length === 0) {
@@ -98,6 +103,7 @@ export async function takeOver(entry: TypedEntry<StoredRun>, d: TakeoverDeps, ho
       d.store.forget(runId);
       return false;
     }
+    await host.keepPlace(entry.value);
     host.track(await d.engine.resume(served.workflow, messages));
     if (cancelRequested !== undefined) {
       // Accepted by a coordinator while the run's previous holder was gone: applied now, by its new holder.

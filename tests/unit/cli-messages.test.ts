@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { exitCodeFor } from "../../src/cli/exit-codes.js";
+import { RunLimitReachedError } from "../../src/errors/limits.js";
 import { runCli } from "../../src/cli/run-cli.js";
-import { deserializeError } from "../../src/errors/serialize.js";
+import { deserializeError, serializeError } from "../../src/errors/serialize.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "phaseflow-cli-messages-"));
@@ -70,5 +71,11 @@ describe("cli - messages stay whole", () => {
     const remote = deserializeError({ name: "UsageError", code: "USAGE", message: 'cannot retry run "r" from task "nope"', retryable: false });
     expect(exitCodeFor(remote)).toBe(2);
     expect(exitCodeFor(deserializeError({ name: "TaskFailedError", code: "TASK_FAILED", message: "x", retryable: false }))).toBe(1);
+  });
+
+  it("cli messages - a start dropped by its workflow's concurrency (RUN_LIMIT_REACHED) sent back by a coordinator exits 2, as refused input", () => {
+    const remote = deserializeError(serializeError(new RunLimitReachedError("signup", "user-7", 1)));
+    expect(remote).toBeInstanceOf(RunLimitReachedError);
+    expect(exitCodeFor(remote)).toBe(2);
   });
 });

@@ -71,7 +71,8 @@ describe("runtime - run concurrency per key (embedded)", () => {
     const a3 = await t.engine.run(t.sync, { user: "ann", name: "a3" });
     const b1 = await t.engine.run(t.sync, { user: "bob", name: "b1" });
     await t.started("b1"); // bob is not held up by ann's queue
-    expect(a2.status()).toMatchObject({ status: "pending", waitingFor: "waiting for run limit sync[ann]: 1/1 in flight, 0 queued ahead" });
+    expect(a2.status()).toMatchObject({ status: "pending", waitingFor: "queued: workflow limit sync[ann] 1/1 in use, 0 queued ahead" });
+    expect(t.engine.get(a2.runId)).toMatchObject({ status: "pending", waitingFor: "queued: workflow limit sync[ann] 1/1 in use, 0 queued ahead" });
     expect(a3.status().waitingFor).toContain("1 queued ahead");
     expect(a2.runId).not.toBe(a1.runId);
     t.release("a1");

@@ -101,7 +101,7 @@ describe("run failure", () => {
 describe("stored run", () => {
   it("run store - a stored run is the run summary (declared once) less the run list's waiting, plus the fleet's lease and pending start", () => {
     const summaryKeys = Object.keys(runSummarySchema.shape).filter((k) => k !== "waiting");
-    expect(Object.keys(storedRunSchema.shape).sort()).toEqual([...summaryKeys, "updatedAt", "waitingFor", "pendingStart", "cancelRequested", "startKey", "coordinator", "leaseUntil"].sort());
+    expect(Object.keys(storedRunSchema.shape).sort()).toEqual([...summaryKeys, "updatedAt", "waitingFor", "pendingStart", "cancelRequested", "runLimit", "startKey", "coordinator", "leaseUntil"].sort());
     expect(storedRunSchema.parse(pendingRun())).toEqual(pendingRun());
     expect(storedRunSchema.safeParse({ ...pendingRun(), leaseUntil: undefined }).success).toBe(false);
   });

@@ -104,7 +104,7 @@ export const runRecordSchema = z.object({
   error: serializedErrorSchema.optional(),
   /** Why the run was cancelled. */
   reason: z.string().optional(),
-  /** What a pending run waits for before it starts, e.g. "waiting for run limit sync[ann]: 1/1 in flight, 0 queued ahead" (README "Traffic control"). */
+  /** What a pending run waits for before it starts, e.g. "queued: workflow limit signup[user-7] 1/1 in use, 0 queued ahead" (README "Traffic control"). */
   waitingFor: z.string().optional(),
   startedAt: z.number().optional(),
   finishedAt: z.number().optional(),
