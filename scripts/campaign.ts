@@ -2,7 +2,7 @@
 // processes) while something keeps breaking it, then a check of every run's stored
 // history. It is what the fault tests do once, done many times at random, to count.
 //
-//   npx tsx scripts/campaign.ts [kill9|zombie|stall|all] [--runs N] [--seed S]
+//   npx tsx scripts/campaign.ts [kill9|zombie|stall|forge|web|all] [--runs N] [--seed S]
 //
 // - kill9:  two coordinators and three workers; every 1-3 s one of them (at random) is
 //           killed with SIGKILL and started again, while runs of three workflows go on.
@@ -10,125 +10,23 @@
 //           the other takes them over, then the paused one wakes (SIGCONT) and must change
 //           nothing; rounds alternate between the two.
 // - stall:  nats-server itself is paused for 10 s mid-run, then resumed.
+// - forge:  a server with roles (`phaseflow nats-config`); while runs go on, a worker-role
+//           user forges reports, acks and decisions and writes to the run store, and a
+//           client-role user sends retry storms and hostile starts. Every forgery must be
+//           refused or harmless, every request answered, and the coordinators keep serving.
+// - web:    the web view with an auth token over a fleet, sent requests without or with a
+//           wrong token, cross-origin and non-JSON POSTs, path tricks, big bodies and other
+//           methods; none may be served, and the runs they tried to cancel still succeed.
 //
 // Every run must succeed, with exactly one accepted success per task (no duplicate
 // verdict), and on the zombie rounds one writer per epoch. The script prints one line per
 // scenario and exits 1 if any run broke a rule. It is not part of `npm test`: it takes
 // minutes and its point is the count over many runs, not one assertion.
 import { startNatsServer, type NatsServer } from "../tests/support/nats-server.js";
-import { acceptedSuccesses, Fleet, newExecutionLog, taskKey, type FleetSpec } from "../tests/faults/fleet.js";
+import { Fleet, newExecutionLog, type FleetSpec } from "../tests/faults/fleet.js";
 import type { PhaseflowProcess } from "../tests/support/processes.js";
-import type { Decision, RunEvent } from "../src/transport/messages.js";
-import type { RunRecord } from "../src/runtime/core/run-record-schema.js";
-
-type Scenario = "kill9" | "zombie" | "stall";
-const SCENARIOS: readonly Scenario[] = ["kill9", "zombie", "stall"];
-
-interface Result {
-  scenario: Scenario;
-  runs: number;
-  succeeded: number;
-  faults: number;
-  problems: string[];
-  seconds: number;
-}
-
-/** A small seeded PRNG (mulberry32), so a campaign can be run again with the same choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** What is wrong with one finished run: not succeeded, a task with no or several accepted successes. */
-function runProblems(runId: string, record: RunRecord, events: readonly RunEvent[]): string[] {
-  const problems: string[] = [];
-  if (record.status !== "succeeded") problems.push(`${runId}: ${record.status}${record.error ? ` (${record.error.code}: ${record.error.message})` : ""}`);
-  const counts = acceptedSuccesses(events);
-  for (const t of record.tasks) {
-    if (t.instances) continue; // a map node succeeds through its instances
-    const n = counts.get(taskKey(t)) ?? 0;
-    if (n !== 1) problems.push(`${runId}: ${taskKey(t)} has ${n} accepted successes`);
-  }
-  return problems;
-}
-
-/** Each epoch of a run has one writer, and the writer changes only at a batch that claims the run at a higher epoch. */
-function writerProblems(runId: string, decisions: readonly Decision[]): string[] {
-  const problems: string[] = [];
-  const byEpoch = new Map<number, Set<string>>();
-  for (const d of decisions) byEpoch.set(d.epoch, (byEpoch.get(d.epoch) ?? new Set()).add(d.by));
-  for (const [epoch, writers] of byEpoch) if (writers.size > 1) problems.push(`${runId}: epoch ${epoch} has writers ${[...writers].join(", ")}`);
-  for (let i = 1; i < decisions.length; i++) {
-    const prev = decisions[i - 1]!;
-    const d = decisions[i]!;
-    if (d.epoch < prev.epoch) problems.push(`${runId}: epoch went back ${prev.epoch} -> ${d.epoch}`);
-    const claimed = d.events.some((e) => e.type === "run.claimed");
-    if ((d.by !== prev.by || d.epoch !== prev.epoch) && !claimed) problems.push(`${runId}: batch ${i} changes writer without claiming the run`);
-  }
-  return problems;
-}
-
-/**
- * Call `fn` again while it fails with a retryable error (an API request that timed out while
- * the coordinators were being killed and restarted), until the deadline.
- */
-async function retrying<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err as { retryable?: boolean }).retryable || Date.now() > deadline) throw err;
-      await sleep(500);
-    }
-  }
-}
-
-/** Follow every run to its end (or the deadline), then check each one's record and history. */
-async function checkRuns(fleet: Fleet, runIds: readonly string[], deadline: number, fencing: boolean): Promise<{ succeeded: number; problems: string[] }> {
-  const problems: string[] = [];
-  let succeeded = 0;
-  for (const runId of runIds) {
-    const ended = await Promise.race([
-      (async () => {
-        return retrying(deadline, async () => {
-          for await (const _ of fleet.client.follow(runId)) void _;
-          return true;
-        });
-      })(),
-      sleep(Math.max(0, deadline - Date.now())).then(() => false),
-    ]);
-    if (!ended) {
-      // Past the deadline: a run that ended meanwhile is checked like the others (the wait
-      // for an earlier, wedged run may have used the time up); one still going is wedged.
-      const record = await fleet.client.get(runId).catch(() => undefined);
-      if (!record || record.status === "running" || record.status === "pending") {
-        const open = record?.tasks.filter((t) => t.status !== "succeeded").map((t) => `${taskKey(t)} ${t.status}`) ?? [];
-        const tail = (await fleet.history(runId).catch(() => [] as RunEvent[])).slice(-6).map((e) => JSON.stringify(e).slice(0, 300));
-        const logs = fleet.processes.flatMap((p) => p.lines.filter((l) => l.runId === runId).map((l) => `pid ${p.pid}: ${JSON.stringify(l).slice(0, 300)}`)).slice(-12);
-        problems.push(`${runId}: did not end before the campaign's deadline (wedged): ${record?.status ?? "unreadable"}; ${open.join(", ")}\n    last events:\n    ${tail.join("\n    ")}\n    logs:\n    ${logs.join("\n    ")}`);
-        continue;
-      }
-    }
-    const record = await retrying(deadline, () => fleet.client.get(runId));
-    const events = await retrying(deadline, () => fleet.history(runId));
-    const found = runProblems(runId, record, events);
-    if (fencing) {
-      const messages = (await retrying(deadline, () => fleet.client.transport.readHistory(runId))).messages;
-      found.push(...writerProblems(runId, messages.flatMap((m) => (m.message.kind === "decision" ? [m.message] : []))));
-    }
-    if (found.length === 0) succeeded++;
-    problems.push(...found);
-  }
-  return { succeeded, problems };
-}
+import { forge, FORGE_PREFIX, forgeServerConfig, web } from "./campaign-abuse.js";
+import { checkRuns, prng, retrying, SCENARIOS, sleep, type Result, type Scenario } from "./campaign-checks.js";
 
 async function kill9(server: NatsServer, runs: number, random: () => number): Promise<Result> {
   const started = Date.now();
@@ -259,11 +157,20 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const scenario of scenarios) {
     // A server per scenario: a stalled or crowded store never carries over.
-    const server = await startNatsServer();
+    const server = await startNatsServer(scenario === "forge" ? { config: forgeServerConfig(FORGE_PREFIX) } : {});
     try {
-      const r = scenario === "kill9" ? await kill9(server, runs ?? 60, random) : scenario === "zombie" ? await zombie(server, runs ?? 20) : await stall(server, runs ?? 3);
+      const r =
+        scenario === "kill9"
+          ? await kill9(server, runs ?? 60, random)
+          : scenario === "zombie"
+            ? await zombie(server, runs ?? 20)
+            : scenario === "stall"
+              ? await stall(server, runs ?? 3)
+              : scenario === "forge"
+                ? await forge(server, runs ?? 30, random)
+                : await web(server, runs ?? 10, random);
       results.push(r);
-      const faultName = scenario === "kill9" ? "kill -9s" : scenario === "zombie" ? "coordinator pauses past the lease" : "10 s nats-server stalls";
+      const faultName = { kill9: "kill -9s", zombie: "coordinator pauses past the lease", stall: "10 s nats-server stalls", forge: "forgeries and hostile requests", web: "hostile web requests" }[scenario];
       console.log(`${scenario}: ${r.succeeded}/${r.runs} runs succeeded with one accepted success per task, through ${r.faults} ${faultName}, in ${r.seconds.toFixed(0)} s`);
       for (const p of r.problems) console.log(`  ${p}`);
     } finally {

@@ -10,7 +10,8 @@
  * its summary: the session polls the summary until the first event arrives, so such a
  * run ends its follower at once instead of leaving it waiting forever.
  */
-import { createClient, type Client, type StartedRun, type StartOptions } from "../fleet/client.js";
+import type { Client, StartedRun, StartOptions } from "../fleet/client.js";
+import { createClient } from "./fleet-client.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
 import { isRunFinished } from "../runtime/core/run-record.js";

@@ -83,7 +83,8 @@ export function embeddedChildRuns(d: EmbeddedChildRunsDeps): ChildRuns {
       input = checked.data;
     }
     try {
-      coordinator.start({ workflow: wf, plan: d.planOf(wf), input, options: { schedule: "phases", onFailure: "fail-fast" }, runId: start.runId, parent: start.parent });
+      // A child runs at its parent's priority (when the parent's is not the default; else at its own workflow's).
+      coordinator.start({ workflow: wf, plan: d.planOf(wf), input, options: { schedule: "phases", onFailure: "fail-fast", ...(start.priority !== undefined ? { priority: start.priority } : {}) }, runId: start.runId, parent: start.parent });
     } catch (err) {
       fail(start, new ChildStartError("CHILD_START_FAILED", `child run "${start.runId}" of workflow "${wf.name}" could not be started: ${err instanceof Error ? err.message : String(err)}`));
     }

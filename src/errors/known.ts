@@ -48,6 +48,7 @@ import { ApiRequestError, MaxDeliveriesExceededError, NoRespondersError, PlanHas
 import { RunLimitReachedError } from "./limits.js";
 import { MapFailedError, MapItemsError } from "./map.js";
 import { OptionsError } from "./options.js";
+import { PayloadStoreError } from "./payloads.js";
 import { UpgradeRefusedError } from "./upgrade.js";
 import { WorkflowValidationError } from "./validation.js";
 import { SignalPayloadInvalidError, SignalRefusedError, SignalTimeoutError, SleepUntilError } from "./waits.js";
@@ -80,6 +81,8 @@ export const KNOWN_ERRORS: Readonly<Record<string, PhaseflowErrorClass>> = {
   PAYLOAD_TOO_LARGE: PayloadTooLargeError,
   PAYLOAD_TOO_DEEP: PayloadTooDeepError,
   PAYLOAD_NOT_JSON: PayloadNotJsonError,
+  PAYLOAD_MISSING: PayloadStoreError,
+  PAYLOAD_CORRUPT: PayloadStoreError,
   USAGE: UsageError,
   MODULE_NOT_FOUND: ModuleLoadError,
   MODULE_UNSUPPORTED: ModuleLoadError,

@@ -96,7 +96,8 @@ export function fleetChildRuns(d: FleetChildRunsDeps): ChildRuns & { close(): vo
       workflow: start.workflow,
       ...(version !== undefined ? { version } : {}),
       ...(start.input !== undefined ? { input: start.input } : {}),
-      options: { runId: start.runId },
+      // A child runs at its parent's priority (when the parent's is not the default; else at its own workflow's).
+      options: { runId: start.runId, ...(start.priority !== undefined ? { priority: start.priority } : {}) },
       parent: start.parent,
     };
     try {

@@ -12,6 +12,7 @@
  */
 import type { Logger } from "../registry/types.js";
 import type { Transport } from "../transport/port.js";
+import { INCOMPLETE_UPLOAD_AGE_MS, type Payloads } from "../transport/payloads.js";
 import { hourOf, runKey, type RunStoreKv } from "./run-store.js";
 
 // A run may finish in an hour whose marker is already purged only if its clock ran back; such a run is swept with the next marker of its hour.
@@ -29,7 +30,7 @@ export interface PruneResult {
  * @example
  * const { removed } = await pruneFinishedRuns(transport, kv, Date.now() - 7 * 86_400_000, logger);
  */
-export async function pruneFinishedRuns(transport: Pick<Transport, "deleteHistory">, kv: RunStoreKv, cutoff: number, logger: Logger): Promise<PruneResult> {
+export async function pruneFinishedRuns(transport: RetentionTransport, kv: RunStoreKv, cutoff: number, logger: Logger): Promise<PruneResult> {
   const removed: string[] = [];
   const cutHour = hourOf(cutoff);
   // Hours strictly before the cut-off hour go whole; the cut-off hour itself run by run.
@@ -59,11 +60,20 @@ export async function pruneFinishedRuns(transport: Pick<Transport, "deleteHistor
     if (kept === 0 && hour < cutHour) await kv.done.purge(`hour.${hour}`);
   }
   if (removed.length > 0) logger.info({ removed: removed.length, cutoff }, "removed finished runs past their retention");
+  // Uploads cut short (their uploader died mid-put) left parts no run names: they go too, once nothing has written to them for a while.
+  try {
+    await transport.payloads?.sweepIncomplete(INCOMPLETE_UPLOAD_AGE_MS);
+  } catch (err) {
+    logger.warn({ err }, "could not sweep incomplete payload uploads; the next sweep tries again");
+  }
   return { removed };
 }
 
+/** What retention uses of a transport: deleting histories (their payloads with them), and sweeping incomplete payload uploads. */
+export type RetentionTransport = Pick<Transport, "deleteHistory"> & { readonly payloads?: Pick<Payloads, "sweepIncomplete"> | undefined };
+
 export interface RetentionOptions {
-  transport: Pick<Transport, "deleteHistory">;
+  transport: RetentionTransport;
   kv: RunStoreKv;
   retentionMs: number;
   logger: Logger;

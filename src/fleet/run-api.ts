@@ -88,6 +88,21 @@ export function createRunApi(d: RunApiDeps): RunApi {
     return true;
   };
 
+  /**
+   * A keyed start answered with the run its key started before: the input the client stored
+   * as a payload for the run id it asked for (`askedId`, a run that never exists) is released,
+   * or nothing would ever release it. Never the payloads of a run that does exist under that id.
+   */
+  const releaseUnstarted = async (askedId: string | undefined, runId: string, input: unknown): Promise<void> => {
+    if (askedId === undefined || askedId === runId || !isPayloadRef(input)) return;
+    try {
+      if ((await driver.store.get(askedId)) !== undefined) return;
+      await transport.payloads.release(askedId);
+    } catch (err) {
+      logger.warn({ err, runId: askedId }, "could not release the input payload of a start its key answered with an existing run");
+    }
+  };
+
   const start = async (req: StartRequest): Promise<object> => {
     const entry = served.resolve(req.workflow, req.version);
     if (req.planHash !== undefined && req.planHash !== entry.plan.planHash) throw new PlanHashMismatchError(req.workflow, entry.plan.planHash, req.planHash);
@@ -106,7 +121,10 @@ export function createRunApi(d: RunApiDeps): RunApi {
       runId = claim.runId;
       startKey = claim.kvKey;
       // Claimed before: the run exists (or its claimer is creating it; then creating it here too lands on one run).
-      if (!claim.created && (await driver.store.get(runId)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
+      if (!claim.created && (await driver.store.get(runId)) !== undefined) {
+        await releaseUnstarted(askedId, runId, req.input);
+        return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
+      }
     }
     if (d.requireWorkers) {
       const missing = missingExecutors(indexPlan(entry.plan).executors(), await readLiveWorkers(workersKv, Date.now(), HEARTBEAT_STALE_MS));
@@ -119,7 +137,10 @@ export function createRunApi(d: RunApiDeps): RunApi {
       // Two asks for one child racing: the one whose create lost answers with the run the other created.
       if (parent !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
       // Two starts of one key racing: the one whose create of the run lost answers with the run the other created.
-      if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
+      if (startKey !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) {
+        await releaseUnstarted(askedId, runId, req.input);
+        return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };
+      }
       throw err;
     }
   };

@@ -12,8 +12,13 @@
  * attempt stores its report before it acks, and that report may still be on its way),
  * is suspicious: the attempt is dispatched again at once (counted like a watchdog's
  * re-dispatch, against maxLost), logged at warn level and counted in the coordinator's
- * `vanished` stat. Attempts dispatched by an earlier holder of the run (not sent by this
- * transport) are left to the watchdog.
+ * `vanished` stat.
+ *
+ * Attempts dispatched by an earlier holder of the run are looked for among the stream's
+ * messages (transport/nats/task-presence.ts). That holder may have stored the decision and
+ * died before its task message went out (a new run's first tasks wait for the run's claim
+ * to be stored): without this, the run would wait for the watchdog. On a stream too full
+ * to look through, they are left to the watchdog.
  */
 import type { Engine } from "../embedded/engine.js";
 import type { Logger } from "../registry/types.js";
@@ -72,9 +77,9 @@ export function startVanishedTaskWatch(o: VanishedTaskWatchOptions): VanishedTas
         o.counters.vanished++;
         o.logger.warn(
           { runId, dispatchId },
-          "suspicious: a task message left the tasks stream with no start and no report for its attempt (acked by someone it was not delivered to?); dispatching it again",
+          "suspicious: a task message is not in the tasks stream, with no start and no report for its attempt (acked by someone it was not delivered to, or never sent by a coordinator that died); dispatching it again",
         );
-        o.engine.attemptLost(runId, dispatchId, "its task message was removed from the tasks stream before any worker started it (a forged or stray ack)");
+        o.engine.attemptLost(runId, dispatchId, "its task message is not in the tasks stream and no worker started it (a forged or stray ack, or a coordinator that died before sending it)");
         seen.delete(`${runId}\u0000${dispatchId}`);
       }
     }

@@ -14,24 +14,22 @@
  * and the consumer of its task messages, so the link holds whichever propagator (or
  * none) the application registered.
  */
-import {
-  ProxyTracerProvider,
-  ROOT_CONTEXT,
-  createNoopMeter,
-  createTraceState,
-  isSpanContextValid,
-  isValidSpanId,
-  isValidTraceId,
-  metrics,
-  trace,
-  type Context,
-  type Counter,
-  type Histogram,
-  type MeterProvider,
-  type SpanContext,
-  type Tracer,
-  type UpDownCounter,
-} from "@opentelemetry/api";
+import { createRequire } from "node:module";
+import type * as OtelApi from "@opentelemetry/api";
+import type { Context, Counter, Histogram, MeterProvider, SpanContext, Tracer, UpDownCounter } from "@opentelemetry/api";
+
+let loadedApi: typeof OtelApi | undefined;
+
+/**
+ * `@opentelemetry/api`, required on first use rather than imported: it is some fifty
+ * modules, and importing phaseflow (as every workflow module does, and so `phaseflow
+ * compile`) must not load them before a run or a worker needs them. The API is
+ * CommonJS for Node, so `require` gets the very instance an `import` would.
+ * @example const { SpanKind } = otelApi();
+ */
+export function otelApi(): typeof OtelApi {
+  return (loadedApi ??= createRequire(import.meta.url)("@opentelemetry/api") as typeof OtelApi);
+}
 
 /** The instrumentation scope of every span and metric phaseflow makes. */
 export const INSTRUMENTATION_NAME = "phaseflow";
@@ -92,16 +90,17 @@ export function observeLimits(source: LimitGaugeSource): () => void {
 
 /** The tracer (a proxy: it follows whatever provider is registered, even later). */
 export function phaseflowTracer(): Tracer {
-  return trace.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+  return otelApi().trace.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
 }
 
-const noopTracerProvider = new ProxyTracerProvider().getDelegate();
+let noopTracerProvider: unknown;
 
 /**
  * Whether a tracer provider is registered: false means every span would be a no-op,
  * so callers skip making spans and attributes at all.
  */
 export function tracingEnabled(): boolean {
+  noopTracerProvider ??= new (otelApi().ProxyTracerProvider)().getDelegate();
   return registeredTracerProvider() !== noopTracerProvider;
 }
 
@@ -111,7 +110,7 @@ export function tracingEnabled(): boolean {
  * shared between compatible copies, their classes are not).
  */
 function registeredTracerProvider(): unknown {
-  const provider = trace.getTracerProvider() as { getDelegate?: () => unknown };
+  const provider = otelApi().trace.getTracerProvider() as { getDelegate?: () => unknown };
   return typeof provider.getDelegate === "function" ? provider.getDelegate() : provider;
 }
 
@@ -130,11 +129,12 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 let cachedProvider: MeterProvider | undefined;
 let cachedInstruments: Instruments | undefined;
 /** The API's no-op meter class: what `getMeter` returns while no meter provider is registered. */
-const NoopMeter = createNoopMeter().constructor;
+let NoopMeter: unknown;
 
 /** Whether a meter provider is registered (the API's own no-op answers with a NoopMeter). */
 function meteringEnabled(provider: MeterProvider): boolean {
-  return !(provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION) instanceof NoopMeter);
+  NoopMeter ??= otelApi().createNoopMeter().constructor;
+  return !(provider.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION) instanceof (NoopMeter as new () => unknown));
 }
 
 /**
@@ -142,7 +142,7 @@ function meteringEnabled(provider: MeterProvider): boolean {
  * caller builds no attributes). Made again when the global provider changes.
  */
 export function phaseflowInstruments(): Instruments | undefined {
-  const provider = metrics.getMeterProvider();
+  const provider = otelApi().metrics.getMeterProvider();
   if (provider === cachedProvider) return cachedInstruments;
   cachedProvider = provider;
   cachedInstruments = undefined;
@@ -181,7 +181,7 @@ const hex2 = (n: number): string => (n & 0xff).toString(16).padStart(2, "0");
 
 /** Write `sc` into `carrier` as W3C `traceparent` (and `tracestate`); nothing for an invalid context. */
 export function injectTraceContext(sc: SpanContext, carrier: TraceCarrier): void {
-  if (!isSpanContextValid(sc)) return;
+  if (!otelApi().isSpanContextValid(sc)) return;
   carrier.traceparent = `00-${sc.traceId}-${sc.spanId}-${hex2(sc.traceFlags)}`;
   const state = sc.traceState?.serialize();
   if (state !== undefined && state.length > 0 && state.length <= MAX_TRACESTATE) carrier.tracestate = state;
@@ -197,6 +197,7 @@ export function parseTraceparent(traceparent: string | undefined, tracestate?: s
   const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
   // Version ff is forbidden; version 00 has nothing after the flags.
   if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
+  const { isValidSpanId, isValidTraceId, createTraceState } = otelApi();
   if (!isValidTraceId(traceId) || !isValidSpanId(spanId)) return undefined;
   const sc: SpanContext = { traceId, spanId, traceFlags: parseInt(flags, 16) & 1, isRemote: true };
   if (tracestate !== undefined && tracestate.length > 0 && tracestate.length <= MAX_TRACESTATE) sc.traceState = createTraceState(tracestate);
@@ -204,9 +205,10 @@ export function parseTraceparent(traceparent: string | undefined, tracestate?: s
 }
 
 /** A context whose parent span is the one in `carrier`, or `fallback` when it carries none. */
-export function contextFrom(carrier: TraceCarrier, fallback: Context = ROOT_CONTEXT): Context {
+export function contextFrom(carrier: TraceCarrier, fallback?: Context): Context {
   const sc = parseTraceparent(carrier.traceparent, carrier.tracestate);
-  return sc ? trace.setSpanContext(ROOT_CONTEXT, sc) : fallback;
+  const { ROOT_CONTEXT, trace } = otelApi();
+  return sc ? trace.setSpanContext(ROOT_CONTEXT, sc) : (fallback ?? ROOT_CONTEXT);
 }
 
 /** Most time `flushTelemetry` waits for the SDK's exporters. */
@@ -221,7 +223,7 @@ export async function flushTelemetry(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void
   const providers: unknown[] = [];
   const tp = registeredTracerProvider();
   if (tp !== noopTracerProvider) providers.push(tp);
-  const mp = metrics.getMeterProvider();
+  const mp = otelApi().metrics.getMeterProvider();
   if (meteringEnabled(mp)) providers.push(mp);
   const flushes = providers
     .map((p) => (p as { forceFlush?: () => Promise<unknown> }).forceFlush?.bind(p))

@@ -22,6 +22,7 @@
  * map in transport/memory. Pure apart from the store: no Node built-ins here.
  */
 import { PayloadTooLargeError } from "../errors/base.js";
+import { payloadCorrupt, PayloadStoreError } from "../errors/payloads.js";
 import type { ChildEndedMessage, Decision, DecisionEvent, Report, SignalMessage, TaskMessage } from "./messages.js";
 
 /** Default `inlineBytes`: values whose JSON is larger travel as references. */
@@ -66,6 +67,12 @@ export interface PayloadStore {
   release(runId: string): Promise<number>;
   /** Every stored object with its holders (tests, housekeeping). */
   list(): Promise<StoredPayload[]>;
+  /**
+   * Remove what uploads that never finished left behind (the uploader died mid-put): parts
+   * of no stored object, the newest written over `olderThanMs` ago (an upload under way
+   * keeps writing). Resolves with how many uploads were removed. Absent: the store leaves none.
+   */
+  sweepIncomplete?(olderThanMs: number): Promise<number>;
 }
 
 /** What senders and readers need: the limits, and storing and resolving values. */
@@ -78,7 +85,12 @@ export interface Payloads {
   resolve<T>(value: T): Promise<T>;
   release(runId: string): Promise<number>;
   list(): Promise<StoredPayload[]>;
+  /** The store's `sweepIncomplete` (0 when it leaves no incomplete uploads). */
+  sweepIncomplete(olderThanMs: number): Promise<number>;
 }
+
+/** How long an upload may write nothing before retention and prune take it for dead: 2 minutes. */
+export const INCOMPLETE_UPLOAD_AGE_MS = 2 * 60_000;
 
 export interface PayloadsOptions {
   /** Values whose JSON is larger travel as references. Default 256 KiB. */
@@ -89,10 +101,10 @@ export interface PayloadsOptions {
   sha256: (data: Uint8Array) => string;
 }
 
-/** A referenced object that is gone (its runs were pruned) or unreadable. */
-export class PayloadMissingError extends Error {
+/** A referenced object that is gone (its runs were pruned): a `PayloadStoreError` with code PAYLOAD_MISSING. */
+export class PayloadMissingError extends PayloadStoreError {
   constructor(readonly id: string) {
-    super(`payload ${id} is not in the payload store (its runs were removed by retention or prune)`);
+    super("PAYLOAD_MISSING", id, `payload ${id} is not in the payload store (its runs were removed by retention or prune)`);
   }
 }
 
@@ -112,6 +124,9 @@ export function createPayloads(store: PayloadStore, options: PayloadsOptions): P
   async function fetch(ref: PayloadRef): Promise<unknown> {
     const data = await store.get(ref.$pfref);
     if (data === undefined) throw new PayloadMissingError(ref.$pfref);
+    // Content-addressed: what was read must hash to its name, or it is not the value referenced.
+    const actual = `sha256:${options.sha256(data)}`;
+    if (actual !== ref.$pfref) throw payloadCorrupt(ref.$pfref, actual, data.byteLength);
     return JSON.parse(decoder.decode(data)) as unknown;
   }
 
@@ -171,6 +186,7 @@ export function createPayloads(store: PayloadStore, options: PayloadsOptions): P
       return store.release(runId);
     },
     list: () => store.list(),
+    sweepIncomplete: (olderThanMs) => store.sweepIncomplete?.(olderThanMs) ?? Promise.resolve(0),
   };
 }
 

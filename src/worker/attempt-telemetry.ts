@@ -7,9 +7,9 @@
  * histograms. With no SDK registered, `startAttemptTelemetry` returns undefined and
  * the attempt costs nothing more.
  */
-import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
+import type { Attributes, Context, Span } from "@opentelemetry/api";
 import type { SerializedError } from "../errors/serialize.js";
-import { ATTR, contextFrom, phaseflowInstruments, phaseflowTracer, tracingEnabled, type Instruments } from "../telemetry/otel.js";
+import { ATTR, contextFrom, otelApi, phaseflowInstruments, phaseflowTracer, tracingEnabled, type Instruments } from "../telemetry/otel.js";
 import type { TaskMessage } from "../transport/messages.js";
 
 export type AttemptEnd =
@@ -31,7 +31,7 @@ export class AttemptTelemetry {
 
   /** Run `fn` with the attempt span active (the executor's own spans become its children). */
   within<T>(fn: () => T): T {
-    return this.ctx === undefined ? fn() : context.with(this.ctx, fn);
+    return this.ctx === undefined ? fn() : otelApi().context.with(this.ctx, fn);
   }
 
   /** The executor is about to run, `waitedMs` after its dispatch. */
@@ -57,9 +57,9 @@ export class AttemptTelemetry {
     if (outcome.status === "failed") {
       span.setAttribute(ATTR.errorCode, outcome.error.code);
       span.setAttribute(ATTR.errorType, outcome.error.code);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.message });
+      span.setStatus({ code: otelApi().SpanStatusCode.ERROR, message: outcome.error.message });
     } else if (outcome.status === "succeeded") {
-      span.setStatus({ code: SpanStatusCode.OK });
+      span.setStatus({ code: otelApi().SpanStatusCode.OK });
     }
     span.end();
   }
@@ -72,6 +72,7 @@ export function startAttemptTelemetry(m: TaskMessage, workerId: string, delivery
   if (!tracing && !instruments) return undefined;
   const metricAttrs: Attributes = { [ATTR.workflow]: m.workflow, [ATTR.executor]: m.executor };
   if (!tracing) return new AttemptTelemetry(undefined, undefined, instruments, metricAttrs);
+  const { context, trace, SpanKind } = otelApi();
   const parent = contextFrom(m, context.active());
   const attributes: Attributes = {
     [ATTR.workflow]: m.workflow,

@@ -82,6 +82,8 @@ export type WorkerSpec = string | { readonly id: string; readonly flags: readonl
 export interface FleetSpec {
   readonly coordinators?: readonly CoordinatorSpec[];
   readonly workers?: readonly WorkerSpec[];
+  /** The client's NATS user and password, on a server with roles. */
+  readonly clientAuth?: { readonly user: string; readonly pass: string };
 }
 
 export class Fleet {
@@ -102,8 +104,8 @@ export class Fleet {
     this.env = { PHASEFLOW_FAULTS_LOG: log };
   }
 
-  async connect(): Promise<Client> {
-    this.client = await createClient({ servers: this.url, prefix: this.prefix, requestTimeoutMs: 20_000 });
+  async connect(auth?: { readonly user: string; readonly pass: string }): Promise<Client> {
+    this.client = await createClient({ servers: this.url, prefix: this.prefix, requestTimeoutMs: 20_000, ...auth });
     this.connected = true;
     return this.client;
   }
@@ -133,7 +135,7 @@ export class Fleet {
     });
     const failed = settled.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
-    if (!this.connected) await this.connect();
+    if (!this.connected) await this.connect(spec.clientAuth);
   }
 
   async coordinator(extra: CoordinatorSpec = COORDINATOR): Promise<PhaseflowProcess> {

@@ -26,14 +26,20 @@ describe("faults - requests reach the run's plan", () => {
       expect(record.status).toBe("failed");
       for (let i = 0; i < 4; i++) {
         await fleet.client.retry(runId, i % 2 === 0 ? undefined : { state: "main", task: "check" });
-        // The end that follows this retry's run.retried (the history holds the earlier ones too).
-        let seen = 0;
-        for await (const e of fleet.client.follow(runId)) {
-          if (e.type === "run.retried") seen++;
-          if (seen === i + 1 && e.type === "run.failed") break;
-        }
-        // A history read right after the follow saw the end may still lag it by a message: read again.
-        await expect.poll(async () => (record = await fleet.foldedRecord(runId)).status, { timeout: 30_000, interval: 200 }).toBe("failed");
+        // This retry's end: the history holds i + 1 run.retried and a run.failed after the last of them
+        // (a follow from the start would stop at the first end it reads, the one before any retry).
+        await expect
+          .poll(
+            async () => {
+              const history = await fleet.history(runId);
+              const lastRetried = history.findLastIndex((e) => e.type === "run.retried");
+              return history.filter((e) => e.type === "run.retried").length === i + 1 && history.findLastIndex((e) => e.type === "run.failed") > lastRetried;
+            },
+            { timeout: 60_000, interval: 200 },
+          )
+          .toBe(true);
+        record = await fleet.foldedRecord(runId);
+        expect(record.status).toBe("failed");
         expect(record.version).toBe("1");
       }
       const retried = (await fleet.history(runId)).filter((e) => e.type === "run.retried");

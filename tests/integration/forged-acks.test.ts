@@ -88,7 +88,7 @@ describe("forged acks", () => {
     const redispatched = record.tasks.filter((t) => t.task.startsWith("long-") && t.attempts === 2);
     expect(redispatched).toHaveLength(1);
     expect(redispatched[0]!.status).toBe("dispatched");
-    expect(warnings.some((l) => l.includes("suspicious: a task message left the tasks stream") && l.includes(runId))).toBe(true);
+    expect(warnings.some((l) => l.includes("suspicious: a task message is not in the tasks stream") && l.includes(runId))).toBe(true);
     expect(await client.cancel(runId, "forged acks test")).toBe("cancelled");
   }, 60_000);
 });

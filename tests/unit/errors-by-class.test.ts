@@ -53,6 +53,8 @@ import * as executorErrors from "../../src/errors/executor.js";
 import * as fleetErrors from "../../src/errors/fleet.js";
 import * as mapErrors from "../../src/errors/map.js";
 import * as optionsErrors from "../../src/errors/options.js";
+import * as payloadErrors from "../../src/errors/payloads.js";
+import { PayloadStoreError } from "../../src/errors/payloads.js";
 import * as validationErrors from "../../src/errors/validation.js";
 import * as waitErrors from "../../src/errors/waits.js";
 import * as upgradeErrors from "../../src/errors/upgrade.js";
@@ -135,6 +137,8 @@ const SAMPLES: [PhaseflowErrorClass, PhaseflowError][] = [
   [ChildRunFailedError, new ChildRunFailedError("s/c", "r1-c-0", "child", "cancelled", undefined)],
   [ChildDepthError, new ChildDepthError("s/c", "child", 10)],
   [ChildInputError, new ChildInputError("s/c", new Error("threw"))],
+  [PayloadStoreError, new PayloadStoreError("PAYLOAD_MISSING", "sha256:ab", "payload sha256:ab is not in the payload store")],
+  [PayloadStoreError, new PayloadStoreError("PAYLOAD_CORRUPT", "sha256:ab", "payload sha256:ab read back as 3 bytes whose hash is sha256:cd")],
   ...(["CHILD_WORKFLOW_UNKNOWN", "CHILD_INPUT_INVALID", "CHILD_START_FAILED"] as const).map((code): [PhaseflowErrorClass, PhaseflowError] => [ChildStartError, new ChildStartError(code, "cannot start")]),
 ];
 
@@ -154,7 +158,7 @@ describe("errors - matched by class across the wire", () => {
   });
 
   it("errors - every error class errors/ exports is known by code, so none comes back as a RemoteError", () => {
-    const modules = [baseErrors, childErrors, executorErrors, fleetErrors, mapErrors, optionsErrors, upgradeErrors, validationErrors, waitErrors];
+    const modules = [baseErrors, childErrors, executorErrors, fleetErrors, mapErrors, optionsErrors, payloadErrors, upgradeErrors, validationErrors, waitErrors];
     const classes = modules.flatMap((m) => Object.values(m)).filter((v): v is PhaseflowErrorClass => typeof v === "function" && v.prototype instanceof PhaseflowError);
     const known = new Set(Object.values(KNOWN_ERRORS));
     expect(classes.filter((c) => !NOT_RAISED.has(c) && !known.has(c)).map((c) => c.name)).toEqual([]);

@@ -3,10 +3,10 @@
  * on the workers and nothing more is dispatched. Prints the run's status after.
  */
 import { RunNotFoundError, UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
-import { describeUnknownRun } from "./status.js";
+import { describeUnknownRun } from "../unknown-run.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
 
 export const cancelCommand = defineCommand({

@@ -8,7 +8,7 @@
 import { archiveOf } from "../../archive/archive.js";
 import { archiveFormatOf, writeArchive } from "../../archive/write.js";
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK } from "../exit-codes.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";

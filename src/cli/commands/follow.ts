@@ -13,7 +13,7 @@ import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
 import { attachNatsRun, servedPlan } from "../run-nats.js";
 import { createRunLogger, showRun } from "../run-show.js";
 import { closeWithin, DRAIN_FLAG, drainTimeoutFrom } from "../shutdown.js";
-import { describeUnknownRun } from "./status.js";
+import { describeUnknownRun } from "../unknown-run.js";
 
 export const followCommand = defineCommand({
   name: "follow",

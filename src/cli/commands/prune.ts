@@ -4,7 +4,7 @@
  * the coordinators' retention sweep. Running runs are never touched.
  */
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { inboxPrefixOf } from "../../transport/nats/permissions.js";
 import { natsNames } from "../../transport/nats/names.js";
 import { defineCommand } from "../command.js";

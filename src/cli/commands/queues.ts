@@ -5,7 +5,7 @@
  * `llm/complete  [acme]  running 8/8  waiting 12  rate 5/5 per 1s`.
  */
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { formatQueues } from "../../fleet/queues-report.js";
 import { createSilentLogger } from "../../support/logger.js";
 import { defineCommand } from "../command.js";

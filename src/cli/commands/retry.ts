@@ -5,7 +5,7 @@
  * Follows the run to its end and exits 0 when it succeeded, 1 otherwise.
  */
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { defineCommand } from "../command.js";
 import { EXIT_FAILED, EXIT_OK } from "../exit-codes.js";
 import { formatRunRecord } from "../format-run.js";

@@ -5,7 +5,7 @@
  * coordinator serving its workflow has started.
  */
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import type { TriggerState } from "../../triggers/trigger-state.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK } from "../exit-codes.js";

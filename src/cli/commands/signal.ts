@@ -7,12 +7,12 @@
  * With `--id`, sending again is harmless: a repeated id is applied once.
  */
 import { RunNotFoundError, UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
 import { readRunInput } from "../run-input.js";
-import { describeUnknownRun } from "./status.js";
+import { describeUnknownRun } from "../unknown-run.js";
 
 export const signalCommand = defineCommand({
   name: "signal",

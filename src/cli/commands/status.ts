@@ -6,7 +6,7 @@
  * yet and every failed attempt's error; a state visit of more than 20 tasks is grouped.
  */
 import { RunNotFoundError, UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { historyEvents } from "../../runtime/core/history.js";
 import { runStatusSchema } from "../../runtime/core/run-record-schema.js";
 import { runIdSchema } from "../../transport/messages.js";
@@ -15,11 +15,7 @@ import { EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { attemptErrorsOf, formatRunList, formatRunRecord } from "../format-run.js";
 import { servedPlan } from "../run-nats.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
-
-/** What to say about a run id no coordinator knows (instead of the engine's "kept in memory" wording). */
-export function describeUnknownRun(runId: string, flags: string): string {
-  return `no run "${runId}" on this fleet: no coordinator and no stored history knows it; check the id (and --prefix) with: phaseflow status ${flags}`;
-}
+import { describeUnknownRun } from "../unknown-run.js";
 
 export const statusCommand = defineCommand({
   name: "status",

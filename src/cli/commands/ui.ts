@@ -5,7 +5,7 @@
  * 127.0.0.1 unless --host says otherwise, and then needs an auth token.
  */
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { createLogger } from "../../support/logger.js";
 import { createFleetBackend } from "../../ui/fleet-backend.js";
 import { startUiServer } from "../../ui/server.js";

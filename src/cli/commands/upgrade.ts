@@ -7,13 +7,13 @@
  * no live coordinator serves: exit 2.
  */
 import { RunNotFoundError, UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import { UpgradeRefusedError, type UpgradeIssue } from "../../errors/upgrade.js";
 import type { UpgradeReport } from "../../runtime/core/upgrade.js";
 import { defineCommand } from "../command.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "../exit-codes.js";
 import { NATS_FLAGS, natsFlagsText, natsOptionsFrom } from "../nats-flags.js";
-import { describeUnknownRun } from "./status.js";
+import { describeUnknownRun } from "../unknown-run.js";
 
 const issueLines = (issues: readonly UpgradeIssue[]): string => issues.map((i) => `  [${i.code}] ${i.path}: ${i.message}\n`).join("");
 

@@ -5,7 +5,7 @@
  * can be retired (README, "Deploying new versions").
  */
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import type { VersionReport } from "../../fleet/versions-report.js";
 import { createSilentLogger } from "../../support/logger.js";
 import { defineCommand } from "../command.js";

@@ -4,7 +4,7 @@
  * age of the last beat. A worker that missed three beats is not listed.
  */
 import { UsageError } from "../../errors/base.js";
-import { createClient } from "../../fleet/client.js";
+import { createClient } from "../fleet-client.js";
 import type { WorkerHeartbeat } from "../../fleet/heartbeat.js";
 import { createSilentLogger } from "../../support/logger.js";
 import { defineCommand } from "../command.js";

@@ -25,6 +25,7 @@ import { ChildDepthError, ChildInputError, ChildRunFailedError } from "../../err
 import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
 import type { DecisionEvent, ParentRef } from "../../transport/messages.js";
 import { taskInputOf } from "./dataflow.js";
+import { PayloadsNeeded } from "./payload-view.js";
 import type { Definitions } from "./definition.js";
 import type { RunModel } from "./run-model.js";
 import { isFinished, taskKey, type ChildEnd, type RunState, type Visit, type VisitTask } from "./run-state.js";
@@ -41,7 +42,15 @@ export interface ChildStart {
   readonly version: string | null;
   readonly input: unknown;
   readonly parent: ParentRef;
+  /** The parent's priority when it has one other than the default: the child runs at it (else at its own workflow's default). */
+  readonly priority?: number | undefined;
 }
+
+/** What every child start of this run carries from the run itself: its priority, when not the default. */
+const inherited = (st: RunState): { priority?: number } => {
+  const priority = st.record.options?.priority;
+  return priority === undefined ? {} : { priority };
+};
 
 export type ChildEffect = { type: "startChild"; start: ChildStart } | { type: "cancelChild"; runId: string; reason: string };
 
@@ -55,7 +64,13 @@ export interface ChildHost {
   model(): RunModel & { defs: Definitions };
   attemptFailed(v: Visit, vt: VisitTask, attempt: number, error: SerializedError): void;
   failTaskOf(v: Visit, vt: VisitTask, error: SerializedError, attempt: number): void;
+  /** `value` with its payload references looked up (payload-view.ts). @throws PayloadsNeeded */
+  view(value: unknown): unknown;
+  need(err: PayloadsNeeded): void;
 }
+
+/** The deferred-timer key under which a resume's `ensureChildren` waits for a payload its `input` reads (decision.ts `resolved`). */
+export const ENSURE_CHILDREN = "ensure:children";
 
 const nameOf = (vt: VisitTask): string => vt.instance?.name ?? vt.layout.name;
 const ref = (v: Visit, vt: VisitTask) => ({ state: v.state, visit: v.visit, task: nameOf(vt) });
@@ -72,13 +87,17 @@ export function childRunIdOf(parentRunId: string, state: string, visit: number, 
   return `${parentRunId.slice(0, 120)}-${slug}-${hash}`;
 }
 
-/** The child node's input to its child run: the item (map instance), or `input(nodeInput)` when declared, else the node input. */
+/**
+ * The child node's input to its child run: the item (map instance), or `input(nodeInput)` when declared, else the node input.
+ * The function sees the node input with its payloads looked up. @throws PayloadsNeeded
+ */
 function childInputOf(h: ChildHost, v: Visit, vt: VisitTask, nodeInput: unknown): { ok: true; value: unknown } | { ok: false; error: SerializedError } {
   const def = h.model().defs.wait(v.state, vt.layout.name);
   const fn = def?.kind === "child" ? def.input : undefined;
   if (vt.instance || typeof fn !== "function") return { ok: true, value: nodeInput };
+  const seen = h.view(nodeInput);
   try {
-    return { ok: true, value: (fn as (input: unknown) => unknown)(nodeInput) };
+    return { ok: true, value: (fn as (input: unknown) => unknown)(seen) };
   } catch (err) {
     return { ok: false, error: serializeError(new ChildInputError(vt.layout.plan.id, err)) };
   }
@@ -94,7 +113,14 @@ export function startChild(h: ChildHost, v: Visit, vt: VisitTask, attempt: numbe
     h.failTaskOf(v, vt, serializeError(new ChildDepthError(vt.layout.plan.id, wait.workflow, maxDepth)), attempt);
     return;
   }
-  const input = childInputOf(h, v, vt, nodeInput);
+  let input: ReturnType<typeof childInputOf>;
+  try {
+    input = childInputOf(h, v, vt, nodeInput);
+  } catch (err) {
+    // Its input function reads a payload not fetched yet: the child starts once it is (trigger "resolved").
+    if (err instanceof PayloadsNeeded) return h.need(err);
+    throw err;
+  }
   if (!input.ok) {
     h.failTaskOf(v, vt, input.error, attempt);
     return;
@@ -106,7 +132,7 @@ export function startChild(h: ChildHost, v: Visit, vt: VisitTask, attempt: numbe
     settleChild(h, v, vt, runId, end);
     return;
   }
-  h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.value, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt, depth } } });
+  h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.value, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt, depth }, ...inherited(h.st) } });
 }
 
 function settleChild(h: ChildHost, v: Visit, vt: VisitTask, runId: string, end: ChildEnd): void {
@@ -152,9 +178,17 @@ export function ensureChildren(h: ChildHost): void {
     if (h.st.childEnds.has(runId)) continue;
     const wait = vt.record!.wait as { kind: "child"; runId: string; workflow: string; version: string | null };
     const nodeInput = vt.instance ? h.st.maps.get(taskKey(v.state, v.visit, vt.layout.name))?.items[vt.instance.index] : taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).input;
-    const input = childInputOf(h, v, vt, nodeInput);
+    let input: ReturnType<typeof childInputOf>;
+    try {
+      input = childInputOf(h, v, vt, nodeInput);
+    } catch (err) {
+      if (!(err instanceof PayloadsNeeded)) throw err;
+      h.need(err);
+      h.st.deferredTimers.add(ENSURE_CHILDREN);
+      continue;
+    }
     const depth = (h.st.record.parent?.depth ?? 0) + 1;
-    h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.ok ? input.value : undefined, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt: vt.attempts, depth } } });
+    h.effects.push({ type: "startChild", start: { runId, workflow: wait.workflow, version: wait.version, input: input.ok ? input.value : undefined, parent: { runId: h.st.runId, state: v.state, visit: v.visit, task: nameOf(vt), attempt: vt.attempts, depth }, ...inherited(h.st) } });
   }
 }
 

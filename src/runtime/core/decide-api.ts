@@ -10,6 +10,7 @@ import type { ControlMessage, DecisionEvent, DecisionRunEvent, ParentRef, TaskMe
 import type { ResolvedRunOptions } from "../../support/run-options.js";
 import type { RetryFrom } from "./run-retry.js";
 import type { ChildEffect } from "./children.js";
+import type { PayloadRef } from "../../transport/payloads.js";
 
 export type Trigger =
   /** `traceparent`: the run span's trace context (telemetry), recorded in run.started. */
@@ -40,7 +41,9 @@ export type Trigger =
    * `upgradeIssues` finds nothing against it, run.upgraded, then whatever the new plan
    * starts from where the run stands. Otherwise nothing (the caller reports the issues).
    */
-  | { type: "upgrade"; planHash: string };
+  | { type: "upgrade"; planHash: string }
+  /** Payloads asked for by a `resolve` effect are in the state's payload view now: decide again what waited for them (payload-view.ts). */
+  | { type: "resolved" };
 
 export type Effect =
   /** `limits`: the task's concurrency and rate limits at this attempt's key values; the shell sends the message once it holds them (shell/limit-gate.ts). */
@@ -50,7 +53,9 @@ export type Effect =
   | { type: "timer"; key: string; at: number }
   | { type: "cancelTimer"; key: string }
   /** Start a child run (idempotent by its id) / cancel one (children.ts). */
-  | ChildEffect;
+  | ChildEffect
+  /** Fetch these payloads into the run's payload view, then trigger `resolved`: a user function needs their values (payload-view.ts). */
+  | { type: "resolve"; refs: readonly PayloadRef[] };
 
 export interface Decided {
   events: DecisionEvent[];

@@ -82,6 +82,8 @@ export function timerFired(h: TimerHost, key: string, lastHeardAt: number | unde
     const checked = h.checkInput(v, vt, input);
     if (!checked.ok) h.failTask(v, vt, checked.error);
     else h.sendAttempt(v, vt, vt.attempts + 1, checked.value, parents);
+    // Nothing sent: the attempt waits for a payload being fetched (payload-view.ts); this fires again on `resolved`.
+    if (vt.status === "retrying") h.st.deferredTimers.add(key);
     return;
   }
   const a = h.st.attempts.get(rest);

@@ -108,6 +108,9 @@ export function decide(state: RunState, trigger: Trigger, now: number, random: D
         d.emit({ type: "run.cancelled", reason: trigger.reason });
       }
       break;
+    case "resolved":
+      if (!isFinished(state)) d.resolved();
+      break;
     case "upgrade": {
       const to = state.models?.(trigger.planHash);
       const r = state.record;

@@ -18,12 +18,13 @@ import { seedOfRunId, taskSeed } from "./seed.js";
 import { evolve, isFinished, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import type { RunModel } from "./run-model.js";
 import type { DecideRandom, DecideSettings, Effect } from "./decide-api.js";
-import { armAttempt, disarmAttempt, rearm, retryKey, type TimerHost } from "./decide-timers.js";
+import { armAttempt, disarmAttempt, rearm, retryKey, timerFired, type TimerHost } from "./decide-timers.js";
 import { fillMaps, instanceFailed, mapOf, startMap, type MapHost } from "./map-decide.js";
 import { matchSignals, startWait, waitKey } from "./run-waits.js";
-import { cancelChildOf, ensureChildren, matchChildren, type ChildHost } from "./children.js";
+import { cancelChildOf, ENSURE_CHILDREN, ensureChildren, matchChildren, type ChildHost } from "./children.js";
 import { timersAtDispatch } from "./attempt-timers.js";
 import { limitsOf } from "./limit-keys.js";
+import { PayloadsNeeded, viewValue } from "./payload-view.js";
 
 /**
  * One call of `decide`: the state it advances, the events and effects it gathers, and the
@@ -144,8 +145,10 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     const output = parsed ? parsed.data : raw;
     let next: string | null;
     try {
-      next = decideNext(index.state(v.state), defs, output, v.outputs);
+      next = decideNext(index.state(v.state), defs, output, v.outputs, (value) => this.view(value));
     } catch (err) {
+      // A guard or the route reads a payload not fetched yet: the visit finishes once it is (trigger "resolved").
+      if (err instanceof PayloadsNeeded) return this.need(err);
       this.emit({ type: "run.failed", error: serializeError(err) });
       return;
     }
@@ -160,6 +163,30 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     const error = t.record?.error ?? serializeError(new Error("unknown failure"));
     const id = t.layout.plan.id;
     this.emit({ type: "run.failed", error: serializeError(new TaskFailedError(id, t.attempts, error, { cause: deserializeError(error), others: rest.map((n) => v.tasks.get(n)!.layout.plan.id) })) });
+  }
+
+  // --- payloads (payload-view.ts)
+
+  /** `value` with its payload references looked up in the state's payload view. @throws PayloadsNeeded */
+  view(value: unknown): unknown {
+    return viewValue(value, this.st.payloads);
+  }
+
+  /** A rule stopped for payloads not fetched yet: ask the shell for them; it triggers `resolved` once they are here. */
+  need(err: PayloadsNeeded): void {
+    this.effects.push({ type: "resolve", refs: err.refs });
+  }
+
+  /** What waited for payloads decides again: retry timers that fired meanwhile, children to ask for again, then whatever is ready. */
+  resolved(): void {
+    const deferred = [...this.st.deferredTimers];
+    this.st.deferredTimers.clear();
+    for (const key of deferred) {
+      if (isFinished(this.st)) return;
+      if (key === ENSURE_CHILDREN) ensureChildren(this);
+      else timerFired(this, key, undefined);
+    }
+    this.pump(true);
   }
 
   // --- tasks
@@ -199,7 +226,17 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     }
     const { plan, defs } = this.model();
     const task = vt.layout.plan;
-    const limits = limitsOf(task, v.state, defs, input);
+    let keyInput = input;
+    if (task.concurrency?.keyed === true || task.rateLimit?.keyed === true) {
+      try {
+        keyInput = this.view(input);
+      } catch (err) {
+        // A limit key reads a payload not fetched yet: the attempt starts once it is.
+        if (err instanceof PayloadsNeeded) return this.need(err);
+        throw err;
+      }
+    }
+    const limits = limitsOf(task, v.state, defs, keyInput);
     if (!limits.ok) {
       this.failTask(v, vt, serializeError(limits.error));
       return;

@@ -63,15 +63,16 @@ export function definitionsOf(wf: Workflow<unknown>): Definitions {
 
 /**
  * The next state after `state` finished with `output` (`outputs`: every task's output
- * by name, for the router), or null when the run ends here.
- * @throws GuardFailedError, NoTransitionError
+ * by name, for the router), or null when the run ends here. `view` gives the value a guard
+ * or the route reads (payload references looked up: payload-view.ts).
+ * @throws GuardFailedError, NoTransitionError; whatever `view` throws (PayloadsNeeded)
  * @example decideNext(planState, definitionsOf(wf), { loaded: 3 }, outputs) // "report"
  */
-export function decideNext(state: PlanState, defs: Definitions, output: unknown, outputs: ReadonlyMap<string, unknown>): string | null {
+export function decideNext(state: PlanState, defs: Definitions, output: unknown, outputs: ReadonlyMap<string, unknown>, view: (value: unknown) => unknown = (value) => value): string | null {
   if (state.final) return null;
   if (state.route) {
     const { router, pathways } = state.route;
-    const routed = outputs.get(router);
+    const routed = view(outputs.get(router));
     const pathway = isPlainObject(routed) ? routed.pathway : undefined;
     const known = Object.keys(pathways).map((p) => `"${p}"`).join(", ");
     if (typeof pathway !== "string") {
@@ -83,12 +84,15 @@ export function decideNext(state: PlanState, defs: Definitions, output: unknown,
     }
     return target;
   }
+  let seen: { value: unknown } | undefined;
   for (const t of state.transitions) {
     const when = defs.guard(state.name, t.index);
     if (when === undefined) return t.target;
+    // Viewed once, outside the guard's try: a payload still to fetch is not the guard's failure.
+    seen ??= { value: view(output) };
     let ok: boolean;
     try {
-      ok = when(output);
+      ok = when(seen.value);
     } catch (err) {
       throw new GuardFailedError(state.name, t.target, t.index, err);
     }

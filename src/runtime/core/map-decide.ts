@@ -15,6 +15,7 @@ import { disarmAttempt, retryKey } from "./decide-timers.js";
 import { taskInputOf } from "./dataflow.js";
 import type { Definitions } from "./definition.js";
 import { cancelChildOf } from "./children.js";
+import { PayloadsNeeded } from "./payload-view.js";
 import { instanceName, type MapProgress } from "./map-state.js";
 import type { RunModel } from "./run-model.js";
 import { isFinished, taskKey, taskRecordOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
@@ -82,6 +83,24 @@ export interface MapHost {
   checkInput(v: Visit, vt: VisitTask, input: unknown): Checked;
   sendAttempt(v: Visit, vt: VisitTask, attempt: number, input: unknown, parents: Record<string, unknown>): void;
   failTask(v: Visit, vt: VisitTask, error: SerializedError, attempt?: number): void;
+  /** `value` with its payload references looked up (payload-view.ts). @throws PayloadsNeeded */
+  view(value: unknown): unknown;
+  need(err: PayloadsNeeded): void;
+}
+
+/** `items(input)` with the input's payloads looked up; undefined when one is being fetched (asked for: the map starts on `resolved`). */
+function itemsOf(h: MapHost, v: Visit, vt: VisitTask): ReturnType<typeof evaluateItems> | undefined {
+  const { defs } = h.model();
+  const task = vt.layout.plan;
+  let input: unknown;
+  try {
+    input = h.view(taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).input);
+  } catch (err) {
+    if (!(err instanceof PayloadsNeeded)) throw err;
+    h.need(err);
+    return undefined;
+  }
+  return evaluateItems(defs.mapItems(v.state, task.name), input, task.id);
 }
 
 /** The map node's progress (map-state.ts), once it expanded. */
@@ -91,10 +110,9 @@ export function mapOf(st: RunState, v: Visit, vt: VisitTask): MapProgress | unde
 
 /** Evaluate the map's items once, record them, and start its first instances. */
 export function startMap(h: MapHost, v: Visit, vt: VisitTask): void {
-  const { defs } = h.model();
   const task = vt.layout.plan;
-  const { input } = taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps);
-  const result = evaluateItems(defs.mapItems(v.state, task.name), input, task.id);
+  const result = itemsOf(h, v, vt);
+  if (result === undefined) return;
   if (!result.ok) {
     h.failTask(v, vt, serializeError(result.error));
     return;
@@ -127,7 +145,10 @@ function fillMap(h: MapHost, v: Visit, vt: VisitTask): void {
       continue;
     }
     parents ??= taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).parents;
-    startInstance(h, v, vt, mp, mp.next, parents);
+    const next = mp.next;
+    startInstance(h, v, vt, mp, next, parents);
+    // Not started: it waits for a payload being fetched (its limit key reads one); the map goes on on `resolved`.
+    if (mp.next === next) return;
   }
 }
 
@@ -136,9 +157,9 @@ function fillMap(h: MapHost, v: Visit, vt: VisitTask): void {
  * long list): evaluate items again and record the rest, if it is the same length.
  */
 function finishExpansion(h: MapHost, v: Visit, vt: VisitTask, mp: MapProgress): boolean {
-  const { defs } = h.model();
   const task = vt.layout.plan;
-  const result = evaluateItems(defs.mapItems(v.state, task.name), taskInputOf(vt.layout, v.input, v.outputs, v.layout.maps).input, task.id);
+  const result = itemsOf(h, v, vt);
+  if (result === undefined) return false;
   if (result.ok && result.items.length !== mp.count) {
     h.failTask(v, vt, serializeError(new Error(`map "${task.id}": items(input) returned ${result.items.length} items on resume, the history recorded ${mp.count}; make items a pure function of its input`)));
     return false;

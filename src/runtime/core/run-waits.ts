@@ -26,6 +26,7 @@ import type { PlanWait } from "../../plan/schema.js";
 import type { DecisionEvent } from "../../transport/messages.js";
 import type { Definitions } from "./definition.js";
 import { holdsPayload } from "./schema-check.js";
+import { PayloadsNeeded } from "./payload-view.js";
 import type { RunModel } from "./run-model.js";
 import { isFinished, taskKey, type PendingSignal, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import { startChild, type ChildEffect } from "./children.js";
@@ -45,6 +46,9 @@ export interface WaitHost {
   /** A failed attempt: retry per policy or fail the task. */
   attemptFailed(v: Visit, vt: VisitTask, attempt: number, error: SerializedError): void;
   failTaskOf(v: Visit, vt: VisitTask, error: SerializedError, attempt: number): void;
+  /** `value` with its payload references looked up (payload-view.ts). @throws PayloadsNeeded */
+  view(value: unknown): unknown;
+  need(err: PayloadsNeeded): void;
 }
 
 export const waitKey = (state: string, visit: number, task: string): string => `wait:${taskKey(state, visit, task)}`;
@@ -84,9 +88,10 @@ function sleepDue(h: WaitHost, v: Visit, vt: VisitTask, wait: PlanWait & { kind:
   const fn = until?.kind === "sleep" ? until.until : undefined;
   const id = vt.layout.plan.id;
   if (typeof fn !== "function") return serializeError(new SleepUntilError(id, "is not in the loaded workflow module (is the coordinator serving another version?)"));
+  const seen = h.view(input);
   let value: unknown;
   try {
-    value = (fn as (input: unknown) => unknown)(input);
+    value = (fn as (input: unknown) => unknown)(seen);
   } catch (err) {
     return serializeError(new SleepUntilError(id, `threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
   }
@@ -117,7 +122,14 @@ export function startWait(h: WaitHost, v: Visit, vt: VisitTask, attempt: number,
     if (deadline !== null) arm(h, key, deadline);
     return;
   }
-  const due = sleepDue(h, v, vt, wait, input);
+  let due: number | SerializedError;
+  try {
+    due = sleepDue(h, v, vt, wait, input);
+  } catch (err) {
+    // `until` reads a payload not fetched yet: the sleep starts once it is (trigger "resolved").
+    if (err instanceof PayloadsNeeded) return h.need(err);
+    throw err;
+  }
   if (typeof due !== "number") {
     h.failTaskOf(v, vt, due, attempt);
     return;

@@ -25,6 +25,7 @@ import type { Logger } from "../../registry/types.js";
 import type { ParentRef, StoredMessage } from "../../transport/messages.js";
 import { noChildRuns, type ChildRuns } from "./child-runs.js";
 import { watchChildren } from "./child-watch.js";
+import { createPayloadCache } from "./payload-cache.js";
 import type { Transport } from "../../transport/port.js";
 import { defaultIdGenerator, systemClock, type Clock, type IdGenerator, type RandomSource } from "../../support/clock.js";
 import { DEFAULT_DECIDE_SETTINGS, type DecideRandom, type DecideSettings, type Trigger } from "../core/decide.js";
@@ -181,6 +182,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     folded: (parentRunId, childRunId) => runs.get(parentRunId)?.state.childEnds.has(childRunId),
   });
   const limits = options.limits ?? createMemoryLimitGate(clock);
+  const payloadCache = createPayloadCache();
   const unobserve = observeLimits(() => limits.uses().map((u) => ({ name: limitName(u.ref), kind: u.ref.kind, used: u.used, waiting: u.waiting })));
   // Gauges are read only while a meter provider is registered: make the instruments now, so a provider set earlier sees them.
   phaseflowInstruments();
@@ -227,7 +229,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const newState = (runId: string, params: { workflow: Workflow<unknown>; plan: Plan }): RunState => createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true, models });
 
   const shellFor = (state: ReturnType<typeof createRunState>, lastSeq: number, folded: Parameters<typeof foldEvents>[1] extends Iterable<infer E> ? readonly E[] : never): RunShell => {
-    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children, limits }, folded);
+    const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children, limits, payloadCache }, folded);
     runs.set(state.runId, shell);
     dropFinished(state.runId);
     return shell;

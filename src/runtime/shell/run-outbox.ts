@@ -91,6 +91,11 @@ export class RunOutbox {
     this.send(message);
   }
 
+  /** Whether this holder's claim is stored, so its task messages go out (until then they are held). */
+  get sending(): boolean {
+    return this.claimed;
+  }
+
   /** Resolves once everything queued so far is stored (or the outbox closed). */
   idle(): Promise<void> {
     if (!this.storing && this.queue.length === 0) return Promise.resolve();

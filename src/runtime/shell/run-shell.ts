@@ -29,6 +29,8 @@ import { applyLive, evolve, isFinished, type RunState } from "../core/run-state.
 import type { LimitGate } from "./limit-gate.js";
 import { RunLimitHolds } from "./run-limit-holds.js";
 import { dispatchIdOfKey, RunTimers, WATCHDOG } from "./run-timers.js";
+import type { PayloadCache } from "./payload-cache.js";
+import { PayloadMissingError, type PayloadRef } from "../../transport/payloads.js";
 
 export interface ShellDeps {
   transport: Transport;
@@ -45,7 +47,12 @@ export interface ShellDeps {
   children: ChildRuns;
   /** Task concurrency and rate limits, shared by every run of the coordinator (limit-gate.ts). */
   limits: LimitGate;
+  /** Payloads fetched for the decider's user functions, shared by every run of the coordinator (payload-cache.ts). */
+  payloadCache: PayloadCache;
 }
+
+/** Tries of one payload fetch the decider waits for, 500 ms apart doubling, before the run fails. */
+const PAYLOAD_FETCH_TRIES = 4;
 
 export class RunShell implements RunHandle {
   readonly runId: string;
@@ -67,6 +74,7 @@ export class RunShell implements RunHandle {
     folded: readonly RunEvent[],
   ) {
     this.runId = state.runId;
+    state.payloads = d.payloadCache;
     this.feed = new RunFeed(d.log, d.keepHistory);
     this.feed.seed(folded);
     this.telemetry = new RunTelemetry(state, folded, d.owner);
@@ -110,7 +118,8 @@ export class RunShell implements RunHandle {
    * no start, no report. The transport's `msgID` of each is `dispatchId@epoch`.
    */
   unstarted(before: number): UnstartedAttempt[] {
-    if (this.stopped) return [];
+    // Before the claim is stored, this holder's task messages are held back, not lost.
+    if (this.stopped || !this.outbox.sending) return [];
     return unstartedAttempts(this.state, before, (dispatchId) => this.heard.has(dispatchId) || this.holds.waiting(dispatchId));
   }
 
@@ -168,6 +177,9 @@ export class RunShell implements RunHandle {
         case "cancelChild":
           this.d.children.cancel(fx.runId, fx.reason);
           break;
+        case "resolve":
+          void this.fetchPayloads(fx.refs);
+          break;
       }
     }
     if (cancels) this.holds.settle();
@@ -213,6 +225,33 @@ export class RunShell implements RunHandle {
       return;
     }
     this.step({ type: "signal", seq });
+  }
+
+  /**
+   * A guard, route, map `items` or other user function reads payloads not fetched yet:
+   * fetch them, then let the decider go on (`resolved`). A payload that cannot be had
+   * (gone, corrupt, or the store unreachable after a few tries) fails the run, naming it.
+   */
+  private async fetchPayloads(refs: readonly PayloadRef[]): Promise<void> {
+    const payloads = this.d.transport.payloads;
+    let lastError: unknown;
+    for (let i = 0; i < PAYLOAD_FETCH_TRIES && !this.stopped; i++) {
+      if (i > 0) await new Promise<void>((resolve) => this.d.clock.setTimeout(resolve, 500 * 2 ** (i - 1)));
+      try {
+        if (!payloads) throw new PayloadMissingError(refs[0]?.$pfref ?? "?");
+        await this.d.payloadCache.fetch(payloads, refs);
+        this.step({ type: "resolved" });
+        return;
+      } catch (err) {
+        lastError = err;
+        // Gone or corrupt stays so: no use asking again.
+        if (err instanceof PayloadMissingError || (err instanceof PhaseflowError && !err.retryable)) break;
+        this.d.log.warn({ err, refs: refs.map((r) => r.$pfref) }, "could not fetch payloads the run's guards, routes or map items read; trying again");
+      }
+    }
+    if (this.stopped) return;
+    this.d.log.error({ err: lastError, refs: refs.map((r) => r.$pfref) }, "the run fails: payloads its guards, routes or map items read cannot be fetched");
+    this.step({ type: "fail", error: serializeError(lastError) });
   }
 
   /** A child run's end was stored on this run: fold it and let the decider settle the node waiting for it. */

@@ -19,8 +19,8 @@
  * runs' records. Nothing here runs per task while no SDK is registered: the run span
  * is checked once, and instruments are looked up once per run.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
-import { ATTR, contextFrom, injectTraceContext, phaseflowInstruments, phaseflowTracer, tracingEnabled, type Instruments } from "../../telemetry/otel.js";
+import type { Attributes, Context, Span } from "@opentelemetry/api";
+import { ATTR, contextFrom, injectTraceContext, otelApi, phaseflowInstruments, phaseflowTracer, tracingEnabled, type Instruments } from "../../telemetry/otel.js";
 import type { RunEvent, TaskMessage } from "../../transport/messages.js";
 import type { Trigger } from "../core/decide.js";
 import { isFinished, taskKey, taskRecordOf, type RunState } from "../core/run-state.js";
@@ -34,7 +34,7 @@ export class RunTelemetry {
   private instruments: Instruments | undefined;
   private active = false;
   private runSpan: Span | undefined;
-  private runContext: Context = ROOT_CONTEXT;
+  private runContext: Context = otelApi().ROOT_CONTEXT;
   private readonly states = new Map<string, { span: Span; ctx: Context }>();
   private readonly tasks = new Map<string, Span>();
   /** Metric attributes per executor (the workflow is the run's). */
@@ -60,6 +60,7 @@ export class RunTelemetry {
     if (!tracingEnabled()) return trigger;
     const first = this.folded[0];
     const stored = first?.type === "run.started" ? first.traceparent : undefined;
+    const { context, isSpanContextValid, trace, SpanKind } = otelApi();
     const parent = stored === undefined ? context.active() : contextFrom({ traceparent: stored }, context.active());
     const resumed = trigger.type !== "start";
     const attributes: Attributes = { [ATTR.workflow]: this.workflow, [ATTR.runId]: this.state.runId, [ATTR.coordinator]: this.owner, [ATTR.round]: this.state.round };
@@ -113,7 +114,7 @@ export class RunTelemetry {
       run.setAttribute(ATTR.status, kind);
       if (kind === "broken" && error) {
         run.recordException(error);
-        run.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+        run.setStatus({ code: otelApi().SpanStatusCode.ERROR, message: error.message });
       }
       run.end();
     }
@@ -146,7 +147,7 @@ export class RunTelemetry {
       const attributes: Attributes = { [ATTR.workflow]: this.workflow, [ATTR.runId]: this.state.runId, [ATTR.state]: stateName, [ATTR.visit]: visit };
       if (this.folded.length > 0) attributes[ATTR.resumed] = true;
       const span = phaseflowTracer().startSpan(`state ${stateName}`, { attributes }, this.runContext);
-      s = { span, ctx: trace.setSpan(this.runContext, span) };
+      s = { span, ctx: otelApi().trace.setSpan(this.runContext, span) };
       this.states.set(key, s);
     }
     return s;
@@ -165,7 +166,7 @@ export class RunTelemetry {
         [ATTR.taskId]: `${e.state}/${e.task}`,
         [ATTR.executor]: executor,
       };
-      span = phaseflowTracer().startSpan(`task ${e.state}/${e.task}`, { kind: SpanKind.PRODUCER, attributes }, parent);
+      span = phaseflowTracer().startSpan(`task ${e.state}/${e.task}`, { kind: otelApi().SpanKind.PRODUCER, attributes }, parent);
       this.tasks.set(key, span);
     }
     return span;
@@ -185,9 +186,9 @@ export class RunTelemetry {
     if (error) {
       span.setAttribute(ATTR.errorCode, error.code);
       span.setAttribute(ATTR.errorType, error.code);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      span.setStatus({ code: otelApi().SpanStatusCode.ERROR, message: error.message });
     } else if (status === "succeeded") {
-      span.setStatus({ code: SpanStatusCode.OK });
+      span.setStatus({ code: otelApi().SpanStatusCode.OK });
     }
     span.end();
   }
@@ -200,7 +201,7 @@ export class RunTelemetry {
     this.tasks.clear();
     for (const { span } of this.states.values()) {
       span.setAttribute(ATTR.status, status);
-      if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      if (error) span.setStatus({ code: otelApi().SpanStatusCode.ERROR, message: error.message });
       span.end();
     }
     this.states.clear();
@@ -210,9 +211,9 @@ export class RunTelemetry {
     if (error) {
       run.setAttribute(ATTR.errorCode, error.code);
       run.setAttribute(ATTR.errorType, error.code);
-      run.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      run.setStatus({ code: otelApi().SpanStatusCode.ERROR, message: error.message });
     } else if (status === "succeeded") {
-      run.setStatus({ code: SpanStatusCode.OK });
+      run.setStatus({ code: otelApi().SpanStatusCode.OK });
     }
     run.end();
     this.runSpan = undefined;
@@ -233,7 +234,7 @@ export class RunTelemetry {
           this.states.delete(key);
           s.span.setAttribute(ATTR.status, "succeeded");
           if (e.next !== null) s.span.setAttribute(ATTR.next, e.next);
-          s.span.setStatus({ code: SpanStatusCode.OK });
+          s.span.setStatus({ code: otelApi().SpanStatusCode.OK });
           s.span.end();
         }
         break;

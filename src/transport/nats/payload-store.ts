@@ -89,6 +89,28 @@ export function natsPayloadStore(nc: NatsConnection, jsm: JetStreamManager, name
       if (deleted > 0) logger.debug({ runId, deleted }, "payloads no kept run holds were deleted");
       return deleted;
     },
+    async sweepIncomplete(olderThanMs) {
+      const { objects } = await buckets();
+      const stream = `OBJ_${bucketNames.objects}`;
+      const chunks = `$O.${bucketNames.objects}.C.`;
+      // Chunks of a stored object are under its nuid; an upload cut short left chunks under a nuid no object names.
+      const live = new Set((await objects.list()).map((info) => info.nuid));
+      const subjects = (await jsm.streams.info(stream, { subjects_filter: `${chunks}>` })).state.subjects ?? {};
+      const cutoff = Date.now() - olderThanMs;
+      let swept = 0;
+      for (const subject of Object.keys(subjects)) {
+        if (live.has(subject.slice(chunks.length))) continue;
+        // Its newest chunk: an upload still writing is left alone.
+        const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+        if (last === null || last.time.getTime() > cutoff) continue;
+        // Finished meanwhile (its object named after the list above)?
+        if ((await objects.list()).some((info) => `${chunks}${info.nuid}` === subject)) continue;
+        await jsm.streams.purge(stream, { filter: subject });
+        swept++;
+      }
+      if (swept > 0) logger.info({ swept, chunks: Object.keys(subjects).length }, "removed the chunks of payload uploads that never finished");
+      return swept;
+    },
     async list() {
       const { objects, holders } = await buckets();
       const keys = await holders.keys();

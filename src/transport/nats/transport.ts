@@ -57,6 +57,7 @@ import type { NamespaceConsumers } from "./task-consumer.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
 import { startStallKeeper } from "./stall-keeper.js";
 import { startTaskConsumer } from "./task-consumer.js";
+import { taskMessagesPresent } from "./task-presence.js";
 import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 
 /**
@@ -79,15 +80,20 @@ export interface NatsTransport extends FleetTransport {
   /** Create or check streams and buckets again (idempotent; `createNatsTransport` already did). */
   ensureInfrastructure(): Promise<void>;
   /**
-   * Whether the task message this transport dispatched for `dispatchId` at `epoch` is still
-   * in the tasks stream: true or false, or undefined when this transport did not send it (or
-   * has forgotten it) or the server could not say. (fleet/vanished-tasks.ts)
+   * Whether the task message for `dispatchId` at `epoch` is still in the tasks stream: true
+   * or false, or undefined when it cannot tell (its publish is under way, the server could
+   * not say, or the message was sent elsewhere and the stream holds too many to look
+   * through). A message this transport sent is asked for by its sequence; one an earlier
+   * holder of the run sent is looked for among the stream's messages (task-presence.ts).
+   * (fleet/vanished-tasks.ts)
    */
   taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined>;
 }
 
 /** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
 const MAX_REMEMBERED_DISPATCHES = 100_000;
+/** One read of the tasks stream answers the checks made within this long of it. */
+const PRESENCE_REUSE_MS = 500;
 
 /**
  * Connect (or reuse `options.connection`), ensure the streams and buckets exist, and return the transport.
@@ -142,6 +148,10 @@ class NatsTransportImpl implements NatsTransport {
   private readonly subscriptions = new Set<Subscription>();
   /** `dispatchId@epoch` -> stream sequence of the task messages sent here, oldest first. */
   private readonly dispatchedSeqs = new Map<string, number>();
+  /** `dispatchId@epoch` of the task messages being published now (not stored yet, or their ack is on its way). */
+  private readonly dispatching = new Set<string>();
+  /** One read of the tasks stream shared by the checks of one round (task-presence.ts). */
+  private presence: { at: number; ids: Promise<Set<string> | undefined> } | undefined;
   private readonly history: HistoryContext;
   private readonly core: CoreSubscriptionContext;
   /** PubAcks of task messages and reports through one subscription; made on first use. */
@@ -275,6 +285,7 @@ class NatsTransportImpl implements NatsTransport {
     const max = this.connection.info?.max_payload;
     const data = await encodeFitting(taskMessageSchema, body, what, max === undefined || headers === undefined ? max : max - traceHeaderBytes(task), this.payloads);
     const msgID = `${task.dispatchId}@${task.epoch}`;
+    this.dispatching.add(msgID);
     try {
       const ack = await this.hotPublisher().publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
@@ -286,13 +297,16 @@ class NatsTransportImpl implements NatsTransport {
         `${what} was not stored in stream "${this.names.streams.tasks}": ${err instanceof Error ? err.message : String(err)}; check that nats-server is up with JetStream, then retry`,
         { cause: err },
       );
+    } finally {
+      this.dispatching.delete(msgID);
     }
   }
 
   async taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined> {
     const msgID = `${dispatchId}@${epoch}`;
+    if (this.closed || this.dispatching.has(msgID)) return undefined;
     const seq = this.dispatchedSeqs.get(msgID);
-    if (seq === undefined || this.closed) return undefined;
+    if (seq === undefined) return this.storedBySomeoneElse(dispatchId);
     try {
       // null: no message at that sequence (acked, terminated or deleted).
       return (await this.jsm.streams.getMessage(this.names.streams.tasks, { seq })) !== null;
@@ -301,6 +315,22 @@ class NatsTransportImpl implements NatsTransport {
       this.logger.debug({ err, msgID }, "could not look a task message up; asked again later");
       return undefined;
     }
+  }
+
+  /** A task message this transport did not send (an earlier holder of the run did): look for it in the stream. */
+  private async storedBySomeoneElse(dispatchId: string): Promise<boolean | undefined> {
+    const now = Date.now();
+    if (this.presence === undefined || now - this.presence.at > PRESENCE_REUSE_MS) {
+      this.presence = {
+        at: now,
+        ids: taskMessagesPresent(this.jsm, this.names.streams.tasks, this.names.subjects.tasks).catch((err: unknown) => {
+          this.logger.debug({ err }, "could not read the tasks stream's messages; asked again later");
+          return undefined;
+        }),
+      };
+    }
+    const ids = await this.presence.ids;
+    return ids === undefined ? undefined : ids.has(dispatchId);
   }
 
   async consumeTasks(options: ConsumeOptions, handler: (delivery: TaskDelivery) => Promise<void>): Promise<Subscription> {

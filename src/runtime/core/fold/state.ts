@@ -5,6 +5,7 @@
  * (run.ts, tasks.ts, attempts.ts, maps.ts, waits.ts, with visit.ts for the decider's
  * view of the visit under way); run-state.ts dispatches to them.
  */
+import type { PayloadView } from "../payload-view.js";
 import type { LimitRef } from "../limit-state.js";
 import { sha256Hex } from "../../../support/hash.js";
 import type { SerializedError } from "../../../errors/serialize.js";
@@ -140,6 +141,10 @@ export interface RunState {
   readonly signalIds: Set<string>;
   /** Ends of child runs (child.ended), the first per child run id (children.ts consumes them). */
   readonly childEnds: Map<string, ChildEnd>;
+  /** Payloads the shell fetched for the decider's user functions (payload-view.ts); not folded from events. Undefined: none. */
+  payloads?: PayloadView | undefined;
+  /** Retry timers that fired while a payload their attempt needs was being fetched: fired again on `resolved` (not folded). */
+  readonly deferredTimers: Set<string>;
 }
 
 /** A child's end as folded from `child.ended` (the first one per child; children.ts consumes it). */
@@ -208,6 +213,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     signalIds: new Set(),
     keepMaps: new Set(),
     childEnds: new Map(),
+    deferredTimers: new Set(),
   };
 }
 

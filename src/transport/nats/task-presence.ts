@@ -1,0 +1,48 @@
+/**
+ * Which task messages the tasks stream holds right now, by dispatch id.
+ *
+ * A coordinator remembers the stream sequence of every task message it sent, so it can
+ * ask for exactly that message (transport.ts `taskMessageStored`). A run it took over
+ * may hold attempts an earlier holder dispatched: their decision is in the history, but
+ * whether their message ever reached the stream is not. The earlier holder sends a new
+ * run's first task messages only once its claim is stored, so a kill -9 between the two
+ * leaves an attempt that no worker will ever see. Such a run would wait for the watchdog
+ * (10 minutes by default).
+ *
+ * This reads the stream's messages through the message-get API (`next_by_subj`, which
+ * nats-server 2.9 serves: a second consumer is not allowed on a work-queue stream) and
+ * collects the dispatch ids of their `Nats-Msg-Id` headers (`dispatchId@epoch`).
+ * It gives up (undefined: cannot tell) on a stream holding more than `max` messages, so a
+ * deep backlog costs nothing here and is left to the watchdog.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+
+/** The most task messages read to look for attempts of earlier holders. */
+export const MAX_SCANNED_TASK_MESSAGES = 2_000;
+
+/**
+ * The dispatch ids of the task messages stored in `stream` under `filter`, or undefined
+ * when the stream holds more than `max` of them.
+ *
+ * @example
+ * const ids = await taskMessagesPresent(jsm, "PF_TASKS", "pf.task.>");
+ * ids?.has("d-1"); // its message is still waiting (or being worked on) in the stream
+ */
+export async function taskMessagesPresent(jsm: JetStreamManager, stream: string, filter: string, max = MAX_SCANNED_TASK_MESSAGES): Promise<Set<string> | undefined> {
+  const { messages, first_seq: first } = (await jsm.streams.info(stream)).state;
+  const ids = new Set<string>();
+  if (messages === 0) return ids;
+  if (messages > max) return undefined;
+  let seq = first;
+  // Messages stored while this reads are read too; the bound keeps a filling stream from holding it here.
+  for (let read = 0; read <= max; read++) {
+    // nats.js types the request without `next_by_subj`; the server (2.9 and later) takes it.
+    const message = await jsm.streams.getMessage(stream, { seq, next_by_subj: filter } as unknown as { seq: number });
+    if (message === null) return ids;
+    const msgId = message.header?.get("Nats-Msg-Id") ?? "";
+    const at = msgId.lastIndexOf("@");
+    if (at > 0) ids.add(msgId.slice(0, at));
+    seq = message.seq + 1;
+  }
+  return undefined;
+}
