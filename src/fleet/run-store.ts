@@ -18,31 +18,20 @@
  * a coordinator that lost it from changing it.
  */
 import { z } from "zod";
-import { serializedErrorSchema, type SerializedError } from "../errors/serialize.js";
+import type { SerializedError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import { summaryOf } from "../runtime/core/run-record.js";
-import { runStatusSchema, type RunRecord } from "../runtime/core/run-record-schema.js";
+import { runSummarySchema, type RunRecord } from "../runtime/core/run-record-schema.js";
 import type { FleetTransport, TypedEntry, TypedKv } from "../transport/fleet-port.js";
 import { parentRefSchema } from "../transport/messages.js";
 
-export const storedRunSchema = z.object({
-  runId: z.string(),
-  workflow: z.string(),
-  version: z.string(),
-  planHash: z.string(),
-  status: runStatusSchema,
-  currentState: z.string().optional(),
-  startedAt: z.number().optional(),
-  finishedAt: z.number().optional(),
+/** A run's KV entry: its summary (`runSummarySchema`, declared once with the record) and what the fleet keeps beside it. */
+export const storedRunSchema = runSummarySchema.omit({ waiting: true }).extend({
   updatedAt: z.number(),
-  tasks: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), running: z.number() }),
-  error: serializedErrorSchema.optional(),
   /** Executors a pending run waits for. */
   waitingFor: z.array(z.string()).optional(),
   /** A pending run's input and options, so another coordinator can start it if this one dies. */
   pendingStart: z.object({ input: z.unknown().optional(), options: z.record(z.string(), z.unknown()), parent: parentRefSchema.optional() }).optional(),
-  /** A child run: its parent's run id (the run list filters by it). */
-  parent: z.string().optional(),
   /** A cancel accepted while no one could apply it at once: whoever holds (or next takes) the run applies it. */
   cancelRequested: z.string().optional(),
   /** A run of a workflow with `concurrency`: its key value and limit, and when it asked for a place (its age in the limit's queue; kv-run-gate.ts). */

@@ -8,10 +8,11 @@ import { workflow } from "../../src/dsl/workflow.js";
 import { UsageError } from "../../src/errors/base.js";
 import { every } from "../../src/fleet/background-job.js";
 import { recordRunFailure } from "../../src/fleet/run-failure.js";
-import { endedUnstarted, type RunStore, type RunSummaryBody, type StoredRun } from "../../src/fleet/run-store.js";
+import { endedUnstarted, storedRunSchema, type RunStore, type RunSummaryBody, type StoredRun } from "../../src/fleet/run-store.js";
 import { isOrphan, type TakeoverDeps, type TakeoverHost } from "../../src/fleet/run-takeover.js";
 import { decide } from "../../src/runtime/core/decide.js";
 import { runModelOf } from "../../src/runtime/core/run-model.js";
+import { runSummarySchema } from "../../src/runtime/core/run-record-schema.js";
 import { recordOfHistory } from "../../src/runtime/core/run-record.js";
 import { createRunState } from "../../src/runtime/core/run-state.js";
 import { createSilentLogger } from "../../src/support/logger.js";
@@ -94,6 +95,15 @@ describe("run failure", () => {
       startKey: "key.x",
       finishedAt: T0 + 9,
     });
+  });
+});
+
+describe("stored run", () => {
+  it("run store - a stored run is the run summary (declared once) less the run list's waiting, plus the fleet's lease and pending start", () => {
+    const summaryKeys = Object.keys(runSummarySchema.shape).filter((k) => k !== "waiting");
+    expect(Object.keys(storedRunSchema.shape).sort()).toEqual([...summaryKeys, "updatedAt", "waitingFor", "pendingStart", "cancelRequested", "runLimit", "startKey", "coordinator", "leaseUntil"].sort());
+    expect(storedRunSchema.parse(pendingRun())).toEqual(pendingRun());
+    expect(storedRunSchema.safeParse({ ...pendingRun(), leaseUntil: undefined }).success).toBe(false);
   });
 });
 
