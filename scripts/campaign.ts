@@ -181,3 +181,6 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Every fleet, client and server is closed by now; a handle some client library left behind
+// (seen once after a forge round) must not keep the campaign from ending.
+process.exit();
