@@ -1,8 +1,8 @@
 /**
  * The NATS JetStream adapter of the Transport port (docs/architecture.md, protocol v3):
- * tasks on the work-queue stream <P>_TASKS (one durable pull consumer per
- * namespace, explicit ack, deduplicated by `Nats-Msg-Id` = `dispatchId@epoch`, so
- * a new leaseholder re-dispatching an attempt is not dropped as a duplicate of a
+ * tasks on the work-queue stream <P>_TASKS (sent by task-dispatch.ts, one durable pull
+ * consumer per namespace, explicit ack, deduplicated by `Nats-Msg-Id` = `dispatchId@epoch`,
+ * so a new leaseholder re-dispatching an attempt is not dropped as a duplicate of a
  * fenced-out coordinator's message), run histories on <P>_EVENTS (history.ts,
  * follow.ts), live signals on `<p>.live.<runId>` and control broadcasts on
  * `<p>.ctl` (core NATS, not stored). It also implements the fleet's ports
@@ -14,16 +14,15 @@
  * is counted in `stats().malformed` (one on another run's subject in
  * `stats().refused`), logged and dropped, never thrown.
  */
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { TransportClosedError, TransportConnectError, TransportOperationError, UsageError, WireMessageInvalidError } from "../../errors/base.js";
+import { TransportClosedError, TransportConnectError, UsageError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { DEFAULT_MAX_PAYLOAD } from "../json.js";
 import {
   controlMessageSchema,
   liveSignalSchema,
-  taskMessageSchema,
   type ControlMessage,
   type Decision,
   type LiveSignal,
@@ -40,25 +39,24 @@ import type { ConsumeOptions, FollowOptions, Subscription, TaskDelivery, Transpo
 import { natsApi } from "./api.js";
 import { natsTaskStream } from "./task-stream.js";
 import { typedKv } from "./typed-kv.js";
-import { encodeFitting, encodeMessage } from "./codec.js";
+import { encodeMessage } from "./codec.js";
 import { createPayloads, type Payloads } from "../payloads.js";
 import { natsPayloadStore } from "./payload-store.js";
 import { sha256HexOfBytes } from "../../support/hash.js";
 import { logConnectionStatus, openConnection, permissionErrorOf } from "./connect.js";
 import { subscribeCore, type CoreSubscriptionContext } from "./core-subscription.js";
 import { followSubject } from "./follow.js";
-import { jsPublisher, type JsPublisher } from "./publisher.js";
+import { jsPublisher, type JsPublisher, type PubAck, type PublishOptions } from "./publisher.js";
 import { LogLimiter } from "../../support/log-limiter.js";
 import { SharedReads } from "../../support/shared-reads.js";
-import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
+import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumers, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import type { NamespaceConsumers } from "./task-consumer.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
 import { startStallKeeper } from "./stall-keeper.js";
 import { startTaskConsumer } from "./task-consumer.js";
-import { taskMessagesPresent } from "./task-presence.js";
-import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
+import { TaskDispatch } from "./task-dispatch.js";
 
 /**
  * phaseflow's own fleet uses only the Transport port and the fleet ports (`api`,
@@ -89,11 +87,6 @@ export interface NatsTransport extends FleetTransport {
    */
   taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined>;
 }
-
-/** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
-const MAX_REMEMBERED_DISPATCHES = 100_000;
-/** One read of the tasks stream answers the checks made within this long of it. */
-const PRESENCE_REUSE_MS = 500;
 
 /**
  * Connect (or reuse `options.connection`), ensure the streams and buckets exist, and return the transport.
@@ -146,12 +139,8 @@ class NatsTransportImpl implements NatsTransport {
   private liveFailures = 0;
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
-  /** `dispatchId@epoch` -> stream sequence of the task messages sent here, oldest first. */
-  private readonly dispatchedSeqs = new Map<string, number>();
-  /** `dispatchId@epoch` of the task messages being published now (not stored yet, or their ack is on its way). */
-  private readonly dispatching = new Set<string>();
-  /** One read of the tasks stream shared by the checks of one round (task-presence.ts). */
-  private presence: { at: number; ids: Promise<Set<string> | undefined> } | undefined;
+  /** Task messages sent, and whether each is still stored (task-dispatch.ts). */
+  private readonly tasks: TaskDispatch;
   private readonly history: HistoryContext;
   private readonly core: CoreSubscriptionContext;
   /** PubAcks of task messages and reports through one subscription; made on first use. */
@@ -193,6 +182,8 @@ class NatsTransportImpl implements NatsTransport {
     this.histories = new SharedReads((runId) => readHistory(this.history, runId));
     this.api = natsApi(connection, names);
     this.taskStream = natsTaskStream(connection, () => this.jsm, names);
+    const publish = (subject: string, data: Uint8Array, opts: PublishOptions): Promise<PubAck> => this.hotPublisher().publish(subject, data, opts);
+    this.tasks = new TaskDispatch({ jsm, names, logger, payloads: this.payloads, maxPayload: () => connection.info?.max_payload, publish });
   }
 
   store<T>(name: StoreName, schema: ZodType<T>): TypedKv<T> {
@@ -276,61 +267,11 @@ class NatsTransportImpl implements NatsTransport {
 
   async dispatch(task: TaskMessage): Promise<void> {
     this.assertOpen("dispatch a task");
-    const what = describeTask(task);
-    const slash = typeof task.executor === "string" ? task.executor.indexOf("/") : -1;
-    if (slash <= 0) throw new WireMessageInvalidError(what, [{ path: ["executor"], message: `must be "namespace/name", got ${JSON.stringify(task.executor)}` }]);
-    const subject = this.names.subjects.task(task.executor.slice(0, slash), task.executor.slice(slash + 1), task.priority);
-    // The trace context goes in headers (traceparent, tracestate), the rest in the body.
-    const { body, headers } = splitTraceContext(task);
-    const max = this.connection.info?.max_payload;
-    const data = await encodeFitting(taskMessageSchema, body, what, max === undefined || headers === undefined ? max : max - traceHeaderBytes(task), this.payloads);
-    const msgID = `${task.dispatchId}@${task.epoch}`;
-    this.dispatching.add(msgID);
-    try {
-      const ack = await this.hotPublisher().publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
-      if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
-      this.dispatchedSeqs.set(msgID, ack.seq);
-      if (this.dispatchedSeqs.size > MAX_REMEMBERED_DISPATCHES) this.dispatchedSeqs.delete(this.dispatchedSeqs.keys().next().value!);
-    } catch (err) {
-      throw new TransportOperationError(
-        "NATS_PUBLISH_FAILED",
-        `${what} was not stored in stream "${this.names.streams.tasks}": ${err instanceof Error ? err.message : String(err)}; check that nats-server is up with JetStream, then retry`,
-        { cause: err },
-      );
-    } finally {
-      this.dispatching.delete(msgID);
-    }
+    await this.tasks.send(task);
   }
 
   async taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined> {
-    const msgID = `${dispatchId}@${epoch}`;
-    if (this.closed || this.dispatching.has(msgID)) return undefined;
-    const seq = this.dispatchedSeqs.get(msgID);
-    if (seq === undefined) return this.storedBySomeoneElse(dispatchId);
-    try {
-      // null: no message at that sequence (acked, terminated or deleted).
-      return (await this.jsm.streams.getMessage(this.names.streams.tasks, { seq })) !== null;
-    } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return false;
-      this.logger.debug({ err, msgID }, "could not look a task message up; asked again later");
-      return undefined;
-    }
-  }
-
-  /** A task message this transport did not send (an earlier holder of the run did): look for it in the stream. */
-  private async storedBySomeoneElse(dispatchId: string): Promise<boolean | undefined> {
-    const now = Date.now();
-    if (this.presence === undefined || now - this.presence.at > PRESENCE_REUSE_MS) {
-      this.presence = {
-        at: now,
-        ids: taskMessagesPresent(this.jsm, this.names.streams.tasks, this.names.subjects.tasks).catch((err: unknown) => {
-          this.logger.debug({ err }, "could not read the tasks stream's messages; asked again later");
-          return undefined;
-        }),
-      };
-    }
-    const ids = await this.presence.ids;
-    return ids === undefined ? undefined : ids.has(dispatchId);
+    return this.closed ? undefined : this.tasks.stored(dispatchId, epoch);
   }
 
   async consumeTasks(options: ConsumeOptions, handler: (delivery: TaskDelivery) => Promise<void>): Promise<Subscription> {
@@ -442,8 +383,4 @@ class NatsTransportImpl implements NatsTransport {
   private assertOpen(operation: string): void {
     if (this.closed) throw new TransportClosedError("nats", operation);
   }
-}
-
-function describeTask(task: TaskMessage): string {
-  return `task "${task.state}/${task.task}" (run "${task.runId}", executor "${task.executor}", attempt ${task.attempt})`;
 }
