@@ -44,7 +44,7 @@ function fakes(o: { fail?: boolean } = {}) {
     if (hold) await new Promise<void>((r) => (release = r));
     if (o.fail === true) throw new Error("no stream");
     stored.set(++seq, { subject, msgID: options.msgID });
-    return { stream: "PF_TASKS", seq, duplicate: false } as PubAck;
+    return { stream: "PF_TASKS", seq, duplicate: false };
   };
   const jsm = {
     streams: {
@@ -90,7 +90,7 @@ describe("nats task dispatch (task-dispatch.ts)", () => {
 
   it("task dispatch - a bad executor key is refused before publishing, and a publish that fails is NATS_PUBLISH_FAILED", async () => {
     const f = fakes();
-    await expect(f.dispatch.send(task({ executor: "nonamespace" as TaskMessage["executor"] }))).rejects.toBeInstanceOf(WireMessageInvalidError);
+    await expect(f.dispatch.send(task({ executor: "nonamespace" }))).rejects.toBeInstanceOf(WireMessageInvalidError);
     expect(f.stored.size).toBe(0);
     const failing = fakes({ fail: true });
     const err = await failing.dispatch.send(task()).catch((e: unknown) => e);
