@@ -25,7 +25,7 @@ import { runModelOf } from "../../src/runtime/core/run-model.js";
 import type { RunModel } from "../../src/runtime/core/run-model.js";
 import { runRecordOf, snapshotRunRecord, summaryOf } from "../../src/runtime/core/run-record.js";
 import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
-import { applyLive, createRunState, evolve, foldEvents, isFinished, taskRecordOf, type RunState } from "../../src/runtime/core/run-state.js";
+import { createRunState, evolve, foldEvents, isFinished, taskRecordOf, type RunState, liveSignalApplies } from "../../src/runtime/core/run-state.js";
 import { WIRE_VERSION, type LiveSignal, type ReportRunEvent, type RunEvent, type TaskMessage } from "../../src/transport/messages.js";
 
 interface MapSpec {
@@ -260,8 +260,10 @@ function simulate(s: Spec): void {
         // Live signals: not history, but both coordinators show them the same.
         const signal = { v: WIRE_VERSION as typeof WIRE_VERSION, runId: RUN, at: now, state: m.state, visit: m.visit, task: m.task, attempt: m.attempt, dispatchId: m.dispatchId, workerId: "w1" };
         const live: LiveSignal = o < 0.12 ? { ...signal, type: "attempt.started" } : { ...signal, type: "attempt.progress", done: 1, total: 2 };
-        const applied = applyLive(a, live);
-        expect(applied).toBe(applyLive(b, live));
+        const applied = liveSignalApplies(a, live);
+        expect(applied).toBe(liveSignalApplies(b, live));
+        evolve(a, live);
+        evolve(b, live);
         expectSame(a, b, `live ${m.dispatchId}`);
         // A start heard of: the shell tells the decider, whose timeout runs from it.
         if (applied && live.type === "attempt.started") both({ type: "started", dispatchId: m.dispatchId, startedAt: now }, `started ${m.dispatchId}`);

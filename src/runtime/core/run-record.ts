@@ -3,11 +3,11 @@
  * without the workflow module (the CLI, a status query) folds a history with no model
  * and gets the same record the coordinator holds.
  */
-import { isLiveSignal, type RunEvent, type RunUpdate, type StoredMessage } from "../../transport/messages.js";
+import type { RunEvent, RunUpdate, StoredMessage } from "../../transport/messages.js";
 import { historyEvents } from "./history.js";
 import type { CompactInstances } from "./map-instances.js";
 import type { RunRecord, RunSummary, TaskRecord, TaskStatus } from "./run-record-schema.js";
-import { applyLive, createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
+import { createRunState, evolve, foldEvents, isFinished, type RunState } from "./run-state.js";
 
 export type { RunSummary };
 
@@ -29,14 +29,13 @@ export function recordOfHistory(messages: readonly StoredMessage[]): RunRecord {
   return reduceRunEvents(historyEvents(messages));
 }
 
-/** A reader's fold: a run state with no model, advanced one event (or live signal, shown but not folded) at a time. */
+/** A reader's fold: a run state with no model, advanced one event (or live signal, shown on the record; not history) at a time, by `evolve`. */
 export function createRecordFold(runId: string): { readonly state: RunState; apply(update: RunUpdate): RunRecord } {
   const state = createRunState(runId);
   return {
     state,
     apply(update) {
-      if (isLiveSignal(update)) applyLive(state, update);
-      else evolve(state, update);
+      evolve(state, update);
       return state.record;
     },
   };

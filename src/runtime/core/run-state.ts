@@ -18,12 +18,12 @@
  *
  * evolve updates the state in place and returns it: a state belongs to one fold.
  */
-import type { RunEvent } from "../../transport/messages.js";
+import type { LiveSignal, RunEvent } from "../../transport/messages.js";
 import { parseInstance } from "./map-state.js";
 import type { FoldedEvent, RunState } from "./fold/state.js";
 import { foldLifecycleEvent } from "./fold/run.js";
 import { foldTaskEvent } from "./fold/tasks.js";
-import { foldAttemptEvent } from "./fold/attempts.js";
+import { foldAttemptEvent, foldLiveSignal } from "./fold/attempts.js";
 import { foldInstanceEvent, foldMapItemsEvent } from "./fold/maps.js";
 import { foldWaitEvent } from "./fold/waits.js";
 
@@ -45,15 +45,22 @@ export {
   type Visit,
   type VisitTask,
 } from "./fold/state.js";
-export { applyLive } from "./fold/attempts.js";
+export { liveSignalApplies } from "./fold/attempts.js";
 
 /**
  * Apply one event of a run's history to its state, in place; returns the same state.
+ * A live signal heard of an attempt (not history) is folded here too, shown on the record
+ * (`liveSignalApplies` says whether it will be): evolve is the one writer of run state.
  * @example
  * const state = createRunState(runId, model);
  * for (const e of historyEvents(messages)) evolve(state, e);
+ * transport.subscribeLive(runId, (signal) => evolve(state, signal));
  */
-export function evolve(st: RunState, e: FoldedEvent): RunState {
+export function evolve(st: RunState, e: FoldedEvent | LiveSignal): RunState {
+  if (isLive(e)) {
+    foldLiveSignal(st, e);
+    return st;
+  }
   if (!("task" in e) || e.type === "map.items") return evolveOne(st, e);
   const inst = parseInstance(e.task);
   if (inst) foldInstanceEvent(st, e, inst, evolveOne);
@@ -65,6 +72,10 @@ export function evolve(st: RunState, e: FoldedEvent): RunState {
 export function foldEvents(state: RunState, events: Iterable<RunEvent>): RunState {
   for (const e of events) evolve(state, e);
   return state;
+}
+
+function isLive(e: FoldedEvent | LiveSignal): e is LiveSignal {
+  return e.type === "attempt.started" || e.type === "attempt.progress" || e.type === "attempt.heartbeat";
 }
 
 function evolveOne(st: RunState, e: FoldedEvent): RunState {

@@ -226,7 +226,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     const known = options.plans?.(hash);
     return known && runModelOf(known.plan, known.workflow);
   };
-  const newState = (runId: string, params: { workflow: Workflow<unknown>; plan: Plan }): RunState => createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true, models });
+  const newState = (runId: string, params: { workflow: Workflow<unknown>; plan: Plan }): RunState => createRunState(runId, runModelOf(params.plan, params.workflow), { compact: true, models, payloads: payloadCache });
 
   const shellFor = (state: ReturnType<typeof createRunState>, lastSeq: number, folded: Parameters<typeof foldEvents>[1] extends Iterable<infer E> ? readonly E[] : never): RunShell => {
     const shell = new RunShell(state, lastSeq, { transport, clock, random, settings, log: logger.child({ runId: state.runId }), owner, keepHistory: options.keepHistory ?? true, onStop: stopped, children, limits, payloadCache }, folded);

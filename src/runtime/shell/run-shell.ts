@@ -25,7 +25,7 @@ import { runRecordOf, summaryOf, type RunSummary } from "../core/run-record.js";
 import { RunOutbox } from "./run-outbox.js";
 import { RunTelemetry, type StopKind } from "./run-telemetry.js";
 import type { RunRecord } from "../core/run-record-schema.js";
-import { applyLive, evolve, isFinished, type RunState } from "../core/run-state.js";
+import { evolve, isFinished, liveSignalApplies, type RunState } from "../core/run-state.js";
 import type { LimitGate } from "./limit-gate.js";
 import { RunLimitHolds } from "./run-limit-holds.js";
 import { dispatchIdOfKey, RunTimers, WATCHDOG } from "./run-timers.js";
@@ -74,7 +74,6 @@ export class RunShell implements RunHandle {
     folded: readonly RunEvent[],
   ) {
     this.runId = state.runId;
-    state.payloads = d.payloadCache;
     this.feed = new RunFeed(d.log, d.keepHistory);
     this.feed.seed(folded);
     this.telemetry = new RunTelemetry(state, folded, d.owner);
@@ -270,7 +269,8 @@ export class RunShell implements RunHandle {
   }
 
   private onLive(signal: LiveSignal): void {
-    if (this.stopped || !applyLive(this.state, signal)) return;
+    if (this.stopped || !liveSignalApplies(this.state, signal)) return;
+    evolve(this.state, signal);
     const now = this.d.clock.now();
     this.heard.set(signal.dispatchId, now);
     this.feed.push(signal);

@@ -67,15 +67,21 @@ function currentAttempt(st: RunState, e: RunEventOf<"attempt.succeeded" | "attem
 }
 
 /**
- * Show a live signal (an attempt started, its progress, a heartbeat) on the record.
- * Not history: it changes nothing the decider reads, and a fold of the stored history
- * does not have it. Returns false when the signal is for no current attempt.
- * @example transport.subscribeLive(runId, (s) => applyLive(state, s));
+ * Whether `evolve` shows `signal` on `st`: it is for a current attempt (one dispatched
+ * and not yet judged). A read only; a signal for no current attempt changes nothing.
  */
-export function applyLive(st: RunState, signal: LiveSignal): boolean {
-  const a = st.attempts.get(signal.dispatchId);
-  if (!a || st.verdicts.has(signal.dispatchId)) return false;
-  const t = a.task;
+export function liveSignalApplies(st: RunState, signal: LiveSignal): boolean {
+  return st.attempts.has(signal.dispatchId) && !st.verdicts.has(signal.dispatchId);
+}
+
+/**
+ * The fold step of a live signal (an attempt started, its progress, a heartbeat): shown
+ * on the record. Not history: it changes nothing the decider reads, and a fold of the
+ * stored history does not have it. Called by `evolve` only (run-state.ts).
+ */
+export function foldLiveSignal(st: RunState, signal: LiveSignal): void {
+  if (!liveSignalApplies(st, signal)) return;
+  const t = st.attempts.get(signal.dispatchId)!.task;
   if (signal.type === "attempt.started") {
     // Redeliveries are what the worker's delivery count says: the same signal seen twice (two
     // subscriptions, a replay after a cancel) is not a second delivery.
@@ -90,5 +96,4 @@ export function applyLive(st: RunState, signal: LiveSignal): boolean {
   t.workerId = signal.workerId;
   t.startedAt ??= signal.startedAt ?? signal.at;
   if (signal.type === "attempt.progress") t.progress = signal.total === undefined ? { done: signal.done } : { done: signal.done, total: signal.total };
-  return true;
 }

@@ -141,8 +141,8 @@ export interface RunState {
   readonly signalIds: Set<string>;
   /** Ends of child runs (child.ended), the first per child run id (children.ts consumes them). */
   readonly childEnds: Map<string, ChildEnd>;
-  /** Payloads the shell fetched for the decider's user functions (payload-view.ts); not folded from events. Undefined: none. */
-  payloads?: PayloadView | undefined;
+  /** Payloads the shell fetches for the decider's user functions (payload-view.ts), given at creation; not folded from events. Undefined: none. */
+  readonly payloads?: PayloadView | undefined;
   /** Retry timers that fired while a payload their attempt needs was being fetched: fired again on `resolved` (not folded). */
   readonly deferredTimers: Set<string>;
 }
@@ -183,6 +183,8 @@ export interface RunStateOptions {
    * (no model) where it knows none. Without it, `model` is used throughout.
    */
   models?: (planHash: string) => RunModel | undefined;
+  /** Where the decider reads payloads the shell fetched (a coordinator's payload cache). Default: none. */
+  payloads?: PayloadView | undefined;
 }
 
 /**
@@ -214,6 +216,7 @@ export function createRunState(runId: string, model?: RunModel, options: RunStat
     keepMaps: new Set(),
     childEnds: new Map(),
     deferredTimers: new Set(),
+    ...(options.payloads !== undefined ? { payloads: options.payloads } : {}),
   };
 }
 
