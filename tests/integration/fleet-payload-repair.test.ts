@@ -34,7 +34,7 @@ describe("fleet - a damaged payload object is replaced by the next upload of its
       expect(await payloads.reference("repair-2", value, "a test value")).toEqual(ref);
       expect(await payloads.resolve(ref)).toEqual(value);
       const stored = (await payloads.list()).find((p) => p.id === ref.$pfref);
-      expect(stored?.runs.sort()).toEqual(["repair-1", "repair-2"]);
+      expect([...(stored?.runs ?? [])].sort()).toEqual(["repair-1", "repair-2"]);
       await payloads.release("repair-1");
       await payloads.release("repair-2");
     }, 60_000);
