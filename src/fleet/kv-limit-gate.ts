@@ -15,6 +15,7 @@
 import { z } from "zod";
 import type { Logger } from "../registry/types.js";
 import type { Clock, TimerHandle } from "../support/clock.js";
+import { createCoalescingPump } from "../support/coalescing-pump.js";
 import type { TypedKv } from "../transport/fleet-port.js";
 import { LimitQueue, type Waiter } from "../runtime/core/limit-queue.js";
 import { describeWait, emptyLimitState, fits, limitId, limitName, nextChangeAt, release, renew, take, usedOf, type LimitRef, type LimitState } from "../runtime/core/limit-state.js";
@@ -50,10 +51,7 @@ export function createKvLimitGate(o: KvLimitGateOptions): LimitGate {
   const mine = new Map<string, LimitRef[]>();
   /** The last state read of each limit (waiting-for texts, gauges, the next try's order). */
   const seen = new Map<string, { ref: LimitRef; state: LimitState }>();
-  let pumping = false;
-  let again = false;
   let closed = false;
-  let poll: TimerHandle = undefined;
   const renewTimer = { handle: undefined as TimerHandle };
 
   /** Change one limit's entry by compare-and-set; `change` returns undefined to give up. Resolves to whether it wrote. */
@@ -139,40 +137,21 @@ export function createKvLimitGate(o: KvLimitGateOptions): LimitGate {
     }
   }
 
-  function pump(): void {
-    if (closed) return;
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    void (async () => {
-      do {
-        again = false;
-        try {
-          await pumpOnce();
-        } catch (err) {
-          o.log.warn({ err }, "could not read or take task limits; waiting attempts try again shortly");
-        }
-      } while (again && !closed);
-      pumping = false;
-      schedulePoll();
-    })();
-  }
-
-  function schedulePoll(): void {
-    if (closed || poll !== undefined || queue.size === 0) return;
-    const now = o.clock.now();
-    let at = now + pollMs;
-    for (const e of seen.values()) {
-      const t = nextChangeAt(e.state, e.ref, now);
-      if (t !== undefined && t < at) at = t;
-    }
-    poll = o.clock.setTimeout(() => {
-      poll = undefined;
-      pump();
-    }, Math.max(1, at - now));
-  }
+  const pump = createCoalescingPump({
+    clock: o.clock,
+    pass: pumpOnce,
+    nextPollInMs: () => {
+      if (queue.size === 0) return undefined;
+      const now = o.clock.now();
+      let at = now + pollMs;
+      for (const e of seen.values()) {
+        const t = nextChangeAt(e.state, e.ref, now);
+        if (t !== undefined && t < at) at = t;
+      }
+      return at - now;
+    },
+    onError: (err) => o.log.warn({ err }, "could not read or take task limits; waiting attempts try again shortly"),
+  });
 
   async function renewAll(): Promise<void> {
     const byLimit = new Map<string, { ref: LimitRef; holders: string[] }>();
@@ -214,7 +193,7 @@ export function createKvLimitGate(o: KvLimitGateOptions): LimitGate {
           o.log.warn({ err, limit: limitName(ref), holder }, "could not give a task limit back; it is free once its lease lapses");
         }
       }
-      if (queue.size > 0) pump();
+      if (queue.size > 0) pump.request();
     })();
   }
 
@@ -223,7 +202,7 @@ export function createKvLimitGate(o: KvLimitGateOptions): LimitGate {
       if (closed) return;
       callbacks.set(w.holder, go);
       queue.add(w);
-      pump();
+      pump.request();
     },
     release(holder) {
       callbacks.delete(holder);
@@ -267,9 +246,8 @@ export function createKvLimitGate(o: KvLimitGateOptions): LimitGate {
     },
     close() {
       closed = true;
-      if (poll !== undefined) o.clock.clearTimeout(poll);
+      pump.close();
       if (renewTimer.handle !== undefined) o.clock.clearTimeout(renewTimer.handle);
-      poll = undefined;
       callbacks.clear();
     },
   };

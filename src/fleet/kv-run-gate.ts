@@ -24,6 +24,7 @@ import type { OnRunLimit } from "../dsl/workflow.js";
 import { RunLimitReachedError } from "../errors/limits.js";
 import type { Logger } from "../registry/types.js";
 import type { Clock, TimerHandle } from "../support/clock.js";
+import { createCoalescingPump } from "../support/coalescing-pump.js";
 import type { TypedKv } from "../transport/fleet-port.js";
 import {
   admitRun,
@@ -112,10 +113,7 @@ export function createKvRunGate(o: KvRunGateOptions): KvRunGate {
   const held = new Map<string, RunLimitRef>();
   /** Queued runs held here. */
   const waiters = new Map<string, Waiter>();
-  let pumping = false;
-  let again = false;
   let closed = false;
-  let poll: TimerHandle = undefined;
   let renewTimer: TimerHandle = undefined;
 
   const entryOf = (runId: string, a: RunAdmission, at: number): { runId: string; priority: number; at: number } => ({
@@ -146,6 +144,13 @@ export function createKvRunGate(o: KvRunGateOptions): KvRunGate {
 
   const cancelReason = (runId: string, ref: RunLimitRef): string =>
     `cancelled by run ${runId}: workflow "${ref.workflow}" allows ${ref.limit} run(s) in flight for key "${ref.key}" (concurrency.onLimit "cancel-in-progress")`;
+
+  const pump = createCoalescingPump({
+    clock: o.clock,
+    pass: pumpOnce,
+    nextPollInMs: () => (waiters.size > 0 ? pollMs : undefined),
+    onError: (err) => o.log.warn({ err }, "could not read or take run limits; queued runs try again shortly"),
+  });
 
   /** Try to admit every run waiting here, in the fleet's order. */
   async function pumpOnce(): Promise<void> {
@@ -198,35 +203,6 @@ export function createKvRunGate(o: KvRunGateOptions): KvRunGate {
     let n = 0;
     for (const id of w.cancelled) if (holds(s, id, now)) n++;
     return n;
-  }
-
-  function pump(): void {
-    if (closed) return;
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    void (async () => {
-      do {
-        again = false;
-        try {
-          await pumpOnce();
-        } catch (err) {
-          o.log.warn({ err }, "could not read or take run limits; queued runs try again shortly");
-        }
-      } while (again && !closed);
-      pumping = false;
-      schedulePoll();
-    })();
-  }
-
-  function schedulePoll(): void {
-    if (closed || poll !== undefined || waiters.size === 0) return;
-    poll = o.clock.setTimeout(() => {
-      poll = undefined;
-      pump();
-    }, pollMs);
   }
 
   async function renewAll(): Promise<void> {
@@ -287,7 +263,7 @@ export function createKvRunGate(o: KvRunGateOptions): KvRunGate {
     wait(runId, a, at, go) {
       if (closed) return;
       waiters.set(runId, { a, at, go, cancelled: new Set() });
-      pump();
+      pump.request();
     },
     async requeue(runId, a, at) {
       const entry = entryOf(runId, a, at);
@@ -313,7 +289,7 @@ export function createKvRunGate(o: KvRunGateOptions): KvRunGate {
       void cas(r, (s) => releaseRun(s, runId))
         .catch((err: unknown) => o.log.warn({ err, runId, limit: runLimitName(r) }, "could not give a run limit place back; it is free once its lease lapses"))
         .finally(() => {
-          if (waiters.size > 0) pump();
+          if (waiters.size > 0) pump.request();
         });
     },
     forget(runId) {
@@ -328,9 +304,8 @@ export function createKvRunGate(o: KvRunGateOptions): KvRunGate {
     },
     close() {
       closed = true;
-      if (poll !== undefined) o.clock.clearTimeout(poll);
+      pump.close();
       if (renewTimer !== undefined) o.clock.clearTimeout(renewTimer);
-      poll = undefined;
       waiters.clear();
       held.clear();
     },

@@ -2,7 +2,7 @@
 // the accepted verdicts of a run's stored history, and a fleet of real processes
 // (coordinators, workers) plus a client, started side by side. The fault tests use them
 // through ./support.ts; the fault campaign (scripts/campaign.ts) uses them directly.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -11,6 +11,7 @@ import type { LiveSignal, RunEvent } from "../../src/transport/messages.js";
 import { historyEvents } from "../../src/runtime/core/history.js";
 import { recordOfHistory } from "../../src/runtime/core/run-record.js";
 import type { RunRecord } from "../../src/runtime/core/run-record-schema.js";
+import { releaseFileOf } from "../fixtures/faults/release.js";
 import { startCoordinatorProcess, startWorkerProcess, stopAll, type LogLine, type PhaseflowProcess } from "../support/processes.js";
 
 export const WORKFLOWS = "tests/fixtures/faults/workflows.ts";
@@ -102,6 +103,11 @@ export class Fleet {
     readonly log: string,
   ) {
     this.env = { PHASEFLOW_FAULTS_LOG: log };
+  }
+
+  /** Ends the run's held faults/long tasks at their next step (they still report success). */
+  release(runId: string): void {
+    writeFileSync(releaseFileOf(this.log, runId), "");
   }
 
   async connect(auth?: { readonly user: string; readonly pass: string }): Promise<Client> {

@@ -39,8 +39,8 @@ describe("faults - upgrade", () => {
     await withFleet("fvupgrade", async (fleet) => {
       await Promise.all([fleet.coordinatorOf([V1, V2, V3]), fleet.worker("w1", ["--concurrency", "4"])]);
       await fleet.connect();
-      // prep outlasts the three CLI calls below on a loaded machine (each one a process start).
-      const { runId } = await fleet.client.start("holdout", { ms: 40_000 }, { version: "1" });
+      // prep is held until the CLI calls below are done (fleet.release), each one a process start.
+      const { runId } = await fleet.client.start("holdout", { ms: 90_000 }, { version: "1" });
       await waitForExecution(fleet.log, runId, (e) => e.taskId === "main/prep");
 
       const refused = await cli(fleet, ["upgrade", runId, "--to-version", "3"]);
@@ -60,6 +60,7 @@ describe("faults - upgrade", () => {
       const done = await cli(fleet, ["upgrade", runId, "--to-version", "2"]);
       expect(done.code, done.output).toBe(0);
       expect(done.output).toContain(`run ${runId} upgraded: holdout@1`);
+      fleet.release(runId);
 
       const { record, events } = await fleet.finish(runId);
       expect(record.status).toBe("succeeded");
@@ -79,7 +80,8 @@ describe("faults - upgrade", () => {
     await withFleet("fvupkill", async (fleet) => {
       const [old] = await Promise.all([fleet.coordinatorOf([V1, V2], [...COORDINATOR, "--id", "old"]), fleet.worker("w1", ["--concurrency", "4"])]);
       await fleet.connect();
-      const { runId } = await fleet.client.start("holdout", { ms: 15_000 }, { version: "1" });
+      // prep is held until the successor has taken the run over (fleet.release).
+      const { runId } = await fleet.client.start("holdout", { ms: 90_000 }, { version: "1" });
       await waitForExecution(fleet.log, runId, (e) => e.taskId === "main/prep");
       // The successor is up before the move, so nothing but the kill stands between them.
       const next = await fleet.coordinatorOf([V2], [...COORDINATOR, "--id", "next"]);
@@ -88,6 +90,7 @@ describe("faults - upgrade", () => {
       old.kill("SIGKILL");
       await old.exited;
       await tookOver(next, runId);
+      fleet.release(runId);
       const { record } = await fleet.finish(runId);
       expect(record.status).toBe("succeeded");
       expect(record.planHash).toBe(v2Hash);

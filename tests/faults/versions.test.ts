@@ -54,8 +54,8 @@ describe("faults - versions side by side", () => {
     await withFleet("fvroll", async (fleet) => {
       const [old] = await Promise.all([fleet.coordinatorOf([V1], [...COORDINATOR, "--id", "old"]), fleet.worker("w1", ["--concurrency", "8"])]);
       await fleet.connect();
-      // Long enough to outlast starting another coordinator process on a loaded machine.
-      const long = await fleet.client.start("holdout", { ms: 20_000 });
+      // prep is held until the takeover is seen (fleet.release), however long a coordinator takes to start.
+      const long = await fleet.client.start("holdout", { ms: 90_000 });
       expect(long.version).toBe("1");
       await waitForExecution(fleet.log, long.runId, (e) => e.taskId === "main/prep");
       expect((await fleet.client.get(long.runId)).status).toBe("running");
@@ -69,6 +69,7 @@ describe("faults - versions side by side", () => {
         .poll(async () => (await fleet.client.get(long.runId)).status, { timeout: 30_000, interval: 500, message: "the v1 run is still in flight when its coordinator dies" })
         .toBe("running");
       await tookOver(both, long.runId);
+      fleet.release(long.runId);
       const { record } = await fleet.finish(long.runId);
       expect(record.status).toBe("succeeded");
       expect(record.planHash).toBe(v1Hash);
@@ -94,7 +95,8 @@ describe("faults - versions side by side", () => {
     await withFleet("fvwait", async (fleet) => {
       const [old] = await Promise.all([fleet.coordinatorOf([V1], [...COORDINATOR, "--id", "old"]), fleet.worker("w1", ["--concurrency", "8"])]);
       await fleet.connect();
-      const { runId } = await fleet.client.start("holdout", { ms: 20_000 });
+      // prep is held until a v1 coordinator has taken the run back (fleet.release).
+      const { runId } = await fleet.client.start("holdout", { ms: 90_000 });
       await waitForExecution(fleet.log, runId, (e) => e.taskId === "main/prep");
       await fleet.coordinatorOf([V2], [...COORDINATOR, "--id", "new"]);
       old.kill("SIGKILL");
@@ -112,6 +114,7 @@ describe("faults - versions side by side", () => {
 
       const back = await fleet.coordinatorOf([V1], [...COORDINATOR, "--id", "back"]);
       await tookOver(back, runId);
+      fleet.release(runId);
       const { record } = await fleet.finish(runId);
       expect(record.status).toBe("succeeded");
       expect(record.planHash).toBe(v1Hash);
