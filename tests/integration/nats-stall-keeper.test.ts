@@ -46,7 +46,11 @@ describe("nats stall keeper - keeps held deliveries alive while the main thread 
     open.push({ nc, keeper });
     const base = `stallk${randomBytes(4).toString("hex")}`;
     const got = new Map<string, string>();
-    nc.subscribe(`${base}.>`, { callback: (_err, m: Msg) => got.set(m.subject, m.string()) });
+    nc.subscribe(`${base}.>`, {
+      callback: (_err, m: Msg) => {
+        got.set(m.subject, m.string());
+      },
+    });
     await nc.flush();
 
     // More deliveries than a first table has slots (64): it is made anew while they are held.

@@ -5,7 +5,7 @@ import { runInThisContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { HeldReplies, READ_HELD_SOURCE, type HeldTable } from "../../src/transport/nats/held-replies.js";
 
-const readHeld = runInThisContext(`(() => { ${READ_HELD_SOURCE}; return readHeld; })()`) as (table: HeldTable, decoder: TextDecoder) => string[];
+const readHeld = runInThisContext(`(() => { ${READ_HELD_SOURCE}; return readHeld; })()`) as (table: HeldTable, decoder: { decode(bytes: Uint8Array): string }) => string[];
 const decoder = new TextDecoder();
 const read = (held: HeldReplies): string[] => readHeld(held.table, decoder).sort();
 const reply = (n: number): string => `$JS.ACK.PF_TASKS.pf_ns_etl.1.${n}.${n}.1765152000000000000.0`;
