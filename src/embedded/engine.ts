@@ -41,6 +41,8 @@ import { createSilentLogger } from "../support/logger.js";
 import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js";
 import { resolveRunInput, runOptionsSchema, type ResolvedRunStart } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
+import { holdsPayload } from "../runtime/core/schema-check.js";
+import { isFinished } from "../runtime/core/run-state.js";
 import { SignalRefusedError } from "../errors/waits.js";
 import { embeddedChildRuns } from "./child-runs.js";
 import { WorkflowCatalog } from "./workflow-catalog.js";
@@ -282,7 +284,9 @@ export function createEngine(options: EngineOptions): Engine {
         if (ended) throw new SignalRefusedError("SIGNAL_RUN_FINISHED", `run "${runId}" has ended (${ended.status}); it takes no more signals`);
         throw new RunNotFoundError(runId);
       }
-      const message = prepareSignal({ state, plan: state.model.plan, defs: state.model.defs, name, payload, id: signalOptions.id, now: clockNow() });
+      // A payload reference (a transport with payloads) is checked on its value.
+      const opened = holdsPayload(payload) && transport.payloads !== undefined && !isFinished(state) ? { value: await transport.payloads.resolve(payload) } : undefined;
+      const message = prepareSignal({ state, plan: state.model.plan, defs: state.model.defs, name, payload, opened, id: signalOptions.id, now: clockNow() });
       if (message === "duplicate") return { runId, name, id: signalOptions.id!, duplicate: true };
       const { duplicate } = await transport.appendSignal(message);
       return { runId, name, id: message.id, duplicate };

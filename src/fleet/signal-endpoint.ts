@@ -3,7 +3,8 @@
  * signal`). Any coordinator serving the run's workflow answers, whether or not it holds
  * the run: a signal needs no lease. It folds the run's stored history (to know its
  * status and the signal ids it has), checks the signal against the workflow it serves
- * (name, payload schema: runtime/core/signals.ts), and stores it on the run's report subject.
+ * (name, payload schema: runtime/core/signals.ts; a payload over `inlineBytes` comes as a
+ * payload reference and is fetched for that check), and stores it on the run's report subject.
  * From there the run's holder consumes it — or, if that coordinator is down, whoever
  * takes the run over folds it from the history. A refused signal stores nothing.
  */
@@ -11,7 +12,8 @@ import type { WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { RunNotFoundError, UsageError } from "../errors/base.js";
 import { definitionsOf } from "../runtime/core/definition.js";
 import { historyEvents } from "../runtime/core/history.js";
-import { createRunState, foldEvents } from "../runtime/core/run-state.js";
+import { createRunState, foldEvents, isFinished } from "../runtime/core/run-state.js";
+import { holdsPayload } from "../runtime/core/schema-check.js";
 import { prepareSignal } from "../runtime/core/signals.js";
 import type { Transport } from "../transport/port.js";
 import type { z } from "zod";
@@ -42,8 +44,16 @@ export async function sendSignal(transport: Transport, served: WorkflowCatalog, 
   if (!entry) {
     throw new UsageError(`run "${runId}" runs plan ${planHash.slice(0, 12)} of workflow "${workflow}", which this coordinator does not serve (it serves ${served.describe() || "nothing"}); send the signal where the run's version is served`);
   }
-  const message = prepareSignal({ state, plan: entry.plan, defs: definitionsOf(entry.workflow), name, payload, id, now: Date.now() });
+  // A payload over inlineBytes came as a payload reference: its schema checks its value (fetched only then).
+  const opened = holdsPayload(payload) && !isFinished(state) ? { value: await openPayload(transport, payload) } : undefined;
+  const message = prepareSignal({ state, plan: entry.plan, defs: definitionsOf(entry.workflow), name, payload, opened, id, now: Date.now() });
   if (message === "duplicate") return { ok: true, runId, name, id: id!, duplicate: true };
   const { duplicate } = await transport.appendSignal(message);
   return { ok: true, runId, name, id: message.id, duplicate };
+}
+
+/** The value of a signal payload that holds payload references; a store without payloads cannot have stored them. */
+async function openPayload(transport: Transport, payload: unknown): Promise<unknown> {
+  if (!transport.payloads) throw new UsageError("the signal's payload is a payload reference, but this coordinator's transport stores no payloads");
+  return transport.payloads.resolve(payload);
 }

@@ -9,8 +9,7 @@ import { MaxVisitsExceededError, OutputValidationError, StateOutputValidationErr
 import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
 import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
-import { toSchemaIssues } from "../../support/schema-issues.js";
-import { checkSchema, holdsPayload, type Checked } from "./schema-check.js";
+import { checkOpened, checkSchema, type Checked } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
 import { decideNext, type Definitions } from "./definition.js";
@@ -20,7 +19,7 @@ import type { RunModel } from "./run-model.js";
 import type { DecideRandom, DecideSettings, Effect } from "./decide-api.js";
 import { armAttempt, disarmAttempt, rearm, retryKey, timerFired, type TimerHost } from "./decide-timers.js";
 import { fillMaps, instanceFailed, mapOf, startMap, type MapHost } from "./map-decide.js";
-import { matchSignals, startWait, waitKey } from "./run-waits.js";
+import { MATCH_SIGNALS, matchSignals, startWait, waitKey } from "./run-waits.js";
 import { cancelChildOf, ENSURE_CHILDREN, ensureChildren, matchChildren, type ChildHost } from "./children.js";
 import { timersAtDispatch } from "./attempt-timers.js";
 import { limitsOf } from "./limit-keys.js";
@@ -137,13 +136,20 @@ export class Decision implements TimerHost, MapHost, ChildHost {
       return;
     }
     const raw = stateOutputOf(v.layout, v.input, v.outputs);
-    const parsed = holdsPayload(raw) ? undefined : defs.stateOutput(v.state)?.safeParse(raw);
-    if (parsed && !parsed.success) {
-      this.emit({ type: "run.failed", error: serializeError(new StateOutputValidationError(v.state, toSchemaIssues(parsed.error.issues))) });
-      return;
-    }
-    const output = parsed ? parsed.data : raw;
     let next: string | null;
+    let output: unknown;
+    try {
+      // A state output over inlineBytes is a payload reference: checked on its value, fetched first (payload-view.ts).
+      const checked = checkOpened(defs.stateOutput(v.state), raw, this.st.payloads, (issues) => new StateOutputValidationError(v.state, issues));
+      if (!checked.ok) {
+        this.emit({ type: "run.failed", error: checked.error });
+        return;
+      }
+      output = checked.value;
+    } catch (err) {
+      if (err instanceof PayloadsNeeded) return this.need(err);
+      throw err;
+    }
     try {
       next = decideNext(index.state(v.state), defs, output, v.outputs, (value) => this.view(value));
     } catch (err) {
@@ -184,6 +190,7 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     for (const key of deferred) {
       if (isFinished(this.st)) return;
       if (key === ENSURE_CHILDREN) ensureChildren(this);
+      else if (key === MATCH_SIGNALS) matchSignals(this);
       else timerFired(this, key, undefined);
     }
     this.pump(true);

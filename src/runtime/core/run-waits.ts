@@ -21,11 +21,11 @@
  */
 import type { ZodType } from "zod";
 import { serializeError, type SerializedError } from "../../errors/serialize.js";
-import { SignalTimeoutError, SleepUntilError } from "../../errors/waits.js";
+import { SignalPayloadInvalidError, SignalTimeoutError, SleepUntilError } from "../../errors/waits.js";
 import type { PlanWait } from "../../plan/schema.js";
 import type { DecisionEvent } from "../../transport/messages.js";
 import type { Definitions } from "./definition.js";
-import { holdsPayload } from "./schema-check.js";
+import { checkOpened } from "./schema-check.js";
 import { PayloadsNeeded } from "./payload-view.js";
 import type { RunModel } from "./run-model.js";
 import { isFinished, taskKey, type PendingSignal, type RunState, type Visit, type VisitTask } from "./run-state.js";
@@ -51,6 +51,9 @@ export interface WaitHost {
   need(err: PayloadsNeeded): void;
 }
 
+/** The deferred-timer key under which `matchSignals` waits for a signal payload its schema reads (decision.ts `resolved`). */
+export const MATCH_SIGNALS = "match:signals";
+
 export const waitKey = (state: string, visit: number, task: string): string => `wait:${taskKey(state, visit, task)}`;
 
 const ref = (v: Visit, vt: VisitTask) => ({ state: v.state, visit: v.visit, task: vt.layout.name });
@@ -69,10 +72,11 @@ function pendingFor(h: WaitHost, v: Visit, vt: VisitTask, name: string): { signa
   const schema = signalSchema(h, v, vt);
   for (const s of h.st.signals) {
     if (s.name !== name) continue;
-    if (!schema || holdsPayload(s.payload)) return { signal: s, payload: s.payload };
+    if (!schema) return { signal: s, payload: s.payload };
     // Senders check payloads; one stored past them (a raw publish) that fails is left alone.
-    const parsed = schema.safeParse(s.payload);
-    if (parsed.success) return { signal: s, payload: parsed.data };
+    // A payload over inlineBytes is checked on its value: fetched first (throws PayloadsNeeded).
+    const checked = checkOpened(schema, s.payload, h.st.payloads, (issues) => new SignalPayloadInvalidError(h.st.runId, name, issues));
+    if (checked.ok) return { signal: s, payload: checked.value };
   }
   return undefined;
 }
@@ -112,7 +116,14 @@ export function startWait(h: WaitHost, v: Visit, vt: VisitTask, attempt: number,
   }
   const key = waitKey(v.state, v.visit, vt.layout.name);
   if (wait.kind === "signal") {
-    const found = pendingFor(h, v, vt, wait.signal);
+    let found: ReturnType<typeof pendingFor>;
+    try {
+      found = pendingFor(h, v, vt, wait.signal);
+    } catch (err) {
+      // A pending signal's payload is being fetched for its schema: the node starts once it is (trigger "resolved").
+      if (err instanceof PayloadsNeeded) return h.need(err);
+      throw err;
+    }
     if (found) {
       takeSignal(h, v, vt, attempt, found);
       return;
@@ -187,7 +198,16 @@ export function matchSignals(h: WaitHost): void {
   for (const vt of v.tasks.values()) {
     const wait = vt.record?.wait;
     if (vt.status !== "running" || wait?.kind !== "signal") continue;
-    const found = pendingFor(h, v, vt, wait.name);
+    let found: ReturnType<typeof pendingFor>;
+    try {
+      found = pendingFor(h, v, vt, wait.name);
+    } catch (err) {
+      if (!(err instanceof PayloadsNeeded)) throw err;
+      // A signal's payload is being fetched for its schema: match again on `resolved` (decision.ts).
+      h.st.deferredTimers.add(MATCH_SIGNALS);
+      h.need(err);
+      return;
+    }
     if (!found) continue;
     h.effects.push({ type: "cancelTimer", key: waitKey(v.state, v.visit, vt.layout.name) });
     takeSignal(h, v, vt, vt.attempts, found);

@@ -4,6 +4,7 @@
  */
 import type { ZodType } from "zod";
 import { isPayloadMerge, isPayloadRef } from "../../transport/payloads.js";
+import { viewValue, type PayloadView } from "./payload-view.js";
 import type { SchemaIssue } from "../../errors/base.js";
 import { serializeError, type SerializedError } from "../../errors/serialize.js";
 import { toSchemaIssues } from "../../support/schema-issues.js";
@@ -12,8 +13,9 @@ export type Checked = { ok: true; value: unknown } | { ok: false; error: Seriali
 
 /**
  * Whether `value` is, or has at its top level, a value stored as a payload (transport/payloads.ts).
- * The coordinator never fetches payloads: such a value passes its schema checks here
- * unchecked, and the executor's own schema checks it where it is opened (the worker).
+ * A task's input and output pass `checkSchema` unchecked then: the executor's own schema
+ * checks them where they are opened (the worker). Values no worker opens (a state's output,
+ * a signal's payload) are checked by `checkOpened`, which looks the payloads up.
  */
 export function holdsPayload(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
@@ -35,4 +37,35 @@ export function checkSchema(schema: ZodType | undefined, value: unknown, makeErr
   if (!schema || holdsPayload(value)) return { ok: true, value };
   const parsed = schema.safeParse(value);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: serializeError(makeError(toSchemaIssues(parsed.error.issues))) };
+}
+
+/**
+ * `checkSchema` for a value that no worker opens (a state's output, a signal's payload):
+ * one holding payload references is checked on its looked-up value (payload-view.ts), so
+ * a value over `inlineBytes` fails exactly as a small one does. Passing, it stays as
+ * stored (its references) unless the schema changed it (a default, a stripped key): then
+ * it is the parsed value, which its sender stores as a payload again.
+ * @throws PayloadsNeeded when a payload it holds is not fetched yet (the decider asks for it)
+ * @example checkOpened(schema, { $pfref: "sha256:ab", bytes: 300000 }, cache, (issues) => new StateOutputValidationError("s", issues))
+ */
+export function checkOpened(schema: ZodType | undefined, value: unknown, view: PayloadView | undefined, makeError: (issues: SchemaIssue[]) => Error): Checked {
+  if (!schema || !holdsPayload(value)) return checkSchema(schema, value, makeError);
+  const opened = viewValue(value, view);
+  const parsed = schema.safeParse(opened);
+  if (!parsed.success) return { ok: false, error: serializeError(makeError(toSchemaIssues(parsed.error.issues))) };
+  return { ok: true, value: sameJson(parsed.data, opened) ? value : parsed.data };
+}
+
+/** Whether two JSON values are equal (key order aside). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bs = b as unknown[];
+    return a.length === bs.length && a.every((x, i) => sameJson(x, bs[i]));
+  }
+  const ak = Object.keys(a);
+  if (ak.length !== Object.keys(b).length) return false;
+  return ak.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

@@ -6,7 +6,8 @@
  * A signal is refused, changing nothing, when its name is no signal of the run's
  * workflow (SIGNAL_UNKNOWN), the run has ended (SIGNAL_RUN_FINISHED), or its payload
  * fails the schema of a signal node waiting for that name (SIGNAL_PAYLOAD_INVALID, with
- * the issues). A signal whose id the run has folded already is a duplicate: it is not
+ * the issues; a payload over `inlineBytes`, sent as a payload reference, is checked on its
+ * value just the same). A signal whose id the run has folded already is a duplicate: it is not
  * stored again (and the fold would drop it anyway). Once stored it is durable: it is in
  * the run's history whether or not a coordinator is up, and the run's decider consumes
  * it when a signal node of that name is (or gets) waiting.
@@ -48,7 +49,18 @@ export const newSignalId = (): string => `sig_${randomBase64Url(12)}`;
  * @throws SignalRefusedError, SignalPayloadInvalidError
  * @example const msg = prepareSignal({ state, plan, defs, name: "verdict", payload: { ok: true }, now: Date.now() });
  */
-export function prepareSignal(args: { state: RunState; plan: Plan; defs: Definitions; name: string; payload: unknown; id?: string | undefined; now: number }): SignalMessage | "duplicate" {
+export function prepareSignal(args: {
+  state: RunState;
+  plan: Plan;
+  defs: Definitions;
+  name: string;
+  /** As stored: the value, or a payload reference to it (transport/payloads.ts). */
+  payload: unknown;
+  /** The value of a `payload` that holds payload references (`Payloads.resolve`), which its schema checks. */
+  opened?: { value: unknown } | undefined;
+  id?: string | undefined;
+  now: number;
+}): SignalMessage | "duplicate" {
   const { state, plan, defs, name, payload } = args;
   const runId = state.runId;
   const id = args.id ?? newSignalId();
@@ -64,10 +76,12 @@ export function prepareSignal(args: { state: RunState; plan: Plan; defs: Definit
     const known = signalNamesOf(plan);
     throw new SignalRefusedError("SIGNAL_UNKNOWN", `workflow "${plan.workflow}" has no signal "${name}"${known.length > 0 ? `; its signals: ${known.join(", ")}` : "; it declares no signal nodes (state.signal(...))"}`);
   }
+  // A payload over inlineBytes arrives as a payload reference: it is checked on its value, which the caller fetched.
+  const held = holdsPayload(payload);
+  if (held && args.opened === undefined) throw new SignalRefusedError("SIGNAL_INVALID", `the payload of signal "${name}" holds a payload reference ({ $pfref }), but no payload store is here to open it; send the value itself`);
+  const value = held ? args.opened!.value : payload;
   for (const n of nodes) {
-    const schema = defs.taskOutput(n.state, n.task);
-    // A payload stored as a payload reference is checked where it is opened, not here (schema-check.ts).
-    const parsed = holdsPayload(payload) ? undefined : schema?.safeParse(payload);
+    const parsed = defs.taskOutput(n.state, n.task)?.safeParse(value);
     if (parsed && !parsed.success) throw new SignalPayloadInvalidError(runId, name, toSchemaIssues(parsed.error.issues));
   }
   const message: SignalMessage = { v: WIRE_VERSION, kind: "signal", type: "signal.received", runId, at: args.now, name, id };
