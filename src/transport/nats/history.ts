@@ -5,17 +5,16 @@
  * Decisions are fenced with JetStream's expected-last-subject-sequence: the server
  * stores a batch only while the run's last decision is still at the sequence its
  * writer last saw, so two coordinators that both think they hold a run cannot both
- * write; the loser gets `FencedError`. The client sends the header for 0 too
- * (`typeof lastSubjectSequence === "number"`), and the server refuses a second "0"
- * write with API error 10071 (`JetStreamApiCodes.StreamWrongLastSequence`).
+ * write; the loser gets `FencedError`. The header is sent for 0 too, and the server
+ * refuses a second "0" write with API error 10071 (`JetStreamApiCodes.StreamWrongLastSequence`).
  *
  * Reading a history replays `<p>.evt.<runId>.*` with a short-lived ordered consumer
  * (nats-server 2.9 has no batch direct get). Every stored message keeps its stream
  * sequence, so readers resume "after seq N".
  */
 import { createHash } from "node:crypto";
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { TimeoutError } from "@nats-io/transport-node";
+import { DeliverPolicy, JetStreamApiCodes, type Consumer, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { TimeoutError, headers as newHeaders } from "@nats-io/transport-node";
 import { FencedError, TransportOperationError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { childEndedMessageSchema, decisionSchema, reportSchema, reportSubjectSchema, signalMessageSchema, type ChildEndedMessage, type Decision, type HistoryMessage, type Report, type SignalMessage, type StoredMessage } from "../messages.js";
@@ -23,7 +22,10 @@ import { decodeMessage, encodeFitting } from "./codec.js";
 import type { Payloads } from "../payloads.js";
 import type { LogLimiter } from "../../support/log-limiter.js";
 import type { NatsNames } from "./names.js";
-import type { PubAck, PublishOptions } from "./publisher.js";
+import { PublishRefusedError, type PubAck, type PublishOptions } from "./publisher.js";
+
+/** JetStream's fence header: store the message only while the subject's last message is at this sequence (0: none yet). */
+const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 
 /** Most messages pulled per request while replaying a run's history. */
 export const READ_BATCH = 500;
@@ -40,7 +42,7 @@ const READ_EXPIRES_MS = 5_000;
 export interface HistoryContext {
   js: JetStreamClient;
   jsm: JetStreamManager;
-  /** The hot-path publish (publisher.ts): reports go through it. */
+  /** The hot-path publish (publisher.ts): reports and decisions go through it. */
   publish(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PubAck>;
   names: NatsNames;
   logger: Logger;
@@ -88,15 +90,18 @@ export async function appendDecision(ctx: HistoryContext, decision: Decision, ex
   const data = await encodeFitting(decisionSchema, decision, what, ctx.maxPayload(), ctx.payloads);
   try {
     // The msgID makes a retried publish (PUBLISH_RETRIES) idempotent: a batch stored before its lost ack comes back as a duplicate with its seq, not as fenced.
-    const ack = await ctx.js.publish(ctx.names.subjects.decisions(decision.runId), data, {
-      expect: { lastSubjectSequence: expectedLastSeq },
+    // The hot publisher, not js.publish(): a decision is stored every phase, and js.publish() costs a request object, a timer and an error per call.
+    const fence = newHeaders();
+    fence.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(expectedLastSeq));
+    const ack = await ctx.publish(ctx.names.subjects.decisions(decision.runId), data, {
+      headers: fence,
       // This very batch at this place in this run's history (the window is stream-wide): only a resend of the same bytes is a duplicate; another batch is fenced.
       msgID: `${decision.runId}#${expectedLastSeq}#${createHash("sha256").update(data).digest("base64url").slice(0, 22)}`,
       retries: PUBLISH_RETRIES,
     });
     return ack.seq;
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+    if (err instanceof PublishRefusedError && err.errCode === JetStreamApiCodes.StreamWrongLastSequence) {
       throw new FencedError(decision.runId, expectedLastSeq, { cause: err });
     }
     throw publishFailed(ctx, what, err);

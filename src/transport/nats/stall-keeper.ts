@@ -12,19 +12,20 @@
  * timed out until it yields (and the coordinator's watchdog, 10 min by default, is
  * the bound on how long it may stay silent).
  *
- * Holds and releases reach the thread in one message per batch (a `process.nextTick`
- * queued with the first: it runs once the current macrotask and its promise jobs are
- * done), not one message each: a message to a thread costs a few microseconds on both
- * sides, and a busy worker holds and releases thousands of deliveries a second. A
- * delivery's hold is queued before its executor can run, and the worker calls executors
- * from a later `setImmediate`, which runs after every pending nextTick, so the thread
- * knows it before the executor can block the loop.
+ * Holds and releases reach the thread through shared memory, not messages: the main
+ * thread writes each held delivery's reply subject into a slot of a SharedArrayBuffer
+ * (held-replies.ts) and clears it on release, and the thread reads the slots only when the
+ * main thread is stalled. A message to a thread costs a few microseconds on both sides and
+ * wakes the thread; a busy worker holds and releases thousands of deliveries a second, and a
+ * chain of short tasks paid two such messages per task. A hold is written before its
+ * executor can run, so the thread knows every delivery an executor may block.
  *
  * The thread's code is plain JavaScript (no loader needed, also from the TypeScript
  * source), importing the NATS client by its resolved URL.
  */
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../../registry/types.js";
+import { HeldReplies, READ_HELD_SOURCE } from "./held-replies.js";
 import type { ResolvedNatsTransportOptions } from "./options.js";
 
 const THREAD_SOURCE = `
@@ -32,18 +33,19 @@ const { parentPort, workerData } = require("node:worker_threads");
 const { readFileSync } = require("node:fs");
 let nc;
 let timer;
-const held = new Map();
+let closing = false;
+let table = workerData.table;
+const decoder = new TextDecoder();
+${READ_HELD_SOURCE}
 parentPort.on("message", (m) => {
-  if (m.op === "batch") {
-    for (let i = 0; i < m.hold.length; i += 2) held.set(m.hold[i], m.hold[i + 1]);
-    for (const id of m.release) held.delete(id);
+  if (m.op === "table") {
+    table = m.table;
   } else if (m.op === "close") {
     closing = true;
     clearInterval(timer);
     Promise.resolve(nc && nc.drain()).catch(() => undefined).finally(() => parentPort.close());
   }
 });
-let closing = false;
 (async () => {
   const nats = await import(workerData.natsUrl);
   const options = { ...workerData.connect };
@@ -65,9 +67,10 @@ let closing = false;
       stalled = false;
       return;
     }
-    if (!stalled) parentPort.postMessage({ op: "stalled", held: held.size });
+    const replies = readHeld(table, decoder);
+    if (!stalled) parentPort.postMessage({ op: "stalled", held: replies.length });
     stalled = true;
-    for (const reply of held.values()) nc.publish(reply, wpi);
+    for (const reply of replies) nc.publish(reply, wpi);
   }, workerData.intervalMs);
   parentPort.postMessage({ op: "ready" });
 })().catch((err) => parentPort.postMessage({ op: "error", message: String((err && err.message) || err) }));
@@ -84,7 +87,7 @@ export interface StallKeeper {
 
 /**
  * The keeper; its thread starts with the first held delivery, and keeps deliveries
- * alive from its first tick on (holds sent before it connected are buffered).
+ * alive from its first tick on (what was held before it connected is in the table).
  *
  * @example
  * const keeper = startStallKeeper(resolvedOptions, 10_000, logger);
@@ -101,24 +104,7 @@ export function startStallKeeper(options: ResolvedNatsTransportOptions, keepAliv
   if (options.tls !== undefined) connect.tls = { ...options.tls };
   let thread: Worker | undefined;
   let closed = false;
-  // What the thread has not been told yet: [id, reply, id, reply, ...] held, ids released (applied after the holds).
-  let holds: (number | string)[] = [];
-  let releases: number[] = [];
-  let flushQueued = false;
-  const flush = (): void => {
-    flushQueued = false;
-    const hold = holds;
-    const release = releases;
-    holds = [];
-    releases = [];
-    if (closed || (hold.length === 0 && (release.length === 0 || thread === undefined))) return;
-    started().postMessage({ op: "batch", hold, release });
-  };
-  const queue = (): void => {
-    if (flushQueued) return;
-    flushQueued = true;
-    process.nextTick(flush);
-  };
+  const held = new HeldReplies();
   // Started with the first held delivery: a consumer that never gets a task costs no thread.
   const started = (): Worker => {
     if (thread !== undefined) return thread;
@@ -129,6 +115,7 @@ export function startStallKeeper(options: ResolvedNatsTransportOptions, keepAliv
         connect,
         credsFile: options.credsFile,
         stamp,
+        table: held.table,
         stallMs: Math.floor(keepAliveMs * 1.5),
         intervalMs: Math.max(50, Math.floor(keepAliveMs / 2)),
       },
@@ -147,13 +134,13 @@ export function startStallKeeper(options: ResolvedNatsTransportOptions, keepAliv
     hold(id, reply) {
       if (closed) return;
       now[0] = Date.now();
-      holds.push(id, reply);
-      queue();
+      // A table made anew (more slots, or longer replies) goes to a running thread; a new thread gets it with its start.
+      if (held.hold(id, reply) && thread !== undefined) thread.postMessage({ op: "table", table: held.table });
+      started();
     },
     release(id) {
       if (closed) return;
-      releases.push(id);
-      queue();
+      held.release(id);
     },
     tick() {
       now[0] = Date.now();
