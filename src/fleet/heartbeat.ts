@@ -7,8 +7,12 @@
  * deletes its key.
  */
 import { z } from "zod";
+import { indexPlan } from "../plan/lookup.js";
+import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
+import type { Clock } from "../support/clock.js";
 import type { TypedKv } from "../transport/fleet-port.js";
+import { every, type BackgroundJob } from "./background-job.js";
 
 export const workerHeartbeatSchema = z.object({
   workerId: z.string(),
@@ -94,4 +98,29 @@ export async function readLiveWorkers(kv: TypedKv<WorkerHeartbeat>, now: number,
 export function missingExecutors(needed: readonly string[], workers: readonly WorkerHeartbeat[]): string[] {
   const served = new Set(workers.flatMap((w) => w.executors));
   return needed.filter((e) => !served.has(e));
+}
+
+/** The executors of `plan` no live worker serves now (a run of it waits for them). */
+export async function missingWorkersFor(kv: TypedKv<WorkerHeartbeat>, plan: Plan, now: number): Promise<string[]> {
+  return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(kv, now, HEARTBEAT_STALE_MS));
+}
+
+/**
+ * A pending run's look for its workers: every `pollMs`, while `wanted(job)` holds, read
+ * whether every executor of `plan` has a live worker; once they do and the run is still
+ * wanted (looked at again after the read: it may have been cancelled meanwhile), stop and `go()`.
+ */
+export function whenWorkersServe(
+  o: { kv: TypedKv<WorkerHeartbeat>; plan: Plan; clock: Clock; pollMs: number; logger: Logger },
+  wanted: (job: BackgroundJob) => boolean,
+  go: () => Promise<void>,
+): BackgroundJob {
+  const job = every(o.clock, o.pollMs, async () => {
+    if (!wanted(job)) return;
+    const stillMissing = (await missingWorkersFor(o.kv, o.plan, o.clock.now())).length > 0;
+    if (stillMissing || !wanted(job)) return;
+    job.stop();
+    await go();
+  }, o.logger);
+  return job;
 }

@@ -8,7 +8,6 @@ import { RunNotFoundError, UsageError } from "../errors/base.js";
 import { PlanHashMismatchError, ReplyTooLargeError, WorkersUnavailableError } from "../errors/fleet.js";
 import type { Engine } from "../embedded/engine.js";
 import { versionLabel, type WorkflowCatalog } from "../embedded/workflow-catalog.js";
-import { indexPlan } from "../plan/lookup.js";
 import type { Logger } from "../registry/types.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
 import { isRunFinished, recordOfHistory, summaryFieldsOf } from "../runtime/core/run-record.js";
@@ -22,7 +21,7 @@ import { REPLY_HEADROOM } from "./api-server.js";
 import type { cancelRunRequestSchema, listRunsRequestSchema, retryRunRequestSchema, startRunRequestSchema } from "./api-schemas.js";
 import { cancelRunReplySchema } from "./api-schemas.js";
 import type { CoordinatorHeartbeat } from "./coordinator-heartbeat.js";
-import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
+import { missingWorkersFor, type WorkerHeartbeat } from "./heartbeat.js";
 import type { RunDriver } from "./run-driver.js";
 import { compareNewestFirst, isAfterCursor } from "./run-list-order.js";
 import type { KvRunGate } from "./kv-run-gate.js";
@@ -127,7 +126,7 @@ export function createRunApi(d: RunApiDeps): RunApi {
       }
     }
     if (d.requireWorkers) {
-      const missing = missingExecutors(indexPlan(entry.plan).executors(), await readLiveWorkers(workersKv, Date.now(), HEARTBEAT_STALE_MS));
+      const missing = await missingWorkersFor(workersKv, entry.plan, Date.now());
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
     try {

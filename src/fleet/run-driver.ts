@@ -12,28 +12,28 @@
  *
  * Runs accepted while their executors had no live worker are `pending`: their input
  * is kept in the KV entry so a coordinator that takes the run over can still start it.
- * What a takeover does is run-takeover.ts; how a run that cannot be driven ends, run-failure.ts.
+ * What a takeover does is run-takeover.ts; how a run that cannot be driven ends, run-failure.ts;
+ * how a run meets its workflow's concurrency (queued, admitted, its place kept), run-admission.ts.
  */
 import type { Workflow } from "../dsl/workflow.js";
 import type { CatalogEntry, WorkflowCatalog } from "../embedded/workflow-catalog.js";
 import { PhaseflowError, RunReleasedError, UsageError } from "../errors/base.js";
 import { systemClock, type Clock } from "../support/clock.js";
-import { indexPlan } from "../plan/lookup.js";
 import type { Plan } from "../plan/schema.js";
 import type { Logger } from "../registry/types.js";
 import type { RunHandle } from "../runtime/shell/run-handle.js";
 import type { Engine } from "../embedded/engine.js";
 import type { RunRecord } from "../runtime/core/run-record-schema.js";
-import type { RunEvent, StoredMessage } from "../transport/messages.js";
+import type { StoredMessage } from "../transport/messages.js";
 import type { Transport } from "../transport/port.js";
 import type { TypedEntry, TypedKv } from "../transport/fleet-port.js";
-import { runLimitKey } from "../embedded/run-limits.js";
-import type { RunLimitRef } from "../runtime/core/run-limit-state.js";
 import type { KvRunGate, RunAdmission } from "./kv-run-gate.js";
 import { every, type BackgroundJob } from "./background-job.js";
-import { HEARTBEAT_STALE_MS, missingExecutors, readLiveWorkers, type WorkerHeartbeat } from "./heartbeat.js";
+import { missingWorkersFor, whenWorkersServe, type WorkerHeartbeat } from "./heartbeat.js";
+import { RunPlaces } from "./run-admission.js";
+import { saveOnChange } from "./summary-saver.js";
 import { recordRunFailure } from "./run-failure.js";
-import { createRunStore, endedUnstarted, isUnfinished, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
+import { acceptedUnstarted, createRunStore, endedUnstarted, summarize, type RunStore, type RunStoreKv, type StoredRun } from "./run-store.js";
 import { isOrphan, takeOver, type StartOfRun, type TakeoverDeps, type TakeoverHost } from "./run-takeover.js";
 
 export type { StartOfRun } from "./run-takeover.js";
@@ -61,6 +61,7 @@ export class RunDriver {
   private readonly waiting = new Map<string, BackgroundJob>();
   private readonly timers: BackgroundJob[] = [];
   private readonly clock: Clock;
+  private readonly places: RunPlaces;
   private scanning = false;
   /** Runs whose resume failed for good here (e.g. PLAN_MISMATCH after an upgrade): left for another coordinator. */
   private readonly unresumable = new Set<string>();
@@ -75,24 +76,18 @@ export class RunDriver {
     knows: (id) => this.handles.has(id) || this.waiting.has(id) || this.starting.has(id) || this.unresumable.has(id),
     startOrWait: async (served, start, runId, run) => {
       // Queued (or admitted, not yet begun) by a coordinator that died: it keeps its place, or its place in the queue.
-      const admission = this.admissionOf(served.workflow, start);
-      if (admission !== undefined && run.runLimit !== undefined && !(await this.o.runGate!.requeue(runId, admission, run.runLimit.queuedAt))) {
-        this.queue(served, start, runId, admission, run.runLimit.queuedAt);
+      const queued = await this.places.requeue(runId, served.workflow, start, run);
+      if (queued !== undefined && run.runLimit !== undefined) {
+        this.queue(served, start, runId, queued, run.runLimit.queuedAt);
         return;
       }
       const missing = await this.missingFor(served.plan);
       if (missing.length === 0) await this.begin(served.workflow, start, runId);
       else this.waitForWorkers(served, start, runId, missing);
     },
-    keepPlace: async (run) => {
-      // In flight: it keeps its place (the lease outlives a takeover; one that lapsed is counted again).
-      const ref = RunDriver.refOf(run);
-      if (ref !== undefined) await this.o.runGate?.hold(run.runId, ref);
-    },
-    givePlaceBack: (run) => {
-      const ref = RunDriver.refOf(run);
-      if (ref !== undefined) this.o.runGate?.release(run.runId, ref);
-    },
+    // In flight: it keeps its place (the lease outlives a takeover; one that lapsed is counted again).
+    keepPlace: (run) => this.places.keep(run),
+    givePlaceBack: (run) => this.places.giveBack(run),
     track: (handle) => this.track(handle),
     cancelHeld: (runId, reason) => this.cancelHeld(runId, reason),
     fail: (runId, err) => this.fail(runId, err),
@@ -101,6 +96,7 @@ export class RunDriver {
 
   constructor(private readonly o: RunDriverOptions) {
     this.clock = o.clock ?? systemClock;
+    this.places = new RunPlaces(o.runGate, o.logger);
     this.store = createRunStore(o.kv, {
       owner: o.id,
       leaseMs: o.leaseMs,
@@ -140,42 +136,24 @@ export class RunDriver {
   async accept(served: CatalogEntry, start: StartOfRun, runId: string, startKey?: string): Promise<string[]> {
     const missing = await this.missingFor(served.plan);
     // Runs in flight per key: a place now, a place in the queue, or (onLimit "drop") a refusal before anything is stored.
-    const admission = this.admissionOf(served.workflow, start);
     const queuedAt = this.clock.now();
-    const queued = admission !== undefined && this.o.runGate !== undefined && !(await this.o.runGate.start(runId, admission, queuedAt));
-    const base = {
-      runId,
-      workflow: served.workflow.name,
-      version: served.plan.version,
-      planHash: served.plan.planHash,
-      status: "pending" as const,
-      tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
-      // The input is kept until run.started is stored, so a coordinator that takes the run over can start it.
-      pendingStart: { input: start.input, options: start.options, ...(start.parent !== undefined ? { parent: start.parent } : {}) },
-      ...(start.parent !== undefined ? { parent: start.parent.runId } : {}),
-      ...(startKey !== undefined ? { startKey } : {}),
-      ...(missing.length > 0 ? { waitingFor: missing } : {}),
-      ...(admission !== undefined ? { runLimit: { key: admission.ref.key, limit: admission.ref.limit, queuedAt } } : {}),
-    };
+    const { admission, queued, stored } = await this.places.admit(runId, served.workflow, start, queuedAt);
+    const run = { runId, workflow: served.workflow.name, version: served.plan.version, planHash: served.plan.planHash };
+    const base = acceptedUnstarted(run, start, { waitingFor: missing, startKey, runLimit: stored });
     this.starting.add(runId);
     try {
       try {
         await this.store.create(base);
       } catch (err) {
-        if (admission !== undefined) this.o.runGate?.release(runId, admission.ref);
+        if (admission !== undefined) this.places.release(runId, admission.ref);
         // KV create fails when the key exists; anything else (bad value, server away) is not "in use".
         if (err instanceof PhaseflowError || (await this.store.get(runId).catch(() => undefined)) === undefined) throw err;
         throw new UsageError(`run id "${runId}" is already in use; choose another or leave it out`);
       }
-      if (queued) {
+      if (queued && admission !== undefined) {
         this.queue(served, start, runId, admission, queuedAt);
       } else if (missing.length === 0) {
-        try {
-          await this.begin(served.workflow, start, runId);
-        } catch (err) {
-          await this.fail(runId, err);
-          throw err;
-        }
+        await this.beginOrFail(served.workflow, start, runId);
       } else {
         this.waitForWorkers(served, start, runId, missing);
       }
@@ -185,35 +163,17 @@ export class RunDriver {
     }
   }
 
-  /** How a run of `wf` meets its workflow's `concurrency` (undefined: it has none, or no gate enforces it here). */
-  private admissionOf(wf: Workflow<unknown>, start: StartOfRun): RunAdmission | undefined {
-    const c = wf.options.concurrency;
-    if (c === undefined || this.o.runGate === undefined) return undefined;
-    const priority = typeof start.options.priority === "number" ? start.options.priority : (wf.options.priority ?? 3);
-    return { ref: { workflow: wf.name, key: runLimitKey(wf, start.input), limit: c.limit }, onLimit: c.onLimit ?? "queue", priority };
-  }
-
-  /** The limit a stored run holds a place of (or is queued for). */
-  private static refOf(run: StoredRun): RunLimitRef | undefined {
-    return run.runLimit === undefined ? undefined : { workflow: run.workflow, key: run.runLimit.key, limit: run.runLimit.limit };
-  }
-
   /** A queued run held here: it waits in the gate (a pending run in the store) and starts once it has a place. */
   private queue(served: CatalogEntry, start: StartOfRun, runId: string, admission: RunAdmission, at: number): void {
-    const gate = this.o.runGate!;
-    this.o.logger.info({ runId, workflow: served.workflow.name, key: admission.ref.key, limit: admission.ref.limit }, "run queued: its key has as many runs in flight as its workflow's concurrency allows");
-    const marker = { stop: () => gate.stopWaiting(runId) };
-    this.waiting.set(runId, marker);
-    gate.wait(runId, admission, at, () => {
-      if (this.closed || this.waiting.get(runId) !== marker) {
-        gate.release(runId, admission.ref);
-        return;
-      }
+    const park = (job: BackgroundJob): void => void this.waiting.set(runId, job);
+    this.places.queue(runId, admission, at, park, (job) => {
+      if (this.closed || this.waiting.get(runId) !== job) return false;
       this.waiting.delete(runId);
       this.starting.add(runId);
       void this.proceed(served, start, runId)
         .catch((err: unknown) => this.o.logger.error({ err, runId }, "a queued run could not start"))
         .finally(() => this.starting.delete(runId));
+      return true;
     });
   }
 
@@ -224,8 +184,13 @@ export class RunDriver {
       this.waitForWorkers(served, start, runId, missing);
       return;
     }
+    await this.beginOrFail(served.workflow, start, runId);
+  }
+
+  /** Begin a run; one that cannot begin is ended (failed, with the reason in its history) and the error rethrown. */
+  private async beginOrFail(wf: Workflow<unknown>, start: StartOfRun, runId: string): Promise<void> {
     try {
-      await this.begin(served.workflow, start, runId);
+      await this.begin(wf, start, runId);
     } catch (err) {
       await this.fail(runId, err);
       throw err;
@@ -237,7 +202,7 @@ export class RunDriver {
     const timer = this.waiting.get(runId);
     if (timer) {
       // Queued or waiting for workers: it never ran; its place (or queue entry) goes back.
-      this.o.runGate?.release(runId);
+      this.places.release(runId);
       timer.stop();
       this.waiting.delete(runId);
       const stored = await this.store.get(runId);
@@ -282,12 +247,9 @@ export class RunDriver {
     this.starting.add(runId);
     try {
       // A cancel recorded before the run failed is spent: it does not stop the re-run.
-      const { cancelRequested: _spent, ...value } = entry.value;
-      if (!(await this.store.takeOver({ ...entry, value }))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
+      if (!(await this.store.reclaim(entry))) throw new UsageError(`run "${runId}" is being retried by another coordinator`);
       try {
-        await this.o.kv.active.put(`active.${runId}`, { workflow: wf.name, since: this.clock.now() });
-        const ref = RunDriver.refOf(entry.value);
-        if (ref !== undefined) await this.o.runGate?.hold(runId, ref);
+        await this.places.keep(entry.value);
         this.track(await this.o.engine.retry(wf, history, from));
       } catch (err) {
         this.store.forget(runId);
@@ -305,7 +267,7 @@ export class RunDriver {
     } finally {
       this.store.forget(runId);
       this.unresumable.add(runId);
-      this.o.runGate?.release(runId);
+      this.places.release(runId);
     }
   }
 
@@ -321,34 +283,24 @@ export class RunDriver {
     const held = this.store.held();
     for (const runId of held) this.store.forget(runId);
     await stopDriving();
-    await Promise.all(
-      held.map(async (runId) => {
-        const entry = await this.store.get(runId).catch(() => undefined);
-        if (!entry || !isUnfinished(entry.value)) return;
-        if (entry.value.coordinator === this.o.id) {
-          await this.o.kv.runs.update(entry.key, { ...entry.value, leaseUntil: 0, updatedAt: this.clock.now() }, entry.revision).catch((err: unknown) => this.o.logger.debug({ err, runId }, "could not give the lease up; it expires on its own"));
-        }
-      }),
-    );
+    await Promise.all(held.map((runId) => this.store.giveUp(runId)));
   }
 
   private async missingFor(plan: Plan): Promise<string[]> {
-    return missingExecutors(indexPlan(plan).executors(), await readLiveWorkers(this.o.workersKv, this.clock.now(), HEARTBEAT_STALE_MS));
+    return missingWorkersFor(this.o.workersKv, plan, this.clock.now());
   }
 
   private waitForWorkers(served: CatalogEntry, start: StartOfRun, runId: string, missing: string[]): void {
     this.o.logger.warn({ runId, workflow: served.workflow.name, missing }, `run waits for workers serving: ${missing.join(", ")}`);
-    const timer = every(this.clock, this.o.workerPollMs, async () => {
-      if (this.closed || this.waiting.get(runId) !== timer) return;
-      const stillMissing = (await this.missingFor(served.plan)).length > 0;
-      // Cancelled, lost or closed while we looked: do not start it.
-      if (stillMissing || this.closed || this.waiting.get(runId) !== timer) return;
-      timer.stop();
+    // Cancelled, lost or closed meanwhile: it is not started.
+    const wanted = (job: BackgroundJob): boolean => !this.closed && this.waiting.get(runId) === job;
+    const look = { kv: this.o.workersKv, plan: served.plan, clock: this.clock, pollMs: this.o.workerPollMs, logger: this.o.logger };
+    const job = whenWorkersServe(look, wanted, async () => {
       this.waiting.delete(runId);
       this.o.logger.info({ runId }, "workers are available: starting the run");
       await this.begin(served.workflow, start, runId).catch((err: unknown) => this.o.logger.error({ err, runId }, "a waiting run could not start"));
-    }, this.o.logger);
-    this.waiting.set(runId, timer);
+    });
+    this.waiting.set(runId, job);
   }
 
   private async begin(wf: Workflow<unknown>, start: StartOfRun, runId: string): Promise<void> {
@@ -356,31 +308,19 @@ export class RunDriver {
     this.track(handle);
   }
 
-  /** Persist the handle's summary as it changes (state and run events at once, the rest coalesced), until it ends. */
+  /** Persist the handle's summary as it changes (summary-saver.ts), and its end once it ends. */
   private track(handle: RunHandle): void {
     const { runId } = handle;
     this.handles.set(runId, handle);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const flush = (): void => {
-      timer = undefined;
+    const off = saveOnChange(handle, () => {
       if (this.handles.get(runId) === handle) void this.store.save(handle.summary());
-    };
-    const off = handle.on((event: RunEvent) => {
-      if (event.type.startsWith("run.") || event.type.startsWith("state.")) {
-        if (timer) clearTimeout(timer);
-        flush();
-      } else if (!timer) {
-        timer = setTimeout(flush, 250);
-        timer.unref();
-      }
     });
     void handle.result().then(
       async (record) => {
         off();
-        if (timer) clearTimeout(timer);
         if (this.handles.get(runId) !== handle) return;
         this.o.logger.info({ runId, status: record.status }, "run finished");
-        this.o.runGate?.release(runId);
+        this.places.release(runId);
         const saved = this.store.save(summarize(record)).then(() => undefined);
         this.ending.set(runId, saved.catch(() => undefined));
         try {
@@ -398,7 +338,7 @@ export class RunDriver {
         if (err instanceof RunReleasedError) {
           // Fenced out: another coordinator holds the run now. Recording anything would undo its work.
           this.store.forget(runId);
-          this.o.runGate?.forget(runId);
+          this.places.forget(runId);
           this.o.logger.warn({ runId }, "run released: another coordinator holds it now");
           return;
         }
@@ -409,7 +349,7 @@ export class RunDriver {
         }
         // Stop renewing: once the lease expires the run is resumed from its history (by us or another coordinator).
         this.store.forget(runId);
-        this.o.runGate?.forget(runId);
+        this.places.forget(runId);
         this.o.logger.warn({ err, runId }, "run stopped without finishing here; it will be resumed from its history");
       },
     );
@@ -448,7 +388,7 @@ export class RunDriver {
       timer.stop();
       this.waiting.delete(runId);
     }
-    this.o.runGate?.forget(runId);
+    this.places.forget(runId);
     if (this.handles.delete(runId)) this.o.engine.release(runId);
   }
 }

@@ -20,10 +20,11 @@
 import { z } from "zod";
 import type { SerializedError } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
+import type { ResolvedRunStart } from "../support/run-options.js";
 import { summaryOf } from "../runtime/core/run-record.js";
 import { runSummarySchema, type RunRecord } from "../runtime/core/run-record-schema.js";
 import type { FleetTransport, TypedEntry, TypedKv } from "../transport/fleet-port.js";
-import { parentRefSchema } from "../transport/messages.js";
+import { parentRefSchema, type ParentRef } from "../transport/messages.js";
 
 /** A run's KV entry: its summary (`runSummarySchema`, declared once with the record) and what the fleet keeps beside it. */
 export const storedRunSchema = runSummarySchema.omit({ waiting: true }).extend({
@@ -70,6 +71,28 @@ export function summarize(record: RunRecord): RunSummaryBody {
 }
 
 /**
+ * The summary of a run accepted and not started yet: pending, its input kept until
+ * run.started is stored (so a coordinator that takes the run over can start it), with the
+ * executors it waits for, its start key and its place in its workflow's concurrency.
+ */
+export function acceptedUnstarted(
+  run: Pick<StoredRun, "runId" | "workflow" | "version" | "planHash">,
+  start: ResolvedRunStart & { parent?: ParentRef | undefined },
+  kept: { waitingFor: string[]; startKey?: string | undefined; runLimit?: StoredRun["runLimit"] | undefined },
+): RunSummaryBody {
+  return {
+    ...run,
+    status: "pending",
+    tasks: { total: 0, succeeded: 0, failed: 0, running: 0 },
+    pendingStart: { input: start.input, options: start.options, ...(start.parent !== undefined ? { parent: start.parent } : {}) },
+    ...(start.parent !== undefined ? { parent: start.parent.runId } : {}),
+    ...(kept.startKey !== undefined ? { startKey: kept.startKey } : {}),
+    ...(kept.waitingFor.length > 0 ? { waitingFor: kept.waitingFor } : {}),
+    ...(kept.runLimit !== undefined ? { runLimit: kept.runLimit } : {}),
+  };
+}
+
+/**
  * The final summary of a run that ended before it started (cancelled while pending, or
  * failed with no history): no pending start, no workers waited for, no lease.
  */
@@ -111,6 +134,12 @@ export interface RunStore {
   renewAll(): Promise<void>;
   /** Take over a run whose lease expired (or that we held before a restart). True when we won it. */
   takeOver(entry: TypedEntry<StoredRun>): Promise<boolean>;
+  /**
+   * Claim a failed run for a retry: take its failed entry over (compare-and-set, so two
+   * retries cannot both win; a cancel recorded before it failed is spent) and mark it
+   * active again. False when another coordinator claimed it first.
+   */
+  reclaim(entry: TypedEntry<StoredRun>): Promise<boolean>;
   /** Stop renewing a run (finished, or lost). */
   forget(runId: string): void;
   get(runId: string): Promise<TypedEntry<StoredRun> | undefined>;
@@ -118,6 +147,11 @@ export interface RunStore {
   active(): Promise<TypedEntry<StoredRun>[]>;
   /** Runs this store holds leases on. */
   held(): string[];
+  /**
+   * Expire our lease on a run we held and that is unfinished (call `forget` first), so
+   * another coordinator takes it over at once. Never rejects: a lease not given up expires.
+   */
+  giveUp(runId: string): Promise<void>;
   /**
    * Record a cancel request on an unfinished run's entry (compare-and-set, whoever holds it),
    * so its holder — or whoever takes it over next — applies it. Resolves with the entry as
@@ -186,6 +220,22 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
     return next;
   };
 
+  const takeOver = async (entry: TypedEntry<StoredRun>): Promise<boolean> => {
+    const claimed: StoredRun = { ...entry.value, coordinator: o.owner, leaseUntil: o.now() + o.leaseMs, updatedAt: o.now() };
+    try {
+      revisions.set(entry.value.runId, await kv.runs.update(runKey(entry.value.runId), claimed, entry.revision));
+      latest.set(entry.value.runId, claimed);
+      return true;
+    } catch {
+      return false; // someone else changed it first
+    }
+  };
+
+  const forget = (runId: string): void => {
+    revisions.delete(runId);
+    latest.delete(runId);
+  };
+
   return {
     async create(run) {
       const stamped = stamp(run);
@@ -215,20 +265,19 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
         ),
       );
     },
-    async takeOver(entry) {
-      const claimed: StoredRun = { ...entry.value, coordinator: o.owner, leaseUntil: o.now() + o.leaseMs, updatedAt: o.now() };
+    takeOver,
+    async reclaim(entry) {
+      const { cancelRequested: _spent, ...value } = entry.value;
+      if (!(await takeOver({ ...entry, value }))) return false;
       try {
-        revisions.set(entry.value.runId, await kv.runs.update(runKey(entry.value.runId), claimed, entry.revision));
-        latest.set(entry.value.runId, claimed);
-        return true;
-      } catch {
-        return false; // someone else changed it first
+        await kv.active.put(activeKey(value.runId), { workflow: value.workflow, since: o.now() });
+      } catch (err) {
+        forget(value.runId);
+        throw err;
       }
+      return true;
     },
-    forget(runId) {
-      revisions.delete(runId);
-      latest.delete(runId);
-    },
+    forget,
     get: (runId) => kv.runs.get(runKey(runId)),
     async active() {
       const out: TypedEntry<StoredRun>[] = [];
@@ -242,6 +291,11 @@ export function createRunStore(kv: RunStoreKv, o: RunStoreOptions): RunStore {
       return out;
     },
     held: () => [...latest.keys()],
+    async giveUp(runId) {
+      const entry = await kv.runs.get(runKey(runId)).catch(() => undefined);
+      if (!entry || !isUnfinished(entry.value) || entry.value.coordinator !== o.owner) return;
+      await kv.runs.update(entry.key, { ...entry.value, leaseUntil: 0, updatedAt: o.now() }, entry.revision).catch((err: unknown) => o.logger.debug({ err, runId }, "could not give the lease up; it expires on its own"));
+    },
     async requestCancel(runId, reason) {
       for (let tries = 0; tries < 10; tries++) {
         const entry = await kv.runs.get(runKey(runId));

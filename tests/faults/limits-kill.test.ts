@@ -2,53 +2,9 @@
 // limited to 2 in flight per key; a coordinator and a worker are killed mid-way. Every run
 // succeeds, and the executors' own log never shows more than 2 of one key overlapping (an
 // execution on a killed worker counts as running until its process died).
-import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { twoCoordinators, useFleet, waitForExecution } from "./support.js";
-
-interface Span {
-  key: string;
-  pid: number;
-  begin: number;
-  end: number | undefined;
-}
-
-function spans(log: string): Span[] {
-  if (!existsSync(`${log}.limits`)) return [];
-  const open = new Map<string, Span[]>();
-  const all: Span[] = [];
-  for (const line of readFileSync(`${log}.limits`, "utf8").split("\n").filter(Boolean)) {
-    const [kind, key, pid, at, runId] = line.split("\t");
-    const id = `${runId}/${pid}`;
-    if (kind === "begin") {
-      const s: Span = { key: key!, pid: Number(pid), begin: Number(at), end: undefined };
-      all.push(s);
-      open.set(id, [...(open.get(id) ?? []), s]);
-    } else {
-      const s = open.get(id)?.shift();
-      if (s) s.end = Number(at);
-    }
-  }
-  return all;
-}
-
-/** The most executions of one key ever in flight at once; unended ones (on the killed worker) run until `killedAt`. */
-function mostOverlapping(all: Span[], killedAt: number): Map<string, number> {
-  const most = new Map<string, number>();
-  const edges = all.flatMap((s) => [
-    { key: s.key, at: s.begin, d: 1 },
-    { key: s.key, at: s.end ?? killedAt, d: -1 },
-  ]);
-  // At one instant, an end goes before a begin (a slot handed on is not an overlap).
-  edges.sort((a, b) => a.at - b.at || a.d - b.d);
-  const now = new Map<string, number>();
-  for (const e of edges) {
-    const n = (now.get(e.key) ?? 0) + e.d;
-    now.set(e.key, n);
-    most.set(e.key, Math.max(most.get(e.key) ?? 0, n));
-  }
-  return most;
-}
+import { mostOverlapping, spans } from "./limit-spans.js";
 
 describe("faults - task limits through kill -9", () => {
   const fleet = useFleet("flim", twoCoordinators("lim-a", "lim-b"));

@@ -2,53 +2,9 @@
 // workers, runs limited to 1 in flight per key with onLimit "queue". A coordinator is
 // killed while most runs are queued (some of them held by it). Every run still runs and
 // succeeds, and the executors' own log never shows 2 runs of one key overlapping.
-import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { tookOver, twoCoordinators, useFleet, waitForExecution } from "./support.js";
-
-interface Span {
-  key: string;
-  runId: string;
-  begin: number;
-  end: number | undefined;
-}
-
-/** The executors' log of executions ("begin|end <TAB> key <TAB> pid <TAB> epoch ms <TAB> runId"). */
-function spans(log: string): Span[] {
-  if (!existsSync(`${log}.limits`)) return [];
-  const open = new Map<string, Span[]>();
-  const all: Span[] = [];
-  for (const line of readFileSync(`${log}.limits`, "utf8").split("\n").filter(Boolean)) {
-    const [kind, key, pid, at, runId] = line.split("\t");
-    const id = `${runId}/${pid}`;
-    if (kind === "begin") {
-      const s: Span = { key: key!, runId: runId!, begin: Number(at), end: undefined };
-      all.push(s);
-      open.set(id, [...(open.get(id) ?? []), s]);
-    } else {
-      const s = open.get(id)?.shift();
-      if (s) s.end = Number(at);
-    }
-  }
-  return all;
-}
-
-/** The most executions of one key ever in flight at once (at one instant, an end goes before a begin). */
-function mostOverlapping(all: Span[]): Map<string, number> {
-  const edges = all.flatMap((s) => [
-    { key: s.key, at: s.begin, d: 1 },
-    { key: s.key, at: s.end ?? Number.MAX_SAFE_INTEGER, d: -1 },
-  ]);
-  edges.sort((a, b) => a.at - b.at || a.d - b.d);
-  const now = new Map<string, number>();
-  const most = new Map<string, number>();
-  for (const e of edges) {
-    const n = (now.get(e.key) ?? 0) + e.d;
-    now.set(e.key, n);
-    most.set(e.key, Math.max(most.get(e.key) ?? 0, n));
-  }
-  return most;
-}
+import { mostOverlapping, spans } from "./limit-spans.js";
 
 describe("faults - workflow concurrency through kill -9", () => {
   const fleet = useFleet("frunlim", twoCoordinators("rl-a", "rl-b"));

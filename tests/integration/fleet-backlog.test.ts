@@ -3,14 +3,11 @@
 // start in time with QUEUE_TIMEOUT, which is retried. One coordinator service and one NATS
 // worker with few slots in this process, on a real nats-server, with a backlog several
 // times longer than any task's timeout.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { workflow, z } from "../../src/index.js";
-import { createClient, type Client } from "../../src/fleet/client.js";
-import { startCoordinatorService, type CoordinatorService } from "../../src/fleet/coordinator-service.js";
-import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
 import { createRegistry } from "../../src/registry/registry.js";
+import { useInProcessFleet } from "../support/in-process-fleet.js";
 
-const url = inject("natsUrl");
 const PREFIX = "backlog";
 
 /** 6 tasks of `ms` side by side, each with timeoutMs 2 × ms: any backlog deeper than one task's length fails them if the wait counts. */
@@ -58,29 +55,14 @@ registry.namespace("backlog").register("quick", (_input: unknown, ctx) => {
 });
 
 describe("fleet - a backlog does not count against timeoutMs", () => {
-  let service: CoordinatorService;
-  let worker: NatsWorker;
-  let client: Client;
-
-  beforeAll(async () => {
-    service = await startCoordinatorService({ nats: { servers: url, prefix: PREFIX }, workflows: [wide, hold, queued] });
-    worker = await startNatsWorker({ nats: { servers: url, prefix: PREFIX }, registry, workerId: "backlog-worker", concurrency: 2 });
-    client = await createClient({ servers: url, prefix: PREFIX });
-  }, 60_000);
-
-  afterAll(async () => {
-    releaseBlock();
-    await client?.close();
-    await worker?.stop({ graceful: false });
-    await service?.close();
-  }, 60_000);
+  const fleet = useInProcessFleet({ prefix: PREFIX, workflows: [wide, hold, queued], registry, workerId: "backlog-worker", concurrency: 2, beforeClose: releaseBlock });
 
   it("fleet - 3 runs of 6 tasks of 600 ms (timeoutMs 1200) on one worker of 2 slots: the last waits seconds in the queue, and every run succeeds with no TASK_TIMEOUT", async () => {
-    const runs = await Promise.all([0, 1, 2].map(() => client.start("backlog-wide", { ms: 600 })));
+    const runs = await Promise.all([0, 1, 2].map(() => fleet.client.start("backlog-wide", { ms: 600 })));
     const records = await Promise.all(
       runs.map(async ({ runId }) => {
-        await client.waitForEnd(runId);
-        return client.get(runId);
+        await fleet.client.waitForEnd(runId);
+        return fleet.client.get(runId);
       }),
     );
     for (const record of records) {
@@ -95,11 +77,11 @@ describe("fleet - a backlog does not count against timeoutMs", () => {
 
   it("fleet - queueTimeoutMs: an attempt still queued after 1 s fails with QUEUE_TIMEOUT and its retry runs once a slot is free", async () => {
     // Both slots busy, so both quicks wait in the queue.
-    const holder = await client.start("backlog-hold", {});
+    const holder = await fleet.client.start("backlog-hold", {});
     await slotsTaken;
-    const runs = await Promise.all([0, 1].map(() => client.start("backlog-queue", {})));
+    const runs = await Promise.all([0, 1].map(() => fleet.client.start("backlog-queue", {})));
     for (const { runId } of runs) {
-      for await (const e of client.follow(runId)) {
+      for await (const e of fleet.client.follow(runId)) {
         if (e.type === "task.retrying" && e.task === "quick") {
           expect(e.error.code).toBe("QUEUE_TIMEOUT");
           break;
@@ -108,13 +90,13 @@ describe("fleet - a backlog does not count against timeoutMs", () => {
     }
     releaseBlock();
     for (const { runId } of runs) {
-      await client.waitForEnd(runId);
-      const record = await client.get(runId);
+      await fleet.client.waitForEnd(runId);
+      const record = await fleet.client.get(runId);
       expect(record.status).toBe("succeeded");
       expect(record.tasks.find((t) => t.task === "quick")).toMatchObject({ status: "succeeded", attempts: 2 });
     }
-    await client.waitForEnd(holder.runId);
-    expect((await client.get(holder.runId)).status).toBe("succeeded");
+    await fleet.client.waitForEnd(holder.runId);
+    expect((await fleet.client.get(holder.runId)).status).toBe("succeeded");
     // No first attempt of a quick ever ran: each was refused as cancelled when a slot came free.
     expect(quickRuns.filter((a) => a === 1)).toEqual([]);
   }, 120_000);

@@ -11,7 +11,7 @@ import { createClient, type Client } from "../../src/fleet/client.js";
 import { startCoordinatorService, type CoordinatorService } from "../../src/fleet/coordinator-service.js";
 import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
 import { createRegistry } from "../../src/registry/registry.js";
-import { gate, type Gate } from "../support/runtime-fixtures.js";
+import { heldRuns } from "../support/held-runs.js";
 
 const url = inject("natsUrl");
 const PREFIX = "runlimits";
@@ -23,36 +23,9 @@ const flows = (["queue", "cancel-in-progress", "drop"] as const).map((onLimit: O
   return wf;
 });
 
-const started = new Map<string, Gate>();
-const release = new Map<string, Gate>();
-const gateOf = (m: Map<string, Gate>, name: string): Gate => {
-  let g = m.get(name);
-  if (!g) m.set(name, (g = gate()));
-  return g;
-};
-/** Per user: runs inside the executor now, and the most ever. */
-const inside = new Map<string, number>();
-const most = new Map<string, number>();
-const log: string[] = [];
-
+const held = heldRuns();
 const registry = createRegistry();
-registry.namespace("rl").register("work", async (i: { user: string; name: string }, ctx) => {
-  const n = (inside.get(i.user) ?? 0) + 1;
-  inside.set(i.user, n);
-  most.set(i.user, Math.max(most.get(i.user) ?? 0, n));
-  log.push(`start ${i.name}`);
-  gateOf(started, i.name).open();
-  try {
-    await Promise.race([
-      gateOf(release, i.name).opened,
-      new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), { once: true })),
-    ]);
-    log.push(`end ${i.name}`);
-    return { name: i.name };
-  } finally {
-    inside.set(i.user, inside.get(i.user)! - 1);
-  }
-});
+registry.namespace("rl").register("work", held.executor);
 
 describe("fleet - runs in flight per key (workflow concurrency) hold across coordinators", () => {
   const services: CoordinatorService[] = [];
@@ -77,36 +50,36 @@ describe("fleet - runs in flight per key (workflow concurrency) hold across coor
   it('fleet - onLimit "queue": a user\'s later runs wait (their status says for what) and start one at a time, in order; another user\'s run goes on meanwhile', async () => {
     const start = (user: string, name: string) => client.start("rl-queue", { user, name: `q-${name}` });
     const a1 = await start("ann", "a1");
-    await gateOf(started, "q-a1").opened;
+    await held.started("q-a1");
     const a2 = await start("ann", "a2");
     const a3 = await start("ann", "a3");
     const b1 = await start("bob", "b1");
-    await gateOf(started, "q-b1").opened; // bob is not held up by ann's queue
+    await held.started("q-b1"); // bob is not held up by ann's queue
     expect(await waitingOf(a2.runId)).toBe("queued: workflow limit rl-queue[ann] 1/1 in use, 0 queued ahead");
     expect(await waitingOf(a3.runId)).toBe("queued: workflow limit rl-queue[ann] 1/1 in use, 1 queued ahead");
     expect((await client.inspect(a2.runId)).record.status).toBe("pending");
-    gateOf(release, "q-a1").open();
-    await gateOf(started, "q-a2").opened;
+    held.release("q-a1");
+    await held.started("q-a2");
     expect((await client.inspect(a3.runId)).record.status).toBe("pending");
-    gateOf(release, "q-a2").open();
-    await gateOf(started, "q-a3").opened;
-    gateOf(release, "q-a3").open();
-    gateOf(release, "q-b1").open();
+    held.release("q-a2");
+    await held.started("q-a3");
+    held.release("q-a3");
+    held.release("q-b1");
     for (const r of [a1, a2, a3, b1]) expect((await client.waitForEnd(r.runId)).status).toBe("succeeded");
-    expect(log.filter((l) => l.includes("q-a"))).toEqual(["start q-a1", "end q-a1", "start q-a2", "end q-a2", "start q-a3", "end q-a3"]);
-    expect(most.get("ann")).toBe(1);
+    expect(held.log.filter((l) => l.includes("q-a"))).toEqual(["start q-a1", "end q-a1", "start q-a2", "end q-a2", "start q-a3", "end q-a3"]);
+    expect(held.most("ann")).toBe(1);
   });
 
   it('fleet - onLimit "queue": a start key returns the queued run the first start made', async () => {
     const a1 = await client.start("rl-queue", { user: "kay", name: "k-a1" });
-    await gateOf(started, "k-a1").opened;
+    await held.started("k-a1");
     const a2 = await client.start("rl-queue", { user: "kay", name: "k-a2" }, { key: "kay-2" });
     const again = await client.start("rl-queue", { user: "kay", name: "k-a2" }, { key: "kay-2" });
     expect(again.runId).toBe(a2.runId);
     expect(again.existing).toBe(true);
-    gateOf(release, "k-a1").open();
-    await gateOf(started, "k-a2").opened;
-    gateOf(release, "k-a2").open();
+    held.release("k-a1");
+    await held.started("k-a2");
+    held.release("k-a2");
     expect((await client.waitForEnd(a1.runId)).status).toBe("succeeded");
     expect((await client.waitForEnd(a2.runId)).status).toBe("succeeded");
   });
@@ -114,34 +87,34 @@ describe("fleet - runs in flight per key (workflow concurrency) hold across coor
   it('fleet - onLimit "cancel-in-progress": a user\'s new run cancels the running one through the cancel path, then starts; another user\'s run is not touched', async () => {
     const start = (user: string, name: string) => client.start("rl-cancel-in-progress", { user, name: `c-${name}` });
     const a1 = await start("cid", "a1");
-    await gateOf(started, "c-a1").opened;
+    await held.started("c-a1");
     const b1 = await start("dan", "b1");
-    await gateOf(started, "c-b1").opened;
+    await held.started("c-b1");
     const a2 = await start("cid", "a2");
     const first = await client.waitForEnd(a1.runId);
     expect(first.status).toBe("cancelled");
     expect(first.status === "cancelled" && first.reason).toContain(`cancelled by run ${a2.runId}`);
-    await gateOf(started, "c-a2").opened;
-    gateOf(release, "c-a2").open();
-    gateOf(release, "c-b1").open();
+    await held.started("c-a2");
+    held.release("c-a2");
+    held.release("c-b1");
     expect((await client.waitForEnd(a2.runId)).status).toBe("succeeded");
     expect((await client.waitForEnd(b1.runId)).status).toBe("succeeded");
-    expect(log).not.toContain("end c-a1");
-    expect(most.get("cid")).toBe(1);
+    expect(held.log).not.toContain("end c-a1");
+    expect(held.most("cid")).toBe(1);
   });
 
   it('fleet - onLimit "drop": a user\'s second start is refused with RunLimitReachedError by class while the first runs; another user\'s run goes on; once the first ended, a start runs', async () => {
     const start = (user: string, name: string) => client.start("rl-drop", { user, name: `d-${name}` });
     const a1 = await start("eve", "a1");
-    await gateOf(started, "d-a1").opened;
+    await held.started("d-a1");
     const refused = await start("eve", "a2").catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RunLimitReachedError);
     expect(refused).toMatchObject({ code: "RUN_LIMIT_REACHED" });
     expect((refused as Error).message).toContain('workflow "rl-drop" already has 1/1 runs in flight for key "eve"');
     const b1 = await start("fay", "b1");
-    await gateOf(started, "d-b1").opened;
-    gateOf(release, "d-a1").open();
-    gateOf(release, "d-b1").open();
+    await held.started("d-b1");
+    held.release("d-a1");
+    held.release("d-b1");
     expect((await client.waitForEnd(a1.runId)).status).toBe("succeeded");
     expect((await client.waitForEnd(b1.runId)).status).toBe("succeeded");
     // The place is given back just after the run's end is recorded: a start right then may still be dropped.
@@ -152,10 +125,10 @@ describe("fleet - runs in flight per key (workflow concurrency) hold across coor
         return new Promise<undefined>((r) => setTimeout(() => r(undefined), 50));
       });
     }
-    await gateOf(started, "d-a3").opened;
-    gateOf(release, "d-a3").open();
+    await held.started("d-a3");
+    held.release("d-a3");
     expect((await client.waitForEnd(a3.runId)).status).toBe("succeeded");
-    expect(log).not.toContain("start d-a2");
-    expect(most.get("eve")).toBe(1);
+    expect(held.log).not.toContain("start d-a2");
+    expect(held.most("eve")).toBe(1);
   });
 });

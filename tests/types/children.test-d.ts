@@ -1,6 +1,7 @@
 import { describe, expectTypeOf, test } from "vitest";
 import { z } from "zod";
-import { workflow, type Task } from "../../src/dsl/workflow.js";
+import type { InputOf } from "../../src/dsl/options.js";
+import { workflow, type Task, type Workflow, type WorkflowInput } from "../../src/dsl/workflow.js";
 
 const enrich = workflow("enrich", { version: "1", input: z.object({ id: z.string() }) });
 enrich.state("s").task("t", { executor: "ns/t" });
@@ -32,5 +33,13 @@ describe("child node types", () => {
     s.map("tasks", { executor: "ns/run", items: () => [1, 2] });
     // @ts-expect-error neither executor nor workflow
     s.map("neither", { items: () => [1, 2] });
+  });
+
+  test("the options (dsl/options.ts) read a workflow handle's input as the workflow itself does, without importing it", () => {
+    expectTypeOf<InputOf<typeof enrich>>().toEqualTypeOf<WorkflowInput<typeof enrich>>();
+    expectTypeOf<InputOf<typeof enrich>>().toEqualTypeOf<{ id: string }>();
+    expectTypeOf<InputOf<Workflow<{ n: number }>>>().toEqualTypeOf<{ n: number }>();
+    expectTypeOf<InputOf<typeof parent>>().toEqualTypeOf<unknown>();
+    expectTypeOf<InputOf<"enrich">>().toEqualTypeOf<unknown>();
   });
 });

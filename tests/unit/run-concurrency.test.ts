@@ -11,7 +11,7 @@ import { createEngine, type Engine } from "../../src/embedded/engine.js";
 import { RunLimitReachedError } from "../../src/errors/limits.js";
 import { createRegistry } from "../../src/registry/registry.js";
 import { z } from "zod";
-import { gate, type Gate } from "../support/runtime-fixtures.js";
+import { heldRuns } from "../support/held-runs.js";
 
 let engine: Engine | undefined;
 afterEach(async () => {
@@ -21,44 +21,18 @@ afterEach(async () => {
 
 function setup(onLimit: OnRunLimit) {
   const registry = createRegistry();
-  const log: string[] = [];
-  const started = new Map<string, Gate>();
-  const release = new Map<string, Gate>();
-  const gateOf = (m: Map<string, Gate>, name: string): Gate => {
-    let g = m.get(name);
-    if (!g) m.set(name, (g = gate()));
-    return g;
-  };
-  /** Per user, how many runs are inside the executor now, and the most ever. */
-  const inside = new Map<string, number>();
-  let overlap = 0;
-  registry.namespace("rc").register("work", async (input: { user: string; name: string }, ctx) => {
-    const n = (inside.get(input.user) ?? 0) + 1;
-    inside.set(input.user, n);
-    overlap = Math.max(overlap, n);
-    log.push(`start ${input.name}`);
-    gateOf(started, input.name).open();
-    try {
-      await Promise.race([
-        gateOf(release, input.name).opened,
-        new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), { once: true })),
-      ]);
-      log.push(`end ${input.name}`);
-      return { name: input.name };
-    } finally {
-      inside.set(input.user, (inside.get(input.user) ?? 1) - 1);
-    }
-  });
+  const held = heldRuns();
+  registry.namespace("rc").register("work", held.executor);
   const sync = workflow("sync", { version: "1", input: z.object({ user: z.string(), name: z.string() }), concurrency: { limit: 1, key: (input) => input.user, onLimit } });
   sync.state("s").task("work", { executor: "rc/work" });
   engine = createEngine({ registry, concurrency: 8 });
   return {
     engine,
     sync,
-    log,
-    started: (name: string) => gateOf(started, name).opened,
-    release: (name: string) => gateOf(release, name).open(),
-    overlap: () => overlap,
+    log: held.log,
+    started: held.started,
+    release: held.release,
+    overlap: held.mostOfAny,
   };
 }
 
