@@ -85,7 +85,8 @@ export interface Engine {
   /**
    * Re-run a failed run in the same history: its failed tasks and everything
    * downstream of them (or, with `from`, that task of the last visit of that state and
-   * its downstream); every other task keeps its recorded output.
+   * its downstream); every other task keeps its recorded output. Resolves once the
+   * retry is stored in the history, so an acknowledged retry survives a crash.
    * @throws UsageError (the run did not fail; `from` names no entered state or no task of it), PlanMismatchError
    * @example
    * const run = await engine.retry(etl, (await transport.readHistory(runId)).messages, { state: "ingest", task: "load" });

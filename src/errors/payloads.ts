@@ -23,5 +23,5 @@ export class PayloadStoreError extends PhaseflowError {
  * @example throw payloadCorrupt("sha256:ab…", "sha256:cd…", 1024);
  */
 export function payloadCorrupt(id: string, actual: string, bytes: number): PayloadStoreError {
-  return new PayloadStoreError("PAYLOAD_CORRUPT", id, `payload ${id} read back as ${bytes} bytes whose hash is ${actual}: the object in the payload store is damaged or was replaced; re-run the task that produced it (retry --from) after removing the object, or restore the bucket`);
+  return new PayloadStoreError("PAYLOAD_CORRUPT", id, `payload ${id} read back as ${bytes} bytes whose hash is ${actual}: the object in the payload store is damaged or was replaced; re-run the task that produced it (retry --from), whose upload replaces the damaged object, or restore the bucket`);
 }

@@ -59,7 +59,7 @@ export interface StoredPayload {
 
 /** Where payloads live: the port the NATS Object Store and the memory map implement. */
 export interface PayloadStore {
-  /** Store `data` (JSON text as UTF-8) under `id` for `runId`: adds the run to the object's holders, uploads only when absent. */
+  /** Store `data` (JSON text as UTF-8) under `id` for `runId`: adds the run to the object's holders, uploads only when absent or damaged (not `data`'s size or digest). */
   put(runId: string, id: string, data: Uint8Array): Promise<void>;
   /** The bytes stored under `id`, or undefined when there is none. */
   get(id: string): Promise<Uint8Array | undefined>;
@@ -89,6 +89,9 @@ export interface Payloads {
   sweepIncomplete(olderThanMs: number): Promise<number>;
 }
 
+/** How long a process takes a value it put for a run as stored, before it puts it again (which replaces a damaged object): 1 minute. */
+export const REPUT_AFTER_MS = 60_000;
+
 /** How long an upload may write nothing before retention and prune take it for dead: 2 minutes. */
 export const INCOMPLETE_UPLOAD_AGE_MS = 2 * 60_000;
 
@@ -99,6 +102,8 @@ export interface PayloadsOptions {
   maxPayload?: number;
   /** SHA-256 of bytes as lowercase hex (Node's crypto; this module is pure). */
   sha256: (data: Uint8Array) => string;
+  /** The clock of `REPUT_AFTER_MS`. Default: `Date.now`. */
+  now?: () => number;
 }
 
 /** A referenced object that is gone (its runs were pruned): a `PayloadStoreError` with code PAYLOAD_MISSING. */
@@ -118,15 +123,24 @@ const decoder = new TextDecoder();
 export function createPayloads(store: PayloadStore, options: PayloadsOptions): Payloads {
   const inlineBytes = options.inlineBytes ?? DEFAULT_INLINE_BYTES;
   const maxPayload = options.maxPayload ?? DEFAULT_MAX_VALUE_BYTES;
-  /** Objects put by this process, per run: a value sent again (the same output to several tasks) is not uploaded again. */
-  const put = new Map<string, Promise<void>>();
+  /**
+   * Objects put by this process, per run, and when: a value sent again soon (the same output
+   * to several tasks) is not put again. Past `REPUT_AFTER_MS` it is (the store checks the
+   * object it has, cheaply), so a task retried later replaces an object damaged meanwhile.
+   */
+  const put = new Map<string, { stored: Promise<void>; at: number }>();
+  const now = options.now ?? Date.now;
 
   async function fetch(ref: PayloadRef): Promise<unknown> {
     const data = await store.get(ref.$pfref);
     if (data === undefined) throw new PayloadMissingError(ref.$pfref);
     // Content-addressed: what was read must hash to its name, or it is not the value referenced.
     const actual = `sha256:${options.sha256(data)}`;
-    if (actual !== ref.$pfref) throw payloadCorrupt(ref.$pfref, actual, data.byteLength);
+    if (actual !== ref.$pfref) {
+      // Sent again by this process, it is put again (the store replaces the damaged object).
+      for (const key of put.keys()) if (key.endsWith(` ${ref.$pfref}`)) put.delete(key);
+      throw payloadCorrupt(ref.$pfref, actual, data.byteLength);
+    }
     return JSON.parse(decoder.decode(data)) as unknown;
   }
 
@@ -170,11 +184,17 @@ export function createPayloads(store: PayloadStore, options: PayloadsOptions): P
       if (data.byteLength > maxPayload) throw new PayloadTooLargeError(what, data.byteLength, maxPayload, "maxPayload");
       const id = `sha256:${options.sha256(data)}`;
       const key = `${runId} ${id}`;
-      let stored = put.get(key);
+      const at = now();
+      const recent = put.get(key);
+      let stored = recent !== undefined && at - recent.at < REPUT_AFTER_MS ? recent.stored : undefined;
       if (stored === undefined) {
-        stored = store.put(runId, id, data);
-        put.set(key, stored);
-        stored.catch(() => put.delete(key));
+        const entry = { stored: store.put(runId, id, data), at };
+        stored = entry.stored;
+        put.delete(key);
+        put.set(key, entry);
+        stored.catch(() => {
+          if (put.get(key) === entry) put.delete(key);
+        });
         if (put.size > 10_000) put.delete(put.keys().next().value!);
       }
       await stored;

@@ -6,7 +6,7 @@ import { PayloadStoreError } from "../../src/errors/payloads.js";
 import { deserializeError, serializeError } from "../../src/errors/serialize.js";
 import { sha256HexOfBytes } from "../../src/support/hash.js";
 import { memoryPayloadStore } from "../../src/transport/memory/payload-store.js";
-import { createPayloads, isPayloadRef, PayloadMissingError, type PayloadRef } from "../../src/transport/payloads.js";
+import { createPayloads, isPayloadRef, PayloadMissingError, REPUT_AFTER_MS, type PayloadRef } from "../../src/transport/payloads.js";
 
 describe("payloads - integrity on read", () => {
   it("payloads - bytes that do not hash to the payload's name are refused with PAYLOAD_CORRUPT naming both hashes", async () => {
@@ -34,5 +34,37 @@ describe("payloads - integrity on read", () => {
     expect(err).toBeInstanceOf(PayloadMissingError);
     expect(err).toBeInstanceOf(PayloadStoreError);
     expect(err).toMatchObject({ code: "PAYLOAD_MISSING" });
+  });
+});
+
+describe("payloads - a damaged object is replaced by the next upload of its content", () => {
+  const value = { blob: "a".repeat(100) };
+  const forged = new TextEncoder().encode(JSON.stringify({ blob: "b".repeat(100) }));
+
+  it("payloads - after a read found it damaged, the writer's next reference uploads it again and it reads back right", async () => {
+    const store = memoryPayloadStore();
+    const p = createPayloads(store, { inlineBytes: 16, sha256: sha256HexOfBytes });
+    const ref = (await p.reference("r1", value, "x")) as PayloadRef;
+    // Damaged in place, still held by r1.
+    await store.put("r1", ref.$pfref, forged);
+    await expect(p.resolve(ref)).rejects.toMatchObject({ code: "PAYLOAD_CORRUPT" });
+    expect(await p.reference("r1", value, "x")).toEqual(ref);
+    expect(await p.resolve(ref)).toEqual(value);
+    expect((await store.list()).map((o) => o.runs)).toEqual([["r1"]]);
+  });
+
+  it("payloads - a process that put a value over a minute ago puts it again when sent again, replacing a damaged object", async () => {
+    const store = memoryPayloadStore();
+    let now = 1_000_000;
+    const p = createPayloads(store, { inlineBytes: 16, sha256: sha256HexOfBytes, now: () => now });
+    const ref = (await p.reference("r1", value, "x")) as PayloadRef;
+    await store.put("r1", ref.$pfref, forged);
+    // Sent again at once: taken as stored (the same output to several tasks uploads once).
+    await p.reference("r1", value, "x");
+    expect(new TextDecoder().decode(await store.get(ref.$pfref))).toBe(JSON.stringify({ blob: "b".repeat(100) }));
+    // A retry a minute later puts it again: the store finds the object is not these bytes and replaces it.
+    now += REPUT_AFTER_MS;
+    await p.reference("r1", value, "x");
+    expect(await p.resolve(ref)).toEqual(value);
   });
 });

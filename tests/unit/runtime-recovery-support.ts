@@ -23,8 +23,8 @@ export interface Cluster {
   reader: Transport;
   /** Executor calls, as the executors choose to record them (usually the task name). */
   calls: string[];
-  /** A coordinator-only engine on its own connection (no worker). */
-  coordinator(options?: { watchdogMs?: number }): Engine;
+  /** A coordinator-only engine on its own connection (no worker), or on `transport` when given. */
+  coordinator(options?: { watchdogMs?: number; transport?: Transport }): Engine;
   /** Start a worker on its own connection (after registering executors). */
   startWorker(): Promise<Worker>;
   /** The run's stored messages, in stored order. */

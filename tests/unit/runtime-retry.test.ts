@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { workflow } from "../../src/dsl/workflow.js";
-import { NonRetryableError } from "../../src/errors/base.js";
+import { FencedError, NonRetryableError } from "../../src/errors/base.js";
 import type { TaskContext } from "../../src/registry/types.js";
 import type { RunEvent } from "../../src/transport/messages.js";
 import { recordOfHistory, reduceRunEvents } from "../../src/runtime/core/run-record.js";
 import { tokenHashOf } from "../../src/runtime/core/run-state.js";
 import type { RunHandle } from "../../src/runtime/shell/run-handle.js";
+import { gate, settle } from "../support/runtime-fixtures.js";
 import { createCluster, succeededCounts, succeededSinceLastRetry, until, type Cluster } from "./runtime-recovery-support.js";
 
 let c: Cluster;
@@ -272,5 +273,48 @@ describe("runtime - partial re-run (retry)", () => {
       message: expect.stringContaining('choose one of "a", "b"') as unknown,
     });
     expect(await c.history("r1")).toEqual(events);
+  });
+
+  it("runtime - retry resolves only once its run.retried is stored, so an answered retry cannot be lost to a crash", async () => {
+    c = createCluster();
+    register(c, ["b#1"]);
+    await c.startWorker();
+    const { wf, options } = oneState();
+    expect((await (await c.coordinator().run(wf, {}, options)).result()).status).toBe("failed");
+    // The retrying coordinator's decisions wait until the test lets them be stored.
+    const transport = c.hub.connect();
+    const storing = gate();
+    const append = transport.appendDecision.bind(transport);
+    transport.appendDecision = async (decision, expectedLastSeq) => {
+      await storing.opened;
+      return append(decision, expectedLastSeq);
+    };
+    let answered = false;
+    const retrying = c
+      .coordinator({ transport })
+      .retry(wf, await c.history("r1"))
+      .then((run) => {
+        answered = true;
+        return run;
+      });
+    await settle();
+    expect(answered).toBe(false);
+    expect(retried(await c.events("r1"))).toEqual([]);
+    storing.open();
+    const run = await retrying;
+    expect(retried(await c.events("r1"))).toHaveLength(1);
+    expect((await finish(c, run)).status).toBe("succeeded");
+  });
+
+  it("runtime - a retry whose claim is refused (another coordinator wrote first) rejects instead of answering", async () => {
+    c = createCluster();
+    register(c, ["b#1"]);
+    await c.startWorker();
+    const { wf, options } = oneState();
+    expect((await (await c.coordinator().run(wf, {}, options)).result()).status).toBe("failed");
+    const transport = c.hub.connect();
+    transport.appendDecision = (decision, expectedLastSeq) => Promise.reject(new FencedError(decision.runId, expectedLastSeq));
+    await expect(c.coordinator({ transport }).retry(wf, await c.history("r1"))).rejects.toBeInstanceOf(FencedError);
+    expect(retried(await c.events("r1"))).toEqual([]);
   });
 });

@@ -115,8 +115,12 @@ export interface Coordinator {
   start(params: StartRunParams): RunHandle;
   /** @throws UsageError (no run.started, run already driven here), PlanMismatchError */
   resume(params: ResumeRunParams): RunHandle;
-  /** @throws UsageError (the run did not fail, bad `from`), PlanMismatchError */
-  retry(params: RetryRunParams): RunHandle;
+  /**
+   * Resolves once the retry is stored (its claim with `run.retried`), so a retry that was
+   * answered can no longer be lost to a crash.
+   * @throws UsageError (the run did not fail, bad `from`), PlanMismatchError
+   */
+  retry(params: RetryRunParams): Promise<RunHandle>;
   /**
    * Move a run driven here onto `plan` (another version of its workflow, known to `plans`)
    * when it is compatible; resolves once the move is stored.
@@ -280,12 +284,14 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       }
       return launch(shell, { type: "resume", owner, epoch: state.epoch + 1 });
     },
-    retry(params) {
+    async retry(params) {
       const { state, events, lastSeq } = adopt(params);
       const trigger: Trigger = { type: "retry", from: params.from, reason: params.reason, owner, epoch: state.epoch + 1 };
       // Checked before anything is registered or stored, so a bad request changes nothing.
       chooseRetry(params.plan, state, params.from, params.reason);
-      return launch(shellFor(state, lastSeq, events), trigger);
+      const shell = launch(shellFor(state, lastSeq, events), trigger);
+      await shell.claimStored();
+      return shell;
     },
     async upgrade(runId, target) {
       checkUsable(target);

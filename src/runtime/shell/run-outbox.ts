@@ -10,7 +10,7 @@
  * first batch (its claim) is stored. A task whose decision never gets stored is harmless:
  * its token is in no history, so its report is refused.
  */
-import { FencedError, PayloadTooLargeError } from "../../errors/base.js";
+import { CoordinatorError, FencedError, PayloadTooLargeError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
 import { WIRE_VERSION, type ControlMessage, type DecisionEvent, type TaskMessage } from "../../transport/messages.js";
 import type { Transport } from "../../transport/port.js";
@@ -52,6 +52,9 @@ export class RunOutbox {
   private held: TaskMessage[] = [];
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private claimWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** Why the outbox closed before its claim was stored, for those who wait for the claim. */
+  private closedWith: Error | undefined;
 
   constructor(private readonly d: OutboxDeps) {
     this.lastSeq = d.lastSeq;
@@ -102,11 +105,29 @@ export class RunOutbox {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  close(): void {
+  /**
+   * Resolves once this holder's claim (its first batch: the run's start, retry or resume)
+   * is stored; rejects with the reason if the outbox closes before. A caller that answers
+   * "accepted" only after this never acknowledges what a crash could still lose.
+   */
+  claimStored(): Promise<void> {
+    if (this.claimed) return Promise.resolve();
+    if (this.closedWith !== undefined) return Promise.reject(this.closedWith);
+    return new Promise((resolve, reject) => this.claimWaiters.push({ resolve, reject }));
+  }
+
+  /** Stop storing and sending; `reason` is what waiters for the claim are told. */
+  close(reason?: unknown): void {
     this.closed = true;
     this.queue = [];
     this.held = [];
     this.wakeIdle();
+    if (!this.claimed && this.closedWith === undefined) {
+      this.closedWith = reason instanceof Error ? reason : new CoordinatorError("store the run's claim", reason ?? new Error("the run stopped before its claim was stored"));
+      const waiters = this.claimWaiters;
+      this.claimWaiters = [];
+      for (const w of waiters) w.reject(this.closedWith);
+    }
   }
 
   private send(message: TaskMessage): void {
@@ -144,13 +165,16 @@ export class RunOutbox {
           const held = this.held;
           this.held = [];
           for (const m of held) this.send(m);
+          const waiters = this.claimWaiters;
+          this.claimWaiters = [];
+          for (const w of waiters) w.resolve();
         }
         this.pump();
       },
       (err: unknown) => {
         this.storing = false;
         if (!(err instanceof FencedError)) this.d.log.error({ err, runId: this.d.runId }, "a decision could not be stored; the run stops here and will be resumed from its history");
-        this.close();
+        this.close(err);
         this.d.onLost(err);
       },
     );

@@ -348,7 +348,7 @@ export class RunShell implements RunHandle {
   private stopWith(err: Error, kind: StopKind): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.outbox.close();
+    this.outbox.close(err);
     this.timers.close();
     this.holds.drop(kind);
     void this.unsubscribe();
@@ -370,6 +370,11 @@ export class RunShell implements RunHandle {
 
   result(): Promise<RunRecord> {
     return this.feed.settled;
+  }
+
+  /** Resolves once this holder's claim on the run is stored; rejects with why the run stopped before (run-outbox.ts). */
+  claimStored(): Promise<void> {
+    return this.outbox.claimStored();
   }
 
   status(): RunRecord {

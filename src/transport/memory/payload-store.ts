@@ -14,7 +14,9 @@ export function memoryPayloadStore(): PayloadStore {
       let runs = holders.get(id);
       if (runs === undefined) holders.set(id, (runs = new Set()));
       runs.add(runId);
-      if (!objects.has(id)) objects.set(id, data.slice());
+      // Absent, or damaged (not these bytes, which hash to `id`): stored.
+      const held = objects.get(id);
+      if (held === undefined || !sameBytes(held, data)) objects.set(id, data.slice());
       return Promise.resolve();
     },
     get(id) {
@@ -35,4 +37,10 @@ export function memoryPayloadStore(): PayloadStore {
       return Promise.resolve(out);
     },
   };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

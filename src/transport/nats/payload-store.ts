@@ -7,7 +7,8 @@
  *
  * Both buckets are made on first use, with the replica count of the events stream (a
  * fleet that never carries a large value never has them). `put` writes the holder key
- * first, then uploads only when the object is absent; `release` removes the run's keys,
+ * first, then uploads only when the object is absent or damaged (its size or digest is
+ * not that of its name, e.g. a corrupt object a retried task uploads again); `release` removes the run's keys,
  * then deletes each object no key names any more. A `put` of the same bytes for another
  * run landing between that check and the delete can lose its object (the window is one
  * KV read): content-addressed puts from a live run re-upload on their next send, and
@@ -35,6 +36,16 @@ interface Buckets {
 
 export function payloadBucketNames(names: NatsNames): { objects: string; holders: string } {
   return { objects: `${names.prefix}_payloads`, holders: `${names.prefix}_payload_refs` };
+}
+
+/**
+ * Whether an object's digest (`SHA-256=<base64url>`, as the object store computed it over
+ * the bytes it stored) is the SHA-256 whose hex `hex` names it.
+ */
+export function digestIs(digest: string, hex: string): boolean {
+  if (!digest.startsWith("SHA-256=")) return false;
+  // Node's base64 decoder takes the URL alphabet, with or without padding.
+  return Buffer.from(digest.slice("SHA-256=".length), "base64").toString("hex") === hex;
 }
 
 /**
@@ -67,7 +78,9 @@ export function natsPayloadStore(nc: NatsConnection, jsm: JetStreamManager, name
       const hex = hexOf(id);
       await holders.put(`${hex}.${runId}`, { at: Date.now() });
       const info = await objects.info(hex);
-      if (info !== null && info.size === data.byteLength) return;
+      if (info !== null && info.size === data.byteLength && digestIs(info.digest, hex)) return;
+      // An object under this name whose size or digest is not that of its name is damaged (readers refuse it, PAYLOAD_CORRUPT): this upload replaces it.
+      if (info !== null) logger.warn({ id, size: info.size, bytes: data.byteLength, digest: info.digest }, "a stored payload does not match its name (damaged or replaced); uploading it again");
       await objects.putBlob({ name: hex, options: { max_chunk_size: CHUNK_BYTES } }, data);
     },
     async get(id) {
