@@ -60,6 +60,7 @@ function fakes(o: { fail?: boolean } = {}) {
     payloads: createPayloads(memoryPayloadStore(), { sha256: sha256HexOfBytes }),
     maxPayload: () => 1024 * 1024,
     publish,
+    isClosed: () => false,
   };
   return { dispatch: new TaskDispatch(c), stored, holdPublishes: () => (hold = true), releasePublish: () => release?.() };
 }

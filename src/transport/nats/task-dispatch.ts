@@ -17,7 +17,7 @@ import { encodeFitting } from "./codec.js";
 import { PUBLISH_RETRIES } from "./history.js";
 import type { NatsNames } from "./names.js";
 import type { PubAck, PublishOptions } from "./publisher.js";
-import { taskMessagesPresent } from "./task-presence.js";
+import { storedSequences, taskMessagesPresent } from "./task-presence.js";
 import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 
 /** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
@@ -34,6 +34,8 @@ export interface TaskDispatchContext {
   maxPayload(): number | undefined;
   /** Publish to JetStream and resolve with the PubAck (publisher.ts). */
   publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<PubAck>;
+  /** Whether the transport is closed: then nothing can be told (undefined). */
+  isClosed(): boolean;
 }
 
 export class TaskDispatch {
@@ -77,7 +79,7 @@ export class TaskDispatch {
   /** Whether the task message of `dispatchId` at `epoch` is still stored (NatsTransport `taskMessageStored`). */
   async stored(dispatchId: string, epoch: number): Promise<boolean | undefined> {
     const msgID = `${dispatchId}@${epoch}`;
-    if (this.dispatching.has(msgID)) return undefined;
+    if (this.c.isClosed() || this.dispatching.has(msgID)) return undefined;
     const seq = this.dispatchedSeqs.get(msgID);
     if (seq === undefined) return this.storedBySomeoneElse(dispatchId);
     try {
@@ -88,6 +90,33 @@ export class TaskDispatch {
       this.c.logger.debug({ err, msgID }, "could not look a task message up; asked again later");
       return undefined;
     }
+  }
+
+  /** `stored` of many attempts, in order: those sent here are checked together (task-presence.ts `storedSequences`). */
+  async storedMany(attempts: readonly { dispatchId: string; epoch: number }[]): Promise<(boolean | undefined)[]> {
+    const out: (boolean | undefined)[] = attempts.map(() => undefined);
+    const bySeq: { i: number; seq: number }[] = [];
+    for (const [i, a] of attempts.entries()) {
+      const msgID = `${a.dispatchId}@${a.epoch}`;
+      if (this.c.isClosed() || this.dispatching.has(msgID)) continue;
+      const seq = this.dispatchedSeqs.get(msgID);
+      if (seq === undefined) out[i] = await this.storedBySomeoneElse(a.dispatchId);
+      else bySeq.push({ i, seq });
+    }
+    if (bySeq.length === 0) return out;
+    let stored: boolean[] | undefined;
+    try {
+      stored = await storedSequences(this.c.jsm, this.c.names.streams.tasks, bySeq.map((x) => x.seq));
+    } catch (err) {
+      this.c.logger.debug({ err }, "could not read the tasks stream's state; asked again later");
+      return out;
+    }
+    if (stored === undefined) {
+      for (const { i } of bySeq) out[i] = await this.stored(attempts[i]!.dispatchId, attempts[i]!.epoch);
+    } else {
+      for (const [k, { i }] of bySeq.entries()) out[i] = stored[k];
+    }
+    return out;
   }
 
   /** A task message this transport did not send (an earlier holder of the run did): look for it in the stream. */

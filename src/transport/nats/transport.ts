@@ -49,7 +49,7 @@ import { followSubject } from "./follow.js";
 import { jsPublisher, type JsPublisher, type PubAck, type PublishOptions } from "./publisher.js";
 import { LogLimiter } from "../../support/log-limiter.js";
 import { SharedReads } from "../../support/shared-reads.js";
-import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, readHistory, type HistoryContext } from "./history.js";
+import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, lastDecisionSeq, publishReport, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumers, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import type { NamespaceConsumers } from "./task-consumer.js";
@@ -86,6 +86,8 @@ export interface NatsTransport extends FleetTransport {
    * (fleet/vanished-tasks.ts)
    */
   taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined>;
+  /** `taskMessageStored` of many attempts, in order: those this transport sent are checked together (task-presence.ts `storedSequences`). */
+  taskMessagesStored(attempts: readonly { dispatchId: string; epoch: number }[]): Promise<(boolean | undefined)[]>;
 }
 
 /**
@@ -183,7 +185,7 @@ class NatsTransportImpl implements NatsTransport {
     this.api = natsApi(connection, names);
     this.taskStream = natsTaskStream(connection, () => this.jsm, names);
     const publish = (subject: string, data: Uint8Array, opts: PublishOptions): Promise<PubAck> => this.hotPublisher().publish(subject, data, opts);
-    this.tasks = new TaskDispatch({ jsm, names, logger, payloads: this.payloads, maxPayload: () => connection.info?.max_payload, publish });
+    this.tasks = new TaskDispatch({ jsm, names, logger, payloads: this.payloads, maxPayload: () => connection.info?.max_payload, publish, isClosed: () => this.closed });
   }
 
   store<T>(name: StoreName, schema: ZodType<T>): TypedKv<T> {
@@ -234,6 +236,11 @@ class NatsTransportImpl implements NatsTransport {
     return { messages: messages.slice(), lastDecisionSeq };
   }
 
+  async lastDecisionSeq(runId: string): Promise<number> {
+    this.assertOpen("read a run's last decision");
+    return lastDecisionSeq(this.history, runId);
+  }
+
   async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription> {
     this.assertOpen("subscribe to reports");
     const what = `reports of run "${runId}"`;
@@ -271,7 +278,11 @@ class NatsTransportImpl implements NatsTransport {
   }
 
   async taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined> {
-    return this.closed ? undefined : this.tasks.stored(dispatchId, epoch);
+    return this.tasks.stored(dispatchId, epoch);
+  }
+
+  async taskMessagesStored(attempts: readonly { dispatchId: string; epoch: number }[]): Promise<(boolean | undefined)[]> {
+    return this.tasks.storedMany(attempts);
   }
 
   async consumeTasks(options: ConsumeOptions, handler: (delivery: TaskDelivery) => Promise<void>): Promise<Subscription> {
