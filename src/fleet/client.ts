@@ -267,12 +267,15 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       let end: RunEnd | undefined;
       let wake!: () => void;
       const ended = new Promise<void>((resolve) => (wake = resolve));
+      // An end is the run's only once every decision stored before this call is read: a
+      // retry stored after a failure (client.retry answers once it is) must not be missed.
+      const through = await withRetries(() => transport.lastDecisionSeq(runId), `waiting for run "${runId}" to end`, logger);
       const sub = await withRetries(
         () =>
           transport.followHistory(
             runId,
             0,
-            ({ message }) => {
+            ({ seq, message }) => {
               if (message.kind !== "decision") return;
               for (const e of message.events) {
                 if (e.type === "run.retried") end = undefined;
@@ -280,7 +283,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
                 else if (e.type === "run.failed") end = { runId, status: "failed", error: e.error };
                 else if (e.type === "run.cancelled") end = { runId, status: "cancelled", reason: e.reason };
               }
-              if (end) wake();
+              if (end && seq >= through) wake();
             },
             { decisionsOnly: true },
           ),

@@ -60,9 +60,11 @@ export function startVanishedTaskWatch(o: VanishedTaskWatchOptions): VanishedTas
     const before = now() - o.checkMs;
     for (const runId of o.runIds()) {
       const gone: string[] = [];
-      for (const a of o.engine.unstarted(runId, before)) {
-        const stored = await o.transport.taskMessageStored(a.dispatchId, a.epoch);
-        if (stored !== false) continue;
+      const waiting = o.engine.unstarted(runId, before);
+      if (waiting.length === 0) continue;
+      const stored = await o.transport.taskMessagesStored(waiting);
+      for (const [i, a] of waiting.entries()) {
+        if (stored[i] !== false) continue;
         const key = `${runId}\u0000${a.dispatchId}`;
         seen.add(key);
         if (suspects.has(key)) gone.push(a.dispatchId);

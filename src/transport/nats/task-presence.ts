@@ -14,6 +14,11 @@
  * collects the dispatch ids of their `Nats-Msg-Id` headers (`dispatchId@epoch`).
  * It gives up (undefined: cannot tell) on a stream holding more than `max` messages, so a
  * deep backlog costs nothing here and is left to the watchdog.
+ *
+ * The messages a coordinator sent itself are checked by sequence, all of a run's at once
+ * (`storedSequences`): a work queue removes acked messages, so a sequence below the
+ * stream's first or among its interior deletes is gone. One or two stream-info requests
+ * answer for a wide phase's thousands of queued attempts, which were a message get each.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 
@@ -45,4 +50,28 @@ export async function taskMessagesPresent(jsm: JetStreamManager, stream: string,
     seq = message.seq + 1;
   }
   return undefined;
+}
+
+/** Most interior deletes listed in one stream info (a few bytes of JSON each); beyond, `storedSequences` cannot tell. */
+export const MAX_DELETED_DETAILS = 20_000;
+
+/**
+ * Whether the messages at `seqs` are still in `stream`, from its state: below its first
+ * sequence or among its interior deletes is gone. Undefined when it has more than
+ * `maxDeleted` interior deletes to list (ask for the messages one by one instead).
+ *
+ * @example
+ * const stored = await storedSequences(jsm, "PF_TASKS", [41, 42]); // e.g. [false, true]
+ */
+export async function storedSequences(jsm: JetStreamManager, stream: string, seqs: readonly number[], maxDeleted = MAX_DELETED_DETAILS): Promise<boolean[] | undefined> {
+  let state = (await jsm.streams.info(stream)).state;
+  let deleted: Set<number> | undefined;
+  if (state.num_deleted > 0 && seqs.some((seq) => seq >= state.first_seq && seq <= state.last_seq)) {
+    if (state.num_deleted > maxDeleted) return undefined;
+    // The bounds of the same answer as its deletes: messages removed in between are below its first sequence.
+    state = (await jsm.streams.info(stream, { deleted_details: true })).state;
+    deleted = new Set(state.deleted ?? []);
+  }
+  const { first_seq: first, last_seq: last } = state;
+  return seqs.map((seq) => seq >= first && seq <= last && deleted?.has(seq) !== true);
 }

@@ -50,14 +50,14 @@ import { followSubject } from "./follow.js";
 import { jsPublisher, type JsPublisher } from "./publisher.js";
 import { LogLimiter } from "../../support/log-limiter.js";
 import { SharedReads } from "../../support/shared-reads.js";
-import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
+import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, lastDecisionSeq, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumers, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import type { NamespaceConsumers } from "./task-consumer.js";
 import { resolveNatsTransportOptions, type NatsTransportOptions, type ResolvedNatsTransportOptions } from "./options.js";
 import { startStallKeeper } from "./stall-keeper.js";
 import { startTaskConsumer } from "./task-consumer.js";
-import { taskMessagesPresent } from "./task-presence.js";
+import { storedSequences, taskMessagesPresent } from "./task-presence.js";
 import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 
 /**
@@ -88,6 +88,8 @@ export interface NatsTransport extends FleetTransport {
    * (fleet/vanished-tasks.ts)
    */
   taskMessageStored(dispatchId: string, epoch: number): Promise<boolean | undefined>;
+  /** `taskMessageStored` of many attempts, in order: those this transport sent are checked together (task-presence.ts `storedSequences`). */
+  taskMessagesStored(attempts: readonly { dispatchId: string; epoch: number }[]): Promise<(boolean | undefined)[]>;
 }
 
 /** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
@@ -243,6 +245,11 @@ class NatsTransportImpl implements NatsTransport {
     return { messages: messages.slice(), lastDecisionSeq };
   }
 
+  async lastDecisionSeq(runId: string): Promise<number> {
+    this.assertOpen("read a run's last decision");
+    return lastDecisionSeq(this.history, runId);
+  }
+
   async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription> {
     this.assertOpen("subscribe to reports");
     const what = `reports of run "${runId}"`;
@@ -315,6 +322,32 @@ class NatsTransportImpl implements NatsTransport {
       this.logger.debug({ err, msgID }, "could not look a task message up; asked again later");
       return undefined;
     }
+  }
+
+  async taskMessagesStored(attempts: readonly { dispatchId: string; epoch: number }[]): Promise<(boolean | undefined)[]> {
+    const out: (boolean | undefined)[] = attempts.map(() => undefined);
+    const bySeq: { i: number; seq: number }[] = [];
+    for (const [i, a] of attempts.entries()) {
+      const msgID = `${a.dispatchId}@${a.epoch}`;
+      if (this.closed || this.dispatching.has(msgID)) continue;
+      const seq = this.dispatchedSeqs.get(msgID);
+      if (seq === undefined) out[i] = await this.storedBySomeoneElse(a.dispatchId);
+      else bySeq.push({ i, seq });
+    }
+    if (bySeq.length === 0) return out;
+    let stored: boolean[] | undefined;
+    try {
+      stored = await storedSequences(this.jsm, this.names.streams.tasks, bySeq.map((x) => x.seq));
+    } catch (err) {
+      this.logger.debug({ err }, "could not read the tasks stream's state; asked again later");
+      return out;
+    }
+    if (stored === undefined) {
+      for (const { i } of bySeq) out[i] = await this.taskMessageStored(attempts[i]!.dispatchId, attempts[i]!.epoch);
+    } else {
+      for (const [k, { i }] of bySeq.entries()) out[i] = stored[k];
+    }
+    return out;
   }
 
   /** A task message this transport did not send (an earlier holder of the run did): look for it in the stream. */
