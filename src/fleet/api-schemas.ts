@@ -53,6 +53,8 @@ export const startRunReplySchema = z.discriminatedUnion("ok", [
     waitingFor: z.array(z.string()),
     /** The start key had started this run before: nothing new was started. */
     existing: z.boolean().optional(),
+    /** Queued by the workflow's concurrency (onLimit "queue"): what it waits for, e.g. "queued: workflow limit sync[ann] 1/1 in use, 0 queued ahead". */
+    queued: z.string().optional(),
   }),
   z.object({ ok: z.literal(false), error: serializedErrorSchema }),
 ]);

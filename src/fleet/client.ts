@@ -69,6 +69,8 @@ export interface StartedRun {
   waitingFor: string[];
   /** With a start key that had started a run before: that run, and nothing new was started. */
   existing: boolean;
+  /** Queued by the workflow's concurrency (onLimit "queue"): what it waits for, e.g. "queued: workflow limit sync[ann] 1/1 in use, 0 queued ahead". */
+  queued?: string;
 }
 
 /** How a run ended, from its terminal decision. */
@@ -217,7 +219,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       }
       const body = { workflow, input: sent, options: runOptions, ...(check.planHash !== undefined ? { planHash: check.planHash } : {}), ...(version !== undefined ? { version } : {}) };
       const r = await request("run.start", body, startRunReplySchema, { workflow, version });
-      return { runId: r.runId, planHash: r.planHash, ...(r.version !== undefined ? { version: r.version } : {}), waitingFor: r.waitingFor, existing: r.existing === true };
+      return { runId: r.runId, planHash: r.planHash, ...(r.version !== undefined ? { version: r.version } : {}), waitingFor: r.waitingFor, existing: r.existing === true, ...(r.queued !== undefined ? { queued: r.queued } : {}) };
     },
     async plan(workflow, version) {
       return (await request("plan.get", { workflow, ...(version !== undefined ? { version } : {}) }, getPlanReplySchema, { workflow, version })).plan;
@@ -265,12 +267,15 @@ export async function createClient(options: ClientOptions): Promise<Client> {
       let end: RunEnd | undefined;
       let wake!: () => void;
       const ended = new Promise<void>((resolve) => (wake = resolve));
+      // An end is the run's only once every decision stored before this call is read: a
+      // retry stored after a failure (client.retry answers once it is) must not be missed.
+      const through = await withRetries(() => transport.lastDecisionSeq(runId), `waiting for run "${runId}" to end`, logger);
       const sub = await withRetries(
         () =>
           transport.followHistory(
             runId,
             0,
-            ({ message }) => {
+            ({ seq, message }) => {
               if (message.kind !== "decision") return;
               for (const e of message.events) {
                 if (e.type === "run.retried") end = undefined;
@@ -278,7 +283,7 @@ export async function createClient(options: ClientOptions): Promise<Client> {
                 else if (e.type === "run.failed") end = { runId, status: "failed", error: e.error };
                 else if (e.type === "run.cancelled") end = { runId, status: "cancelled", reason: e.reason };
               }
-              if (end) wake();
+              if (end && seq >= through) wake();
             },
             { decisionsOnly: true },
           ),

@@ -36,6 +36,13 @@ export class RunPlaces {
     return run.runLimit === undefined ? undefined : { workflow: run.workflow, key: run.runLimit.key, limit: run.runLimit.limit };
   }
 
+  /** What a stored pending run queues for ("queued: workflow limit sync[ann] 1/1 in use, 0 queued ahead"); undefined once it holds its place, or when it has no limit. */
+  async queuedFor(run: StoredRun): Promise<string | undefined> {
+    const ref = RunPlaces.refOf(run);
+    if (ref === undefined || this.gate === undefined || run.status !== "pending") return undefined;
+    return this.gate.describe(run.runId, ref);
+  }
+
   /** How a run of `wf` meets its workflow's `concurrency` (undefined: it has none, or no gate enforces it here). */
   admissionOf(wf: Workflow<unknown>, start: StartOfRun): RunAdmission | undefined {
     const c = wf.options.concurrency;

@@ -130,8 +130,10 @@ export function createRunApi(d: RunApiDeps): RunApi {
       if (missing.length > 0) throw new WorkersUnavailableError(entry.workflow.name, missing);
     }
     try {
-      const waitingFor = await driver.accept(entry, { input: runInput, options: runOptions, ...(parent !== undefined ? { parent } : {}) }, runId, startKey);
-      return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor };
+      const { waitingFor, queued: runLimit } = await driver.accept(entry, { input: runInput, options: runOptions, ...(parent !== undefined ? { parent } : {}) }, runId, startKey);
+      // Queued by the workflow's concurrency: what for, as its record says it ("queued: workflow limit ..."), unless it has its place already.
+      const queued = runLimit === undefined ? undefined : await runLimitWaitOf({ runId, workflow: entry.workflow.name, status: "pending", runLimit });
+      return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor, ...(queued !== undefined ? { queued } : {}) };
     } catch (err) {
       // Two asks for one child racing: the one whose create lost answers with the run the other created.
       if (parent !== undefined && (await driver.store.get(runId).catch(() => undefined)) !== undefined) return { ok: true, runId, planHash: entry.plan.planHash, version: entry.plan.version, waitingFor: [], existing: true };

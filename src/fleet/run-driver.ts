@@ -132,8 +132,17 @@ export class RunDriver {
     return this.waiting.has(runId);
   }
 
-  /** Accept a new run: claim it in KV, then start it now or when its workers appear. */
-  async accept(served: CatalogEntry, start: StartOfRun, runId: string, startKey?: string): Promise<string[]> {
+  /** What a pending run queues for under its workflow's concurrency, read from the limit now; undefined once it has its place. */
+  queuedFor(run: StoredRun): Promise<string | undefined> {
+    return this.places.queuedFor(run);
+  }
+
+  /**
+   * Accept a new run: claim it in KV, then start it now or when its workers appear. Resolves
+   * with the executors no live worker serves yet, and the workflow limit's place the run
+   * queues for (onLimit "queue"), if it queued.
+   */
+  async accept(served: CatalogEntry, start: StartOfRun, runId: string, startKey?: string): Promise<{ waitingFor: string[]; queued?: NonNullable<StoredRun["runLimit"]> }> {
     const missing = await this.missingFor(served.plan);
     // Runs in flight per key: a place now, a place in the queue, or (onLimit "drop") a refusal before anything is stored.
     const queuedAt = this.clock.now();
@@ -157,7 +166,7 @@ export class RunDriver {
       } else {
         this.waitForWorkers(served, start, runId, missing);
       }
-      return missing;
+      return queued && admission !== undefined && stored !== undefined ? { waitingFor: missing, queued: stored } : { waitingFor: missing };
     } finally {
       this.starting.delete(runId);
     }

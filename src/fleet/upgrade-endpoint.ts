@@ -27,6 +27,7 @@ import type { Transport } from "../transport/port.js";
 import type { upgradeRunRequestSchema } from "./api-schemas.js";
 import type { CoordinatorHeartbeat } from "./coordinator-heartbeat.js";
 import type { RunDriver } from "./run-driver.js";
+import type { StoredRun } from "./run-store.js";
 import { fleetVersions, type ForwardOutcome } from "./start-routing.js";
 
 type Request = z.infer<typeof upgradeRunRequestSchema>;
@@ -86,6 +87,13 @@ export function createUpgradeEndpoint(d: UpgradeEndpointDeps): UpgradeEndpoint {
     return { ok: true, report: upgradeReportOf(record, target.plan, d.served.byPlan(record.planHash)?.plan, true) };
   };
 
+  /** A run accepted here that has not started: queued for its workflow's limit (onLimit "queue"), or waiting for workers. */
+  const notStarted = async (stored: StoredRun): Promise<UsageError> => {
+    const queued = await d.driver.queuedFor(stored);
+    const why = queued !== undefined ? `it is ${queued}` : "it waits for workers";
+    return new UsageError(`run "${stored.runId}" has not started yet (${why}); upgrade it once it runs, or start the version you want`);
+  };
+
   return {
     async answer(req, routed) {
       const stored = (await d.driver.store.get(req.runId))?.value;
@@ -105,9 +113,7 @@ export function createUpgradeEndpoint(d: UpgradeEndpointDeps): UpgradeEndpoint {
       }
       if (d.driver.handle(req.runId)) return here(req);
       if (req.dryRun === true) return dryRun(req);
-      if (stored && stored.status === "pending" && stored.coordinator !== undefined && d.driver.isWaiting(req.runId)) {
-        throw new UsageError(`run "${req.runId}" has not started yet (it waits for workers); upgrade it once it runs, or start the version you want`);
-      }
+      if (stored && stored.status === "pending" && stored.coordinator !== undefined && d.driver.isWaiting(req.runId)) throw await notStarted(stored);
       const holder = stored?.coordinator;
       if (holder !== undefined && holder !== d.id && (stored?.leaseUntil ?? 0) >= d.now()) {
         const outcome = await d.forward(`coordinator.${holder}.upgrade`, req);
@@ -122,7 +128,11 @@ export function createUpgradeEndpoint(d: UpgradeEndpointDeps): UpgradeEndpoint {
     },
     async asHolder(req) {
       const handle = d.driver.handle(req.runId);
-      if (!handle) throw new RunNotFoundError(req.runId);
+      if (!handle) {
+        const stored = d.driver.isWaiting(req.runId) ? (await d.driver.store.get(req.runId))?.value : undefined;
+        if (stored?.status === "pending") throw await notStarted(stored);
+        throw new RunNotFoundError(req.runId);
+      }
       const { workflow } = handle.status();
       if (!d.served.has(workflow, req.toVersion)) {
         throw new UsageError(`run "${req.runId}" is driven by coordinator "${d.id}", which does not serve ${versionLabel(workflow, req.toVersion)} (it serves ${d.served.describe()}); finish the rolling deploy first — stop this coordinator so one serving both versions takes the run over — then upgrade`);

@@ -119,4 +119,6 @@ export interface FleetTransport extends Transport {
   readonly taskStream: TaskStreamPort;
   /** A typed view of one of the fleet's stores (cheap: make one per schema). */
   store<T>(name: StoreName, schema: ZodType<T>): TypedKv<T>;
+  /** The sequence of the run's last stored decision now (0: none), without reading its history. */
+  lastDecisionSeq(runId: string): Promise<number>;
 }

@@ -12,6 +12,9 @@ import { startCoordinatorService, type CoordinatorService } from "../../src/flee
 import { startNatsWorker, type NatsWorker } from "../../src/fleet/worker-service.js";
 import { createRegistry } from "../../src/registry/registry.js";
 import { heldRuns } from "../support/held-runs.js";
+import { gate } from "../support/runtime-fixtures.js";
+import { runCli } from "../../src/cli/run-cli.js";
+import { UsageError } from "../../src/errors/base.js";
 
 const url = inject("natsUrl");
 const PREFIX = "runlimits";
@@ -19,6 +22,13 @@ const PREFIX = "runlimits";
 const input = z.object({ user: z.string(), name: z.string() });
 const flows = (["queue", "cancel-in-progress", "drop"] as const).map((onLimit: OnRunLimit) => {
   const wf = workflow(`rl-${onLimit}`, { version: "1", input, concurrency: { limit: 1, key: (i) => i.user, onLimit } });
+  wf.state("s").task("work", { executor: "rl/work", input });
+  return wf;
+});
+
+// Two versions of a queued workflow, for upgrading a run that waits in the queue.
+const upFlows = ["1", "2"].map((version) => {
+  const wf = workflow("rl-up", { version, input, concurrency: { limit: 1, key: (i) => i.user, onLimit: "queue" } });
   wf.state("s").task("work", { executor: "rl/work", input });
   return wf;
 });
@@ -33,7 +43,7 @@ describe("fleet - runs in flight per key (workflow concurrency) hold across coor
   let client: Client;
 
   beforeAll(async () => {
-    for (const id of ["c1", "c2"]) services.push(await startCoordinatorService({ nats: { servers: url, prefix: PREFIX }, workflows: flows, coordinatorId: id }));
+    for (const id of ["c1", "c2"]) services.push(await startCoordinatorService({ nats: { servers: url, prefix: PREFIX }, workflows: [...flows, ...upFlows], coordinatorId: id }));
     worker = await startNatsWorker({ nats: { servers: url, prefix: PREFIX }, registry, workerId: "w1", concurrency: 8 });
     client = await createClient({ servers: url, prefix: PREFIX });
   }, 60_000);
@@ -68,6 +78,51 @@ describe("fleet - runs in flight per key (workflow concurrency) hold across coor
     for (const r of [a1, a2, a3, b1]) expect((await client.waitForEnd(r.runId)).status).toBe("succeeded");
     expect(held.log.filter((l) => l.includes("q-a"))).toEqual(["start q-a1", "end q-a1", "start q-a2", "end q-a2", "start q-a3", "end q-a3"]);
     expect(held.most("ann")).toBe(1);
+  });
+
+  it('fleet - onLimit "queue": the start of a queued run says so; `phaseflow run` prints it in one line and follows the run to its end', async () => {
+    const first = await client.start("rl-queue", { user: "cli", name: "cli-1" });
+    expect(first.queued).toBeUndefined();
+    await held.started("cli-1");
+    const second = await client.start("rl-queue", { user: "cli", name: "cli-2" });
+    expect(second.queued).toBe("queued: workflow limit rl-queue[cli] 1/1 in use, 0 queued ahead");
+
+    let stderr = "";
+    const noticed = gate();
+    const io = {
+      stdout: { write: () => undefined },
+      stderr: {
+        write: (t: string) => {
+          stderr += t;
+          if (stderr.includes("queued:")) noticed.open();
+        },
+      },
+      isTTY: false,
+    };
+    const run = runCli(["run", "--nats", url, "--prefix", PREFIX, "--workflow", "rl-queue", "--input", JSON.stringify({ user: "cli", name: "cli-3" })], io);
+    await noticed.opened;
+    expect(stderr).toContain("queued: workflow limit rl-queue[cli] 1/1 in use, 1 queued ahead");
+    expect(stderr.split("\n").filter((l) => l.includes("queued:"))).toHaveLength(1);
+    held.release("cli-1");
+    await held.started("cli-2");
+    held.release("cli-2");
+    await held.started("cli-3");
+    held.release("cli-3");
+    // It kept following: it ends with the run's end.
+    expect(await run).toBe(0);
+  });
+
+  it('fleet - onLimit "queue": upgrading a run that waits in the queue says it is queued for the limit', async () => {
+    const first = await client.start("rl-up", { user: "upa", name: "up-1" }, { version: "1" });
+    await held.started("up-1");
+    const queued = await client.start("rl-up", { user: "upa", name: "up-2" }, { version: "1" });
+    const err = await client.upgrade(queued.runId, { toVersion: "2" }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe(`run "${queued.runId}" has not started yet (it is queued: workflow limit rl-up[upa] 1/1 in use, 0 queued ahead); upgrade it once it runs, or start the version you want`);
+    held.release("up-1");
+    await held.started("up-2");
+    held.release("up-2");
+    for (const r of [first, queued]) expect((await client.waitForEnd(r.runId)).status).toBe("succeeded");
   });
 
   it('fleet - onLimit "queue": a start key returns the queued run the first start made', async () => {

@@ -168,6 +168,8 @@ export const runCommand = defineCommand({
       if (plan && started.planHash !== plan.planHash) {
         notices.push(`run ${started.runId} runs the coordinators' plan ${started.planHash.slice(0, 12)} of "${name}", not plan ${plan.planHash.slice(0, 12)} of ${file} (--force)`);
       }
+      // Queued by the workflow's concurrency: one line saying for what ("queued: workflow limit sync[ann] 1/1 in use, 0 queued ahead"); following goes on.
+      if (started.queued !== undefined) notices.push(started.queued);
       if (started.waitingFor.length > 0) notices.push(describeWaiting(started.runId, started.waitingFor, flags));
       if (started.existing) notices.push(`key "${values.key ?? ""}" had already started run ${started.runId}; nothing new was started`);
       if (values.detach === true) {

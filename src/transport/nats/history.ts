@@ -188,6 +188,16 @@ export function decodeStored(ctx: HistoryContext, runId: string, subject: string
 }
 
 /**
+ * The stream sequence of the run's last stored decision now (0: none yet), one message-get
+ * of the subject's last message: how far a reader of the run's ends must read before an end
+ * it saw is the run's latest (a later `run.retried` may follow it).
+ */
+export async function lastDecisionSeq(ctx: HistoryContext, runId: string): Promise<number> {
+  const last = await ctx.jsm.streams.getMessage(ctx.names.streams.events, { last_by_subj: ctx.names.subjects.decisions(runId) });
+  return last?.seq ?? 0;
+}
+
+/**
  * Every stored message of one run, oldest first, with the sequence of its last decision
  * (0: none). Malformed and refused messages are skipped, but a `.d` message's seq counts
  * for `lastDecisionSeq` whatever it holds: the fence is about positions, not contents.

@@ -51,7 +51,7 @@ import { jsPublisher, type JsPublisher } from "./publisher.js";
 import { LogLimiter } from "../../support/log-limiter.js";
 import { SharedReads } from "../../support/shared-reads.js";
 import { RecentMap } from "../../support/recent-map.js";
-import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
+import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, lastDecisionSeq, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumers, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
 import type { NamespaceConsumers } from "./task-consumer.js";
@@ -244,6 +244,11 @@ class NatsTransportImpl implements NatsTransport {
     // Joined reads share the result: each caller gets its own array (the messages themselves are read-only).
     const { messages, lastDecisionSeq } = await this.histories.get(runId);
     return { messages: messages.slice(), lastDecisionSeq };
+  }
+
+  async lastDecisionSeq(runId: string): Promise<number> {
+    this.assertOpen("read a run's last decision");
+    return lastDecisionSeq(this.history, runId);
   }
 
   async subscribeReports(runId: string, afterSeq: number, handler: (seq: number, report: ReportSubjectMessage) => void): Promise<Subscription> {
