@@ -50,6 +50,7 @@ import { followSubject } from "./follow.js";
 import { jsPublisher, type JsPublisher } from "./publisher.js";
 import { LogLimiter } from "../../support/log-limiter.js";
 import { SharedReads } from "../../support/shared-reads.js";
+import { RecentMap } from "../../support/recent-map.js";
 import { appendChildEnd, appendDecision, appendSignal, decodeStored, deleteHistory, lastDecisionSeq, publishReport, PUBLISH_RETRIES, readHistory, type HistoryContext } from "./history.js";
 import { ensureInfrastructure, ensureNamespaceConsumers, type Buckets } from "./infrastructure.js";
 import { natsNames, type NatsNames } from "./names.js";
@@ -92,7 +93,7 @@ export interface NatsTransport extends FleetTransport {
   taskMessagesStored(attempts: readonly { dispatchId: string; epoch: number }[]): Promise<(boolean | undefined)[]>;
 }
 
-/** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
+/** Stream sequences of the task messages a transport sent: at least the newest half of this many are kept (one entry is ~100 bytes). */
 const MAX_REMEMBERED_DISPATCHES = 100_000;
 /** One read of the tasks stream answers the checks made within this long of it. */
 const PRESENCE_REUSE_MS = 500;
@@ -149,7 +150,7 @@ class NatsTransportImpl implements NatsTransport {
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
   /** `dispatchId@epoch` -> stream sequence of the task messages sent here, oldest first. */
-  private readonly dispatchedSeqs = new Map<string, number>();
+  private readonly dispatchedSeqs = new RecentMap<string, number>(MAX_REMEMBERED_DISPATCHES);
   /** `dispatchId@epoch` of the task messages being published now (not stored yet, or their ack is on its way). */
   private readonly dispatching = new Set<string>();
   /** One read of the tasks stream shared by the checks of one round (task-presence.ts). */
@@ -297,7 +298,6 @@ class NatsTransportImpl implements NatsTransport {
       const ack = await this.hotPublisher().publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
       this.dispatchedSeqs.set(msgID, ack.seq);
-      if (this.dispatchedSeqs.size > MAX_REMEMBERED_DISPATCHES) this.dispatchedSeqs.delete(this.dispatchedSeqs.keys().next().value!);
     } catch (err) {
       throw new TransportOperationError(
         "NATS_PUBLISH_FAILED",
