@@ -42,6 +42,7 @@ import type { RunRecord, RunSummary } from "../runtime/core/run-record-schema.js
 import { resolveRunInput, runOptionsSchema, type ResolvedRunStart } from "../support/run-options.js";
 import { prepareSignal, type SendSignalOptions, type SignalSent } from "../runtime/core/signals.js";
 import { holdsPayload } from "../runtime/core/schema-check.js";
+import { queueRowsOf, type QueueRow } from "../runtime/core/queue-rows.js";
 import { isFinished } from "../runtime/core/run-state.js";
 import { SignalRefusedError } from "../errors/waits.js";
 import { embeddedChildRuns } from "./child-runs.js";
@@ -128,6 +129,12 @@ export interface Engine {
   summary(runId: string): RunSummary | undefined;
   /** Finished runs' records kept in memory for `get`: how many, and their estimated bytes (within `keepFinishedBytes`). */
   kept(): { runs: number; bytes: number };
+  /**
+   * Waiting, running and rate use per task limit and key, as a fleet's `client.queues()`
+   * gives them (`unanswered` is always empty: one engine answers for itself).
+   * @example const { rows } = await engine.queues(); // [{ scope: "llm/complete", key: "acme", waiting: 3, concurrency: { running: 2, limit: 2 } }]
+   */
+  queues(): Promise<{ rows: QueueRow[]; unanswered: string[] }>;
   /** Cancel a run started by this engine; resolves once it ended. */
   cancel(runId: string, reason?: string): Promise<void>;
   /** Stop the coordinator and the in-process worker, and close the transport if the engine created it. */
@@ -322,6 +329,7 @@ export function createEngine(options: EngineOptions): Engine {
     get: (runId) => coordinator.get(runId) ?? gate.queued(runId),
     summary: (runId) => coordinator.summary(runId),
     kept: () => coordinator.kept(),
+    queues: () => Promise.resolve({ rows: queueRowsOf(coordinator.limitUses()), unanswered: [] }),
     cancel: (runId, reason) => coordinator.cancel(runId, reason),
     async close() {
       if (closed) return;

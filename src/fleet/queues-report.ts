@@ -12,6 +12,7 @@ import { serializedErrorSchema } from "../errors/serialize.js";
 import type { Logger } from "../registry/types.js";
 import { emptyLimitState, limitId, usedOf, type LimitRef, type LimitState } from "../runtime/core/limit-state.js";
 import type { LimitUse } from "../runtime/core/limits-table.js";
+import { queueRowsOf } from "../runtime/core/queue-rows.js";
 import type { TypedKv } from "../transport/fleet-port.js";
 import { limitKvKey } from "./kv-limit-gate.js";
 
@@ -27,7 +28,7 @@ export const coordinatorLimitsReplySchema = z.discriminatedUnion("ok", [
 ]);
 export const queuesRequestSchema = z.object({});
 
-/** One row of `phaseflow queues`: a limit scope (by default the executor) at one key value. */
+/** One row of `phaseflow queues` on the wire: a limit scope (by default the executor) at one key value (built by core/queue-rows.ts). */
 export const queueRowSchema = z.object({
   scope: z.string(),
   /** The key value ("" when the limit has no key). */
@@ -78,8 +79,7 @@ export async function queueRows(
       else limits.set(id, { ref, waiting });
     }
   }
-  const rows = new Map<string, QueueRow>();
-  await Promise.all(
+  const uses = await Promise.all(
     [...limits.values()].map(async ({ ref, waiting }) => {
       let state = emptyLimitState();
       try {
@@ -87,17 +87,10 @@ export async function queueRows(
       } catch (err) {
         log.warn({ err, scope: ref.scope, key: ref.key }, "could not read a task limit's state for queues; shown as unused");
       }
-      const used = usedOf(state, ref, now);
-      const id = `${ref.scope}\u0000${ref.key}`;
-      const row = rows.get(id) ?? { scope: ref.scope, key: ref.key, waiting: 0 };
-      // An attempt of a task with both limits waits on both: count it once.
-      row.waiting = Math.max(row.waiting, waiting);
-      if (ref.kind === "concurrency") row.concurrency = { running: used, limit: ref.limit };
-      else row.rate = { started: used, limit: ref.limit, periodMs: ref.periodMs };
-      rows.set(id, row);
+      return { ref, waiting, used: usedOf(state, ref, now) };
     }),
   );
-  return [...rows.values()].sort((a, b) => a.scope.localeCompare(b.scope) || a.key.localeCompare(b.key));
+  return queueRowsOf(uses);
 }
 
 /** A period for people: `1s`, `1.5s`, `2m`, `250ms`. */

@@ -116,6 +116,8 @@ export function createEmbeddedBackend(o: EmbeddedBackendOptions): EmbeddedBacken
       };
       return Promise.resolve([worker]);
     },
+    // The engine's task limits per key, as a fleet's `phaseflow queues` shows them (the Workers page).
+    queues: () => o.engine.queues(),
     close: () => Promise.resolve(),
   };
 }

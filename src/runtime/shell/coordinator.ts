@@ -41,6 +41,7 @@ import { chooseRetry, type RetryFrom } from "../core/run-retry.js";
 import { estimateBytes } from "../core/record-size.js";
 import { RunShell } from "./run-shell.js";
 import { createMemoryLimitGate, type LimitGate } from "./limit-gate.js";
+import type { LimitUse } from "../core/limits-table.js";
 import { limitName } from "../core/limit-state.js";
 import { observeLimits, phaseflowInstruments } from "../../telemetry/otel.js";
 import { createRunState, foldEvents, isFinished, type RunState } from "../core/run-state.js";
@@ -142,6 +143,8 @@ export interface Coordinator {
   lost(runId: string, dispatchId: string, reason: string): void;
   /** Finished runs' records kept for `get`: how many, and their estimated bytes. */
   kept(): { runs: number; bytes: number };
+  /** Use of every task limit its gate knows: holdings (or starts in the window) and waiting attempts (`queues`). */
+  limitUses(): LimitUse[];
   close(): Promise<void>;
 }
 
@@ -331,6 +334,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       return kept && summaryOf(kept.held);
     },
     kept: () => ({ runs: finishedById.size, bytes: keptBytes }),
+    limitUses: () => limits.uses(),
     handle: (runId) => runs.get(runId),
     runState: (runId) => runs.get(runId)?.state,
     unstarted: (runId, before) => runs.get(runId)?.unstarted(before) ?? [],

@@ -4,13 +4,14 @@
  *
  * A task message goes to `<p>.tasks.<namespace>.<name>[.<priority>]`, its trace context in
  * headers, deduplicated by `Nats-Msg-Id` = `dispatchId@epoch`. The stream sequence of every
- * message sent here is remembered (the newest 100,000), so a look-up asks for exactly that
+ * message sent here is remembered (at least the newest 50,000), so a look-up asks for exactly that
  * message; one an earlier holder of the run sent is looked for among the stream's messages
  * (task-presence.ts), one read shared by the checks of a round.
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
 import { TransportOperationError, WireMessageInvalidError } from "../../errors/base.js";
 import type { Logger } from "../../registry/types.js";
+import { RecentMap } from "../../support/recent-map.js";
 import { taskMessageSchema, type TaskMessage } from "../messages.js";
 import type { Payloads } from "../payloads.js";
 import { encodeFitting } from "./codec.js";
@@ -20,7 +21,7 @@ import type { PubAck, PublishOptions } from "./publisher.js";
 import { storedSequences, taskMessagesPresent } from "./task-presence.js";
 import { splitTraceContext, traceHeaderBytes } from "./trace-headers.js";
 
-/** Stream sequences of the task messages a transport sent, newest kept (one entry is ~100 bytes). */
+/** Stream sequences of the task messages a transport sent: at least the newest half of this many are kept (one entry is ~100 bytes). */
 export const MAX_REMEMBERED_DISPATCHES = 100_000;
 /** One read of the tasks stream answers the checks made within this long of it. */
 const PRESENCE_REUSE_MS = 500;
@@ -40,7 +41,7 @@ export interface TaskDispatchContext {
 
 export class TaskDispatch {
   /** `dispatchId@epoch` -> stream sequence of the task messages sent here, oldest first. */
-  private readonly dispatchedSeqs = new Map<string, number>();
+  private readonly dispatchedSeqs = new RecentMap<string, number>(MAX_REMEMBERED_DISPATCHES);
   /** `dispatchId@epoch` of the task messages being published now (not stored yet, or their ack is on its way). */
   private readonly dispatching = new Set<string>();
   /** One read of the tasks stream shared by the checks of one round (task-presence.ts). */
@@ -64,7 +65,6 @@ export class TaskDispatch {
       const ack = await this.c.publish(subject, data, headers === undefined ? { msgID, retries: PUBLISH_RETRIES } : { msgID, headers, retries: PUBLISH_RETRIES });
       if (ack.duplicate) this.c.logger.debug({ msgID }, "task already dispatched; duplicate dropped by JetStream");
       this.dispatchedSeqs.set(msgID, ack.seq);
-      if (this.dispatchedSeqs.size > MAX_REMEMBERED_DISPATCHES) this.dispatchedSeqs.delete(this.dispatchedSeqs.keys().next().value!);
     } catch (err) {
       throw new TransportOperationError(
         "NATS_PUBLISH_FAILED",
