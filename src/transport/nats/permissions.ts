@@ -129,6 +129,7 @@ export function rolePermissions(names: NatsNames, options: { workerNamespaces?: 
         `${p}.api.run.>`,
         `${p}.api.plan.get.>`,
         ...consumerReader(events, `${p}.evt.>`),
+        `$JS.API.STREAM.MSG.GET.${events}`,
         `$JS.API.STREAM.PURGE.${events}`,
         `$JS.API.STREAM.MSG.GET.${tasks}`,
         `$JS.API.STREAM.MSG.DELETE.${tasks}`,
@@ -165,7 +166,8 @@ export function rolePermissions(names: NatsNames, options: { workerNamespaces?: 
     },
     client: {
       // Heartbeats are read too: `phaseflow workers` and the web view list the live workers.
-      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, `${p}.api.plan.get.>`, ...consumerReader(events, `${p}.evt.>`), ...kvReader(names.buckets.workers), ...payloadAccess(names, false)],
+      // The last decision of a run by message-get (client.waitForEnd): a client may read any run's history anyway.
+      publish: [...infra, `${p}.api.run.>`, `${p}.api.plan.get`, `${p}.api.plan.get.>`, ...consumerReader(events, `${p}.evt.>`), `$JS.API.STREAM.MSG.GET.${events}`, ...kvReader(names.buckets.workers), ...payloadAccess(names, false)],
       subscribe: [inbox("client"), `${p}.live.*`],
       allowResponses: false,
     },
