@@ -7,21 +7,21 @@
  */
 import { MaxVisitsExceededError, OutputValidationError, StateOutputValidationError, TaskFailedError, TaskInputValidationError } from "../../errors/base.js";
 import { deserializeError, serializeError, type SerializedError } from "../../errors/serialize.js";
-import { WIRE_VERSION, dispatchIdOf, idempotencyKeyOf, type DecisionEvent, type DecisionRunEvent, type TaskMessage } from "../../transport/messages.js";
+import { WIRE_VERSION, dispatchIdOf, type DecisionEvent, type DecisionRunEvent } from "../../transport/messages.js";
 import type { ResolvedRunOptions } from "../../support/run-options.js";
 import { checkOpened, checkSchema, type Checked } from "./schema-check.js";
 import { rebuildsFromParents, stateOutputOf, taskInputOf } from "./dataflow.js";
 import { decideAfterFailure } from "./retry-policy.js";
 import { decideNext, type Definitions } from "./definition.js";
-import { seedOfRunId, taskSeed } from "./seed.js";
 import { evolve, isFinished, tokenHashOf, type RunState, type Visit, type VisitTask } from "./run-state.js";
 import type { RunModel } from "./run-model.js";
 import type { DecideRandom, DecideSettings, Effect } from "./decide-api.js";
 import { armAttempt, disarmAttempt, rearm, retryKey, timerFired, type TimerHost } from "./decide-timers.js";
-import { fillMaps, instanceFailed, mapOf, startMap, type MapHost } from "./map-decide.js";
+import { fillMaps, instanceFailed, startMap, type MapHost } from "./map-decide.js";
 import { MATCH_SIGNALS, matchSignals, startWait, waitKey } from "./run-waits.js";
 import { cancelChildOf, ENSURE_CHILDREN, ensureChildren, matchChildren, type ChildHost } from "./children.js";
 import { timersAtDispatch } from "./attempt-timers.js";
+import { taskMessageOf } from "./task-message.js";
 import { limitsOf } from "./limit-keys.js";
 import { PayloadsNeeded, viewValue } from "./payload-view.js";
 
@@ -251,8 +251,6 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     const runId = this.st.runId;
     const name = vt.instance?.name ?? task.name;
     const dispatchId = dispatchIdOf(runId, v.state, v.visit, name, attempt);
-    // timeoutMs runs from the attempt's start on a worker (attempt-timers.ts); the dispatch sets only the queue deadline.
-    const deadline = null;
     const startBy = task.queueTimeoutMs === undefined ? undefined : this.now + task.queueTimeoutMs;
     const token = this.random.token();
     const judged = defs.taskOutput(v.state, task.name) !== undefined;
@@ -260,36 +258,10 @@ export class Decision implements TimerHost, MapHost, ChildHost {
     // Not for a map instance (its input is its item), nor after a map (the worker's merge does not know a map's output goes under its name).
     const viaParents = vt.instance === undefined && !vt.layout.parents.some((p) => v.layout.maps.has(p));
     const inputFrom = viaParents && rebuildsFromParents(vt.layout.parents, parents, input, defs.taskInput(v.state, task.name) !== undefined) ? vt.layout.parents : undefined;
-    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged, ...(limits.limits.length > 0 ? { limits: limits.limits } : {}) });
+    this.emit({ type: "task.dispatched", ...this.ref(v, vt), attempt, dispatchId, executor: task.executor, deadline: null, ...(startBy !== undefined ? { startBy } : {}), tokenHash: tokenHashOf(token), judged, ...(limits.limits.length > 0 ? { limits: limits.limits } : {}) });
     // The decider knows its own tokens (folded, never stored): its shell checks their reports without hashing.
     evolve(this.st, { type: "attempt.token", dispatchId, token });
-    const message: TaskMessage = {
-      v: WIRE_VERSION,
-      runId,
-      planHash: plan.planHash,
-      workflow: plan.workflow,
-      state: v.state,
-      visit: v.visit,
-      task: name,
-      attempt,
-      dispatchId,
-      executor: task.executor,
-      idempotencyKey: idempotencyKeyOf(runId, v.state, v.visit, name, this.st.round),
-      ...(inputFrom !== undefined ? { inputFrom: [...inputFrom] } : { input }),
-      parents,
-      deadline,
-      timeoutMs: task.timeoutMs,
-      dispatchedAt: this.now,
-      round: this.st.round,
-      epoch: this.st.epoch,
-      token,
-      seed: taskSeed(this.st.record.seed ?? seedOfRunId(runId), task.id, vt.instance?.index),
-    };
-    if (startBy !== undefined) message.startBy = startBy;
-    const priority = this.st.record.options?.priority;
-    if (priority !== undefined) message.priority = priority;
-    if (task.params !== undefined) message.params = task.params;
-    if (vt.instance) message.item = { index: vt.instance.index, count: mapOf(this.st, v, vt)?.count ?? 0 };
+    const message = taskMessageOf(this.st, plan, v, vt, { attempt, dispatchId, name, input, inputFrom, parents, token, startBy, now: this.now });
     this.effects.push(limits.limits.length > 0 ? { type: "dispatch", message, limits: limits.limits } : { type: "dispatch", message });
     armAttempt(this.effects, dispatchId, timersAtDispatch({ startBy }, this.now, this.settings));
   }

@@ -30,7 +30,8 @@ import type { LimitGate } from "./limit-gate.js";
 import { RunLimitHolds } from "./run-limit-holds.js";
 import { dispatchIdOfKey, RunTimers, WATCHDOG } from "./run-timers.js";
 import type { PayloadCache } from "./payload-cache.js";
-import { PayloadMissingError, type PayloadRef } from "../../transport/payloads.js";
+import type { PayloadRef } from "../../transport/payloads.js";
+import { fetchForDecider } from "./payload-fetch.js";
 
 export interface ShellDeps {
   transport: Transport;
@@ -50,9 +51,6 @@ export interface ShellDeps {
   /** Payloads fetched for the decider's user functions, shared by every run of the coordinator (payload-cache.ts). */
   payloadCache: PayloadCache;
 }
-
-/** Tries of one payload fetch the decider waits for, 500 ms apart doubling, before the run fails. */
-const PAYLOAD_FETCH_TRIES = 4;
 
 export class RunShell implements RunHandle {
   readonly runId: string;
@@ -232,25 +230,9 @@ export class RunShell implements RunHandle {
    * (gone, corrupt, or the store unreachable after a few tries) fails the run, naming it.
    */
   private async fetchPayloads(refs: readonly PayloadRef[]): Promise<void> {
-    const payloads = this.d.transport.payloads;
-    let lastError: unknown;
-    for (let i = 0; i < PAYLOAD_FETCH_TRIES && !this.stopped; i++) {
-      if (i > 0) await new Promise<void>((resolve) => this.d.clock.setTimeout(resolve, 500 * 2 ** (i - 1)));
-      try {
-        if (!payloads) throw new PayloadMissingError(refs[0]?.$pfref ?? "?");
-        await this.d.payloadCache.fetch(payloads, refs);
-        this.step({ type: "resolved" });
-        return;
-      } catch (err) {
-        lastError = err;
-        // Gone or corrupt stays so: no use asking again.
-        if (err instanceof PayloadMissingError || (err instanceof PhaseflowError && !err.retryable)) break;
-        this.d.log.warn({ err, refs: refs.map((r) => r.$pfref) }, "could not fetch payloads the run's guards, routes or map items read; trying again");
-      }
-    }
-    if (this.stopped) return;
-    this.d.log.error({ err: lastError, refs: refs.map((r) => r.$pfref) }, "the run fails: payloads its guards, routes or map items read cannot be fetched");
-    this.step({ type: "fail", error: serializeError(lastError) });
+    const got = await fetchForDecider({ payloads: this.d.transport.payloads, cache: this.d.payloadCache, clock: this.d.clock, log: this.d.log, stopped: () => this.stopped }, refs);
+    if (got === "fetched") this.step({ type: "resolved" });
+    else if (got !== "stopped") this.step({ type: "fail", error: serializeError(got.error) });
   }
 
   /** A child run's end was stored on this run: fold it and let the decider settle the node waiting for it. */
