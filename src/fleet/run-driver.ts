@@ -262,6 +262,8 @@ export class RunDriver {
         this.track(await this.o.engine.retry(wf, history, from));
       } catch (err) {
         this.store.forget(runId);
+        // Not driven here after all: stop renewing its place (it lapses, or its driver keeps it).
+        this.places.forget(runId);
         throw err;
       }
     } finally {

@@ -194,7 +194,9 @@ export function decodeStored(ctx: HistoryContext, runId: string, subject: string
  */
 export async function lastDecisionSeq(ctx: HistoryContext, runId: string): Promise<number> {
   const last = await ctx.jsm.streams.getMessage(ctx.names.streams.events, { last_by_subj: ctx.names.subjects.decisions(runId) });
-  return last?.seq ?? 0;
+  if (last === null) return 0;
+  // Junk there is skipped by every follower, which would then never read that far: fall back to the first end read.
+  return decodeStored(ctx, runId, last.subject, last.seq, last.data).message?.kind === "decision" ? last.seq : 0;
 }
 
 /**
